@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Installs what flowhist's build and tests need on Debian 12 (bookworm), and
+# nothing that is already there, so running it again is a fast no-op. `make
+# deps`, `make test`, `make run` and CI all call this script.
+#
+#   .ci/install-deps.sh [PART...]   PART: tools valkey go (default: all three)
+#
+#   tools   make, and gcc for `go test -race` (the race detector needs cgo)
+#   valkey  valkey-server and valkey-cli 8+ from bookworm-backports
+#   go      the Go modules (go mod download); Go itself must be installed
+#
+# As root it installs with apt-get; as anyone else it prints the commands to
+# run and fails.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+GO=${GO:-go}
+BACKPORTS_LINE='deb http://deb.debian.org/debian bookworm-backports main'
+BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.list
+VALKEY_MIN_MAJOR=8
+
+log() { echo "install-deps: $*" >&2; }
+die() { log "$*"; exit 1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# need_root fails with the commands a root user would run.
+need_root() {
+	log "$1 is missing; as root, run:"
+	shift
+	printf '    %s\n' "$@" >&2
+	exit 1
+}
+
+apt_updated=false
+apt_install() {
+	command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* yourself (this script knows Debian 12 only)"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! $apt_updated; then
+		apt-get update
+		apt_updated=true
+	fi
+	apt-get install -y --no-install-recommends "$@"
+}
+
+# has_backports reports whether any source apt reads already has
+# bookworm-backports, in one-line (.list) or deb822 (.sources) form.
+has_backports() {
+	local f
+	local -a lists=() sources=()
+	[ -f /etc/apt/sources.list ] && lists+=(/etc/apt/sources.list)
+	for f in /etc/apt/sources.list.d/*.list; do [ -f "$f" ] && lists+=("$f"); done
+	for f in /etc/apt/sources.list.d/*.sources; do [ -f "$f" ] && sources+=("$f"); done
+	if [ ${#lists[@]} -gt 0 ] &&
+		grep -Eqs '^[[:space:]]*deb[[:space:]].*[[:space:]]bookworm-backports([[:space:]]|$)' "${lists[@]}"; then
+		return 0
+	fi
+	[ ${#sources[@]} -gt 0 ] &&
+		grep -Eiqs '^[[:space:]]*Suites:(.*[[:space:]])?bookworm-backports([[:space:]]|$)' "${sources[@]}"
+}
+
+valkey_major() {
+	# "Valkey server v=8.0.1 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=…"
+	valkey-server --version 2>/dev/null | sed -n 's/.* v=\([0-9][0-9]*\)\..*/\1/p'
+}
+
+valkey_ok() {
+	command -v valkey-server >/dev/null 2>&1 && command -v valkey-cli >/dev/null 2>&1 || return 1
+	local major
+	major=$(valkey_major)
+	[ -n "$major" ] && [ "$major" -ge "$VALKEY_MIN_MAJOR" ]
+}
+
+install_tools() {
+	local -a missing=()
+	command -v make >/dev/null 2>&1 || missing+=(make)
+	command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	is_root || need_root "${missing[*]}" "apt-get update" "apt-get install -y ${missing[*]}"
+	log "installing ${missing[*]}"
+	apt_install "${missing[@]}"
+}
+
+install_valkey() {
+	if valkey_ok; then
+		log "valkey-server $(valkey_major).x and valkey-cli found"
+		return 0
+	fi
+	# shellcheck source=/dev/null
+	local codename
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	[ "$codename" = bookworm ] ||
+		die "valkey-server ${VALKEY_MIN_MAJOR}+ is missing and this is not Debian 12 (bookworm) but '${codename:-unknown}': install valkey-server ${VALKEY_MIN_MAJOR}+ and valkey-cli yourself"
+	local -a steps=()
+	has_backports || steps+=("echo '$BACKPORTS_LINE' > $BACKPORTS_FILE")
+	steps+=("apt-get update" "apt-get install -y -t bookworm-backports valkey-server valkey-tools")
+	is_root || need_root "valkey-server ${VALKEY_MIN_MAJOR}+" "${steps[@]}"
+
+	if ! has_backports; then
+		log "adding bookworm-backports in $BACKPORTS_FILE"
+		echo "$BACKPORTS_LINE" >"$BACKPORTS_FILE"
+		apt_updated=false
+	fi
+	log "installing valkey-server and valkey-tools from bookworm-backports"
+	apt_install -t bookworm-backports valkey-server valkey-tools
+	valkey_ok || die "valkey-server ${VALKEY_MIN_MAJOR}+ still not found after installing: got '$(valkey-server --version 2>&1 || true)'"
+}
+
+install_go_modules() {
+	command -v "$GO" >/dev/null 2>&1 ||
+		die "$GO not found in PATH: install Go $(sed -n 's/^go \([0-9.]*\).*/\1/p' go.mod) from https://go.dev/dl/ (Debian 12's golang package is too old)"
+	"$GO" mod download
+}
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(tools valkey go)
+for part in "${parts[@]}"; do
+	case "$part" in
+	tools) install_tools ;;
+	valkey) install_valkey ;;
+	go) install_go_modules ;;
+	*) die "unknown part '$part' (want tools, valkey or go)" ;;
+	esac
+done
