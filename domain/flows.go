@@ -1,0 +1,187 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"sync"
+)
+
+// Node is one element of a flows document.
+type Node struct {
+	ID   string // the top-level "id" (unescaped)
+	Type string // top-level "type" if it is a string, else ""
+	Name string // top-level "name" if it is a string, else ""
+	Z    string // top-level "z" (the tab or subflow it is on) if a string, else ""
+	// Raw is the object's exact compact bytes. It must not be modified.
+	Raw []byte
+}
+
+// Flows is a Node-RED flows document: an ordered array of node objects with
+// unique ids, each kept byte for byte as received. A Flows is immutable and
+// safe to share between goroutines; a nil *Flows is the empty document.
+type Flows struct {
+	nodes []Node
+	index map[string]int
+	size  int
+	doc   []byte // the whole document when parsed, else nil
+
+	builtOnce sync.Once
+	built     []byte // the whole document built from the nodes
+	shaOnce   sync.Once
+	sha       string
+}
+
+// ParseFlows parses and validates a flows document: a JSON array of
+// objects, each with a non-empty string "id", the ids unique. Insignificant
+// whitespace is removed, key order and string escapes are kept, so the
+// bytes of a document JSON.stringify wrote stay the same. The result refers
+// to data, which must not be modified afterwards.
+//
+// Errors: EINVALID, naming the fault and the element's index or id.
+func ParseFlows(data []byte) (*Flows, error) {
+	if len(data) > math.MaxInt32 {
+		return nil, Errorf(EINVALID, "flows: larger than 2 GiB")
+	}
+	s := &scanner{data: data, what: "flows"}
+	s.skipWS()
+	if s.pos >= len(data) || data[s.pos] != '[' {
+		return nil, Errorf(EINVALID, "flows: not a JSON array")
+	}
+	start := s.pos
+	s.ws = false // around the array it costs nothing
+	elems, err := s.nodes()
+	if err != nil {
+		return nil, err
+	}
+	doc, ws := data[start:s.pos:s.pos], s.ws
+	s.skipWS()
+	if s.pos != len(data) {
+		return nil, s.syntaxError("data after the array")
+	}
+	if ws {
+		// Rare (a pretty-printed flows.json): compact it, then scan again
+		// so that the nodes' bytes are compact and contiguous.
+		return ParseFlows(compact(doc))
+	}
+	f, err := newFlows(s.resolve(elems))
+	if err != nil {
+		return nil, err
+	}
+	f.doc = doc
+	return f, nil
+}
+
+// newFlows indexes nodes, refusing duplicate ids.
+func newFlows(nodes []Node) (*Flows, error) {
+	index := make(map[string]int, len(nodes))
+	size := 1
+	for i, n := range nodes {
+		if j, dup := index[n.ID]; dup {
+			return nil, Errorf(EINVALID, "flows: duplicate id %q at elements %d and %d", n.ID, j, i)
+		}
+		index[n.ID] = i
+		size += len(n.Raw) + 1
+	}
+	return &Flows{nodes: nodes, index: index, size: max(size, 2)}, nil
+}
+
+// Len returns the number of nodes.
+func (f *Flows) Len() int {
+	if f == nil {
+		return 0
+	}
+	return len(f.nodes)
+}
+
+// Nodes returns the nodes in order. The slice must not be modified.
+func (f *Flows) Nodes() []Node {
+	if f == nil {
+		return nil
+	}
+	return f.nodes
+}
+
+// Node returns the node with the given id.
+func (f *Flows) Node(id string) (Node, bool) {
+	if f == nil {
+		return Node{}, false
+	}
+	i, ok := f.index[id]
+	if !ok {
+		return Node{}, false
+	}
+	return f.nodes[i], true
+}
+
+// Has reports whether f has a node with the given id.
+func (f *Flows) Has(id string) bool {
+	if f == nil {
+		return false
+	}
+	_, ok := f.index[id]
+	return ok
+}
+
+// Bytes returns the document as JSON.stringify writes it:
+// "[" + node bytes joined by "," + "]". It must not be modified.
+func (f *Flows) Bytes() []byte {
+	if f == nil {
+		return []byte("[]")
+	}
+	if f.doc != nil {
+		return f.doc
+	}
+	f.builtOnce.Do(func() {
+		b := make([]byte, 0, f.size)
+		b = append(b, '[')
+		for i, n := range f.nodes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, n.Raw...)
+		}
+		f.built = append(b, ']')
+	})
+	return f.built
+}
+
+// Size returns len(f.Bytes()).
+func (f *Flows) Size() int {
+	if f == nil {
+		return 2
+	}
+	return f.size
+}
+
+// SHA256 returns the lowercase hex sha256 of Bytes(): the revision Node-RED
+// computes as sha256(JSON.stringify(flows)).
+func (f *Flows) SHA256() string {
+	if f == nil {
+		return emptyFlowsSHA
+	}
+	f.shaOnce.Do(func() {
+		// Hash a patched document node by node rather than build it: it is
+		// often checked and stored as a patch, never read whole.
+		h := sha256.New()
+		if f.doc != nil {
+			h.Write(f.doc)
+		} else {
+			h.Write([]byte{'['})
+			for i, n := range f.nodes {
+				if i > 0 {
+					h.Write([]byte{','})
+				}
+				h.Write(n.Raw)
+			}
+			h.Write([]byte{']'})
+		}
+		f.sha = hex.EncodeToString(h.Sum(nil))
+	})
+	return f.sha
+}
+
+var emptyFlowsSHA = func() string {
+	sum := sha256.Sum256([]byte("[]"))
+	return hex.EncodeToString(sum[:])
+}()

@@ -1,0 +1,115 @@
+package domain_test
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"testing"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+// The 1 MB benchmarks measure the deploy path against its baselines in the
+// same run: json.Valid (what any encoding/json use costs at least) and
+// sha256 (what Node-RED's revision costs anyway).
+
+const benchNodes = 2000
+
+func benchDoc(b *testing.B) []byte {
+	b.Helper()
+	doc := realisticDoc(benchNodes, 0)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	return doc
+}
+
+func BenchmarkParseFlows1MB(b *testing.B) {
+	doc := benchDoc(b)
+	for b.Loop() {
+		if _, err := domain.ParseFlows(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseFlowsPretty1MB(b *testing.B) {
+	var f []json.RawMessage
+	if err := json.Unmarshal(realisticDoc(benchNodes, 0), &f); err != nil {
+		b.Fatal(err)
+	}
+	doc, err := json.MarshalIndent(f, "", "    ")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := domain.ParseFlows(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkJSONValid1MB(b *testing.B) {
+	doc := benchDoc(b)
+	for b.Loop() {
+		if !json.Valid(doc) {
+			b.Fatal("invalid")
+		}
+	}
+}
+
+func BenchmarkSHA256_1MB(b *testing.B) {
+	doc := benchDoc(b)
+	for b.Loop() {
+		sha256.Sum256(doc)
+	}
+}
+
+// BenchmarkDiffFlows1MB diffs two separately parsed documents that differ
+// in one function node, as a deploy does.
+func BenchmarkDiffFlows1MB(b *testing.B) {
+	doc := benchDoc(b)
+	x := mustParse(b, doc)
+	y := mustParse(b, realisticDoc(benchNodes, 1))
+	for b.Loop() {
+		if p := domain.DiffFlows(x, y); len(p.Upsert) != 1 {
+			b.Fatalf("got %d upserts, want 1", len(p.Upsert))
+		}
+	}
+}
+
+// BenchmarkApplyPatch applies a one-node patch and hashes the result, as
+// rebuilding a revision does.
+func BenchmarkApplyPatch(b *testing.B) {
+	doc := benchDoc(b)
+	x := mustParse(b, doc)
+	p := domain.DiffFlows(x, mustParse(b, realisticDoc(benchNodes, 1)))
+	for b.Loop() {
+		y, err := x.Apply(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		y.SHA256()
+	}
+}
+
+// BenchmarkApplyPatchReorder applies a patch that moves nodes, which needs a
+// new index and an order.
+func BenchmarkApplyPatchReorder(b *testing.B) {
+	doc := benchDoc(b)
+	x := mustParse(b, doc)
+	nodes := x.Nodes()
+	raws := make([][]byte, len(nodes))
+	for i, n := range nodes {
+		raws[(i+1)%len(nodes)] = n.Raw
+	}
+	p := domain.DiffFlows(x, mustParse(b, joinDoc(raws)))
+	if p.Order == nil {
+		b.Fatal("got no order, want one")
+	}
+	for b.Loop() {
+		if _, err := x.Apply(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
