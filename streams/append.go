@@ -1,0 +1,310 @@
+package streams
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/google/uuid"
+	"github.com/redis/rueidis"
+)
+
+// SchemaVersion is the keyspace layout this version writes (see package
+// migrations). The append script refuses a namespace recorded with a newer
+// one, so an old binary never writes into a layout it does not understand.
+const SchemaVersion = 1
+
+// appendScript checks the idempotency key, the expected aggregate revision
+// and the schema version, then adds the entry and updates meta, atomically.
+//
+// KEYS: meta, log, idempotency key (unused unless ARGV[4] == "1").
+// ARGV: aggregate, expect ("any"|"exact"), expected revision, use idempotency,
+// fingerprint, idempotency ttl (s), envelope, payload, payload encoding,
+// schema version, patch bytes (flows only, else 0).
+// Returns {"ok", "rev:arev:ms:snapRevs:snapBytes"}, {"dup", stored},
+// {"conflict", current} or an ESCHEMA error.
+var appendScript = newScript(`
+local meta, log, idem = KEYS[1], KEYS[2], KEYS[3]
+if ARGV[4] == '1' then
+  local prev = redis.call('GET', idem)
+  if prev then return {'dup', prev} end
+end
+local schema = redis.call('HGET', meta, 'schema')
+if schema and tonumber(schema) > tonumber(ARGV[10]) then
+  return redis.error_reply('ESCHEMA keyspace schema ' .. schema .. ' is newer than ' .. ARGV[10])
+end
+local field = 'a:' .. ARGV[1]
+local cur = tonumber(redis.call('HGET', meta, field) or '0')
+if ARGV[2] == 'exact' and cur ~= tonumber(ARGV[3]) then
+  return {'conflict', string.format('%d', cur)}
+end
+local rev = tonumber(redis.call('HGET', meta, 'rev') or '0') + 1
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local last = tonumber(redis.call('HGET', meta, 't') or '0')
+if ms < last then ms = last end
+local srev, arev, sms = string.format('%d', rev), string.format('%d', cur + 1), string.format('%d', ms)
+redis.call('XADD', log, srev .. '-0', 'e', ARGV[7], 'a', ARGV[1], 'r', arev, 't', sms, 'p', ARGV[8], 'z', ARGV[9])
+redis.call('HSET', meta, 'rev', srev, 't', sms, field, arev)
+if not schema then redis.call('HSET', meta, 'schema', ARGV[10]) end
+local sr, sb = 0, 0
+if ARGV[1] == 'flows' then
+  sr = redis.call('HINCRBY', meta, 'snap:revs', 1)
+  sb = redis.call('HINCRBY', meta, 'snap:bytes', tonumber(ARGV[11]))
+end
+local res = srev .. ':' .. arev .. ':' .. sms .. ':' .. sr .. ':' .. sb
+if ARGV[4] == '1' then redis.call('SET', idem, res .. ':' .. ARGV[5], 'EX', ARGV[6]) end
+return {'ok', res}
+`)
+
+// AppendRequest is one event to append.
+type AppendRequest struct {
+	// Event is the event to append; the store assigns ID, Revision,
+	// AggregateRevision and Time.
+	Event domain.Event
+	// Expected is the aggregate revision the caller based the event on.
+	Expected domain.Expected
+	// IdempotencyKey, when set, makes a repeated append with the same key
+	// within the TTL return the first result and append nothing.
+	IdempotencyKey string
+	// Fingerprint identifies the request behind an idempotency key; a key
+	// reused for a different request is refused. Defaults to a hash of the
+	// event's type, aggregate, sha256 and payload.
+	Fingerprint string
+
+	patchBytes int
+}
+
+// AppendResult is what an append achieved.
+type AppendResult struct {
+	Revision          domain.Revision `json:"revision"`
+	AggregateRevision domain.Revision `json:"aggregateRevision"`
+	EntryID           string          `json:"entryId"`
+	Time              time.Time       `json:"time"`
+	// Duplicate is true when an idempotency key returned an earlier result.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Durability is what was confirmed after the write, if anything was
+	// asked for.
+	Durability *DurabilityResult `json:"durability,omitempty"`
+
+	snapRevs, snapBytes int64
+}
+
+// DurabilityResult reports what WAIT / WAITAOF confirmed.
+type DurabilityResult struct {
+	Replicas    int  `json:"replicas"`    // replicas that acknowledged the write
+	LocalAOF    bool `json:"localAof"`    // fsynced to the primary's AOF
+	ReplicasAOF int  `json:"replicasAof"` // replicas that fsynced it to their AOF
+	Achieved    bool `json:"achieved"`    // everything asked for was confirmed
+}
+
+// envelope is what the log entry's "e" field stores: the event minus what
+// the script assigns (revision, aggregate revision, time) and the payload.
+type envelope struct {
+	ID            string           `json:"id"`
+	Type          domain.EventType `json:"type"`
+	Actor         domain.Actor     `json:"actor"`
+	CorrelationID string           `json:"correlationId,omitempty"`
+	SHA256        string           `json:"sha256,omitempty"`
+	Summary       *domain.Summary  `json:"summary,omitempty"`
+	Cause         string           `json:"cause,omitempty"`
+	Target        domain.Revision  `json:"target,omitempty"`
+	Reason        string           `json:"reason,omitempty"`
+	Schema        int              `json:"schema"`
+}
+
+// Append appends req.Event to its namespace's log.
+//
+// Errors: EINVALID (the event or the idempotency key is unusable, or the key
+// was used for a different request), ECONFLICT (req.Expected is stale; the
+// error carries the current revision), EUNAVAILABLE (Valkey unreachable).
+func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
+	e := &req.Event
+	if err := e.Validate(); err != nil {
+		return AppendResult{}, err
+	}
+	if err := validateIdempotencyKey(req.IdempotencyKey); err != nil {
+		return AppendResult{}, err
+	}
+	if err := s.register(ctx, e.Namespace); err != nil {
+		return AppendResult{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("streams: append %s: event id: %w", e.Namespace, err)
+	}
+	env, err := json.Marshal(envelope{
+		ID: id.String(), Type: e.Type, Actor: e.Actor, CorrelationID: e.CorrelationID, SHA256: e.SHA256,
+		Summary: e.Summary, Cause: e.Cause, Target: e.Target, Reason: e.Reason, Schema: e.Schema,
+	})
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("streams: append %s: envelope: %w", e.Namespace, err)
+	}
+	payload, enc, err := s.encodePayload(e.Payload)
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, err)
+	}
+	if req.Fingerprint == "" {
+		req.Fingerprint = fingerprint(string(e.Type), e.Aggregate, e.SHA256, string(e.Payload))
+	}
+	expect, expRev, useIdem := "any", "0", "0"
+	if !req.Expected.IsAny() {
+		expect, expRev = "exact", req.Expected.Revision().String()
+	}
+	if req.IdempotencyKey != "" {
+		useIdem = "1"
+	}
+	keys := []string{metaKey(e.Namespace), logKey(e.Namespace), idemKey(e.Namespace, req.IdempotencyKey)}
+	args := []string{
+		e.Aggregate, expect, expRev, useIdem, req.Fingerprint,
+		strconv.FormatInt(int64(s.cfg.IdempotencyTTL/time.Second), 10),
+		string(env), payload, enc, strconv.Itoa(SchemaVersion), strconv.Itoa(req.patchBytes),
+	}
+
+	var res rueidis.RedisResult
+	var dur *DurabilityResult
+	if d := s.cfg.Durability; d.Replicas > 0 || d.AOF {
+		// WAIT and WAITAOF cover the writes of their own connection only.
+		err = s.client.Dedicated(func(c rueidis.DedicatedClient) error {
+			res = appendScript.exec(ctx, c, keys, args)
+			if res.Error() == nil {
+				dur = s.wait(ctx, c)
+			}
+			return nil
+		})
+		if err != nil {
+			return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, unavailable(err))
+		}
+	} else {
+		res = appendScript.exec(ctx, s.client, keys, args)
+	}
+	out, err := parseAppendReply(res, req, e.Aggregate)
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, err)
+	}
+	out.Durability = dur
+	return out, nil
+}
+
+func parseAppendReply(res rueidis.RedisResult, req AppendRequest, aggregate string) (AppendResult, error) {
+	reply, err := res.AsStrSlice()
+	if err != nil {
+		if rerr, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(rerr.Error(), "ESCHEMA") {
+			return AppendResult{}, domain.Errorf(domain.EINTERNAL, "%s; upgrade flowhist", strings.TrimPrefix(rerr.Error(), "ESCHEMA "))
+		}
+		return AppendResult{}, unavailable(err)
+	}
+	if len(reply) != 2 {
+		return AppendResult{}, fmt.Errorf("unexpected append reply %q", reply)
+	}
+	switch reply[0] {
+	case "conflict":
+		return AppendResult{}, domain.ConflictError(aggregate, req.Expected, domain.Revision(parseUint(reply[1])))
+	case "dup":
+		parts := strings.Split(reply[1], ":")
+		if len(parts) != 6 {
+			return AppendResult{}, fmt.Errorf("unexpected idempotency record %q", reply[1])
+		}
+		if parts[5] != req.Fingerprint {
+			return AppendResult{}, domain.Errorf(domain.EINVALID, "idempotency key %q was already used for a different request", req.IdempotencyKey)
+		}
+		out := resultFrom(parts)
+		out.Duplicate = true
+		return out, nil
+	case "ok":
+		parts := strings.Split(reply[1], ":")
+		if len(parts) != 5 {
+			return AppendResult{}, fmt.Errorf("unexpected append reply %q", reply[1])
+		}
+		return resultFrom(parts), nil
+	}
+	return AppendResult{}, fmt.Errorf("unexpected append reply %q", reply)
+}
+
+func resultFrom(parts []string) AppendResult {
+	rev := parseUint(parts[0])
+	return AppendResult{
+		Revision:          domain.Revision(rev),
+		AggregateRevision: domain.Revision(parseUint(parts[1])),
+		EntryID:           entryID(rev),
+		Time:              time.UnixMilli(int64(parseUint(parts[2]))).UTC(),
+		snapRevs:          int64(parseUint(parts[3])),
+		snapBytes:         int64(parseUint(parts[4])),
+	}
+}
+
+// wait asks for the configured durability on c, the connection that wrote.
+// A failed or timed-out wait is reported in the result, not as an error:
+// the event is appended either way.
+func (s *Store) wait(ctx context.Context, c rueidis.DedicatedClient) *DurabilityResult {
+	d := s.cfg.Durability
+	r := &DurabilityResult{}
+	ms := d.Timeout.Milliseconds()
+	if d.AOF {
+		v, err := c.Do(ctx, c.B().Waitaof().Numlocal(1).Numreplicas(int64(d.Replicas)).Timeout(ms).Build()).AsIntSlice()
+		if err == nil && len(v) == 2 {
+			r.LocalAOF, r.ReplicasAOF, r.Replicas = v[0] >= 1, int(v[1]), int(v[1])
+		}
+		r.Achieved = r.LocalAOF && r.ReplicasAOF >= d.Replicas
+		return r
+	}
+	n, err := c.Do(ctx, c.B().Wait().Numreplicas(int64(d.Replicas)).Timeout(ms).Build()).AsInt64()
+	if err == nil {
+		r.Replicas = int(n)
+	}
+	r.Achieved = r.Replicas >= d.Replicas
+	return r
+}
+
+func (s *Store) encodePayload(p []byte) (string, string, error) {
+	if len(p) <= s.cfg.CompressAbove {
+		return string(p), "", nil
+	}
+	z, err := gzipBytes(p)
+	if err != nil {
+		return "", "", err
+	}
+	return string(z), "gz", nil
+}
+
+func gzipBytes(p []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	if _, err := w.Write(p); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func fingerprint(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// validateIdempotencyKey keeps keys printable and short: they become part of
+// a Valkey key name.
+func validateIdempotencyKey(k string) error {
+	if len(k) > 200 {
+		return domain.Errorf(domain.EINVALID, "idempotency key is longer than 200 characters")
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] >= 0x7f {
+			return domain.Errorf(domain.EINVALID, "idempotency key has a space, control or non-ASCII character at position %d", i)
+		}
+	}
+	return nil
+}

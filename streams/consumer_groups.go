@@ -1,0 +1,256 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/redis/rueidis"
+)
+
+// Consumer groups on a namespace's log: the projector's ("projector") and
+// one per worker ("worker:<id>"). Because entry ids are revisions, a group's
+// last delivered id is the revision it has seen.
+
+// ProjectorGroup is the projector's consumer group.
+const ProjectorGroup = "projector"
+
+// WorkerGroup returns the consumer group of worker id.
+func WorkerGroup(id string) string { return "worker:" + id }
+
+// isBusyGroup reports the one driver error that must be matched by text:
+// XGROUP CREATE of a group that exists.
+func isBusyGroup(err error) bool {
+	rerr, ok := rueidis.IsRedisErr(err)
+	return ok && strings.HasPrefix(rerr.Error(), "BUSYGROUP")
+}
+
+// isNoGroup reports a read or ack on a group (or log) that does not exist.
+func isNoGroup(err error) bool {
+	rerr, ok := rueidis.IsRedisErr(err)
+	return ok && strings.HasPrefix(rerr.Error(), "NOGROUP")
+}
+
+// CreateGroup creates group on ns's log positioned after revision at, so the
+// first entry it delivers is at+1. It creates an empty log if there is none.
+// It reports whether the group was created (false: it existed already and
+// is left where it is).
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) CreateGroup(ctx context.Context, ns, group string, at domain.Revision) (bool, error) {
+	if err := s.register(ctx, ns); err != nil {
+		return false, err
+	}
+	id := "0-0"
+	if at > 0 {
+		id = entryID(uint64(at))
+	}
+	err := s.client.Do(ctx, s.client.B().XgroupCreate().Key(logKey(ns)).Group(group).Id(id).Mkstream().
+		Entriesread(int64(at)).Build()).Error()
+	if isBusyGroup(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("streams: create group %s on %s: %w", group, ns, unavailable(err))
+	}
+	return true, nil
+}
+
+// ReadGroup returns up to count events for consumer in group: first the
+// entries delivered to it before and not acknowledged (a consumer that
+// crashed mid-reload gets them again), then new ones. With block > 0 it
+// waits that long for new entries when there are none.
+//
+// Errors: ENOTFOUND (no such group), EUNAVAILABLE.
+func (s *Store) ReadGroup(ctx context.Context, ns, group, consumer string, count int, block time.Duration) ([]*domain.Event, error) {
+	events, err := s.readGroup(ctx, ns, group, consumer, count, "0", 0)
+	if err != nil || len(events) > 0 {
+		return events, err
+	}
+	return s.readGroup(ctx, ns, group, consumer, count, ">", block)
+}
+
+func (s *Store) readGroup(ctx context.Context, ns, group, consumer string, count int, id string, block time.Duration) ([]*domain.Event, error) {
+	b := s.client.B().Xreadgroup().Group(group, consumer).Count(int64(count))
+	var cmd rueidis.Completed
+	if block > 0 {
+		cmd = b.Block(block.Milliseconds()).Streams().Key(logKey(ns)).Id(id).Build()
+	} else {
+		cmd = b.Streams().Key(logKey(ns)).Id(id).Build()
+	}
+	streams, err := s.client.Do(ctx, cmd).AsXRead()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if isNoGroup(err) {
+		return nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("streams: read group %s on %s: %w", group, ns, unavailable(err))
+	}
+	return decodeEntries(ns, streams[logKey(ns)])
+}
+
+// Ack acknowledges revisions for group; they will not be delivered again.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) Ack(ctx context.Context, ns, group string, revs ...domain.Revision) error {
+	if len(revs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(revs))
+	for i, r := range revs {
+		ids[i] = entryID(uint64(r))
+	}
+	err := s.client.Do(ctx, s.client.B().Xack().Key(logKey(ns)).Group(group).Id(ids...).Build()).Error()
+	if err != nil {
+		return fmt.Errorf("streams: ack %s on %s: %w", group, ns, unavailable(err))
+	}
+	return nil
+}
+
+// Reclaim moves to consumer up to count entries of group that another
+// consumer received but has not acknowledged for at least minIdle (it
+// crashed or hangs), and returns them.
+//
+// Errors: ENOTFOUND (no such group), EUNAVAILABLE.
+func (s *Store) Reclaim(ctx context.Context, ns, group, consumer string, minIdle time.Duration, count int) ([]*domain.Event, error) {
+	res := s.client.Do(ctx, s.client.B().Xautoclaim().Key(logKey(ns)).Group(group).Consumer(consumer).
+		MinIdleTime(fmt.Sprint(minIdle.Milliseconds())).Start("0-0").Count(int64(count)).Build())
+	arr, err := res.ToArray()
+	if isNoGroup(err) {
+		return nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("streams: reclaim %s on %s: %w", group, ns, unavailable(err))
+	}
+	if len(arr) < 2 {
+		return nil, fmt.Errorf("streams: reclaim %s on %s: unexpected reply", group, ns)
+	}
+	entries, err := arr[1].AsXRange()
+	if err != nil {
+		return nil, fmt.Errorf("streams: reclaim %s on %s: %w", group, ns, err)
+	}
+	return decodeEntries(ns, entries)
+}
+
+// GroupInfo describes one consumer group.
+type GroupInfo struct {
+	Name string `json:"name"`
+	// LastDelivered is the newest revision delivered to the group.
+	LastDelivered domain.Revision `json:"lastDelivered"`
+	// Acknowledged is the newest revision below which everything delivered
+	// was acknowledged.
+	Acknowledged domain.Revision `json:"acknowledged"`
+	// Lag is how many entries the group has not been delivered yet.
+	Lag int64 `json:"lag"`
+	// Pending is how many delivered entries are not acknowledged.
+	Pending int64 `json:"pending"`
+	// Idle is the time since any consumer of the group last read or
+	// acknowledged; zero with no consumers.
+	Idle      time.Duration `json:"idle"`
+	Consumers int           `json:"consumers"`
+}
+
+// Groups describes every consumer group of ns's log.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) Groups(ctx context.Context, ns string) ([]GroupInfo, error) {
+	res, err := s.client.Do(ctx, s.client.B().XinfoGroups().Key(logKey(ns)).Build()).ToArray()
+	if err != nil {
+		if rerr, ok := rueidis.IsRedisErr(err); ok && strings.Contains(rerr.Error(), "no such key") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("streams: groups of %s: %w", ns, unavailable(err))
+	}
+	head, err := s.Head(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]GroupInfo, 0, len(res))
+	for _, g := range res {
+		m, err := g.AsMap()
+		if err != nil {
+			return nil, fmt.Errorf("streams: groups of %s: %w", ns, err)
+		}
+		info := GroupInfo{Name: str(m, "name")}
+		r, _ := revisionOf(str(m, "last-delivered-id"))
+		info.LastDelivered = domain.Revision(r)
+		info.Pending, _ = num(m, "pending")
+		if lag, err := num(m, "lag"); err == nil {
+			info.Lag = lag
+		} else if head.Revision > info.LastDelivered {
+			// Valkey reports no lag after entries were deleted; the
+			// revision difference is the same number for an untrimmed log.
+			info.Lag = int64(head.Revision - info.LastDelivered)
+		}
+		if err := s.groupConsumers(ctx, ns, &info); err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// groupConsumers fills in the idle time and the acknowledged revision.
+func (s *Store) groupConsumers(ctx context.Context, ns string, info *GroupInfo) error {
+	cs, err := s.client.Do(ctx, s.client.B().XinfoConsumers().Key(logKey(ns)).Group(info.Name).Build()).ToArray()
+	if err != nil {
+		return fmt.Errorf("streams: consumers of %s on %s: %w", info.Name, ns, unavailable(err))
+	}
+	info.Consumers = len(cs)
+	for i, c := range cs {
+		m, err := c.AsMap()
+		if err != nil {
+			return err
+		}
+		idle, _ := num(m, "inactive")
+		if idle < 0 { // never active
+			idle, _ = num(m, "idle")
+		}
+		if d := time.Duration(idle) * time.Millisecond; i == 0 || d < info.Idle {
+			info.Idle = d
+		}
+	}
+	info.Acknowledged = info.LastDelivered
+	if info.Pending > 0 {
+		p, err := s.client.Do(ctx, s.client.B().Xpending().Key(logKey(ns)).Group(info.Name).Build()).ToArray()
+		if err != nil {
+			return fmt.Errorf("streams: pending of %s on %s: %w", info.Name, ns, unavailable(err))
+		}
+		if len(p) >= 2 {
+			lo, _ := p[1].ToString()
+			if r, ok := revisionOf(lo); ok {
+				info.Acknowledged = domain.Revision(r - 1)
+			}
+		}
+	}
+	return nil
+}
+
+// DestroyGroup removes group from ns's log. Removing a group that does not
+// exist is not an error.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) DestroyGroup(ctx context.Context, ns, group string) error {
+	err := s.client.Do(ctx, s.client.B().XgroupDestroy().Key(logKey(ns)).Group(group).Build()).Error()
+	if err != nil && !isNoGroup(err) {
+		if rerr, ok := rueidis.IsRedisErr(err); !ok || !strings.Contains(rerr.Error(), "no such key") {
+			return fmt.Errorf("streams: destroy group %s on %s: %w", group, ns, unavailable(err))
+		}
+	}
+	return nil
+}
+
+func str(m map[string]rueidis.RedisMessage, k string) string {
+	v := m[k]
+	s, _ := v.ToString()
+	return s
+}
+
+func num(m map[string]rueidis.RedisMessage, k string) (int64, error) {
+	v := m[k]
+	return v.AsInt64()
+}

@@ -1,0 +1,136 @@
+package streams_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+)
+
+func TestConsumerGroups(t *testing.T) {
+	t.Parallel()
+	t.Run("OfflineConsumerGetsAllInOrder", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{})
+		ctx := testCtx(t)
+		s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{"before":true}`)})
+		group := streams.WorkerGroup("w1")
+		if created, err := s.CreateGroup(ctx, ns, group, 1); err != nil || !created {
+			t.Fatalf("CreateGroup: %v %v", created, err)
+		}
+		if created, err := s.CreateGroup(ctx, ns, group, 0); err != nil || created {
+			t.Fatalf("second CreateGroup: got created=%v err=%v, want an existing group left alone", created, err)
+		}
+		// The worker is offline while 10 events are appended.
+		for i := 0; i < 10; i++ {
+			if _, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, fmt.Sprintf(`{"i":%d}`, i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		events, err := s.ReadGroup(ctx, ns, group, "w1", 100, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 10 {
+			t.Fatalf("got %d events, want 10", len(events))
+		}
+		for i, e := range events {
+			if e.Revision != domain.Revision(i+2) {
+				t.Fatalf("event %d is revision %d, want %d", i, e.Revision, i+2)
+			}
+		}
+		infos, err := s.Groups(ctx, ns)
+		if err != nil || len(infos) != 1 {
+			t.Fatalf("Groups: %v %v", infos, err)
+		}
+		if g := infos[0]; g.Name != group || g.LastDelivered != 11 || g.Pending != 10 || g.Lag != 0 || g.Acknowledged != 1 {
+			t.Fatalf("got %+v, want last delivered 11, 10 pending, lag 0, acknowledged 1", g)
+		}
+		revs := make([]domain.Revision, len(events))
+		for i, e := range events {
+			revs[i] = e.Revision
+		}
+		if err := s.Ack(ctx, ns, group, revs...); err != nil {
+			t.Fatal(err)
+		}
+		infos, _ = s.Groups(ctx, ns)
+		if g := infos[0]; g.Pending != 0 || g.Acknowledged != 11 {
+			t.Fatalf("after ack got %+v, want nothing pending, acknowledged 11", g)
+		}
+	})
+	t.Run("UnackedRedelivered", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{})
+		ctx := testCtx(t)
+		group := streams.WorkerGroup("w2")
+		s.CreateGroup(ctx, ns, group, 0)
+		for i := 0; i < 3; i++ {
+			s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
+		}
+		first, err := s.ReadGroup(ctx, ns, group, "w2", 2, 0)
+		if err != nil || len(first) != 2 {
+			t.Fatalf("got %d events (%v), want 2", len(first), err)
+		}
+		// The worker crashed before acking: after a restart it is handed
+		// the same entries first.
+		again, err := s.ReadGroup(ctx, ns, group, "w2", 10, 0)
+		if err != nil || len(again) != 2 || again[0].Revision != 1 || again[1].Revision != 2 {
+			t.Fatalf("got %v (%v), want revisions 1 and 2 again", again, err)
+		}
+		s.Ack(ctx, ns, group, 1, 2)
+		next, err := s.ReadGroup(ctx, ns, group, "w2", 10, 0)
+		if err != nil || len(next) != 1 || next[0].Revision != 3 {
+			t.Fatalf("got %v (%v), want revision 3", next, err)
+		}
+	})
+	t.Run("ReclaimFromDeadConsumer", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{})
+		ctx := testCtx(t)
+		s.CreateGroup(ctx, ns, streams.ProjectorGroup, 0)
+		s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
+		if got, _ := s.ReadGroup(ctx, ns, streams.ProjectorGroup, "dead", 10, 0); len(got) != 1 {
+			t.Fatalf("got %d, want 1", len(got))
+		}
+		got, err := s.Reclaim(ctx, ns, streams.ProjectorGroup, "alive", time.Hour, 10)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("reclaimed %d entries idle under an hour (%v), want 0", len(got), err)
+		}
+		got, err = s.Reclaim(ctx, ns, streams.ProjectorGroup, "alive", 0, 10)
+		if err != nil || len(got) != 1 || got[0].Revision != 1 {
+			t.Fatalf("got %v (%v), want revision 1 reclaimed", got, err)
+		}
+	})
+	t.Run("BlockingReadWakesOnAppend", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{})
+		ctx := testCtx(t)
+		group := streams.WorkerGroup("w3")
+		s.CreateGroup(ctx, ns, group, 0)
+		done := make(chan []*domain.Event)
+		go func() {
+			events, _ := s.ReadGroup(ctx, ns, group, "w3", 10, 30*time.Second)
+			done <- events
+		}()
+		s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
+		select {
+		case events := <-done:
+			if len(events) != 1 {
+				t.Fatalf("got %d events, want 1", len(events))
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a blocked read did not wake on append")
+		}
+	})
+	t.Run("Destroy", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{})
+		ctx := testCtx(t)
+		s.CreateGroup(ctx, ns, "worker:gone", 0)
+		if err := s.DestroyGroup(ctx, ns, "worker:gone"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DestroyGroup(ctx, ns, "worker:gone"); err != nil {
+			t.Fatalf("destroying a missing group: %v", err)
+		}
+		_, err := s.ReadGroup(ctx, ns, "worker:gone", "x", 1, 0)
+		wantCode(t, err, domain.ENOTFOUND)
+	})
+}

@@ -1,0 +1,227 @@
+package streams
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+// FlowsVersion is the flows aggregate as of one revision.
+type FlowsVersion struct {
+	Flows *domain.Flows
+	// Credentials is Node-RED's encrypted credentials JSON, nil if none.
+	Credentials []byte
+	// Revision is the namespace revision of the flows event that produced
+	// this version, 0 if there was none.
+	Revision domain.Revision
+	// AggregateRevision is the flows aggregate's revision.
+	AggregateRevision domain.Revision
+}
+
+// FlowsChange is a change to a namespace's flows aggregate.
+type FlowsChange struct {
+	// Type is FlowsDeployed (the default), CredentialsSaved or
+	// FlowsRolledBack.
+	Type domain.EventType
+	// Flows is the new document; nil keeps the current one.
+	Flows *domain.Flows
+	// Credentials is the new encrypted credentials JSON; nil keeps the
+	// current ones.
+	Credentials    []byte
+	Expected       domain.Expected
+	IdempotencyKey string
+	Actor          domain.Actor
+	CorrelationID  string
+	Cause, Reason  string
+	Target         domain.Revision
+}
+
+// FlowsResult is the outcome of AppendFlows.
+type FlowsResult struct {
+	AppendResult
+	SHA256  string         `json:"sha256"`
+	Summary domain.Summary `json:"summary"`
+}
+
+// maxAnyRetries bounds how often an append with ExpectAny re-diffs against a
+// head that moved under it.
+const maxAnyRetries = 8
+
+// AppendFlows appends a change of ns's flows as a patch against the current
+// document. With ExpectAny it re-diffs and retries when another deploy got
+// in first; otherwise a stale expectation is a conflict.
+//
+// Errors: EINVALID, ECONFLICT (carrying the current revision), EUNAVAILABLE.
+func (s *Store) AppendFlows(ctx context.Context, ns string, c FlowsChange) (FlowsResult, error) {
+	if err := domain.ValidateNamespace(ns); err != nil {
+		return FlowsResult{}, err
+	}
+	if c.Type == "" {
+		c.Type = domain.FlowsDeployed
+	}
+	for attempt := 0; ; attempt++ {
+		base, err := s.head(ctx, ns, attempt > 0)
+		if err != nil {
+			return FlowsResult{}, err
+		}
+		if !c.Expected.Allows(base.AggregateRevision) && attempt == 0 {
+			// The cached head may lag another replica's deploys.
+			if base, err = s.head(ctx, ns, true); err != nil {
+				return FlowsResult{}, err
+			}
+		}
+		if !c.Expected.Allows(base.AggregateRevision) {
+			return FlowsResult{}, domain.ConflictError(domain.AggregateFlows, c.Expected, base.AggregateRevision)
+		}
+		res, err := s.appendFlowsOn(ctx, ns, base, c)
+		if domain.ErrorCode(err) == domain.ECONFLICT && c.Expected.IsAny() && attempt < maxAnyRetries {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (s *Store) appendFlowsOn(ctx context.Context, ns string, base *FlowsVersion, c FlowsChange) (FlowsResult, error) {
+	next := c.Flows
+	if next == nil {
+		next = base.Flows
+	}
+	creds := c.Credentials
+	if bytes.Equal(creds, base.Credentials) {
+		creds = nil
+	}
+	patch := domain.DiffFlows(base.Flows, next)
+	summary := domain.Summarize(base.Flows, patch)
+	payload, err := domain.FlowsPayload{Patch: patch, Credentials: creds}.MarshalJSON()
+	if err != nil {
+		return FlowsResult{}, err
+	}
+	sha := next.SHA256()
+	credFP := ""
+	if c.Credentials != nil {
+		credFP = domain.SHA256Hex(c.Credentials)
+	}
+	ev := domain.Event{
+		Type: c.Type, Namespace: ns, Aggregate: domain.AggregateFlows, Actor: c.Actor,
+		CorrelationID: c.CorrelationID, SHA256: sha, Cause: c.Cause, Target: c.Target, Reason: c.Reason,
+		Schema: domain.FlowsPayloadSchema, Payload: payload,
+	}
+	if !summary.IsEmpty() {
+		ev.Summary = &summary
+	}
+	res, err := s.Append(ctx, AppendRequest{
+		Event:          ev,
+		Expected:       domain.ExpectRevision(base.AggregateRevision),
+		IdempotencyKey: c.IdempotencyKey,
+		Fingerprint:    fingerprint(string(c.Type), sha, credFP, c.Cause, c.Target.String()),
+		patchBytes:     patch.Size() + len(creds),
+	})
+	var derr *domain.Error
+	if errors.As(err, &derr) && derr.Code == domain.ECONFLICT {
+		s.heads.drop(ns)
+		// Report the caller's expectation, not the internal base.
+		return FlowsResult{}, domain.ConflictError(domain.AggregateFlows, c.Expected, derr.CurrentRevision)
+	}
+	if err != nil {
+		return FlowsResult{}, err
+	}
+	out := FlowsResult{AppendResult: res, SHA256: sha, Summary: summary}
+	if res.Duplicate {
+		// The first request's result; the head may have moved since.
+		s.heads.drop(ns)
+		return out, nil
+	}
+	v := &FlowsVersion{Flows: next, Credentials: base.Credentials, Revision: res.Revision, AggregateRevision: res.AggregateRevision}
+	if creds != nil {
+		v.Credentials = creds
+	}
+	s.heads.put(ns, v)
+	if res.snapRevs >= int64(s.cfg.SnapshotEvery) || float64(res.snapBytes) > s.cfg.SnapshotShare*float64(next.Size()) {
+		// The event is appended: a failed snapshot only means the next
+		// deploy tries again, so it is logged, not returned.
+		if err := s.saveSnapshot(ctx, ns, v, res.snapRevs, res.snapBytes); err != nil {
+			s.log.Warn("flows snapshot failed", zapNS(ns), zapRev(res.Revision), zapErr(err))
+		}
+	}
+	return out, nil
+}
+
+// head returns ns's current flows, from the cache unless fresh is set.
+func (s *Store) head(ctx context.Context, ns string, fresh bool) (*FlowsVersion, error) {
+	if !fresh {
+		if v, ok := s.heads.get(ns); ok {
+			return v, nil
+		}
+	}
+	v, err := s.FlowsAt(ctx, ns, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.heads.put(ns, v)
+	return v, nil
+}
+
+// FlowsAt rebuilds ns's flows and credentials as of namespace revision rev
+// (0: the newest) from the nearest snapshot and the patches after it,
+// checking every step against its recorded sha256.
+//
+// Errors: ENOTFOUND (rev is past the end of the log), EINTERNAL (the log or
+// a snapshot is corrupt; the message names the revision), EUNAVAILABLE.
+func (s *Store) FlowsAt(ctx context.Context, ns string, rev domain.Revision) (*FlowsVersion, error) {
+	h, err := s.Head(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	if rev == 0 {
+		rev = h.Revision
+	}
+	if rev > h.Revision {
+		return nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no revision %d (newest is %d)", ns, rev, h.Revision)
+	}
+	v, err := s.loadSnapshot(ctx, ns, rev)
+	if err != nil {
+		return nil, fmt.Errorf("streams: flows of %s at %d: %w", ns, rev, err)
+	}
+	for from := v.Revision + 1; from <= rev; {
+		events, err := s.Read(ctx, ns, Query{From: from, To: rev, Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		if len(events) == 0 {
+			break
+		}
+		for _, e := range events {
+			if e.Aggregate != domain.AggregateFlows {
+				continue
+			}
+			if v, err = v.apply(e); err != nil {
+				return nil, fmt.Errorf("streams: flows of %s at %d: %w", ns, rev, err)
+			}
+		}
+		from = events[len(events)-1].Revision + 1
+	}
+	return v, nil
+}
+
+// apply returns the version after flows event e.
+func (v *FlowsVersion) apply(e *domain.Event) (*FlowsVersion, error) {
+	var p domain.FlowsPayload
+	if err := domain.DecodePayload(e, &p); err != nil {
+		return nil, err
+	}
+	next, err := v.Flows.Apply(p.Patch)
+	if err != nil {
+		return nil, fmt.Errorf("revision %d: %w", e.Revision, err)
+	}
+	if got := next.SHA256(); got != e.SHA256 {
+		return nil, fmt.Errorf("revision %d: rebuilt flows hash to %s, recorded %s", e.Revision, got, e.SHA256)
+	}
+	out := &FlowsVersion{Flows: next, Credentials: v.Credentials, Revision: e.Revision, AggregateRevision: e.AggregateRevision}
+	if p.Credentials != nil {
+		out.Credentials = p.Credentials
+	}
+	return out, nil
+}

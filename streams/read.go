@@ -1,0 +1,223 @@
+package streams
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/redis/rueidis"
+)
+
+// Query selects a range of a namespace's log.
+type Query struct {
+	// From and To bound the revisions, inclusive; zero means unbounded.
+	From, To domain.Revision
+	// Since and Until bound the event times, inclusive; zero means
+	// unbounded.
+	Since, Until time.Time
+	// Backward reads newest first.
+	Backward bool
+	// Limit is the most events returned; zero means 1000.
+	Limit int
+}
+
+// Read returns the events of ns that q selects, in log order (or reverse
+// with q.Backward). A namespace with no log returns none.
+//
+// Errors: EINVALID (an empty range), EUNAVAILABLE.
+func (s *Store) Read(ctx context.Context, ns string, q Query) ([]*domain.Event, error) {
+	if q.Limit <= 0 {
+		q.Limit = 1000
+	}
+	lo, hi := "-", "+"
+	if q.From > 0 {
+		lo = entryID(uint64(q.From))
+	}
+	if q.To > 0 {
+		hi = entryID(uint64(q.To))
+	}
+	if !q.Since.IsZero() || !q.Until.IsZero() {
+		from, to, empty, err := s.timeBounds(ctx, ns, q.Since, q.Until)
+		if err != nil {
+			return nil, err
+		}
+		if empty {
+			return nil, nil
+		}
+		if from > q.From {
+			lo = entryID(uint64(from))
+		}
+		if to > 0 && (q.To == 0 || to < q.To) {
+			hi = entryID(uint64(to))
+		}
+	}
+	var cmd rueidis.Completed
+	if q.Backward {
+		cmd = s.client.B().Xrevrange().Key(logKey(ns)).End(hi).Start(lo).Count(int64(q.Limit)).Build()
+	} else {
+		cmd = s.client.B().Xrange().Key(logKey(ns)).Start(lo).End(hi).Count(int64(q.Limit)).Build()
+	}
+	entries, err := s.client.Do(ctx, cmd).AsXRange()
+	if err != nil {
+		return nil, fmt.Errorf("streams: read %s: %w", ns, unavailable(err))
+	}
+	return decodeEntries(ns, entries)
+}
+
+// ReadRevision returns one event of ns.
+//
+// Errors: ENOTFOUND (no such revision), EUNAVAILABLE.
+func (s *Store) ReadRevision(ctx context.Context, ns string, rev domain.Revision) (*domain.Event, error) {
+	if rev > 0 {
+		events, err := s.Read(ctx, ns, Query{From: rev, To: rev, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(events) == 1 {
+			return events[0], nil
+		}
+	}
+	return nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no revision %d", ns, rev)
+}
+
+// timeScript finds the revisions bounding a time range by binary search
+// over the log: entry times never decrease (the append script makes sure),
+// so one round trip serves any log length.
+//
+// KEYS: log. ARGV: since ms (or ""), until ms (or "").
+// Returns {from, to}: the first revision at or after since and the last at
+// or before until; {0, 0} when the log is empty or nothing is in range.
+var timeScript = newScript(`
+local log = KEYS[1]
+local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+if not first then return {0, 0} end
+local function rev(e) return tonumber(string.match(e[1], '^(%d+)')) end
+local function t(r)
+  local e = redis.call('XRANGE', log, string.format('%d', r) .. '-0', string.format('%d', r) .. '-0')[1]
+  if not e then return nil end
+  for i = 1, #e[2], 2 do if e[2][i] == 't' then return tonumber(e[2][i + 1]) end end
+end
+local lo, hi = rev(first), rev(last)
+local from, to = lo, hi
+if ARGV[1] ~= '' then
+  local since = tonumber(ARGV[1])
+  local a, b = lo, hi + 1
+  while a < b do
+    local m = math.floor((a + b) / 2)
+    local tm = t(m)
+    if tm == nil or tm < since then a = m + 1 else b = m end
+  end
+  from = a
+end
+if ARGV[2] ~= '' then
+  local untl = tonumber(ARGV[2])
+  local a, b = lo - 1, hi
+  while a < b do
+    local m = math.floor((a + b + 1) / 2)
+    local tm = t(m)
+    if tm ~= nil and tm <= untl then a = m else b = m - 1 end
+  end
+  to = a
+end
+if from > hi or to < lo or from > to then return {0, 0} end
+return {from, to}
+`)
+
+func (s *Store) timeBounds(ctx context.Context, ns string, since, until time.Time) (from, to domain.Revision, empty bool, err error) {
+	var a, b string
+	if !since.IsZero() {
+		a = fmt.Sprint(since.UnixMilli())
+	}
+	if !until.IsZero() {
+		b = fmt.Sprint(until.UnixMilli())
+	}
+	v, err := timeScript.exec(ctx, s.client, []string{logKey(ns)}, []string{a, b}).AsIntSlice()
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("streams: read %s by time: %w", ns, unavailable(err))
+	}
+	if len(v) != 2 || v[0] == 0 {
+		return 0, 0, true, nil
+	}
+	return domain.Revision(v[0]), domain.Revision(v[1]), false, nil
+}
+
+func decodeEntries(ns string, entries []rueidis.XRangeEntry) ([]*domain.Event, error) {
+	events := make([]*domain.Event, 0, len(entries))
+	for _, en := range entries {
+		e, err := decodeEntry(ns, en)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
+// decodeEntry turns a log entry back into an event. A malformed entry is an
+// error naming its revision: the log has been changed by something other
+// than flowhist.
+func decodeEntry(ns string, en rueidis.XRangeEntry) (*domain.Event, error) {
+	rev, ok := revisionOf(en.ID)
+	if !ok {
+		return nil, fmt.Errorf("streams: %s: log entry %s is not a revision", ns, en.ID)
+	}
+	var env envelope
+	if err := json.Unmarshal([]byte(en.FieldValues["e"]), &env); err != nil {
+		return nil, fmt.Errorf("streams: %s: revision %d: envelope: %w", ns, rev, err)
+	}
+	payload := []byte(en.FieldValues["p"])
+	switch en.FieldValues["z"] {
+	case "":
+	case "gz":
+		var err error
+		if payload, err = gunzip(payload); err != nil {
+			return nil, fmt.Errorf("streams: %s: revision %d: payload: %w", ns, rev, err)
+		}
+	default:
+		return nil, fmt.Errorf("streams: %s: revision %d: unknown payload encoding %q", ns, rev, en.FieldValues["z"])
+	}
+	return &domain.Event{
+		ID:                env.ID,
+		Type:              env.Type,
+		Namespace:         ns,
+		Revision:          domain.Revision(rev),
+		Aggregate:         en.FieldValues["a"],
+		AggregateRevision: domain.Revision(parseUint(en.FieldValues["r"])),
+		Time:              time.UnixMilli(int64(parseUint(en.FieldValues["t"]))).UTC(),
+		Actor:             env.Actor,
+		CorrelationID:     env.CorrelationID,
+		SHA256:            env.SHA256,
+		Summary:           env.Summary,
+		Cause:             env.Cause,
+		Target:            env.Target,
+		Reason:            env.Reason,
+		Schema:            env.Schema,
+		Payload:           payload,
+	}, nil
+}
+
+// revisionOf parses an entry id "<rev>-0".
+func revisionOf(id string) (uint64, bool) {
+	r, seq, ok := strings.Cut(id, "-")
+	if !ok || seq != "0" {
+		return 0, false
+	}
+	n := parseUint(r)
+	return n, n > 0
+}
+
+func gunzip(p []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(p))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}

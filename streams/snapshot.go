@@ -1,0 +1,113 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/redis/rueidis"
+)
+
+// The blob store holds gzip-compressed documents under their sha256
+// (fh:{ns}:blob:<sha>), so a document that comes back — a rollback, a
+// revert — is stored once. Snapshots are entries of the sorted set
+// fh:{ns}:snaps scored by the namespace revision of the flows event they
+// capture; the member is "<rev>:<arev>:<flows sha>:<credentials sha or ->".
+
+// snapshotScript records a snapshot and takes what it covers off the
+// counters that decide when the next one is due.
+//
+// KEYS: snaps, meta, flows blob, credentials blob (or the flows blob again).
+// ARGV: rev, member, flows gz, credentials gz (or ""), revs covered, bytes
+// covered.
+var snapshotScript = newScript(`
+redis.call('SET', KEYS[3], ARGV[3], 'NX')
+if ARGV[4] ~= '' then redis.call('SET', KEYS[4], ARGV[4], 'NX') end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'snap:revs', -tonumber(ARGV[5]))
+redis.call('HINCRBY', KEYS[2], 'snap:bytes', -tonumber(ARGV[6]))
+return 1
+`)
+
+// saveSnapshot stores v as the snapshot at its revision.
+func (s *Store) saveSnapshot(ctx context.Context, ns string, v *FlowsVersion, revs, bytes int64) error {
+	flowsSHA := v.Flows.SHA256()
+	fz, err := gzipBytes(v.Flows.Bytes())
+	if err != nil {
+		return err
+	}
+	credSHA, cz := "-", ""
+	credKey := blobKey(ns, flowsSHA)
+	if v.Credentials != nil {
+		credSHA = domain.SHA256Hex(v.Credentials)
+		credKey = blobKey(ns, credSHA)
+		z, err := gzipBytes(v.Credentials)
+		if err != nil {
+			return err
+		}
+		cz = string(z)
+	}
+	member := fmt.Sprintf("%d:%d:%s:%s", v.Revision, v.AggregateRevision, flowsSHA, credSHA)
+	err = snapshotScript.exec(ctx, s.client,
+		[]string{snapsKey(ns), metaKey(ns), blobKey(ns, flowsSHA), credKey},
+		[]string{v.Revision.String(), member, string(fz), cz, fmt.Sprint(revs), fmt.Sprint(bytes)}).Error()
+	if err != nil {
+		return fmt.Errorf("streams: snapshot %s at %d: %w", ns, v.Revision, unavailable(err))
+	}
+	return nil
+}
+
+// loadSnapshot returns the newest snapshot at or before rev, or an empty
+// version at revision 0 when there is none.
+func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision) (*FlowsVersion, error) {
+	members, err := s.client.Do(ctx, s.client.B().Zrange().Key(snapsKey(ns)).Min(rev.String()).Max("-inf").
+		Byscore().Rev().Limit(0, 1).Build()).AsStrSlice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(members) == 0 {
+		return &FlowsVersion{}, nil
+	}
+	parts := strings.Split(members[0], ":")
+	if len(parts) != 4 {
+		return nil, fmt.Errorf("snapshot %q is malformed", members[0])
+	}
+	v := &FlowsVersion{
+		Revision:          domain.Revision(parseUint(parts[0])),
+		AggregateRevision: domain.Revision(parseUint(parts[1])),
+	}
+	doc, err := s.blob(ctx, ns, parts[2])
+	if err != nil {
+		return nil, fmt.Errorf("snapshot at %d: %w", v.Revision, err)
+	}
+	if v.Flows, err = domain.ParseFlows(doc); err != nil {
+		return nil, fmt.Errorf("snapshot at %d: %w", v.Revision, err)
+	}
+	if parts[3] != "-" {
+		if v.Credentials, err = s.blob(ctx, ns, parts[3]); err != nil {
+			return nil, fmt.Errorf("snapshot at %d: credentials: %w", v.Revision, err)
+		}
+	}
+	return v, nil
+}
+
+// blob returns the document stored under sha, checking it still hashes to
+// its name.
+func (s *Store) blob(ctx context.Context, ns, sha string) ([]byte, error) {
+	z, err := s.client.Do(ctx, s.client.B().Get().Key(blobKey(ns, sha)).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return nil, fmt.Errorf("blob %s is missing", sha)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	doc, err := gunzip(z)
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", sha, err)
+	}
+	if got := domain.SHA256Hex(doc); got != sha {
+		return nil, fmt.Errorf("blob %s hashes to %s", sha, got)
+	}
+	return doc, nil
+}

@@ -1,0 +1,174 @@
+package streams
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/redis/rueidis"
+)
+
+// The projector's state of a namespace lives in two hashes: fh:{ns}:state
+// (checkpoint, flows, credentials, settings, packages, project, each
+// aggregate's revision as "a:<aggregate>", and "compat", the revision the
+// old module's keys were last written at) and fh:{ns}:lib (library entries
+// by aggregate name).
+
+// stateScript applies one event's writes if and only if the checkpoint is
+// the revision before it: a redelivered or replayed event is a no-op, and
+// two projectors racing on the same event write once.
+//
+// KEYS: state, lib. ARGV: revision, then triples op, field, value with op
+// "S" (state field) or "L" (library entry).
+// Returns 1 when applied, 0 when the revision was applied already, or an
+// EGAP error naming the checkpoint when an earlier revision is missing.
+var stateScript = newScript(`
+local rev = tonumber(ARGV[1])
+local cp = tonumber(redis.call('HGET', KEYS[1], 'checkpoint') or '0')
+if cp >= rev then return 0 end
+if cp ~= rev - 1 then return redis.error_reply('EGAP checkpoint ' .. string.format('%d', cp)) end
+for i = 2, #ARGV, 3 do
+  if ARGV[i] == 'S' then redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+  else redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]) end
+end
+redis.call('HSET', KEYS[1], 'checkpoint', ARGV[1])
+return 1
+`)
+
+// projectJSON is the stored form of the active project.
+type projectJSON struct {
+	Name    string `json:"name"`
+	Updated int64  `json:"updated"` // ms
+}
+
+// SaveState writes the parts of st that ch names, at st.Revision, if the
+// stored checkpoint is the revision before it. It reports whether it wrote
+// (false: that revision was projected already).
+//
+// Errors: EINTERNAL when the checkpoint is behind st.Revision-1 (the caller
+// skipped an event), EUNAVAILABLE.
+func (s *Store) SaveState(ctx context.Context, st *domain.State, ch domain.Change) (bool, error) {
+	ns := st.Namespace
+	args := []string{st.Revision.String()}
+	set := func(op, field string, value []byte) { args = append(args, op, field, string(value)) }
+	if ch.Aggregate != "" {
+		set("S", "a:"+ch.Aggregate, []byte(st.Aggregates[ch.Aggregate].String()))
+	}
+	if ch.Flows {
+		set("S", "flows", st.Flows.Bytes())
+	}
+	if ch.Credentials {
+		set("S", "credentials", st.Credentials)
+	}
+	if ch.Settings {
+		set("S", "settings", st.Settings)
+	}
+	if ch.Packages {
+		b, err := json.Marshal(st.Packages)
+		if err != nil {
+			return false, err
+		}
+		set("S", "packages", b)
+	}
+	if ch.Project && st.Project != nil {
+		b, _ := json.Marshal(projectJSON{Name: st.Project.Name, Updated: st.Project.Updated.UnixMilli()})
+		set("S", "project", b)
+	}
+	if ch.Library != "" {
+		b, err := domain.EncodePayload(st.Library[ch.Library])
+		if err != nil {
+			return false, err
+		}
+		set("L", ch.Library, b)
+	}
+	n, err := stateScript.exec(ctx, s.client, []string{stateKey(ns), libKey(ns)}, args).AsInt64()
+	if err != nil {
+		if rerr, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(rerr.Error(), "EGAP") {
+			return false, fmt.Errorf("streams: save state of %s at %d: %s", ns, st.Revision, rerr.Error())
+		}
+		return false, fmt.Errorf("streams: save state of %s at %d: %w", ns, st.Revision, unavailable(err))
+	}
+	return n == 1, nil
+}
+
+// StoredState is the projected state as stored, with the revision the old
+// module's keys were written at.
+type StoredState struct {
+	*domain.State
+	// CompatRevision is the revision compat keys were last written for.
+	CompatRevision domain.Revision
+}
+
+// LoadState reads ns's projected state. A namespace never projected has
+// revision 0 and is empty.
+//
+// Errors: EINTERNAL (a stored field does not parse), EUNAVAILABLE.
+func (s *Store) LoadState(ctx context.Context, ns string) (*StoredState, error) {
+	res := s.client.DoMulti(ctx,
+		s.client.B().Hgetall().Key(stateKey(ns)).Build(),
+		s.client.B().Hgetall().Key(libKey(ns)).Build())
+	fields, err := res[0].AsStrMap()
+	if err != nil {
+		return nil, fmt.Errorf("streams: load state of %s: %w", ns, unavailable(err))
+	}
+	lib, err := res[1].AsStrMap()
+	if err != nil {
+		return nil, fmt.Errorf("streams: load state of %s: %w", ns, unavailable(err))
+	}
+	st := domain.NewState(ns)
+	out := &StoredState{State: st}
+	bad := func(field string, err error) error {
+		return fmt.Errorf("streams: load state of %s: field %s: %w", ns, field, err)
+	}
+	for k, v := range fields {
+		switch {
+		case k == "checkpoint":
+			st.Revision = domain.Revision(parseUint(v))
+		case k == "compat":
+			out.CompatRevision = domain.Revision(parseUint(v))
+		case k == "flows":
+			if st.Flows, err = domain.ParseFlows([]byte(v)); err != nil {
+				return nil, bad(k, err)
+			}
+		case k == "credentials":
+			st.Credentials = []byte(v)
+		case k == "settings":
+			st.Settings = []byte(v)
+		case k == "packages":
+			if err := json.Unmarshal([]byte(v), &st.Packages); err != nil {
+				return nil, bad(k, err)
+			}
+		case k == "project":
+			var p projectJSON
+			if err := json.Unmarshal([]byte(v), &p); err != nil {
+				return nil, bad(k, err)
+			}
+			st.Project = &domain.Project{Name: p.Name, Updated: time.UnixMilli(p.Updated).UTC()}
+		case strings.HasPrefix(k, "a:"):
+			st.Aggregates[k[2:]] = domain.Revision(parseUint(v))
+		}
+	}
+	for k, v := range lib {
+		var e domain.LibraryEntry
+		if err := json.Unmarshal([]byte(v), &e); err != nil {
+			return nil, bad("library "+k, err)
+		}
+		st.Library[k] = e
+	}
+	return out, nil
+}
+
+// ResetState deletes ns's projected state, so that the next catch-up
+// rebuilds it from revision 1.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) ResetState(ctx context.Context, ns string) error {
+	err := s.client.Do(ctx, s.client.B().Del().Key(stateKey(ns), libKey(ns)).Build()).Error()
+	if err != nil {
+		return fmt.Errorf("streams: reset state of %s: %w", ns, unavailable(err))
+	}
+	return nil
+}
