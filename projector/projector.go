@@ -1,0 +1,227 @@
+package projector
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+	"go.uber.org/zap"
+)
+
+// Projector materializes namespaces' state. It is safe for concurrent use;
+// work on one namespace is serialized.
+type Projector struct {
+	store *streams.Store
+	cfg   Config
+	log   *zap.Logger
+
+	mu  sync.Mutex
+	nss map[string]*nsState
+}
+
+// nsState is one namespace's fold as this projector last wrote or read it.
+type nsState struct {
+	mu sync.Mutex
+	st *domain.State // nil: load from Valkey before use
+}
+
+// New returns a Projector over store.
+func New(store *streams.Store, cfg Config, log *zap.Logger) (*Projector, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Projector{store: store, cfg: cfg, log: log, nss: map[string]*nsState{}}, nil
+}
+
+func (p *Projector) ns(ns string) *nsState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, ok := p.nss[ns]
+	if !ok {
+		s = &nsState{}
+		p.nss[ns] = s
+	}
+	return s
+}
+
+// CatchUp applies everything up to the end of every namespace's log.
+func (p *Projector) CatchUp(ctx context.Context) error {
+	names, err := p.store.Namespaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ns := range names {
+		if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CatchUpNamespace applies everything up to the end of ns's log and returns
+// the revision the state is at. The HTTP API calls it after each append, so
+// that a client reads its own writes.
+//
+// Errors: EINTERNAL (the log does not fold: the message names the
+// revision), EUNAVAILABLE.
+func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Revision, error) {
+	s := p.ns(ns)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st == nil {
+		if err := p.load(ctx, ns, s); err != nil {
+			return 0, err
+		}
+	}
+	for {
+		events, err := p.store.Read(ctx, ns, streams.Query{From: s.st.Revision + 1, Limit: p.cfg.Batch})
+		if err != nil {
+			return s.st.Revision, err
+		}
+		if len(events) == 0 {
+			return s.st.Revision, nil
+		}
+		for _, e := range events {
+			if err := ctx.Err(); err != nil {
+				return s.st.Revision, err
+			}
+			if err := p.apply(ctx, s, e); err != nil {
+				return s.st.Revision, err
+			}
+		}
+	}
+}
+
+// load reads ns's stored state into s, repairing the old module's keys if a
+// crash left them behind the state.
+func (p *Projector) load(ctx context.Context, ns string, s *nsState) error {
+	stored, err := p.store.LoadState(ctx, ns)
+	if err != nil {
+		return err
+	}
+	s.st = stored.State
+	if cc, ok := p.cfg.compatFor(ns); ok && stored.CompatRevision < stored.Revision {
+		all := domain.Change{Flows: true, Credentials: true, Settings: true, Packages: true, Project: true}
+		if err := p.writeCompat(ctx, cc, s.st, all, true); err != nil {
+			s.st = nil
+			return err
+		}
+	}
+	return nil
+}
+
+// apply folds e into s and writes its changes. On any failure to write, the
+// in-memory fold is dropped so that the next call starts again from what
+// Valkey holds.
+func (p *Projector) apply(ctx context.Context, s *nsState, e *domain.Event) error {
+	ch, err := s.st.Apply(e)
+	if err != nil {
+		p.log.Error("event does not fold; run flowhist verify", zap.String("ns", e.Namespace), zap.Uint64("rev", uint64(e.Revision)), zap.Error(err))
+		return domain.Errorf(domain.EINTERNAL, "namespace %s: %v", e.Namespace, err)
+	}
+	applied, err := p.store.SaveState(ctx, s.st, ch)
+	if err != nil {
+		s.st = nil
+		return err
+	}
+	if !applied {
+		return nil // another projector wrote this revision, and its compat keys
+	}
+	if cc, ok := p.cfg.compatFor(e.Namespace); ok {
+		if err := p.writeCompat(ctx, cc, s.st, ch, false); err != nil {
+			s.st = nil
+			return err
+		}
+	}
+	return nil
+}
+
+// Rebuild deletes ns's projected state and replays its log from revision 1.
+func (p *Projector) Rebuild(ctx context.Context, ns string) (domain.Revision, error) {
+	s := p.ns(ns)
+	s.mu.Lock()
+	if err := p.store.ResetState(ctx, ns); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	s.st = nil
+	s.mu.Unlock()
+	return p.CatchUpNamespace(ctx, ns)
+}
+
+// Run follows the projector consumer group of every namespace until ctx is
+// done: it takes new entries (and entries another projector left
+// unacknowledged for ReclaimIdle), projects up to them and acknowledges them.
+// It returns nil when ctx is cancelled.
+func (p *Projector) Run(ctx context.Context) error {
+	t := time.NewTicker(p.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := p.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("projector pass failed; retrying", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce makes one pass of Run over every namespace.
+func (p *Projector) RunOnce(ctx context.Context) error {
+	names, err := p.store.Namespaces(ctx)
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, ns := range names {
+		if err := p.follow(ctx, ns); err != nil && first == nil {
+			first = fmt.Errorf("projector: %s: %w", ns, err)
+		}
+	}
+	return first
+}
+
+func (p *Projector) follow(ctx context.Context, ns string) error {
+	if _, err := p.store.CreateGroup(ctx, ns, streams.ProjectorGroup, 0); err != nil {
+		return err
+	}
+	for {
+		events, err := p.store.Reclaim(ctx, ns, streams.ProjectorGroup, p.cfg.Consumer, p.cfg.ReclaimIdle, p.cfg.Batch)
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			if events, err = p.store.ReadGroup(ctx, ns, streams.ProjectorGroup, p.cfg.Consumer, p.cfg.Batch, 0); err != nil {
+				return err
+			}
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		// The log, not the delivery, decides the order: catching up to the
+		// end covers every delivered entry, whoever else was handed the
+		// ones before it.
+		at, err := p.CatchUpNamespace(ctx, ns)
+		if err != nil {
+			return err
+		}
+		revs := make([]domain.Revision, 0, len(events))
+		for _, e := range events {
+			if e.Revision <= at {
+				revs = append(revs, e.Revision)
+			}
+		}
+		if err := p.store.Ack(ctx, ns, streams.ProjectorGroup, revs...); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package projector_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/projector"
+	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
+)
+
+func TestCatchUp(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	s := mustStore(t, mustClient(t, ""))
+	ns := randomNS(t)
+	streamstest.AppendMixed(t, ctx, s, ns, 80)
+	p := mustProjector(t, s, projector.Config{})
+	at, err := p.CatchUpNamespace(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at != 80 {
+		t.Fatalf("got state at %d, want 80", at)
+	}
+	mustVerify(t, ctx, s, ns)
+	// Appends after a catch-up continue from the in-memory fold.
+	streamstest.AppendMixed(t, ctx, s, ns, 9)
+	if at, err = p.CatchUpNamespace(ctx, ns); err != nil || at != 89 {
+		t.Fatalf("got %d (%v), want 89", at, err)
+	}
+	mustVerify(t, ctx, s, ns)
+}
+
+func TestRestartMidLog(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	s := mustStore(t, mustClient(t, ""))
+	t.Run("Cancelled", func(t *testing.T) {
+		ns := randomNS(t)
+		streamstest.AppendMixed(t, ctx, s, ns, 400)
+		cctx, cancel := context.WithCancel(ctx)
+		// Cancel as soon as the state is part-way: a crash mid-log.
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			for cctx.Err() == nil {
+				st, err := s.LoadState(ctx, ns)
+				if err == nil && st.Revision >= 10 {
+					cancel()
+				}
+			}
+		}()
+		p := mustProjector(t, s, projector.Config{Batch: 1})
+		_, err := p.CatchUpNamespace(cctx, ns)
+		cancel()
+		<-stopped
+		st, _ := s.LoadState(ctx, ns)
+		if err == nil || st.Revision >= 400 {
+			t.Fatalf("catch-up was not interrupted (state at %d, err %v)", st.Revision, err)
+		}
+		restarted := mustProjector(t, s, projector.Config{})
+		if at, err := restarted.CatchUpNamespace(ctx, ns); err != nil || at != 400 {
+			t.Fatalf("after restart got %d (%v), want 400", at, err)
+		}
+		mustVerify(t, ctx, s, ns)
+	})
+	t.Run("NewProcess", func(t *testing.T) {
+		ns := randomNS(t)
+		streamstest.AppendMixed(t, ctx, s, ns, 30)
+		if _, err := mustProjector(t, s, projector.Config{}).CatchUpNamespace(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		streamstest.AppendMixed(t, ctx, s, ns, 30)
+		if at, err := mustProjector(t, s, projector.Config{}).CatchUpNamespace(ctx, ns); err != nil || at != 60 {
+			t.Fatalf("got %d (%v), want 60", at, err)
+		}
+		mustVerify(t, ctx, s, ns)
+	})
+}
+
+func TestTwoProjectors(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	s := mustStore(t, mustClient(t, ""))
+	ns := randomNS(t)
+	a := mustProjector(t, s, projector.Config{Consumer: "a", Batch: 3})
+	b := mustProjector(t, s, projector.Config{Consumer: "b", Batch: 5})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for round := 0; round < 10; round++ {
+		streamstest.AppendMixed(t, ctx, s, ns, 16)
+		for _, p := range []*projector.Projector{a, b} {
+			wg.Add(2)
+			go func() { defer wg.Done(); errs <- p.RunOnce(ctx) }()
+			go func() { defer wg.Done(); _, err := p.CatchUpNamespace(ctx, ns); errs <- err }()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []*projector.Projector{a, b} {
+		if at, err := p.CatchUpNamespace(ctx, ns); err != nil || at != 160 {
+			t.Fatalf("got %d (%v), want 160", at, err)
+		}
+	}
+	mustVerify(t, ctx, s, ns)
+	// Everything the group delivered was acknowledged.
+	groups, err := s.Groups(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		if g.Name == streams.ProjectorGroup && (g.Pending != 0 || g.LastDelivered != 160) {
+			t.Fatalf("got %+v, want all 160 delivered and acknowledged", g)
+		}
+	}
+}
+
+func TestRedeliveredEventIsNoop(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := mustClient(t, "")
+	s := mustStore(t, c)
+	ns := randomNS(t)
+	streamstest.AppendMixed(t, ctx, s, ns, 24)
+	p := mustProjector(t, s, projector.Config{Consumer: "a"})
+	if err := p.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := c.Do(ctx, c.B().Hgetall().Key("fh:{"+ns+"}:state").Build()).AsStrMap()
+	// Rewind the group: every entry is delivered again.
+	if err := c.Do(ctx, c.B().XgroupSetid().Key("fh:{"+ns+"}:log").Group(streams.ProjectorGroup).Id("0").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mustProjector(t, s, projector.Config{Consumer: "b"}).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := c.Do(ctx, c.B().Hgetall().Key("fh:{"+ns+"}:state").Build()).AsStrMap()
+	if len(after) != len(before) {
+		t.Fatalf("got %d state fields after redelivery, want %d", len(after), len(before))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("state field %s changed on redelivery", k)
+		}
+	}
+	// And directly: saving an already-applied revision writes nothing.
+	st, _ := s.LoadState(ctx, ns)
+	old := st.State
+	old.Revision = 5
+	old.Settings = []byte(`{"overwritten":true}`)
+	applied, err := s.SaveState(ctx, old, domain.Change{Settings: true})
+	if err != nil || applied {
+		t.Fatalf("got applied=%v err=%v for revision 5 at checkpoint 24, want a no-op", applied, err)
+	}
+	mustVerify(t, ctx, s, ns)
+}
+
+func TestRebuild(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := mustClient(t, "")
+	s := mustStore(t, c)
+	ns := randomNS(t)
+	streamstest.AppendMixed(t, ctx, s, ns, 40)
+	p := mustProjector(t, s, projector.Config{})
+	if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	streamstest.CorruptState(t, ctx, c, ns, "settings", `{"tampered":1}`)
+	if r, _ := projector.Verify(ctx, s, ns); r.OK {
+		t.Fatal("verify passed over a tampered state key")
+	}
+	if at, err := p.Rebuild(ctx, ns); err != nil || at != 40 {
+		t.Fatalf("got %d (%v), want 40", at, err)
+	}
+	mustVerify(t, ctx, s, ns)
+}
