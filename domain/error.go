@@ -44,7 +44,7 @@ func Errorf(code, format string, args ...any) *Error {
 func ConflictError(aggregate string, expected Expected, current Revision) *Error {
 	return &Error{
 		Code:            ECONFLICT,
-		Message:         fmt.Sprintf("%s is at revision %d, not %s", aggregate, current, expected),
+		Message:         fmt.Sprintf("%s changed since it was read: it is at revision %d, the request expected %s", aggregate, current, expected),
 		CurrentRevision: current,
 	}
 }

@@ -225,3 +225,24 @@ func (p *Projector) follow(ctx context.Context, ns string) error {
 		}
 	}
 }
+
+// View catches ns up to the end of its log and calls fn with its state,
+// which fn must not modify or keep. Reads through View see every append
+// that returned before they started, whichever replica made it.
+//
+// Errors: those of CatchUpNamespace, and fn's.
+func (p *Projector) View(ctx context.Context, ns string, fn func(*domain.State) error) error {
+	if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
+		return err
+	}
+	s := p.ns(ns)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st == nil {
+		// A concurrent write failed and dropped the fold: load it again.
+		if err := p.load(ctx, ns, s); err != nil {
+			return err
+		}
+	}
+	return fn(s.st)
+}

@@ -254,3 +254,80 @@ func num(m map[string]rueidis.RedisMessage, k string) (int64, error) {
 	v := m[k]
 	return v.AsInt64()
 }
+
+// AckUpTo acknowledges every entry of group at or below rev, and returns how
+// many it acknowledged. A worker acks the revision it reloaded to, covering
+// the burst it coalesced.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) AckUpTo(ctx context.Context, ns, group string, rev domain.Revision) (int, error) {
+	total := 0
+	for {
+		res, err := s.client.Do(ctx, s.client.B().Xpending().Key(logKey(ns)).Group(group).Start("-").End(entryID(uint64(rev))).Count(1000).Build()).ToArray()
+		if isNoGroup(err) {
+			return 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
+		}
+		if err != nil {
+			return total, fmt.Errorf("streams: ack %s on %s: %w", group, ns, unavailable(err))
+		}
+		if len(res) == 0 {
+			return total, nil
+		}
+		ids := make([]string, 0, len(res))
+		for _, p := range res {
+			if fields, err := p.ToArray(); err == nil && len(fields) > 0 {
+				if id, err := fields[0].ToString(); err == nil {
+					ids = append(ids, id)
+				}
+			}
+		}
+		if err := s.client.Do(ctx, s.client.B().Xack().Key(logKey(ns)).Group(group).Id(ids...).Build()).Error(); err != nil {
+			return total, fmt.Errorf("streams: ack %s on %s: %w", group, ns, unavailable(err))
+		}
+		total += len(ids)
+		if len(res) < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// LastEntry returns the revision of the newest entry of ns's log, 0 if it
+// has none.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) LastEntry(ctx context.Context, ns string) (domain.Revision, error) {
+	entries, err := s.client.Do(ctx, s.client.B().Xrevrange().Key(logKey(ns)).End("+").Start("-").Count(1).Build()).AsXRange()
+	if err != nil {
+		return 0, fmt.Errorf("streams: last entry of %s: %w", ns, unavailable(err))
+	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	r, _ := revisionOf(entries[0].ID)
+	return domain.Revision(r), nil
+}
+
+// WaitEntries blocks up to block for entries of ns's log after revision
+// after, and returns the newest revision seen (after, if none came). It
+// holds one blocked connection; callers share one wait per namespace.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) WaitEntries(ctx context.Context, ns string, after domain.Revision, block time.Duration) (domain.Revision, error) {
+	id := "0-0"
+	if after > 0 {
+		id = entryID(uint64(after))
+	}
+	res, err := s.client.Do(ctx, s.client.B().Xread().Count(1000).Block(block.Milliseconds()).Streams().Key(logKey(ns)).Id(id).Build()).AsXRead()
+	if rueidis.IsRedisNil(err) {
+		return after, nil
+	}
+	if err != nil {
+		return after, fmt.Errorf("streams: wait on %s: %w", ns, unavailable(err))
+	}
+	entries := res[logKey(ns)]
+	if len(entries) == 0 {
+		return after, nil
+	}
+	r, _ := revisionOf(entries[len(entries)-1].ID)
+	return domain.Revision(r), nil
+}

@@ -108,6 +108,6 @@ func (m *Main) rootCommand(v *viper.Viper) *cobra.Command {
 		},
 	}
 	root.PersistentFlags().String("config", "", "config file (default: ./flowhist.yaml or /etc/flowhist/flowhist.yaml if present)")
-	root.AddCommand(m.versionCommand(), m.verifyCommand(v))
+	root.AddCommand(m.versionCommand(), m.verifyCommand(v), m.serveCommand(v), m.tokenCommand())
 	return root
 }

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/flowhist/flowhist/httpapi"
+	"github.com/flowhist/flowhist/migrations"
+	"github.com/flowhist/flowhist/projector"
+	"github.com/flowhist/flowhist/streams"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"go.uber.org/zap"
+)
+
+func (m *Main) serveCommand(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API for Node-RED, workers and operators, and run the projector",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			serveDefaults(v)
+			if f := cmd.Flags().Lookup("listen"); f.Changed {
+				v.Set("listen", f.Value.String())
+			}
+			cfg, err := readServeConfig(v)
+			if err != nil {
+				return err
+			}
+			return m.serve(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().String("listen", "", "address to listen on (env FLOWHIST_LISTEN; default 127.0.0.1:8080)")
+	addValkeyFlags(cmd.Flags())
+	return cmd
+}
+
+// serve runs until ctx is done, then shuts down gracefully: it stops
+// accepting, ends feed waits, drains requests in flight and stops the
+// projector.
+func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
+	log, err := newLogger(cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	client, err := newValkeyClient(cfg.Valkey)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	store, err := streams.New(client, cfg.Streams, log.Named("streams"))
+	if err != nil {
+		return &exitError{exitUsage, err.Error()}
+	}
+	if err := migrations.Check(ctx, store); err != nil {
+		return err
+	}
+	proj, err := projector.New(store, cfg.Projector, log.Named("projector"))
+	if err != nil {
+		return &exitError{exitUsage, err.Error()}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api, err := httpapi.New(store, proj, cfg.API, log.Named("http"), reg)
+	if err != nil {
+		return &exitError{exitUsage, err.Error()}
+	}
+	if cfg.API.AuthDisabled {
+		log.Warn("authentication is disabled (auth.disabled): anyone who reaches " + cfg.Listen + " can read and deploy flows; use this on a laptop only")
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return &exitError{exitUsage, fmt.Sprintf("listen on %s: %v (set FLOWHIST_LISTEN or --listen)", cfg.Listen, err)}
+	}
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	fmt.Fprintf(m.Stdout, "flowhist %s listening on http://%s\n", version, ln.Addr())
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("valkey", cfg.Valkey.Addr))
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		// Ready once every namespace's state is caught up with its log.
+		for bg.Err() == nil {
+			if err := proj.CatchUp(bg); err == nil {
+				api.SetReady(true)
+				break
+			} else if bg.Err() == nil {
+				log.Warn("catching up projections at start failed; retrying", zap.Error(err))
+				sleep(bg, time.Second)
+			}
+		}
+		proj.Run(bg)
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			if _, err := api.ReapIdleWorkers(bg); err != nil && bg.Err() == nil {
+				log.Warn("reaping idle worker groups failed", zap.Error(err))
+			}
+			if !sleep(bg, cfg.ReapInterval) {
+				return
+			}
+		}
+	}()
+	served := make(chan error, 1)
+	go func() {
+		defer wg.Done()
+		served <- srv.Serve(ln)
+	}()
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		api.SetReady(false)
+		api.Close() // feed waiters answer "no news" now
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	api.Close()
+	stopBG()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// sleep waits d or until ctx is done, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+)
+
+// getFlows answers the current flows document byte for byte, with its flows
+// revision as the ETag. A namespace with no flows answers [] at revision 0.
+func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
+	ns := r.PathValue("ns")
+	var doc []byte
+	var flowsRev, rev domain.Revision
+	err := s.proj.View(r.Context(), ns, func(st *domain.State) error {
+		doc, flowsRev, rev = st.Flows.Bytes(), st.FlowsRevision(), st.Revision
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", etag(flowsRev))
+	w.Header().Set("Flowhist-Revision", strconv.FormatUint(uint64(rev), 10))
+	w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+	w.Write(doc)
+	return nil
+}
+
+// putFlows deploys a flows document sent as the whole body.
+func (s *Server) putFlows(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	f, err := domain.ParseFlows(body)
+	if err != nil {
+		return err
+	}
+	return s.deployFlows(w, r, streams.FlowsChange{Flows: f})
+}
+
+// deployRequest is the body of POST …/deploy: flows and credentials saved as
+// one event, as Node-RED saves them in one deploy.
+type deployRequest struct {
+	Flows       json.RawMessage `json:"flows"`
+	Credentials json.RawMessage `json:"credentials"`
+	User        string          `json:"user"`
+}
+
+func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var req deployRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return domain.Errorf(domain.EINVALID, "deploy body must be {\"flows\": [...], \"credentials\": {...}, \"user\": \"...\"}: %v", err)
+	}
+	if req.Flows == nil {
+		return domain.Errorf(domain.EINVALID, "deploy body has no \"flows\"")
+	}
+	f, err := domain.ParseFlows(req.Flows)
+	if err != nil {
+		return err
+	}
+	c := streams.FlowsChange{Flows: f}
+	if len(req.Credentials) > 0 && string(req.Credentials) != "null" {
+		if err := checkObject(req.Credentials, "credentials"); err != nil {
+			return err
+		}
+		c.Credentials = req.Credentials
+	}
+	if req.User != "" {
+		r.Header.Set("Flowhist-User", req.User)
+	}
+	return s.deployFlows(w, r, c)
+}
+
+// deployFlows appends a flows change with the request's expectation,
+// idempotency key and actor.
+func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.FlowsChange) error {
+	ns := r.PathValue("ns")
+	exp, err := expected(r)
+	if err != nil {
+		return err
+	}
+	c.Expected, c.IdempotencyKey, c.Actor = exp, r.Header.Get("Idempotency-Key"), actor(r)
+	c.CorrelationID = r.Header.Get("Flowhist-Correlation-Id")
+	res, err := s.store.AppendFlows(r.Context(), ns, c)
+	if err != nil {
+		if domain.ErrorCode(err) == domain.ECONFLICT {
+			s.metrics.conflicts.Inc()
+		}
+		return err
+	}
+	typ := c.Type
+	if typ == "" {
+		typ = domain.FlowsDeployed
+	}
+	s.appended(r, ns, res.Revision, typ)
+	writeAppend(w, res.Revision, res.AggregateRevision, res.SHA256, res.Duplicate, map[string]any{
+		"flowsRevision": res.AggregateRevision, "summary": res.Summary,
+	})
+	return nil
+}
+
+func checkObject(b []byte, what string) error {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return domain.Errorf(domain.EINVALID, "%s must be a JSON object", what)
+	}
+	return nil
+}

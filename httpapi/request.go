@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/flowhist/flowhist/domain"
+	"go.uber.org/zap"
+)
+
+// readBody reads r's body up to the configured limit.
+//
+// Errors: ETOOLARGE, EINVALID (empty).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, domain.Errorf(domain.ETOOLARGE, "request body is larger than %d bytes (http.max_body)", s.cfg.MaxBody)
+	}
+	if err != nil {
+		return nil, domain.Errorf(domain.EINVALID, "reading the request body: %v", err)
+	}
+	if len(body) == 0 {
+		return nil, domain.Errorf(domain.EINVALID, "request body is empty")
+	}
+	return body, nil
+}
+
+// readJSONObject reads a body that must be one JSON object.
+func (s *Server) readJSONObject(w http.ResponseWriter, r *http.Request, what string) ([]byte, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return nil, domain.Errorf(domain.EINVALID, "%s must be a JSON object: %v", what, err)
+	}
+	return body, nil
+}
+
+// expected reads If-Match: "N" (or N) as an exact expected revision; no
+// header means any revision.
+func expected(r *http.Request) (domain.Expected, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return domain.ExpectAny, nil
+	}
+	h = strings.TrimPrefix(h, "W/")
+	rev, err := domain.ParseRevision(strings.Trim(h, `"`))
+	if err != nil {
+		return domain.Expected{}, domain.Errorf(domain.EINVALID, "If-Match %q is not a revision: send If-Match: \"<revision>\"", h)
+	}
+	return domain.ExpectRevision(rev), nil
+}
+
+func etag(rev domain.Revision) string { return `"` + rev.String() + `"` }
+
+func errorsAs(err error, target **domain.Error) bool { return errors.As(err, target) }
+
+// appended runs after every successful append: wake the namespace's feed
+// waiters and project at once, so the writer reads its own write. A failed
+// projection is logged, not returned: the event is in the log, and the
+// background projector or the next read catches up.
+func (s *Server) appended(r *http.Request, ns string, rev domain.Revision, typ domain.EventType) {
+	s.metrics.appends.WithLabelValues(string(typ)).Inc()
+	s.feed.notify(ns, rev)
+	if _, err := s.proj.CatchUpNamespace(r.Context(), ns); err != nil {
+		s.log.Warn("projection after append failed; the background projector will retry", zap.String("ns", ns), zap.Uint64("rev", uint64(rev)), zap.Error(err))
+	}
+}
+
+// writeAppend answers a successful append.
+func writeAppend(w http.ResponseWriter, rev, aggRev domain.Revision, sha string, duplicate bool, extra map[string]any) {
+	body := map[string]any{"revision": rev, "aggregateRevision": aggRev}
+	if sha != "" {
+		body["sha256"] = sha
+	}
+	if duplicate {
+		body["duplicate"] = true
+	}
+	for k, v := range extra {
+		body[k] = v
+	}
+	w.Header().Set("ETag", etag(aggRev))
+	w.Header().Set("Flowhist-Revision", strconv.FormatUint(uint64(rev), 10))
+	writeJSON(w, http.StatusOK, body)
+}

@@ -1,0 +1,206 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/projector"
+	"github.com/flowhist/flowhist/streams"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Config tunes a Server. The zero value is useful, except that it has no
+// tokens: set Tokens, or AuthDisabled for a laptop.
+type Config struct {
+	// Tokens are the bearer tokens accepted.
+	Tokens []Token
+	// AuthDisabled lets every request in with every scope.
+	AuthDisabled bool
+	// MaxBody is the largest request body accepted. Default 32 MiB.
+	MaxBody int64
+	// FeedMaxWait caps a feed request's wait. Default 60s.
+	FeedMaxWait time.Duration
+	// FeedDefaultWait is a feed request's wait when it names none.
+	// Default 30s.
+	FeedDefaultWait time.Duration
+	// SessionTTL is how long Node-RED's sessions are kept. Default 24h.
+	SessionTTL time.Duration
+	// WorkerIdleTTL is how long a worker's consumer group may stay unused
+	// before ReapIdleWorkers destroys it. Default 7 days.
+	WorkerIdleTTL time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxBody == 0 {
+		c.MaxBody = 32 << 20
+	}
+	if c.FeedMaxWait == 0 {
+		c.FeedMaxWait = 60 * time.Second
+	}
+	if c.FeedDefaultWait == 0 {
+		c.FeedDefaultWait = 30 * time.Second
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 24 * time.Hour
+	}
+	if c.WorkerIdleTTL == 0 {
+		c.WorkerIdleTTL = 7 * 24 * time.Hour
+	}
+}
+
+// Validate reports the first unusable setting.
+func (c Config) Validate() error {
+	if !c.AuthDisabled && len(c.Tokens) == 0 {
+		return errors.New("httpapi: no tokens configured: add auth.tokens, or set auth.disabled for a laptop")
+	}
+	for i, t := range c.Tokens {
+		if err := t.validate(); err != nil {
+			return fmt.Errorf("httpapi: token %d (%s): %w", i, t.Name, err)
+		}
+	}
+	switch {
+	case c.MaxBody < 1024:
+		return fmt.Errorf("httpapi: max body %d is under 1 KiB", c.MaxBody)
+	case c.FeedMaxWait < time.Second:
+		return fmt.Errorf("httpapi: feed max wait %s is under 1s", c.FeedMaxWait)
+	case c.SessionTTL < time.Minute:
+		return fmt.Errorf("httpapi: session TTL %s is under 1m", c.SessionTTL)
+	}
+	return nil
+}
+
+// Server is flowhist's HTTP API.
+type Server struct {
+	store   *streams.Store
+	proj    *projector.Projector
+	cfg     Config
+	log     *zap.Logger
+	metrics *metrics
+	feed    *feed
+	mux     *http.ServeMux
+	ready   atomic.Bool
+}
+
+// New returns a Server over store and proj, registering its metrics with
+// reg (nil: none are exported).
+func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	// Our own copy, with each secret's hash for constant-time comparison.
+	cfg.Tokens = slices.Clone(cfg.Tokens)
+	for i := range cfg.Tokens {
+		cfg.Tokens[i].sum = sha256.Sum256([]byte(cfg.Tokens[i].Secret))
+	}
+	s := &Server{store: store, proj: proj, cfg: cfg, log: log, metrics: newMetrics(reg)}
+	s.feed = newFeed(store, log, s.metrics)
+	s.routes()
+	return s, nil
+}
+
+// SetReady marks the server ready (schema checked, projector caught up) for
+// /readyz.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Close releases the waits the worker feed holds on Valkey, ending feed
+// requests in flight with "no news" so that an HTTP server's Shutdown can
+// drain them.
+func (s *Server) Close() { s.feed.close() }
+
+// route registers h for pattern with the scope it needs, wrapped with auth,
+// metrics and the namespace check.
+func (s *Server) route(pattern string, scope Scope, h func(w http.ResponseWriter, r *http.Request) error) {
+	s.mux.Handle(pattern, s.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
+		ns := r.PathValue("ns")
+		if ns != "" {
+			if err := domain.ValidateNamespace(ns); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		tok, err := s.authorize(r, scope, ns)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), tokenKey, tok))
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}))
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.metrics.handler())
+
+	const nsPath = "/v1/namespaces/{ns}"
+	s.route("GET "+nsPath+"/flows", ScopeRead, s.getFlows)
+	s.route("PUT "+nsPath+"/flows", ScopeDeploy, s.putFlows)
+	s.route("POST "+nsPath+"/deploy", ScopeDeploy, s.deploy)
+	s.route("GET "+nsPath+"/credentials", ScopeRead, s.getCredentials)
+	s.route("PUT "+nsPath+"/credentials", ScopeDeploy, s.putCredentials)
+	s.route("GET "+nsPath+"/settings", ScopeRead, s.getSettings)
+	s.route("PUT "+nsPath+"/settings", ScopeDeploy, s.putSettings)
+	s.route("GET "+nsPath+"/sessions", ScopeDeploy, s.getSessions)
+	s.route("PUT "+nsPath+"/sessions", ScopeDeploy, s.putSessions)
+	s.route("GET "+nsPath+"/library/{type}", ScopeRead, s.getLibrary)
+	s.route("PUT "+nsPath+"/library/{type}", ScopeDeploy, s.putLibrary)
+	s.route("GET "+nsPath+"/feed", ScopeRead, s.getFeed)
+	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.ackFeed)
+	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// ReapIdleWorkers destroys the consumer groups of workers idle for longer
+// than the configured WorkerIdleTTL, in every namespace, and returns how
+// many it destroyed.
+func (s *Server) ReapIdleWorkers(ctx context.Context) (int, error) {
+	names, err := s.store.Namespaces(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ns := range names {
+		groups, err := s.store.Groups(ctx, ns)
+		if err != nil {
+			return n, err
+		}
+		for _, g := range groups {
+			worker, ok := workerOf(g.Name)
+			if !ok {
+				continue
+			}
+			s.metrics.workerLag.WithLabelValues(ns, worker).Set(float64(g.Lag + g.Pending))
+			if g.Idle < s.cfg.WorkerIdleTTL {
+				continue
+			}
+			if err := s.store.DestroyGroup(ctx, ns, g.Name); err != nil {
+				return n, err
+			}
+			s.metrics.workerLag.DeleteLabelValues(ns, worker)
+			s.log.Info("destroyed idle worker group", zap.String("ns", ns), zap.String("worker", worker), zap.Duration("idle", g.Idle))
+			n++
+		}
+	}
+	return n, nil
+}

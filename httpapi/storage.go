@@ -1,0 +1,199 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+)
+
+func (s *Server) getCredentials(w http.ResponseWriter, r *http.Request) error {
+	return s.viewDoc(w, r, func(st *domain.State) ([]byte, domain.Revision) { return st.Credentials, st.FlowsRevision() })
+}
+
+// putCredentials saves Node-RED's encrypted credentials alone; a deploy
+// that changes flows too goes through POST …/deploy as one event.
+func (s *Server) putCredentials(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readJSONObject(w, r, "credentials")
+	if err != nil {
+		return err
+	}
+	return s.deployFlows(w, r, streams.FlowsChange{Type: domain.CredentialsSaved, Credentials: body})
+}
+
+func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) error {
+	return s.viewDoc(w, r, func(st *domain.State) ([]byte, domain.Revision) {
+		return st.Settings, st.Aggregates[domain.AggregateSettings]
+	})
+}
+
+// viewDoc answers one JSON document of the state, {} when there is none.
+func (s *Server) viewDoc(w http.ResponseWriter, r *http.Request, get func(*domain.State) ([]byte, domain.Revision)) error {
+	var doc []byte
+	var rev domain.Revision
+	err := s.proj.View(r.Context(), r.PathValue("ns"), func(st *domain.State) error {
+		doc, rev = get(st)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if doc == nil {
+		doc = []byte("{}")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", etag(rev))
+	w.Write(doc)
+	return nil
+}
+
+// putSettings saves Node-RED's runtime settings. _credentialSecret is
+// removed first: the secret that decrypts every credential must never enter
+// the log, its history or an API response; instances share it through
+// credentialSecret in settings.js. When the user-installed modules changed,
+// a packages.changed event follows.
+func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
+	ns := r.PathValue("ns")
+	body, err := s.readJSONObject(w, r, "settings")
+	if err != nil {
+		return err
+	}
+	settings, err := withoutSecret(body)
+	if err != nil {
+		return err
+	}
+	exp, err := expected(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.appendEvent(r, ns, domain.SettingsSaved, domain.AggregateSettings, exp,
+		domain.SettingsPayload{Settings: settings}, domain.SHA256Hex(settings))
+	if err != nil {
+		return err
+	}
+	rev := res.Revision
+	var current []domain.Package
+	if err := s.proj.View(r.Context(), ns, func(st *domain.State) error { current = st.Packages; return nil }); err != nil {
+		return err
+	}
+	if pkgs := userPackages(settings); !slices.Equal(pkgs, current) {
+		pres, err := s.appendEvent(r, ns, domain.PackagesChanged, domain.AggregatePackages, domain.ExpectAny,
+			domain.PackagesPayload{Packages: pkgs}, "")
+		if err != nil {
+			return err
+		}
+		rev = pres.Revision
+	}
+	writeAppend(w, rev, res.AggregateRevision, "", res.Duplicate, nil)
+	return nil
+}
+
+// withoutSecret removes the top-level _credentialSecret, keeping every other
+// byte as sent.
+func withoutSecret(settings []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(settings, &m); err != nil {
+		return nil, domain.Errorf(domain.EINVALID, "settings must be a JSON object")
+	}
+	if _, ok := m["_credentialSecret"]; !ok {
+		return settings, nil
+	}
+	delete(m, "_credentialSecret")
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// userPackages lists the user-installed node modules in the settings' node
+// registry ("nodes": {module: {version, user: true, …}}), sorted by name.
+func userPackages(settings []byte) []domain.Package {
+	var s struct {
+		Nodes map[string]struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+			User    bool   `json:"user"`
+		} `json:"nodes"`
+	}
+	json.Unmarshal(settings, &s)
+	var out []domain.Package
+	for name, m := range s.Nodes {
+		if m.User {
+			out = append(out, domain.Package{Name: name, Version: m.Version})
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Package) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// appendEvent appends one non-flows event with the request's idempotency
+// key and actor, then wakes followers and projects.
+func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, agg string, exp domain.Expected, payload any, sha string) (streams.AppendResult, error) {
+	b, err := domain.EncodePayload(payload)
+	if err != nil {
+		return streams.AppendResult{}, err
+	}
+	e := domain.Event{
+		Type: typ, Namespace: ns, Aggregate: agg, Actor: actor(r), SHA256: sha,
+		CorrelationID: r.Header.Get("Flowhist-Correlation-Id"), Schema: domain.PayloadSchema(typ), Payload: b,
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" && typ == domain.PackagesChanged {
+		key += ":packages"
+	}
+	res, err := s.store.Append(r.Context(), streams.AppendRequest{Event: e, Expected: exp, IdempotencyKey: key})
+	if err != nil {
+		if domain.ErrorCode(err) == domain.ECONFLICT {
+			s.metrics.conflicts.Inc()
+		}
+		return res, err
+	}
+	if !res.Duplicate {
+		s.appended(r, ns, res.Revision, typ)
+	}
+	return res, nil
+}
+
+// getSessions answers Node-RED's sessions: live bearer tokens of its editor,
+// so only deploy-scoped tokens (the admin's) may read them.
+func (s *Server) getSessions(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.store.Sessions(r.Context(), r.PathValue("ns"))
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		b = []byte("{}")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+	return nil
+}
+
+// putSessions stores the sessions as state with a TTL, never as an event:
+// they are live bearer tokens.
+func (s *Server) putSessions(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readJSONObject(w, r, "sessions")
+	if err != nil {
+		return err
+	}
+	if err := s.store.SaveSessions(r.Context(), r.PathValue("ns"), body, s.cfg.SessionTTL); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"saved": true})
+	return nil
+}
