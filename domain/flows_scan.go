@@ -156,7 +156,7 @@ func (s *scanner) object(props *[propCount]span) error {
 		s.skipWS()
 		k := -1
 		if props != nil {
-			k = s.prop(s.data[ks:ke], escaped)
+			k = prop(s.data[ks:ke], escaped)
 		}
 		switch {
 		case k < 0:
@@ -188,7 +188,7 @@ func (s *scanner) object(props *[propCount]span) error {
 }
 
 // prop returns the property slot of a key, or -1.
-func (s *scanner) prop(key []byte, escaped bool) int {
+func prop(key []byte, escaped bool) int {
 	if escaped {
 		key = appendUnescaped(nil, key)
 	}

@@ -111,8 +111,8 @@ func keepsOrder(a, b *Flows) bool {
 // be what DiffFlows or UnmarshalJSON made: valid objects with their ids.
 //
 // Errors: EINVALID when p does not fit f: it removes an id f lacks or
-// removes one twice, upserts an empty or repeated id, or its order is not a
-// permutation of the result's ids.
+// removes one twice, upserts an empty or repeated id or one it removes, or
+// its order is not a permutation of the result's ids.
 func (f *Flows) Apply(p FlowsPatch) (*Flows, error) {
 	if p.IsEmpty() {
 		if f == nil {
@@ -138,6 +138,9 @@ func (f *Flows) Apply(p FlowsPatch) (*Flows, error) {
 		if _, dup := upsert[n.ID]; dup {
 			return nil, Errorf(EINVALID, "flows patch: upserts %q twice", n.ID)
 		}
+		if removed[n.ID] {
+			return nil, Errorf(EINVALID, "flows patch: both removes and upserts %q", n.ID)
+		}
 		upsert[n.ID] = i
 	}
 	nodes := make([]Node, 0, f.Len()+len(p.Upsert)-len(p.Remove))
@@ -157,7 +160,7 @@ func (f *Flows) Apply(p FlowsPatch) (*Flows, error) {
 		return &Flows{nodes: nodes, index: f.index, size: docSize(nodes)}, nil
 	}
 	for _, n := range p.Upsert {
-		if !f.Has(n.ID) || removed[n.ID] {
+		if !f.Has(n.ID) {
 			nodes = append(nodes, n)
 		}
 	}

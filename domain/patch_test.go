@@ -179,6 +179,7 @@ func TestApplyInvalid(t *testing.T) {
 		{"ErrRemoveTwice", domain.FlowsPatch{Remove: []string{"a", "a"}}, `removes "a" twice`},
 		{"ErrUpsertTwice", domain.FlowsPatch{Upsert: []domain.Node{node("d"), node("d")}}, `upserts "d" twice`},
 		{"ErrUpsertNoID", domain.FlowsPatch{Upsert: []domain.Node{node("d"), {Raw: []byte(`{}`)}}}, `upsert 1 has no id`},
+		{"ErrRemoveAndUpsert", domain.FlowsPatch{Upsert: []domain.Node{node("b")}, Remove: []string{"b"}}, `both removes and upserts "b"`},
 		{"ErrOrderShort", domain.FlowsPatch{Order: []string{"a", "b"}}, "order has 2 ids for 3 nodes"},
 		{"ErrOrderLong", domain.FlowsPatch{Order: []string{"a", "b", "c", "d"}}, "order has 4 ids for 3 nodes"},
 		{"ErrOrderDuplicate", domain.FlowsPatch{Order: []string{"a", "b", "b"}}, `order names "b" twice`},
