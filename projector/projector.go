@@ -196,13 +196,20 @@ func (p *Projector) follow(ctx context.Context, ns string) error {
 	}
 	for {
 		events, err := p.store.Reclaim(ctx, ns, streams.ProjectorGroup, p.cfg.Consumer, p.cfg.ReclaimIdle, p.cfg.Batch)
-		if err != nil {
-			return err
+		if err == nil && len(events) == 0 {
+			events, err = p.store.ReadGroup(ctx, ns, streams.ProjectorGroup, p.cfg.Consumer, p.cfg.Batch, 0)
 		}
-		if len(events) == 0 {
-			if events, err = p.store.ReadGroup(ctx, ns, streams.ProjectorGroup, p.cfg.Consumer, p.cfg.Batch, 0); err != nil {
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			// The log was deleted and recreated under us (an operator's
+			// restore): the group went with it. The checkpoint, not the
+			// group, says what is projected, so start the group over.
+			if _, err := p.store.CreateGroup(ctx, ns, streams.ProjectorGroup, 0); err != nil {
 				return err
 			}
+			continue
+		}
+		if err != nil {
+			return err
 		}
 		if len(events) == 0 {
 			return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/streamstest"
+	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
 func TestCatchUp(t *testing.T) {
@@ -84,7 +85,8 @@ func TestRestartMidLog(t *testing.T) {
 func TestTwoProjectors(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	s := mustStore(t, mustClient(t, ""))
+	// Own server: RunOnce follows every namespace on the server.
+	s := mustStore(t, mustClient(t, valkeytest.Start(t).Addr))
 	ns := randomNS(t)
 	a := mustProjector(t, s, projector.Config{Consumer: "a", Batch: 3})
 	b := mustProjector(t, s, projector.Config{Consumer: "b", Batch: 5})
@@ -126,7 +128,7 @@ func TestTwoProjectors(t *testing.T) {
 func TestRedeliveredEventIsNoop(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c := mustClient(t, "")
+	c := mustClient(t, valkeytest.Start(t).Addr)
 	s := mustStore(t, c)
 	ns := randomNS(t)
 	streamstest.AppendMixed(t, ctx, s, ns, 24)
