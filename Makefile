@@ -29,12 +29,13 @@ build:
 deps:
 	bash .ci/install-deps.sh
 
-# deps-e2e will install Node-RED for the end-to-end tests (e2e/); until those
-# exist it installs nothing.
+# deps-e2e installs Node.js if missing and the pinned Node-RED the
+# end-to-end tests run (e2e/nodered).
 deps-e2e:
-	@:
+	bash .ci/install-deps.sh nodered
 
-test: deps fmt-check vet
+test: deps deps-e2e fmt-check vet
+	cd node-red && node --test test/
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 # fmt-check lists the Go files gofmt would change (testdata and node_modules

@@ -8,6 +8,8 @@
 #   tools   make, and gcc for `go test -race` (the race detector needs cgo)
 #   valkey  valkey-server and valkey-cli 8+ from bookworm-backports
 #   go      the Go modules (go mod download); Go itself must be installed
+#   nodered Node.js 18+ and npm, and the pinned Node-RED of the end-to-end
+#           tests (e2e/nodered, npm ci from its lock file)
 #
 # As root it installs with apt-get; as anyone else it prints the commands to
 # run and fails.
@@ -111,6 +113,28 @@ install_go_modules() {
 	"$GO" mod download
 }
 
+install_nodered() {
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		is_root || need_root "node and npm" "apt-get update" "apt-get install -y nodejs npm"
+		log "installing nodejs and npm"
+		apt_install nodejs npm
+	fi
+	local major
+	major=$(node -p 'process.versions.node.split(".")[0]')
+	[ "$major" -ge 18 ] || die "Node.js $major is too old for Node-RED 4.1: install Node.js 18 or newer"
+	# npm ci only when the lock file changed since the last install.
+	local stamp=e2e/nodered/node_modules/.flowhist-lock.sha256
+	local want
+	want=$(sha256sum e2e/nodered/package-lock.json | cut -d' ' -f1)
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f e2e/nodered/node_modules/node-red/red.js ]; then
+		log "Node-RED $(node -p 'require("./e2e/nodered/node_modules/node-red/package.json").version') found"
+		return 0
+	fi
+	log "installing Node-RED for the end-to-end tests (npm ci in e2e/nodered)"
+	npm ci --prefix e2e/nodered --no-audit --no-fund --loglevel=error
+	echo "$want" >"$stamp"
+}
+
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(tools valkey go)
 for part in "${parts[@]}"; do
@@ -118,6 +142,7 @@ for part in "${parts[@]}"; do
 	tools) install_tools ;;
 	valkey) install_valkey ;;
 	go) install_go_modules ;;
+	nodered) install_nodered ;;
 	*) die "unknown part '$part' (want tools, valkey or go)" ;;
 	esac
 done

@@ -1,0 +1,491 @@
+package e2e_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/streams/valkeytest"
+)
+
+// The binary under test, built once by TestMain.
+var flowhistBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "flowhist-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	flowhistBin = filepath.Join(dir, "flowhist")
+	build := exec.Command("go", "build", "-o", flowhistBin, "./cmd/flowhist")
+	build.Dir = repoRoot()
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building flowhist:", err)
+		os.Exit(1)
+	}
+	code := valkeytest.Main(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// nodeRED returns the path of the pinned Node-RED's red.js, or fails.
+func nodeRED(tb testing.TB) string {
+	tb.Helper()
+	p := filepath.Join(repoRoot(), "e2e", "nodered", "node_modules", "node-red", "red.js")
+	if _, err := os.Stat(p); err != nil {
+		tb.Fatalf("Node-RED for the e2e tests is not installed: run `make deps-e2e` (npm ci in e2e/nodered) (%v)", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		tb.Fatalf("node not found in PATH: run `make deps-e2e` or `apt-get install nodejs npm`")
+	}
+	return p
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// proc is a child process whose output goes to a log file, stopped when the
+// test ends.
+type proc struct {
+	name string
+	args []string
+	env  []string
+	dir  string
+	log  string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+func startProc(tb testing.TB, name, dir string, env []string, args ...string) *proc {
+	tb.Helper()
+	p := &proc{name: name, args: args, env: env, dir: dir, log: filepath.Join(dir, name+".log")}
+	p.start(tb)
+	tb.Cleanup(func() {
+		p.stop(syscall.SIGKILL)
+		if tb.Failed() {
+			b, _ := os.ReadFile(p.log)
+			if len(b) > 6000 {
+				b = b[len(b)-6000:]
+			}
+			tb.Logf("--- %s log (end) ---\n%s", p.name, b)
+		}
+	})
+	return p
+}
+
+func (p *proc) start(tb testing.TB) {
+	tb.Helper()
+	out, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", p.name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); out.Close(); close(exited) }()
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+}
+
+// stop sends sig and waits for the process to exit.
+func (p *proc) stop(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// waitFor polls cond until it is true or the deadline passes; it fails with
+// what cond last said.
+func waitFor(tb testing.TB, within time.Duration, what string, cond func() (bool, string)) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	deadline := start.Add(within)
+	last := ""
+	for backoff := 5 * time.Millisecond; ; backoff = min(2*backoff, 100*time.Millisecond) {
+		ok, s := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = s
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not within %s (last: %s)", what, within, last)
+		}
+		time.Sleep(backoff)
+	}
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// get returns the status and body of a GET, or an error string.
+func get(u string, header http.Header) (int, string) {
+	req, _ := http.NewRequest("GET", u, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// flowhist is one `flowhist serve` process.
+type flowhist struct {
+	*proc
+	URL  string
+	port int
+}
+
+// fhConfig is what a test varies in flowhist's configuration.
+type fhConfig struct {
+	valkeyAddr string
+	tokens     map[string]string // name → secret; scopes by name: admin*, deploy*, else read
+	compat     []string          // namespaces with the old module's keys
+}
+
+func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
+	tb.Helper()
+	port := freePort(tb)
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: 127.0.0.1:%d\nvalkey:\n  addr: %s\nprojector:\n  interval: 200ms\nauth:\n  tokens:\n", port, c.valkeyAddr)
+	for name, secret := range c.tokens {
+		scopes := "[read]"
+		switch {
+		case strings.HasPrefix(name, "admin"):
+			scopes = "[admin]"
+		case strings.HasPrefix(name, "deploy"):
+			scopes = "[deploy]"
+		}
+		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n", name, secret, scopes)
+	}
+	if len(c.compat) > 0 {
+		b.WriteString("compat:\n")
+		for _, ns := range c.compat {
+			fmt.Fprintf(&b, "  %s:\n    prefix: \"nodered:\"\n", ns)
+		}
+	}
+	name := fmt.Sprintf("flowhist-%d", port)
+	cfg := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	f := &flowhist{port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	f.proc = startProc(tb, name, dir, []string{"FLOWHIST_LOG_FORMAT=json"}, flowhistBin, "serve", "--config", cfg)
+	f.waitReady(tb)
+	return f
+}
+
+func (f *flowhist) waitReady(tb testing.TB) {
+	tb.Helper()
+	waitFor(tb, 30*time.Second, "flowhist ready", func() (bool, string) {
+		code, body := get(f.URL+"/readyz", nil)
+		return code == 200, fmt.Sprint(code, body)
+	})
+}
+
+// restart starts the process again on the same port and config.
+func (f *flowhist) restart(tb testing.TB) {
+	tb.Helper()
+	f.start(tb)
+	f.waitReady(tb)
+}
+
+// nodeRed is one Node-RED process.
+type nodeRed struct {
+	*proc
+	URL      string
+	userDir  string
+	role     string
+	workerID string
+}
+
+const (
+	editorUser     = "alice"
+	editorPassword = "e2e-password"
+	// bcrypt of editorPassword, as adminAuth wants it.
+	editorHash = "$2b$08$e5jKl2i6e/PO6aUO8.D2J.bUlt28vXGi/y8ZLJEDN80niG2RtgiYa"
+)
+
+// nrConfig is one Node-RED's part in the cluster.
+type nrConfig struct {
+	flowhistURL, token, namespace, role, workerID string
+	credentialSecret                              string
+}
+
+func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
+	tb.Helper()
+	red := nodeRED(tb)
+	port := freePort(tb)
+	name := c.role
+	if c.workerID != "" {
+		name = c.workerID
+	}
+	name = fmt.Sprintf("nodered-%s-%d", name, port)
+	userDir := filepath.Join(dir, name)
+	if err := os.MkdirAll(userDir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	opts, _ := json.Marshal(map[string]any{
+		"url": c.flowhistURL, "token": c.token, "namespace": c.namespace, "role": c.role, "workerId": c.workerID,
+	})
+	admin := fmt.Sprintf(`adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },`, editorUser, editorHash)
+	if c.role == "worker" {
+		admin = `httpAdminRoot: false,`
+	}
+	settings := fmt.Sprintf(`module.exports = {
+  uiHost: "127.0.0.1",
+  uiPort: %d,
+  credentialSecret: %q,
+  storageModule: require(%q),
+  flowhist: %s,
+  %s
+  diagnostics: { enabled: false },
+  telemetry: { enabled: false },
+  editorTheme: { tours: false, projects: { enabled: false } },
+  logging: { console: { level: "info", metrics: false, audit: false } },
+};
+`, port, c.credentialSecret, filepath.Join(repoRoot(), "node-red"), opts, admin)
+	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: c.role, workerID: c.workerID}
+	n.proc = startProc(tb, name, dir, nil, "node", red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
+	n.waitUp(tb)
+	return n
+}
+
+// waitUp waits until Node-RED answers HTTP on its port.
+func (n *nodeRed) waitUp(tb testing.TB) {
+	tb.Helper()
+	waitFor(tb, 60*time.Second, n.name+" listening", func() (bool, string) {
+		code, body := get(n.URL+"/", nil)
+		return code != 0, body
+	})
+}
+
+func (n *nodeRed) restart(tb testing.TB) {
+	tb.Helper()
+	n.start(tb)
+	n.waitUp(tb)
+}
+
+// token logs in to the admin's Admin API as the editor does.
+func (n *nodeRed) token(tb testing.TB) string {
+	tb.Helper()
+	form := url.Values{"client_id": {"node-red-admin"}, "grant_type": {"password"}, "scope": {"*"}, "username": {editorUser}, "password": {editorPassword}}
+	resp, err := client.PostForm(n.URL+"/auth/token", form)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		tb.Fatalf("login to %s: status %d, %v", n.name, resp.StatusCode, err)
+	}
+	return out.AccessToken
+}
+
+// flows reads the admin's flows and rev through the Admin API (v2).
+func (n *nodeRed) flows(tb testing.TB, token string) (json.RawMessage, string) {
+	tb.Helper()
+	h := http.Header{"Authorization": {"Bearer " + token}, "Node-Red-Api-Version": {"v2"}}
+	code, body := get(n.URL+"/flows", h)
+	if code != 200 {
+		tb.Fatalf("GET /flows on %s: %d %s", n.name, code, body)
+	}
+	var out struct {
+		Flows json.RawMessage `json:"flows"`
+		Rev   string          `json:"rev"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		tb.Fatal(err)
+	}
+	return out.Flows, out.Rev
+}
+
+// deploy posts flows as the editor's Deploy button does: Admin API v2,
+// full deployment, with the rev the editor last loaded. It returns the
+// status and body.
+func (n *nodeRed) deploy(token string, flows any, rev string) (int, string) {
+	body, _ := json.Marshal(map[string]any{"flows": flows, "rev": rev})
+	req, _ := http.NewRequest("POST", n.URL+"/flows", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Node-RED-API-Version", "v2")
+	req.Header.Set("Node-RED-Deployment-Type", "full")
+	c := &http.Client{Timeout: 3 * time.Minute}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// mustDeploy deploys flows on top of what the admin has now.
+func (n *nodeRed) mustDeploy(tb testing.TB, token string, flows any) {
+	tb.Helper()
+	_, rev := n.flows(tb, token)
+	if code, body := n.deploy(token, flows, rev); code != 200 {
+		tb.Fatalf("deploy on %s: %d %s", n.name, code, body)
+	}
+}
+
+// versionFlow is a tab with `GET /version` answering version, through an
+// http in → function → http response chain.
+func versionFlow(version string) []map[string]any {
+	return []map[string]any{
+		{"id": "tab1", "type": "tab", "label": "Version"},
+		{"id": "in1", "type": "http in", "z": "tab1", "name": "", "url": "/version", "method": "get", "upload": false, "swaggerDoc": "", "x": 100, "y": 80, "wires": [][]string{{"fn1"}}},
+		{"id": "fn1", "type": "function", "z": "tab1", "name": "version", "func": "msg.payload = " + strconv.Quote(version) + ";\nreturn msg;", "outputs": 1, "x": 300, "y": 80, "wires": [][]string{{"out1"}}},
+		{"id": "out1", "type": "http response", "z": "tab1", "name": "", "statusCode": "", "headers": map[string]any{}, "x": 500, "y": 80, "wires": [][]string{}},
+	}
+}
+
+// probe has a short timeout: a request that reaches a worker while it
+// restarts its flows is dropped by Node-RED and would otherwise hang.
+var probe = &http.Client{Timeout: 500 * time.Millisecond}
+
+// serves reports whether n answers GET /version with version.
+func (n *nodeRed) serves(version string) (bool, string) {
+	resp, err := probe.Get(n.URL + "/version")
+	if err != nil {
+		return false, n.name + ": " + err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	code, body := resp.StatusCode, string(b)
+	return code == 200 && body == version, fmt.Sprintf("%s: %d %q", n.name, code, body)
+}
+
+// cluster is valkey, flowhist and Node-RED processes for one test.
+type cluster struct {
+	dir       string
+	valkey    *valkeytest.Server
+	fh        *flowhist
+	ns        string
+	tokens    map[string]string
+	secret    string
+	admin     *nodeRed
+	workers   []*nodeRed
+	editorTok string
+}
+
+func newCluster(tb testing.TB, workers int, compat bool) *cluster {
+	tb.Helper()
+	c := &cluster{
+		dir:    tb.TempDir(),
+		valkey: valkeytest.Start(tb),
+		ns:     "e2e-" + randomHex(4),
+		tokens: map[string]string{"deploy-admin": randomHex(24), "read-workers": randomHex(24), "admin-cli": randomHex(24)},
+		secret: randomHex(16),
+	}
+	fc := fhConfig{valkeyAddr: c.valkey.Addr, tokens: c.tokens}
+	if compat {
+		fc.compat = []string{c.ns}
+	}
+	c.fh = startFlowhist(tb, c.dir, fc)
+	c.admin = c.startNode(tb, "admin", "")
+	for i := 0; i < workers; i++ {
+		c.workers = append(c.workers, c.startNode(tb, "worker", fmt.Sprintf("w%d", i+1)))
+	}
+	c.editorTok = c.admin.token(tb)
+	return c
+}
+
+func (c *cluster) startNode(tb testing.TB, role, workerID string) *nodeRed {
+	tb.Helper()
+	tok := c.tokens["read-workers"]
+	if role == "admin" {
+		tok = c.tokens["deploy-admin"]
+	}
+	return startNodeRED(tb, c.dir, nrConfig{flowhistURL: c.fh.URL, token: tok, namespace: c.ns, role: role, workerID: workerID, credentialSecret: c.secret})
+}
+
+// waitServes waits until every worker answers version.
+func (c *cluster) waitServes(tb testing.TB, within time.Duration, version string, nodes ...*nodeRed) time.Duration {
+	tb.Helper()
+	if len(nodes) == 0 {
+		nodes = c.workers
+	}
+	return waitFor(tb, within, "workers serve "+version, func() (bool, string) {
+		for _, n := range nodes {
+			if ok, s := n.serves(version); !ok {
+				return false, s
+			}
+		}
+		return true, ""
+	})
+}
+
+// flowhistJSON calls flowhist's API with the CLI's admin token.
+func (c *cluster) flowhistJSON(tb testing.TB, path string, v any) {
+	tb.Helper()
+	code, body := get(c.fh.URL+"/v1/namespaces/"+c.ns+path, http.Header{"Authorization": {"Bearer " + c.tokens["admin-cli"]}})
+	if code != 200 {
+		tb.Fatalf("GET %s: %d %s", path, code, body)
+	}
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+}
