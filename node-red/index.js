@@ -1,0 +1,148 @@
+'use strict';
+
+// node-red-storage-flowhist: Node-RED's storage module on flowhist.
+//
+//   storageModule: require('node-red-storage-flowhist'),
+//   credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET,
+//   flowhist: { url, token, namespace, role: 'admin' | 'worker', workerId }
+//
+// This file wires the parts in lib/: the HTTP client, the admin's writes,
+// the worker's feed follower, settings and the library.
+
+const { parseConfig } = require('./lib/config');
+const { createLogger } = require('./lib/log');
+const { Client } = require('./lib/client');
+const { readFlows, readCredentials } = require('./lib/flows');
+const { Admin } = require('./lib/admin');
+const { Follower } = require('./lib/worker');
+const { SharedSettings, LocalSettings } = require('./lib/settings');
+const { Library } = require('./lib/library');
+
+function workerRefusal(what) {
+  const err = new Error(`flowhist: this Node-RED is a worker (role 'worker'); ${what}`);
+  err.code = 'flowhist_worker';
+  return err;
+}
+
+// createStorage returns a fresh storage module. Node-RED uses the one this
+// package exports; tests make their own.
+function createStorage() {
+  let s = null; // {config, log, client, admin | follower, settings, library}
+
+  function state() {
+    if (!s) throw new Error('flowhist: the storage module was used before init');
+    return s;
+  }
+
+  async function close() {
+    const cur = s;
+    s = null;
+    if (!cur) return;
+    if (cur.admin) cur.admin.close();
+    if (cur.follower) await cur.follower.stop();
+    cur.client.close();
+  }
+
+  // Node-RED checks for these with hasOwnProperty: they must be own
+  // properties of the exported object.
+  const storage = {
+    async init(settings, runtime) {
+      await close();
+      const config = parseConfig(settings);
+      const log = createLogger(runtime && runtime.log);
+      const client = new Client(Object.assign({ log }, config));
+      const next = { config, log, client, library: new Library(client) };
+      if (config.role === 'admin') {
+        next.admin = new Admin({ client, log, credentialsDelay: config.credentialsDelay });
+        next.settings = new SharedSettings(client);
+      } else {
+        const nodes = runtime && runtime.nodes;
+        if (!nodes || typeof nodes.loadFlows !== 'function') {
+          throw new Error('flowhist: runtime.nodes.loadFlows is missing: this Node-RED version cannot reload flows for a worker');
+        }
+        next.follower = new Follower({
+          client,
+          log,
+          workerId: config.workerId,
+          reload: () => nodes.loadFlows(true),
+          feedWait: config.feedWait,
+          requestTimeout: config.requestTimeout,
+          retryDelay: config.retryDelay,
+          retryMaxDelay: config.retryMaxDelay,
+        });
+        next.settings = new LocalSettings(client, log);
+      }
+      s = next;
+      const who = config.role === 'worker' ? `worker ${config.workerId}` : 'admin';
+      log.info(`${who} of namespace ${config.namespace} at ${config.url}`);
+    },
+
+    async getFlows() {
+      const cur = state();
+      let r;
+      try {
+        r = await readFlows(cur.client);
+      } catch (err) {
+        if (cur.follower) cur.follower.readFailed(err);
+        throw err;
+      }
+      if (cur.admin) cur.admin.read(r.flowsRevision);
+      if (cur.follower) cur.follower.read(r.revision);
+      return r.flows;
+    },
+
+    async saveFlows(flows, user) {
+      const cur = state();
+      if (!cur.admin) throw workerRefusal('deploy through the admin');
+      return cur.admin.saveFlows(flows, user);
+    },
+
+    async getCredentials() {
+      const cur = state();
+      const creds = await readCredentials(cur.client);
+      if (cur.admin) cur.admin.credentialsRead();
+      return creds;
+    },
+
+    async saveCredentials(credentials) {
+      const cur = state();
+      if (!cur.admin) throw workerRefusal('deploy through the admin');
+      cur.admin.saveCredentials(credentials);
+    },
+
+    async getSettings() {
+      return state().settings.getSettings();
+    },
+
+    async saveSettings(settings) {
+      return state().settings.saveSettings(settings);
+    },
+
+    async getSessions() {
+      return state().settings.getSessions();
+    },
+
+    async saveSessions(sessions) {
+      return state().settings.saveSessions(sessions);
+    },
+
+    async getLibraryEntry(type, path) {
+      return state().library.getLibraryEntry(type, path);
+    },
+
+    async saveLibraryEntry(type, path, meta, body) {
+      const cur = state();
+      if (!cur.admin) throw workerRefusal('save library entries through the admin');
+      return cur.library.saveLibraryEntry(type, path, meta, body);
+    },
+
+    // close stops following the feed, drops a pending credentials flush and
+    // aborts requests in flight. Node-RED never calls it; tests and
+    // embedding applications may. init may be called again afterwards.
+    close,
+  };
+  return storage;
+}
+
+module.exports = createStorage();
+module.exports.createStorage = createStorage;

@@ -1,0 +1,155 @@
+'use strict';
+
+// The admin's writes of flows and credentials.
+//
+// Node-RED saves one deploy as saveCredentials(creds) then saveFlows(flows):
+// the credentials wait here and go out with the flows as one POST /deploy,
+// so no reader ever sees new credentials with old flows. Credentials saved
+// alone are flushed with PUT /credentials after credentialsDelay.
+//
+// Every write names the flows revision this admin last read or wrote
+// (If-Match): if anyone else deployed since (another admin, a rollback from
+// the CLI), flowhist answers 409 and the deploy fails in the editor with a
+// message saying to reload, instead of silently overwriting their work.
+// Each save has one Idempotency-Key, reused by all its retries, so a retry
+// after a lost answer never deploys twice.
+
+const { randomUUID } = require('node:crypto');
+const { FlowhistError, parseRevision, parseJSON } = require('./client');
+
+class Admin {
+  // opts: client, log, credentialsDelay (ms).
+  constructor(opts) {
+    this.client = opts.client;
+    this.log = opts.log;
+    this.credentialsDelay = opts.credentialsDelay;
+    // base is the flows revision this admin last read or wrote: 0 (an empty
+    // namespace) until the first read.
+    this.base = 0;
+    // pending holds credentials not yet in flowhist: saved by Node-RED and
+    // waiting for their saveFlows, or left by a failed deploy (Node-RED
+    // considers them saved, so the next deploy must carry them).
+    this.pending = undefined;
+    this.timer = null;
+    // writes run one at a time, in call order, so each uses the base the
+    // previous one left.
+    this.queue = Promise.resolve();
+  }
+
+  // read records the flows revision of a GET /flows: the base of the next
+  // write.
+  read(flowsRevision) {
+    if (flowsRevision !== null) this.base = flowsRevision;
+  }
+
+  // credentialsRead is told when Node-RED loads the credentials (right after
+  // the flows), replacing whatever it had in memory: credentials still
+  // pending are obsolete.
+  credentialsRead() {
+    this.cancelFlush();
+    this.pending = undefined;
+  }
+
+  saveCredentials(credentials) {
+    this.pending = credentials;
+    this.cancelFlush();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flushCredentials().catch(() => {}); // logged inside
+    }, this.credentialsDelay);
+  }
+
+  async saveFlows(flows, user) {
+    this.cancelFlush();
+    const credentials = this.pending;
+    this.pending = undefined;
+    const username = user && typeof user.username === 'string' && user.username ? user.username : undefined;
+    try {
+      await this.enqueue(() => this.deploy(flows, credentials, username));
+    } catch (err) {
+      // Keep the credentials for the next deploy unless newer ones came.
+      if (credentials !== undefined && this.pending === undefined) this.pending = credentials;
+      throw err;
+    }
+  }
+
+  async deploy(flows, credentials, username) {
+    const body = { flows };
+    if (credentials !== undefined) body.credentials = credentials;
+    if (username !== undefined) body.user = username;
+    const res = await this.write('POST', '/deploy', body);
+    const out = parseJSON(res.text, 'POST /deploy');
+    this.advance(out, res);
+    this.log.info(`deployed flows revision ${this.base} (namespace revision ${out.revision})${username ? ' by ' + username : ''}`);
+  }
+
+  // flushCredentials sends credentials that no saveFlows took.
+  async flushCredentials() {
+    const credentials = this.pending;
+    if (credentials === undefined) return;
+    this.pending = undefined;
+    try {
+      await this.enqueue(async () => {
+        const res = await this.write('PUT', '/credentials', credentials);
+        this.advance(parseJSON(res.text, 'PUT /credentials'), res);
+        this.log.info(`saved credentials (flows revision ${this.base})`);
+      });
+    } catch (err) {
+      if (this.pending === undefined) this.pending = credentials;
+      this.log.error(`saving credentials failed; the next deploy will carry them: ${err.message}`);
+      throw err;
+    }
+  }
+
+  // write sends one conditional, idempotent save, retried per the client.
+  async write(method, path, body) {
+    const key = randomUUID();
+    try {
+      return await this.client.request(method, path, {
+        json: body,
+        headers: { 'If-Match': `"${this.base}"`, 'Idempotency-Key': key },
+      });
+    } catch (err) {
+      if (err.httpStatus === 409) throw conflict(err);
+      throw err;
+    }
+  }
+
+  // advance moves base to the flows revision a write produced (credentials
+  // are part of the flows aggregate, so saving them moves it too).
+  advance(out, res) {
+    const rev = [out && out.flowsRevision, out && out.aggregateRevision, parseRevision(res.headers.get('etag'))]
+      .find((v) => typeof v === 'number' && Number.isFinite(v));
+    if (rev !== undefined) this.base = rev;
+  }
+
+  enqueue(fn) {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  cancelFlush() {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  close() {
+    this.cancelFlush();
+  }
+}
+
+// conflict turns flowhist's 409 into the error Node-RED shows the editor
+// user as "Deploy failed: …".
+function conflict(err) {
+  const at = err.currentRevision !== undefined ? ` (now at revision ${err.currentRevision})` : '';
+  return new FlowhistError(
+    `flowhist: the flows were changed by someone else${at} since this editor loaded them, so this deploy was not saved. ` +
+      'Reload the flows in the editor (Deploy menu → Restart Flows, then reload the page) and deploy your changes again.',
+    { code: 'flowhist_conflict', httpStatus: 409, currentRevision: err.currentRevision },
+  );
+}
+
+module.exports = { Admin };

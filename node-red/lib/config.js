@@ -1,0 +1,105 @@
+'use strict';
+
+// Reads and validates settings.flowhist (and the settings it depends on).
+// Every error names the option to fix; none repeats a secret.
+
+const os = require('node:os');
+
+const ROLES = ['admin', 'worker'];
+
+// The rule flowhist applies to namespaces and worker ids: 1 to 64 letters,
+// digits, '_', '.' or '-', not starting with '.' or '-'.
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+const DEFAULTS = {
+  retryFor: 120000, // ms a save or read keeps retrying network errors and 5xx
+  retryDelay: 200, // ms before the first retry, doubling…
+  retryMaxDelay: 5000, // …up to this
+  requestTimeout: 30000, // ms for one HTTP request (a feed poll gets feedWait on top)
+  credentialsDelay: 2000, // ms to wait for the saveFlows that follows saveCredentials
+  feedWait: 30000, // ms one feed long poll may wait on the server
+};
+
+function fail(msg) {
+  const err = new Error('flowhist: ' + msg);
+  err.code = 'flowhist_config';
+  return err;
+}
+
+// parseConfig returns the validated options. settings is what Node-RED passes
+// to init (its settings.js values are properties of it).
+function parseConfig(settings) {
+  const o = settings && settings.flowhist;
+  if (!o || typeof o !== 'object') {
+    throw fail("settings.flowhist is missing: add flowhist: { url: 'http://127.0.0.1:8080', namespace: 'prod', role: 'admin' } to settings.js");
+  }
+  if (typeof o.url !== 'string' || o.url.trim() === '') {
+    throw fail("settings.flowhist.url is missing: set it to the flowhist server's base URL, e.g. 'http://127.0.0.1:8080'");
+  }
+  let url;
+  try {
+    url = new URL(o.url.trim());
+  } catch (_) {
+    throw fail('settings.flowhist.url is not a URL: use e.g. http://127.0.0.1:8080');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw fail(`settings.flowhist.url must start with http:// or https://, not ${url.protocol}//`);
+  }
+  if (url.username || url.password) {
+    throw fail('settings.flowhist.url must not contain a user or password: put the token in settings.flowhist.token');
+  }
+  if (url.search || url.hash) {
+    throw fail('settings.flowhist.url must not have a query or fragment');
+  }
+  if (typeof o.namespace !== 'string' || o.namespace === '') {
+    throw fail("settings.flowhist.namespace is missing: name this Node-RED deployment, e.g. 'prod' (the same on the admin and its workers)");
+  }
+  if (!NAME.test(o.namespace)) {
+    throw fail(`settings.flowhist.namespace ${JSON.stringify(o.namespace)} is invalid: use 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'`);
+  }
+  if (o.role === undefined || o.role === null || o.role === '') {
+    throw fail("settings.flowhist.role is missing: set 'admin' on the instance with the editor, 'worker' on the others");
+  }
+  if (!ROLES.includes(o.role)) {
+    throw fail(`settings.flowhist.role ${JSON.stringify(String(o.role))} is invalid: use 'admin' or 'worker'`);
+  }
+  if (o.token !== undefined && o.token !== null && (typeof o.token !== 'string' || o.token === '')) {
+    throw fail('settings.flowhist.token must be a non-empty string (or left out when flowhist needs none)');
+  }
+  let workerId;
+  if (o.role === 'worker') {
+    workerId = o.workerId === undefined || o.workerId === null || o.workerId === '' ? os.hostname() : o.workerId;
+    if (typeof workerId !== 'string' || !NAME.test(workerId)) {
+      throw fail(`settings.flowhist.workerId ${JSON.stringify(String(workerId))}${o.workerId ? '' : ' (the host name)'} is invalid: set a stable id of 1 to 64 letters, digits, '_', '.' or '-'`);
+    }
+  }
+  // Node-RED would otherwise generate _credentialSecret and save it through
+  // saveSettings; flowhist never stores that secret, so the credentials could
+  // not be decrypted after a restart or on any worker.
+  const secret = settings.credentialSecret;
+  if (!(typeof secret === 'string' && secret !== '') && secret !== false) {
+    throw fail('settings.credentialSecret is not set: set the same credentialSecret on the admin and every worker (e.g. credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET, and export that variable). flowhist does not store a generated _credentialSecret');
+  }
+  const cfg = {
+    url: url.href.replace(/\/+$/, ''),
+    token: o.token || undefined,
+    namespace: o.namespace,
+    role: o.role,
+    workerId,
+  };
+  for (const [name, def] of Object.entries(DEFAULTS)) {
+    const v = o[name];
+    if (v === undefined || v === null) {
+      cfg[name] = def;
+    } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw fail(`settings.flowhist.${name} must be a number of milliseconds ≥ 0 (default ${def})`);
+    } else {
+      cfg[name] = v;
+    }
+  }
+  if (cfg.retryDelay === 0) cfg.retryDelay = 1;
+  if (cfg.retryMaxDelay < cfg.retryDelay) cfg.retryMaxDelay = cfg.retryDelay;
+  return cfg;
+}
+
+module.exports = { parseConfig, DEFAULTS };

@@ -1,0 +1,33 @@
+'use strict';
+
+// Reading flows and credentials: the same for the admin and workers.
+
+const { FlowhistError, parseRevision } = require('./client');
+
+// readFlows resolves to {flows, flowsRevision, revision}: the plain array
+// Node-RED expects, the flows revision (ETag: what a deploy's If-Match
+// names) and the namespace revision (Flowhist-Revision: where a worker's
+// feed starts).
+async function readFlows(client) {
+  const { res, body } = await client.getJSON('/flows');
+  if (!Array.isArray(body)) {
+    throw new FlowhistError('flowhist: GET /flows: the answer is not a JSON array of nodes', { code: 'flowhist_bad_answer' });
+  }
+  return {
+    flows: body,
+    flowsRevision: parseRevision(res.headers.get('etag')),
+    revision: parseRevision(res.headers.get('flowhist-revision')),
+  };
+}
+
+// readCredentials resolves to the credentials object as Node-RED saved it
+// (normally {"$": "<encrypted>"}), {} when there are none.
+async function readCredentials(client) {
+  const { body } = await client.getJSON('/credentials');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new FlowhistError('flowhist: GET /credentials: the answer is not a JSON object', { code: 'flowhist_bad_answer' });
+  }
+  return body;
+}
+
+module.exports = { readFlows, readCredentials };

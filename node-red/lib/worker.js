@@ -1,0 +1,237 @@
+'use strict';
+
+// A worker follows its namespace through flowhist's feed and reloads its
+// flows in-process when they change.
+//
+// The feed is this worker's consumer group (worker:<id>) on the namespace's
+// log, created at the revision the worker restored at start-up, so nothing
+// deployed between restore and subscribe is missed. Each poll answers the
+// newest revision delivered and whether any delivered entry changed flows
+// or credentials; entries delivered but not acknowledged (a worker that
+// died mid-reload) come back first. The worker compares revisions rather
+// than trusting that it saw every message: it reloads only when a delivered
+// flows change is newer than what it runs, coalesces a burst into one more
+// reload to the newest, and acknowledges only after the reload succeeded.
+// Network errors and 5xx answers are retried forever with backoff.
+
+const { backoffDelay, sleep } = require('./backoff');
+const { FlowhistError, parseJSON } = require('./client');
+
+class Follower {
+  // opts: client, log, workerId, reload (() => Promise: Node-RED's
+  // runtime.nodes.loadFlows(true)), feedWait, requestTimeout, retryDelay,
+  // retryMaxDelay.
+  constructor(opts) {
+    Object.assign(this, {
+      client: opts.client,
+      log: opts.log,
+      workerId: opts.workerId,
+      reloadFlows: opts.reload,
+      feedWait: opts.feedWait,
+      requestTimeout: opts.requestTimeout,
+      retryDelay: opts.retryDelay,
+      retryMaxDelay: opts.retryMaxDelay,
+    });
+    this.started = false;
+    this.stopped = false;
+    this.stopper = new AbortController();
+    this.stoppedPromise = new Promise((resolve) => this.stopper.signal.addEventListener('abort', resolve, { once: true }));
+    this.loaded = null; // namespace revision of the flows this worker runs
+    this.seen = 0; // newest revision the feed delivered
+    this.wanted = 0; // newest delivered revision that changed flows or credentials
+    this.packagesSeen = 0;
+    this.ownReload = false; // a reload of ours is reading the flows
+    this.lastRead = undefined; // the namespace revision that reload read
+    this.loop = null;
+    this.reloading = null;
+    this.recovering = null;
+  }
+
+  // read is told the namespace revision of every successful GET /flows.
+  // The first one (Node-RED's start-up load) starts following from there.
+  read(revision) {
+    if (this.ownReload) {
+      this.lastRead = revision;
+      return;
+    }
+    if (revision !== null) this.loaded = revision; // start-up, or "Restart Flows"
+    if (!this.started) this.start(revision === null ? 0 : revision);
+  }
+
+  // readFailed is told when a GET /flows failed. If Node-RED's start-up load
+  // failed, the worker has no flows: keep reloading until flowhist answers,
+  // then follow.
+  readFailed(err) {
+    if (this.started || this.recovering || this.ownReload || this.stopped) return;
+    this.log.warn(`could not load the flows; retrying until flowhist answers: ${err.message}`);
+    this.recovering = (async () => {
+      await null; // so that the assignment above happens before the end below
+      for (let attempt = 0; !this.stopped && !this.started; attempt++) {
+        if (!(await this.pause(attempt))) break;
+        try {
+          await this.reloadOnce();
+        } catch (e) {
+          this.log.debug(`loading the flows failed again: ${e.message}`);
+          continue;
+        }
+        this.start(this.loaded === null ? 0 : this.loaded);
+      }
+      this.recovering = null;
+    })();
+  }
+
+  start(after) {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    if (this.loaded === null) this.loaded = after;
+    this.log.info(`worker ${this.workerId} follows the namespace from revision ${after}`);
+    this.loop = this.poll();
+  }
+
+  async poll() {
+    let failing = false;
+    for (let attempt = 0; !this.stopped; ) {
+      try {
+        const news = await this.fetchFeed();
+        if (failing) this.log.info('the feed answers again; following');
+        failing = false;
+        attempt = 0;
+        if (news) await this.handle(news);
+      } catch (err) {
+        if (this.stopped) break;
+        if (!failing) this.log.warn(`following the feed failed; retrying until it answers: ${err.message}`);
+        else this.log.debug(`the feed still fails: ${err.message}`);
+        failing = true;
+        if (!(await this.pause(attempt++))) break;
+      }
+    }
+  }
+
+  // fetchFeed long-polls once: null when nothing new came within the wait.
+  async fetchFeed() {
+    const after = this.loaded === null ? 0 : this.loaded;
+    const wait = this.feedWait % 1000 === 0 ? `${this.feedWait / 1000}s` : `${Math.ceil(this.feedWait)}ms`;
+    const res = await this.client.request('GET', `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}`, {
+      retry: false,
+      timeout: this.feedWait + this.requestTimeout,
+      signal: this.stopper.signal,
+    });
+    if (res.status === 204 || res.text === '') return null;
+    const body = parseJSON(res.text, 'GET /feed');
+    if (!body || !Number.isSafeInteger(body.revision) || body.revision < 0) {
+      throw new FlowhistError('flowhist: GET /feed: the answer has no revision', { code: 'flowhist_bad_answer' });
+    }
+    return { revision: body.revision, flows: body.flows === true, packages: body.packages === true };
+  }
+
+  async handle(news) {
+    const rev = news.revision;
+    const fresh = rev > this.seen;
+    if (fresh) this.seen = rev;
+    if (news.packages && rev > this.packagesSeen) {
+      this.packagesSeen = rev;
+      this.log.info(`packages changed (revision ${rev}); this module does not install packages yet: install them on this worker and restart it`);
+    }
+    if (news.flows && rev > this.loadedOr() && rev > this.wanted) this.wanted = rev;
+    if (this.wanted > this.loadedOr() || this.reloading) {
+      this.ensureReloading(); // it acknowledges when done
+      // A repeat of what was delivered (the group hands back unacknowledged
+      // entries first) means nothing new: wait for the reload rather than
+      // poll in a tight loop.
+      if (!fresh) await Promise.race([this.reloading, this.stoppedPromise]);
+      return;
+    }
+    await this.ack(rev);
+  }
+
+  // ensureReloading runs the one reload loop: reload until the flows loaded
+  // are at least the newest delivered flows change, then acknowledge
+  // everything delivered.
+  ensureReloading() {
+    if (this.reloading) return;
+    this.reloading = (async () => {
+      await null; // so that the assignment above happens before the end below
+      let attempt = 0;
+      while (!this.stopped) {
+        if (this.wanted > this.loadedOr()) {
+          const target = this.wanted;
+          try {
+            await this.reloadOnce(target);
+          } catch (err) {
+            this.log.warn(`reloading the flows for revision ${target} failed; retrying: ${err.message}`);
+            if (!(await this.pause(attempt++))) break;
+            continue;
+          }
+          if (this.loaded < target) {
+            // flowhist answered an older state than it announced (a replica
+            // still projecting): read again shortly.
+            this.log.debug(`read revision ${this.loaded}, expected ${target}; reloading again`);
+            if (!(await this.pause(attempt++))) break;
+          } else {
+            attempt = 0;
+            this.log.info(`reloaded the flows at revision ${this.loaded}`);
+          }
+          continue;
+        }
+        const upTo = this.seen;
+        try {
+          await this.ack(upTo);
+        } catch (err) {
+          // The group hands the entries back on the next poll, and the
+          // comparison acknowledges them then.
+          if (!this.stopped) this.log.warn(`acknowledging revision ${upTo} failed: ${err.message}`);
+        }
+        if (this.wanted <= this.loadedOr()) break;
+      }
+      this.reloading = null;
+    })();
+  }
+
+  // reloadOnce restarts Node-RED's flows from flowhist and records the
+  // revision read (target when flowhist sent none).
+  async reloadOnce(target) {
+    this.ownReload = true;
+    this.lastRead = undefined;
+    try {
+      await this.reloadFlows();
+    } finally {
+      this.ownReload = false;
+    }
+    const got = this.lastRead;
+    if (typeof got === 'number') this.loaded = got;
+    else if (target !== undefined) this.loaded = target;
+  }
+
+  async ack(rev) {
+    await this.client.request('POST', '/feed/ack', {
+      json: { worker: this.workerId, revision: rev },
+      retry: false,
+      signal: this.stopper.signal,
+    });
+  }
+
+  loadedOr() {
+    return this.loaded === null ? -1 : this.loaded;
+  }
+
+  // pause waits out the backoff for attempt; false when stopped meanwhile.
+  async pause(attempt) {
+    try {
+      await sleep(backoffDelay(attempt, this.retryDelay, this.retryMaxDelay), this.stopper.signal, true);
+      return !this.stopped;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  // stop ends following: aborts the poll in flight and waits for the loops
+  // (a reload already running inside Node-RED is waited for).
+  async stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopper.abort(new FlowhistError('flowhist: the worker stopped following', { code: 'flowhist_closed' }));
+    await Promise.allSettled([this.loop, this.reloading, this.recovering].filter(Boolean));
+  }
+}
+
+module.exports = { Follower };

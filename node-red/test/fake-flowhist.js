@@ -1,0 +1,253 @@
+'use strict';
+
+// A fake flowhist for the module's tests: node:http on 127.0.0.1, the
+// namespace's state in memory, every request recorded. It models the parts of
+// the real server the module's protocol handling depends on (revisions, the
+// worker's consumer group with its pending entries); the real server is
+// tested end to end in Go. Tests override any route with fake.route().
+// (node --test runs this file too; it defines no tests.)
+
+const http = require('node:http');
+const { EventEmitter } = require('node:events');
+
+const NS = 'prod';
+const PREFIX = `/v1/namespaces/${NS}`;
+
+async function startFake(opts = {}) {
+  const fake = new EventEmitter();
+  fake.requests = [];
+  fake.routes = new Map();
+  // The namespace: a log of {revision, flows} entries and the state.
+  fake.log = [];
+  fake.flows = [];
+  fake.flowsRevision = 0;
+  fake.credentials = {};
+  fake.settings = {};
+  fake.sessions = {};
+  fake.library = new Map(); // "type:path" -> {meta, body}
+  // The worker's group; 'pending-first' answers unacknowledged entries
+  // alone, as the real server does; 'all' answers pending and new together.
+  fake.feedMode = opts.feedMode || 'pending-first';
+  fake.group = null; // {lastDelivered, acked}
+  fake.open = new Set(); // feed responses waiting
+
+  fake.revision = () => (fake.log.length ? fake.log[fake.log.length - 1].revision : 0);
+
+  // append adds an entry to the log (and changes the flows when flows is
+  // given), waking waiting feed polls.
+  fake.append = ({ flows, packages = false } = {}) => {
+    const revision = fake.revision() + 1;
+    const changesFlows = flows !== undefined;
+    if (changesFlows) {
+      fake.flows = flows;
+      fake.flowsRevision = revision;
+    }
+    fake.log.push({ revision, flows: changesFlows, packages });
+    fake.emit('append', revision);
+    return revision;
+  };
+
+  fake.route = (key, handler) => fake.routes.set(key, handler);
+
+  // waitFor resolves to the first recorded request that matches pred (now
+  // or later); it rejects after ms.
+  fake.waitFor = (pred, ms = 5000, what = 'a matching request') =>
+    new Promise((resolve, reject) => {
+      const found = fake.requests.find(pred);
+      if (found) return resolve(found);
+      const timer = setTimeout(() => {
+        fake.off('request', on);
+        reject(new Error(`timed out waiting for ${what}`));
+      }, ms);
+      const on = (r) => {
+        if (pred(r)) {
+          clearTimeout(timer);
+          fake.off('request', on);
+          resolve(r);
+        }
+      };
+      fake.on('request', on);
+    });
+
+  fake.count = (method, path) => fake.requests.filter((r) => r.method === method && r.path === path).length;
+
+  const builtin = {
+    'GET /flows': () => ({
+      headers: { ETag: `"${fake.flowsRevision}"`, 'Flowhist-Revision': String(fake.revision()) },
+      body: JSON.stringify(fake.flows),
+    }),
+    'GET /credentials': () => ({ headers: { ETag: `"${fake.flowsRevision}"` }, body: fake.credentials }),
+    'POST /deploy': (r) => {
+      if (r.headers['if-match'] && r.headers['if-match'] !== `"${fake.flowsRevision}"`) {
+        return { status: 409, body: { code: 'conflict', message: 'flows are at a newer revision', currentRevision: fake.flowsRevision } };
+      }
+      if (r.json.credentials) fake.credentials = r.json.credentials;
+      const revision = fake.append({ flows: r.json.flows });
+      return { body: { revision, aggregateRevision: revision, flowsRevision: revision, sha256: 'x' } };
+    },
+    'PUT /credentials': (r) => {
+      fake.credentials = r.json;
+      const revision = fake.append({ flows: fake.flows });
+      return { headers: { ETag: `"${revision}"` }, body: { revision, aggregateRevision: revision } };
+    },
+    'GET /settings': () => ({ body: fake.settings }),
+    'PUT /settings': (r) => {
+      fake.settings = r.json;
+      return { body: { revision: fake.append() } };
+    },
+    'GET /sessions': () => ({ body: fake.sessions }),
+    'PUT /sessions': (r) => {
+      fake.sessions = r.json;
+      return { body: { saved: true } };
+    },
+    'GET /feed': (r, res) => feed(r, res),
+    'POST /feed/ack': (r) => {
+      fake.group.acked = Math.max(fake.group.acked, r.json.revision);
+      return { body: { acknowledged: r.json.revision } };
+    },
+  };
+
+  fake.builtin = builtin;
+  fake.builtinFeed = (r, res) => feed(r, res);
+
+  function news(entries) {
+    return {
+      revision: Math.max(...entries.map((e) => e.revision)),
+      flows: entries.some((e) => e.flows),
+      packages: entries.some((e) => e.packages),
+    };
+  }
+
+  async function feed(r, res) {
+    if (!fake.group) {
+      const after = Number(r.query.after || 0);
+      fake.group = { lastDelivered: after, acked: after };
+    }
+    const g = fake.group;
+    for (;;) {
+      const pending = fake.log.filter((e) => e.revision > g.acked && e.revision <= g.lastDelivered);
+      const fresh = fake.log.filter((e) => e.revision > g.lastDelivered);
+      if (pending.length && (fake.feedMode === 'pending-first' || !fresh.length)) return { body: news(pending) };
+      if (fresh.length) {
+        g.lastDelivered = fake.revision();
+        return { body: news(pending.concat(fresh)) };
+      }
+      const woke = await new Promise((resolve) => {
+        const done = (v) => {
+          fake.off('append', onAppend);
+          res.off('close', onClose);
+          fake.open.delete(done);
+          resolve(v);
+        };
+        const onAppend = () => done(true);
+        const onClose = () => done(false);
+        fake.on('append', onAppend);
+        res.on('close', onClose);
+        fake.open.add(done);
+      });
+      if (!woke) return null; // the client went away, or the fake stopped
+    }
+  }
+
+  async function handle(req, res) {
+    const u = new URL(req.url, 'http://fake');
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    const path = u.pathname.startsWith(PREFIX) ? u.pathname.slice(PREFIX.length) : u.pathname;
+    const rec = { method: req.method, path, query: Object.fromEntries(u.searchParams), headers: req.headers, text, at: Date.now() };
+    try {
+      rec.json = text ? JSON.parse(text) : undefined;
+    } catch (_) {
+      rec.json = undefined;
+    }
+    fake.requests.push(rec);
+    fake.emit('request', rec);
+    const key = `${req.method} ${path}`;
+    const libKey = key.startsWith('GET /library/') || key.startsWith('PUT /library/');
+    const handler = fake.routes.get(key) || builtin[key] || (libKey && library);
+    if (!handler) return send(res, { status: 404, body: { code: 'not_found', message: `no route ${key}` } });
+    const out = await handler(rec, res);
+    if (out && !res.headersSent) send(res, out);
+  }
+
+  function library(r) {
+    const type = decodeURIComponent(r.path.slice('/library/'.length));
+    const path = (r.query.path || '').replace(/^\/+|\/+$/g, '');
+    if (r.method === 'PUT') {
+      fake.library.set(`${type}:${path}`, r.json);
+      return { body: { revision: fake.append() } };
+    }
+    const entry = fake.library.get(`${type}:${path}`);
+    if (entry && path) return { body: { body: entry.body, meta: entry.meta || {} } };
+    const prefix = path ? path + '/' : '';
+    const dirs = new Set();
+    const files = [];
+    for (const [k, v] of fake.library) {
+      if (!k.startsWith(type + ':')) continue;
+      const p = k.slice(type.length + 1);
+      if (!p.startsWith(prefix)) continue;
+      const rest = p.slice(prefix.length);
+      if (rest.includes('/')) dirs.add(rest.split('/')[0]);
+      else files.push(Object.assign({}, v.meta, { fn: rest }));
+    }
+    if (!dirs.size && !files.length && path) return { status: 404, body: { code: 'not_found', message: 'no such entry' } };
+    return { body: { listing: [...[...dirs].sort(), ...files.sort((a, b) => (a.fn < b.fn ? -1 : 1))] } };
+  }
+
+  function send(res, { status = 200, headers = {}, body }) {
+    const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+    if (status === 204) {
+      res.writeHead(204, headers);
+      return res.end();
+    }
+    res.writeHead(status, Object.assign({ 'Content-Type': 'application/json' }, headers));
+    res.end(text);
+  }
+
+  let server;
+  const listen = (port) =>
+    new Promise((resolve, reject) => {
+      server = http.createServer((req, res) => {
+        handle(req, res).catch((err) => {
+          if (!res.headersSent) send(res, { status: 500, body: { code: 'internal', message: err.message } });
+        });
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve(server.address().port));
+    });
+
+  fake.port = await listen(0);
+  fake.url = `http://127.0.0.1:${fake.port}`;
+
+  // stop closes the server and every connection (the state stays);
+  // restart listens again on the same port.
+  fake.stop = async () => {
+    for (const done of [...fake.open]) done(false);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  fake.restart = () => listen(fake.port);
+  fake.close = fake.stop;
+  return fake;
+}
+
+// until polls cond every few ms and resolves to its first truthy value;
+// it rejects after ms.
+async function until(cond, ms = 5000, what = 'a condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// captureLog returns a runtime.log stand-in that records every line.
+function captureLog() {
+  const lines = [];
+  const at = (level) => (msg) => lines.push({ level, msg: String(msg) });
+  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+}
+
+module.exports = { startFake, until, captureLog, NS };
