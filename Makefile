@@ -19,7 +19,7 @@ SHELL := /bin/bash
 export GO
 
 .DEFAULT_GOAL := build
-.PHONY: build deps deps-e2e test fmt-check vet bench fuzz valkey run clean
+.PHONY: build deps deps-e2e compose-check test fmt-check vet bench fuzz valkey run clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/flowhist
@@ -34,7 +34,16 @@ deps:
 deps-e2e:
 	bash .ci/install-deps.sh nodered
 
-test: deps deps-e2e fmt-check vet
+# compose-check validates docker-compose.yml where a docker client exists
+# (there is no Docker engine here: config only parses and interpolates).
+compose-check:
+	@if ! command -v docker >/dev/null 2>&1; then echo "compose-check: no docker client here, nothing to check"; exit 0; fi; \
+	bash .ci/install-deps.sh compose; \
+	export FLOWHIST_ADMIN_TOKEN=x FLOWHIST_WORKER_TOKEN=y NODE_RED_CREDENTIAL_SECRET=z; \
+	if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi; \
+	echo "compose-check: docker-compose.yml is valid"
+
+test: deps deps-e2e fmt-check vet compose-check
 	cd node-red && node --test test/
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
@@ -78,11 +87,45 @@ valkey:
 	tail -n 20 $(VALKEY_DIR)/valkey.log; \
 	exit 1
 
-# run starts flowhist against the local Valkey. TODO: `serve` once it exists;
-# until then it prints the version.
-run: valkey
-	bash .ci/install-deps.sh go
-	FLOWHIST_VALKEY_ADDR=127.0.0.1:$(VALKEY_PORT) $(GO) run ./cmd/flowhist version
+# run starts flowhist against the local Valkey. On first use it writes
+# flowhist.local.yaml with two new tokens (admin, workers); then it prints the
+# URL, the tokens and the settings.js lines for a Node-RED admin and worker,
+# and serves until Ctrl-C.
+LOCAL_CONFIG ?= flowhist.local.yaml
+FLOWHIST_PORT ?= 8080
+run: valkey build
+	@if [ ! -f $(LOCAL_CONFIG) ]; then \
+		umask 077; \
+		printf '%s\n' \
+			"# Written by make run. Every option: cmd/flowhist/flowhist.example.yaml" \
+			"listen: 127.0.0.1:$(FLOWHIST_PORT)" \
+			"valkey:" "  addr: 127.0.0.1:$(VALKEY_PORT)" \
+			"auth:" "  tokens:" \
+			"    - {name: admin, token: $$($(BIN) token), scopes: [admin], namespaces: [\"*\"]}" \
+			"    - {name: workers, token: $$($(BIN) token), scopes: [read], namespaces: [\"*\"]}" \
+			> $(LOCAL_CONFIG); \
+		echo "run: wrote $(LOCAL_CONFIG) with new tokens"; \
+	fi
+	@admin=$$(sed -n 's/.*name: admin, token: \([0-9a-f]*\).*/\1/p' $(LOCAL_CONFIG)); \
+	workers=$$(sed -n 's/.*name: workers, token: \([0-9a-f]*\).*/\1/p' $(LOCAL_CONFIG)); \
+	url=http://$$(sed -n 's/^listen: //p' $(LOCAL_CONFIG)); \
+	echo; \
+	echo "flowhist: $$url   (config: $(LOCAL_CONFIG))"; \
+	echo "  admin token:   $$admin"; \
+	echo "  workers token: $$workers"; \
+	echo; \
+	echo "Node-RED admin settings.js (npm install $(CURDIR)/node-red in its userDir):"; \
+	echo "    storageModule: require('node-red-storage-flowhist'),"; \
+	echo "    credentialSecret: 'the same long random string on the admin and every worker',"; \
+	echo "    flowhist: { url: '$$url', token: '$$admin', namespace: 'dev', role: 'admin' },"; \
+	echo; \
+	echo "Node-RED worker settings.js:"; \
+	echo "    storageModule: require('node-red-storage-flowhist'),"; \
+	echo "    credentialSecret: 'the same long random string on the admin and every worker',"; \
+	echo "    flowhist: { url: '$$url', token: '$$workers', namespace: 'dev', role: 'worker', workerId: 'worker-1' },"; \
+	echo "    httpAdminRoot: false,"; \
+	echo
+	exec $(BIN) serve --config $(LOCAL_CONFIG)
 
 clean:
 	rm -rf bin

@@ -135,6 +135,18 @@ install_nodered() {
 	echo "$want" >"$stamp"
 }
 
+# install_compose makes `docker compose config` (or Debian's docker-compose)
+# available where a docker client is, so make test can check
+# docker-compose.yml. Without a docker client there is nothing to check.
+install_compose() {
+	command -v docker >/dev/null 2>&1 || return 0
+	docker compose version >/dev/null 2>&1 && return 0
+	command -v docker-compose >/dev/null 2>&1 && return 0
+	is_root || need_root "docker compose" "apt-get update" "apt-get install -y docker-compose"
+	log "installing docker-compose to check docker-compose.yml"
+	apt_install docker-compose
+}
+
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(tools valkey go)
 for part in "${parts[@]}"; do
@@ -143,6 +155,7 @@ for part in "${parts[@]}"; do
 	valkey) install_valkey ;;
 	go) install_go_modules ;;
 	nodered) install_nodered ;;
-	*) die "unknown part '$part' (want tools, valkey or go)" ;;
+	compose) install_compose ;;
+	*) die "unknown part '$part' (want tools, valkey, go, nodered or compose)" ;;
 	esac
 done
