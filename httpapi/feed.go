@@ -55,6 +55,12 @@ func newFeed(store *streams.Store, log *zap.Logger, m *metrics) *feed {
 func (f *feed) subscribe(ns string) (<-chan struct{}, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.ctx.Err() != nil {
+		// Closed: no new tails; waiters answer "no news" at once.
+		closed := make(chan struct{})
+		close(closed)
+		return closed, func() {}
+	}
 	t, ok := f.tails[ns]
 	if !ok {
 		t = &tail{ch: make(chan struct{})}
@@ -131,6 +137,8 @@ func (f *feed) run(ns string, t *tail) {
 // close ends every tail and waits for them; waiting requests answer "no
 // news" at once.
 func (f *feed) close() {
+	f.mu.Lock() // no tail starts between the cancel and the wait
 	f.cancel()
+	f.mu.Unlock()
 	f.wg.Wait()
 }

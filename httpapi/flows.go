@@ -88,7 +88,10 @@ func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.F
 	if err != nil {
 		return err
 	}
-	c.Expected, c.IdempotencyKey, c.Actor = exp, r.Header.Get("Idempotency-Key"), actor(r)
+	if c.Expected.IsAny() {
+		c.Expected = exp
+	}
+	c.IdempotencyKey, c.Actor = r.Header.Get("Idempotency-Key"), actor(r)
 	c.CorrelationID = r.Header.Get("Flowhist-Correlation-Id")
 	res, err := s.store.AppendFlows(r.Context(), ns, c)
 	if err != nil {
@@ -101,7 +104,9 @@ func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.F
 	if typ == "" {
 		typ = domain.FlowsDeployed
 	}
-	s.appended(r, ns, res.Revision, typ)
+	if !res.Duplicate {
+		s.appended(r, ns, res.Revision, typ)
+	}
 	writeAppend(w, res.Revision, res.AggregateRevision, res.SHA256, res.Duplicate, map[string]any{
 		"flowsRevision": res.AggregateRevision, "summary": res.Summary,
 	})

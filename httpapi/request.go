@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/flowhist/flowhist/domain"
-	"go.uber.org/zap"
 )
 
 // readBody reads r's body up to the configured limit.
@@ -63,15 +62,11 @@ func etag(rev domain.Revision) string { return `"` + rev.String() + `"` }
 func errorsAs(err error, target **domain.Error) bool { return errors.As(err, target) }
 
 // appended runs after every successful append: wake the namespace's feed
-// waiters and project at once, so the writer reads its own write. A failed
-// projection is logged, not returned: the event is in the log, and the
-// background projector or the next read catches up.
+// waiters, and project in the background (reads catch up themselves).
 func (s *Server) appended(r *http.Request, ns string, rev domain.Revision, typ domain.EventType) {
 	s.metrics.appends.WithLabelValues(string(typ)).Inc()
 	s.feed.notify(ns, rev)
-	if _, err := s.proj.CatchUpNamespace(r.Context(), ns); err != nil {
-		s.log.Warn("projection after append failed; the background projector will retry", zap.String("ns", ns), zap.Uint64("rev", uint64(rev)), zap.Error(err))
-	}
+	s.projectSoon(ns)
 }
 
 // writeAppend answers a successful append.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -87,6 +88,11 @@ type Server struct {
 	feed    *feed
 	mux     *http.ServeMux
 	ready   atomic.Bool
+
+	pmu        sync.Mutex
+	projecting map[string]bool // namespace → another run requested
+	closed     bool
+	pwg        sync.WaitGroup
 }
 
 // New returns a Server over store and proj, registering its metrics with
@@ -104,7 +110,7 @@ func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.L
 	for i := range cfg.Tokens {
 		cfg.Tokens[i].sum = sha256.Sum256([]byte(cfg.Tokens[i].Secret))
 	}
-	s := &Server{store: store, proj: proj, cfg: cfg, log: log, metrics: newMetrics(reg)}
+	s := &Server{store: store, proj: proj, cfg: cfg, log: log, metrics: newMetrics(reg), projecting: map[string]bool{}}
 	s.feed = newFeed(store, log, s.metrics)
 	s.routes()
 	return s, nil
@@ -119,8 +125,11 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Close releases the waits the worker feed holds on Valkey, ending feed
 // requests in flight with "no news" so that an HTTP server's Shutdown can
-// drain them.
-func (s *Server) Close() { s.feed.close() }
+// drain them, and waits for background projections.
+func (s *Server) Close() {
+	s.feed.close()
+	s.waitProjections()
+}
 
 // route registers h for pattern with the scope it needs, wrapped with auth,
 // metrics and the namespace check.
@@ -166,6 +175,12 @@ func (s *Server) routes() {
 	s.route("GET "+nsPath+"/feed", ScopeRead, s.getFeed)
 	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.ackFeed)
 	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
+	s.route("GET "+nsPath+"/history", ScopeRead, s.getHistory)
+	s.route("GET "+nsPath+"/revisions/{rev}", ScopeRead, s.getRevision)
+	s.route("GET "+nsPath+"/revisions/{rev}/flows", ScopeRead, s.getRevisionFlows)
+	s.route("GET "+nsPath+"/diff", ScopeRead, s.getDiff)
+	s.route("GET "+nsPath+"/nodes/{id}/history", ScopeRead, s.getNodeHistory)
+	s.route("POST "+nsPath+"/rollback", ScopeAdmin, s.postRollback)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

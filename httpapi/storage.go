@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
@@ -74,25 +75,27 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rev := res.Revision
-	var current []domain.Package
-	if err := s.proj.View(r.Context(), ns, func(st *domain.State) error { current = st.Packages; return nil }); err != nil {
-		return err
-	}
-	if pkgs := userPackages(settings); !slices.Equal(pkgs, current) {
-		pres, err := s.appendEvent(r, ns, domain.PackagesChanged, domain.AggregatePackages, domain.ExpectAny,
-			domain.PackagesPayload{Packages: pkgs}, "")
-		if err != nil {
+	extra := map[string]any{}
+	if pkgs, ok := userPackages(settings); ok && !res.Duplicate {
+		var current []domain.Package
+		if err := s.proj.View(r.Context(), ns, func(st *domain.State) error { current = st.Packages; return nil }); err != nil {
 			return err
 		}
-		rev = pres.Revision
+		if !slices.Equal(pkgs, current) {
+			pres, err := s.appendEvent(r, ns, domain.PackagesChanged, domain.AggregatePackages, domain.ExpectAny,
+				domain.PackagesPayload{Packages: pkgs}, "")
+			if err != nil {
+				return err
+			}
+			extra["packagesRevision"] = pres.Revision
+		}
 	}
-	writeAppend(w, rev, res.AggregateRevision, "", res.Duplicate, nil)
+	writeAppend(w, res.Revision, res.AggregateRevision, "", res.Duplicate, extra)
 	return nil
 }
 
-// withoutSecret removes the top-level _credentialSecret, keeping every other
-// byte as sent.
+// withoutSecret removes the top-level _credentialSecret. Settings without
+// one are kept byte for byte; with one, the rest is re-encoded.
 func withoutSecret(settings []byte) ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(settings, &m); err != nil {
@@ -112,32 +115,27 @@ func withoutSecret(settings []byte) ([]byte, error) {
 }
 
 // userPackages lists the user-installed node modules in the settings' node
-// registry ("nodes": {module: {version, user: true, …}}), sorted by name.
-func userPackages(settings []byte) []domain.Package {
+// registry ("nodes": {module: {version, user: true, …}}), sorted by name. It
+// reports false when the settings have no registry (or an unreadable one):
+// then they say nothing about packages.
+func userPackages(settings []byte) ([]domain.Package, bool) {
 	var s struct {
 		Nodes map[string]struct {
-			Name    string `json:"name"`
 			Version string `json:"version"`
 			User    bool   `json:"user"`
 		} `json:"nodes"`
 	}
-	json.Unmarshal(settings, &s)
-	var out []domain.Package
+	if err := json.Unmarshal(settings, &s); err != nil || s.Nodes == nil {
+		return nil, false
+	}
+	out := []domain.Package{}
 	for name, m := range s.Nodes {
 		if m.User {
 			out = append(out, domain.Package{Name: name, Version: m.Version})
 		}
 	}
-	slices.SortFunc(out, func(a, b domain.Package) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
-	return out
+	slices.SortFunc(out, func(a, b domain.Package) int { return strings.Compare(a.Name, b.Name) })
+	return out, true
 }
 
 // appendEvent appends one non-flows event with the request's idempotency

@@ -52,7 +52,7 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	wait := s.cfg.FeedDefaultWait
+	wait := min(s.cfg.FeedDefaultWait, s.cfg.FeedMaxWait)
 	if v := q.Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {

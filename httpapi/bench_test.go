@@ -1,0 +1,318 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/domain/domaintest"
+	"github.com/flowhist/flowhist/httpapi"
+	"github.com/flowhist/flowhist/streams/valkeytest"
+	"github.com/redis/rueidis"
+)
+
+// The benchmarks run in pairs on the same valkey-server in the same run:
+// flowhist's HTTP API, and the raw Valkey work the old module pays for the
+// same thing, so that the ratio is measured on the same machine.
+//
+//	go test -run '^$' -bench . -benchtime 20x ./httpapi/
+
+const (
+	benchNodes   = 2000 // ~1 MB
+	benchWorkers = 50
+)
+
+// BenchmarkDeployPUT is a one-node change to a ~1 MB document deployed
+// through PUT …/flows over loopback HTTP: read, parse, diff, append,
+// project, answer.
+func BenchmarkDeployPUT(b *testing.B) {
+	ts := mustServer(b, httpapi.Config{})
+	ns := randomNS(b)
+	doc := domaintest.NewDoc(benchNodes)
+	ts.ok(b, "PUT", path(ns, "/flows"), doc.Bytes(), nil, nil)
+	b.SetBytes(int64(len(doc.Bytes())))
+	client := ts.Client()
+	lat := newLatencies(b)
+	for i := 0; i < b.N; i++ {
+		doc.Touch(i % benchNodes)
+		req, err := http.NewRequest("PUT", ts.URL+path(ns, "/flows"), bytes.NewReader(doc.Bytes()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+deploySecret)
+		lat.start()
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		lat.stop()
+		if err != nil || res.StatusCode != http.StatusOK {
+			b.Fatalf("PUT: got status %d (%v), want 200", res.StatusCode, err)
+		}
+	}
+	lat.report()
+}
+
+// BenchmarkDeployBaseline is the old module's deploy of the same change:
+// SET the whole document, PUBLISH Date.now().
+func BenchmarkDeployBaseline(b *testing.B) {
+	c := mustClient(b)
+	ctx := testCtx(b)
+	key := "bench:{" + randomNS(b) + "}:flows"
+	b.Cleanup(func() { c.Do(context.Background(), c.B().Del().Key(key).Build()) })
+	doc := domaintest.NewDoc(benchNodes)
+	b.SetBytes(int64(len(doc.Bytes())))
+	lat := newLatencies(b)
+	for i := 0; i < b.N; i++ {
+		doc.Touch(i % benchNodes)
+		set := c.B().Set().Key(key).Value(string(doc.Bytes())).Build()
+		lat.start()
+		if err := c.Do(ctx, set).Error(); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Do(ctx, c.B().Publish().Channel(key+":updated").Message(strconv.FormatInt(time.Now().UnixMilli(), 10)).Build()).Error(); err != nil {
+			b.Fatal(err)
+		}
+		lat.stop()
+	}
+	lat.report()
+}
+
+// BenchmarkFeedNotify50 has 50 workers long-polling the feed (each acking
+// what it got and polling again) while one PUT deploys. It reports the time
+// from the PUT's 200 to the last of the 50 feed answers (p50-us, p99-us;
+// 0 when all 50 came before the 200, counted in early-%), and from sending
+// the PUT (sent-p50-us, sent-p99-us).
+func BenchmarkFeedNotify50(b *testing.B) {
+	ts := mustServer(b, httpapi.Config{})
+	// Keep the 50 long polls' connections between rounds.
+	ts.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = 2 * benchWorkers
+	ns := randomNS(b)
+	ts.ok(b, "PUT", path(ns, "/flows"), flowsDoc("start"), nil, nil)
+	after := ts.head(b, ns)
+
+	wakes := make(chan wake, benchWorkers)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b.Cleanup(func() { cancel(); wg.Wait() }) // before the server's cleanups
+	for w := range benchWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			poll(ctx, ts, ns, fmt.Sprintf("w%02d", w), after, wakes)
+		}()
+	}
+
+	var fromSent, from200 []time.Duration
+	early := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ts.waitForWaiters(b, benchWorkers)
+		req, err := http.NewRequest("PUT", ts.URL+path(ns, "/flows"), bytes.NewReader(flowsDoc(fmt.Sprint("round", i))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+deploySecret)
+		b.StartTimer()
+		sent := time.Now()
+		res, err := ts.Client().Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		got200 := time.Now()
+		if res.StatusCode != http.StatusOK {
+			b.Fatalf("PUT: got status %d, want 200", res.StatusCode)
+		}
+		last := collect(b, wakes)
+		b.StopTimer()
+		fromSent = append(fromSent, last.Sub(sent))
+		d := last.Sub(got200)
+		if d < 0 {
+			d, early = 0, early+1
+		}
+		from200 = append(from200, d)
+	}
+	report(b, "", from200)
+	report(b, "sent-", fromSent)
+	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
+}
+
+// BenchmarkPubSubNotify50 is the old module's notification: 50 subscribers
+// on dedicated connections, one PUBLISH. It reports the time from PUBLISH
+// returning to the last of the 50 messages (p50-us, p99-us; 0 when all
+// came before, counted in early-%), and from sending it (sent-p50-us,
+// sent-p99-us).
+func BenchmarkPubSubNotify50(b *testing.B) {
+	c := mustClient(b)
+	channel := "bench:{" + randomNS(b) + "}:flows:updated"
+	wakes := make(chan wake, benchWorkers)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b.Cleanup(func() { cancel(); wg.Wait() }) // before the client's Close
+	for range benchWorkers {
+		dc, release := c.Dedicate()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer release()
+			dc.Receive(ctx, dc.B().Subscribe().Channel(channel).Build(), func(rueidis.PubSubMessage) {
+				select {
+				case wakes <- wake{at: time.Now()}:
+				case <-ctx.Done():
+				}
+			})
+		}()
+	}
+	waitFor(b, "50 subscribers", func() bool {
+		m, err := c.Do(ctx, c.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
+		return err == nil && m[channel] == benchWorkers
+	})
+
+	var fromSent, fromReturn []time.Duration
+	early := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		publish := c.B().Publish().Channel(channel).Message(strconv.FormatInt(time.Now().UnixMilli(), 10)).Build()
+		b.StartTimer()
+		sent := time.Now()
+		if err := c.Do(ctx, publish).Error(); err != nil {
+			b.Fatal(err)
+		}
+		returned := time.Now()
+		last := collect(b, wakes)
+		b.StopTimer()
+		fromSent = append(fromSent, last.Sub(sent))
+		d := last.Sub(returned)
+		if d < 0 {
+			d, early = 0, early+1
+		}
+		fromReturn = append(fromReturn, d)
+	}
+	report(b, "", fromReturn)
+	report(b, "sent-", fromSent)
+	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
+}
+
+// wake is one worker's (or subscriber's) news arriving.
+type wake struct {
+	at  time.Time
+	err error
+}
+
+// poll is one worker: long-poll, ack what came, poll again, until ctx ends.
+func poll(ctx context.Context, ts *testServer, ns, worker string, after domain.Revision, wakes chan<- wake) {
+	auth := hdr{"Authorization": "Bearer " + readSecret}
+	signal := func(w wake) {
+		select {
+		case wakes <- w:
+		case <-ctx.Done():
+		}
+	}
+	for ctx.Err() == nil {
+		res, err := ts.send(ctx, "GET", feedURL(ns, worker, after, "60s"), nil, auth)
+		at := time.Now()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			signal(wake{err: err})
+			return
+		case res.status == http.StatusNoContent:
+			continue
+		case res.status != http.StatusOK:
+			signal(wake{err: fmt.Errorf("feed: got status %d (%s), want 200", res.status, res.body)})
+			return
+		}
+		var news feedNews
+		if err := json.Unmarshal(res.body, &news); err != nil {
+			signal(wake{err: err})
+			return
+		}
+		ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision))
+		if res, err := ts.send(ctx, "POST", path(ns, "/feed/ack"), ack, auth); err != nil || res.status != http.StatusOK {
+			if ctx.Err() == nil {
+				signal(wake{err: fmt.Errorf("ack: got status %d (%v), want 200", res.status, err)})
+			}
+			return
+		}
+		signal(wake{at: at})
+	}
+}
+
+// collect waits for the 50 wakes of a round and returns the last one's
+// time.
+func collect(b *testing.B, wakes <-chan wake) time.Time {
+	b.Helper()
+	var last time.Time
+	timeout := time.After(10 * time.Second)
+	for range benchWorkers {
+		select {
+		case w := <-wakes:
+			if w.err != nil {
+				b.Fatal(w.err)
+			}
+			if w.at.After(last) {
+				last = w.at
+			}
+		case <-timeout:
+			b.Fatalf("got fewer than %d wakes within 10s", benchWorkers)
+		}
+	}
+	return last
+}
+
+func mustClient(tb testing.TB) rueidis.Client {
+	tb.Helper()
+	addr := valkeytest.Shared(tb)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	if err != nil {
+		tb.Fatalf("connect to valkey at %s: %v", addr, err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
+// latencies times the measured part of each iteration (building the input
+// is excluded) and reports its p50 and p99 next to the mean.
+type latencies struct {
+	b  *testing.B
+	t0 time.Time
+	d  []time.Duration
+}
+
+func newLatencies(b *testing.B) *latencies {
+	b.ResetTimer()
+	b.StopTimer()
+	return &latencies{b: b, d: make([]time.Duration, 0, b.N)}
+}
+
+func (l *latencies) start() { l.b.StartTimer(); l.t0 = time.Now() }
+
+func (l *latencies) stop() { l.d = append(l.d, time.Since(l.t0)); l.b.StopTimer() }
+
+func (l *latencies) report() { report(l.b, "", l.d) }
+
+// report reports the p50 and p99 of d in microseconds, named with prefix.
+func report(b *testing.B, prefix string, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Microseconds()), prefix+"p50-us")
+	b.ReportMetric(float64(d[len(d)*99/100].Microseconds()), prefix+"p99-us")
+}

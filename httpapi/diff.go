@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+)
+
+// getDiff answers what changed between two revisions: nodes added, removed
+// and changed (with property changes and unified diffs of code), and
+// whether the credentials changed (never what they are).
+// positions=false leaves out changes that only moved nodes on the canvas.
+func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
+	ns, q := r.PathValue("ns"), r.URL.Query()
+	var from, to domain.Revision
+	for _, p := range []struct {
+		name string
+		rev  *domain.Revision
+	}{{"from", &from}, {"to", &to}} {
+		v := q.Get(p.name)
+		rev, err := domain.ParseRevision(v)
+		if err != nil || rev == 0 {
+			return domain.Errorf(domain.EINVALID, "%s %q is not a revision: send ?from=A&to=B", p.name, v)
+		}
+		*p.rev = rev
+	}
+	a, err := s.store.FlowsAt(r.Context(), ns, from)
+	if err != nil {
+		return err
+	}
+	b, err := s.store.FlowsAt(r.Context(), ns, to)
+	if err != nil {
+		return err
+	}
+	d := domain.DiffFlowsNodes(a.Flows, b.Flows)
+	if q.Get("positions") == "false" {
+		d = d.WithoutPositionOnly()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"from": from, "to": to,
+		"added": d.Added, "removed": d.Removed, "changed": d.Changed,
+		"credentials": credentialsRef{Changed: !bytes.Equal(a.Credentials, b.Credentials)},
+	})
+	return nil
+}
+
+// nodeHistoryEntry is one revision that touched a node.
+type nodeHistoryEntry struct {
+	Revision     domain.Revision         `json:"revision"`
+	Time         any                     `json:"time"`
+	Type         domain.EventType        `json:"type"`
+	Actor        domain.Actor            `json:"actor"`
+	Change       string                  `json:"change"` // added, changed, removed
+	PositionOnly bool                    `json:"positionOnly,omitempty"`
+	Moved        *domain.Move            `json:"moved,omitempty"`
+	Group        *domain.Move            `json:"group,omitempty"`
+	Properties   []domain.PropertyChange `json:"properties"`
+	Cause        string                  `json:"cause,omitempty"`
+	Reason       string                  `json:"reason,omitempty"`
+}
+
+// getNodeHistory answers every revision that changed one node, newest
+// first, with its property changes. Only events whose summary names the
+// node are decoded: each carries the node's new bytes, and the one before
+// it its old bytes.
+func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
+	ns, id := r.PathValue("ns"), r.PathValue("id")
+	limit, cursor, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	var all []nodeHistoryEntry
+	var prev domain.Node
+	for from := domain.Revision(1); ; {
+		events, err := s.store.Read(r.Context(), ns, streams.Query{From: from, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if e.Aggregate != domain.AggregateFlows || !summaryNames(e.Summary, id) {
+				continue
+			}
+			var p domain.FlowsPayload
+			if err := domain.DecodePayload(e, &p); err != nil {
+				return err
+			}
+			entry := nodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
+			var next domain.Node
+			if slices.Contains(p.Patch.Remove, id) {
+				entry.Change = "removed"
+			} else {
+				for _, u := range p.Patch.Upsert {
+					if u.ID == id {
+						next = u
+					}
+				}
+				entry.Change = "changed"
+				if prev.ID == "" {
+					entry.Change = "added"
+				}
+			}
+			c := domain.NodeDiff(prev, next)
+			entry.PositionOnly, entry.Moved, entry.Group, entry.Properties = c.PositionOnly, c.Moved, c.Group, c.Properties
+			all = append(all, entry)
+			prev = next
+		}
+		if len(events) == 0 {
+			break
+		}
+		from = events[len(events)-1].Revision + 1
+	}
+	slices.Reverse(all)
+	start := 0
+	if cursor > 0 {
+		start = len(all)
+		for i, e := range all {
+			if e.Revision < cursor {
+				start = i
+				break
+			}
+		}
+	}
+	page := all[start:min(start+limit, len(all))]
+	body := map[string]any{"node": id, "entries": page}
+	if start+limit < len(all) {
+		body["nextCursor"] = page[len(page)-1].Revision.String()
+	}
+	if len(all) == 0 {
+		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, id)
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// secretKey matches settings keys whose values are secrets.
+var secretKey = regexp.MustCompile(`(?i)secret|passw|token|credential|apikey|api_key|private`)
+
+// redact returns a settings document with every value under a secret-like
+// key replaced, at any depth, for display.
+func redact(doc []byte) any {
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return nil
+	}
+	return redactValue(v)
+}
+
+func redactValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if secretKey.MatchString(k) {
+				t[k] = "[redacted]"
+			} else {
+				t[k] = redactValue(x)
+			}
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = redactValue(x)
+		}
+	}
+	return v
+}

@@ -1,0 +1,293 @@
+package httpapi
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+)
+
+// History answers the auditor's questions: who changed what, when, and
+// how. No answer here carries credentials (they show as changed, with the
+// ciphertext's hash) or settings secrets.
+
+// historyEntry is one event as the history shows it.
+type historyEntry struct {
+	Revision          domain.Revision  `json:"revision"`
+	Time              time.Time        `json:"time"`
+	Type              domain.EventType `json:"type"`
+	Aggregate         string           `json:"aggregate"`
+	AggregateRevision domain.Revision  `json:"aggregateRevision"`
+	Actor             domain.Actor     `json:"actor"`
+	CorrelationID     string           `json:"correlationId,omitempty"`
+	SHA256            string           `json:"sha256,omitempty"`
+	Summary           *domain.Summary  `json:"summary,omitempty"`
+	Cause             string           `json:"cause,omitempty"`
+	Target            domain.Revision  `json:"target,omitempty"`
+	Reason            string           `json:"reason,omitempty"`
+	Credentials       *credentialsRef  `json:"credentials,omitempty"`
+	Payload           any              `json:"payload,omitempty"`
+}
+
+// credentialsRef says that credentials changed without showing them.
+type credentialsRef struct {
+	Changed bool   `json:"changed"`
+	SHA256  string `json:"sha256,omitempty"`
+}
+
+func newEntry(e *domain.Event) historyEntry {
+	h := historyEntry{
+		Revision: e.Revision, Time: e.Time, Type: e.Type, Aggregate: e.Aggregate, AggregateRevision: e.AggregateRevision,
+		Actor: e.Actor, CorrelationID: e.CorrelationID, SHA256: e.SHA256, Summary: e.Summary,
+		Cause: e.Cause, Target: e.Target, Reason: e.Reason,
+	}
+	if e.Aggregate == domain.AggregateFlows {
+		if creds := credentialsOf(e); creds != nil {
+			h.Credentials = &credentialsRef{Changed: true, SHA256: domain.SHA256Hex(creds)}
+		}
+	}
+	return h
+}
+
+// credentialsOf returns the credentials a flows event set, nil if none. The
+// payload is decoded only when it can hold them.
+func credentialsOf(e *domain.Event) []byte {
+	if !bytes.Contains(e.Payload, []byte(`"credentials":`)) {
+		return nil
+	}
+	var p domain.FlowsPayload
+	if err := domain.DecodePayload(e, &p); err != nil {
+		return nil
+	}
+	return p.Credentials
+}
+
+// historyKinds are the kind filter's values.
+var historyKinds = map[string]func(e *domain.Event) bool{
+	"flows": func(e *domain.Event) bool {
+		return e.Type == domain.FlowsDeployed || e.Type == domain.FlowsRolledBack
+	},
+	"credentials": func(e *domain.Event) bool {
+		return e.Type == domain.CredentialsSaved || e.Aggregate == domain.AggregateFlows && credentialsOf(e) != nil
+	},
+	"settings": func(e *domain.Event) bool { return e.Aggregate == domain.AggregateSettings },
+	"library":  func(e *domain.Event) bool { return domain.IsLibraryAggregate(e.Aggregate) },
+	"packages": func(e *domain.Event) bool { return e.Aggregate == domain.AggregatePackages },
+	"project":  func(e *domain.Event) bool { return e.Aggregate == domain.AggregateProject },
+	"rollback": func(e *domain.Event) bool {
+		return e.Type == domain.FlowsRolledBack || e.Cause == domain.CauseRollback
+	},
+}
+
+// historyFilter is a history query's filters.
+type historyFilter struct {
+	kinds        []func(*domain.Event) bool
+	actor, node  string
+	since, until time.Time
+}
+
+func parseHistoryFilter(r *http.Request) (historyFilter, error) {
+	q := r.URL.Query()
+	f := historyFilter{actor: q.Get("actor"), node: q.Get("node")}
+	if k := q.Get("kind"); k != "" {
+		for _, name := range strings.Split(k, ",") {
+			match, ok := historyKinds[strings.TrimSpace(name)]
+			if !ok {
+				return f, domain.Errorf(domain.EINVALID, "kind %q is not one of flows, credentials, settings, library, packages, project, rollback", name)
+			}
+			f.kinds = append(f.kinds, match)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &f.since}, {"until", &f.until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, domain.Errorf(domain.EINVALID, "%s %q is not an RFC 3339 time such as 2026-11-25T03:00:00Z", p.name, v)
+			}
+			*p.to = t
+		}
+	}
+	if !f.since.IsZero() && !f.until.IsZero() && f.until.Before(f.since) {
+		return f, domain.Errorf(domain.EINVALID, "until is before since")
+	}
+	return f, nil
+}
+
+func (f historyFilter) match(e *domain.Event) bool {
+	if f.actor != "" && e.Actor.User != f.actor {
+		return false
+	}
+	if f.node != "" && !summaryNames(e.Summary, f.node) {
+		return false
+	}
+	if len(f.kinds) == 0 {
+		return true
+	}
+	for _, k := range f.kinds {
+		if k(e) {
+			return true
+		}
+	}
+	return false
+}
+
+func summaryNames(s *domain.Summary, id string) bool {
+	if s == nil {
+		return false
+	}
+	for _, refs := range [][]domain.NodeRef{s.Added, s.Changed, s.Removed} {
+		for _, n := range refs {
+			if n.ID == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pageParams reads limit (default 50, at most 500) and cursor (the
+// revision to continue below; empty: from the newest).
+func pageParams(r *http.Request) (limit int, cursor domain.Revision, err error) {
+	q := r.URL.Query()
+	limit = 50
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 500 {
+			return 0, 0, domain.Errorf(domain.EINVALID, "limit %q is not a number from 1 to 500", v)
+		}
+	}
+	if v := q.Get("cursor"); v != "" {
+		if cursor, err = domain.ParseRevision(v); err != nil || cursor == 0 {
+			return 0, 0, domain.Errorf(domain.EINVALID, "cursor %q is not one this API returned", v)
+		}
+	}
+	return limit, cursor, nil
+}
+
+// maxScan bounds the events one history request reads when filters skip
+// most of them; the answer's nextCursor continues where it stopped.
+const maxScan = 5000
+
+// getHistory answers the namespace's events, newest first, filtered, a page
+// at a time: {"entries": [...], "nextCursor": "<rev>"} while there are more.
+func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
+	ns := r.PathValue("ns")
+	limit, cursor, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseHistoryFilter(r)
+	if err != nil {
+		return err
+	}
+	entries := []historyEntry{}
+	next := domain.Revision(0)
+	to := domain.Revision(0) // 0: the newest
+	if cursor > 0 {
+		to = cursor - 1
+		if to == 0 {
+			writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+			return nil
+		}
+	}
+	batch := min(max(limit*2, 64), 1000)
+	for scanned := 0; ; {
+		events, err := s.store.Read(r.Context(), ns, streams.Query{To: to, Since: f.since, Until: f.until, Backward: true, Limit: batch})
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			scanned++
+			if f.match(e) {
+				entries = append(entries, newEntry(e))
+				if len(entries) == limit {
+					if e.Revision > 1 {
+						next = e.Revision
+					}
+					break
+				}
+			}
+		}
+		if len(entries) == limit || len(events) < batch {
+			break
+		}
+		to = events[len(events)-1].Revision - 1
+		if to == 0 {
+			break
+		}
+		if scanned >= maxScan {
+			next = to + 1
+			break
+		}
+	}
+	body := map[string]any{"entries": entries}
+	if next > 0 {
+		body["nextCursor"] = next.String()
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// revisionParam reads the {rev} path value.
+func revisionParam(r *http.Request, name string) (domain.Revision, error) {
+	rev, err := domain.ParseRevision(r.PathValue(name))
+	if err != nil || rev == 0 {
+		return 0, domain.Errorf(domain.EINVALID, "revision %q is not a positive whole number", r.PathValue(name))
+	}
+	return rev, nil
+}
+
+// getRevision answers one event, with its payload for settings (secrets
+// redacted), library, packages and project events.
+func (s *Server) getRevision(w http.ResponseWriter, r *http.Request) error {
+	rev, err := revisionParam(r, "rev")
+	if err != nil {
+		return err
+	}
+	e, err := s.store.ReadRevision(r.Context(), r.PathValue("ns"), rev)
+	if err != nil {
+		return err
+	}
+	h := newEntry(e)
+	switch e.Type {
+	case domain.SettingsSaved:
+		var p domain.SettingsPayload
+		if err := domain.DecodePayload(e, &p); err != nil {
+			return err
+		}
+		h.Payload = map[string]any{"settings": redact(p.Settings)}
+	case domain.LibrarySaved, domain.PackagesChanged, domain.ProjectActivated:
+		var p any
+		if err := domain.DecodePayload(e, &p); err != nil {
+			return err
+		}
+		h.Payload = p
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+// getRevisionFlows answers the flows document as it was at a revision, byte
+// for byte.
+func (s *Server) getRevisionFlows(w http.ResponseWriter, r *http.Request) error {
+	rev, err := revisionParam(r, "rev")
+	if err != nil {
+		return err
+	}
+	v, err := s.store.FlowsAt(r.Context(), r.PathValue("ns"), rev)
+	if err != nil {
+		return err
+	}
+	doc := v.Flows.Bytes()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", etag(v.AggregateRevision))
+	w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+	w.Write(doc)
+	return nil
+}

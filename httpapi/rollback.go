@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+)
+
+// rollbackRequest is the body of POST …/rollback.
+type rollbackRequest struct {
+	To     domain.Revision `json:"to"`
+	Reason string          `json:"reason"`
+}
+
+// postRollback appends a new event restoring the flows and credentials of
+// an earlier revision; history is never rewritten, and workers reload as
+// after any deploy. Rolling back to what is current appends nothing and
+// answers {"noop": true}.
+func (s *Server) postRollback(w http.ResponseWriter, r *http.Request) error {
+	ns := r.PathValue("ns")
+	body, err := s.readJSONObject(w, r, "rollback")
+	if err != nil {
+		return err
+	}
+	var req rollbackRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.To == 0 {
+		return domain.Errorf(domain.EINVALID, "rollback must be {\"to\": <revision>, \"reason\": \"<why>\"}")
+	}
+	if req.Reason = strings.TrimSpace(req.Reason); req.Reason == "" {
+		return domain.Errorf(domain.EINVALID, "rollback needs a reason: auditors will ask why")
+	}
+	exp, err := expected(r)
+	if err != nil {
+		return err
+	}
+	target, err := s.store.FlowsAt(r.Context(), ns, req.To)
+	if err != nil {
+		return err
+	}
+	if target.Revision == 0 {
+		return domain.Errorf(domain.EINVALID, "namespace %s had no flows at revision %d", ns, req.To)
+	}
+	current, err := s.store.FlowsAt(r.Context(), ns, 0)
+	if err != nil {
+		return err
+	}
+	if !exp.Allows(current.AggregateRevision) {
+		s.metrics.conflicts.Inc()
+		return domain.ConflictError(domain.AggregateFlows, exp, current.AggregateRevision)
+	}
+	if current.Flows.SHA256() == target.Flows.SHA256() && bytes.Equal(current.Credentials, target.Credentials) {
+		w.Header().Set("ETag", etag(current.AggregateRevision))
+		writeJSON(w, http.StatusOK, map[string]any{
+			"noop": true, "revision": current.Revision, "flowsRevision": current.AggregateRevision,
+			"sha256": current.Flows.SHA256(), "message": "the flows are already as at revision " + req.To.String(),
+		})
+		return nil
+	}
+	creds := target.Credentials
+	if creds == nil && current.Credentials != nil {
+		creds = []byte("{}") // the target had none: restore "none"
+	}
+	if exp.IsAny() {
+		// Roll back from what was just read, not from whatever lands
+		// between: a deploy racing the rollback is a conflict.
+		exp = domain.ExpectRevision(current.AggregateRevision)
+	}
+	return s.deployFlows(w, r, streams.FlowsChange{
+		Type: domain.FlowsRolledBack, Flows: target.Flows, Credentials: creds, Expected: exp,
+		Cause: domain.CauseRollback, Target: req.To, Reason: req.Reason,
+	})
+}
