@@ -65,22 +65,39 @@ func (s *Store) CreateGroup(ctx context.Context, ns, group string, at domain.Rev
 //
 // Errors: ENOTFOUND (no such group), EUNAVAILABLE.
 func (s *Store) ReadGroup(ctx context.Context, ns, group, consumer string, count int, block time.Duration) ([]*domain.Event, error) {
-	events, err := s.readGroup(ctx, ns, group, consumer, count, "0", 0)
-	if err != nil || len(events) > 0 {
-		return events, err
+	if block > 0 {
+		events, err := s.readGroup(ctx, ns, group, consumer, count, "0", 0)
+		if err != nil || len(events) > 0 {
+			return events, err
+		}
+		return s.readGroup(ctx, ns, group, consumer, count, ">", block)
 	}
-	return s.readGroup(ctx, ns, group, consumer, count, ">", block)
+	// Without blocking, both reads go in one round trip: a woken worker
+	// feed answers that much sooner. New entries read here become pending
+	// like any delivered entry, and come back first next time if unacked.
+	b := s.client.B()
+	res := s.client.DoMulti(ctx,
+		b.Xreadgroup().Group(group, consumer).Count(int64(count)).Streams().Key(logKey(ns)).Id("0").Build(),
+		b.Xreadgroup().Group(group, consumer).Count(int64(count)).Streams().Key(logKey(ns)).Id(">").Build())
+	var out []*domain.Event
+	seen := map[domain.Revision]bool{}
+	for _, r := range res {
+		events, err := s.decodeGroupReply(ns, group, r)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			if !seen[e.Revision] {
+				seen[e.Revision] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
 }
 
-func (s *Store) readGroup(ctx context.Context, ns, group, consumer string, count int, id string, block time.Duration) ([]*domain.Event, error) {
-	b := s.client.B().Xreadgroup().Group(group, consumer).Count(int64(count))
-	var cmd rueidis.Completed
-	if block > 0 {
-		cmd = b.Block(block.Milliseconds()).Streams().Key(logKey(ns)).Id(id).Build()
-	} else {
-		cmd = b.Streams().Key(logKey(ns)).Id(id).Build()
-	}
-	streams, err := s.client.Do(ctx, cmd).AsXRead()
+func (s *Store) decodeGroupReply(ns, group string, r rueidis.RedisResult) ([]*domain.Event, error) {
+	streams, err := r.AsXRead()
 	if rueidis.IsRedisNil(err) {
 		return nil, nil
 	}
@@ -91,6 +108,17 @@ func (s *Store) readGroup(ctx context.Context, ns, group, consumer string, count
 		return nil, fmt.Errorf("streams: read group %s on %s: %w", group, ns, unavailable(err))
 	}
 	return decodeEntries(ns, streams[logKey(ns)])
+}
+
+func (s *Store) readGroup(ctx context.Context, ns, group, consumer string, count int, id string, block time.Duration) ([]*domain.Event, error) {
+	b := s.client.B().Xreadgroup().Group(group, consumer).Count(int64(count))
+	var cmd rueidis.Completed
+	if block > 0 {
+		cmd = b.Block(block.Milliseconds()).Streams().Key(logKey(ns)).Id(id).Build()
+	} else {
+		cmd = b.Streams().Key(logKey(ns)).Id(id).Build()
+	}
+	return s.decodeGroupReply(ns, group, s.client.Do(ctx, cmd))
 }
 
 // Ack acknowledges revisions for group; they will not be delivered again.
