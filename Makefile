@@ -60,8 +60,11 @@ fmt-check:
 vet: deps
 	$(GO) vet $(PKGS)
 
+# bench runs every benchmark; each flowhist figure has its raw-Valkey
+# baseline measured in the same run (see the benchmarks' comments).
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./domain/ ./streams/
+	$(GO) test -run '^$$' -bench . -benchtime 50x ./httpapi/
 
 # fuzz runs each fuzz target for FUZZTIME (go test fuzzes one target at a time).
 fuzz: deps

@@ -18,8 +18,9 @@ type Projector struct {
 	cfg   Config
 	log   *zap.Logger
 
-	mu  sync.Mutex
-	nss map[string]*nsState
+	mu     sync.Mutex
+	nss    map[string]*nsState
+	groups sync.Map // namespaces whose projector group this process created
 }
 
 // nsState is one namespace's fold as this projector last wrote or read it.
@@ -93,7 +94,9 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 				return s.st.Revision, err
 			}
 			if err := p.apply(ctx, s, e); err != nil {
-				return s.st.Revision, err
+				// apply dropped the fold (s.st is nil): the revision
+				// stored is unknown until the next load.
+				return e.Revision - 1, err
 			}
 		}
 	}
@@ -240,8 +243,13 @@ func (p *Projector) RunOnce(ctx context.Context) error {
 }
 
 func (p *Projector) follow(ctx context.Context, ns string) error {
-	if _, err := p.store.CreateGroup(ctx, ns, streams.ProjectorGroup, 0); err != nil {
-		return err
+	// Create the group once per process; if it disappears, the reads
+	// below notice and create it again.
+	if _, ok := p.groups.Load(ns); !ok {
+		if _, err := p.store.CreateGroup(ctx, ns, streams.ProjectorGroup, 0); err != nil {
+			return err
+		}
+		p.groups.Store(ns, true)
 	}
 	for {
 		events, err := p.store.Reclaim(ctx, ns, streams.ProjectorGroup, p.cfg.Consumer, p.cfg.ReclaimIdle, p.cfg.Batch)
