@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+// exitCodesHelp ends the Long help of every command that talks to
+// flowhist over HTTP.
+const exitCodesHelp = `
+Connection: --url, --token and --namespace/-n, else FLOWHIST_URL (default
+http://127.0.0.1:8080), FLOWHIST_TOKEN and FLOWHIST_NAMESPACE, else cli.url,
+cli.token and cli.namespace in the config file.
+
+Exit codes: 0 success; 1 internal error; 2 bad flags, arguments or input;
+3 not found (namespace, revision or node); 4 conflict; 5 unauthorized or
+forbidden (check the token and its scopes); 6 flowhist unreachable.`
+
+func (m *Main) historyCommand(v *viper.Viper) *cobra.Command {
+	var limit int
+	var all bool
+	var cursor string
+	q := map[string]*string{"kind": new(string), "actor": new(string), "since": new(string), "until": new(string), "node": new(string)}
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List a namespace's changes, newest first",
+		Long: `history lists the namespace's log newest first: revision, time (UTC), event
+type, who made it and what it changed. It shows --limit entries; --all
+follows the pages to the first revision. Filters: --kind (comma-separated:
+flows, credentials, settings, library, packages, project, rollback),
+--actor USER, --since and --until (RFC 3339 times), --node ID.
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newClient(v, cmd)
+			if err != nil {
+				return err
+			}
+			if limit < 1 || limit > 500 {
+				return &exitError{exitUsage, fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
+			}
+			params := url.Values{"limit": {strconv.Itoa(limit)}}
+			for k, p := range q {
+				if *p != "" {
+					params.Set(k, *p)
+				}
+			}
+			var entries []entry
+			var raws []json.RawMessage
+			next := cursor
+			for {
+				if next != "" {
+					params.Set("cursor", next)
+				}
+				var page historyPage
+				data, err := c.get(cmd.Context(), "/history", params, &page)
+				if err != nil {
+					return err
+				}
+				if !all {
+					if jsonFlag(cmd) {
+						return printJSON(m.Stdout, data)
+					}
+					entries, next = page.Entries, page.NextCursor
+					break
+				}
+				var raw struct {
+					Entries []json.RawMessage `json:"entries"`
+				}
+				if err := json.Unmarshal(data, &raw); err != nil {
+					return err
+				}
+				entries, raws = append(entries, page.Entries...), append(raws, raw.Entries...)
+				if next = page.NextCursor; next == "" {
+					break
+				}
+			}
+			if jsonFlag(cmd) {
+				if raws == nil {
+					raws = []json.RawMessage{}
+				}
+				data, _ := json.Marshal(map[string]any{"entries": raws})
+				return printJSON(m.Stdout, data)
+			}
+			if len(entries) == 0 {
+				fmt.Fprintf(m.Stdout, "no history in namespace %s matches\n", c.ns)
+				return nil
+			}
+			if err := printHistory(m, entries); err != nil {
+				return err
+			}
+			if next != "" {
+				fmt.Fprintf(m.Stdout, "(older entries: --cursor %s, or --all)\n", next)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	addClientFlags(fs)
+	fs.IntVar(&limit, "limit", 50, "entries to show (a page with --all), 1 to 500")
+	fs.BoolVar(&all, "all", false, "follow the pages to the first revision")
+	fs.StringVar(&cursor, "cursor", "", "continue below this cursor (printed after a page)")
+	fs.StringVar(q["kind"], "kind", "", "only these kinds, comma-separated: flows, credentials, settings, library, packages, project, rollback")
+	fs.StringVar(q["actor"], "actor", "", "only changes by this user")
+	fs.StringVar(q["since"], "since", "", "only changes at or after this RFC 3339 time")
+	fs.StringVar(q["until"], "until", "", "only changes at or before this RFC 3339 time")
+	fs.StringVar(q["node"], "node", "", "only flows changes touching this node id")
+	return cmd
+}
+
+func printHistory(m *Main, entries []entry) error {
+	rows := make([][]string, len(entries))
+	for i, e := range entries {
+		rows[i] = []string{e.Revision.String(), formatTime(e.Time), e.Type, actorString(e.Actor), changes(e)}
+	}
+	return printTable(m.Stdout, []string{"REV", "TIME", "TYPE", "ACTOR", "CHANGES"}, rows)
+}
+
+// jsonFlag reports whether --json was given.
+func jsonFlag(cmd *cobra.Command) bool {
+	b, _ := cmd.Flags().GetBool("json")
+	return b
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+// The API's answers, as far as the CLI reads them. --json prints the
+// answer itself, so fields the CLI does not show need not be here.
+
+type entry struct {
+	Revision          domain.Revision `json:"revision"`
+	Time              time.Time       `json:"time"`
+	Type              string          `json:"type"`
+	Aggregate         string          `json:"aggregate"`
+	AggregateRevision domain.Revision `json:"aggregateRevision"`
+	Actor             domain.Actor    `json:"actor"`
+	SHA256            string          `json:"sha256"`
+	Summary           *domain.Summary `json:"summary"`
+	Cause             string          `json:"cause"`
+	Target            domain.Revision `json:"target"`
+	Reason            string          `json:"reason"`
+	Credentials       *struct {
+		Changed bool   `json:"changed"`
+		SHA256  string `json:"sha256"`
+	} `json:"credentials"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+type historyPage struct {
+	Entries    []entry `json:"entries"`
+	NextCursor string  `json:"nextCursor"`
+}
+
+// printJSON prints an answer indented by two spaces.
+func printJSON(w io.Writer, data []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, bytes.TrimSpace(data), "", "  "); err != nil {
+		return fmt.Errorf("the answer is not JSON: %v", err)
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// colors are ANSI escapes, all empty when colour is off.
+type colors struct{ bold, red, green, yellow, dim, reset string }
+
+// colorsFor returns colours for w: on only when w is a terminal and NO_COLOR
+// is not set.
+func colorsFor(w io.Writer) colors {
+	if os.Getenv("NO_COLOR") != "" || !isTerminal(w) {
+		return colors{}
+	}
+	return colors{bold: "\x1b[1m", red: "\x1b[31m", green: "\x1b[32m", yellow: "\x1b[33m", dim: "\x1b[2m", reset: "\x1b[0m"}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// printTable prints rows aligned in columns under a header, which is bold
+// on a terminal. Escapes would count as width inside tabwriter, so the
+// header line is coloured after alignment.
+func printTable(w io.Writer, header []string, rows [][]string) error {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+	// A row whose last cell is empty would end in the padding of the one
+	// before.
+	lines := strings.Split(buf.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	out := strings.Join(lines, "\n")
+	if c := colorsFor(w); c.bold != "" {
+		first, rest, _ := strings.Cut(out, "\n")
+		out = c.bold + first + c.reset + "\n" + rest
+	}
+	_, err := io.WriteString(w, out)
+	return err
+}
+
+// formatTime formats t in UTC to the second.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// actorString shows who acted and through what: "alice (node-red)".
+func actorString(a domain.Actor) string {
+	user := a.User
+	if user == "" {
+		user = "anonymous"
+	}
+	if a.Channel != "" {
+		return user + " (" + a.Channel + ")"
+	}
+	return user
+}
+
+// nodeName names a node for humans: its name, else its type, else its id.
+func nodeName(n domain.NodeRef) string {
+	switch {
+	case n.Name != "":
+		return n.Name
+	case n.Type != "":
+		return n.Type
+	}
+	return n.ID
+}
+
+// nodeLine describes a node fully: `name (type) id`.
+func nodeLine(n domain.NodeRef) string {
+	var b strings.Builder
+	if n.Name != "" {
+		b.WriteString(fmt.Sprintf("%q ", n.Name))
+	}
+	if n.Type != "" {
+		b.WriteString("(" + n.Type + ") ")
+	}
+	b.WriteString(n.ID)
+	return b.String()
+}
+
+// oneLine collapses s to one line of at most max characters, ending in
+// "…" when cut.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
+}
+
+// changes describes an entry's effect in a few words for the history table.
+func changes(e entry) string {
+	if e.Cause == domain.CauseRollback {
+		s := fmt.Sprintf("rollback to %d", e.Target)
+		if e.Reason != "" {
+			s += ": " + oneLine(e.Reason, 60)
+		}
+		return s
+	}
+	var parts []string
+	if s := e.Summary; s != nil {
+		counts := fmt.Sprintf("+%d ~%d -%d", len(s.Added), len(s.Changed), len(s.Removed))
+		var names []string
+		for _, refs := range [][]domain.NodeRef{s.Added, s.Changed, s.Removed} {
+			for _, n := range refs {
+				if len(names) < 3 {
+					names = append(names, oneLine(nodeName(n), 24))
+				}
+			}
+		}
+		if total := len(s.Added) + len(s.Changed) + len(s.Removed); total > 3 {
+			names = append(names, fmt.Sprintf("and %d more", total-3))
+		}
+		if len(names) > 0 {
+			counts += " " + strings.Join(names, ", ")
+		}
+		parts = append(parts, counts)
+	} else if e.Aggregate != domain.AggregateFlows {
+		parts = append(parts, e.Aggregate)
+	}
+	if e.Credentials != nil && e.Credentials.Changed {
+		parts = append(parts, "credentials changed")
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+func (m *Main) rollbackCommand(v *viper.Viper) *cobra.Command {
+	var reason string
+	var ifMatch uint64
+	cmd := &cobra.Command{
+		Use:   `rollback REV --reason "why"`,
+		Short: "Restore the flows (and credentials) as they were at a revision",
+		Long: `rollback appends a new revision whose flows and credentials are those of
+revision REV; nothing in the log is deleted, and the rollback shows in the
+history with its reason. --reason is required. --if-match N makes it fail
+with a conflict (exit 4) unless the flows are still at flows revision N,
+so that a rollback decided on a stale view does not undo newer deploys.
+The token needs the admin scope.
+` + exitCodesHelp,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rev, err := parseRev(args[0])
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(reason) == "" {
+				return &exitError{exitUsage, `rollback needs --reason "why": it is recorded in the history`}
+			}
+			c, err := newClient(v, cmd)
+			if err != nil {
+				return err
+			}
+			header := http.Header{}
+			if cmd.Flags().Changed("if-match") {
+				header.Set("If-Match", `"`+domain.Revision(ifMatch).String()+`"`)
+			}
+			var res struct {
+				Revision domain.Revision `json:"revision"`
+				Noop     bool            `json:"noop"`
+			}
+			data, err := c.post(cmd.Context(), "/rollback", map[string]any{"to": rev, "reason": reason}, header, &res)
+			if err != nil {
+				return err
+			}
+			if jsonFlag(cmd) {
+				return printJSON(m.Stdout, data)
+			}
+			if res.Noop {
+				fmt.Fprintf(m.Stdout, "already at %d: nothing to do\n", rev)
+			} else {
+				fmt.Fprintf(m.Stdout, "rolled back to %d as revision %d\n", rev, res.Revision)
+			}
+			return nil
+		},
+	}
+	addClientFlags(cmd.Flags())
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the history (required)")
+	cmd.Flags().Uint64Var(&ifMatch, "if-match", 0, "fail with a conflict unless the flows are at this flows revision")
+	return cmd
+}

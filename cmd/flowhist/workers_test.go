@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/flowhist/flowhist/httpapi"
+)
+
+func TestWorkers(t *testing.T) {
+	s := mustServer(t, httpapi.Config{AuthDisabled: true})
+	ns := seed(t, s, "")
+	conn := []string{"--url", s.URL, "-n", ns}
+
+	t.Run("None", func(t *testing.T) {
+		code, out, errOut := run(t, append([]string{"workers"}, conn...)...)
+		if code != 0 || !strings.HasPrefix(out, "no workers follow namespace "+ns+" (at revision 4)") {
+			t.Fatalf("got exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+	// w1 takes everything and acknowledges revision 3; w2 takes
+	// everything and acknowledges nothing.
+	for _, w := range []string{"w1", "w2"} {
+		s.request(t, "GET", "/v1/namespaces/"+ns+"/feed?worker="+w+"&wait=0s", "", "", nil)
+	}
+	s.request(t, "POST", "/v1/namespaces/"+ns+"/feed/ack", "", "", []byte(`{"worker":"w1","revision":3}`))
+
+	t.Run("Table", func(t *testing.T) {
+		code, out, errOut := run(t, append([]string{"workers"}, conn...)...)
+		lines := strings.Split(out, "\n")
+		if code != 0 || len(lines) != 4 {
+			t.Fatalf("got exit %d, stdout:\n%s\nstderr %q", code, out, errOut)
+		}
+		if f := strings.Fields(lines[0]); strings.Join(f, " ") != "WORKER ACKED LAG PENDING IDLE" {
+			t.Errorf("got header %q", lines[0])
+		}
+		for i, want := range []string{"w1 3 1 1", "w2 0 4 4"} {
+			if f := strings.Fields(lines[i+1]); len(f) != 5 || strings.Join(f[:4], " ") != want || !strings.HasSuffix(f[4], "s") {
+				t.Errorf("got row %q, want %q and an idle time", lines[i+1], want)
+			}
+		}
+	})
+	t.Run("JSON", func(t *testing.T) {
+		code, out, _ := run(t, append([]string{"workers", "--json"}, conn...)...)
+		var res struct {
+			Revision int               `json:"revision"`
+			Workers  []json.RawMessage `json:"workers"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Revision != 4 || len(res.Workers) != 2 {
+			t.Fatalf("got exit %d, %v, stdout %q", code, err, out)
+		}
+	})
+}
