@@ -138,7 +138,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 }
 
 // secretKey matches settings keys whose values are secrets.
-var secretKey = regexp.MustCompile(`(?i)secret|passw|token|credential|apikey|api_key|private`)
+var secretKey = regexp.MustCompile(`(?i)secret|passw|pass$|token|credential|api_?key|private`)
 
 // redact returns a settings document with every value under a secret-like
 // key replaced, at any depth, for display.

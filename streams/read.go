@@ -133,7 +133,13 @@ return {from, to}
 func (s *Store) timeBounds(ctx context.Context, ns string, since, until time.Time) (from, to domain.Revision, empty bool, err error) {
 	var a, b string
 	if !since.IsZero() {
-		a = fmt.Sprint(since.UnixMilli())
+		// Times are stored in whole milliseconds: round since up, so an
+		// event at T is not "since T+1µs".
+		ms := since.UnixMilli()
+		if since.After(time.UnixMilli(ms)) {
+			ms++
+		}
+		a = fmt.Sprint(ms)
 	}
 	if !until.IsZero() {
 		b = fmt.Sprint(until.UnixMilli())

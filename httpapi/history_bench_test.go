@@ -1,0 +1,141 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/domain/domaintest"
+	"github.com/flowhist/flowhist/httpapi"
+	"github.com/flowhist/flowhist/streams"
+)
+
+// The audit benchmarks read one namespace of auditEvents events over a
+// ~1 MB document: the whole document deployed, then one-node deploys. It
+// is built once per benchmark binary and stays on the shared valkey-server
+// until the binary exits.
+//
+//	go test -run '^$' -bench 'History|Diff100' -benchtime 50x ./httpapi/
+const auditEvents = 10000
+
+var auditNS struct {
+	once  sync.Once
+	ns    string
+	setup time.Duration
+	err   error
+}
+
+// auditBench returns a server and the audit namespace, building it on first
+// use.
+func auditBench(b *testing.B) (*testServer, string) {
+	b.Helper()
+	ts := mustServer(b, httpapi.Config{})
+	auditNS.once.Do(func() {
+		start := time.Now()
+		ns := randomNS(b)
+		auditNS.err = fillAudit(ts.store, ns)
+		auditNS.ns, auditNS.setup = ns, time.Since(start)
+	})
+	if auditNS.err != nil {
+		b.Fatalf("set up %d events: %v", auditEvents, auditNS.err)
+	}
+	b.Logf("set-up: %d events over a %d-node document in %s (once per binary)", auditEvents, benchNodes, auditNS.setup.Round(time.Millisecond))
+	return ts, auditNS.ns
+}
+
+// fillAudit appends the document, then auditEvents-1 one-node deploys built
+// from the edited node alone (parsing the megabyte each time would make the
+// set-up the benchmark).
+func fillAudit(store *streams.Store, ns string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	doc := domaintest.NewDoc(benchNodes)
+	cur, err := domain.ParseFlows(doc.Bytes())
+	if err != nil {
+		return err
+	}
+	actor := domain.Actor{User: "bench", Channel: domain.ChannelAPI}
+	if _, err := store.AppendFlows(ctx, ns, streams.FlowsChange{Flows: cur, Actor: actor}); err != nil {
+		return err
+	}
+	for i := 1; i < auditEvents; i++ {
+		k := (i * 13) % benchNodes
+		doc.Touch(k)
+		one, err := domain.ParseFlows([]byte("[" + string(doc.Node(k)) + "]"))
+		if err != nil {
+			return err
+		}
+		next, err := cur.Apply(domain.FlowsPatch{Upsert: one.Nodes()})
+		if err != nil {
+			return err
+		}
+		if _, err := store.AppendFlows(ctx, ns, streams.FlowsChange{Flows: next, Actor: actor}); err != nil {
+			return fmt.Errorf("deploy %d: %w", i+1, err)
+		}
+		cur = next
+	}
+	return nil
+}
+
+// benchGets times GET url(i) for each iteration, request and whole answer
+// only, and reports p50-us and p99-us.
+func benchGets(b *testing.B, ts *testServer, url func(i int) string) {
+	client := ts.Client()
+	lat := newLatencies(b)
+	for i := 0; i < b.N; i++ {
+		req, err := http.NewRequest("GET", ts.URL+url(i), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+readSecret)
+		lat.start()
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		lat.stop()
+		if err != nil || res.StatusCode != http.StatusOK {
+			b.Fatalf("GET %s: got status %d (%v), want 200", url(i), res.StatusCode, err)
+		}
+		b.SetBytes(n)
+	}
+	lat.report()
+}
+
+// BenchmarkHistoryPage reads a page of 50 history entries, from the head and
+// from random cursors. Target: p99 under 10 ms.
+func BenchmarkHistoryPage(b *testing.B) {
+	ts, ns := auditBench(b)
+	b.Run("Head", func(b *testing.B) {
+		benchGets(b, ts, func(int) string { return path(ns, "/history?limit=50") })
+	})
+	b.Run("RandomCursor", func(b *testing.B) {
+		rnd := rand.New(rand.NewPCG(1, 2))
+		cursors := make([]int, b.N)
+		for i := range cursors {
+			cursors[i] = 2 + rnd.IntN(auditEvents-1)
+		}
+		benchGets(b, ts, func(i int) string { return path(ns, fmt.Sprintf("/history?limit=50&cursor=%d", cursors[i])) })
+	})
+}
+
+// BenchmarkDiff100Apart diffs two revisions 100 one-node deploys apart, at
+// random places in the log: two documents rebuilt from snapshots and
+// patches, then compared. Target: p99 under 100 ms.
+func BenchmarkDiff100Apart(b *testing.B) {
+	ts, ns := auditBench(b)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	from := make([]int, b.N)
+	for i := range from {
+		from[i] = 1 + rnd.IntN(auditEvents-100)
+	}
+	benchGets(b, ts, func(i int) string { return path(ns, fmt.Sprintf("/diff?from=%d&to=%d", from[i], from[i]+100)) })
+}
