@@ -27,14 +27,19 @@ type feed struct {
 	tails map[string]*tail
 }
 
-// tail is one namespace's wake-up channel: closed and replaced whenever the
-// log grows past last.
+// tail is one namespace's wake-up channel, closed and replaced whenever the
+// log grows past last, and the recent entries it saw: a woken waiter that
+// was up to date answers from them without reading its group.
 type tail struct {
 	ch        chan struct{}
 	last      domain.Revision
+	recent    []streams.Entry // ascending, ending at last
 	waiters   int
 	idleSince time.Time
 }
+
+// maxRecent bounds the entries a tail remembers.
+const maxRecent = 1024
 
 // Tail timing: how long one blocked read lasts, and how long a tail with no
 // waiters lives on (so that a worker's next poll finds it running).
@@ -49,17 +54,18 @@ func newFeed(store *streams.Store, log *zap.Logger, m *metrics) *feed {
 	return &feed{store: store, log: log, metrics: m, ctx: ctx, cancel: cancel, tails: map[string]*tail{}}
 }
 
-// subscribe returns a channel closed at ns's next new entry, and a function
-// to call when the caller stops waiting. Subscribe before reading, so that
-// an entry appended between the read and the wait is not missed.
-func (f *feed) subscribe(ns string) (<-chan struct{}, func()) {
+// subscribe returns a channel closed at ns's next new entry, the revision
+// the tail was at, and a function to call when the caller stops waiting.
+// Subscribe before reading the group, so that an entry appended between the
+// read and the wait is not missed.
+func (f *feed) subscribe(ns string) (<-chan struct{}, domain.Revision, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ctx.Err() != nil {
 		// Closed: no new tails; waiters answer "no news" at once.
 		closed := make(chan struct{})
 		close(closed)
-		return closed, func() {}
+		return closed, 0, func() {}
 	}
 	t, ok := f.tails[ns]
 	if !ok {
@@ -70,7 +76,7 @@ func (f *feed) subscribe(ns string) (<-chan struct{}, func()) {
 	}
 	t.waiters++
 	f.metrics.feedWaiters.Inc()
-	return t.ch, func() {
+	return t.ch, t.last, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		t.waiters--
@@ -81,15 +87,59 @@ func (f *feed) subscribe(ns string) (<-chan struct{}, func()) {
 	}
 }
 
-// notify wakes ns's waiters if rev is news.
-func (f *feed) notify(ns string, rev domain.Revision) {
+// notify records new entries of ns and wakes its waiters. Entries at or
+// below what the tail has are ignored; a gap (entries this process has not
+// seen) empties the recent list, so waiters fall back to their groups.
+func (f *feed) notify(ns string, entries ...streams.Entry) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if t, ok := f.tails[ns]; ok && rev > t.last {
-		t.last = rev
+	t, ok := f.tails[ns]
+	if !ok {
+		return
+	}
+	woke := false
+	for _, e := range entries {
+		if e.Revision <= t.last {
+			continue
+		}
+		if e.Revision != t.last+1 {
+			t.recent = t.recent[:0]
+		}
+		t.recent = append(t.recent, e)
+		t.last, woke = e.Revision, true
+	}
+	if n := len(t.recent); n > maxRecent {
+		t.recent = append(t.recent[:0], t.recent[n-maxRecent:]...)
+	}
+	if woke {
 		close(t.ch)
 		t.ch = make(chan struct{})
 	}
+}
+
+// since coalesces what ns's tail saw after revision base, and reports
+// false when it cannot tell (it did not see all of it).
+func (f *feed) since(ns string, base domain.Revision) (feedNews, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tails[ns]
+	if !ok || len(t.recent) == 0 || t.recent[0].Revision > base+1 || t.last <= base {
+		return feedNews{}, false
+	}
+	n := feedNews{Revision: t.last}
+	for _, e := range t.recent {
+		if e.Revision <= base {
+			continue
+		}
+		n.Events++
+		switch e.Aggregate {
+		case domain.AggregateFlows:
+			n.Flows = true
+		case domain.AggregatePackages:
+			n.Packages = true
+		}
+	}
+	return n, true
 }
 
 // run is ns's tail: it blocks on the log and wakes waiters on every new
@@ -106,7 +156,15 @@ func (f *feed) run(ns string, t *tail) {
 		}
 		last, err = f.store.LastEntry(f.ctx, ns)
 	}
-	f.notify(ns, last) // entries appended before the tail started
+	f.mu.Lock()
+	if last > t.last {
+		// Entries appended before the tail started: known to exist, not
+		// what they were.
+		t.last, t.recent = last, t.recent[:0]
+		close(t.ch)
+		t.ch = make(chan struct{})
+	}
+	f.mu.Unlock()
 	for {
 		f.mu.Lock()
 		if t.waiters == 0 && time.Since(t.idleSince) > tailLinger || f.ctx.Err() != nil {
@@ -115,7 +173,7 @@ func (f *feed) run(ns string, t *tail) {
 			return
 		}
 		f.mu.Unlock()
-		rev, err := f.store.WaitEntries(f.ctx, ns, last, tailBlock)
+		entries, err := f.store.WaitEntries(f.ctx, ns, last, tailBlock)
 		if err != nil {
 			if f.ctx.Err() != nil {
 				continue
@@ -127,9 +185,9 @@ func (f *feed) run(ns string, t *tail) {
 			}
 			continue
 		}
-		if rev > last {
-			last = rev
-			f.notify(ns, rev)
+		if len(entries) > 0 {
+			last = entries[len(entries)-1].Revision
+			f.notify(ns, entries...)
 		}
 	}
 }

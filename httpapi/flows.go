@@ -105,7 +105,7 @@ func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.F
 		typ = domain.FlowsDeployed
 	}
 	if !res.Duplicate {
-		s.appended(r, ns, res.Revision, typ)
+		s.appended(r, ns, res.Revision, typ, domain.AggregateFlows)
 	}
 	writeAppend(w, res.Revision, res.AggregateRevision, res.SHA256, res.Duplicate, map[string]any{
 		"flowsRevision": res.AggregateRevision, "summary": res.Summary,

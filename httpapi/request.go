@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"github.com/flowhist/flowhist/streams"
 	"io"
 	"net/http"
 	"strconv"
@@ -63,9 +64,9 @@ func errorsAs(err error, target **domain.Error) bool { return errors.As(err, tar
 
 // appended runs after every successful append: wake the namespace's feed
 // waiters, and project in the background (reads catch up themselves).
-func (s *Server) appended(r *http.Request, ns string, rev domain.Revision, typ domain.EventType) {
+func (s *Server) appended(r *http.Request, ns string, rev domain.Revision, typ domain.EventType, aggregate string) {
 	s.metrics.appends.WithLabelValues(string(typ)).Inc()
-	s.feed.notify(ns, rev)
+	s.feed.notify(ns, streams.Entry{Revision: rev, Aggregate: aggregate})
 	s.projectSoon(ns)
 }
 

@@ -161,7 +161,7 @@ func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, a
 		return res, err
 	}
 	if !res.Duplicate {
-		s.appended(r, ns, res.Revision, typ)
+		s.appended(r, ns, res.Revision, typ, agg)
 	}
 	return res, nil
 }

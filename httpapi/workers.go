@@ -67,7 +67,7 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
-		woken, done := s.feed.subscribe(ns)
+		woken, base, done := s.feed.subscribe(ns)
 		events, err := s.store.ReadGroup(r.Context(), ns, group, worker, 1000, 0)
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
 			// Reaped between create and read: recreate where it was asked.
@@ -85,6 +85,13 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-woken:
 			done()
+			// The group had nothing: the worker is up to date with base,
+			// and what the tail saw since is its news. The group records
+			// the delivery when the worker acks.
+			if news, ok := s.feed.since(ns, base); ok {
+				writeJSON(w, http.StatusOK, news)
+				return nil
+			}
 		case <-timer.C:
 			done()
 			w.WriteHeader(http.StatusNoContent)
@@ -130,7 +137,7 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 	if err := validateWorker(req.Worker); err != nil {
 		return err
 	}
-	n, err := s.store.AckUpTo(r.Context(), r.PathValue("ns"), streams.WorkerGroup(req.Worker), req.Revision)
+	n, err := s.store.AckUpTo(r.Context(), r.PathValue("ns"), streams.WorkerGroup(req.Worker), req.Worker, req.Revision)
 	if err != nil {
 		return err
 	}

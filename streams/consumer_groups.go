@@ -288,7 +288,14 @@ func num(m map[string]rueidis.RedisMessage, k string) (int64, error) {
 // the burst it coalesced.
 //
 // Errors: EUNAVAILABLE.
-func (s *Store) AckUpTo(ctx context.Context, ns, group string, rev domain.Revision) (int, error) {
+func (s *Store) AckUpTo(ctx context.Context, ns, group, consumer string, rev domain.Revision) (int, error) {
+	// A follower may have learned of entries from a shared tail of the log
+	// rather than from its group: deliver what is new first, so that the
+	// group records them. Entries past rev stay pending and come back on
+	// the next read.
+	if err := s.deliverUpTo(ctx, ns, group, consumer, rev); err != nil {
+		return 0, err
+	}
 	total := 0
 	for {
 		res, err := s.client.Do(ctx, s.client.B().Xpending().Key(logKey(ns)).Group(group).Start("-").End(entryID(uint64(rev))).Count(1000).Build()).ToArray()
@@ -335,27 +342,50 @@ func (s *Store) LastEntry(ctx context.Context, ns string) (domain.Revision, erro
 	return domain.Revision(r), nil
 }
 
+// Entry is a log entry's position and aggregate, without its payload: what
+// a follower needs to know that something changed, and what.
+type Entry struct {
+	Revision  domain.Revision
+	Aggregate string
+}
+
 // WaitEntries blocks up to block for entries of ns's log after revision
-// after, and returns the newest revision seen (after, if none came). It
-// holds one blocked connection; callers share one wait per namespace.
+// after and returns them (none if none came). It holds one blocked
+// connection; callers share one wait per namespace.
 //
 // Errors: EUNAVAILABLE.
-func (s *Store) WaitEntries(ctx context.Context, ns string, after domain.Revision, block time.Duration) (domain.Revision, error) {
+func (s *Store) WaitEntries(ctx context.Context, ns string, after domain.Revision, block time.Duration) ([]Entry, error) {
 	id := "0-0"
 	if after > 0 {
 		id = entryID(uint64(after))
 	}
 	res, err := s.client.Do(ctx, s.client.B().Xread().Count(1000).Block(block.Milliseconds()).Streams().Key(logKey(ns)).Id(id).Build()).AsXRead()
 	if rueidis.IsRedisNil(err) {
-		return after, nil
+		return nil, nil
 	}
 	if err != nil {
-		return after, fmt.Errorf("streams: wait on %s: %w", ns, unavailable(err))
+		return nil, fmt.Errorf("streams: wait on %s: %w", ns, unavailable(err))
 	}
-	entries := res[logKey(ns)]
-	if len(entries) == 0 {
-		return after, nil
+	var out []Entry
+	for _, e := range res[logKey(ns)] {
+		if r, ok := revisionOf(e.ID); ok {
+			out = append(out, Entry{Revision: domain.Revision(r), Aggregate: e.FieldValues["a"]})
+		}
 	}
-	r, _ := revisionOf(entries[len(entries)-1].ID)
-	return domain.Revision(r), nil
+	return out, nil
+}
+
+// deliverUpTo reads group's new entries for consumer until the group has
+// been delivered rev.
+func (s *Store) deliverUpTo(ctx context.Context, ns, group, consumer string, rev domain.Revision) error {
+	for {
+		res := s.client.Do(ctx, s.client.B().Xreadgroup().Group(group, consumer).Count(1000).Streams().Key(logKey(ns)).Id(">").Build())
+		events, err := s.decodeGroupReply(ns, group, res)
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 || events[len(events)-1].Revision >= rev {
+			return nil
+		}
+	}
 }
