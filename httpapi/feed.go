@@ -25,6 +25,8 @@ type feed struct {
 
 	mu    sync.Mutex
 	tails map[string]*tail
+
+	groups sync.Map // "ns/group" of worker groups this process created
 }
 
 // tail is one namespace's wake-up channel, closed and replaced whenever the

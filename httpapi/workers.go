@@ -61,8 +61,13 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 		wait = min(d, s.cfg.FeedMaxWait)
 	}
 	group := streams.WorkerGroup(worker)
-	if _, err := s.store.CreateGroup(r.Context(), ns, group, after); err != nil {
-		return err
+	// Create the group once per process; if it is reaped, the read below
+	// notices and creates it again.
+	if _, known := s.feed.groups.Load(ns + "/" + group); !known {
+		if _, err := s.store.CreateGroup(r.Context(), ns, group, after); err != nil {
+			return err
+		}
+		s.feed.groups.Store(ns+"/"+group, true)
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()

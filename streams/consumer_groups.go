@@ -283,63 +283,41 @@ func num(m map[string]rueidis.RedisMessage, k string) (int64, error) {
 	return v.AsInt64()
 }
 
+// ackScript delivers consumer what is new in its group, then acknowledges
+// every entry pending at or below a revision, in one round trip.
+//
+// KEYS: log. ARGV: group, consumer, revision entry id.
+// Returns how many entries it acknowledged.
+var ackScript = newScript(`
+redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 10000, 'STREAMS', KEYS[1], '>')
+local n = 0
+while true do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[3], 1000)
+  if #pending == 0 then return n end
+  local ids = {}
+  for i, p in ipairs(pending) do ids[i] = p[1] end
+  n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+  if #pending < 1000 then return n end
+end
+`)
+
 // AckUpTo acknowledges every entry of group at or below rev, and returns how
 // many it acknowledged. A worker acks the revision it reloaded to, covering
-// the burst it coalesced.
+// the burst it coalesced. It may have learned of the entries from a shared
+// tail of the log rather than from its group, so what is new is delivered
+// to consumer first: the group records them, and entries past rev stay
+// pending and come back on the next read.
 //
-// Errors: EUNAVAILABLE.
+// Errors: ENOTFOUND (no such group), EUNAVAILABLE.
 func (s *Store) AckUpTo(ctx context.Context, ns, group, consumer string, rev domain.Revision) (int, error) {
-	// A follower may have learned of entries from a shared tail of the log
-	// rather than from its group: deliver what is new first, so that the
-	// group records them. Entries past rev stay pending and come back on
-	// the next read.
-	if err := s.deliverUpTo(ctx, ns, group, consumer, rev); err != nil {
-		return 0, err
+	n, err := ackScript.exec(ctx, s.client, []string{logKey(ns)}, []string{group, consumer, entryID(uint64(rev))}).AsInt64()
+	if isNoGroup(err) {
+		return 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
 	}
-	total := 0
-	for {
-		res, err := s.client.Do(ctx, s.client.B().Xpending().Key(logKey(ns)).Group(group).Start("-").End(entryID(uint64(rev))).Count(1000).Build()).ToArray()
-		if isNoGroup(err) {
-			return 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
-		}
-		if err != nil {
-			return total, fmt.Errorf("streams: ack %s on %s: %w", group, ns, unavailable(err))
-		}
-		if len(res) == 0 {
-			return total, nil
-		}
-		ids := make([]string, 0, len(res))
-		for _, p := range res {
-			if fields, err := p.ToArray(); err == nil && len(fields) > 0 {
-				if id, err := fields[0].ToString(); err == nil {
-					ids = append(ids, id)
-				}
-			}
-		}
-		if err := s.client.Do(ctx, s.client.B().Xack().Key(logKey(ns)).Group(group).Id(ids...).Build()).Error(); err != nil {
-			return total, fmt.Errorf("streams: ack %s on %s: %w", group, ns, unavailable(err))
-		}
-		total += len(ids)
-		if len(res) < 1000 {
-			return total, nil
-		}
-	}
-}
-
-// LastEntry returns the revision of the newest entry of ns's log, 0 if it
-// has none.
-//
-// Errors: EUNAVAILABLE.
-func (s *Store) LastEntry(ctx context.Context, ns string) (domain.Revision, error) {
-	entries, err := s.client.Do(ctx, s.client.B().Xrevrange().Key(logKey(ns)).End("+").Start("-").Count(1).Build()).AsXRange()
 	if err != nil {
-		return 0, fmt.Errorf("streams: last entry of %s: %w", ns, unavailable(err))
+		return 0, fmt.Errorf("streams: ack %s on %s: %w", group, ns, unavailable(err))
 	}
-	if len(entries) == 0 {
-		return 0, nil
-	}
-	r, _ := revisionOf(entries[0].ID)
-	return domain.Revision(r), nil
+	return int(n), nil
 }
 
 // Entry is a log entry's position and aggregate, without its payload: what
@@ -375,17 +353,18 @@ func (s *Store) WaitEntries(ctx context.Context, ns string, after domain.Revisio
 	return out, nil
 }
 
-// deliverUpTo reads group's new entries for consumer until the group has
-// been delivered rev.
-func (s *Store) deliverUpTo(ctx context.Context, ns, group, consumer string, rev domain.Revision) error {
-	for {
-		res := s.client.Do(ctx, s.client.B().Xreadgroup().Group(group, consumer).Count(1000).Streams().Key(logKey(ns)).Id(">").Build())
-		events, err := s.decodeGroupReply(ns, group, res)
-		if err != nil {
-			return err
-		}
-		if len(events) == 0 || events[len(events)-1].Revision >= rev {
-			return nil
-		}
+// LastEntry returns the revision of the newest entry of ns's log, 0 if it
+// has none.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) LastEntry(ctx context.Context, ns string) (domain.Revision, error) {
+	entries, err := s.client.Do(ctx, s.client.B().Xrevrange().Key(logKey(ns)).End("+").Start("-").Count(1).Build()).AsXRange()
+	if err != nil {
+		return 0, fmt.Errorf("streams: last entry of %s: %w", ns, unavailable(err))
 	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	r, _ := revisionOf(entries[0].ID)
+	return domain.Revision(r), nil
 }
