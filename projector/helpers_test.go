@@ -2,14 +2,13 @@ package projector_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
 )
@@ -18,15 +17,7 @@ func TestMain(m *testing.M) { os.Exit(valkeytest.Main(m)) }
 
 func mustClient(tb testing.TB, addr string) rueidis.Client {
 	tb.Helper()
-	if addr == "" {
-		addr = valkeytest.Shared(tb)
-	}
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	if err != nil {
-		tb.Fatalf("connect to valkey at %s: %v", addr, err)
-	}
-	tb.Cleanup(c.Close)
-	return c
+	return streamstest.Client(tb, addr)
 }
 
 func mustStore(tb testing.TB, c rueidis.Client) *streams.Store {
@@ -47,11 +38,7 @@ func mustProjector(tb testing.TB, s *streams.Store, cfg projector.Config) *proje
 	return p
 }
 
-func randomNS(tb testing.TB) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return "t-" + hex.EncodeToString(b)
-}
+func randomNS(tb testing.TB) string { return streamstest.Namespace(tb) }
 
 func testCtx(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

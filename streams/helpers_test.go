@@ -2,32 +2,22 @@ package streams_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
 )
 
 func TestMain(m *testing.M) { os.Exit(valkeytest.Main(m)) }
 
-// mustClient connects to addr (the shared test server when empty).
 func mustClient(tb testing.TB, addr string) rueidis.Client {
 	tb.Helper()
-	if addr == "" {
-		addr = valkeytest.Shared(tb)
-	}
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	if err != nil {
-		tb.Fatalf("connect to valkey at %s: %v", addr, err)
-	}
-	tb.Cleanup(c.Close)
-	return c
+	return streamstest.Client(tb, addr)
 }
 
 // mustStore returns a store on the shared test server and a fresh namespace.
@@ -40,12 +30,7 @@ func mustStore(tb testing.TB, cfg streams.Config) (*streams.Store, string) {
 	return s, randomNS(tb)
 }
 
-func randomNS(tb testing.TB) string {
-	tb.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	return "t-" + hex.EncodeToString(b)
-}
+func randomNS(tb testing.TB) string { return streamstest.Namespace(tb) }
 
 func testCtx(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
