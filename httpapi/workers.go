@@ -64,7 +64,11 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	// Create the group once per process; if it is reaped, the read below
 	// notices and creates it again.
 	if _, known := s.feed.groups.Load(ns + "/" + group); !known {
-		if _, err := s.store.CreateGroup(r.Context(), ns, group, after); err != nil {
+		created, err := s.store.CreateGroup(r.Context(), ns, group, after)
+		if err == nil && created {
+			err = s.store.CreateConsumer(r.Context(), ns, group, worker)
+		}
+		if err != nil {
 			return err
 		}
 		s.feed.groups.Store(ns+"/"+group, true)

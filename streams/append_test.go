@@ -206,6 +206,9 @@ func TestIdempotency(t *testing.T) {
 		if second.Revision != first.Revision || !second.Duplicate {
 			t.Fatalf("got %+v, want duplicate of %+v", second.AppendResult, first.AppendResult)
 		}
+		if second.SHA256 != first.SHA256 || len(second.Summary.Added) != 1 || second.Summary.Added[0].ID != "a" {
+			t.Fatalf("got sha %s summary %+v, want the first answer's (%s, node a added)", second.SHA256, second.Summary, first.SHA256)
+		}
 	})
 	t.Run("ErrKeyReusedForOtherRequest", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})

@@ -58,6 +58,22 @@ func (s *Store) CreateGroup(ctx context.Context, ns, group string, at domain.Rev
 	return true, nil
 }
 
+// CreateConsumer registers consumer in group, so that the group's idle
+// time counts from now even before the consumer's first read (a group with
+// no consumer has no idle time, and would never look idle).
+//
+// Errors: ENOTFOUND (no such group), EUNAVAILABLE.
+func (s *Store) CreateConsumer(ctx context.Context, ns, group, consumer string) error {
+	err := s.client.Do(ctx, s.client.B().XgroupCreateconsumer().Key(logKey(ns)).Group(group).Consumer(consumer).Build()).Error()
+	if isNoGroup(err) {
+		return domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
+	}
+	if err != nil {
+		return fmt.Errorf("streams: create consumer %s in %s on %s: %w", consumer, group, ns, unavailable(err))
+	}
+	return nil
+}
+
 // ReadGroup returns up to count events for consumer in group: first the
 // entries delivered to it before and not acknowledged (a consumer that
 // crashed mid-reload gets them again), then new ones. With block > 0 it

@@ -124,6 +124,32 @@ func TestConsumerGroups(t *testing.T) {
 			t.Fatal("a blocked read did not wake on append")
 		}
 	})
+	t.Run("NewConsumerCountsIdle", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{})
+		ctx := testCtx(t)
+		group := streams.WorkerGroup("never-read")
+		s.CreateGroup(ctx, ns, group, 0)
+		if err := s.CreateConsumer(ctx, ns, group, "never-read"); err != nil {
+			t.Fatal(err)
+		}
+		// A consumer that never read still ages, so the reaper can see it.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			infos, err := s.Groups(ctx, ns)
+			if err != nil || len(infos) != 1 {
+				t.Fatalf("Groups: %v %v", infos, err)
+			}
+			if infos[0].Consumers == 1 && infos[0].Idle > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("got %+v, want one consumer whose idle time grows", infos[0])
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		err := s.CreateConsumer(ctx, ns, "worker:none", "x")
+		wantCode(t, err, domain.ENOTFOUND)
+	})
 	t.Run("Destroy", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)

@@ -130,8 +130,17 @@ func (s *Store) appendFlowsOn(ctx context.Context, ns string, base *FlowsVersion
 	}
 	out := FlowsResult{AppendResult: res, SHA256: sha, Summary: summary}
 	if res.Duplicate {
-		// The first request's result; the head may have moved since.
+		// Answer what the first request was answered: its event's hash and
+		// summary, not a diff against a head that may have moved since.
 		s.heads.drop(ns)
+		first, err := s.ReadRevision(ctx, ns, res.Revision)
+		if err != nil {
+			return FlowsResult{}, err
+		}
+		out.SHA256, out.Summary = first.SHA256, domain.Summary{}
+		if first.Summary != nil {
+			out.Summary = *first.Summary
+		}
 		return out, nil
 	}
 	v := &FlowsVersion{Flows: next, Credentials: base.Credentials, Revision: res.Revision, AggregateRevision: res.AggregateRevision}
