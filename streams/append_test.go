@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
 )
 
 func TestAppend(t *testing.T) {
@@ -88,8 +89,7 @@ func TestAppend(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
 		s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
-		c := s.Client()
-		c.Do(ctx, c.B().Hset().Key("fh:{"+ns+"}:meta").FieldValue().FieldValue("schema", "99").Build())
+		streamstest.SetSchemaVersion(t, ctx, s.Client(), ns, 99)
 		_, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
 		if err == nil {
 			t.Fatal("appended to a namespace with a newer keyspace schema")

@@ -5,6 +5,7 @@ package streamstest
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"testing"
 
@@ -52,6 +53,15 @@ func CorruptEvent(tb testing.TB, ctx context.Context, c rueidis.Client, ns strin
 func CorruptState(tb testing.TB, ctx context.Context, c rueidis.Client, ns, field, value string) {
 	tb.Helper()
 	if err := c.Do(ctx, c.B().Hset().Key("fh:{"+ns+"}:state").FieldValue().FieldValue(field, value).Build()).Error(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// SetSchemaVersion overwrites the keyspace schema version recorded for ns,
+// as a newer (or older) flowhist would have written it.
+func SetSchemaVersion(tb testing.TB, ctx context.Context, c rueidis.Client, ns string, v int) {
+	tb.Helper()
+	if err := c.Do(ctx, c.B().Hset().Key("fh:{"+ns+"}:meta").FieldValue().FieldValue("schema", fmt.Sprint(v)).Build()).Error(); err != nil {
 		tb.Fatal(err)
 	}
 }
