@@ -5,8 +5,8 @@ package streamstest
 
 import (
 	"bytes"
-	"fmt"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
