@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/flowhist/flowhist/streams/streamstest"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,7 +16,6 @@ import (
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/httpapi"
-	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
 )
 
@@ -41,7 +40,7 @@ func BenchmarkDeployPUT(b *testing.B) {
 	ts.ok(b, "PUT", path(ns, "/flows"), doc.Bytes(), nil, nil)
 	b.SetBytes(int64(len(doc.Bytes())))
 	client := ts.Client()
-	lat := newLatencies(b)
+	lat := streamstest.NewLatencies(b)
 	for i := 0; i < b.N; i++ {
 		doc.Touch(i % benchNodes)
 		req, err := http.NewRequest("PUT", ts.URL+path(ns, "/flows"), bytes.NewReader(doc.Bytes()))
@@ -49,19 +48,19 @@ func BenchmarkDeployPUT(b *testing.B) {
 			b.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+deploySecret)
-		lat.start()
+		lat.Start()
 		res, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
 		_, err = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		lat.stop()
+		lat.Stop()
 		if err != nil || res.StatusCode != http.StatusOK {
 			b.Fatalf("PUT: got status %d (%v), want 200", res.StatusCode, err)
 		}
 	}
-	lat.report()
+	lat.Report()
 }
 
 // BenchmarkDeployBaseline is the old module's deploy of the same change:
@@ -73,20 +72,20 @@ func BenchmarkDeployBaseline(b *testing.B) {
 	b.Cleanup(func() { c.Do(context.Background(), c.B().Del().Key(key).Build()) })
 	doc := domaintest.NewDoc(benchNodes)
 	b.SetBytes(int64(len(doc.Bytes())))
-	lat := newLatencies(b)
+	lat := streamstest.NewLatencies(b)
 	for i := 0; i < b.N; i++ {
 		doc.Touch(i % benchNodes)
 		set := c.B().Set().Key(key).Value(string(doc.Bytes())).Build()
-		lat.start()
+		lat.Start()
 		if err := c.Do(ctx, set).Error(); err != nil {
 			b.Fatal(err)
 		}
 		if err := c.Do(ctx, c.B().Publish().Channel(key+":updated").Message(strconv.FormatInt(time.Now().UnixMilli(), 10)).Build()).Error(); err != nil {
 			b.Fatal(err)
 		}
-		lat.stop()
+		lat.Stop()
 	}
-	lat.report()
+	lat.Report()
 }
 
 // BenchmarkFeedNotify50 has 50 workers long-polling the feed (each acking
@@ -146,8 +145,8 @@ func BenchmarkFeedNotify50(b *testing.B) {
 		}
 		from200 = append(from200, d)
 	}
-	report(b, "", from200)
-	report(b, "sent-", fromSent)
+	streamstest.ReportPercentiles(b, "", from200)
+	streamstest.ReportPercentiles(b, "sent-", fromSent)
 	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
 }
 
@@ -203,8 +202,8 @@ func BenchmarkPubSubNotify50(b *testing.B) {
 		}
 		fromReturn = append(fromReturn, d)
 	}
-	report(b, "", fromReturn)
-	report(b, "sent-", fromSent)
+	streamstest.ReportPercentiles(b, "", fromReturn)
+	streamstest.ReportPercentiles(b, "sent-", fromSent)
 	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
 }
 
@@ -278,41 +277,5 @@ func collect(b *testing.B, wakes <-chan wake) time.Time {
 
 func mustClient(tb testing.TB) rueidis.Client {
 	tb.Helper()
-	addr := valkeytest.Shared(tb)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	if err != nil {
-		tb.Fatalf("connect to valkey at %s: %v", addr, err)
-	}
-	tb.Cleanup(c.Close)
-	return c
-}
-
-// latencies times the measured part of each iteration (building the input
-// is excluded) and reports its p50 and p99 next to the mean.
-type latencies struct {
-	b  *testing.B
-	t0 time.Time
-	d  []time.Duration
-}
-
-func newLatencies(b *testing.B) *latencies {
-	b.ResetTimer()
-	b.StopTimer()
-	return &latencies{b: b, d: make([]time.Duration, 0, b.N)}
-}
-
-func (l *latencies) start() { l.b.StartTimer(); l.t0 = time.Now() }
-
-func (l *latencies) stop() { l.d = append(l.d, time.Since(l.t0)); l.b.StopTimer() }
-
-func (l *latencies) report() { report(l.b, "", l.d) }
-
-// report reports the p50 and p99 of d in microseconds, named with prefix.
-func report(b *testing.B, prefix string, d []time.Duration) {
-	if len(d) == 0 {
-		return
-	}
-	slices.Sort(d)
-	b.ReportMetric(float64(d[len(d)/2].Microseconds()), prefix+"p50-us")
-	b.ReportMetric(float64(d[len(d)*99/100].Microseconds()), prefix+"p99-us")
+	return streamstest.Client(tb, "")
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"github.com/flowhist/flowhist/streams/streamstest"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -87,27 +88,27 @@ func fillAudit(store *streams.Store, ns string) error {
 // only, and reports p50-us and p99-us.
 func benchGets(b *testing.B, ts *testServer, url func(i int) string) {
 	client := ts.Client()
-	lat := newLatencies(b)
+	lat := streamstest.NewLatencies(b)
 	for i := 0; i < b.N; i++ {
 		req, err := http.NewRequest("GET", ts.URL+url(i), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+readSecret)
-		lat.start()
+		lat.Start()
 		res, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
 		n, err := io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		lat.stop()
+		lat.Stop()
 		if err != nil || res.StatusCode != http.StatusOK {
 			b.Fatalf("GET %s: got status %d (%v), want 200", url(i), res.StatusCode, err)
 		}
 		b.SetBytes(n)
 	}
-	lat.report()
+	lat.Report()
 }
 
 // BenchmarkHistoryPage reads a page of 50 history entries, from the head and

@@ -3,7 +3,7 @@ package streams_test
 import (
 	"bytes"
 	"fmt"
-	"slices"
+	"github.com/flowhist/flowhist/streams/streamstest"
 	"strconv"
 	"testing"
 	"time"
@@ -28,20 +28,20 @@ func BenchmarkDeployBaselineSetPublish(b *testing.B) {
 	ctx := testCtx(b)
 	doc := domaintest.NewDoc(benchNodes)
 	b.SetBytes(int64(len(doc.Bytes())))
-	lat := newLatencies(b)
+	lat := streamstest.NewLatencies(b)
 	for i := 0; i < b.N; i++ {
 		doc.Touch(i % benchNodes)
 		body := doc.Bytes()
-		lat.start()
+		lat.Start()
 		if err := c.Do(ctx, c.B().Set().Key(ns+":flows").Value(string(body)).Build()).Error(); err != nil {
 			b.Fatal(err)
 		}
 		if err := c.Do(ctx, c.B().Publish().Channel(ns+":flows:updated").Message(strconv.FormatInt(time.Now().UnixMilli(), 10)).Build()).Error(); err != nil {
 			b.Fatal(err)
 		}
-		lat.stop()
+		lat.Stop()
 	}
-	lat.report()
+	lat.Report()
 }
 
 // BenchmarkDeployAppendOneNode is flowhist's deploy of a one-node change to
@@ -55,11 +55,11 @@ func BenchmarkDeployAppendOneNode(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(doc.Bytes())))
-	lat := newLatencies(b)
+	lat := streamstest.NewLatencies(b)
 	for i := 0; i < b.N; i++ {
 		doc.Touch(i % benchNodes)
 		body := doc.Bytes()
-		lat.start()
+		lat.Start()
 		f, err := domain.ParseFlows(body)
 		if err != nil {
 			b.Fatal(err)
@@ -67,9 +67,9 @@ func BenchmarkDeployAppendOneNode(b *testing.B) {
 		if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: f}); err != nil {
 			b.Fatal(err)
 		}
-		lat.stop()
+		lat.Stop()
 	}
-	lat.report()
+	lat.Report()
 }
 
 // BenchmarkFlowsAt rebuilds a revision half a snapshot interval after the
@@ -166,31 +166,4 @@ func memoryPerRevision(tb testing.TB, deploys int) (perRev float64, docSize int)
 		tb.Fatal("the document built node by node differs from the edited one")
 	}
 	return float64(total()-before) / float64(deploys), len(doc.Bytes())
-}
-
-// latencies times the measured part of each iteration (building the input
-// is excluded) and reports its p50 and p99 next to the mean.
-type latencies struct {
-	b  *testing.B
-	t0 time.Time
-	d  []time.Duration
-}
-
-func newLatencies(b *testing.B) *latencies {
-	b.ResetTimer()
-	b.StopTimer()
-	return &latencies{b: b, d: make([]time.Duration, 0, b.N)}
-}
-
-func (l *latencies) start() { l.b.StartTimer(); l.t0 = time.Now() }
-
-func (l *latencies) stop() { l.d = append(l.d, time.Since(l.t0)); l.b.StopTimer() }
-
-func (l *latencies) report() {
-	slices.Sort(l.d)
-	if len(l.d) == 0 {
-		return
-	}
-	l.b.ReportMetric(float64(l.d[len(l.d)/2].Microseconds()), "p50-us")
-	l.b.ReportMetric(float64(l.d[len(l.d)*99/100].Microseconds()), "p99-us")
 }
