@@ -212,6 +212,7 @@ func (s *Server) ReapIdleWorkers(ctx context.Context) (int, error) {
 			if err := s.store.DestroyGroup(ctx, ns, g.Name); err != nil {
 				return n, err
 			}
+			s.feed.groups.Delete(ns + "/" + g.Name)
 			s.metrics.workerLag.DeleteLabelValues(ns, worker)
 			s.log.Info("destroyed idle worker group", zap.String("ns", ns), zap.String("worker", worker), zap.Duration("idle", g.Idle))
 			n++
