@@ -140,3 +140,11 @@ func BenchmarkDiff100Apart(b *testing.B) {
 	}
 	benchGets(b, ts, func(i int) string { return path(ns, fmt.Sprintf("/diff?from=%d&to=%d", from[i], from[i]+100)) })
 }
+
+// BenchmarkNodeHistory reads one node's history in the same 10 000-event
+// namespace: the endpoint scans the log's envelopes and decodes only the
+// events whose summary names the node.
+func BenchmarkNodeHistory(b *testing.B) {
+	ts, ns := auditBench(b)
+	benchGets(b, ts, func(int) string { return path(ns, "/nodes/"+domaintest.ID(7)+"/history?limit=20") })
+}
