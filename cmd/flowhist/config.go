@@ -2,8 +2,10 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -22,7 +24,10 @@ type ValkeyConfig struct {
 	TLS      bool
 	// TLSServerName overrides the name checked in the server certificate.
 	TLSServerName string
-	DialTimeout   time.Duration
+	// TLSCAFile is a PEM file of the CAs to trust instead of the system's
+	// (a private CA).
+	TLSCAFile   string
+	DialTimeout time.Duration
 }
 
 func setValkeyDefaults(v *viper.Viper) {
@@ -32,6 +37,7 @@ func setValkeyDefaults(v *viper.Viper) {
 	v.SetDefault("valkey.db", 0)
 	v.SetDefault("valkey.tls", false)
 	v.SetDefault("valkey.tls_server_name", "")
+	v.SetDefault("valkey.tls_ca_file", "")
 	v.SetDefault("valkey.dial_timeout", 5*time.Second)
 }
 
@@ -84,6 +90,7 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 		DB:            v.GetInt("valkey.db"),
 		TLS:           v.GetBool("valkey.tls"),
 		TLSServerName: v.GetString("valkey.tls_server_name"),
+		TLSCAFile:     v.GetString("valkey.tls_ca_file"),
 		DialTimeout:   v.GetDuration("valkey.dial_timeout"),
 	}
 	if c.Addr == "" {
@@ -104,6 +111,16 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 	}
 	if c.TLS {
 		opt.TLSConfig = &tls.Config{ServerName: c.TLSServerName, MinVersion: tls.VersionTLS12}
+		if c.TLSCAFile != "" {
+			pem, err := os.ReadFile(c.TLSCAFile)
+			if err != nil {
+				return nil, &exitError{exitUsage, fmt.Sprintf("valkey.tls_ca_file: %v", err)}
+			}
+			opt.TLSConfig.RootCAs = x509.NewCertPool()
+			if !opt.TLSConfig.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, &exitError{exitUsage, fmt.Sprintf("valkey.tls_ca_file %s has no PEM certificate", c.TLSCAFile)}
+			}
+		}
 	}
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
