@@ -65,6 +65,7 @@ vet: deps
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./domain/ ./streams/
 	$(GO) test -run '^$$' -bench . -benchtime 50x ./httpapi/
+	$(GO) test -run '^$$' -bench Notify50 -benchtime 200x ./e2e/
 
 # fuzz runs each fuzz target for FUZZTIME (go test fuzzes one target at a time).
 fuzz: deps
