@@ -63,26 +63,10 @@ func BenchmarkFeedNotify50(b *testing.B) {
 		_, body := get(fh.URL+"/metrics", nil)
 		return strings.Contains(body, fmt.Sprintf("flowhist_feed_waiters %d\n", listeners)), "not every listener waits yet"
 	}
-	var fromSent, from200 []time.Duration
-	early := 0
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		waitFor(b, 10*time.Second, "50 feed requests waiting", waiting)
-		b.StartTimer()
-		sent, got200 := put(fmt.Sprint("round ", i))
-		last := lp.last(b)
-		b.StopTimer()
-		fromSent = append(fromSent, last.Sub(sent))
-		d := last.Sub(got200)
-		if d < 0 {
-			d, early = 0, early+1
-		}
-		from200 = append(from200, d)
-	}
-	streamstest.ReportPercentiles(b, "", from200)
-	streamstest.ReportPercentiles(b, "sent-", fromSent)
-	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
+	streamstest.NotifyRounds(b,
+		func() { waitFor(b, 10*time.Second, "50 feed requests waiting", waiting) },
+		func(i int) (time.Time, time.Time) { return put(fmt.Sprint("round ", i)) },
+		func() time.Time { return lp.last(b) })
 }
 
 func BenchmarkPubSubNotify50(b *testing.B) {
@@ -95,30 +79,9 @@ func BenchmarkPubSubNotify50(b *testing.B) {
 		m, err := c.Do(ctx, c.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
 		return err == nil && m[channel] == listeners, "not every subscriber yet"
 	})
-	var fromSent, fromReturn []time.Duration
-	early := 0
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		publish := c.B().Publish().Channel(channel).Message(strconv.FormatInt(time.Now().UnixMilli(), 10)).Build()
-		b.StartTimer()
-		sent := time.Now()
-		if err := c.Do(ctx, publish).Error(); err != nil {
-			b.Fatal(err)
-		}
-		returned := time.Now()
-		last := lp.last(b)
-		b.StopTimer()
-		fromSent = append(fromSent, last.Sub(sent))
-		d := last.Sub(returned)
-		if d < 0 {
-			d, early = 0, early+1
-		}
-		fromReturn = append(fromReturn, d)
-	}
-	streamstest.ReportPercentiles(b, "", fromReturn)
-	streamstest.ReportPercentiles(b, "sent-", fromSent)
-	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
+	streamstest.NotifyRounds(b, func() {},
+		func(int) (time.Time, time.Time) { return streamstest.Publish(b, c, channel) },
+		func() time.Time { return lp.last(b) })
 }
 
 // listenerProc is the process playing the 50 listeners.

@@ -113,41 +113,27 @@ func BenchmarkFeedNotify50(b *testing.B) {
 		}()
 	}
 
-	var fromSent, from200 []time.Duration
-	early := 0
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		ts.waitForWaiters(b, benchWorkers)
-		req, err := http.NewRequest("PUT", ts.URL+path(ns, "/flows"), bytes.NewReader(flowsDoc(fmt.Sprint("round", i))))
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+deploySecret)
-		b.StartTimer()
-		sent := time.Now()
-		res, err := ts.Client().Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		got200 := time.Now()
-		if res.StatusCode != http.StatusOK {
-			b.Fatalf("PUT: got status %d, want 200", res.StatusCode)
-		}
-		last := collect(b, wakes)
-		b.StopTimer()
-		fromSent = append(fromSent, last.Sub(sent))
-		d := last.Sub(got200)
-		if d < 0 {
-			d, early = 0, early+1
-		}
-		from200 = append(from200, d)
-	}
-	streamstest.ReportPercentiles(b, "", from200)
-	streamstest.ReportPercentiles(b, "sent-", fromSent)
-	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
+	streamstest.NotifyRounds(b,
+		func() { ts.waitForWaiters(b, benchWorkers) },
+		func(i int) (time.Time, time.Time) {
+			req, err := http.NewRequest("PUT", ts.URL+path(ns, "/flows"), bytes.NewReader(flowsDoc(fmt.Sprint("round", i))))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+deploySecret)
+			sent := time.Now()
+			res, err := ts.Client().Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				b.Fatalf("PUT: got status %d, want 200", res.StatusCode)
+			}
+			return sent, time.Now()
+		},
+		func() time.Time { return collect(b, wakes) })
 }
 
 // BenchmarkPubSubNotify50 is the old module's notification: 50 subscribers
@@ -181,30 +167,9 @@ func BenchmarkPubSubNotify50(b *testing.B) {
 		return err == nil && m[channel] == benchWorkers
 	})
 
-	var fromSent, fromReturn []time.Duration
-	early := 0
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		publish := c.B().Publish().Channel(channel).Message(strconv.FormatInt(time.Now().UnixMilli(), 10)).Build()
-		b.StartTimer()
-		sent := time.Now()
-		if err := c.Do(ctx, publish).Error(); err != nil {
-			b.Fatal(err)
-		}
-		returned := time.Now()
-		last := collect(b, wakes)
-		b.StopTimer()
-		fromSent = append(fromSent, last.Sub(sent))
-		d := last.Sub(returned)
-		if d < 0 {
-			d, early = 0, early+1
-		}
-		fromReturn = append(fromReturn, d)
-	}
-	streamstest.ReportPercentiles(b, "", fromReturn)
-	streamstest.ReportPercentiles(b, "sent-", fromSent)
-	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
+	streamstest.NotifyRounds(b, func() {},
+		func(int) (time.Time, time.Time) { return streamstest.Publish(b, c, channel) },
+		func() time.Time { return collect(b, wakes) })
 }
 
 // wake is one worker's (or subscriber's) news arriving.

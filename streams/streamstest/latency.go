@@ -1,6 +1,10 @@
 package streamstest
 
 import (
+	"context"
+	"strconv"
+
+	"github.com/redis/rueidis"
 	"slices"
 	"testing"
 	"time"
@@ -41,4 +45,46 @@ func ReportPercentiles(b *testing.B, prefix string, d []time.Duration) {
 	slices.Sort(d)
 	b.ReportMetric(float64(d[len(d)/2].Microseconds()), prefix+"p50-us")
 	b.ReportMetric(float64(d[len(d)*99/100].Microseconds()), prefix+"p99-us")
+}
+
+// NotifyRounds runs b.N rounds of a notification benchmark. Before each
+// round, ready (untimed) waits until every listener waits; notify sends the
+// change and returns when it was sent and when its sender got the answer (a
+// deploy's 200, a PUBLISH's reply); last returns when the round's last
+// listener heard of it. It reports the time from the answer to the last
+// listener (p50-us, p99-us; 0 when all heard before the answer, counted in
+// early-%) and from sending (sent-p50-us, sent-p99-us).
+func NotifyRounds(b *testing.B, ready func(), notify func(round int) (sent, answered time.Time), last func() time.Time) {
+	var fromSent, fromAnswer []time.Duration
+	early := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ready()
+		b.StartTimer()
+		sent, answered := notify(i)
+		heard := last()
+		b.StopTimer()
+		fromSent = append(fromSent, heard.Sub(sent))
+		d := heard.Sub(answered)
+		if d < 0 {
+			d, early = 0, early+1
+		}
+		fromAnswer = append(fromAnswer, d)
+	}
+	ReportPercentiles(b, "", fromAnswer)
+	ReportPercentiles(b, "sent-", fromSent)
+	b.ReportMetric(100*float64(early)/float64(b.N), "early-%")
+}
+
+// Publish sends the old module's flows-updated message (Date.now() in ms)
+// on channel, for NotifyRounds: it returns when it was sent and when
+// PUBLISH returned.
+func Publish(b *testing.B, c rueidis.Client, channel string) (sent, returned time.Time) {
+	cmd := c.B().Publish().Channel(channel).Message(strconv.FormatInt(time.Now().UnixMilli(), 10)).Build()
+	sent = time.Now()
+	if err := c.Do(context.Background(), cmd).Error(); err != nil {
+		b.Fatal(err)
+	}
+	return sent, time.Now()
 }
