@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -275,9 +276,19 @@ func (s *Store) encodePayload(p []byte) (string, string, error) {
 	return string(z), "gz", nil
 }
 
+// gzipWriters keeps compressors between uses: a new one allocates about a
+// megabyte of tables, which made every snapshot of a small document a
+// garbage collection.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return w
+}}
+
 func gzipBytes(p []byte) ([]byte, error) {
 	var b bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	w := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(w)
+	w.Reset(&b)
 	if _, err := w.Write(p); err != nil {
 		return nil, err
 	}
