@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -88,12 +89,19 @@ func BenchmarkDeployBaseline(b *testing.B) {
 	lat.Report()
 }
 
-// BenchmarkFeedNotify50 has 50 workers long-polling the feed (each acking
-// what it got and polling again) while one PUT deploys. It reports the time
+// BenchmarkFeedNotify50 has 50 workers long-polling the feed (each polling
+// again at once, acknowledging what it got with that poll) while one PUT deploys. It reports the time
 // from the PUT's 200 to the last of the 50 feed answers (p50-us, p99-us;
 // 0 when all 50 came before the 200, counted in early-%), and from sending
 // the PUT (sent-p50-us, sent-p99-us).
-func BenchmarkFeedNotify50(b *testing.B) {
+func BenchmarkFeedNotify50(b *testing.B) { benchFeedNotify50(b, poll) }
+
+// BenchmarkFeedStreamNotify50 is BenchmarkFeedNotify50 with each worker
+// holding one streaming feed request (stream=1) and acknowledging each news
+// line with POST …/feed/ack at once.
+func BenchmarkFeedStreamNotify50(b *testing.B) { benchFeedNotify50(b, follow) }
+
+func benchFeedNotify50(b *testing.B, worker func(ctx context.Context, ts *testServer, ns, worker string, after domain.Revision, wakes chan<- wake)) {
 	ts := mustServer(b, httpapi.Config{})
 	// Keep the 50 long polls' connections between rounds.
 	ts.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = 2 * benchWorkers
@@ -109,7 +117,7 @@ func BenchmarkFeedNotify50(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			poll(ctx, ts, ns, fmt.Sprintf("w%02d", w), after, wakes)
+			worker(ctx, ts, ns, fmt.Sprintf("w%02d", w), after, wakes)
 		}()
 	}
 
@@ -187,8 +195,9 @@ func poll(ctx context.Context, ts *testServer, ns, worker string, after domain.R
 		case <-ctx.Done():
 		}
 	}
+	var ack domain.Revision
 	for ctx.Err() == nil {
-		res, err := ts.send(ctx, "GET", feedURL(ns, worker, after, "60s"), nil, auth)
+		res, err := ts.send(ctx, "GET", feedURL(ns, worker, after, "60s")+fmt.Sprintf("&ack=%d", ack), nil, auth)
 		at := time.Now()
 		switch {
 		case ctx.Err() != nil:
@@ -207,14 +216,55 @@ func poll(ctx context.Context, ts *testServer, ns, worker string, after domain.R
 			signal(wake{err: err})
 			return
 		}
-		ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision))
-		if res, err := ts.send(ctx, "POST", path(ns, "/feed/ack"), ack, auth); err != nil || res.status != http.StatusOK {
-			if ctx.Err() == nil {
-				signal(wake{err: fmt.Errorf("ack: got status %d (%v), want 200", res.status, err)})
+		// Acknowledged with the next poll.
+		ack = news.Revision
+		signal(wake{at: at})
+	}
+}
+
+// follow is one worker on a streaming feed: read news lines, ack each at
+// once, request the stream again when it ends, until ctx ends.
+func follow(ctx context.Context, ts *testServer, ns, worker string, after domain.Revision, wakes chan<- wake) {
+	signal := func(w wake) {
+		select {
+		case wakes <- w:
+		case <-ctx.Done():
+		}
+	}
+	for ctx.Err() == nil {
+		err := func() error {
+			req, err := http.NewRequestWithContext(ctx, "GET", ts.URL+feedURL(ns, worker, after, "60s")+"&stream=1", nil)
+			if err != nil {
+				return err
 			}
+			req.Header.Set("Authorization", "Bearer "+readSecret)
+			res, err := ts.Client().Do(req)
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				return fmt.Errorf("feed: got status %d, want 200", res.StatusCode)
+			}
+			lines := bufio.NewScanner(res.Body)
+			for lines.Scan() {
+				at := time.Now()
+				var news feedNews
+				if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
+					return fmt.Errorf("feed line %q: %v", lines.Bytes(), err)
+				}
+				signal(wake{at: at})
+				ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision))
+				if res, err := ts.send(ctx, "POST", path(ns, "/feed/ack"), ack, hdr{"Authorization": "Bearer " + readSecret}); err != nil || res.status != http.StatusOK {
+					return fmt.Errorf("ack: got status %d (%v), want 200", res.status, err)
+				}
+			}
+			return lines.Err()
+		}()
+		if err != nil && ctx.Err() == nil {
+			signal(wake{err: err})
 			return
 		}
-		signal(wake{at: at})
 	}
 }
 

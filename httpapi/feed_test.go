@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -182,6 +184,17 @@ func TestFeed(t *testing.T) {
 			ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("next"), nil, nil)
 			wantNews(t, ts.do(t, "GET", feedURL(ns, "w1", 1, "0s"), nil, nil), 5, 1, true)
 		})
+		t.Run("AckedWithThePoll", func(t *testing.T) {
+			// ack=5 acknowledges like POST …/feed/ack, then polls.
+			wantNoContent(t, ts.do(t, "GET", feedURL(ns, "w1", 1, "0s")+"&ack=5", nil, nil))
+			if got, want := workers(t, ts, ns).Workers[0], (workerInfo{Worker: "w1", Acknowledged: 5, LastDelivered: 5}); !got.same(want) {
+				t.Fatalf("got %+v, want %+v", got, want)
+			}
+			// Entries past the ack still come.
+			ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("after the ack"), nil, nil)
+			ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("and another"), nil, nil)
+			wantNews(t, ts.do(t, "GET", feedURL(ns, "w1", 1, "0s")+"&ack=6", nil, nil), 7, 1, true)
+		})
 	})
 
 	t.Run("WorkersIndependent", func(t *testing.T) {
@@ -216,6 +229,9 @@ func TestFeed(t *testing.T) {
 			"worker=w1&after=0&wait=forever",
 			"worker=w1&after=0&wait=-1s",
 			"worker=w1&after=0&wait=10",
+			"worker=w1&after=0&ack=x",
+			"worker=w1&after=0&ack=-2",
+			"worker=w1&after=0&stream=yes",
 		} {
 			wantError(t, ts.do(t, "GET", path(ns, "/feed?"+q), nil, nil), http.StatusBadRequest, domain.EINVALID)
 		}
@@ -362,5 +378,119 @@ func TestFeedMaxWait(t *testing.T) {
 		t.Parallel()
 		ch := ts.startFeed(t, path(randomNS(t), "/feed?worker=w1&after=0"))
 		wantNoContent(t, await(t, ch))
+	})
+}
+
+// openStream starts a streaming feed request; its news lines arrive on the
+// first channel, and the end of the answer (nil, or what failed) on the
+// second.
+func (ts *testServer) openStream(tb testing.TB, url string) (<-chan feedNews, <-chan error) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	lines, end := make(chan feedNews, 100), make(chan error, 1)
+	done := make(chan struct{})
+	tb.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		end <- func() error {
+			req, err := http.NewRequestWithContext(ctx, "GET", ts.URL+url, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+readSecret)
+			res, err := ts.Client().Do(req)
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/x-ndjson" {
+				return fmt.Errorf("got status %d, %s, want 200 application/x-ndjson", res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			sc := bufio.NewScanner(res.Body)
+			for sc.Scan() {
+				var n feedNews
+				if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
+					return fmt.Errorf("line %q: %v", sc.Bytes(), err)
+				}
+				lines <- n
+			}
+			return sc.Err()
+		}()
+	}()
+	return lines, end
+}
+
+func nextLine(tb testing.TB, lines <-chan feedNews, end <-chan error) feedNews {
+	tb.Helper()
+	select {
+	case n := <-lines:
+		return n
+	case err := <-end:
+		tb.Fatalf("the stream ended (%v), want a news line", err)
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("got no news line within 10s, want one at once")
+	}
+	return feedNews{}
+}
+
+// TestFeedStream checks stream=1: pending entries first, then a line per
+// burst in the same answer, until the wait or the server's Close ends it.
+func TestFeedStream(t *testing.T) {
+	t.Parallel()
+	ts := mustServer(t, httpapi.Config{})
+	other := mustServer(t, httpapi.Config{})
+	ns := randomNS(t)
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("zero"), nil, nil)
+	wantNoContent(t, ts.do(t, "GET", feedURL(ns, "w1", 1, "0s"), nil, nil))
+	for i := range 3 {
+		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc(fmt.Sprint("offline", i)), nil, nil)
+	}
+
+	lines, end := ts.openStream(t, feedURL(ns, "w1", 1, "30s")+"&stream=1")
+	if got, want := nextLine(t, lines, end), (feedNews{Revision: 4, Flows: true, Events: 3}); got != want {
+		t.Fatalf("first line: got %+v, want the pending %+v", got, want)
+	}
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("live"), nil, nil)
+	if got, want := nextLine(t, lines, end), (feedNews{Revision: 5, Flows: true, Events: 1}); got != want {
+		t.Fatalf("second line: got %+v, want %+v", got, want)
+	}
+	// Another server's appends reach the stream through the tail.
+	ts.ok(t, "POST", path(ns, "/feed/ack"), []byte(`{"worker":"w1","revision":5}`), nil, nil)
+	other.ok(t, "PUT", path(ns, "/settings"), []byte(`{"nodes":{"node-red-contrib-x":{"version":"1.0.0","user":true}}}`), nil, nil)
+	got := nextLine(t, lines, end)
+	for got.Revision < 7 {
+		got = nextLine(t, lines, end) // settings, then packages, maybe apart
+	}
+	if got.Revision != 7 || got.Flows {
+		t.Fatalf("got %+v, want revision 7 without flows", got)
+	}
+	if w := workers(t, ts, ns).Workers[0]; w.Acknowledged != 5 {
+		t.Fatalf("got %+v, want revision 5 acknowledged", w)
+	}
+
+	ts.api.Close()
+	select {
+	case err := <-end:
+		if err != nil {
+			t.Fatalf("the stream ended with %v, want a clean end", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end within 10s of Close")
+	}
+	if n := len(lines); n != 0 {
+		t.Fatalf("got %d more lines, want none", n)
+	}
+
+	t.Run("EndsAtTheWait", func(t *testing.T) {
+		ts := mustServer(t, httpapi.Config{})
+		lines, end := ts.openStream(t, feedURL(ns, "w2", 7, "100ms")+"&stream=1")
+		select {
+		case err := <-end:
+			if err != nil || len(lines) != 0 {
+				t.Fatalf("got %v and %d lines, want a clean end without news", err, len(lines))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a stream with wait=100ms did not end within 10s")
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
+	"go.uber.org/zap"
 )
 
 // validateWorker checks a worker id: the same characters as a namespace.
@@ -38,19 +40,23 @@ type feedNews struct {
 // getFeed long-polls the worker's consumer group: entries delivered before
 // and not acknowledged come first, then new ones; with none it waits for the
 // namespace's next entry, up to wait. 200 with feedNews, or 204 when the
-// wait ended with nothing.
+// wait ended with nothing. ack=REV acknowledges up to REV first, as POST
+// …/feed/ack does, saving a worker that request. With stream=1 the answer
+// does not end at the first news: it is one feedNews line per burst
+// (application/x-ndjson) until the wait ends.
 func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	ns, q := r.PathValue("ns"), r.URL.Query()
 	worker := q.Get("worker")
 	if err := validateWorker(worker); err != nil {
 		return err
 	}
-	var after domain.Revision
-	if a := q.Get("after"); a != "" {
-		var err error
-		if after, err = domain.ParseRevision(a); err != nil {
-			return err
-		}
+	after, err := queryRevision(q.Get("after"), "after")
+	if err != nil {
+		return err
+	}
+	ack, err := queryRevision(q.Get("ack"), "ack")
+	if err != nil {
+		return err
 	}
 	wait := min(s.cfg.FeedDefaultWait, s.cfg.FeedMaxWait)
 	if v := q.Get("wait"); v != "" {
@@ -60,35 +66,42 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 		}
 		wait = min(d, s.cfg.FeedMaxWait)
 	}
-	group := streams.WorkerGroup(worker)
-	// Create the group once per process; if it is reaped, the read below
+	var stream bool
+	switch v := q.Get("stream"); v {
+	case "", "0", "false":
+	case "1", "true":
+		stream = true
+	default:
+		return domain.Errorf(domain.EINVALID, "stream %q must be 1 or 0", v)
+	}
+	c := feedCall{s: s, ctx: r.Context(), ns: ns, group: streams.WorkerGroup(worker), worker: worker, after: after}
+	// Create the group once per process; if it is reaped, the read
 	// notices and creates it again.
-	if _, known := s.feed.groups.Load(ns + "/" + group); !known {
-		created, err := s.store.CreateGroup(r.Context(), ns, group, after)
+	if _, known := s.feed.groups.Load(ns + "/" + c.group); !known {
+		created, err := s.store.CreateGroup(r.Context(), ns, c.group, after)
 		if err == nil && created {
-			err = s.store.CreateConsumer(r.Context(), ns, group, worker)
+			err = s.store.CreateConsumer(r.Context(), ns, c.group, worker)
 		}
 		if err != nil {
 			return err
 		}
-		s.feed.groups.Store(ns+"/"+group, true)
+		s.feed.groups.Store(ns+"/"+c.group, true)
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	for {
+	if stream {
+		return c.stream(w, ack, timer.C)
+	}
+	for s.feed.ctx.Err() == nil { // a closed feed's subscriptions are always woken
 		woken, base, done := s.feed.subscribe(ns)
-		events, err := s.store.ReadGroup(r.Context(), ns, group, worker, 1000, 0)
-		if domain.ErrorCode(err) == domain.ENOTFOUND {
-			// Reaped between create and read: recreate where it was asked.
-			_, err = s.store.CreateGroup(r.Context(), ns, group, after)
-		}
+		entries, err := c.read(ack, 0)
 		if err != nil {
 			done()
 			return err
 		}
-		if len(events) > 0 {
+		if len(entries) > 0 {
 			done()
-			writeJSON(w, http.StatusOK, coalesce(events))
+			writeJSON(w, http.StatusOK, coalesce(entries))
 			return nil
 		}
 		select {
@@ -114,11 +127,131 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func coalesce(events []*domain.Event) feedNews {
-	n := feedNews{Events: len(events)}
-	for _, e := range events {
+// feedCall is one feed request's worker.
+type feedCall struct {
+	s                 *Server
+	ctx               context.Context
+	ns, group, worker string
+	after             domain.Revision // where the group starts if it is new
+}
+
+// feedBatch is the most entries one read of a worker's group returns.
+const feedBatch = 1000
+
+// read acknowledges up to ack and returns the worker's pending entries
+// after revision after, recreating its group where it was asked if it was
+// reaped meanwhile.
+func (c feedCall) read(ack, after domain.Revision) ([]streams.Entry, error) {
+	entries, _, err := c.s.store.Poll(c.ctx, c.ns, c.group, c.worker, ack, after, feedBatch)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		_, err = c.s.store.CreateGroup(c.ctx, c.ns, c.group, c.after)
+	}
+	return entries, err
+}
+
+// stream answers news as it comes, one line per burst, until end. known is
+// the revision up to which the worker has been told everything (acked, sent
+// on this stream, or up to date when it was read).
+func (c feedCall) stream(w http.ResponseWriter, ack domain.Revision, end <-chan time.Time) error {
+	rc := http.NewResponseController(w)
+	var known domain.Revision
+	started, read := false, true
+	for c.s.feed.ctx.Err() == nil { // a closed feed's subscriptions are always woken
+		woken, base, done := c.s.feed.subscribe(c.ns)
+		var news feedNews
+		switch {
+		case read:
+			entries, err := c.read(ack, known)
+			if err != nil {
+				done()
+				if !started {
+					return err
+				}
+				c.s.log.Warn("feed stream ends: reading the worker's group failed", zap.String("ns", c.ns), zap.String("worker", c.worker), zap.Error(err))
+				return nil
+			}
+			ack, read = 0, false
+			if len(entries) > 0 {
+				news = coalesce(entries)
+			}
+			if len(entries) == feedBatch {
+				// More may be pending: the next round reads on from here.
+				known, read = news.Revision, true
+			} else {
+				// Everything up to the log's end when it was read is
+				// acknowledged or in news.
+				known = max(known, base, news.Revision)
+			}
+		case base > known:
+			// The tail is past what the worker was told: what it saw since
+			// is the news, unless it missed some (then read the group).
+			n, ok := c.s.feed.since(c.ns, known)
+			if !ok {
+				done()
+				read = true
+				continue
+			}
+			news, known = n, n.Revision
+		}
+		if !started || news.Events > 0 {
+			if !started {
+				w.Header().Set("Content-Type", "application/x-ndjson")
+				w.Header().Set("Cache-Control", "no-store")
+				w.WriteHeader(http.StatusOK)
+				started = true
+			}
+			if news.Events > 0 {
+				line, _ := json.Marshal(news)
+				w.Write(append(line, '\n'))
+			}
+			if err := rc.Flush(); err != nil {
+				done()
+				return nil // the worker went away
+			}
+		}
+		if read {
+			done()
+			continue
+		}
+		select {
+		case <-woken:
+			done()
+		case <-end:
+			done()
+			return nil
+		case <-c.s.feed.ctx.Done():
+			done()
+			return nil
+		case <-c.ctx.Done():
+			done()
+			return nil
+		}
+	}
+	if !started {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return nil
+}
+
+// queryRevision reads an optional revision query parameter; absent is 0.
+func queryRevision(v, name string) (domain.Revision, error) {
+	if v == "" {
+		return 0, nil
+	}
+	rev, err := domain.ParseRevision(v)
+	if err != nil {
+		return 0, domain.Errorf(domain.EINVALID, "%s %q is not a revision: use a whole number such as %s=12", name, v, name)
+	}
+	return rev, nil
+}
+
+func coalesce(entries []streams.Entry) feedNews {
+	n := feedNews{Events: len(entries)}
+	for _, e := range entries {
 		n.Revision = max(n.Revision, e.Revision)
 		switch e.Aggregate {
 		case domain.AggregateFlows:

@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -299,23 +300,13 @@ func num(m map[string]rueidis.RedisMessage, k string) (int64, error) {
 	return v.AsInt64()
 }
 
-// ackScript delivers consumer what is new in its group, then acknowledges
-// every entry pending at or below a revision, in one round trip.
-//
-// KEYS: log. ARGV: group, consumer, revision entry id.
-// Returns how many entries it acknowledged.
-var ackScript = newScript(`
-redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 10000, 'STREAMS', KEYS[1], '>')
-local n = 0
-while true do
-  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[3], 1000)
-  if #pending == 0 then return n end
-  local ids = {}
-  for i, p in ipairs(pending) do ids[i] = p[1] end
-  n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-  if #pending < 1000 then return n end
-end
-`)
+// groupID is the entry id of rev, "0-0" for none.
+func groupID(rev domain.Revision) string {
+	if rev == 0 {
+		return "0-0"
+	}
+	return entryID(uint64(rev))
+}
 
 // AckUpTo acknowledges every entry of group at or below rev, and returns how
 // many it acknowledged. A worker acks the revision it reloaded to, covering
@@ -326,14 +317,85 @@ end
 //
 // Errors: ENOTFOUND (no such group), EUNAVAILABLE.
 func (s *Store) AckUpTo(ctx context.Context, ns, group, consumer string, rev domain.Revision) (int, error) {
-	n, err := ackScript.exec(ctx, s.client, []string{logKey(ns)}, []string{group, consumer, entryID(uint64(rev))}).AsInt64()
+	_, n, err := s.Poll(ctx, ns, group, consumer, rev, 0, 0)
+	return n, err
+}
+
+// pollScript is a worker's poll in one round trip: deliver consumer what is
+// new in its group, acknowledge every entry pending at or below a revision,
+// and return the consumer's entries still pending after it, by id and
+// aggregate (not their payloads: a poll needs to know what changed, not
+// how).
+//
+// KEYS: log. ARGV: group, consumer, acknowledged entry id ("0-0": none),
+// count (0: acknowledge only), entry id the returned entries come after.
+// Returns {acknowledged, id1, aggregate1, id2, aggregate2, …}.
+var pollScript = newScript(`
+redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 10000, 'STREAMS', KEYS[1], '>')
+local n = 0
+if ARGV[3] ~= '0-0' then
+  while true do
+    local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[3], 1000)
+    if #pending == 0 then break end
+    local ids = {}
+    for i, p in ipairs(pending) do ids[i] = p[1] end
+    n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+    if #pending < 1000 then break end
+  end
+end
+local out = {n}
+if ARGV[4] == '0' then return out end
+local res = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], ARGV[5])
+if res then
+  for _, e in ipairs(res[1][2]) do
+    local a = ''
+    local f = e[2]
+    if f then
+      for i = 1, #f, 2 do
+        if f[i] == 'a' then a = f[i + 1] break end
+      end
+    end
+    out[#out + 1] = e[1]
+    out[#out + 1] = a
+  end
+end
+return out
+`)
+
+// Poll acknowledges every entry of group at or below ack (none when ack is
+// 0), then returns up to count (0: none) entries after revision after that
+// were delivered to consumer and not acknowledged, oldest first, new ones
+// delivered first: one round trip for a worker's "I have applied ack; what
+// is next?". It returns how many entries it acknowledged.
+//
+// Errors: ENOTFOUND (no such group), EUNAVAILABLE.
+func (s *Store) Poll(ctx context.Context, ns, group, consumer string, ack, after domain.Revision, count int) ([]Entry, int, error) {
+	vals, err := pollScript.exec(ctx, s.client, []string{logKey(ns)},
+		[]string{group, consumer, groupID(ack), strconv.Itoa(count), groupID(max(ack, after))}).ToArray()
 	if isNoGroup(err) {
-		return 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
+		return nil, 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("streams: ack %s on %s: %w", group, ns, unavailable(err))
+		return nil, 0, fmt.Errorf("streams: poll %s on %s: %w", group, ns, unavailable(err))
 	}
-	return int(n), nil
+	if len(vals)%2 != 1 {
+		return nil, 0, fmt.Errorf("streams: poll %s on %s: %d values in the reply", group, ns, len(vals))
+	}
+	acked, err := vals[0].AsInt64()
+	if err != nil {
+		return nil, 0, fmt.Errorf("streams: poll %s on %s: %w", group, ns, err)
+	}
+	var out []Entry
+	for i := 1; i < len(vals); i += 2 {
+		eid, err1 := vals[i].ToString()
+		agg, err2 := vals[i+1].ToString()
+		r, ok := revisionOf(eid)
+		if err1 != nil || err2 != nil || !ok {
+			return nil, 0, fmt.Errorf("streams: poll %s on %s: malformed entry %q", group, ns, eid)
+		}
+		out = append(out, Entry{Revision: domain.Revision(r), Aggregate: agg})
+	}
+	return out, int(acked), nil
 }
 
 // Entry is a log entry's position and aggregate, without its payload: what

@@ -87,6 +87,47 @@ func TestConsumerGroups(t *testing.T) {
 			t.Fatalf("got %v (%v) after acking everything, want nothing", revisions(last), err)
 		}
 	})
+	t.Run("Poll", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{})
+		ctx := testCtx(t)
+		group := streams.WorkerGroup("w4")
+		s.CreateGroup(ctx, ns, group, 0)
+		for _, e := range []domain.Event{settingsEvent(ns, `{}`), settingsEvent(ns, `{"a":1}`), settingsEvent(ns, `{"a":2}`)} {
+			if _, err := s.Append(ctx, streams.AppendRequest{Event: e}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		entries := func(es []streams.Entry) string {
+			out := ""
+			for _, e := range es {
+				out += fmt.Sprintf("%d:%s ", e.Revision, e.Aggregate)
+			}
+			return out
+		}
+		// Nothing acknowledged: every entry, delivered by this read.
+		got, acked, err := s.Poll(ctx, ns, group, "w4", 0, 0, 10)
+		if err != nil || acked != 0 || entries(got) != "1:settings 2:settings 3:settings " {
+			t.Fatalf("got %q, %d acknowledged (%v), want revisions 1-3 and none acknowledged", entries(got), acked, err)
+		}
+		// Up to 2 acknowledged: 3 is still pending; after=3 hides it.
+		if got, acked, err = s.Poll(ctx, ns, group, "w4", 2, 0, 10); err != nil || acked != 2 || entries(got) != "3:settings " {
+			t.Fatalf("got %q, %d acknowledged (%v), want revision 3 and 2 acknowledged", entries(got), acked, err)
+		}
+		if got, acked, err = s.Poll(ctx, ns, group, "w4", 0, 3, 10); err != nil || acked != 0 || len(got) != 0 {
+			t.Fatalf("got %q, %d acknowledged (%v), want nothing after 3", entries(got), acked, err)
+		}
+		// Count 0 acknowledges only.
+		if got, acked, err = s.Poll(ctx, ns, group, "w4", 3, 0, 0); err != nil || acked != 1 || len(got) != 0 {
+			t.Fatalf("got %q, %d acknowledged (%v), want no entries and 1 acknowledged", entries(got), acked, err)
+		}
+		infos, _ := s.Groups(ctx, ns)
+		if g := infos[0]; g.Pending != 0 || g.Acknowledged != 3 || g.LastDelivered != 3 {
+			t.Fatalf("got %+v, want nothing pending, 3 acknowledged and delivered", g)
+		}
+		if _, _, err := s.Poll(ctx, ns, streams.WorkerGroup("ghost"), "ghost", 1, 0, 10); domain.ErrorCode(err) != domain.ENOTFOUND {
+			t.Fatalf("got %v for a group that does not exist, want ENOTFOUND", err)
+		}
+	})
 	t.Run("ReclaimFromDeadConsumer", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
