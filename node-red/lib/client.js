@@ -59,7 +59,9 @@ class Client {
   // request sends method path (relative to the namespace) and resolves to
   // {status, headers, text} for any 2xx/3xx answer.
   // opts: json (body, sent as JSON), headers, retry (default true),
-  // timeout (ms, default requestTimeout), signal (an extra abort signal).
+  // timeout (ms, default requestTimeout, for the whole answer), signal (an
+  // extra abort signal), onLine (async (line) => …: the answer is read as it
+  // comes, one call per non-empty line, awaited in order; text is then '').
   async request(method, path, opts = {}) {
     const retry = opts.retry !== false;
     const deadline = Date.now() + this.retryFor;
@@ -104,10 +106,24 @@ class Client {
     }, timeout);
     let res;
     let text;
+    let lineErr; // what onLine threw: passed on as it is
     try {
       res = await fetch(this.base + path, { method, headers, body, signal: ac.signal });
-      text = await res.text();
+      if (opts.onLine && res.status < 400) {
+        text = '';
+        await readLines(res.body, async (line) => {
+          try {
+            await opts.onLine(line);
+          } catch (e) {
+            lineErr = e;
+            throw e;
+          }
+        });
+      } else {
+        text = await res.text();
+      }
     } catch (e) {
+      if (lineErr) throw lineErr;
       for (const s of signals) if (s.aborted) throw s.reason;
       const reason = timedOut ? `no answer within ${timeout} ms` : describeNetworkError(e);
       throw new FlowhistError(`flowhist: ${what}: ${reason}`, { code: 'flowhist_unavailable' });
@@ -136,6 +152,24 @@ class Client {
     const res = await this.request('GET', path, opts);
     return { res, body: parseJSON(res.text, `GET ${path.split('?')[0]}`) };
   }
+}
+
+// readLines calls onLine with each non-empty line of a body as it arrives
+// (the last one may lack its newline).
+async function readLines(body, onLine) {
+  if (!body) return;
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of body) {
+    buf += decoder.decode(chunk, { stream: true });
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) await onLine(line);
+    }
+  }
+  buf = (buf + decoder.decode()).trim();
+  if (buf) await onLine(buf);
 }
 
 function parseJSON(text, what) {

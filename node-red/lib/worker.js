@@ -90,13 +90,15 @@ class Follower {
 
   async poll() {
     let failing = false;
-    for (let attempt = 0; !this.stopped; ) {
+    let attempt = 0;
+    const answered = () => {
+      if (failing) this.log.info('the feed answers again; following');
+      failing = false;
+      attempt = 0;
+    };
+    while (!this.stopped) {
       try {
-        const news = await this.fetchFeed();
-        if (failing) this.log.info('the feed answers again; following');
-        failing = false;
-        attempt = 0;
-        if (news) await this.handle(news);
+        await this.follow(answered);
       } catch (err) {
         if (this.stopped) break;
         if (!failing) this.log.warn(`following the feed failed; retrying until it answers: ${err.message}`);
@@ -107,25 +109,29 @@ class Follower {
     }
   }
 
-  // fetchFeed long-polls once: null when nothing new came within the wait.
-  async fetchFeed() {
+  // follow reads one feed answer, streamed (stream=1): a line of news per
+  // burst, each handled before the next is read, until flowhist ends the
+  // answer after the wait. A deploy then costs flowhist one write to this
+  // worker instead of an answer and a new poll. answered is called once
+  // flowhist has answered.
+  async follow(answered) {
     const after = this.loaded === null ? 0 : this.loaded;
     const wait = this.feedWait % 1000 === 0 ? `${this.feedWait / 1000}s` : `${Math.ceil(this.feedWait)}ms`;
-    const res = await this.client.request('GET', `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}`, {
+    await this.client.request('GET', `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}&stream=1`, {
       retry: false,
       timeout: this.feedWait + this.requestTimeout,
       signal: this.stopper.signal,
+      onLine: async (line) => {
+        answered();
+        await this.handle(parseNews(line));
+      },
     });
-    if (res.status === 204 || res.text === '') return null;
-    const body = parseJSON(res.text, 'GET /feed');
-    if (!body || !Number.isSafeInteger(body.revision) || body.revision < 0) {
-      throw new FlowhistError('flowhist: GET /feed: the answer has no revision', { code: 'flowhist_bad_answer' });
-    }
-    return { revision: body.revision, flows: body.flows === true, packages: body.packages === true };
+    answered();
   }
 
   async handle(news) {
     const rev = news.revision;
+    this.log.debug(`feed: news up to revision ${rev}${news.flows ? ', flows changed' : ''}`);
     const fresh = rev > this.seen;
     if (fresh) this.seen = rev;
     if (news.packages && rev > this.packagesSeen) {
@@ -232,6 +238,15 @@ class Follower {
     this.stopper.abort(new FlowhistError('flowhist: the worker stopped following', { code: 'flowhist_closed' }));
     await Promise.allSettled([this.loop, this.reloading, this.recovering].filter(Boolean));
   }
+}
+
+// parseNews reads one line of the feed.
+function parseNews(line) {
+  const body = parseJSON(line, 'GET /feed');
+  if (!body || !Number.isSafeInteger(body.revision) || body.revision < 0) {
+    throw new FlowhistError('flowhist: GET /feed: the answer has no revision', { code: 'flowhist_bad_answer' });
+  }
+  return { revision: body.revision, flows: body.flows === true, packages: body.packages === true };
 }
 
 module.exports = { Follower };

@@ -28,6 +28,11 @@ async function startFake(opts = {}) {
   // The worker's group; 'pending-first' answers unacknowledged entries
   // alone, as the real server does; 'all' answers pending and new together.
   fake.feedMode = opts.feedMode || 'pending-first';
+  // With stream, a feed request with stream=1 is answered as the real
+  // server does: one line of news per burst on the same answer. Without,
+  // every answer is a single news object, as a stream the server ended
+  // after its first line.
+  fake.stream = opts.stream === true;
   fake.group = null; // {lastDelivered, acked}
   fake.open = new Set(); // feed responses waiting
 
@@ -123,14 +128,31 @@ async function startFake(opts = {}) {
       const after = Number(r.query.after || 0);
       fake.group = { lastDelivered: after, acked: after };
     }
+    if (!(fake.stream && r.query.stream === '1')) {
+      const n = await nextNews(res, 0);
+      return n && { body: n };
+    }
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+    // Entries sent on this answer are not sent again on it.
+    for (let known = 0; ; ) {
+      const n = await nextNews(res, known);
+      if (!n) return res.end();
+      res.write(JSON.stringify(n) + '\n');
+      known = n.revision;
+    }
+  }
+
+  // nextNews resolves to the next news for the worker's group past known,
+  // waiting for an append when there is none; null when res closed.
+  async function nextNews(res, known) {
     const g = fake.group;
     for (;;) {
-      const pending = fake.log.filter((e) => e.revision > g.acked && e.revision <= g.lastDelivered);
+      const pending = fake.log.filter((e) => e.revision > Math.max(g.acked, known) && e.revision <= g.lastDelivered);
       const fresh = fake.log.filter((e) => e.revision > g.lastDelivered);
-      if (pending.length && (fake.feedMode === 'pending-first' || !fresh.length)) return { body: news(pending) };
+      if (pending.length && (fake.feedMode === 'pending-first' || !fresh.length)) return news(pending);
       if (fresh.length) {
         g.lastDelivered = fake.revision();
-        return { body: news(pending.concat(fresh)) };
+        return news(pending.concat(fresh));
       }
       const woke = await new Promise((resolve) => {
         const done = (v) => {

@@ -11,7 +11,7 @@ const TOKEN = 'tok-worker-0123456789abcdef';
 // runtime.nodes.loadFlows(true) does what Node-RED's does to storage: read
 // the flows, then the credentials. hooks.during(n) runs inside reload n.
 async function setup(t, opts = {}) {
-  const fake = await startFake({ feedMode: opts.feedMode });
+  const fake = await startFake({ feedMode: opts.feedMode, stream: opts.stream });
   for (let i = 1; i <= 3; i++) fake.append({ flows: [{ id: 'tab', rev: i }] });
   const storage = createStorage();
   const log = captureLog();
@@ -59,7 +59,7 @@ test('the start-up load starts following from the revision it restored', async (
   const { storage, nthFeed } = await setup(t);
   assert.deepEqual(await storage.getFlows(), [{ id: 'tab', rev: 3 }]); // Node-RED's start-up load
   const first = await nthFeed(1);
-  assert.deepEqual(first.query, { worker: 'w1', after: '3', wait: '5s' });
+  assert.deepEqual(first.query, { worker: 'w1', after: '3', wait: '5s', stream: '1' });
   assert.equal(first.headers.authorization, `Bearer ${TOKEN}`);
 });
 
@@ -127,6 +127,54 @@ test('a burst during a reload coalesces into one more reload (server hands back 
   assert.deepEqual(loads[1].flows, [{ id: 'tab', rev: 7 }]);
   assert.deepEqual(acks(), [4, 7]);
   assert.ok(feeds().length <= 4, `polled ${feeds().length} times: a tight loop while waiting?`);
+});
+
+test('a streamed answer: each line is handled as it comes, on one request', async (t) => {
+  const { fake, storage, loads, ackOf, acks, feeds } = await setup(t, { stream: true });
+  await storage.getFlows();
+  await until(() => fake.open.size === 1, 5000, 'the worker waiting on its stream');
+  fake.append({ flows: [{ id: 'tab', rev: 4 }] });
+  await ackOf(4);
+  fake.append(); // settings: no reload
+  await ackOf(5);
+  fake.append({ flows: [{ id: 'tab', rev: 6 }] });
+  await ackOf(6);
+  assert.deepEqual(
+    loads.map((l) => l.flows[0].rev),
+    [4, 6],
+  );
+  assert.deepEqual(acks(), [4, 5, 6]);
+  assert.equal(feeds().length, 1, 'one feed request for three deploys');
+});
+
+test('a streamed burst during a reload coalesces into one more reload and one ack', async (t) => {
+  const { fake, storage, log, loads, hooks, ackOf, acks, feeds } = await setup(t, { stream: true });
+  const [held, release] = gate();
+  const [inReload, entered] = gate();
+  hooks.during = (n) => {
+    if (n === 1) {
+      entered();
+      return held;
+    }
+  };
+  await storage.getFlows();
+  await until(() => fake.open.size === 1, 5000, 'the worker waiting on its stream');
+  fake.append({ flows: [{ id: 'tab', rev: 4 }] });
+  await inReload; // the reload to 4 is running
+  fake.append({ flows: [{ id: 'tab', rev: 5 }] });
+  fake.append({ flows: [{ id: 'tab', rev: 6 }] });
+  try {
+    await until(() => log.lines.some((l) => l.msg.endsWith('feed: news up to revision 6, flows changed')), 5000, 'revision 6 handled');
+  } finally {
+    release(); // even on failure: a held reload would keep the teardown waiting
+  }
+  await ackOf(6);
+  assert.deepEqual(
+    loads.map((l) => l.flows[0].rev),
+    [4, 6],
+  );
+  assert.deepEqual(acks(), [6]);
+  assert.equal(feeds().length, 1);
 });
 
 test('news arriving while a reload runs is coalesced: one more reload to the newest, one ack', async (t) => {
