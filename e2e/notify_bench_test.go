@@ -36,7 +36,16 @@ const (
 	listeners   = 50
 )
 
-func BenchmarkFeedNotify50(b *testing.B) {
+// BenchmarkFeedNotify50: 50 long-polling workers, each polling again at
+// once with the ack (ack=REV).
+func BenchmarkFeedNotify50(b *testing.B) { benchFeed(b, "feed") }
+
+// BenchmarkFeedStreamNotify50: 50 workers on streamed feeds (stream=1), as
+// the Node-RED module follows it, acknowledging once all 50 heard (the
+// module acknowledges after its reload, tens of milliseconds later).
+func BenchmarkFeedStreamNotify50(b *testing.B) { benchFeed(b, "stream") }
+
+func benchFeed(b *testing.B, role string) {
 	dir := b.TempDir()
 	token := randomHex(24)
 	fh := startFlowhist(b, dir, fhConfig{valkeyAddr: valkeytest.Start(b).Addr, tokens: map[string]string{"deploy-bench": token}})
@@ -58,7 +67,7 @@ func BenchmarkFeedNotify50(b *testing.B) {
 		return sent, time.Now()
 	}
 	put("start")
-	lp := startListeners(b, "feed", "BENCH_URL="+base, "BENCH_TOKEN="+token, "BENCH_AFTER=1")
+	lp := startListeners(b, role, "BENCH_URL="+base, "BENCH_TOKEN="+token, "BENCH_AFTER=1")
 	waiting := func() (bool, string) {
 		_, body := get(fh.URL+"/metrics", nil)
 		return strings.Contains(body, fmt.Sprintf("flowhist_feed_waiters %d\n", listeners)), "not every listener waits yet"
@@ -138,33 +147,38 @@ func (lp *listenerProc) last(b *testing.B) time.Time {
 	return time.Unix(0, ns)
 }
 
-// runListeners is the listener process: 50 feed workers (long-poll, ack,
-// poll again) or 50 pub/sub subscribers. It prints "ready", then for each
-// round the Unix nanoseconds at which its last listener heard.
+// runListeners is the listener process: 50 feed workers (long-poll, poll
+// again with the ack), 50 streamed-feed workers (ack after the round) or 50
+// pub/sub subscribers. It prints "ready", then for each round the Unix
+// nanoseconds at which its last listener heard.
 func runListeners(role string) int {
 	wakes := make(chan time.Time, listeners)
+	release, acked := make(chan struct{}, listeners), make(chan struct{}, listeners)
 	fail := func(err error) { fmt.Fprintln(os.Stderr, "bench listeners:", err); os.Exit(1) }
+	base, token := os.Getenv("BENCH_URL"), os.Getenv("BENCH_TOKEN")
+	after, _ := strconv.Atoi(os.Getenv("BENCH_AFTER"))
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * listeners}}
+	request := func(method, path string, body []byte) (*http.Response, error) {
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		return hc.Do(req)
+	}
+	do := func(method, path string, body []byte) (int, []byte, error) {
+		res, err := request(method, path, body)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res.StatusCode, b, err
+	}
 	switch role {
 	case "feed":
-		base, token := os.Getenv("BENCH_URL"), os.Getenv("BENCH_TOKEN")
-		after, _ := strconv.Atoi(os.Getenv("BENCH_AFTER"))
-		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * listeners}}
-		do := func(method, path string, body []byte) (int, []byte, error) {
-			req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+token)
-			res, err := hc.Do(req)
-			if err != nil {
-				return 0, nil, err
-			}
-			defer res.Body.Close()
-			b, err := io.ReadAll(res.Body)
-			return res.StatusCode, b, err
-		}
 		for w := range listeners {
 			go func() {
 				worker, at := fmt.Sprintf("w%02d", w), after
 				for {
-					status, body, err := do("GET", fmt.Sprintf("/feed?worker=%s&after=%d&wait=60s", worker, at), nil)
+					status, body, err := do("GET", fmt.Sprintf("/feed?worker=%s&after=%d&ack=%d&wait=60s", worker, after, at), nil)
 					now := time.Now()
 					switch {
 					case err != nil:
@@ -179,11 +193,41 @@ func runListeners(role string) int {
 						fail(err)
 					}
 					at = news.Revision
-					ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision))
-					if status, body, err := do("POST", "/feed/ack", ack); err != nil || status != http.StatusOK {
-						fail(fmt.Errorf("ack: %d %s %v", status, body, err))
-					}
 					wakes <- now
+				}
+			}()
+		}
+	case "stream":
+		for w := range listeners {
+			go func() {
+				worker := fmt.Sprintf("w%02d", w)
+				for {
+					res, err := request("GET", fmt.Sprintf("/feed?worker=%s&after=%d&wait=60s&stream=1", worker, after), nil)
+					if err != nil {
+						fail(err)
+					}
+					if res.StatusCode != http.StatusOK {
+						fail(fmt.Errorf("feed: %d", res.StatusCode))
+					}
+					lines := bufio.NewScanner(res.Body)
+					for lines.Scan() {
+						now := time.Now()
+						var news struct{ Revision int }
+						if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
+							fail(err)
+						}
+						wakes <- now
+						<-release
+						ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision))
+						if status, body, err := do("POST", "/feed/ack", ack); err != nil || status != http.StatusOK {
+							fail(fmt.Errorf("ack: %d %s %v", status, body, err))
+						}
+						acked <- struct{}{}
+					}
+					if err := lines.Err(); err != nil {
+						fail(err)
+					}
+					res.Body.Close()
 				}
 			}()
 		}
@@ -208,6 +252,16 @@ func runListeners(role string) int {
 		for range listeners {
 			if t := <-wakes; t.After(last) {
 				last = t
+			}
+		}
+		if role == "stream" {
+			// The round is over: let the acknowledgements go, before the
+			// next round can start.
+			for range listeners {
+				release <- struct{}{}
+			}
+			for range listeners {
+				<-acked
 			}
 		}
 		fmt.Println(last.UnixNano())
