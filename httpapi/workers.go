@@ -201,6 +201,7 @@ func (c feedCall) stream(w http.ResponseWriter, ack domain.Revision, end <-chan 
 			if !started {
 				w.Header().Set("Content-Type", "application/x-ndjson")
 				w.Header().Set("Cache-Control", "no-store")
+				w.Header().Set("X-Accel-Buffering", "no") // nginx: pass lines on as they come
 				w.WriteHeader(http.StatusOK)
 				started = true
 			}

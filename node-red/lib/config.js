@@ -15,9 +15,9 @@ const DEFAULTS = {
   retryFor: 120000, // ms a save or read keeps retrying network errors and 5xx
   retryDelay: 200, // ms before the first retry, doubling…
   retryMaxDelay: 5000, // …up to this
-  requestTimeout: 30000, // ms for one HTTP request (a feed poll gets feedWait on top)
+  requestTimeout: 30000, // ms for one HTTP request (a feed request gets feedWait on top)
   credentialsDelay: 2000, // ms to wait for the saveFlows that follows saveCredentials
-  feedWait: 30000, // ms one feed long poll may wait on the server
+  feedWait: 30000, // ms one feed request stays open on the server
 };
 
 function fail(msg) {
