@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -284,43 +283,19 @@ func follow(hold bool) benchWorker {
 			return err
 		}
 		for ctx.Err() == nil {
-			err := func() error {
-				req, err := http.NewRequestWithContext(ctx, "GET", ts.URL+feedURL(ns, worker, after, "60s")+"&stream=1", nil)
-				if err != nil {
-					return err
+			err := ts.readStream(ctx, feedURL(ns, worker, after, "60s")+"&stream=1", func(news feedNews, at time.Time) error {
+				signal(wake{at: at})
+				if !hold {
+					return ack(news.Revision)
 				}
-				req.Header.Set("Authorization", "Bearer "+readSecret)
-				res, err := ts.Client().Do(req)
-				if err != nil {
-					return err
+				select {
+				case <-acks.release:
+				case <-ctx.Done():
+					return nil
 				}
-				defer res.Body.Close()
-				if res.StatusCode != http.StatusOK {
-					return fmt.Errorf("feed: got status %d, want 200", res.StatusCode)
-				}
-				lines := bufio.NewScanner(res.Body)
-				for lines.Scan() {
-					at := time.Now()
-					var news feedNews
-					if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
-						return fmt.Errorf("feed line %q: %v", lines.Bytes(), err)
-					}
-					signal(wake{at: at})
-					if !hold {
-						if err := ack(news.Revision); err != nil {
-							return err
-						}
-						continue
-					}
-					select {
-					case <-acks.release:
-					case <-ctx.Done():
-						return nil
-					}
-					acks.done <- ack(news.Revision)
-				}
-				return lines.Err()
-			}()
+				acks.done <- ack(news.Revision)
+				return nil
+			})
 			if err != nil && ctx.Err() == nil {
 				signal(wake{err: err})
 				return

@@ -392,32 +392,43 @@ func (ts *testServer) openStream(tb testing.TB, url string) (<-chan feedNews, <-
 	tb.Cleanup(func() { cancel(); <-done })
 	go func() {
 		defer close(done)
-		end <- func() error {
-			req, err := http.NewRequestWithContext(ctx, "GET", ts.URL+url, nil)
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Authorization", "Bearer "+readSecret)
-			res, err := ts.Client().Do(req)
-			if err != nil {
-				return err
-			}
-			defer res.Body.Close()
-			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/x-ndjson" {
-				return fmt.Errorf("got status %d, %s, want 200 application/x-ndjson", res.StatusCode, res.Header.Get("Content-Type"))
-			}
-			sc := bufio.NewScanner(res.Body)
-			for sc.Scan() {
-				var n feedNews
-				if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
-					return fmt.Errorf("line %q: %v", sc.Bytes(), err)
-				}
-				lines <- n
-			}
-			return sc.Err()
-		}()
+		end <- ts.readStream(ctx, url, func(n feedNews, _ time.Time) error {
+			lines <- n
+			return nil
+		})
 	}()
 	return lines, end
+}
+
+// readStream makes a streaming feed request and calls line with each news
+// line and when it arrived, until the answer ends (nil), line fails, or the
+// request does.
+func (ts *testServer) readStream(ctx context.Context, url string, line func(feedNews, time.Time) error) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", ts.URL+url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+readSecret)
+	res, err := ts.Client().Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/x-ndjson" {
+		return fmt.Errorf("got status %d, %s, want 200 application/x-ndjson", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		at := time.Now()
+		var n feedNews
+		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
+			return fmt.Errorf("line %q: %v", sc.Bytes(), err)
+		}
+		if err := line(n, at); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }
 
 func nextLine(tb testing.TB, lines <-chan feedNews, end <-chan error) feedNews {
