@@ -214,6 +214,31 @@ func TestFeed(t *testing.T) {
 		}
 	})
 
+	t.Run("GroupReapedElsewhere", func(t *testing.T) {
+		// This server created w1's group and remembers it; another replica
+		// reaps it; deploys follow. The worker must still hear of them.
+		t.Parallel()
+		ts := mustServer(t, httpapi.Config{})
+		ns := randomNS(t)
+		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
+		wantNoContent(t, ts.do(t, "GET", feedURL(ns, "w1", 1, "0s"), nil, nil))
+		reap := func() {
+			if err := ts.store.DestroyGroup(testCtx(t), ns, "worker:w1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reap()
+		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
+		wantNews(t, ts.do(t, "GET", feedURL(ns, "w1", 1, "0s"), nil, nil), 2, 1, true)
+
+		reap()
+		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("three"), nil, nil)
+		lines, end := ts.openStream(t, feedURL(ns, "w1", 2, "30s")+"&stream=1")
+		if got, want := nextLine(t, lines, end), (feedNews{Revision: 3, Flows: true, Events: 1}); got != want {
+			t.Fatalf("streamed: got %+v, want %+v", got, want)
+		}
+	})
+
 	t.Run("ErrInvalid", func(t *testing.T) {
 		t.Parallel()
 		ts := mustServer(t, httpapi.Config{})
@@ -472,8 +497,8 @@ func TestFeedStream(t *testing.T) {
 	for got.Revision < 7 {
 		got = nextLine(t, lines, end) // settings, then packages, maybe apart
 	}
-	if got.Revision != 7 || got.Flows {
-		t.Fatalf("got %+v, want revision 7 without flows", got)
+	if got.Revision != 7 || got.Flows || !got.Packages {
+		t.Fatalf("got %+v, want revision 7, packages without flows", got)
 	}
 	if w := workers(t, ts, ns).Workers[0]; w.Acknowledged != 5 {
 		t.Fatalf("got %+v, want revision 5 acknowledged", w)
@@ -492,9 +517,9 @@ func TestFeedStream(t *testing.T) {
 		t.Fatalf("got %d more lines, want none", n)
 	}
 
-	t.Run("EndsAtTheWait", func(t *testing.T) {
+	t.Run("EndsAtTheWaitAfterTheAck", func(t *testing.T) {
 		ts := mustServer(t, httpapi.Config{})
-		lines, end := ts.openStream(t, feedURL(ns, "w2", 7, "100ms")+"&stream=1")
+		lines, end := ts.openStream(t, feedURL(ns, "w1", 1, "100ms")+"&stream=1&ack=7")
 		select {
 		case err := <-end:
 			if err != nil || len(lines) != 0 {
@@ -502,6 +527,9 @@ func TestFeedStream(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("a stream with wait=100ms did not end within 10s")
+		}
+		if w := workers(t, ts, ns).Workers[0]; w.Acknowledged != 7 || w.Pending != 0 {
+			t.Fatalf("got %+v, want revision 7 acknowledged, nothing pending", w)
 		}
 	})
 }

@@ -76,11 +76,16 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 // Flush lets long responses stream through the recorder.
-func (r *statusRecorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+func (r *statusRecorder) Flush() { r.FlushError() }
+
+// FlushError flushes and reports a write that failed (the client is gone),
+// for http.ResponseController.
+func (r *statusRecorder) FlushError() error {
+	return http.NewResponseController(r.ResponseWriter).Flush()
 }
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // instrument records h's latency under its route pattern (never the raw
 // path, which would make a label per namespace and id).

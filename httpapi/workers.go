@@ -78,11 +78,7 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	// Create the group once per process; if it is reaped, the read
 	// notices and creates it again.
 	if _, known := s.feed.groups.Load(ns + "/" + c.group); !known {
-		created, err := s.store.CreateGroup(r.Context(), ns, c.group, after)
-		if err == nil && created {
-			err = s.store.CreateConsumer(r.Context(), ns, c.group, worker)
-		}
-		if err != nil {
+		if err := c.create(); err != nil {
 			return err
 		}
 		s.feed.groups.Store(ns+"/"+c.group, true)
@@ -139,17 +135,32 @@ type feedCall struct {
 	after             domain.Revision // where the group starts if it is new
 }
 
+// create creates the worker's group at after, unless it exists, with the
+// worker as its consumer (so that the group's idle time counts from now).
+func (c feedCall) create() error {
+	created, err := c.s.store.CreateGroup(c.ctx, c.ns, c.group, c.after)
+	if err == nil && created {
+		err = c.s.store.CreateConsumer(c.ctx, c.ns, c.group, c.worker)
+	}
+	return err
+}
+
 // feedBatch is the most entries one read of a worker's group returns.
 const feedBatch = 1000
 
 // read acknowledges up to ack and returns the worker's pending entries
-// after revision after, recreating its group where it was asked if it was
-// reaped meanwhile.
+// after revision after. A group reaped since this process created it (by
+// another replica, say) is created again where the worker asked, and read:
+// what was appended since is the worker's news.
 func (c feedCall) read(ack, after domain.Revision) ([]streams.Entry, error) {
 	entries, _, err := c.s.store.Poll(c.ctx, c.ns, c.group, c.worker, ack, after, feedBatch)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		_, err = c.s.store.CreateGroup(c.ctx, c.ns, c.group, c.after)
+	if domain.ErrorCode(err) != domain.ENOTFOUND {
+		return entries, err
 	}
+	if err := c.create(); err != nil {
+		return nil, err
+	}
+	entries, _, err = c.s.store.Poll(c.ctx, c.ns, c.group, c.worker, ack, after, feedBatch)
 	return entries, err
 }
 
@@ -170,6 +181,9 @@ func (c feedCall) stream(w http.ResponseWriter, ack domain.Revision, end <-chan 
 				done()
 				if !started {
 					return err
+				}
+				if c.ctx.Err() != nil {
+					return nil // the worker went away
 				}
 				c.s.log.Warn("feed stream ends: reading the worker's group failed", zap.String("ns", c.ns), zap.String("worker", c.worker), zap.Error(err))
 				return nil
