@@ -100,10 +100,14 @@ class Client {
     for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
     let timedOut = false;
     const timeout = opts.timeout === undefined ? this.requestTimeout : opts.timeout;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, timeout);
+    let timer;
+    const arm = () => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        ac.abort();
+      }, timeout);
+    };
+    arm();
     let res;
     let text;
     let lineErr; // what onLine threw: passed on as it is
@@ -111,13 +115,17 @@ class Client {
       res = await fetch(this.base + path, { method, headers, body, signal: ac.signal });
       if (opts.onLine && res.status < 400) {
         text = '';
-        await readLines(res.body, async (line) => {
+        await readLines(res.body, ac.signal, async (line) => {
+          // The timeout is for flowhist's answer, not for the handler (a
+          // worker's reload may take longer): paused meanwhile, then full.
+          clearTimeout(timer);
           try {
             await opts.onLine(line);
           } catch (e) {
             lineErr = e;
             throw e;
           }
+          arm();
         });
       } else {
         text = await res.text();
@@ -155,21 +163,41 @@ class Client {
 }
 
 // readLines calls onLine with each non-empty line of a body as it arrives
-// (the last one may lack its newline).
-async function readLines(body, onLine) {
+// (the last one may lack its newline), until the body ends or signal
+// aborts: then it rejects, and lines already read are not handled. (An
+// undici body aborted while nobody reads it can leave a later read pending
+// for ever, so the abort is raced rather than left to the body.)
+async function readLines(body, signal, onLine) {
   if (!body) return;
+  const aborted = new Promise((_, reject) => {
+    const fail = () => reject(signal.reason || new Error('aborted'));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => {}); // raced below; not every call awaits it
+  const reader = body.getReader();
   const decoder = new TextDecoder();
   let buf = '';
-  for await (const chunk of body) {
-    buf += decoder.decode(chunk, { stream: true });
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i).trim();
-      buf = buf.slice(i + 1);
-      if (line) await onLine(line);
+  const each = async (line) => {
+    if (signal.aborted) throw signal.reason || new Error('aborted');
+    await onLine(line);
+  };
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), aborted]);
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (line) await each(line);
+      }
     }
+    buf = (buf + decoder.decode()).trim();
+    if (buf) await each(buf);
+  } finally {
+    reader.cancel().catch(() => {});
   }
-  buf = (buf + decoder.decode()).trim();
-  if (buf) await onLine(buf);
 }
 
 function parseJSON(text, what) {

@@ -96,9 +96,15 @@ class Follower {
       failing = false;
       attempt = 0;
     };
+    let quick = 0; // answers in a row that ended at once with no news
     while (!this.stopped) {
       try {
-        await this.follow(answered);
+        const since = Date.now();
+        const news = await this.follow(answered);
+        quick = news || Date.now() - since >= Math.min(1000, this.feedWait / 2) ? 0 : quick + 1;
+        // A flowhist shutting down ends feeds at once: do not ask again in
+        // a tight loop.
+        if (quick > 0 && !(await this.pause(quick - 1))) break;
       } catch (err) {
         if (this.stopped) break;
         if (!failing) this.log.warn(`following the feed failed; retrying until it answers: ${err.message}`);
@@ -113,8 +119,9 @@ class Follower {
   // burst, each handled before the next is read, until flowhist ends the
   // answer after the wait. A deploy then costs flowhist one write to this
   // worker instead of an answer and a new poll. answered is called once
-  // flowhist has answered.
+  // flowhist has answered. It resolves to whether any news came.
   async follow(answered) {
+    let news = false;
     const after = this.loaded === null ? 0 : this.loaded;
     const wait = this.feedWait % 1000 === 0 ? `${this.feedWait / 1000}s` : `${Math.ceil(this.feedWait)}ms`;
     await this.client.request('GET', `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}&stream=1`, {
@@ -123,10 +130,12 @@ class Follower {
       signal: this.stopper.signal,
       onLine: async (line) => {
         answered();
+        news = true;
         await this.handle(parseNews(line));
       },
     });
     answered();
+    return news;
   }
 
   async handle(news) {

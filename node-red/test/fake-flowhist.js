@@ -133,13 +133,23 @@ async function startFake(opts = {}) {
       return n && { body: n };
     }
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+    // The answer ends after the wait, as the real server's does.
+    const m = /^(\d+)(ms|s)$/.exec(r.query.wait || '');
+    const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : 30000;
+    let ended = false;
+    const ender = setTimeout(() => {
+      ended = true;
+      for (const done of [...fake.open]) if (done.res === res) done(false);
+    }, ms);
     // Entries sent on this answer are not sent again on it.
-    for (let known = 0; ; ) {
+    for (let known = 0; !ended; ) {
       const n = await nextNews(res, known);
-      if (!n) return res.end();
+      if (!n) break;
       res.write(JSON.stringify(n) + '\n');
       known = n.revision;
     }
+    clearTimeout(ender);
+    return res.end();
   }
 
   // nextNews resolves to the next news for the worker's group past known,
@@ -165,6 +175,7 @@ async function startFake(opts = {}) {
         const onClose = () => done(false);
         fake.on('append', onAppend);
         res.on('close', onClose);
+        done.res = res;
         fake.open.add(done);
       });
       if (!woke) return null; // the client went away, or the fake stopped

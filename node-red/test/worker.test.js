@@ -177,6 +177,33 @@ test('a streamed burst during a reload coalesces into one more reload and one ac
   assert.equal(feeds().length, 1);
 });
 
+test('feed answers that end at once with no news are asked again with backoff, not in a tight loop', async (t) => {
+  const { fake, storage, feeds } = await setup(t, { flowhist: { retryDelay: 20, retryMaxDelay: 40 } });
+  fake.route('GET /feed', () => ({ status: 204 })); // as a flowhist shutting down answers
+  await storage.getFlows();
+  await fake.waitFor(() => feeds().length >= 1, 5000, 'the first feed request');
+  const from = feeds().length;
+  await new Promise((r) => setTimeout(r, 300));
+  const n = feeds().length - from;
+  // With 20-40 ms between requests: at most 15 in 300 ms; a tight loop makes hundreds.
+  assert.ok(n >= 2 && n <= 15, `${n} feed requests in 300 ms`);
+});
+
+test('the feed timeout does not cover handling a line: a reload longer than it is not an error', async (t) => {
+  const { fake, storage, log, hooks, ackOf, nthFeed } = await setup(t, { stream: true, flowhist: { feedWait: 100, requestTimeout: 100 } });
+  hooks.during = () => new Promise((r) => setTimeout(r, 400)); // a reload of 400 ms; the answer times out at 200 ms
+  await storage.getFlows();
+  await until(() => fake.open.size === 1, 5000, 'the worker waiting on its stream');
+  fake.append({ flows: [{ id: 'tab', rev: 4 }] });
+  await ackOf(4);
+  // The second answer repeats 4 (not acknowledged yet) and its line waits
+  // for the reload; the third request comes once that answer is over,
+  // cleanly or not.
+  await nthFeed(3);
+  const warned = log.lines.filter((l) => l.level === 'warn');
+  assert.deepEqual(warned, [], 'no warning');
+});
+
 test('news arriving while a reload runs is coalesced: one more reload to the newest, one ack', async (t) => {
   const { fake, storage, loads, hooks, nthFeed, ackOf, acks } = await setup(t);
   const queue = [];
