@@ -12,6 +12,7 @@ import (
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
@@ -532,4 +533,22 @@ func TestFeedStream(t *testing.T) {
 			t.Fatalf("got %+v, want revision 7 acknowledged, nothing pending", w)
 		}
 	})
+}
+
+// TestFeedStreamLongBacklog checks a stream for a worker more than one
+// read's worth of entries behind: the first 1000 come as one line, the rest
+// as the next, on the same answer.
+func TestFeedStreamLongBacklog(t *testing.T) {
+	t.Parallel()
+	ts := mustServer(t, httpapi.Config{})
+	ns := randomNS(t)
+	wantNoContent(t, ts.do(t, "GET", feedURL(ns, "w1", 0, "0s"), nil, nil))
+	streamstest.AppendMixed(t, testCtx(t), ts.store, ns, 1005)
+	lines, end := ts.openStream(t, feedURL(ns, "w1", 0, "30s")+"&stream=1")
+	if got, want := nextLine(t, lines, end), (feedNews{Revision: 1000, Flows: true, Packages: true, Events: 1000}); got != want {
+		t.Fatalf("first line: got %+v, want %+v", got, want)
+	}
+	if got, want := nextLine(t, lines, end), (feedNews{Revision: 1005, Flows: true, Events: 5}); got != want {
+		t.Fatalf("second line: got %+v, want %+v", got, want)
+	}
 }
