@@ -48,6 +48,20 @@ async function setup(t, opts = {}) {
   return { fake, storage, log, loads, hooks, feeds, acks, nthFeed, ackOf };
 }
 
+// holdFirstReload makes the worker's first reload wait, once it has read
+// the flows, until release(); inReload resolves when it waits.
+function holdFirstReload(hooks) {
+  const [held, release] = gate();
+  const [inReload, entered] = gate();
+  hooks.during = (n) => {
+    if (n === 1) {
+      entered();
+      return held;
+    }
+  };
+  return { inReload, release };
+}
+
 // gate returns a promise and the function that resolves it.
 function gate() {
   let open;
@@ -105,14 +119,7 @@ test('a delivered flows change the worker already runs is acknowledged without a
 
 test('a burst during a reload coalesces into one more reload (server hands back pending entries first)', async (t) => {
   const { fake, storage, loads, hooks, nthFeed, ackOf, acks, feeds } = await setup(t);
-  const [held, release] = gate();
-  const [inReload, entered] = gate();
-  hooks.during = (n) => {
-    if (n === 1) {
-      entered();
-      return held;
-    }
-  };
+  const { inReload, release } = holdFirstReload(hooks);
   await storage.getFlows();
   await nthFeed(1);
   fake.append({ flows: [{ id: 'tab', rev: 4 }] });
@@ -149,14 +156,7 @@ test('a streamed answer: each line is handled as it comes, on one request', asyn
 
 test('a streamed burst during a reload coalesces into one more reload and one ack', async (t) => {
   const { fake, storage, log, loads, hooks, ackOf, acks, feeds } = await setup(t, { stream: true });
-  const [held, release] = gate();
-  const [inReload, entered] = gate();
-  hooks.during = (n) => {
-    if (n === 1) {
-      entered();
-      return held;
-    }
-  };
+  const { inReload, release } = holdFirstReload(hooks);
   await storage.getFlows();
   await until(() => fake.open.size === 1, 5000, 'the worker waiting on its stream');
   fake.append({ flows: [{ id: 'tab', rev: 4 }] });
@@ -218,14 +218,7 @@ test('news arriving while a reload runs is coalesced: one more reload to the new
     queue.push(news);
     if (wake) wake(true);
   };
-  const [held, release] = gate();
-  const [inReload, entered] = gate();
-  hooks.during = (n) => {
-    if (n === 1) {
-      entered();
-      return held;
-    }
-  };
+  const { inReload, release } = holdFirstReload(hooks);
   await storage.getFlows();
   await nthFeed(1);
   fake.append({ flows: [{ id: 'tab', rev: 4 }] });
