@@ -54,17 +54,7 @@ func benchFeed(b *testing.B, role string) {
 	put := func(tag string) (time.Time, time.Time) {
 		req, _ := http.NewRequest("PUT", base+"/flows", strings.NewReader(fmt.Sprintf(`[{"id":"t1","type":"tab","label":%q}]`, tag)))
 		req.Header.Set("Authorization", "Bearer "+token)
-		sent := time.Now()
-		res, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			b.Fatalf("PUT: %d", res.StatusCode)
-		}
-		return sent, time.Now()
+		return streamstest.Deploy(b, client, req)
 	}
 	put("start")
 	lp := startListeners(b, role, "BENCH_URL="+base, "BENCH_TOKEN="+token, "BENCH_AFTER=1")

@@ -164,17 +164,7 @@ func benchFeedNotify50(b *testing.B, worker benchWorker) {
 				b.Fatal(err)
 			}
 			req.Header.Set("Authorization", "Bearer "+deploySecret)
-			sent := time.Now()
-			res, err := ts.Client().Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				b.Fatalf("PUT: got status %d, want 200", res.StatusCode)
-			}
-			return sent, time.Now()
+			return streamstest.Deploy(b, ts.Client(), req)
 		},
 		func() time.Time {
 			last := collect(b, wakes)

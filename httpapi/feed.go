@@ -12,8 +12,9 @@ import (
 
 // feed wakes waiting workers when their namespace's log grows, with one
 // blocked Valkey read per namespace that has waiters (a "tail"), however
-// many workers wait: each woken waiter then reads its own consumer group
-// without blocking. Appends made by this process wake waiters directly.
+// many workers wait: a woken waiter answers from the entries the tail saw,
+// and reads its own consumer group (without blocking) only when the tail
+// cannot tell. Appends made by this process wake waiters directly.
 type feed struct {
 	store   *streams.Store
 	log     *zap.Logger

@@ -491,7 +491,8 @@ func TestFeedStream(t *testing.T) {
 	if got, want := nextLine(t, lines, end), (feedNews{Revision: 5, Flows: true, Events: 1}); got != want {
 		t.Fatalf("second line: got %+v, want %+v", got, want)
 	}
-	// Another server's appends reach the stream through the tail.
+	// Another server's appends reach the stream (through the tail, or the
+	// group when the tail cannot tell).
 	ts.ok(t, "POST", path(ns, "/feed/ack"), []byte(`{"worker":"w1","revision":5}`), nil, nil)
 	other.ok(t, "PUT", path(ns, "/settings"), []byte(`{"nodes":{"node-red-contrib-x":{"version":"1.0.0","user":true}}}`), nil, nil)
 	got := nextLine(t, lines, end)

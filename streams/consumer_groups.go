@@ -89,8 +89,7 @@ func (s *Store) ReadGroup(ctx context.Context, ns, group, consumer string, count
 		}
 		return s.readGroup(ctx, ns, group, consumer, count, ">", block)
 	}
-	// Without blocking, both reads go in one round trip: a woken worker
-	// feed answers that much sooner. New entries read here become pending
+	// Without blocking, both reads go in one round trip. New entries read here become pending
 	// like any delivered entry, and come back first next time if unacked.
 	b := s.client.B()
 	res := s.client.DoMulti(ctx,

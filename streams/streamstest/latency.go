@@ -2,12 +2,14 @@ package streamstest
 
 import (
 	"context"
-	"strconv"
-
-	"github.com/redis/rueidis"
+	"io"
+	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // Latencies times the measured part of each benchmark iteration (building
@@ -85,6 +87,23 @@ func Publish(b *testing.B, c rueidis.Client, channel string) (sent, returned tim
 	sent = time.Now()
 	if err := c.Do(context.Background(), cmd).Error(); err != nil {
 		b.Fatal(err)
+	}
+	return sent, time.Now()
+}
+
+// Deploy sends req (a deploy to flowhist) for NotifyRounds: it returns
+// when it was sent and when its 200 was read, failing b on any other
+// answer.
+func Deploy(b *testing.B, c *http.Client, req *http.Request) (sent, answered time.Time) {
+	sent = time.Now()
+	res, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b.Fatalf("%s %s: got status %d, want 200", req.Method, req.URL.Path, res.StatusCode)
 	}
 	return sent, time.Now()
 }
