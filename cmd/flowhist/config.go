@@ -28,6 +28,9 @@ type ValkeyConfig struct {
 	// (a private CA).
 	TLSCAFile   string
 	DialTimeout time.Duration
+	// IOTimeout closes a connection on which Valkey has not answered for
+	// this long (blocking reads excepted), so a hung server is noticed.
+	IOTimeout time.Duration
 }
 
 func setValkeyDefaults(v *viper.Viper) {
@@ -39,6 +42,7 @@ func setValkeyDefaults(v *viper.Viper) {
 	v.SetDefault("valkey.tls_server_name", "")
 	v.SetDefault("valkey.tls_ca_file", "")
 	v.SetDefault("valkey.dial_timeout", 5*time.Second)
+	v.SetDefault("valkey.io_timeout", 10*time.Second)
 }
 
 // addValkeyFlags adds the flags of commands that talk to Valkey directly.
@@ -92,6 +96,7 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 		TLSServerName: v.GetString("valkey.tls_server_name"),
 		TLSCAFile:     v.GetString("valkey.tls_ca_file"),
 		DialTimeout:   v.GetDuration("valkey.dial_timeout"),
+		IOTimeout:     v.GetDuration("valkey.io_timeout"),
 	}
 	if c.Addr == "" {
 		return c, &exitError{exitUsage, "valkey.addr is empty: set FLOWHIST_VALKEY_ADDR or --valkey-addr to host:port"}
@@ -108,6 +113,12 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 		SelectDB:     c.DB,
 		DisableCache: true,
 		Dialer:       net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute},
+		// The client would retry reads until the caller's context ends:
+		// with Valkey down, a request would hang for its whole deadline
+		// instead of answering 503 at once. flowhist's callers retry
+		// themselves (workers, the projector, Node-RED's module).
+		DisableRetry:     true,
+		ConnWriteTimeout: c.IOTimeout,
 	}
 	if c.TLS {
 		opt.TLSConfig = &tls.Config{ServerName: c.TLSServerName, MinVersion: tls.VersionTLS12}
