@@ -66,7 +66,7 @@ func mustServerAt(tb testing.TB, addr string, cfg httpapi.Config) *testServer {
 	if len(cfg.Tokens) == 0 && !cfg.AuthDisabled {
 		cfg.Tokens = defaultTokens
 	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	client, err := streams.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
 	if err != nil {
 		tb.Fatalf("connect to valkey at %s: %v", addr, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowhist/flowhist/streams"
 	"github.com/redis/rueidis"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -107,17 +108,11 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 // newValkeyClient connects to Valkey with every option of c honoured.
 func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 	opt := rueidis.ClientOption{
-		InitAddress:  []string{c.Addr},
-		Username:     c.Username,
-		Password:     c.Password,
-		SelectDB:     c.DB,
-		DisableCache: true,
-		Dialer:       net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute},
-		// The client would retry reads until the caller's context ends:
-		// with Valkey down, a request would hang for its whole deadline
-		// instead of answering 503 at once. flowhist's callers retry
-		// themselves (workers, the projector, Node-RED's module).
-		DisableRetry:     true,
+		InitAddress:      []string{c.Addr},
+		Username:         c.Username,
+		Password:         c.Password,
+		SelectDB:         c.DB,
+		Dialer:           net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute},
 		ConnWriteTimeout: c.IOTimeout,
 	}
 	if c.TLS {
@@ -133,7 +128,7 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 			}
 		}
 	}
-	client, err := rueidis.NewClient(opt)
+	client, err := streams.NewClient(opt)
 	if err != nil {
 		return nil, &exitError{exitUnavailable, fmt.Sprintf("cannot reach Valkey at %s: %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", c.Addr, err)}
 	}
