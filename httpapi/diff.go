@@ -141,10 +141,13 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 var secretKey = regexp.MustCompile(`(?i)secret|passw|pass$|token|credential|api_?key|private`)
 
 // redact returns a settings document with every value under a secret-like
-// key replaced, at any depth, for display.
+// key replaced, at any depth, for display. Numbers are kept as written
+// (UseNumber): settings may hold numbers beyond float64.
 func redact(doc []byte) any {
 	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
 		return nil
 	}
 	return redactValue(v)
