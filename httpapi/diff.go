@@ -25,7 +25,7 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 		v := q.Get(p.name)
 		rev, err := domain.ParseRevision(v)
 		if err != nil || rev == 0 {
-			return domain.Errorf(domain.EINVALID, "%s %q is not a revision: send ?from=A&to=B", p.name, v)
+			return domain.Errorf(domain.EINVALID, "%s %q is not a revision: send ?from=A&to=B", p.name, clip(v))
 		}
 		*p.rev = rev
 	}
@@ -131,7 +131,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 		body["nextCursor"] = page[len(page)-1].Revision.String()
 	}
 	if len(all) == 0 {
-		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, id)
+		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
