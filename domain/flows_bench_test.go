@@ -31,6 +31,17 @@ func BenchmarkParseFlows1MB(b *testing.B) {
 	}
 }
 
+// BenchmarkParseFlowsInput1MB is the deploy path's parse: ParseFlows with
+// the UTF-8, surrogate and node credentials checks.
+func BenchmarkParseFlowsInput1MB(b *testing.B) {
+	doc := benchDoc(b)
+	for b.Loop() {
+		if _, err := domain.ParseFlowsInput(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkParseFlowsPretty1MB(b *testing.B) {
 	var f []json.RawMessage
 	if err := json.Unmarshal(realisticDoc(benchNodes, 0), &f); err != nil {
