@@ -222,3 +222,22 @@ func printable(s string) error {
 	}
 	return nil
 }
+
+// MaxCorrelationID bounds a correlation id: every event of a request
+// carries it.
+const MaxCorrelationID = 200
+
+// ValidateLabel checks a label a client attaches to the events it appends
+// (the acting user, a correlation id): printable UTF-8, at most max bytes
+// when max > 0. Empty is valid (none).
+//
+// Errors: EINVALID.
+func ValidateLabel(what, v string, max int) error {
+	if max > 0 && len(v) > max {
+		return Errorf(EINVALID, "%s is longer than %d bytes", what, max)
+	}
+	if err := printable(v); err != nil {
+		return Errorf(EINVALID, "%s %v", what, err)
+	}
+	return nil
+}

@@ -327,3 +327,32 @@ func FuzzParseFlowsInput(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateLabel(t *testing.T) {
+	for _, c := range []struct {
+		name, v string
+		max     int
+		want    string
+	}{
+		{"Empty", "", 10, ""},
+		{"Name", "alice@example.com", 200, ""},
+		{"Unicode", "Zoë ☕", 200, ""},
+		{"AnyLength", strings.Repeat("u", 1000), 0, ""},
+		{"AtMax", strings.Repeat("c", 200), 200, ""},
+		{"TooLong", strings.Repeat("c", 201), 200, "longer than 200 bytes"},
+		{"Tab", "a\tb", 0, "control character U+0009"},
+		{"NUL", "a\x00", 0, "control character U+0000"},
+		{"InvalidUTF8", "a\xff", 0, "invalid UTF-8"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := domain.ValidateLabel("Flowhist-User", c.v, c.max)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			wantInvalid(t, err, "Flowhist-User", c.want)
+		})
+	}
+}

@@ -88,6 +88,9 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 // idempotency key and actor.
 func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.FlowsChange) error {
 	ns := r.PathValue("ns")
+	if err := checkLabels(r); err != nil {
+		return err
+	}
 	exp, err := expected(r)
 	if err != nil {
 		return err

@@ -235,6 +235,18 @@ func TestAcceptedBodiesReadBack(t *testing.T) {
 		ts.mustVerify(t, ns)
 	})
 
+	t.Run("LongUserCutAtACharacter", func(t *testing.T) {
+		t.Parallel()
+		ns := randomNS(t)
+		user := "x" + strings.Repeat("é", 150) // the cut at 200 bytes splits an é
+		ts.ok(t, "PUT", path(ns, "/settings"), []byte(`{}`), hdr{"Flowhist-User": user}, nil)
+		got := ts.events(t, ns)[0].Actor.User
+		if want := "x" + strings.Repeat("é", 99); got != want {
+			t.Fatalf("got user %q, want %q", got, want)
+		}
+		ts.mustVerify(t, ns)
+	})
+
 	t.Run("LibraryNullMetaIsNoMeta", func(t *testing.T) {
 		t.Parallel()
 		ns := randomNS(t)
@@ -303,6 +315,10 @@ func hostileBodies() []hostileCase {
 			body: `{"flows":[{"id":"n9","info":"\udc00"}]}`, message: `node "n9"`},
 		hostileCase{name: "DeployUserInvalidUTF8", method: "POST", rest: "/deploy",
 			body: "{\"flows\":[],\"user\":\"\xff\"}", message: "invalid UTF-8"},
+		hostileCase{name: "DeployUserLoneSurrogate", method: "POST", rest: "/deploy",
+			body: `{"flows":[],"user":"\ud800"}`, message: "lone surrogate"},
+		hostileCase{name: "DeployUserControl", method: "POST", rest: "/deploy",
+			body: `{"flows":[],"user":"a\u0000b"}`, message: "control character U+0000"},
 		hostileCase{name: "DeployUserNotAString", method: "POST", rest: "/deploy", body: `{"flows":[],"user":{"a":1}}`},
 		hostileCase{name: "DeployFlowsNull", method: "POST", rest: "/deploy", body: `{"flows":null}`},
 		hostileCase{name: "LibraryBodyInvalidUTF8", method: "PUT", rest: "/library/flows?path=m", body: "{\"body\":\"\xff\"}", message: "invalid UTF-8"},
@@ -368,6 +384,10 @@ func hostileHeaders() []hostileCase {
 			{"IdempotencyKeyTab", hdr{"Idempotency-Key": "a\tb"}},
 			{"IdempotencyKeySpace", hdr{"Idempotency-Key": "a b"}},
 			{"IdempotencyKeyNonASCII", hdr{"Idempotency-Key": "clé-é"}},
+			{"UserInvalidUTF8", hdr{"Flowhist-User": "bad\xffuser"}},
+			{"UserTab", hdr{"Flowhist-User": "a\tb"}},
+			{"CorrelationIDInvalidUTF8", hdr{"Flowhist-Correlation-Id": "c\xfe"}},
+			{"CorrelationID10KB", hdr{"Flowhist-Correlation-Id": strings.Repeat("c", 10<<10)}},
 		} {
 			cases = append(cases, hostileCase{name: name + h.name, method: w.method, rest: w.rest, body: w.body, h: h.h})
 		}

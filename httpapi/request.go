@@ -63,6 +63,15 @@ func expected(r *http.Request) (domain.Expected, error) {
 	return domain.ExpectRevision(rev), nil
 }
 
+// checkLabels refuses a request whose acting user or correlation id,
+// which every event it appends carries, is not printable text.
+func checkLabels(r *http.Request) error {
+	if err := domain.ValidateLabel("Flowhist-User", r.Header.Get("Flowhist-User"), 0); err != nil {
+		return err
+	}
+	return domain.ValidateLabel("Flowhist-Correlation-Id", r.Header.Get("Flowhist-Correlation-Id"), domain.MaxCorrelationID)
+}
+
 // clip shortens a client's value for an error message: a message quotes
 // what was wrong, not 64 KB of it.
 func clip(v string) string {

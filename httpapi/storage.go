@@ -120,6 +120,9 @@ func userPackages(settings []byte) ([]domain.Package, bool) {
 // appendEvent appends one non-flows event with the request's idempotency
 // key and actor, then wakes followers and projects.
 func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, agg string, exp domain.Expected, payload any, sha string) (streams.AppendResult, error) {
+	if err := checkLabels(r); err != nil {
+		return streams.AppendResult{}, err
+	}
 	b, err := domain.EncodePayload(payload)
 	if err != nil {
 		return streams.AppendResult{}, err
