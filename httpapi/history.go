@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -263,7 +264,8 @@ func (s *Server) getRevision(w http.ResponseWriter, r *http.Request) error {
 		}
 		h.Payload = map[string]any{"settings": redact(p.Settings)}
 	case domain.LibrarySaved, domain.PackagesChanged, domain.ProjectActivated:
-		var p any
+		// Raw: a library entry's meta may hold numbers beyond float64.
+		var p json.RawMessage
 		if err := domain.DecodePayload(e, &p); err != nil {
 			return err
 		}

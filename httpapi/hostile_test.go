@@ -165,7 +165,17 @@ func TestAcceptedBodiesReadBack(t *testing.T) {
 			t.Parallel()
 			ns := randomNS(t)
 			entry := `{ "meta" : ` + c.body + ` , "body" : "x \u00e9 \ud83d\ude00" }`
-			ts.ok(t, "PUT", path(ns, "/library/flows?path=dir/odd"), []byte(entry), nil, nil)
+			var res appendResult
+			ts.ok(t, "PUT", path(ns, "/library/flows?path=dir/odd"), []byte(entry), nil, &res)
+			var rev struct {
+				Payload struct {
+					Entry struct {
+						Meta json.RawMessage `json:"meta"`
+					} `json:"entry"`
+				} `json:"payload"`
+			}
+			ts.ok(t, "GET", path(ns, fmt.Sprintf("/revisions/%d", res.Revision)), nil, nil, &rev)
+			wantJSONEqual(t, "GET revisions library meta", rev.Payload.Entry.Meta, []byte(c.body))
 			var got struct {
 				Meta json.RawMessage `json:"meta"`
 				Body string          `json:"body"`
