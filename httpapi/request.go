@@ -79,7 +79,7 @@ func clip(v string) string {
 	if len(v) <= max {
 		return v
 	}
-	return v[:max] + "…"
+	return strings.ToValidUTF8(v[:max], "") + "…"
 }
 
 func etag(rev domain.Revision) string { return `"` + rev.String() + `"` }

@@ -51,10 +51,10 @@ func (s *Server) viewDoc(w http.ResponseWriter, r *http.Request, get func(*domai
 }
 
 // putSettings saves Node-RED's runtime settings in their canonical form
-// (domain.CanonicalSettings), whose sha256 is recorded: _credentialSecret is
-// removed first, as the secret that decrypts every credential must never
-// enter the log, its history or an API response. When the user-installed modules changed,
-// a packages.changed event follows.
+// (domain.CanonicalSettings), whose sha256 is recorded: _credentialSecret
+// is removed first, as the secret that decrypts every credential must never
+// enter the log, its history or an API response. When the user-installed
+// modules changed, a packages.changed event follows.
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	ns := r.PathValue("ns")
 	body, err := s.readBody(w, r)
