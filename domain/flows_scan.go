@@ -421,11 +421,12 @@ func (s *scanner) str() (escaped bool, err error) {
 		}
 		switch c := d[i]; {
 		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && n == 1 {
-				s.noteBadText(i, "invalid UTF-8")
+			// A run of non-ASCII bytes holds whole sequences if valid.
+			j := nonASCIIEnd(d, i+1)
+			if s.badText == 0 && !utf8.Valid(d[i:j]) {
+				s.noteBadText(i+invalidUTF8(d[i:j]), "invalid UTF-8")
 			}
-			i += n
+			i = j
 		case c == '"':
 			s.pos = i + 1
 			return escaped, nil
@@ -500,6 +501,32 @@ func textEnd(d []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// nonASCIIEnd returns the index of the first ASCII byte at or after i, or
+// len(d), eight bytes at a time.
+func nonASCIIEnd(d []byte, i int) int {
+	for ; i+8 <= len(d); i += 8 {
+		if m := ^binary.LittleEndian.Uint64(d[i:]) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(d) && d[i] >= utf8.RuneSelf {
+		i++
+	}
+	return i
+}
+
+// invalidUTF8 returns the offset of the first invalid sequence in b.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // plainEnd returns the index of the first '"', '\\' or control character at
