@@ -257,6 +257,29 @@ func TestAcceptedBodiesReadBack(t *testing.T) {
 		ts.mustVerify(t, ns)
 	})
 
+	t.Run("LongestIdempotencyKeyWithPackages", func(t *testing.T) {
+		// The packages.changed event that follows takes a key derived from
+		// the request's: it must be valid too, or the settings land and the
+		// answer is a 400.
+		t.Parallel()
+		ns := randomNS(t)
+		key := hdr{"Idempotency-Key": strings.Repeat("k", 200)}
+		body := []byte(`{"nodes":{"node-red-contrib-x":{"version":"1.0.0","user":true}}}`)
+		var first, again appendResult
+		ts.ok(t, "PUT", path(ns, "/settings"), body, key, &first)
+		if first.PackagesRevision != 2 {
+			t.Fatalf("got packages revision %d, want 2", first.PackagesRevision)
+		}
+		ts.ok(t, "PUT", path(ns, "/settings"), body, key, &again)
+		if !again.Duplicate || again.Revision != first.Revision {
+			t.Fatalf("got %+v on the retry, want the first answer's revision %d as a duplicate", again, first.Revision)
+		}
+		if got := ts.head(t, ns); got != 2 {
+			t.Fatalf("got revision %d, want 2", got)
+		}
+		ts.mustVerify(t, ns)
+	})
+
 	t.Run("LibraryNullMetaIsNoMeta", func(t *testing.T) {
 		t.Parallel()
 		ns := randomNS(t)

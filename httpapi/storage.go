@@ -133,6 +133,12 @@ func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, a
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" && typ == domain.PackagesChanged {
+		// The settings.saved before took the key itself. A key too long
+		// to take a suffix (keys are at most 200 bytes) is hashed, so that
+		// this append cannot fail on it after that one landed.
+		if len(key) > 200-len(":packages") {
+			key = domain.SHA256Hex([]byte(key))
+		}
 		key += ":packages"
 	}
 	res, err := s.store.Append(r.Context(), streams.AppendRequest{Event: e, Expected: exp, IdempotencyKey: key})
