@@ -33,13 +33,9 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A reversed range is refused rather than guessed at; what a rollback
 	// would undo is asked for explicitly.
-	var reverse bool
-	switch v := q.Get("reverse"); v {
-	case "", "0", "false":
-	case "1", "true":
-		reverse = true
-	default:
-		return domain.Errorf(domain.EINVALID, "reverse %q must be 1 or 0", clip(v))
+	reverse, err := queryBool(q, "reverse")
+	if err != nil {
+		return err
 	}
 	if from > to {
 		return domain.Errorf(domain.EINVALID, "from %d is after to %d: send from=%d&to=%d, with reverse=1 to see that change undone", from, to, to, from)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -131,4 +132,17 @@ func writeAppend(w http.ResponseWriter, res streams.AppendResult, sha string, ex
 	w.Header().Set("ETag", etag(aggRev))
 	w.Header().Set("Flowhist-Revision", strconv.FormatUint(uint64(rev), 10))
 	writeJSON(w, http.StatusOK, body)
+}
+
+// queryBool reads an optional flag parameter: 1 or true, 0 or false, absent
+// is false.
+func queryBool(q url.Values, name string) (bool, error) {
+	switch v := q.Get(name); v {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	default:
+		return false, domain.Errorf(domain.EINVALID, "%s %q must be 1 or 0", name, clip(v))
+	}
 }
