@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 
 	"github.com/flowhist/flowhist/domain"
@@ -149,38 +147,4 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
-}
-
-// secretKey matches settings keys whose values are secrets.
-var secretKey = regexp.MustCompile(`(?i)secret|passw|pass$|token|credential|api_?key|private`)
-
-// redact returns a settings document with every value under a secret-like
-// key replaced, at any depth, for display. Numbers are kept as written
-// (UseNumber): settings may hold numbers beyond float64.
-func redact(doc []byte) any {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil
-	}
-	return redactValue(v)
-}
-
-func redactValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			if secretKey.MatchString(k) {
-				t[k] = "[redacted]"
-			} else {
-				t[k] = redactValue(x)
-			}
-		}
-	case []any:
-		for i, x := range t {
-			t[i] = redactValue(x)
-		}
-	}
-	return v
 }

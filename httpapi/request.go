@@ -66,13 +66,17 @@ func expected(r *http.Request) (domain.Expected, error) {
 	return domain.ExpectRevision(rev), nil
 }
 
-// checkLabels refuses a request whose acting user or correlation id,
-// which every event it appends carries, is not printable text.
-func checkLabels(r *http.Request) error {
+// origin is who makes the request, for the events it appends; a user or
+// correlation id that is not printable text is refused (EINVALID).
+func origin(r *http.Request) (domain.Origin, error) {
 	if err := domain.ValidateLabel("Flowhist-User", r.Header.Get("Flowhist-User"), 0); err != nil {
-		return err
+		return domain.Origin{}, err
 	}
-	return domain.ValidateLabel("Flowhist-Correlation-Id", r.Header.Get("Flowhist-Correlation-Id"), domain.MaxCorrelationID)
+	cid := r.Header.Get("Flowhist-Correlation-Id")
+	if err := domain.ValidateLabel("Flowhist-Correlation-Id", cid, domain.MaxCorrelationID); err != nil {
+		return domain.Origin{}, err
+	}
+	return domain.Origin{Actor: actor(r), CorrelationID: cid}, nil
 }
 
 // clip shortens a client's value for an error message: a message quotes
