@@ -18,14 +18,19 @@ const { backoffDelay, sleep } = require('./backoff');
 const { FlowhistError, parseJSON } = require('./client');
 
 class Follower {
-  // opts: client, log, workerId, reload (() => Promise: Node-RED's
-  // runtime.nodes.loadFlows(true)), feedWait, requestTimeout, retryDelay,
-  // retryMaxDelay.
+  // opts: client, log, workerId, who (how the log names this follower),
+  // reload ((target) => Promise: applies flowhist's flows to Node-RED,
+  // resolving to the namespace revision applied, or to undefined when the
+  // storage module's getFlows saw it), onPackages ((revision) => void: a
+  // packages change was delivered; optional), feedWait, requestTimeout,
+  // retryDelay, retryMaxDelay.
   constructor(opts) {
     Object.assign(this, {
       client: opts.client,
       log: opts.log,
       workerId: opts.workerId,
+      who: opts.who || `worker ${opts.workerId}`,
+      onPackages: opts.onPackages,
       reloadFlows: opts.reload,
       feedWait: opts.feedWait,
       requestTimeout: opts.requestTimeout,
@@ -58,6 +63,13 @@ class Follower {
     if (!this.started) this.start(revision === null ? 0 : revision);
   }
 
+  // wrote is told the namespace revision of a write this Node-RED made (the
+  // admin's deploy): its runtime already runs it, so that revision is
+  // acknowledged when delivered, not applied again.
+  wrote(revision) {
+    if (typeof revision === 'number' && revision > this.loadedOr()) this.loaded = revision;
+  }
+
   // readFailed is told when a GET /flows failed. If Node-RED's start-up load
   // failed, the worker has no flows: keep reloading until flowhist answers,
   // then follow.
@@ -84,7 +96,7 @@ class Follower {
     if (this.started || this.stopped) return;
     this.started = true;
     if (this.loaded === null) this.loaded = after;
-    this.log.info(`worker ${this.workerId} follows the namespace from revision ${after}`);
+    this.log.info(`${this.who} follows the namespace from revision ${after}`);
     this.loop = this.poll();
   }
 
@@ -145,7 +157,7 @@ class Follower {
     if (fresh) this.seen = rev;
     if (news.packages && rev > this.packagesSeen) {
       this.packagesSeen = rev;
-      this.log.info(`packages changed (revision ${rev}); this module does not install packages yet: install them on this worker and restart it`);
+      if (this.onPackages) this.onPackages(rev);
     }
     if (news.flows && rev > this.loadedOr() && rev > this.wanted) this.wanted = rev;
     if (this.wanted > this.loadedOr() || this.reloading) {
@@ -207,13 +219,14 @@ class Follower {
   async reloadOnce(target) {
     this.ownReload = true;
     this.lastRead = undefined;
+    let applied;
     try {
-      await this.reloadFlows();
+      applied = await this.reloadFlows(target);
     } finally {
       this.ownReload = false;
     }
-    const got = this.lastRead;
-    if (typeof got === 'number') this.loaded = got;
+    const got = typeof applied === 'number' ? applied : this.lastRead;
+    if (typeof got === 'number') this.loaded = Math.max(this.loadedOr(), got);
     else if (target !== undefined) this.loaded = target;
   }
 
