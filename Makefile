@@ -44,7 +44,7 @@ compose-check:
 	echo "compose-check: docker-compose.yml is valid"
 
 test: deps deps-e2e fmt-check vet compose-check
-	cd node-red && node --test test/
+	cd node-red && node --test test/*.test.js
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 # fmt-check lists the Go files gofmt would change (testdata and node_modules
