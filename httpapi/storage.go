@@ -115,14 +115,17 @@ func withoutSecret(settings []byte) ([]byte, error) {
 }
 
 // userPackages lists the user-installed node modules in the settings' node
-// registry ("nodes": {module: {version, user: true, …}}), sorted by name. It
+// registry ("nodes": {module: {version, user: true, …}}), sorted by name, at
+// the version on the admin's disk: pending_version after an upgrade that
+// waits for a restart (workers install that version). It
 // reports false when the settings have no registry (or an unreadable one):
 // then they say nothing about packages.
 func userPackages(settings []byte) ([]domain.Package, bool) {
 	var s struct {
 		Nodes map[string]struct {
-			Version string `json:"version"`
-			User    bool   `json:"user"`
+			Version        string `json:"version"`
+			PendingVersion string `json:"pending_version"`
+			User           bool   `json:"user"`
 		} `json:"nodes"`
 	}
 	if err := json.Unmarshal(settings, &s); err != nil || s.Nodes == nil {
@@ -131,7 +134,11 @@ func userPackages(settings []byte) ([]domain.Package, bool) {
 	out := []domain.Package{}
 	for name, m := range s.Nodes {
 		if m.User {
-			out = append(out, domain.Package{Name: name, Version: m.Version})
+			v := m.Version
+			if m.PendingVersion != "" {
+				v = m.PendingVersion
+			}
+			out = append(out, domain.Package{Name: name, Version: v})
 		}
 	}
 	slices.SortFunc(out, func(a, b domain.Package) int { return strings.Compare(a.Name, b.Name) })

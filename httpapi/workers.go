@@ -311,6 +311,9 @@ type workerInfo struct {
 	Lag         uint64  `json:"lag"`
 	Pending     int64   `json:"pending"`
 	IdleSeconds float64 `json:"idleSeconds"`
+	// Packages is the worker's last package report (worker_status.go);
+	// absent when it sent none.
+	Packages *workerPackages `json:"packages,omitempty"`
 }
 
 func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) error {
@@ -323,13 +326,17 @@ func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	states, err := s.workerPackageStates(r, ns)
+	if err != nil {
+		return err
+	}
 	out := []workerInfo{}
 	for _, g := range groups {
 		id, ok := workerOf(g.Name)
 		if !ok {
 			continue
 		}
-		info := workerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds()}
+		info := workerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds(), Packages: states[id]}
 		if head.Revision > g.Acknowledged {
 			info.Lag = uint64(head.Revision - g.Acknowledged)
 		}
