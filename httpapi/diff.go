@@ -25,7 +25,7 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 		v := q.Get(p.name)
 		rev, err := domain.ParseRevision(v)
 		if err != nil || rev == 0 {
-			return domain.Errorf(domain.EINVALID, "%s %q is not a revision: send ?from=A&to=B", p.name, v)
+			return domain.Errorf(domain.EINVALID, "%s %q is not a revision: send ?from=A&to=B", p.name, clip(v))
 		}
 		*p.rev = rev
 	}
@@ -131,7 +131,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 		body["nextCursor"] = page[len(page)-1].Revision.String()
 	}
 	if len(all) == 0 {
-		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, id)
+		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
@@ -141,10 +141,13 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 var secretKey = regexp.MustCompile(`(?i)secret|passw|pass$|token|credential|api_?key|private`)
 
 // redact returns a settings document with every value under a secret-like
-// key replaced, at any depth, for display.
+// key replaced, at any depth, for display. Numbers are kept as written
+// (UseNumber): settings may hold numbers beyond float64.
 func redact(doc []byte) any {
 	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
 		return nil
 	}
 	return redactValue(v)

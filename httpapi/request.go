@@ -2,12 +2,13 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"github.com/flowhist/flowhist/streams"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/flowhist/flowhist/streams"
+	"go.uber.org/zap"
 
 	"github.com/flowhist/flowhist/domain"
 )
@@ -37,17 +38,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return body, nil
 }
 
-// readJSONObject reads a body that must be one JSON object.
+// readJSONObject reads a body that must be one JSON object and returns
+// the form to store (domain.CanonicalObject).
+//
+// Errors: ETOOLARGE, EINVALID.
 func (s *Server) readJSONObject(w http.ResponseWriter, r *http.Request, what string) ([]byte, error) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return nil, err
 	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return nil, domain.Errorf(domain.EINVALID, "%s must be a JSON object: %v", what, err)
-	}
-	return body, nil
+	return domain.CanonicalObject(what, body)
 }
 
 // expected reads If-Match: "N" (or N) as an exact expected revision; no
@@ -60,9 +60,28 @@ func expected(r *http.Request) (domain.Expected, error) {
 	h = strings.TrimPrefix(h, "W/")
 	rev, err := domain.ParseRevision(strings.Trim(h, `"`))
 	if err != nil {
-		return domain.Expected{}, domain.Errorf(domain.EINVALID, "If-Match %q is not a revision: send If-Match: \"<revision>\"", h)
+		return domain.Expected{}, domain.Errorf(domain.EINVALID, "If-Match %q is not a revision: send If-Match: \"<revision>\"", clip(h))
 	}
 	return domain.ExpectRevision(rev), nil
+}
+
+// checkLabels refuses a request whose acting user or correlation id,
+// which every event it appends carries, is not printable text.
+func checkLabels(r *http.Request) error {
+	if err := domain.ValidateLabel("Flowhist-User", r.Header.Get("Flowhist-User"), 0); err != nil {
+		return err
+	}
+	return domain.ValidateLabel("Flowhist-Correlation-Id", r.Header.Get("Flowhist-Correlation-Id"), domain.MaxCorrelationID)
+}
+
+// clip shortens a client's value for an error message: a message quotes
+// what was wrong, not 64 KB of it.
+func clip(v string) string {
+	const max = 64
+	if len(v) <= max {
+		return v
+	}
+	return strings.ToValidUTF8(v[:max], "") + "…"
 }
 
 func etag(rev domain.Revision) string { return `"` + rev.String() + `"` }
@@ -77,14 +96,34 @@ func (s *Server) appended(r *http.Request, ns string, rev domain.Revision, typ d
 	s.projectSoon(ns)
 }
 
+// landed runs after every append that wrote an event, even one answered
+// 503 because its durability fell short (it is in the log all the same):
+// the shortfall is logged and counted, followers are woken and the
+// namespace projected.
+func (s *Server) landed(r *http.Request, ns string, res streams.AppendResult, typ domain.EventType, aggregate string) {
+	if res.Revision == 0 || res.Duplicate {
+		return
+	}
+	if d := res.Durability; d != nil && !d.Achieved {
+		s.metrics.shortfalls.Inc()
+		s.log.Warn("append not confirmed as durable as configured (streams.durability)", zap.String("ns", ns),
+			zap.Uint64("rev", uint64(res.Revision)), zap.Int("replicas", d.Replicas), zap.Bool("aof", d.LocalAOF))
+	}
+	s.appended(r, ns, res.Revision, typ, aggregate)
+}
+
 // writeAppend answers a successful append.
-func writeAppend(w http.ResponseWriter, rev, aggRev domain.Revision, sha string, duplicate bool, extra map[string]any) {
+func writeAppend(w http.ResponseWriter, res streams.AppendResult, sha string, extra map[string]any) {
+	rev, aggRev := res.Revision, res.AggregateRevision
 	body := map[string]any{"revision": rev, "aggregateRevision": aggRev}
 	if sha != "" {
 		body["sha256"] = sha
 	}
-	if duplicate {
+	if res.Duplicate {
 		body["duplicate"] = true
+	}
+	if res.Durability != nil {
+		body["durability"] = res.Durability
 	}
 	for k, v := range extra {
 		body[k] = v

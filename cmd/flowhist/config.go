@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
 	"github.com/redis/rueidis"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -28,6 +30,9 @@ type ValkeyConfig struct {
 	// (a private CA).
 	TLSCAFile   string
 	DialTimeout time.Duration
+	// IOTimeout closes a connection on which Valkey has not answered for
+	// this long (blocking reads excepted), so a hung server is noticed.
+	IOTimeout time.Duration
 }
 
 func setValkeyDefaults(v *viper.Viper) {
@@ -39,6 +44,7 @@ func setValkeyDefaults(v *viper.Viper) {
 	v.SetDefault("valkey.tls_server_name", "")
 	v.SetDefault("valkey.tls_ca_file", "")
 	v.SetDefault("valkey.dial_timeout", 5*time.Second)
+	v.SetDefault("valkey.io_timeout", 10*time.Second)
 }
 
 // addValkeyFlags adds the flags of commands that talk to Valkey directly.
@@ -59,7 +65,7 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 	if path, _ := cmd.Flags().GetString("config"); path != "" {
 		v.SetConfigFile(path)
 		if err := v.ReadInConfig(); err != nil {
-			return &exitError{exitUsage, fmt.Sprintf("read config %s: %v", path, err)}
+			return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("read config %s: %v", path, err)}
 		}
 	} else {
 		v.SetConfigName("flowhist")
@@ -68,7 +74,7 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 		v.AddConfigPath("/etc/flowhist")
 		if err := v.ReadInConfig(); err != nil {
 			if _, missing := err.(viper.ConfigFileNotFoundError); !missing {
-				return &exitError{exitUsage, fmt.Sprintf("read config: %v", err)}
+				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("read config: %v", err)}
 			}
 		}
 	}
@@ -92,9 +98,10 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 		TLSServerName: v.GetString("valkey.tls_server_name"),
 		TLSCAFile:     v.GetString("valkey.tls_ca_file"),
 		DialTimeout:   v.GetDuration("valkey.dial_timeout"),
+		IOTimeout:     v.GetDuration("valkey.io_timeout"),
 	}
 	if c.Addr == "" {
-		return c, &exitError{exitUsage, "valkey.addr is empty: set FLOWHIST_VALKEY_ADDR or --valkey-addr to host:port"}
+		return c, &domain.Error{Code: domain.EINVALID, Message: "valkey.addr is empty: set FLOWHIST_VALKEY_ADDR or --valkey-addr to host:port"}
 	}
 	return c, nil
 }
@@ -102,29 +109,29 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 // newValkeyClient connects to Valkey with every option of c honoured.
 func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 	opt := rueidis.ClientOption{
-		InitAddress:  []string{c.Addr},
-		Username:     c.Username,
-		Password:     c.Password,
-		SelectDB:     c.DB,
-		DisableCache: true,
-		Dialer:       net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute},
+		InitAddress:      []string{c.Addr},
+		Username:         c.Username,
+		Password:         c.Password,
+		SelectDB:         c.DB,
+		Dialer:           net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute},
+		ConnWriteTimeout: c.IOTimeout,
 	}
 	if c.TLS {
 		opt.TLSConfig = &tls.Config{ServerName: c.TLSServerName, MinVersion: tls.VersionTLS12}
 		if c.TLSCAFile != "" {
 			pem, err := os.ReadFile(c.TLSCAFile)
 			if err != nil {
-				return nil, &exitError{exitUsage, fmt.Sprintf("valkey.tls_ca_file: %v", err)}
+				return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("valkey.tls_ca_file: %v", err)}
 			}
 			opt.TLSConfig.RootCAs = x509.NewCertPool()
 			if !opt.TLSConfig.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, &exitError{exitUsage, fmt.Sprintf("valkey.tls_ca_file %s has no PEM certificate", c.TLSCAFile)}
+				return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("valkey.tls_ca_file %s has no PEM certificate", c.TLSCAFile)}
 			}
 		}
 	}
-	client, err := rueidis.NewClient(opt)
+	client, err := streams.NewClient(opt)
 	if err != nil {
-		return nil, &exitError{exitUnavailable, fmt.Sprintf("cannot reach Valkey at %s: %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", c.Addr, err)}
+		return nil, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach Valkey at %s: %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", c.Addr, err)}
 	}
 	return client, nil
 }
