@@ -31,7 +31,7 @@ func (s *Store) SaveWorkerStatus(ctx context.Context, ns, worker string, report 
 	}
 	for _, r := range s.client.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
-			return fmt.Errorf("streams: save the package state of worker %s in %s: %w", worker, ns, unavailable(err))
+			return fmt.Errorf("streams: save the package state of worker %s in %s: %w", worker, ns, classify(err))
 		}
 	}
 	return nil
@@ -43,7 +43,7 @@ func (s *Store) SaveWorkerStatus(ctx context.Context, ns, worker string, report 
 func (s *Store) WorkerStatuses(ctx context.Context, ns string) (map[string][]byte, error) {
 	m, err := s.client.Do(ctx, s.client.B().Hgetall().Key(workerStatusKey(ns)).Build()).AsStrMap()
 	if err != nil {
-		return nil, fmt.Errorf("streams: package states of %s: %w", ns, unavailable(err))
+		return nil, fmt.Errorf("streams: package states of %s: %w", ns, classify(err))
 	}
 	out := make(map[string][]byte, len(m))
 	for k, v := range m {
