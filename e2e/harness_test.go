@@ -420,12 +420,18 @@ func (n *nodeRed) flows(tb testing.TB, token string) (json.RawMessage, string) {
 // full deployment, with the rev the editor last loaded. It returns the
 // status and body.
 func (n *nodeRed) deploy(token string, flows any, rev string) (int, string) {
+	return n.deployAs(token, flows, rev, "full")
+}
+
+// deployAs deploys with Node-RED-Deployment-Type typ: "full", or "nodes"
+// (the editor's default, "modified nodes").
+func (n *nodeRed) deployAs(token string, flows any, rev, typ string) (int, string) {
 	body, _ := json.Marshal(map[string]any{"flows": flows, "rev": rev})
 	req, _ := http.NewRequest("POST", n.URL+"/flows", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Node-RED-API-Version", "v2")
-	req.Header.Set("Node-RED-Deployment-Type", "full")
+	req.Header.Set("Node-RED-Deployment-Type", typ)
 	c := &http.Client{Timeout: 3 * time.Minute}
 	resp, err := c.Do(req)
 	if err != nil {
