@@ -116,6 +116,7 @@ function createStorage() {
             client,
             nodes,
             log,
+            runtimeLog: runtime && runtime.log,
             workerId: config.workerId,
             retryDelay: config.packagesRetryDelay,
             retryMaxDelay: config.packagesRetryMaxDelay,

@@ -37,13 +37,17 @@ function wanted(settings) {
 }
 
 // installed reads the user modules Node-RED has loaded, at the version on
-// disk: Map name → version.
+// disk: Map name → version. Whether a module is the user's, and its
+// versions, are the module's (getModuleInfo), not its node sets'.
 function installed(nodes) {
   const out = new Map();
   const list = typeof nodes.getNodeList === 'function' ? nodes.getNodeList() : [];
-  for (const n of list || []) {
-    if (!n || n.user !== true || typeof n.module !== 'string') continue;
-    out.set(n.module, String(n.pending_version || n.version || ''));
+  const modules = new Set();
+  for (const n of list || []) if (n && typeof n.module === 'string') modules.add(n.module);
+  for (const name of modules) {
+    const m = typeof nodes.getModuleInfo === 'function' ? nodes.getModuleInfo(name) : null;
+    if (!m || m.user !== true) continue;
+    out.set(name, String(m.pending_version || m.version || ''));
   }
   return out;
 }
@@ -62,11 +66,43 @@ function plan(want, have) {
   return steps;
 }
 
+// npmError runs fn (an install through Node-RED) and, when it fails, adds
+// npm's own error to the error's message. Node-RED's installer rejects with
+// only "Install failed" and logs npm's output as a warning: that output is
+// read from Node-RED's log (runtime.log.addHandler) while fn runs.
+async function withNpmError(runtimeLog, fn) {
+  const lines = [];
+  const canListen = runtimeLog && typeof runtimeLog.addHandler === 'function' && typeof runtimeLog.removeHandler === 'function';
+  const handler = {
+    emit(_, msg) {
+      if (msg && typeof msg.msg === 'string') lines.push(msg.msg);
+    },
+  };
+  if (canListen) runtimeLog.addHandler(handler);
+  try {
+    return await fn();
+  } catch (err) {
+    const npm = lines
+      .join('\n')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^npm (error|ERR!) /.test(l) && !/complete log of this run|A complete log/i.test(l))
+      .map((l) => l.replace(/^npm (error|ERR!) /, ''))
+      .slice(0, 3);
+    if (npm.length && err && typeof err.message === 'string') err.message += ` (npm: ${npm.join('; ')})`;
+    throw err;
+  } finally {
+    if (canListen) runtimeLog.removeHandler(handler);
+  }
+}
+
 class Packages {
-  // opts: client, nodes (runtime.nodes), log, workerId, retryDelay,
-  // retryMaxDelay (ms, the backoff between failed syncs).
+  // opts: client, nodes (runtime.nodes), log, runtimeLog (Node-RED's own
+  // log, to read npm's errors), workerId, retryDelay, retryMaxDelay (ms,
+  // the backoff between failed syncs).
   constructor(opts) {
     this.client = opts.client;
+    this.runtimeLog = opts.runtimeLog;
     this.nodes = opts.nodes;
     this.log = opts.log;
     this.workerId = opts.workerId;
@@ -100,7 +136,7 @@ class Packages {
           await this.nodes.uninstallModule(s.module);
         } else {
           this.log.info(`packages: ${s.op === 'install' ? 'installing' : `upgrading ${s.from} to`} ${s.module}@${s.version || 'latest'}`);
-          await this.nodes.installModule(s.module, s.version || undefined);
+          await withNpmError(this.runtimeLog, () => this.nodes.installModule(s.module, s.version || undefined));
         }
       } catch (err) {
         const msg = (err && err.message) || String(err);
@@ -179,4 +215,4 @@ class Packages {
   }
 }
 
-module.exports = { Packages, wanted, installed, plan };
+module.exports = { Packages, wanted, installed, plan, withNpmError };

@@ -32,7 +32,10 @@ async function setup(t, opts = {}) {
   const calls = [];
   const fails = new Set();
   const nodes = fakeNodes({
-    getNodeList: () => [...have].map(([module, version]) => ({ id: `${module}/n`, module, version, user: true })).concat([{ id: 'node-red/inject', module: 'node-red', version: '4.1.8', user: false }]),
+    // As Node-RED's registry: node sets say user: false; the module says
+    // whether it is the user's.
+    getNodeList: () => [...have].map(([module, version]) => ({ id: `${module}/n`, module, version, user: false })).concat([{ id: 'node-red/inject', module: 'node-red', version: '4.1.8', user: false }]),
+    getModuleInfo: (name) => (have.has(name) ? { name, version: have.get(name), user: true } : name === 'node-red' ? { name, version: '4.1.8', user: false } : null),
     installModule: async (name, version) => {
       calls.push(`install ${name}@${version}`);
       if (fails.has(`${name}@${version}`)) {
@@ -130,4 +133,19 @@ test('a failed install keeps the worker running: one clear line, reported, retri
   fails.delete('bad@9.9.9');
   await reportWith((x) => x.ok, 'in step after the retry');
   assert.equal(have.get('bad'), '9.9.9');
+});
+
+test("a failed install's message carries npm's error from Node-RED's log", async () => {
+  const { withNpmError } = require('../lib/packages');
+  const handlers = new Set();
+  const runtimeLog = { addHandler: (h) => handlers.add(h), removeHandler: (h) => handlers.delete(h) };
+  const npmOutput = 'npm error code ETARGET\nnpm error notarget No matching version found for node-red-node-random@99.0.0.\nnpm error A complete log of this run can be found in: /x.log';
+  await assert.rejects(
+    withNpmError(runtimeLog, async () => {
+      for (const h of handlers) h.emit('log', { level: 30, msg: npmOutput });
+      throw new Error('Install failed');
+    }),
+    { message: 'Install failed (npm: code ETARGET; notarget No matching version found for node-red-node-random@99.0.0.)' },
+  );
+  assert.equal(handlers.size, 0, 'the log handler was left installed');
 });

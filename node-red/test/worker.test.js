@@ -278,9 +278,12 @@ test('the worker reconnects after 500s and refused connections, and catches up',
 
 test('a worker whose start-up load failed keeps reloading until flowhist answers, then follows', async (t) => {
   const { fake, storage, loads, nthFeed } = await setup(t, { flowhist: { retryFor: 20 } });
-  let refusals = 0;
-  fake.route('GET /flows', (r) => (++refusals <= 4 ? { status: 503, body: { code: 'unavailable', message: 'valkey is away' } } : fake.builtin['GET /flows'](r)));
+  // Refused until the start-up load has given up, then twice more.
+  let failedAt = null;
+  const refuse = () => failedAt === null || fake.count('GET', '/flows') <= failedAt + 2;
+  fake.route('GET /flows', (r) => (refuse() ? { status: 503, body: { code: 'unavailable', message: 'valkey is away' } } : fake.builtin['GET /flows'](r)));
   await assert.rejects(storage.getFlows(), /HTTP 503/); // Node-RED's start-up load fails
+  failedAt = fake.count('GET', '/flows');
   const first = await nthFeed(1);
   assert.equal(first.query.after, '3');
   assert.ok(loads.length >= 1);
