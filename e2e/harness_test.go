@@ -255,7 +255,7 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 	if len(c.compat) > 0 {
 		b.WriteString("compat:\n")
 		for _, ns := range c.compat {
-			fmt.Fprintf(&b, "  %s:\n    prefix: \"nodered:\"\n", ns)
+			fmt.Fprintf(&b, "  - namespace: %s\n    prefix: \"nodered:\"\n", ns)
 		}
 	}
 	name := fmt.Sprintf("flowhist-%d", port)
@@ -515,6 +515,7 @@ func newClusterWith(tb testing.TB, workers int, compat bool, o clusterOpts) *clu
 	}
 	fc := fhConfig{valkeyAddr: c.valkey.Addr, tokens: c.tokens}
 	if compat {
+		c.ns = "E2E-Compat-" + randomHex(4) // namespaces are case-sensitive: compat must be too
 		fc.compat = []string{c.ns}
 	}
 	c.fh = startFlowhist(tb, c.dir, fc)
