@@ -104,7 +104,7 @@ function createStorage() {
                 return { skipped: true, revision: next.follower.loaded };
               }
               const revision = await next.applier.apply();
-              log.info(`applied flows revision ${revision === undefined ? target : revision} written elsewhere (reload: ${config.reload})`);
+              log.info(`applied namespace revision ${revision === undefined ? target : revision}, written elsewhere (reload: ${config.reload})`);
               return { skipped: false, revision };
             }),
         }));

@@ -146,7 +146,7 @@ class Admin {
     return this.enqueue(async () => {
       const out = await fn();
       if (!out.skipped) this.applied++;
-      return out.revision;
+      return out;
     });
   }
 

@@ -196,7 +196,8 @@ class Follower {
             if (!(await this.pause(attempt++))) break;
           } else {
             attempt = 0;
-            this.log.info(`reloaded the flows at revision ${this.loaded}`);
+            if (this.lastSkipped) this.log.debug(`revision ${target} is this instance's own write: nothing to apply`);
+            else this.log.info(`reloaded the flows at revision ${this.loaded}`);
           }
           continue;
         }
@@ -225,6 +226,14 @@ class Follower {
     } finally {
       this.ownReload = false;
     }
+    // reload may answer {revision, skipped}: skipped when nothing needed
+    // applying (the admin's own write covered the target).
+    let skipped = false;
+    if (applied && typeof applied === 'object') {
+      skipped = applied.skipped === true;
+      applied = applied.revision;
+    }
+    this.lastSkipped = skipped;
     const got = typeof applied === 'number' ? applied : this.lastRead;
     if (typeof got === 'number') this.loaded = Math.max(this.loadedOr(), got);
     else if (target !== undefined) this.loaded = target;
