@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 
 	"github.com/flowhist/flowhist/domain"
@@ -14,7 +12,9 @@ import (
 // getDiff answers what changed between two revisions: nodes added, removed
 // and changed (with property changes and unified diffs of code), and
 // whether the credentials changed (never what they are).
-// positions=false leaves out changes that only moved nodes on the canvas.
+// positions=false leaves out changes that only moved nodes on the canvas;
+// reverse=1 answers the change from "to" back to "from" (what rolling back
+// would undo). from must not be after to.
 func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	ns, q := r.PathValue("ns"), r.URL.Query()
 	var from, to domain.Revision
@@ -29,6 +29,18 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 		}
 		*p.rev = rev
 	}
+	// A reversed range is refused rather than guessed at; what a rollback
+	// would undo is asked for explicitly.
+	reverse, err := queryBool(q, "reverse")
+	if err != nil {
+		return err
+	}
+	if from > to {
+		return domain.Errorf(domain.EINVALID, "from %d is after to %d: send from=%d&to=%d, with reverse=1 to see that change undone", from, to, to, from)
+	}
+	if reverse {
+		from, to = to, from
+	}
 	a, err := s.store.FlowsAt(r.Context(), ns, from)
 	if err != nil {
 		return err
@@ -41,27 +53,12 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("positions") == "false" {
 		d = d.WithoutPositionOnly()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"from": from, "to": to,
-		"added": d.Added, "removed": d.Removed, "changed": d.Changed,
-		"credentials": credentialsRef{Changed: !bytes.Equal(a.Credentials, b.Credentials)},
+	writeJSON(w, http.StatusOK, Diff{
+		From: from, To: to,
+		Added: d.Added, Removed: d.Removed, Changed: d.Changed,
+		Credentials: CredentialsRef{Changed: !bytes.Equal(a.Credentials, b.Credentials)},
 	})
 	return nil
-}
-
-// nodeHistoryEntry is one revision that touched a node.
-type nodeHistoryEntry struct {
-	Revision     domain.Revision         `json:"revision"`
-	Time         any                     `json:"time"`
-	Type         domain.EventType        `json:"type"`
-	Actor        domain.Actor            `json:"actor"`
-	Change       string                  `json:"change"` // added, changed, removed
-	PositionOnly bool                    `json:"positionOnly,omitempty"`
-	Moved        *domain.Move            `json:"moved,omitempty"`
-	Group        *domain.Move            `json:"group,omitempty"`
-	Properties   []domain.PropertyChange `json:"properties"`
-	Cause        string                  `json:"cause,omitempty"`
-	Reason       string                  `json:"reason,omitempty"`
 }
 
 // getNodeHistory answers every revision that changed one node, newest
@@ -74,7 +71,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var all []nodeHistoryEntry
+	var all []NodeHistoryEntry
 	var prev domain.Node
 	for from := domain.Revision(1); ; {
 		events, err := s.store.Read(r.Context(), ns, streams.Query{From: from, Limit: 1000})
@@ -89,7 +86,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 			if err := domain.DecodePayload(e, &p); err != nil {
 				return err
 			}
-			entry := nodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
+			entry := NodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
 			var next domain.Node
 			if slices.Contains(p.Patch.Remove, id) {
 				entry.Change = "removed"
@@ -126,47 +123,13 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	page := all[start:min(start+limit, len(all))]
-	body := map[string]any{"node": id, "entries": page}
+	body := NodeHistory{Node: id, Entries: page}
 	if start+limit < len(all) {
-		body["nextCursor"] = page[len(page)-1].Revision.String()
+		body.NextCursor = page[len(page)-1].Revision.String()
 	}
 	if len(all) == 0 {
 		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
-}
-
-// secretKey matches settings keys whose values are secrets.
-var secretKey = regexp.MustCompile(`(?i)secret|passw|pass$|token|credential|api_?key|private`)
-
-// redact returns a settings document with every value under a secret-like
-// key replaced, at any depth, for display. Numbers are kept as written
-// (UseNumber): settings may hold numbers beyond float64.
-func redact(doc []byte) any {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil
-	}
-	return redactValue(v)
-}
-
-func redactValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			if secretKey.MatchString(k) {
-				t[k] = "[redacted]"
-			} else {
-				t[k] = redactValue(x)
-			}
-		}
-	case []any:
-		for i, x := range t {
-			t[i] = redactValue(x)
-		}
-	}
-	return v
 }

@@ -463,7 +463,9 @@ func hostileQueries() []hostileCase {
 		{"DiffBeyondUint64", "/diff?from=1&to=18446744073709551616", 0},
 		{"DiffMissing", "/diff", 0},
 		{"DiffBeyondHead", "/diff?from=1&to=99", http.StatusNotFound},
-		{"DiffReversedBeyondHead", "/diff?from=99&to=1", http.StatusNotFound},
+		{"DiffReversed", "/diff?from=2&to=1", 0},
+		{"DiffReversedBeyondHead", "/diff?from=99&to=1", 0},
+		{"DiffReverseWord", "/diff?from=1&to=2&reverse=yes", 0},
 		{"DiffMaxUint64", "/diff?from=1&to=18446744073709551615", http.StatusNotFound},
 		{"RevisionZero", "/revisions/0", 0},
 		{"RevisionNegative", "/revisions/-1", 0},
@@ -526,9 +528,9 @@ func TestHostileRequestsChangeNothing(t *testing.T) {
 		})
 	}
 
-	t.Run("DiffReversedIsABackwardsDiff", func(t *testing.T) {
-		// Not hostile: from > to is the diff that undoes to's changes.
-		ts.ok(t, "GET", path(ns, "/diff?from=2&to=1"), nil, nil, nil)
+	t.Run("DiffReverseIsABackwardsDiff", func(t *testing.T) {
+		// What going back from 2 to 1 changes is asked for explicitly.
+		ts.ok(t, "GET", path(ns, "/diff?from=1&to=2&reverse=1"), nil, nil, nil)
 	})
 
 	t.Run("NothingChanged", func(t *testing.T) {

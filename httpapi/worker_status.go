@@ -9,19 +9,25 @@ import (
 	"github.com/flowhist/flowhist/domain"
 )
 
-// workerPackages is a worker's report of its installed modules: in step
-// with the admin's at Revision (OK), or which change failed and why.
-// Workers send it with their read-scope token after each package sync;
-// GET …/workers shows the last one per worker.
-type workerPackages struct {
+// WorkerPackages is a worker's report of its installed modules (PUT
+// workers/{id}/packages), and how GET workers shows it: in step with the
+// admin's at Revision (OK), or which change failed and why. Workers send it
+// with their read-scope token after each package sync.
+type WorkerPackages struct {
 	Revision domain.Revision  `json:"revision"`
 	OK       bool             `json:"ok"`
 	Module   string           `json:"module,omitempty"`
 	Version  string           `json:"version,omitempty"`
 	Error    string           `json:"error,omitempty"`
 	Packages []domain.Package `json:"packages"`
-	// Reported is when flowhist received the report.
-	Reported time.Time `json:"reported"`
+	// Updated is when flowhist received the report (set by flowhist).
+	Updated time.Time `json:"updated"`
+}
+
+// WorkerPackagesSaved is the answer of PUT workers/{id}/packages.
+type WorkerPackagesSaved struct {
+	Worker string `json:"worker"`
+	Saved  bool   `json:"saved"`
 }
 
 // Limits on a report: it is shown to operators, not a place for logs.
@@ -40,7 +46,7 @@ func (s *Server) putWorkerPackages(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	var rep workerPackages
+	var rep WorkerPackages
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rep); err != nil {
@@ -57,7 +63,7 @@ func (s *Server) putWorkerPackages(w http.ResponseWriter, r *http.Request) error
 	if rep.Packages == nil {
 		rep.Packages = []domain.Package{}
 	}
-	rep.Reported = time.Now().UTC().Truncate(time.Millisecond)
+	rep.Updated = time.Now().UTC().Truncate(time.Millisecond)
 	b, err := json.Marshal(rep)
 	if err != nil {
 		return err
@@ -65,20 +71,20 @@ func (s *Server) putWorkerPackages(w http.ResponseWriter, r *http.Request) error
 	if err := s.store.SaveWorkerStatus(r.Context(), ns, worker, b); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"worker": worker, "saved": true})
+	writeJSON(w, http.StatusOK, WorkerPackagesSaved{Worker: worker, Saved: true})
 	return nil
 }
 
 // workerPackageStates reads every worker's last report in ns; a report
 // that no longer decodes is left out.
-func (s *Server) workerPackageStates(r *http.Request, ns string) (map[string]*workerPackages, error) {
+func (s *Server) workerPackageStates(r *http.Request, ns string) (map[string]*WorkerPackages, error) {
 	raw, err := s.store.WorkerStatuses(r.Context(), ns)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*workerPackages, len(raw))
+	out := make(map[string]*WorkerPackages, len(raw))
 	for id, b := range raw {
-		var p workerPackages
+		var p WorkerPackages
 		if json.Unmarshal(b, &p) == nil {
 			out[id] = &p
 		}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -27,17 +27,7 @@ error", or "-" when it never reported.
 			if err != nil {
 				return err
 			}
-			var res struct {
-				Revision domain.Revision `json:"revision"`
-				Workers  []struct {
-					Worker       string          `json:"worker"`
-					Acknowledged domain.Revision `json:"acknowledged"`
-					Lag          uint64          `json:"lag"`
-					Pending      int64           `json:"pending"`
-					IdleSeconds  float64         `json:"idleSeconds"`
-					Packages     *packageState   `json:"packages"`
-				} `json:"workers"`
-			}
+			var res httpapi.Workers
 			data, err := c.get(cmd.Context(), "/workers", nil, &res)
 			if err != nil {
 				return err
@@ -52,7 +42,7 @@ error", or "-" when it never reported.
 			rows := make([][]string, len(res.Workers))
 			for i, w := range res.Workers {
 				idle := (time.Duration(w.IdleSeconds * float64(time.Second))).Round(time.Second)
-				rows[i] = []string{w.Worker, w.Acknowledged.String(), strconv.FormatUint(w.Lag, 10), strconv.FormatInt(w.Pending, 10), idle.String(), w.Packages.String()}
+				rows[i] = []string{w.Worker, w.Acknowledged.String(), strconv.FormatUint(w.Lag, 10), strconv.FormatInt(w.Pending, 10), idle.String(), packagesColumn(w.Packages)}
 			}
 			return printTable(m.Stdout, []string{"WORKER", "ACKED", "LAG", "PENDING", "IDLE", "PACKAGES"}, rows)
 		},
@@ -61,17 +51,8 @@ error", or "-" when it never reported.
 	return cmd
 }
 
-// packageState is a worker's last package report in GET …/workers.
-type packageState struct {
-	Revision domain.Revision `json:"revision"`
-	OK       bool            `json:"ok"`
-	Module   string          `json:"module"`
-	Version  string          `json:"version"`
-	Error    string          `json:"error"`
-}
-
-// String is the PACKAGES column.
-func (p *packageState) String() string {
+// packagesColumn is the PACKAGES column of a worker's last package report.
+func packagesColumn(p *httpapi.WorkerPackages) string {
 	switch {
 	case p == nil:
 		return "-"
