@@ -86,10 +86,15 @@ func startProber(n *nodeRed) *prober {
 	return p
 }
 
-// end stops probing and waits for the calls in flight.
-func (p *prober) end() {
-	close(p.stop)
-	p.done.Wait()
+// endProbes stops every prober at once, then waits for the calls in
+// flight (so that each probed for the same time).
+func endProbes(ps []*prober) {
+	for _, p := range ps {
+		close(p.stop)
+	}
+	for _, p := range ps {
+		p.done.Wait()
+	}
 }
 
 // TestZeroDowntimeReload probes an untouched tab on every worker and the
@@ -133,9 +138,7 @@ func TestZeroDowntimeReload(t *testing.T) {
 						latency[w.name] = append(latency[w.name], firstServedAt(t, w, "/b", v, start, 10*time.Second))
 					}
 				}
-				for _, p := range probers {
-					p.end()
-				}
+				endProbes(probers)
 				for _, w := range c.workers {
 					l := latency[w.name]
 					slices.Sort(l)

@@ -58,7 +58,7 @@ function createStorage() {
       const client = new Client(Object.assign({ log }, config));
       const next = { config, log, client, library: new Library(client) };
       const nodes = runtime && runtime.nodes;
-      const need = config.reload === 'full' ? ['loadFlows'] : ['setFlows', 'getCredentials'];
+      const need = config.reload === 'full' ? ['loadFlows'] : ['loadFlows', 'setFlows', 'getCredentials'];
       for (const fn of need) {
         if (!nodes || typeof nodes[fn] !== 'function') {
           throw new Error(`flowhist: runtime.nodes.${fn} is missing: this Node-RED version cannot apply flows from flowhist (try flowhist.reload: 'full')`);
@@ -98,6 +98,7 @@ function createStorage() {
         // already covers is skipped. Packages news is the admin's own.
         next.follower = new Follower(Object.assign(followerOpts, {
           who: `admin (feed consumer ${config.workerId})`,
+          recover: () => nodes.loadFlows(true),
           reload: (target) =>
             next.admin.apply(async () => {
               if (target !== undefined && next.follower.loadedOr() >= target) {
@@ -124,6 +125,7 @@ function createStorage() {
         }
         next.follower = new Follower(Object.assign(followerOpts, {
           reload: () => next.applier.apply(),
+          recover: () => nodes.loadFlows(true),
           onPackages: next.packages ? (rev) => next.packages.kick(rev) : undefined,
         }));
         next.settings = new LocalSettings(client, log);

@@ -19,6 +19,8 @@ const { FlowhistError, parseJSON } = require('./client');
 
 class Follower {
   // opts: client, log, workerId, who (how the log names this follower),
+  // recover (() => Promise: loads the flows after a failed start-up load;
+  // default reload),
   // reload ((target) => Promise: applies flowhist's flows to Node-RED,
   // resolving to the namespace revision applied, or to undefined when the
   // storage module's getFlows saw it), onPackages ((revision) => void: a
@@ -32,6 +34,9 @@ class Follower {
       who: opts.who || `worker ${opts.workerId}`,
       onPackages: opts.onPackages,
       reloadFlows: opts.reload,
+      // recover loads the flows when Node-RED's start-up load failed (then
+      // there are no running flows to diff against): loadFlows(true).
+      recoverFlows: opts.recover || opts.reload,
       feedWait: opts.feedWait,
       requestTimeout: opts.requestTimeout,
       retryDelay: opts.retryDelay,
@@ -81,7 +86,7 @@ class Follower {
       for (let attempt = 0; !this.stopped && !this.started; attempt++) {
         if (!(await this.pause(attempt))) break;
         try {
-          await this.reloadOnce();
+          await this.reloadOnce(undefined, this.recoverFlows);
         } catch (e) {
           this.log.debug(`loading the flows failed again: ${e.message}`);
           continue;
@@ -217,12 +222,12 @@ class Follower {
 
   // reloadOnce restarts Node-RED's flows from flowhist and records the
   // revision read (target when flowhist sent none).
-  async reloadOnce(target) {
+  async reloadOnce(target, how = this.reloadFlows) {
     this.ownReload = true;
     this.lastRead = undefined;
     let applied;
     try {
-      applied = await this.reloadFlows(target);
+      applied = await how(target);
     } finally {
       this.ownReload = false;
     }

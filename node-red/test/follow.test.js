@@ -165,3 +165,19 @@ test('credentials decrypt as Node-RED encrypts them; a wrong secret says so', ()
   assert.deepEqual(decryptCredentials({ a: { p: 'plain' } }, false), { a: { p: 'plain' } });
   assert.throws(() => decryptCredentials(encrypt({ a: 1 }), 'other-secret'), /cannot be decrypted with this credentialSecret/);
 });
+
+test("after a failed start-up load, flows are loaded with loadFlows(true), not diffed against none ('nodes')", async (t) => {
+  for (const role of ['worker', 'admin']) {
+    await t.test(role, async (t) => {
+      const { fake, storage, applies, nthApply } = await setup(t, { role, flowhist: { workerId: 'x1', retryFor: 20 } });
+      let failedAt = null;
+      const refuse = () => failedAt === null || fake.count('GET', '/flows') <= failedAt + 1;
+      fake.route('GET /flows', (r) => (refuse() ? { status: 503, body: { code: 'unavailable', message: 'down' } } : fake.builtin['GET /flows'](r)));
+      await assert.rejects(storage.getFlows(), /HTTP 503/); // Node-RED's start-up load
+      failedAt = fake.count('GET', '/flows');
+      await nthApply(1);
+      assert.equal(applies[0].type, 'load', `got a '${applies[0].type}' apply, want loadFlows(true)`);
+      await fake.waitFor((r) => r.path === '/feed');
+    });
+  }
+});
