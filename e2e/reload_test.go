@@ -215,3 +215,28 @@ func firstServedAt(tb testing.TB, n *nodeRed, path, want string, start time.Time
 		}
 	}
 }
+
+// TestCredentialsOnlyChange deploys the same flows with only a node's
+// credentials changed ("modified nodes"): with reload 'nodes' the workers
+// restart that node, and it uses the new credentials.
+func TestCredentialsOnlyChange(t *testing.T) {
+	c := newCluster(t, 2, false)
+	withPassword := func(pw string) []map[string]any {
+		f := credentialFlow("v1")
+		for _, n := range f {
+			if n["id"] == "req2" {
+				n["credentials"] = map[string]any{"user": "svc", "password": pw}
+			}
+		}
+		return f
+	}
+	c.admin.mustDeploy(t, c.editorTok, withPassword("first"))
+	c.waitServes(t, 5*time.Second, "v1")
+	// Basic base64("svc:first") / base64("svc:second")
+	c.waitServesAt(t, 2*time.Second, "/secret", "Basic c3ZjOmZpcnN0", c.workers...)
+	_, rev := c.admin.flows(t, c.editorTok)
+	if code, body := c.admin.deployAs(c.editorTok, withPassword("second"), rev, "nodes"); code != 200 {
+		t.Fatalf("deploy: got %d %s, want 200", code, body)
+	}
+	c.waitServesAt(t, 2*time.Second, "/secret", "Basic c3ZjOnNlY29uZA==", c.workers...)
+}
