@@ -32,8 +32,15 @@ func TestAdminFollows(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("flowhist rollback: exit %d, stdout %q, stderr %q", code, out, errOut)
 				}
+				rolledBack := c.namespaceRevision(t)
 				took := c.waitServes(t, 2*time.Second, "v1", c.admin)
 				t.Logf("Node-RED %s: the admin served the rolled-back v1 %s after the rollback command returned", red.name, took)
+				// Applying it wrote nothing back: Node-RED's save of the
+				// applied flows is dropped.
+				c.waitAcked(t, 2*time.Second, c.admin, rolledBack)
+				if now := c.namespaceRevision(t); now != rolledBack {
+					t.Fatalf("got namespace revision %s after the admin applied the rollback %s, want no new revision", now, rolledBack)
+				}
 				flows, rev := c.admin.flows(t, c.editorTok)
 				if rev == editorRev || !strings.Contains(string(flows), `\"v1\"`) {
 					t.Fatalf("the editor API shows rev %s (was %s) and flows %s; want a new rev and the rolled-back v1", rev, editorRev, flows)
