@@ -173,7 +173,7 @@ function createStorage() {
 
     async saveCredentials(credentials) {
       const cur = state();
-      if (cur.applier.suppressCredentials()) return;
+      if (cur.applier.suppressCredentials(credentials, !!cur.admin)) return;
       if (!cur.admin) throw workerRefusal('deploy through the admin');
       cur.admin.saveCredentials(credentials);
     },

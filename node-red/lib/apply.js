@@ -73,8 +73,19 @@ class Applier {
     return this.applying !== null && JSON.stringify(flows) === this.applying.flowsJSON;
   }
 
-  suppressCredentials() {
-    return this.applying !== null;
+  // suppressCredentials reports whether a saveCredentials(creds) is this
+  // apply's own: while applying, credentials that decrypt to the ones the
+  // apply gave Node-RED (with exact, only those: an editor's deploy saving
+  // other credentials meanwhile is not dropped). Without exact, any while
+  // applying (a worker, which saves nothing else).
+  suppressCredentials(creds, exact) {
+    if (this.applying === null) return false;
+    if (!exact) return true;
+    try {
+      return isDeepStrictEqual(decryptCredentials(creds, this.secret), this.applying.creds);
+    } catch (_) {
+      return false;
+    }
   }
 
   // apply brings the runtime to flowhist's current flows and resolves to
@@ -96,7 +107,7 @@ class Applier {
       if (isEmpty(now) && isEmpty(was)) continue;
       if (!isDeepStrictEqual(now, was)) n.credentials = isEmpty(now) ? {} : structuredClone(now);
     }
-    this.applying = { flowsJSON: JSON.stringify(r.flows) };
+    this.applying = { flowsJSON: JSON.stringify(r.flows), creds };
     try {
       await this.nodes.setFlows(flows, structuredClone(creds), 'nodes');
     } finally {

@@ -49,7 +49,7 @@ async function setup(t, opts = {}) {
     },
   });
   const flowhist = Object.assign(
-    { url: fake.url, namespace: NS, role: opts.role || 'admin', workerId: 'admin-1', retryDelay: 2, retryMaxDelay: 10, retryFor: 3000, feedWait: 5000, packages: false },
+    { url: fake.url, namespace: NS, role: opts.role || 'admin', workerId: 'admin-1', retryDelay: 2, retryMaxDelay: 10, retryFor: 3000, feedWait: 5000, packages: false, credentialsDelay: 30 },
     opts.flowhist,
   );
   await storage.init({ credentialSecret: SECRET, flowhist }, { log, nodes });
@@ -180,4 +180,17 @@ test("after a failed start-up load, flows are loaded with loadFlows(true), not d
       await fake.waitFor((r) => r.path === '/feed');
     });
   }
+});
+
+test('while applying, only the apply\'s own credentials are dropped on the admin; everything on a worker', () => {
+  const { Applier } = require('../lib/apply');
+  const a = new Applier({ credentialSecret: SECRET });
+  const mine = { n1: { user: 'u1' } };
+  assert.equal(a.suppressCredentials(encrypt(mine), true), false, 'dropped while not applying');
+  a.applying = { flowsJSON: '[]', creds: mine };
+  assert.equal(a.suppressCredentials(encrypt(mine), true), true, 'the apply\'s own credentials were written back');
+  assert.equal(a.suppressCredentials(encrypt({ n1: { user: 'typed in the editor' } }), true), false, 'an editor\'s credentials were dropped');
+  assert.equal(a.suppressCredentials(encrypt({ x: 1 }), false), true, 'a worker wrote credentials while applying');
+  assert.equal(a.suppressFlows([]), true);
+  assert.equal(a.suppressFlows([{ id: 'other' }]), false, 'other flows were dropped while applying');
 });
