@@ -49,7 +49,7 @@ compose-check:
 
 test: deps deps-e2e fmt-check vet lint compose-check docker-check
 	cd node-red && node --test test/*.test.js
-	cd node-red && ../$(NODE22) --test test/*.test.js
+	cd node-red && $(abspath $(NODE22)) --test test/*.test.js
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 # docker-check builds the images (flowhist's and Node-RED's with the module)
