@@ -204,6 +204,10 @@ function createStorage() {
       return cur.library.saveLibraryEntry(type, path, meta, body);
     },
 
+    // pluginState is the History plugin's (plugin/history.js) view of this
+    // instance: {config, client, follower, …}, or null before init.
+    pluginState: () => s,
+
     // close stops following the feed, drops a pending credentials flush and
     // aborts requests in flight. Node-RED never calls it; tests and
     // embedding applications may. init may be called again afterwards.

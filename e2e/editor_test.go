@@ -1,0 +1,456 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"github.com/flowhist/flowhist/streams/valkeytest"
+)
+
+// chromiumPath is Debian's chromium, which `make test` installs
+// (.ci/install-deps.sh nodered).
+const chromiumPath = "/usr/bin/chromium"
+
+// The editor users of TestEditorHistory: alice and bob may deploy, carol
+// may only read. All have editorPassword.
+var editorUsers = map[string]string{"alice": "*", "bob": "*", "carol": "read"}
+
+// TestEditorHistory drives the History sidebar in a real Chromium against
+// a real Node-RED admin with adminAuth: three deploys by two users appear
+// with their actors and summaries, a function change's diff shows the
+// removed and the added code, a node's history opens from its context
+// menu, a restore with a reason rolls back (the worker serves v1, the
+// sidebar shows the rollback and its reason, the workspace shows v1's
+// nodes), and a user without deploy permission is offered no Restore.
+func TestEditorHistory(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium is not installed: run `make deps-e2e` (or `apt-get install -y chromium`): %v", err)
+	}
+	dir := t.TempDir()
+	c := &cluster{
+		dir:    dir,
+		valkey: valkeytest.Start(t),
+		ns:     "e2e-" + randomHex(4),
+		// The admin's token has the admin scope: restore is a rollback.
+		tokens: map[string]string{"admin-node-red": randomHex(24), "read-workers": randomHex(24), "admin-cli": randomHex(24)},
+		secret: randomHex(16),
+	}
+	c.fh = startFlowhist(t, dir, fhConfig{valkeyAddr: c.valkey.Addr, tokens: c.tokens})
+	c.admin = startEditorAdmin(t, c, c.tokens["admin-node-red"])
+	c.workers = append(c.workers, c.startNode(t, "worker", "w1"))
+	tok := map[string]string{}
+	for u := range editorUsers {
+		tok[u] = editorLogin(t, c.admin, u)
+	}
+
+	// Three deploys by two users; each is one namespace revision.
+	revs := map[string]int{}
+	for _, d := range []struct{ user, version string }{{"alice", "v1"}, {"bob", "v2"}, {"alice", "v3"}} {
+		c.admin.mustDeploy(t, tok[d.user], versionFlow(d.version))
+		revs[d.version], _ = strconv.Atoi(c.namespaceRevision(t))
+	}
+	c.waitServes(t, 10*time.Second, "v3")
+
+	b := newBrowser(t, "alice")
+	defer b.close()
+	b.login(t, c.admin.URL, "alice")
+
+	var firstPage time.Duration
+	t.Run("SidebarShowsDeploysWithActorsAndSummaries", func(t *testing.T) {
+		start := time.Now()
+		b.do(t, 20*time.Second, chromedp.Evaluate[chromedp.Void](`RED.actions.invoke("flowhist:show-history-tab")`))
+		b.waitJS(t, 20*time.Second, `document.querySelectorAll(".red-ui-flowhist-list li.red-ui-flowhist-entry").length >= 3`)
+		firstPage = time.Since(start)
+		t.Logf("the sidebar showed the first page %s after the History tab was opened", firstPage.Round(time.Millisecond))
+		want := map[int]string{revs["v1"]: "alice", revs["v2"]: "bob", revs["v3"]: "alice"}
+		for rev, user := range want {
+			got := b.text(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"] .red-ui-flowhist-user`, rev))
+			if got != user {
+				t.Errorf("revision %d: got actor %q, want %q", rev, got, user)
+			}
+		}
+		if s := b.text(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"] .red-ui-flowhist-summary`, revs["v1"])); !strings.Contains(s, "+4") || !strings.Contains(s, "version") {
+			t.Errorf("revision %d's summary: got %q, want +4 nodes added, naming the function \"version\"", revs["v1"], s)
+		}
+		if s := b.text(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"] .red-ui-flowhist-summary`, revs["v2"])); !strings.Contains(s, "~1 version") {
+			t.Errorf("revision %d's summary: got %q, want ~1 version", revs["v2"], s)
+		}
+		b.screenshot(t, "history-sidebar.png", `#red-ui-sidebar`)
+	})
+
+	t.Run("DiffOfFunctionChangeShowsRemovedAndAddedCode", func(t *testing.T) {
+		b.click(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, revs["v2"]))
+		b.waitJS(t, 20*time.Second, `!!document.querySelector('.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]')`)
+		del := b.text(t, `.red-ui-flowhist-view [data-property="func"] .del`)
+		ins := b.text(t, `.red-ui-flowhist-view [data-property="func"] .ins`)
+		if !strings.Contains(del, `msg.payload = "v1";`) {
+			t.Errorf("removed line: got %q, want msg.payload = \"v1\";", del)
+		}
+		if !strings.Contains(ins, `msg.payload = "v2";`) {
+			t.Errorf("added line: got %q, want msg.payload = \"v2\";", ins)
+		}
+		b.screenshot(t, "history-diff.png", `.red-ui-tray`)
+		b.closeTray(t)
+	})
+
+	t.Run("NodeHistoryFromContextMenu", func(t *testing.T) {
+		b.rightClickNode(t, "fn1")
+		b.click(t, `.red-ui-flowhist-menu-item`)
+		b.waitJS(t, 20*time.Second, `!!document.querySelector('.red-ui-flowhist-node-history[data-done="true"]')`)
+		for _, v := range []string{"v1", "v2", "v3"} {
+			sel := fmt.Sprintf(`.red-ui-flowhist-node-history li[data-revision="%d"]`, revs[v])
+			if n := b.count(t, sel); n != 1 {
+				t.Errorf("node fn1's history: got %d entries for revision %d (%s), want 1", n, revs[v], v)
+			}
+		}
+		b.closeTray(t)
+	})
+
+	// A 1 MB flows document and a deploy that changes 20 of its functions.
+	t.Run("DiffOfOneMegabyteDocument", func(t *testing.T) {
+		c.admin.mustDeploy(t, tok["bob"], bigFlow(0))
+		c.admin.mustDeploy(t, tok["bob"], bigFlow(1))
+		big, _ := strconv.Atoi(c.namespaceRevision(t))
+		sel := fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, big)
+		// The sidebar learns of it live (comms), without a refresh.
+		b.waitJS(t, 20*time.Second, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+		start := time.Now()
+		b.click(t, sel)
+		b.waitJS(t, 60*time.Second, `!!document.querySelector('.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]')`)
+		took := time.Since(start)
+		if n := b.count(t, `.red-ui-flowhist-view .red-ui-flowhist-node.changed`); n != 20 {
+			t.Errorf("the 1 MB document's diff: got %d changed nodes, want 20", n)
+		}
+		t.Logf("the diff of a %d-byte flows document (20 functions changed) showed %s after the click", bigFlowSize, took.Round(time.Millisecond))
+		b.closeTray(t)
+	})
+
+	t.Run("RestoreRevision1WithReason", func(t *testing.T) {
+		const reason = "v3 broke the checkout"
+		b.click(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, revs["v1"]))
+		b.waitJS(t, 20*time.Second, `!!document.querySelector('.red-ui-flowhist-view[data-done="true"]')`)
+		b.click(t, `.red-ui-flowhist-restore-open`)
+		b.do(t, 10*time.Second, chromedp.SendKeys(chromedp.CSS(`.red-ui-flowhist-reason-input`), reason))
+		b.click(t, `.red-ui-flowhist-restore-confirm`)
+		c.waitServes(t, 20*time.Second, "v1")
+		b.waitJS(t, 20*time.Second, fmt.Sprintf(`Array.from(document.querySelectorAll(".red-ui-flowhist-list li.red-ui-flowhist-entry")).some(li => li.querySelector(".red-ui-flowhist-kind.rollback") && li.textContent.includes(%q) && li.textContent.includes("alice"))`, reason))
+		b.waitJS(t, 20*time.Second, `!!RED.nodes.node("fn1") && RED.nodes.node("fn1").func.includes('"v1"') && !RED.nodes.dirty()`)
+		var h struct {
+			Entries []struct {
+				Reason string `json:"reason"`
+				Target int    `json:"target"`
+				Actor  struct {
+					User string `json:"user"`
+				} `json:"actor"`
+			} `json:"entries"`
+		}
+		c.flowhistJSON(t, "/history?kind=rollback", &h)
+		if len(h.Entries) != 1 || h.Entries[0].Reason != reason || h.Entries[0].Target != revs["v1"] || h.Entries[0].Actor.User != "alice" {
+			t.Errorf("flowhist's rollback history: got %+v, want one rollback to %d by alice with reason %q", h.Entries, revs["v1"], reason)
+		}
+	})
+
+	t.Run("ReadOnlyUserSeesNoRestore", func(t *testing.T) {
+		r := newBrowser(t, "carol")
+		defer r.close()
+		r.login(t, c.admin.URL, "carol")
+		r.do(t, 20*time.Second, chromedp.Evaluate[chromedp.Void](`RED.actions.invoke("flowhist:show-history-tab")`))
+		sel := fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, revs["v1"])
+		r.waitJS(t, 20*time.Second, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+		r.click(t, sel)
+		r.waitJS(t, 20*time.Second, `!!document.querySelector('.red-ui-flowhist-view[data-done="true"]')`)
+		if n := r.count(t, `.red-ui-flowhist-restore-open`); n != 0 {
+			t.Errorf("carol (read only): got %d Restore buttons, want 0", n)
+		}
+		if n := r.count(t, `.red-ui-flowhist-denied`); n != 1 {
+			t.Errorf("carol (read only): got %d notes saying why there is no Restore, want 1", n)
+		}
+		// And the route refuses her, whatever the page shows.
+		code, body := postJSON(c.admin.URL+"/flowhist/restore", tok["carol"], `{"revision":1,"reason":"x"}`)
+		if code != 401 && code != 403 {
+			t.Errorf("POST flowhist/restore as carol: got %d %s, want 401 or 403", code, body)
+		}
+	})
+}
+
+// startEditorAdmin starts the Node-RED admin of TestEditorHistory: the
+// module's plugin loaded (nodesDir), adminAuth with editorUsers.
+func startEditorAdmin(t *testing.T, c *cluster, token string) *nodeRed {
+	t.Helper()
+	node, red := nodeRED(t, nodeRED4)
+	port := freePort(t)
+	name := fmt.Sprintf("nodered-admin-%d", port)
+	userDir := filepath.Join(c.dir, name)
+	if err := os.MkdirAll(userDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(userDir, "package.json"), []byte(`{"name":"node-red-project","private":true,"dependencies":{}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fo, _ := json.Marshal(map[string]any{"url": c.fh.URL, "token": token, "namespace": c.ns, "role": "admin"})
+	var users []string
+	for u, perm := range editorUsers {
+		users = append(users, fmt.Sprintf(`{ username: %q, password: %q, permissions: %q }`, u, editorHash, perm))
+	}
+	module := filepath.Join(repoRoot(), "node-red")
+	settings := fmt.Sprintf(`module.exports = {
+  uiHost: "127.0.0.1",
+  uiPort: %d,
+  credentialSecret: %q,
+  storageModule: require(%q),
+  nodesDir: [%q],
+  flowhist: %s,
+  adminAuth: { type: "credentials", users: [%s] },
+  diagnostics: { enabled: false },
+  telemetry: { enabled: false },
+  editorTheme: { tours: false, projects: { enabled: false } },
+  logging: { console: { level: "info", metrics: false, audit: false } },
+};
+`, port, c.secret, module, module, fo, strings.Join(users, ", "))
+	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "admin"}
+	n.proc = startProc(t, name, c.dir, nil, node, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
+	n.waitUp(t)
+	return n
+}
+
+// editorLogin logs user in to n's Admin API and returns the token.
+func editorLogin(t *testing.T, n *nodeRed, user string) string {
+	t.Helper()
+	form := url.Values{"client_id": {"node-red-admin"}, "grant_type": {"password"}, "scope": {"*"}, "username": {user}, "password": {editorPassword}}
+	resp, err := client.PostForm(n.URL+"/auth/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		t.Fatalf("login as %s: status %d, %v", user, resp.StatusCode, err)
+	}
+	return out.AccessToken
+}
+
+func postJSON(u, token, body string) (int, string) {
+	req, _ := http.NewRequest("POST", u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// bigFlowSize is about the size of bigFlow's document.
+var bigFlowSize = func() int { b, _ := json.Marshal(bigFlow(0)); return len(b) }()
+
+// bigFlow is a flows document of about 1 MB: the version tab and 1000
+// function nodes of about 1 KB of code each; variant changes the code of
+// the first 20.
+func bigFlow(variant int) []map[string]any {
+	flows := versionFlow("v3")
+	flows = append(flows, map[string]any{"id": "bigtab", "type": "tab", "label": "Big"})
+	line := strings.Repeat("x", 60)
+	for i := 0; i < 1000; i++ {
+		var code strings.Builder
+		for l := 0; l < 16; l++ {
+			fmt.Fprintf(&code, "msg.f%d_%d = %q;\n", i, l, line)
+		}
+		v := 0
+		if i < 20 {
+			v = variant
+		}
+		fmt.Fprintf(&code, "msg.variant = %d;\nreturn msg;", v)
+		flows = append(flows, map[string]any{"id": fmt.Sprintf("big%04d", i), "type": "function", "z": "bigtab", "name": fmt.Sprintf("f%d", i), "func": code.String(), "outputs": 1, "x": 100 + (i%20)*150, "y": 40 + (i/20)*40, "wires": [][]string{}})
+	}
+	return flows
+}
+
+// browser is one headless Chromium with its own profile, driven through
+// the DevTools protocol.
+type browser struct {
+	name   string
+	ctx    context.Context
+	cancel func()
+	shots  string // where failure screenshots go
+}
+
+func newBrowser(t *testing.T, name string) *browser {
+	t.Helper()
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		t.Fatalf("chromium not found at %s: run `make deps-e2e` (apt-get install -y chromium): %v", chromiumPath, err)
+	}
+	profile := t.TempDir()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		// The machine's network is closed: no background connections.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1400, 900),
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	b := &browser{name: name, ctx: ctx, cancel: func() { cancel(); acancel() }, shots: t.TempDir()}
+	// Start the browser now, without a deadline (a deadline on the first
+	// run would bound the browser's whole life).
+	if err := chromedp.Do(ctx); err != nil {
+		b.cancel()
+		t.Fatalf("starting chromium: %v", err)
+	}
+	t.Cleanup(b.cancel)
+	return b
+}
+
+func (b *browser) close() { b.cancel() }
+
+// fail saves a screenshot of the page into the test's temp dir, logs its
+// path, and fails the test.
+func (b *browser) fail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		p := filepath.Join(b.shots, fmt.Sprintf("%s-%s.png", b.name, strings.ReplaceAll(t.Name(), "/", "-")))
+		if os.WriteFile(p, png, 0o644) == nil {
+			t.Logf("screenshot of %s's page at the failure: %s", b.name, p)
+		}
+	}
+	t.Fatalf(format, args...)
+}
+
+// do runs actions with a deadline.
+func (b *browser) do(t *testing.T, within time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, within)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.fail(t, "%s's browser: %v", b.name, err)
+	}
+}
+
+// waitJS waits until the expression is truthy in the page.
+func (b *browser) waitJS(t *testing.T, within time.Duration, expr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, within)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(within), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		b.fail(t, "%s's browser: waiting for %s: %v", b.name, expr, err)
+	}
+}
+
+func (b *browser) click(t *testing.T, sel string) {
+	t.Helper()
+	b.do(t, 20*time.Second, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+}
+
+func (b *browser) text(t *testing.T, sel string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.textContent).join("\n")`, sel)))
+	if err != nil {
+		b.fail(t, "%s's browser: text of %s: %v", b.name, sel, err)
+	}
+	return s
+}
+
+func (b *browser) count(t *testing.T, sel string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+	if err != nil {
+		b.fail(t, "%s's browser: counting %s: %v", b.name, sel, err)
+	}
+	return n
+}
+
+// login opens the editor and logs in through its login dialog.
+func (b *browser) login(t *testing.T, editorURL, user string) {
+	t.Helper()
+	b.do(t, 60*time.Second,
+		chromedp.Navigate(editorURL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#node-dialog-login-username`)),
+		chromedp.SendKeys(chromedp.CSS(`#node-dialog-login-username`), user),
+		chromedp.SendKeys(chromedp.CSS(`#node-dialog-login-password`), editorPassword),
+		chromedp.Click(chromedp.CSS(`#node-dialog-login-submit`)),
+	)
+	// The editor has loaded its flows and the plugin has added its tab.
+	b.waitJS(t, 60*time.Second, `typeof RED !== "undefined" && RED.nodes && RED.nodes.version() !== null && !!document.querySelector("#red-ui-tab-flowhist-history, [id^='red-ui-tab-flowhist-history']")`)
+}
+
+// rightClickNode selects the node with a click and opens the workspace's
+// context menu on it.
+func (b *browser) rightClickNode(t *testing.T, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	rect, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](fmt.Sprintf(`(() => { RED.view.reveal(%q); const r = document.getElementById(%q).querySelector(".red-ui-flow-node").getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2]; })()`, id, id)))
+	if err != nil || len(rect) != 2 {
+		b.fail(t, "%s's browser: finding node %s in the workspace: %v", b.name, id, err)
+	}
+	b.do(t, 10*time.Second,
+		chromedp.MouseClickXY(rect[0], rect[1]),
+		chromedp.MouseClickXY(rect[0], rect[1], chromedp.ButtonType(input.MouseButtonRight)),
+	)
+}
+
+func (b *browser) closeTray(t *testing.T) {
+	t.Helper()
+	b.click(t, `#red-ui-flowhist-tray-close`)
+	b.waitJS(t, 10*time.Second, `!document.querySelector(".red-ui-tray")`)
+}
+
+// screenshot writes the element's picture to node-red/docs/ (the README
+// shows them).
+func (b *browser) screenshot(t *testing.T, file, sel string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	if err != nil {
+		b.fail(t, "%s's browser: screenshot of %s: %v", b.name, sel, err)
+	}
+	p := filepath.Join(repoRoot(), "node-red", "docs", file)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("screenshot %s: got %d bytes that are not a PNG", file, len(png))
+	}
+	t.Logf("screenshot: %s", p)
+}
