@@ -95,7 +95,7 @@ func TestEditorHistory(t *testing.T) {
 
 	t.Run("DiffOfFunctionChangeShowsRemovedAndAddedCode", func(t *testing.T) {
 		b.click(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, revs["v2"]))
-		b.waitJS(t, 20*time.Second, `!!document.querySelector('.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]')`)
+		b.trayOpen(t, 20*time.Second, `.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]`)
 		del := b.text(t, `.red-ui-flowhist-view [data-property="func"] .del`)
 		ins := b.text(t, `.red-ui-flowhist-view [data-property="func"] .ins`)
 		if !strings.Contains(del, `msg.payload = "v1";`) {
@@ -111,7 +111,7 @@ func TestEditorHistory(t *testing.T) {
 	t.Run("NodeHistoryFromContextMenu", func(t *testing.T) {
 		b.rightClickNode(t, "fn1")
 		b.click(t, `.red-ui-flowhist-menu-item`)
-		b.waitJS(t, 20*time.Second, `!!document.querySelector('.red-ui-flowhist-node-history[data-done="true"]')`)
+		b.trayOpen(t, 20*time.Second, `.red-ui-flowhist-node-history[data-done="true"]`)
 		for _, v := range []string{"v1", "v2", "v3"} {
 			sel := fmt.Sprintf(`.red-ui-flowhist-node-history li[data-revision="%d"]`, revs[v])
 			if n := b.count(t, sel); n != 1 {
@@ -131,7 +131,7 @@ func TestEditorHistory(t *testing.T) {
 		b.waitJS(t, 20*time.Second, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
 		start := time.Now()
 		b.click(t, sel)
-		b.waitJS(t, 60*time.Second, `!!document.querySelector('.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]')`)
+		b.trayOpen(t, 60*time.Second, `.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]`)
 		took := time.Since(start)
 		if n := b.count(t, `.red-ui-flowhist-view .red-ui-flowhist-node.changed`); n != 20 {
 			t.Errorf("the 1 MB document's diff: got %d changed nodes, want 20", n)
@@ -143,7 +143,7 @@ func TestEditorHistory(t *testing.T) {
 	t.Run("RestoreRevision1WithReason", func(t *testing.T) {
 		const reason = "v3 broke the checkout"
 		b.click(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, revs["v1"]))
-		b.waitJS(t, 20*time.Second, `!!document.querySelector('.red-ui-flowhist-view[data-done="true"]')`)
+		b.trayOpen(t, 20*time.Second, `.red-ui-flowhist-view[data-done="true"]`)
 		b.click(t, `.red-ui-flowhist-restore-open`)
 		b.do(t, 10*time.Second, chromedp.SendKeys(chromedp.CSS(`.red-ui-flowhist-reason-input`), reason))
 		b.click(t, `.red-ui-flowhist-restore-confirm`)
@@ -173,7 +173,7 @@ func TestEditorHistory(t *testing.T) {
 		sel := fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, revs["v1"])
 		r.waitJS(t, 20*time.Second, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
 		r.click(t, sel)
-		r.waitJS(t, 20*time.Second, `!!document.querySelector('.red-ui-flowhist-view[data-done="true"]')`)
+		r.trayOpen(t, 20*time.Second, `.red-ui-flowhist-view[data-done="true"]`)
 		if n := r.count(t, `.red-ui-flowhist-restore-open`); n != 0 {
 			t.Errorf("carol (read only): got %d Restore buttons, want 0", n)
 		}
@@ -234,7 +234,7 @@ func startEditorAdmin(t *testing.T, c *cluster, token string) *nodeRed {
 // editorLogin logs user in to n's Admin API and returns the token.
 func editorLogin(t *testing.T, n *nodeRed, user string) string {
 	t.Helper()
-	form := url.Values{"client_id": {"node-red-admin"}, "grant_type": {"password"}, "scope": {"*"}, "username": {user}, "password": {editorPassword}}
+	form := url.Values{"client_id": {"node-red-admin"}, "grant_type": {"password"}, "scope": {""}, "username": {user}, "password": {editorPassword}}
 	resp, err := client.PostForm(n.URL+"/auth/token", form)
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +293,6 @@ type browser struct {
 	name   string
 	ctx    context.Context
 	cancel func()
-	shots  string // where failure screenshots go
 }
 
 func newBrowser(t *testing.T, name string) *browser {
@@ -321,7 +320,7 @@ func newBrowser(t *testing.T, name string) *browser {
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	b := &browser{name: name, ctx: ctx, cancel: func() { cancel(); acancel() }, shots: t.TempDir()}
+	b := &browser{name: name, ctx: ctx, cancel: func() { cancel(); acancel() }}
 	// Start the browser now, without a deadline (a deadline on the first
 	// run would bound the browser's whole life).
 	if err := chromedp.Do(ctx); err != nil {
@@ -334,16 +333,19 @@ func newBrowser(t *testing.T, name string) *browser {
 
 func (b *browser) close() { b.cancel() }
 
-// fail saves a screenshot of the page into the test's temp dir, logs its
-// path, and fails the test.
+// fail saves a screenshot of the page into a temporary directory that
+// outlives the test (t.TempDir's is removed), logs its path, and fails
+// the test.
 func (b *browser) fail(t *testing.T, format string, args ...any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
-		p := filepath.Join(b.shots, fmt.Sprintf("%s-%s.png", b.name, strings.ReplaceAll(t.Name(), "/", "-")))
-		if os.WriteFile(p, png, 0o644) == nil {
-			t.Logf("screenshot of %s's page at the failure: %s", b.name, p)
+		if dir, err := os.MkdirTemp("", "flowhist-editor-failure-"); err == nil {
+			p := filepath.Join(dir, fmt.Sprintf("%s-%s.png", b.name, strings.ReplaceAll(t.Name(), "/", "-")))
+			if os.WriteFile(p, png, 0o644) == nil {
+				t.Logf("screenshot of %s's page at the failure: %s", b.name, p)
+			}
 		}
 	}
 	t.Fatalf(format, args...)
@@ -424,6 +426,13 @@ func (b *browser) rightClickNode(t *testing.T, id string) {
 		chromedp.MouseClickXY(rect[0], rect[1]),
 		chromedp.MouseClickXY(rect[0], rect[1], chromedp.ButtonType(input.MouseButtonRight)),
 	)
+}
+
+// trayOpen waits until the tray has slid in and the page has sel (what
+// it shows when done).
+func (b *browser) trayOpen(t *testing.T, within time.Duration, sel string) {
+	t.Helper()
+	b.waitJS(t, within, fmt.Sprintf(`(() => { const t = document.querySelectorAll(".red-ui-tray"); return t.length === 1 && getComputedStyle(t[0]).right === "0px" && !!t[0].querySelector(%q); })()`, sel))
 }
 
 func (b *browser) closeTray(t *testing.T) {
