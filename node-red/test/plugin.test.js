@@ -1,0 +1,270 @@
+'use strict';
+
+// The History plugin's server side (plugin/): its routes against the fake
+// flowhist through the admin's real client, who may restore, the live
+// notices, and how Node-RED loads it.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { createStorage } = require('..');
+const { Client } = require('../lib/client');
+const { HistoryRoutes, Watcher, hasPermission, userCanDeploy } = require('../plugin/routes');
+const plugin = require('../plugin/history');
+const { startFake, until, captureLog, fakeNodes, NS } = require('./fake-flowhist');
+
+const TOKEN = 'secret-admin-token';
+const alice = { user: { username: 'alice', permissions: '*' }, authInfo: { scope: '*' } };
+const carol = { user: { username: 'carol', permissions: 'read' }, authInfo: { scope: 'read' } };
+
+// setup starts a fake flowhist and routes on a real client with TOKEN.
+async function setup(t, opts = {}) {
+  const fake = await startFake();
+  const client = new Client({ url: fake.url, namespace: NS, token: TOKEN, retryFor: 500, retryDelay: 1, retryMaxDelay: 5, requestTimeout: 2000 });
+  const follower = { loaded: 3, seen: 3 };
+  const state = { config: { namespace: NS, role: 'admin' }, client, follower };
+  const log = captureLog();
+  const routes = new HistoryRoutes({ state: () => state, adminAuth: opts.adminAuth !== false, log, applyTimeout: opts.applyTimeout || 2000 });
+  // flowhist's answers: an admin token may roll back (an empty rollback is
+  // invalid), unless the test says otherwise.
+  fake.scope = opts.scope || 'admin';
+  fake.route('POST /rollback', (r) => {
+    if (fake.scope !== 'admin') return { status: 403, body: { code: 'forbidden', message: 'token lacks the admin scope' } };
+    if (!r.json || r.json.to === undefined) return { status: 400, body: { code: 'invalid', message: 'rollback must be {"to": <revision>, "reason": "<why>"}' } };
+    return { body: { revision: 9, flowsRevision: 9, aggregateRevision: 9, sha256: 'x' } };
+  });
+  t.after(async () => {
+    client.close();
+    await fake.close();
+  });
+  return { fake, client, state, follower, routes, log };
+}
+
+const rollbacks = (fake) => fake.requests.filter((r) => r.path === '/rollback' && r.json && r.json.to !== undefined);
+
+test('permissions follow Node-RED\'s rule', () => {
+  const cases = [
+    { scope: '*', perm: 'flows.write', want: true },
+    { scope: 'read', perm: 'flows.read', want: true },
+    { scope: 'read', perm: 'flows.write', want: false },
+    { scope: ['flows.read', 'flows.write'], perm: 'flows.write', want: true },
+    { scope: 'flows.write', perm: 'flows.write', want: true },
+    { scope: '*.write', perm: 'flows.write', want: true },
+    { scope: [], perm: 'flows.write', want: false },
+    { scope: undefined, perm: 'flows.write', want: false },
+  ];
+  for (const c of cases) {
+    assert.equal(hasPermission(c.scope, c.perm), c.want, `hasPermission(${JSON.stringify(c.scope)}, ${c.perm})`);
+  }
+  assert.equal(userCanDeploy({}, false), true, 'adminAuth off: anyone may deploy');
+  assert.equal(userCanDeploy({}, true), false, 'adminAuth on, no user: may not');
+  assert.equal(userCanDeploy(alice, true), true);
+  assert.equal(userCanDeploy(carol, true), false);
+  // The token's scope narrows the user's permissions.
+  assert.equal(userCanDeploy({ user: { username: 'a', permissions: '*' }, authInfo: { scope: 'read' } }, true), false);
+});
+
+test('reads pass flowhist\'s answer on, with only the known parameters, and the token stays on the server', async (t) => {
+  const { fake, routes } = await setup(t);
+  const page = { entries: [{ revision: 3, type: 'flows.deployed', actor: { user: 'alice', channel: 'api' } }], nextCursor: '3' };
+  fake.route('GET /history', () => ({ body: page }));
+  const out = await routes.history({ query: { limit: '50', kind: 'flows,rollback', actor: 'alice', evil: 'x', cursor: '7' } });
+  assert.equal(out.status, 200);
+  assert.deepEqual(out.body, page);
+  const r = fake.requests.find((x) => x.path === '/history');
+  assert.deepEqual(r.query, { limit: '50', cursor: '7', kind: 'flows,rollback', actor: 'alice' });
+  assert.equal(r.headers.authorization, `Bearer ${TOKEN}`);
+  assert.ok(!JSON.stringify(out).includes(TOKEN), 'the answer holds no token');
+
+  fake.route('GET /diff', (q) => ({ body: { from: Number(q.query.from), to: Number(q.query.to), added: [], removed: [], changed: [], credentials: { changed: true } } }));
+  const d = await routes.diff({ query: { from: '2', to: '3', positions: 'false' } });
+  assert.equal(d.status, 200);
+  assert.deepEqual(d.body.credentials, { changed: true });
+  assert.equal(fake.requests.find((x) => x.path === '/diff').query.positions, 'false');
+
+  fake.route('GET /revisions/3', () => ({ body: { revision: 3 } }));
+  assert.deepEqual((await routes.revision({ params: { rev: '3' } })).body, { revision: 3 });
+
+  fake.route('GET /nodes/a%2Fb/history', () => ({ body: { node: 'a/b', entries: [] } }));
+  fake.route('GET /nodes/a/b/history', () => ({ status: 500, body: { code: 'internal', message: 'the id was not escaped' } }));
+  const nh = await routes.nodeHistory({ params: { id: 'a/b' }, query: {} });
+  assert.equal(nh.status, 200, JSON.stringify(nh.body));
+});
+
+test('bad input is refused with 400 {code, message} before flowhist is asked', async (t) => {
+  const { fake, routes } = await setup(t);
+  const cases = [
+    { name: 'unknown kind', call: () => routes.history({ query: { kind: 'flows,nonsense' } }) },
+    { name: 'revision not a number', call: () => routes.revision({ params: { rev: '1; DROP' } }) },
+    { name: 'diff without to', call: () => routes.diff({ query: { from: '1' } }) },
+    { name: 'empty node id', call: () => routes.nodeHistory({ params: { id: '' } }) },
+    { name: 'restore without reason', call: () => routes.restore(Object.assign({ body: { revision: 1, reason: '  ' } }, alice)) },
+    { name: 'restore of revision 0', call: () => routes.restore(Object.assign({ body: { revision: 0, reason: 'x' } }, alice)) },
+    { name: 'restore of "1"', call: () => routes.restore(Object.assign({ body: { revision: '1', reason: 'x' } }, alice)) },
+  ];
+  for (const c of cases) {
+    const out = await c.call();
+    assert.equal(out.status, 400, `${c.name}: got ${out.status}, want 400`);
+    assert.equal(out.body.code, 'invalid', c.name);
+    assert.equal(typeof out.body.message, 'string', c.name);
+  }
+  assert.equal(fake.requests.length, 0, `got ${fake.requests.length} requests to flowhist, want none`);
+});
+
+test('flowhist\'s 4xx is passed on as it is; no answer is 503 unavailable', async (t) => {
+  const { fake, routes } = await setup(t);
+  fake.route('GET /diff', () => ({ status: 400, body: { code: 'invalid', message: 'from must not be after to' } }));
+  const out = await routes.diff({ query: { from: '5', to: '2' } });
+  assert.equal(out.status, 400);
+  assert.equal(out.body.code, 'invalid');
+  assert.match(out.body.message, /from must not be after to/);
+  await fake.stop();
+  const down = await routes.history({ query: {} });
+  assert.equal(down.status, 503);
+  assert.equal(down.body.code, 'unavailable');
+  assert.ok(!down.body.message.includes(TOKEN));
+});
+
+test('restore is offered only to users who may deploy, with a token that may roll back', async (t) => {
+  await t.test('a deployer with an admin token may restore', async (t) => {
+    const { routes, fake } = await setup(t);
+    const out = await routes.config(alice);
+    assert.deepEqual([out.body.canRestore, out.body.restoreDenied, out.body.namespace], [true, '', NS]);
+    assert.equal(rollbacks(fake).length, 0, 'the probe rolled nothing back');
+  });
+  await t.test('a read-only user may not', async (t) => {
+    const { routes } = await setup(t);
+    const out = await routes.config(carol);
+    assert.deepEqual([out.body.canRestore, out.body.restoreDenied], [false, 'permission']);
+  });
+  await t.test('a token without the admin scope may not', async (t) => {
+    const { routes } = await setup(t, { scope: 'deploy' });
+    const out = await routes.config(alice);
+    assert.deepEqual([out.body.canRestore, out.body.restoreDenied], [false, 'scope']);
+  });
+  await t.test('with adminAuth off, everyone may', async (t) => {
+    const { routes } = await setup(t, { adminAuth: false });
+    assert.equal((await routes.config({})).body.canRestore, true);
+  });
+});
+
+test('a restore is a rollback by the editor user with the reason, answered once the admin runs it', async (t) => {
+  const { fake, routes, follower } = await setup(t);
+  setTimeout(() => {
+    follower.loaded = 9; // the admin's feed applied the rollback
+  }, 100);
+  const out = await routes.restore(Object.assign({ body: { revision: 1, reason: ' v3 broke checkout ' } }, alice));
+  assert.equal(out.status, 200, JSON.stringify(out.body));
+  assert.equal(out.body.revision, 9);
+  assert.equal(out.body.applied, true);
+  const r = rollbacks(fake);
+  assert.equal(r.length, 1);
+  assert.deepEqual(r[0].json, { to: 1, reason: 'v3 broke checkout' });
+  assert.equal(r[0].headers['flowhist-user'], 'alice');
+  assert.ok(r[0].headers['idempotency-key'], 'an Idempotency-Key makes retries safe');
+});
+
+test('a restore the admin does not apply in time answers applied: false', async (t) => {
+  const { routes } = await setup(t, { applyTimeout: 100 });
+  const out = await routes.restore(Object.assign({ body: { revision: 1, reason: 'x' } }, alice));
+  assert.equal(out.status, 200);
+  assert.equal(out.body.applied, false);
+});
+
+test('a restore is refused without the permission or the scope, and rolls nothing back', async (t) => {
+  await t.test('read-only user: 403', async (t) => {
+    const { routes, fake } = await setup(t);
+    const out = await routes.restore(Object.assign({ body: { revision: 1, reason: 'x' } }, carol));
+    assert.equal(out.status, 403);
+    assert.equal(out.body.code, 'forbidden');
+    assert.equal(rollbacks(fake).length, 0);
+  });
+  await t.test('token without the admin scope: 403', async (t) => {
+    const { routes, fake } = await setup(t, { scope: 'deploy' });
+    const out = await routes.restore(Object.assign({ body: { revision: 1, reason: 'x' } }, alice));
+    assert.equal(out.status, 403);
+    assert.match(out.body.message, /admin scope/);
+    assert.equal(rollbacks(fake).length, 0);
+  });
+});
+
+test('the watcher tells editors of each newer revision the feed saw, not of the first', async () => {
+  const published = [];
+  const follower = { seen: 4 };
+  const w = new Watcher({ state: () => ({ follower }), publish: (r) => published.push(r) });
+  w.check();
+  assert.deepEqual(published, []);
+  follower.seen = 5;
+  w.check();
+  w.check();
+  follower.seen = 7;
+  w.check();
+  assert.deepEqual(published, [5, 7]);
+});
+
+test('with the real storage, a revision from the feed reaches the watcher and a restore waits for the apply', async (t) => {
+  const fake = await startFake({ stream: true });
+  fake.append({ flows: [{ id: 'tab', type: 'tab' }] });
+  const storage = createStorage();
+  await storage.init(
+    { credentialSecret: 's', flowhist: { url: fake.url, namespace: NS, role: 'admin', workerId: 'admin-1', retryDelay: 2, retryMaxDelay: 10, retryFor: 2000, feedWait: 5000, packages: false } },
+    { log: captureLog(), nodes: fakeNodes() },
+  );
+  t.after(async () => {
+    await storage.close();
+    await fake.close();
+  });
+  await storage.getFlows();
+  await fake.waitFor((r) => r.path === '/feed');
+  const published = [];
+  const w = new Watcher({ state: () => storage.pluginState(), publish: (r) => published.push(r), interval: 10 });
+  w.start();
+  t.after(() => w.stop());
+  await until(() => w.last !== null, 2000, 'the watcher to read the follower');
+  const rev = fake.append({ flows: [{ id: 'tab', type: 'tab', label: 'from the CLI' }] });
+  await until(() => published.includes(rev), 3000, `the watcher to publish revision ${rev}`);
+  // The routes see the same state: the follower's loaded revision.
+  const routes = new HistoryRoutes({ state: () => storage.pluginState(), adminAuth: false, applyTimeout: 3000 });
+  assert.equal(await routes.waitApplied(storage.pluginState(), rev), true);
+});
+
+// fakeRED is the part of Node-RED's plugin API history.js uses.
+function fakeRED(settings) {
+  const routes = [];
+  const app = {};
+  for (const m of ['get', 'post']) app[m] = (path, ...handlers) => routes.push({ method: m.toUpperCase(), path, guard: handlers[0].permission });
+  return {
+    routes,
+    settings,
+    log: captureLog(),
+    httpAdmin: app,
+    auth: { needsPermission: (p) => Object.assign(() => {}, { permission: p }) },
+    comms: { publish: () => {} },
+    events: { on() {}, off() {} },
+  };
+}
+
+test('Node-RED loads the plugin on an admin only, unless turned off, with every route guarded', () => {
+  const storage = createStorage();
+  const admin = fakeRED({ storageModule: storage, flowhist: { role: 'admin' } });
+  plugin(admin);
+  const got = admin.routes.map((r) => `${r.method} ${r.path} ${r.guard}`);
+  assert.deepEqual(got, [
+    'GET /flowhist/config flows.read',
+    'GET /flowhist/history flows.read',
+    'GET /flowhist/revisions/:rev flows.read',
+    'GET /flowhist/diff flows.read',
+    'GET /flowhist/nodes/:id/history flows.read',
+    'POST /flowhist/restore flows.write',
+  ]);
+  const cases = [
+    { name: 'worker', settings: { storageModule: storage, flowhist: { role: 'worker' } } },
+    { name: 'turned off', settings: { storageModule: storage, flowhist: { role: 'admin', history: false } } },
+    { name: 'another storage module', settings: { storageModule: {}, flowhist: { role: 'admin' } } },
+    { name: 'no flowhist settings', settings: {} },
+  ];
+  for (const c of cases) {
+    const red = fakeRED(c.settings);
+    plugin(red);
+    assert.equal(red.routes.length, 0, `${c.name}: got ${red.routes.length} routes, want none`);
+  }
+});
