@@ -7,6 +7,12 @@ import (
 	"github.com/flowhist/flowhist/domain"
 )
 
+// Project is the answer of GET /project.
+type Project struct {
+	// Name is the active project, "" when none was ever activated.
+	Name string `json:"name"`
+}
+
 // getProject answers the active Node-RED project: {"name": "…"}, with
 // "name": "" when none was ever activated; ETag the project revision.
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
@@ -23,7 +29,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("ETag", etag(rev))
-	writeJSON(w, http.StatusOK, map[string]any{"name": name})
+	writeJSON(w, http.StatusOK, Project{Name: name})
 	return nil
 }
 
@@ -60,6 +66,6 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeAppend(w, res, "", nil)
+	writeSaved(w, res, Saved{})
 	return nil
 }
