@@ -10,7 +10,11 @@
 #   go      the Go modules (go mod download) and staticcheck (pinned, into
 #           $(go env GOPATH)/bin); Go itself must be installed
 #   nodered Node.js 18+ and npm, and the pinned Node-RED of the end-to-end
-#           tests (e2e/nodered, npm ci from its lock file)
+#           tests (e2e/nodered, npm ci from its lock file); then the
+#           oldmodule and git parts, which the end-to-end tests need too
+#   oldmodule the old node-red-storage-valkey 4.0.0 the migration tests run,
+#           from ../shared/fixtures (beside the repository) into e2e/oldmodule
+#   git     git, for the Node-RED Projects test
 #
 # As root it installs with apt-get; as anyone else it prints the commands to
 # run and fails.
@@ -144,6 +148,31 @@ install_nodered() {
 	echo "$want" >"$stamp"
 }
 
+# The old module the migration tests run: not on the npm registry, so it
+# comes from the fixtures directory beside the repository (its ioredis from
+# the registry). --legacy-peer-deps keeps npm from installing a second
+# Node-RED beside it: it finds e2e/nodered's through NODE_PATH.
+OLDMODULE_TGZ=../shared/fixtures/node-red-storage-valkey-4.0.0.tgz
+install_oldmodule() {
+	local dir=e2e/oldmodule
+	if [ -f "$dir/node_modules/node-red-storage-valkey/package.json" ] && [ -d "$dir/node_modules/ioredis" ] &&
+		[ "$(node -p "require('./$dir/node_modules/node-red-storage-valkey/package.json').version")" = 4.0.0 ]; then
+		log "node-red-storage-valkey 4.0.0 found in $dir"
+		return 0
+	fi
+	[ -f "$OLDMODULE_TGZ" ] ||
+		die "$OLDMODULE_TGZ is missing: the migration tests need the old module's tarball in shared/fixtures beside this repository"
+	log "installing node-red-storage-valkey 4.0.0 from $OLDMODULE_TGZ into $dir"
+	npm install --prefix "$dir" --no-audit --no-fund --legacy-peer-deps --loglevel=error
+}
+
+install_git() {
+	command -v git >/dev/null 2>&1 && return 0
+	is_root || need_root "git" "apt-get update" "apt-get install -y git"
+	log "installing git for the Node-RED Projects test"
+	apt_install git
+}
+
 # install_compose makes `docker compose config` (or Debian's docker-compose)
 # available where a docker client is, so make test can check
 # docker-compose.yml. Without a docker client there is nothing to check.
@@ -163,8 +192,10 @@ for part in "${parts[@]}"; do
 	tools) install_tools ;;
 	valkey) install_valkey ;;
 	go) install_go_modules ;;
-	nodered) install_nodered ;;
+	nodered) install_nodered && install_oldmodule && install_git ;;
+	oldmodule) install_oldmodule ;;
+	git) install_git ;;
 	compose) install_compose ;;
-	*) die "unknown part '$part' (want tools, valkey, go, nodered or compose)" ;;
+	*) die "unknown part '$part' (want tools, valkey, go, nodered, oldmodule, git or compose)" ;;
 	esac
 done
