@@ -503,4 +503,3 @@ func TestImportFromExport(t *testing.T) {
 		}
 	})
 }
-
