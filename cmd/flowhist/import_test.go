@@ -503,3 +503,22 @@ func TestImportFromExport(t *testing.T) {
 		}
 	})
 }
+
+// TestImportFromValkeyWorkersSettings: the old module's workers write
+// their own settings over the shared key; those are not the admin's and
+// are not imported.
+func TestImportFromValkeyWorkersSettings(t *testing.T) {
+	s := mustServer(t, httpapi.Config{AuthDisabled: true})
+	addr, _ := oldCluster(t, map[string]string{
+		"nodered:flows":    doc1,
+		"nodered:settings": `{"instanceId":"098f2b499b32c23e","_credentialSecret":"generated-secret-never-leaves"}`,
+	})
+	ns := randomNS(t)
+	code, out, errOut := run(t, "import", "--from-valkey", addr, "--url", s.URL, "-n", ns)
+	if code != 0 || !strings.Contains(out, "imported 1 items") || !strings.Contains(out, "nodered:settings holds no node registry") {
+		t.Fatalf("got exit %d, stdout %q, stderr %q, want the flows only and a note on the settings", code, out, errOut)
+	}
+	if got := string(s.request(t, "GET", "/v1/namespaces/"+ns+"/settings", "", "", nil)); got != "{}" {
+		t.Fatalf("got settings %s, want none imported", got)
+	}
+}

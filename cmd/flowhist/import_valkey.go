@@ -96,7 +96,7 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 		_, hasInstance := probe["instanceId"]
 		switch {
 		case !hasNodes && hasInstance:
-			src.note("%s holds a worker's settings ({instanceId}), not the admin's: the old module's workers overwrite it at start-up; not imported (the admin saves its own on flowhist)", settingsKey)
+			src.note("%s holds no node registry, only what the old module's workers write over it at start-up ({instanceId, …}): not imported (the admin on flowhist saves its own settings)", settingsKey)
 		default:
 			if _, ok := probe[domain.CredentialSecretKey]; ok {
 				src.note("%s holds a generated _credentialSecret: not imported; set credentialSecret in every instance's settings.js (docs/migrating.md)", settingsKey)
