@@ -44,3 +44,28 @@ func TestProject(t *testing.T) {
 		})
 	}
 }
+
+// TestHistoryByProject: saves made with Flowhist-Project carry the
+// project's name, and the history filters by it.
+func TestHistoryByProject(t *testing.T) {
+	ts := mustServer(t, httpapi.Config{AuthDisabled: true})
+	ns := randomNS(t)
+	for i, p := range []string{"A", "B", "A", ""} {
+		h := hdr{}
+		if p != "" {
+			h["Flowhist-Project"] = p
+		}
+		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc(p+string(rune('0'+i))), h, nil)
+	}
+	var got struct {
+		Entries []struct {
+			Revision domain.Revision `json:"revision"`
+			Project  string          `json:"project"`
+		} `json:"entries"`
+	}
+	ts.ok(t, "GET", path(ns, "/history?project=A"), nil, nil, &got)
+	if len(got.Entries) != 2 || got.Entries[0].Revision != 3 || got.Entries[1].Revision != 1 || got.Entries[0].Project != "A" {
+		t.Fatalf("got %+v, want revisions 3 and 1, of project A", got.Entries)
+	}
+	wantError(t, ts.do(t, "PUT", path(ns, "/flows"), flowsDoc("x"), hdr{"Flowhist-Project": "a\u00a0b\u0085"}), http.StatusBadRequest, domain.EINVALID)
+}
