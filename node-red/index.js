@@ -17,6 +17,7 @@ const { Admin } = require('./lib/admin');
 const { Follower } = require('./lib/worker');
 const { SharedSettings, LocalSettings } = require('./lib/settings');
 const { Library } = require('./lib/library');
+const { Projects, projectsFacade } = require('./lib/projects');
 
 function workerRefusal(what) {
   const err = new Error(`flowhist: this Node-RED is a worker (role 'worker'); ${what}`);
@@ -55,6 +56,11 @@ function createStorage() {
       if (config.role === 'admin') {
         next.admin = new Admin({ client, log, credentialsDelay: config.credentialsDelay });
         next.settings = new SharedSettings(client);
+        if (settings && settings.editorTheme && settings.editorTheme.projects && settings.editorTheme.projects.enabled === true) {
+          next.projects = new Projects({ client, log, settings, runtime });
+          await next.projects.init();
+          next.projectsApi = next.projects.api();
+        }
       } else {
         const nodes = runtime && runtime.nodes;
         if (!nodes || typeof nodes.loadFlows !== 'function') {
@@ -79,6 +85,20 @@ function createStorage() {
 
     async getFlows() {
       const cur = state();
+      if (cur.projects) {
+        const flows = await cur.projects.load(
+          async () => {
+            const fh = await readFlows(cur.client);
+            cur.admin.read(fh.flowsRevision);
+            return fh;
+          },
+          async (f, c) => {
+            if (c !== undefined) cur.admin.saveCredentials(c);
+            await cur.admin.saveFlows(f);
+          },
+        );
+        if (flows) return flows;
+      }
       let r;
       try {
         r = await readFlows(cur.client);
@@ -94,12 +114,14 @@ function createStorage() {
     async saveFlows(flows, user) {
       const cur = state();
       if (!cur.admin) throw workerRefusal('deploy through the admin');
-      return cur.admin.saveFlows(flows, user);
+      await cur.admin.saveFlows(flows, user);
+      if (cur.projects) await cur.projects.saveFlows(flows, user);
     },
 
     async getCredentials() {
       const cur = state();
-      const creds = await readCredentials(cur.client);
+      const fromProject = cur.projects && cur.projects.getCredentials();
+      const creds = fromProject !== undefined && fromProject !== null ? fromProject : await readCredentials(cur.client);
       if (cur.admin) cur.admin.credentialsRead();
       return creds;
     },
@@ -108,6 +130,7 @@ function createStorage() {
       const cur = state();
       if (!cur.admin) throw workerRefusal('deploy through the admin');
       cur.admin.saveCredentials(credentials);
+      if (cur.projects) await cur.projects.saveCredentials(credentials);
     },
 
     async getSettings() {
@@ -135,6 +158,11 @@ function createStorage() {
       if (!cur.admin) throw workerRefusal('save library entries through the admin');
       return cur.library.saveLibraryEntry(type, path, meta, body);
     },
+
+    // projects is Node-RED's Projects API (editorTheme.projects.enabled on
+    // the admin; lib/projects.js). It must exist before init: Node-RED
+    // looks for it first.
+    projects: projectsFacade(() => s && s.projectsApi),
 
     // close stops following the feed, drops a pending credentials flush and
     // aborts requests in flight. Node-RED never calls it; tests and
