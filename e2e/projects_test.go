@@ -163,6 +163,12 @@ func TestProjects(t *testing.T) {
 		if len(byA.Entries) != 2 {
 			t.Fatalf("got %d flows events for project A, want 2", len(byA.Entries))
 		}
+		// The projects' credentialSecret stays in the admin's userDir.
+		var settings map[string]any
+		c.flowhistJSON(t, "/settings", &settings)
+		if b, _ := json.Marshal(settings); strings.Contains(string(b), c.secret) || !strings.Contains(string(b), `"A"`) {
+			t.Fatalf("got settings %.300s, want the projects section without their credentialSecret", b)
+		}
 		var proj struct{ Name string }
 		c.flowhistJSON(t, "/project", &proj)
 		if proj.Name != "A" {

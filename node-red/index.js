@@ -134,11 +134,14 @@ function createStorage() {
     },
 
     async getSettings() {
-      return state().settings.getSettings();
+      const cur = state();
+      const settings = await cur.settings.getSettings();
+      return cur.projects ? cur.projects.withSecrets(settings) : settings;
     },
 
     async saveSettings(settings) {
-      return state().settings.saveSettings(settings);
+      const cur = state();
+      return cur.settings.saveSettings(cur.projects ? cur.projects.withoutSecrets(settings) : settings);
     },
 
     async getSessions() {

@@ -20,6 +20,10 @@
 //   and where flowhist's flows differ from the project's files (a rollback,
 //   an import since), writes flowhist's version into the files, so that git
 //   shows it as an uncommitted change to review.
+// - each project's credentialSecret (Node-RED keeps it in the settings'
+//   projects section) stays in the admin's userDir (.config.projects.json,
+//   as with Node-RED's own storage) and never reaches flowhist: settings
+//   saves drop it, settings reads put it back.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -70,11 +74,10 @@ class Projects {
       this.client.getJSON('/project'),
     ]);
     this.recorded = (project && project.name) || '';
-    const section = Object.assign({ projects: {} }, shared && shared.projects);
+    const section = this.withSecrets(Object.assign({}, shared)).projects || { projects: {} };
     if (this.recorded) section.activeProject = this.recorded;
     fs.mkdirSync(this.settings.userDir, { recursive: true });
-    const file = path.join(this.settings.userDir, '.config.projects.json');
-    fs.writeFileSync(file, JSON.stringify(section, null, 4));
+    fs.writeFileSync(this.localFile(), JSON.stringify(section, null, 4));
     await fileSettings.init(this.settings);
     await this.lfs.init(this.settings, this.runtime);
     // Every write of the admin names the active project.
@@ -84,6 +87,63 @@ class Projects {
       if (method === 'GET' || !name) return request(method, p, o);
       return request(method, p, Object.assign({}, o, { headers: Object.assign({ 'Flowhist-Project': name }, o.headers) }));
     };
+  }
+
+  localFile() {
+    return path.join(this.settings.userDir, '.config.projects.json');
+  }
+
+  // localSecrets reads the projects' secrets kept in the userDir.
+  localSecrets() {
+    try {
+      const local = JSON.parse(fs.readFileSync(this.localFile(), 'utf8'));
+      const out = {};
+      for (const [name, p] of Object.entries((local && local.projects) || {})) {
+        if (p && typeof p.credentialSecret === 'string') out[name] = p.credentialSecret;
+      }
+      return out;
+    } catch {
+      return {};
+    }
+  }
+
+  // withoutSecrets returns settings to send to flowhist: the projects'
+  // credentialSecrets moved into the userDir's .config.projects.json.
+  withoutSecrets(settings) {
+    const projects = settings && settings.projects && settings.projects.projects;
+    if (!projects || typeof projects !== 'object') return settings;
+    const secrets = this.localSecrets();
+    const stripped = {};
+    let found = false;
+    for (const [name, p] of Object.entries(projects)) {
+      if (p && typeof p.credentialSecret === 'string') {
+        secrets[name] = p.credentialSecret;
+        const copy = Object.assign({}, p);
+        delete copy.credentialSecret;
+        stripped[name] = copy;
+        found = true;
+      } else {
+        stripped[name] = p;
+      }
+    }
+    if (!found) return settings;
+    const local = Object.assign({}, settings.projects, { projects: {} });
+    for (const [name, p] of Object.entries(projects)) local.projects[name] = Object.assign({}, p, secrets[name] !== undefined ? { credentialSecret: secrets[name] } : {});
+    fs.writeFileSync(this.localFile(), JSON.stringify(local, null, 4), { mode: 0o600 });
+    return Object.assign({}, settings, { projects: Object.assign({}, settings.projects, { projects: stripped }) });
+  }
+
+  // withSecrets puts the projects' secrets kept in the userDir back into
+  // settings read from flowhist.
+  withSecrets(settings) {
+    const projects = settings && settings.projects && settings.projects.projects;
+    if (!projects || typeof projects !== 'object') return settings;
+    const secrets = this.localSecrets();
+    const merged = {};
+    for (const [name, p] of Object.entries(projects)) {
+      merged[name] = secrets[name] !== undefined && p && p.credentialSecret === undefined ? Object.assign({}, p, { credentialSecret: secrets[name] }) : p;
+    }
+    return Object.assign({}, settings, { projects: Object.assign({}, settings.projects, { projects: merged }) });
   }
 
   activeName() {

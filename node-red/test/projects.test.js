@@ -92,3 +92,19 @@ test('the facade answers "no project" until the admin has Projects', () => {
   api = { listProjects: () => ['A'] };
   assert.deepEqual(f.listProjects(), ['A']);
 });
+
+test("projects' credentialSecrets stay in the userDir, never in flowhist's settings", () => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fh-projects-'));
+  const p = new Projects({ client: {}, log: {}, settings: { userDir: dir }, runtime: {} });
+  const settings = { nodes: {}, projects: { activeProject: 'A', projects: { A: { credentialSecret: 'secret-a' }, B: { credentialSecret: false } } } };
+  const out = p.withoutSecrets(settings);
+  assert.equal(JSON.stringify(out).includes('secret-a'), false);
+  assert.deepEqual(out.projects.projects, { A: {}, B: { credentialSecret: false } });
+  assert.equal(settings.projects.projects.A.credentialSecret, 'secret-a', 'the runtime\'s own object is not changed');
+  assert.ok(fs.readFileSync(path.join(dir, '.config.projects.json'), 'utf8').includes('secret-a'));
+  assert.deepEqual(p.withSecrets(out).projects.projects, { A: { credentialSecret: 'secret-a' }, B: { credentialSecret: false } });
+  fs.rmSync(dir, { recursive: true });
+});
