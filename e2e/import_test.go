@@ -20,7 +20,7 @@ import (
 // generates one and keeps it in .config.runtime.json).
 func startPlainNodeRED(tb testing.TB, dir, secret string) *nodeRed {
 	tb.Helper()
-	red := nodeRED(tb)
+	nodeBin, red := nodeRED(tb, nodeRED4)
 	port := freePort(tb)
 	name := fmt.Sprintf("plain-%d", port)
 	userDir := filepath.Join(dir, name)
@@ -47,7 +47,7 @@ func startPlainNodeRED(tb testing.TB, dir, secret string) *nodeRed {
 		tb.Fatal(err)
 	}
 	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "plain"}
-	n.proc = startProc(tb, name, dir, nil, "node", red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
+	n.proc = startProc(tb, name, dir, nil, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
 	n.waitUp(tb)
 	return n
 }

@@ -41,7 +41,7 @@ type oldConfig struct {
 // configured as its README says (role, host, port; compression on).
 func startOldNodeRED(tb testing.TB, dir string, c oldConfig) *nodeRed {
 	tb.Helper()
-	red := nodeRED(tb)
+	nodeBin, red := nodeRED(tb, nodeRED4)
 	mod := oldModule(tb)
 	port := freePort(tb)
 	name := fmt.Sprintf("old-%s-%d", c.role, port)
@@ -73,7 +73,7 @@ func startOldNodeRED(tb testing.TB, dir string, c oldConfig) *nodeRed {
 	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: c.role}
 	// The old module finds Node-RED's own file storage through NODE_PATH.
 	env := []string{"NODE_PATH=" + filepath.Join(repoRoot(), "e2e", "nodered", "node_modules")}
-	n.proc = startProc(tb, name, dir, env, "node", red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
+	n.proc = startProc(tb, name, dir, env, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
 	n.waitUp(tb)
 	return n
 }
@@ -105,7 +105,7 @@ func (o versionOrder) rank(v string) int {
 	return -1
 }
 
-// prober calls every worker in its set every interval, each call on its own
+// switchProber calls every worker in its set every interval, each call on its own
 // (a slow answer holds back no other), and records every answer. A probe
 // fails if it gets no answer, or anything but 200 with a known version; it
 // is stale if it answers a version older than one the same worker answered
@@ -117,7 +117,7 @@ func (o versionOrder) rank(v string) int {
 // answered the deployed version: Node-RED restarts the flows a deploy
 // changes, and a request reaching them meanwhile is answered 404 (the
 // route is gone) or not at all. Every other failure is the switch-over's.
-type prober struct {
+type switchProber struct {
 	order    versionOrder
 	interval time.Duration
 	lagLimit time.Duration
@@ -142,8 +142,8 @@ type probeAnswer struct {
 	detail string
 }
 
-func newProber(order versionOrder, workers ...*nodeRed) *prober {
-	p := &prober{order: order, interval: 50 * time.Millisecond, lagLimit: 5 * time.Second,
+func newSwitchProber(order versionOrder, workers ...*nodeRed) *switchProber {
+	p := &switchProber{order: order, interval: 50 * time.Millisecond, lagLimit: 5 * time.Second,
 		workers: map[*nodeRed]bool{}, newest: map[*nodeRed]int{}, deploys: make([]deployTimes, len(order)), stop: make(chan struct{})}
 	for _, w := range workers {
 		p.workers[w] = true
@@ -154,14 +154,14 @@ func newProber(order versionOrder, workers ...*nodeRed) *prober {
 
 // add puts w in the set once it serves; remove takes it out (before it is
 // stopped, as a load balancer would).
-func (p *prober) add(w *nodeRed) {
+func (p *switchProber) add(w *nodeRed) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.workers[w] = true
 	p.newest[w] = -1
 }
 
-func (p *prober) remove(w *nodeRed) {
+func (p *switchProber) remove(w *nodeRed) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.workers, w)
@@ -169,7 +169,7 @@ func (p *prober) remove(w *nodeRed) {
 
 // deploy runs fn, the deploy of version, recording when it started and
 // returned.
-func (p *prober) deploy(version string, fn func()) {
+func (p *switchProber) deploy(version string, fn func()) {
 	r := p.order.rank(version)
 	p.mu.Lock()
 	p.deploys[r].started = time.Now()
@@ -180,7 +180,7 @@ func (p *prober) deploy(version string, fn func()) {
 	p.mu.Unlock()
 }
 
-func (p *prober) start() {
+func (p *switchProber) start() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -209,7 +209,7 @@ func (p *prober) start() {
 	}()
 }
 
-func (p *prober) probe(w *nodeRed, floor int) {
+func (p *switchProber) probe(w *nodeRed, floor int) {
 	defer p.wg.Done()
 	a := probeAnswer{w: w, sent: time.Now(), rank: -1}
 	resp, err := probe.Get(w.URL + "/version")
@@ -243,7 +243,7 @@ type probeCounts struct {
 }
 
 // finish stops probing, waits for the probes in flight and counts.
-func (p *prober) finish() probeCounts {
+func (p *switchProber) finish() probeCounts {
 	if !p.finished {
 		p.finished = true
 		close(p.stop)
@@ -324,7 +324,7 @@ func TestMigrateOldModuleCluster(t *testing.T) {
 	c.waitServes(t, 10*time.Second, "v1")
 	wantSecret(t, oldW1, oldW2)
 
-	p := newProber(versionOrder{"v1", "v2", "v3"}, oldW1, oldW2)
+	p := newSwitchProber(versionOrder{"v1", "v2", "v3"}, oldW1, oldW2)
 	p.start()
 	defer p.finish()
 

@@ -22,7 +22,7 @@ func startProjectsAdmin(tb testing.TB, c *cluster) *nodeRed {
 	if _, err := exec.LookPath("git"); err != nil {
 		tb.Fatalf("git not found in PATH: Node-RED Projects need it: run `bash .ci/install-deps.sh git` or `apt-get install git`")
 	}
-	red := nodeRED(tb)
+	nodeBin, red := nodeRED(tb, nodeRED4)
 	port := freePort(tb)
 	name := fmt.Sprintf("nodered-projects-admin-%d", port)
 	userDir := filepath.Join(c.dir, name)
@@ -59,7 +59,7 @@ func startProjectsAdmin(tb testing.TB, c *cluster) *nodeRed {
 	gitCfg.Env = append(os.Environ(), env...)
 	gitCfg.Run()
 	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "admin"}
-	n.proc = startProc(tb, name, c.dir, env, "node", red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
+	n.proc = startProc(tb, name, c.dir, env, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
 	n.waitUp(tb)
 	return n
 }

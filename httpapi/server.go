@@ -206,6 +206,7 @@ func (s *Server) routes() {
 	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "GET "+nsPath+"/feed", ScopeRead, s.getFeed)
 	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.ackFeed)
 	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
+	s.route("PUT "+nsPath+"/workers/{worker}/packages", ScopeRead, s.putWorkerPackages)
 	s.route("GET "+nsPath+"/history", ScopeRead, s.getHistory)
 	s.route("GET "+nsPath+"/revisions/{rev}", ScopeRead, s.getRevision)
 	s.route("GET "+nsPath+"/revisions/{rev}/flows", ScopeRead, s.getRevisionFlows)

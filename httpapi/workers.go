@@ -309,13 +309,17 @@ func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	states, err := s.workerPackageStates(r, ns)
+	if err != nil {
+		return err
+	}
 	out := []WorkerInfo{}
 	for _, g := range groups {
 		id, ok := workerOf(g.Name)
 		if !ok {
 			continue
 		}
-		info := WorkerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds()}
+		info := WorkerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds(), Packages: states[id]}
 		if head.Revision > g.Acknowledged {
 			info.Lag = uint64(head.Revision - g.Acknowledged)
 		}

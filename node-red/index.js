@@ -7,7 +7,9 @@
 //   flowhist: { url, token, namespace, role: 'admin' | 'worker', workerId }
 //
 // This file wires the parts in lib/: the HTTP client, the admin's writes,
-// the worker's feed follower, settings and the library.
+// the feed follower (a worker's and the admin's: both apply what others
+// wrote), applying a revision, a worker's packages, settings and the
+// library.
 
 const { parseConfig } = require('./lib/config');
 const { createLogger } = require('./lib/log');
@@ -16,6 +18,8 @@ const { readFlows, readCredentials } = require('./lib/flows');
 const { Admin } = require('./lib/admin');
 const { Follower } = require('./lib/worker');
 const { SharedSettings, LocalSettings } = require('./lib/settings');
+const { Applier } = require('./lib/apply');
+const { Packages } = require('./lib/packages');
 const { Library } = require('./lib/library');
 const { Projects, projectsFacade } = require('./lib/projects');
 
@@ -28,7 +32,7 @@ function workerRefusal(what) {
 // createStorage returns a fresh storage module. Node-RED uses the one this
 // package exports; tests make their own.
 function createStorage() {
-  let s = null; // {config, log, client, admin | follower, settings, library}
+  let s = null; // {config, log, client, admin, follower, applier, packages, settings, library}
 
   function state() {
     if (!s) throw new Error('flowhist: the storage module was used before init');
@@ -41,6 +45,7 @@ function createStorage() {
     if (!cur) return;
     if (cur.admin) cur.admin.close();
     if (cur.follower) await cur.follower.stop();
+    if (cur.packages) await cur.packages.stop();
     cur.client.close();
   }
 
@@ -53,43 +58,100 @@ function createStorage() {
       const log = createLogger(runtime && runtime.log);
       const client = new Client(Object.assign({ log }, config));
       const next = { config, log, client, library: new Library(client) };
+      const nodes = runtime && runtime.nodes;
+      const need = config.reload === 'full' ? ['loadFlows'] : ['loadFlows', 'setFlows', 'getCredentials'];
+      for (const fn of need) {
+        if (!nodes || typeof nodes[fn] !== 'function') {
+          throw new Error(`flowhist: runtime.nodes.${fn} is missing: this Node-RED version cannot apply flows from flowhist (try flowhist.reload: 'full')`);
+        }
+      }
+      next.applier = new Applier({
+        client,
+        nodes,
+        mode: config.reload,
+        credentialSecret: config.credentialSecret,
+        onRead: (r) => {
+          if (next.admin) {
+            next.admin.read(r.flowsRevision);
+            next.admin.credentialsRead();
+          }
+        },
+      });
+      const followerOpts = {
+        client,
+        log,
+        workerId: config.workerId,
+        feedWait: config.feedWait,
+        requestTimeout: config.requestTimeout,
+        retryDelay: config.retryDelay,
+        retryMaxDelay: config.retryMaxDelay,
+      };
       if (config.role === 'admin') {
-        next.admin = new Admin({ client, log, credentialsDelay: config.credentialsDelay });
+        next.admin = new Admin({
+          client,
+          log,
+          credentialsDelay: config.credentialsDelay,
+          onWrote: (rev) => next.follower.wrote(rev),
+        });
         next.settings = new SharedSettings(client);
         if (settings && settings.editorTheme && settings.editorTheme.projects && settings.editorTheme.projects.enabled === true) {
           next.projects = new Projects({ client, log, settings, runtime });
           await next.projects.init();
           next.projectsApi = next.projects.api();
         }
+        // The admin applies revisions it did not write (a rollback, another
+        // admin's deploy) between its own writes; a revision its own write
+        // already covers is skipped. Packages news is the admin's own.
+        next.follower = new Follower(Object.assign(followerOpts, {
+          who: `admin (feed consumer ${config.workerId})`,
+          recover: () => nodes.loadFlows(true),
+          reload: (target) =>
+            next.admin.apply(async () => {
+              if (target !== undefined && next.follower.loadedOr() >= target) {
+                return { skipped: true, revision: next.follower.loaded };
+              }
+              const revision = await next.applier.apply();
+              log.info(`applied namespace revision ${revision === undefined ? target : revision}, written elsewhere (reload: ${config.reload})`);
+              return { skipped: false, revision };
+            }),
+        }));
       } else {
-        const nodes = runtime && runtime.nodes;
-        if (!nodes || typeof nodes.loadFlows !== 'function') {
-          throw new Error('flowhist: runtime.nodes.loadFlows is missing: this Node-RED version cannot reload flows for a worker');
+        if (config.packages) {
+          const ok = nodes && typeof nodes.installModule === 'function' && typeof nodes.uninstallModule === 'function';
+          if (!ok) throw new Error('flowhist: runtime.nodes.installModule is missing: this Node-RED cannot install packages (set flowhist.packages: false)');
+          next.packages = new Packages({
+            client,
+            nodes,
+            log,
+            runtimeLog: runtime && runtime.log,
+            workerId: config.workerId,
+            retryDelay: config.packagesRetryDelay,
+            retryMaxDelay: config.packagesRetryMaxDelay,
+          });
         }
-        next.follower = new Follower({
-          client,
-          log,
-          workerId: config.workerId,
-          reload: () => nodes.loadFlows(true),
-          feedWait: config.feedWait,
-          requestTimeout: config.requestTimeout,
-          retryDelay: config.retryDelay,
-          retryMaxDelay: config.retryMaxDelay,
-        });
+        next.follower = new Follower(Object.assign(followerOpts, {
+          reload: () => next.applier.apply(),
+          recover: () => nodes.loadFlows(true),
+          onPackages: next.packages ? (rev) => next.packages.kick(rev) : undefined,
+        }));
         next.settings = new LocalSettings(client, log);
       }
       s = next;
       const who = config.role === 'worker' ? `worker ${config.workerId}` : 'admin';
-      log.info(`${who} of namespace ${config.namespace} at ${config.url}`);
+      log.info(`${who} of namespace ${config.namespace} at ${config.url} (reload: ${config.reload})`);
     },
 
     async getFlows() {
       const cur = state();
       if (cur.projects) {
+        // Projects on (lib/projects.js): the active project's files and
+        // flowhist are reconciled; without an active project, flowhist
+        // alone answers as below.
         const flows = await cur.projects.load(
           async () => {
             const fh = await readFlows(cur.client);
             cur.admin.read(fh.flowsRevision);
+            if (cur.follower) cur.follower.read(fh.revision);
             return fh;
           },
           async (f, c) => {
@@ -107,12 +169,25 @@ function createStorage() {
         throw err;
       }
       if (cur.admin) cur.admin.read(r.flowsRevision);
+      // A worker's first load: its modules match the admin's before its
+      // flows start, so no node waits for a missing type.
+      if (cur.packages && !cur.packagesStarted) {
+        cur.packagesStarted = true;
+        await cur.packages.startup(r.revision === null ? 0 : r.revision);
+      }
       if (cur.follower) cur.follower.read(r.revision);
       return r.flows;
     },
 
     async saveFlows(flows, user) {
       const cur = state();
+      // Node-RED handing back the flows an apply gave it: they came from
+      // flowhist, nothing to write.
+      if (cur.applier.suppressFlows(flows)) {
+        // Applied from flowhist (a rollback): the project's files follow.
+        if (cur.projects) await cur.projects.saveFlows(flows, user);
+        return;
+      }
       if (!cur.admin) throw workerRefusal('deploy through the admin');
       await cur.admin.saveFlows(flows, user);
       if (cur.projects) await cur.projects.saveFlows(flows, user);
@@ -128,6 +203,10 @@ function createStorage() {
 
     async saveCredentials(credentials) {
       const cur = state();
+      if (cur.applier.suppressCredentials(credentials, !!cur.admin)) {
+        if (cur.projects) await cur.projects.saveCredentials(credentials);
+        return;
+      }
       if (!cur.admin) throw workerRefusal('deploy through the admin');
       cur.admin.saveCredentials(credentials);
       if (cur.projects) await cur.projects.saveCredentials(credentials);
