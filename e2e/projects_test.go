@@ -201,10 +201,11 @@ func TestProjects(t *testing.T) {
 		if active.Active != "A" {
 			t.Fatalf("got active project %q after the restart, want A", active.Active)
 		}
-		flows, _ := admin.flows(t, tok)
-		if !strings.Contains(string(flows), `\"pB\"`) {
-			t.Fatalf("the restarted admin runs %s, want the rolled-back pB", flows)
-		}
+		// Node-RED answers HTTP before it has loaded the flows.
+		waitFor(t, 30*time.Second, "the restarted admin runs the rolled-back pB", func() (bool, string) {
+			flows, _ := admin.flows(t, tok)
+			return strings.Contains(string(flows), `\"pB\"`), string(flows)
+		})
 		var status struct {
 			Files map[string]struct {
 				Status string `json:"status"`
