@@ -221,4 +221,67 @@ func TestProjects(t *testing.T) {
 		}
 		c.waitServes(t, 5*time.Second, "pB")
 	})
+
+	t.Run("PushAndClone", func(t *testing.T) {
+		// A's commits pushed to a repository that project C is then cloned
+		// from: opening C deploys its flows, and the worker runs them.
+		tok := admin.token(t)
+		head, err := exec.Command("git", "-C", filepath.Join(admin.userDir, "projects", "A"), "rev-parse", "--abbrev-ref", "HEAD").Output()
+		if err != nil {
+			t.Fatalf("git rev-parse: %v", err)
+		}
+		branch := strings.TrimSpace(string(head))
+		// The remote's HEAD names A's branch, so that a clone checks it out.
+		bare := filepath.Join(c.dir, "remote.git")
+		if out, err := exec.Command("git", "init", "--bare", "-q", "--initial-branch="+branch, bare).CombinedOutput(); err != nil {
+			t.Fatalf("git init --bare: %v %s", err, out)
+		}
+		adminAPI(t, admin, tok, "POST", "/projects/A/remotes", map[string]any{"name": "origin", "url": bare}, nil)
+		adminAPI(t, admin, tok, "POST", "/projects/A/push/origin/"+branch+"?u=true", nil, nil)
+		adminAPI(t, admin, tok, "POST", "/projects", map[string]any{
+			"name": "C", "credentialSecret": c.secret,
+			"git": map[string]any{"remotes": map[string]any{"origin": map[string]any{"url": bare}}},
+		}, nil)
+		c.waitServes(t, 10*time.Second, "pA")
+		wantSecret(t, c.workers...)
+		var h struct {
+			Entries []json.RawMessage `json:"entries"`
+		}
+		c.flowhistJSON(t, "/history?kind=flows&project=C", &h)
+		if len(h.Entries) != 1 {
+			t.Fatalf("got %d flows events for the cloned C, want 1 (opening it)", len(h.Entries))
+		}
+	})
+
+	t.Run("PullDeploys", func(t *testing.T) {
+		// A commit pushed to the remote by someone else, pulled into C in
+		// the editor: the pulled flows are deployed and the worker runs them.
+		tok := admin.token(t)
+		bare := filepath.Join(c.dir, "remote.git")
+		work := filepath.Join(c.dir, "elsewhere")
+		git := func(args ...string) {
+			t.Helper()
+			cmd := exec.Command("git", args...)
+			cmd.Env = append(os.Environ(), "HOME="+filepath.Join(c.dir, "home"), "GIT_CONFIG_NOSYSTEM=1")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v %s", args, err, out)
+			}
+		}
+		git("clone", "-q", bare, work)
+		b, _ := json.MarshalIndent(versionFlow("pC2"), "", "    ")
+		if err := os.WriteFile(filepath.Join(work, "flow.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git("-C", work, "commit", "-q", "-am", "pC2")
+		git("-C", work, "push", "-q")
+		adminAPI(t, admin, tok, "POST", "/projects/C/pull", nil, nil)
+		c.waitServes(t, 10*time.Second, "pC2")
+		var h struct {
+			Entries []json.RawMessage `json:"entries"`
+		}
+		c.flowhistJSON(t, "/history?kind=flows&project=C", &h)
+		if len(h.Entries) != 2 {
+			t.Fatalf("got %d flows events for C, want 2 (opening it, the pull)", len(h.Entries))
+		}
+	})
 }
