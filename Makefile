@@ -19,7 +19,7 @@ SHELL := /bin/bash
 export GO
 
 .DEFAULT_GOAL := build
-.PHONY: build deps deps-e2e compose-check test fmt-check vet bench fuzz valkey run clean
+.PHONY: build deps deps-e2e compose-check docker-check test fmt-check vet lint bench fuzz valkey run clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/flowhist
@@ -43,9 +43,17 @@ compose-check:
 	if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi; \
 	echo "compose-check: docker-compose.yml is valid"
 
-test: deps deps-e2e fmt-check vet compose-check
+test: deps deps-e2e fmt-check vet lint compose-check docker-check
 	cd node-red && node --test test/
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# docker-check builds the images (flowhist's and Node-RED's with the module)
+# where a Docker daemon answers; here there is none, and it says so.
+docker-check:
+	@if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then \
+		echo "docker-check: no Docker daemon here, the Dockerfiles are not built"; exit 0; fi; \
+	docker build -q -t flowhist:check . && docker build -q -t node-red-flowhist:check node-red && \
+	echo "docker-check: both images build"
 
 # fmt-check lists the Go files gofmt would change (testdata and node_modules
 # excepted) and fails if there are any.
@@ -59,6 +67,12 @@ fmt-check:
 
 vet: deps
 	$(GO) vet $(PKGS)
+
+# lint fails if go.mod or go.sum are not tidy, or staticcheck finds
+# anything (make deps installs the pinned staticcheck).
+lint: deps
+	$(GO) mod tidy -diff
+	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)
 
 # bench runs every benchmark; each flowhist figure has its raw-Valkey
 # baseline measured in the same run (see the benchmarks' comments).

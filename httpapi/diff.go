@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 
 	"github.com/flowhist/flowhist/domain"
@@ -55,27 +53,12 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("positions") == "false" {
 		d = d.WithoutPositionOnly()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"from": from, "to": to,
-		"added": d.Added, "removed": d.Removed, "changed": d.Changed,
-		"credentials": credentialsRef{Changed: !bytes.Equal(a.Credentials, b.Credentials)},
+	writeJSON(w, http.StatusOK, Diff{
+		From: from, To: to,
+		Added: d.Added, Removed: d.Removed, Changed: d.Changed,
+		Credentials: CredentialsRef{Changed: !bytes.Equal(a.Credentials, b.Credentials)},
 	})
 	return nil
-}
-
-// nodeHistoryEntry is one revision that touched a node.
-type nodeHistoryEntry struct {
-	Revision     domain.Revision         `json:"revision"`
-	Time         any                     `json:"time"`
-	Type         domain.EventType        `json:"type"`
-	Actor        domain.Actor            `json:"actor"`
-	Change       string                  `json:"change"` // added, changed, removed
-	PositionOnly bool                    `json:"positionOnly,omitempty"`
-	Moved        *domain.Move            `json:"moved,omitempty"`
-	Group        *domain.Move            `json:"group,omitempty"`
-	Properties   []domain.PropertyChange `json:"properties"`
-	Cause        string                  `json:"cause,omitempty"`
-	Reason       string                  `json:"reason,omitempty"`
 }
 
 // getNodeHistory answers every revision that changed one node, newest
@@ -126,13 +109,13 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	entries := make([]nodeHistoryEntry, 0, min(limit, len(events)))
+	entries := make([]NodeHistoryEntry, 0, min(limit, len(events)))
 	for i, e := range events[:min(limit, len(events))] {
 		var prev domain.Node
 		if i+1 < len(events) {
 			prev = nodes[i+1]
 		}
-		entry := nodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
+		entry := NodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
 		switch {
 		case removed[i]:
 			entry.Change = "removed"
@@ -145,9 +128,9 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 		entry.PositionOnly, entry.Moved, entry.Group, entry.Properties = c.PositionOnly, c.Moved, c.Group, c.Properties
 		entries = append(entries, entry)
 	}
-	body := map[string]any{"node": id, "entries": entries}
+	body := NodeHistory{Node: id, Entries: entries}
 	if len(events) > limit {
-		body["nextCursor"] = entries[len(entries)-1].Revision.String()
+		body.NextCursor = entries[len(entries)-1].Revision.String()
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
@@ -179,38 +162,4 @@ func (s *Server) scanNodeRevisions(r *http.Request, ns, id string, before domain
 		}
 	}
 	return page, nil
-}
-
-// secretKey matches settings keys whose values are secrets.
-var secretKey = regexp.MustCompile(`(?i)secret|passw|pass$|token|credential|api_?key|private`)
-
-// redact returns a settings document with every value under a secret-like
-// key replaced, at any depth, for display. Numbers are kept as written
-// (UseNumber): settings may hold numbers beyond float64.
-func redact(doc []byte) any {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil
-	}
-	return redactValue(v)
-}
-
-func redactValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			if secretKey.MatchString(k) {
-				t[k] = "[redacted]"
-			} else {
-				t[k] = redactValue(x)
-			}
-		}
-	case []any:
-		for i, x := range t {
-			t[i] = redactValue(x)
-		}
-	}
-	return v
 }

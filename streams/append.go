@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -123,16 +121,10 @@ type DurabilityResult struct {
 // envelope is what the log entry's "e" field stores: the event minus what
 // the script assigns (revision, aggregate revision, time) and the payload.
 type envelope struct {
-	ID            string           `json:"id"`
-	Type          domain.EventType `json:"type"`
-	Actor         domain.Actor     `json:"actor"`
-	CorrelationID string           `json:"correlationId,omitempty"`
-	SHA256        string           `json:"sha256,omitempty"`
-	Summary       *domain.Summary  `json:"summary,omitempty"`
-	Cause         string           `json:"cause,omitempty"`
-	Target        domain.Revision  `json:"target,omitempty"`
-	Reason        string           `json:"reason,omitempty"`
-	Schema        int              `json:"schema"`
+	ID   string           `json:"id"`
+	Type domain.EventType `json:"type"`
+	domain.Provenance
+	Schema int `json:"schema"`
 }
 
 // Append appends req.Event to its namespace's log. When durability is
@@ -159,10 +151,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("streams: append %s: event id: %w", e.Namespace, err)
 	}
-	env, err := json.Marshal(envelope{
-		ID: id.String(), Type: e.Type, Actor: e.Actor, CorrelationID: e.CorrelationID, SHA256: e.SHA256,
-		Summary: e.Summary, Cause: e.Cause, Target: e.Target, Reason: e.Reason, Schema: e.Schema,
-	})
+	env, err := json.Marshal(envelope{ID: id.String(), Type: e.Type, Provenance: e.Provenance, Schema: e.Schema})
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("streams: append %s: envelope: %w", e.Namespace, err)
 	}
@@ -171,7 +160,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 		return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, err)
 	}
 	if req.Fingerprint == "" {
-		req.Fingerprint = fingerprint(string(e.Type), e.Aggregate, e.SHA256, string(e.Payload))
+		req.Fingerprint = domain.Fingerprint(string(e.Type), e.Aggregate, e.SHA256, string(e.Payload))
 	}
 	expect, expRev, useIdem := "any", "0", "0"
 	if !req.Expected.IsAny() {
@@ -322,14 +311,6 @@ func gzipBytes(p []byte) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-func fingerprint(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // validateIdempotencyKey keeps keys printable and short: they become part of

@@ -13,7 +13,7 @@ import (
 // returns its revision.
 func deployNodes(t *testing.T, s *streams.Store, ns, doc string, c streams.FlowsChange) domain.Revision {
 	t.Helper()
-	c.Flows = mustParse(t, []byte(doc))
+	c.FlowsChange.Flows = mustParse(t, []byte(doc))
 	res, err := s.AppendFlows(testCtx(t), ns, c)
 	if err != nil {
 		t.Fatalf("deploy %s: %v", doc, err)
@@ -67,14 +67,15 @@ func TestNodeIndex(t *testing.T) {
 		doc := `[{"id":"a","type":"tab"}]`
 		deployNodes(t, s, ns, doc, streams.FlowsChange{IdempotencyKey: "dup"})
 		// The same request again: the first result, nothing appended.
-		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, []byte(doc)), IdempotencyKey: "dup"})
+		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, []byte(doc))}, IdempotencyKey: "dup"})
 		if err != nil || !res.Duplicate {
 			t.Fatalf("got %+v, %v, want a duplicate", res, err)
 		}
 		// A raw append of a changed node under the same key (as if the
 		// head had moved between the two tries) must index nothing either.
 		e := domain.Event{Type: domain.FlowsDeployed, Namespace: ns, Aggregate: domain.AggregateFlows, Schema: domain.FlowsPayloadSchema,
-			SHA256: "x", Payload: []byte(`{"patch":{}}`), Summary: &domain.Summary{Changed: []domain.NodeRef{{ID: "a"}}, Added: []domain.NodeRef{{ID: "z"}}}}
+			Payload:    []byte(`{"patch":{}}`),
+			Provenance: domain.Provenance{SHA256: "x", Summary: &domain.Summary{Changed: []domain.NodeRef{{ID: "a"}}, Added: []domain.NodeRef{{ID: "z"}}}}}
 		if _, err := s.Append(ctx, streams.AppendRequest{Event: e, IdempotencyKey: "dup", Fingerprint: "other"}); domain.ErrorCode(err) != domain.EINVALID {
 			t.Fatalf("got %v, want EINVALID for a reused key", err)
 		}

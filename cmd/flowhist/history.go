@@ -3,10 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"strconv"
 
-	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -42,23 +40,23 @@ flows, credentials, settings, library, packages, project, rollback),
 			if err != nil {
 				return err
 			}
-			if limit < 1 || limit > 500 {
-				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
+			params, err := limitQuery(limit)
+			if err != nil {
+				return err
 			}
-			params := url.Values{"limit": {strconv.Itoa(limit)}}
 			for k, p := range q {
 				if *p != "" {
 					params.Set(k, *p)
 				}
 			}
-			var entries []entry
+			var entries []httpapi.HistoryEntry
 			var raws []json.RawMessage
 			next := cursor
 			for {
 				if next != "" {
 					params.Set("cursor", next)
 				}
-				var page historyPage
+				var page httpapi.History
 				data, err := c.get(cmd.Context(), "/history", params, &page)
 				if err != nil {
 					return err
@@ -114,10 +112,10 @@ flows, credentials, settings, library, packages, project, rollback),
 	return cmd
 }
 
-func printHistory(m *Main, entries []entry) error {
+func printHistory(m *Main, entries []httpapi.HistoryEntry) error {
 	rows := make([][]string, len(entries))
 	for i, e := range entries {
-		rows[i] = []string{e.Revision.String(), formatTime(e.Time), e.Type, actorString(e.Actor), changes(e)}
+		rows[i] = []string{e.Revision.String(), formatTime(e.Time), string(e.Type), actorString(e.Actor), changes(e)}
 	}
 	return printTable(m.Stdout, []string{"REV", "TIME", "TYPE", "ACTOR", "CHANGES"}, rows)
 }

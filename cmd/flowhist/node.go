@@ -4,25 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
-
-// nodeEntry is one revision in GET …/nodes/{id}/history.
-type nodeEntry struct {
-	Revision     domain.Revision         `json:"revision"`
-	Time         time.Time               `json:"time"`
-	Type         string                  `json:"type"`
-	Actor        domain.Actor            `json:"actor"`
-	Change       string                  `json:"change"`
-	PositionOnly bool                    `json:"positionOnly"`
-	Properties   []domain.PropertyChange `json:"properties"`
-}
 
 func (m *Main) nodeCommand(v *viper.Viper) *cobra.Command {
 	var limit int
@@ -40,11 +27,11 @@ changed. --all follows the pages to the first revision.
 			if err != nil {
 				return err
 			}
-			if limit < 1 || limit > 500 {
-				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
+			q, err := limitQuery(limit)
+			if err != nil {
+				return err
 			}
-			q := url.Values{"limit": {strconv.Itoa(limit)}}
-			var entries []nodeEntry
+			var entries []httpapi.NodeHistoryEntry
 			var raws []json.RawMessage
 			next := ""
 			for {
@@ -63,7 +50,7 @@ changed. --all follows the pages to the first revision.
 					return printJSON(m.Stdout, data)
 				}
 				for _, r := range page.Entries {
-					var e nodeEntry
+					var e httpapi.NodeHistoryEntry
 					if err := json.Unmarshal(r, &e); err != nil {
 						return fmt.Errorf("flowhist answered a node history entry with unexpected JSON: %v", err)
 					}
@@ -105,7 +92,7 @@ changed. --all follows the pages to the first revision.
 	return cmd
 }
 
-func nodeProperties(e nodeEntry) string {
+func nodeProperties(e httpapi.NodeHistoryEntry) string {
 	if e.PositionOnly {
 		return "(moved on canvas)"
 	}
