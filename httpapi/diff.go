@@ -87,7 +87,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	if page.Total == 0 {
 		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
 	}
-	events, err := s.store.ReadRevisions(r.Context(), ns, page.Revisions)
+	events, err := s.store.NodeEvents(r.Context(), ns, page.Revisions)
 	if err != nil {
 		return err
 	}

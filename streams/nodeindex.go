@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -107,11 +108,13 @@ func (s *Store) NodeRevisions(ctx context.Context, ns, id string, before domain.
 	return page, true, nil
 }
 
-// ReadRevisions returns the events at revs, in the order given, in one
-// round trip.
+// NodeEvents returns the events at revs, in the order given, in one round
+// trip, as a node's history reads them: without their summaries. (A
+// whole-document deploy's summary names every node, and decoding it cost
+// more than the patch the history reads.)
 //
 // Errors: ENOTFOUND (a revision is not in the log), ECORRUPT, EUNAVAILABLE.
-func (s *Store) ReadRevisions(ctx context.Context, ns string, revs []domain.Revision) ([]*domain.Event, error) {
+func (s *Store) NodeEvents(ctx context.Context, ns string, revs []domain.Revision) ([]*domain.Event, error) {
 	if len(revs) == 0 {
 		return nil, nil
 	}
@@ -129,11 +132,39 @@ func (s *Store) ReadRevisions(ctx context.Context, ns string, revs []domain.Revi
 		if len(entries) != 1 {
 			return nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no revision %d", ns, revs[i])
 		}
-		if out[i], err = decodeEntry(ns, entries[0]); err != nil {
+		if out[i], err = decodeBrief(ns, entries[0]); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// briefEnvelope is an envelope without the summary: encoding/json skips the
+// field instead of building a NodeRef for every node it names.
+type briefEnvelope struct {
+	ID            string           `json:"id"`
+	Type          domain.EventType `json:"type"`
+	Actor         domain.Actor     `json:"actor"`
+	CorrelationID string           `json:"correlationId,omitempty"`
+	SHA256        string           `json:"sha256,omitempty"`
+	Cause         string           `json:"cause,omitempty"`
+	Target        domain.Revision  `json:"target,omitempty"`
+	Reason        string           `json:"reason,omitempty"`
+	Schema        int              `json:"schema"`
+}
+
+// decodeBrief is decodeEntry without the summary.
+func decodeBrief(ns string, en rueidis.XRangeEntry) (*domain.Event, error) {
+	rev, ok := revisionOf(en.ID)
+	if !ok {
+		return nil, corrupt(ns, "log entry %s is not a revision", en.ID)
+	}
+	var b briefEnvelope
+	if err := json.Unmarshal([]byte(en.FieldValues["e"]), &b); err != nil {
+		return nil, corrupt(ns, "revision %d: envelope: %v", rev, err)
+	}
+	return entryEvent(ns, rev, en, envelope{ID: b.ID, Type: b.Type, Schema: b.Schema, Provenance: domain.Provenance{
+		Actor: b.Actor, CorrelationID: b.CorrelationID, SHA256: b.SHA256, Cause: b.Cause, Target: b.Target, Reason: b.Reason}})
 }
 
 // ResetNodeIndex deletes ns's node index and marks it incomplete, so that

@@ -178,6 +178,11 @@ func decodeEntry(ns string, en rueidis.XRangeEntry) (*domain.Event, error) {
 	if err := json.Unmarshal([]byte(en.FieldValues["e"]), &env); err != nil {
 		return nil, corrupt(ns, "revision %d: envelope: %v", rev, err)
 	}
+	return entryEvent(ns, rev, en, env)
+}
+
+// entryEvent is the event of entry en at revision rev, with envelope env.
+func entryEvent(ns string, rev uint64, en rueidis.XRangeEntry, env envelope) (*domain.Event, error) {
 	payload := []byte(en.FieldValues["p"])
 	switch en.FieldValues["z"] {
 	case "":
