@@ -1,6 +1,7 @@
 package streams_test
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -58,6 +59,30 @@ func TestNodeIndex(t *testing.T) {
 		page, _, _ = s.NodeRevisions(ctx, ns, "nope", 0, 10)
 		if page.Total != 0 || len(page.Revisions) != 0 {
 			t.Errorf("unknown node: got %+v, want nothing", page)
+		}
+	})
+
+	t.Run("NodeEventsAreEventsWithoutSummaries", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{CompressAbove: 10})
+		ctx := testCtx(t)
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab"}]`, streams.FlowsChange{})
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab","label":"x"}]`, streams.FlowsChange{FlowsChange: domain.FlowsChange{Cause: "rollback", Reason: "why", Target: 1}})
+		got, err := s.NodeEvents(ctx, ns, []domain.Revision{2, 1})
+		if err != nil || len(got) != 2 {
+			t.Fatalf("got %d events (%v), want 2", len(got), err)
+		}
+		for i, rev := range []domain.Revision{2, 1} {
+			want, err := s.ReadRevision(ctx, ns, rev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Summary = nil
+			if !reflect.DeepEqual(got[i], want) {
+				t.Errorf("revision %d: got %+v, want %+v", rev, got[i], want)
+			}
+		}
+		if _, err := s.NodeEvents(ctx, ns, []domain.Revision{3}); domain.ErrorCode(err) != domain.ENOTFOUND {
+			t.Errorf("revision 3: got %v, want ENOTFOUND", err)
 		}
 	})
 
