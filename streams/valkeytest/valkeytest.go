@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,6 +250,14 @@ func debianPackage(name string) string {
 // newServer starts a server on a free port, trying another port if a
 // different process takes the chosen one before valkey-server binds it.
 func newServer(bin, dir string, extraArgs []string) (*Server, error) {
+	return newProcess(bin, dir, optionValue(extraArgs, "requirepass"), func(port int) []string {
+		return serverArgs(port, dir, extraArgs)
+	})
+}
+
+// newProcess starts bin with args(port) on a free port, retrying with
+// another port when a different process takes the chosen one first.
+func newProcess(bin, dir, password string, args func(port int) []string) (*Server, error) {
 	var err error
 	for range portAttempts {
 		var port int
@@ -260,8 +269,8 @@ func newServer(bin, dir string, extraArgs []string) (*Server, error) {
 			Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 			Dir:      dir,
 			bin:      bin,
-			args:     serverArgs(port, dir, extraArgs),
-			password: optionValue(extraArgs, "requirepass"),
+			args:     args(port),
+			password: password,
 		}
 		if err = s.launch(); err == nil {
 			return s, nil
@@ -271,6 +280,112 @@ func newServer(bin, dir string, extraArgs []string) (*Server, error) {
 		}
 	}
 	return nil, fmt.Errorf("valkeytest: no free port after %d attempts: %w", portAttempts, err)
+}
+
+// StartSentinel runs a valkey-sentinel of the test's own that monitors
+// primary under the name master with the given quorum, with failure
+// detection in a second (down-after-milliseconds 1000) and failovers that
+// give up after five. Like Start, it listens on a free loopback port, keeps
+// its files (sentinel.conf, which Sentinel rewrites) in a temporary
+// directory, and is killed when the test ends.
+func StartSentinel(tb testing.TB, master string, primary *Server, quorum int) *Server {
+	tb.Helper()
+	bin := Binary(tb, "valkey-sentinel")
+	dir := tb.TempDir()
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	conf := filepath.Join(dir, "sentinel.conf")
+	body := fmt.Sprintf("sentinel monitor %[1]s %[2]s %[3]s %[4]d\n"+
+		"sentinel down-after-milliseconds %[1]s 1000\n"+
+		"sentinel failover-timeout %[1]s 5000\n"+
+		"sentinel parallel-syncs %[1]s 1\n", master, host, port, quorum)
+	if primary.password != "" {
+		body += fmt.Sprintf("sentinel auth-pass %s %s\n", master, primary.password)
+	}
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		tb.Fatalf("valkeytest: %v", err)
+	}
+	s, err := newProcess(bin, dir, "", func(port int) []string {
+		return []string{conf, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--protected-mode", "no",
+			"--daemonize", "no", "--dir", dir, "--logfile", filepath.Join(dir, LogFile)}
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Kill)
+	return s
+}
+
+// Cluster is a Valkey Cluster of real servers for tests.
+type Cluster struct {
+	// Primaries and Replicas as created; a failover swaps roles without
+	// changing these lists.
+	Primaries, Replicas []*Server
+}
+
+// Addrs returns every node's address.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, s := range append(slices.Clone(c.Primaries), c.Replicas...) {
+		out = append(out, s.Addr)
+	}
+	return out
+}
+
+// StartCluster runs a Valkey Cluster of primaries primaries, each with
+// replicasEach replicas, created with valkey-cli --cluster create, and waits
+// until every node says cluster_state:ok. extraArgs go to every server.
+func StartCluster(tb testing.TB, primaries, replicasEach int, extraArgs ...string) *Cluster {
+	tb.Helper()
+	cli := Binary(tb, "valkey-cli")
+	args := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"}, extraArgs...)
+	var all []*Server
+	for range primaries * (1 + replicasEach) {
+		all = append(all, Start(tb, args...))
+	}
+	create := []string{"--cluster", "create"}
+	for _, s := range all {
+		create = append(create, s.Addr)
+	}
+	create = append(create, "--cluster-replicas", strconv.Itoa(replicasEach), "--cluster-yes")
+	if out, err := exec.Command(cli, create...).CombinedOutput(); err != nil {
+		tb.Fatalf("valkeytest: valkey-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(startTimeout)
+	for _, s := range all {
+		for {
+			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", s.Addr[strings.LastIndexByte(s.Addr, ':')+1:], "CLUSTER", "INFO").Output()
+			if strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("valkeytest: cluster node %s not ok within %s: %s", s.Addr, startTimeout, out)
+			}
+			time.Sleep(50 * time.Millisecond) // a cluster forms in its own time: nothing to wait on
+		}
+	}
+	// valkey-cli assigns replicas in its own order: ask each node its role.
+	c := &Cluster{}
+	for _, s := range all {
+		out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", s.Addr[strings.LastIndexByte(s.Addr, ':')+1:], "ROLE").Output()
+		if strings.HasPrefix(string(out), "master") {
+			c.Primaries = append(c.Primaries, s)
+		} else {
+			c.Replicas = append(c.Replicas, s)
+		}
+	}
+	for _, s := range c.Replicas {
+		for {
+			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", s.Addr[strings.LastIndexByte(s.Addr, ':')+1:], "INFO", "replication").Output()
+			if strings.Contains(string(out), "master_link_status:up") {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("valkeytest: cluster replica %s not in sync within %s: %s", s.Addr, startTimeout, out)
+			}
+			time.Sleep(50 * time.Millisecond) // as above
+		}
+	}
+	return c
 }
 
 // freePort returns a loopback port that was free a moment ago.
