@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/streams"
 )
 
@@ -201,4 +202,72 @@ func TestNodeIndex(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestNodeIndexMemory holds what the node index costs in Valkey memory:
+// per node of the first deploy (a key each, and a member of the node set),
+// per revision when deploys touch different nodes (each node's sorted set
+// stays a small listpack), and per revision of a node changed on every
+// deploy (past 128 revisions its sorted set becomes a skiplist).
+func TestNodeIndexMemory(t *testing.T) {
+	t.Parallel()
+	s, ns := mustStore(t, streams.Config{})
+	ctx := testCtx(t)
+	c := s.Client()
+	index := func() int64 {
+		keys, err := c.Do(ctx, c.B().Keys().Pattern("fh:{"+ns+"}:node*").Build()).AsStrSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, k := range keys {
+			n, err := c.Do(ctx, c.B().MemoryUsage().Key(k).Samples(0).Build()).AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += n
+		}
+		return sum
+	}
+	const nodes = 2000
+	doc := domaintest.NewDoc(nodes)
+	cur := mustParse(t, doc.Bytes())
+	if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: cur}}); err != nil {
+		t.Fatal(err)
+	}
+	deploy := func(k int) {
+		doc.Touch(k)
+		one := mustParse(t, []byte("["+string(doc.Node(k))+"]")).Nodes()[0]
+		next, err := cur.Apply(domain.FlowsPatch{Upsert: []domain.Node{one}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: next}}); err != nil {
+			t.Fatal(err)
+		}
+		cur = next
+	}
+	perNode := float64(index()) / nodes
+	before := index()
+	for i := 0; i < 500; i++ {
+		deploy((i * 13) % nodes)
+	}
+	distinct := float64(index()-before) / 500
+	for i := 0; i < 128; i++ {
+		deploy(7)
+	}
+	before = index()
+	for i := 0; i < 500; i++ {
+		deploy(7)
+	}
+	hot := float64(index()-before) / 500
+	t.Logf("node index: %.0f B per node of the first deploy, %.1f B per revision over different nodes, %.1f B per revision of one node changed 628 times", perNode, distinct, hot)
+	for _, c := range []struct {
+		what      string
+		got, want float64
+	}{{"per node", perNode, 200}, {"per revision, different nodes", distinct, 32}, {"per revision, one hot node", hot, 160}} {
+		if c.got > c.want {
+			t.Errorf("%s: got %.1f B, want at most %.0f B", c.what, c.got, c.want)
+		}
+	}
 }
