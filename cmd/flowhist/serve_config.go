@@ -38,7 +38,7 @@ func serveDefaults(v *viper.Viper) {
 	v.SetDefault("streams.durability.aof", false)
 	v.SetDefault("streams.durability.timeout", time.Second)
 	v.SetDefault("streams.durability.required", false)
-	v.SetDefault("compat", map[string]any{})
+	v.SetDefault("compat", []any{})
 	v.SetDefault("log.format", "auto")
 	v.SetDefault("log.level", "info")
 }
@@ -52,8 +52,11 @@ type tokenConfig struct {
 }
 
 // compatConfig is one entry of compat: a namespace (or "*") whose old
-// module keys are kept up to date.
+// module keys are kept up to date. compat is a list, not a map keyed by
+// namespace: the config library lowercases map keys, and namespaces are
+// case-sensitive ("Prod" would silently get "prod"'s entry, or none).
 type compatConfig struct {
+	Namespace      string `mapstructure:"namespace"`
 	Prefix         string `mapstructure:"prefix"`
 	Compress       bool   `mapstructure:"compress"`
 	UpdateChannel  string `mapstructure:"update_channel"`
@@ -125,17 +128,56 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 		}
 		c.API.Tokens = append(c.API.Tokens, at)
 	}
-	var compat map[string]compatConfig
-	if err := v.UnmarshalKey("compat", &compat); err != nil {
-		return c, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("compat: %v", err)}
+	compat, err := readCompat(v)
+	if err != nil {
+		return c, err
 	}
 	if len(compat) > 0 {
 		c.Projector.Compat = map[string]projector.Compat{}
-		for ns, cc := range compat {
-			c.Projector.Compat[ns] = projector.Compat{Prefix: cc.Prefix, Compress: cc.Compress, UpdateChannel: cc.UpdateChannel, PackageChannel: cc.PackageChannel}
+		for _, cc := range compat {
+			c.Projector.Compat[cc.Namespace] = projector.Compat{Prefix: cc.Prefix, Compress: cc.Compress, UpdateChannel: cc.UpdateChannel, PackageChannel: cc.PackageChannel}
 		}
 	}
 	return c, nil
+}
+
+// readCompat reads compat: a list of {namespace, prefix, compress,
+// update_channel, package_channel}, each namespace (exactly as written, or
+// "*") at most once. The old map form keyed by namespace is refused: its
+// keys reach flowhist lowercased, so it cannot be read faithfully.
+func readCompat(v *viper.Viper) ([]compatConfig, error) {
+	fail := func(format string, a ...any) error {
+		return &domain.Error{Code: domain.EINVALID, Message: "compat: " + fmt.Sprintf(format, a...)}
+	}
+	switch raw := v.Get("compat").(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		if len(raw) == 0 {
+			return nil, nil // compat: {} (the old empty default)
+		}
+		return nil, fail("use a list, one entry per namespace: compat: [{namespace: prod, prefix: \"nodered:\"}] (a map keyed by namespace loses capitals in namespace names)")
+	}
+	var list []compatConfig
+	if err := v.UnmarshalKey("compat", &list); err != nil {
+		return nil, fail("%v", err)
+	}
+	seen := map[string]bool{}
+	for i, cc := range list {
+		if cc.Namespace == "" {
+			return nil, fail("entry %d has no namespace: set namespace to a namespace, exactly as written, or \"*\"", i+1)
+		}
+		if cc.Namespace != "*" {
+			if err := domain.ValidateNamespace(cc.Namespace); err != nil {
+				return nil, fail("entry %d: %v", i+1, err)
+			}
+		}
+		if seen[cc.Namespace] {
+			return nil, fail("namespace %q has two entries", cc.Namespace)
+		}
+		seen[cc.Namespace] = true
+	}
+	return list, nil
 }
 
 // readTokens reads auth.tokens from the config file (a list) or from
