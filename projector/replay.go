@@ -25,10 +25,9 @@ func (p *Projector) Rebuild(ctx context.Context, ns string) (domain.Revision, er
 // It reads a page ahead while it folds the one before, folds a page without
 // hashing each flows document (the page's last one is checked against its
 // recorded sha256, and a page that fails is folded again event by event to
-// name the revision), then writes the
-// page's state in one round trip and its node index in another. The index
-// is marked complete once the log is read to its end; until then node
-// history scans the log.
+// name the revision), then writes the page's state in one round trip and
+// its node index in another. The index is marked complete once the log is
+// read to its end; until then node history scans the log.
 //
 // So replay guarantees the state it writes, not every revision: a damaged
 // flows event whose damage a later event of the same page overwrites leaves
