@@ -42,6 +42,12 @@ func Verify(ctx context.Context, store *streams.Store, ns string) (Report, error
 // events, for operators' progress bars. It reads a page ahead while it
 // folds the one before, and hashes a page's flows documents on every CPU.
 func VerifyProgress(ctx context.Context, store *streams.Store, ns string, progress func(done, total domain.Revision)) (Report, error) {
+	return verify(ctx, store, ns, progress, maxHeldNodes)
+}
+
+// verify is VerifyProgress hashing whenever the documents waiting for their
+// hash hold more than maxHeld nodes.
+func verify(ctx context.Context, store *streams.Store, ns string, progress func(done, total domain.Revision), maxHeld int) (Report, error) {
 	r := Report{Namespace: ns}
 	head, err := store.Head(ctx, ns)
 	if err != nil {
@@ -67,7 +73,17 @@ func VerifyProgress(ctx context.Context, store *streams.Store, ns string, progre
 		var checks []flowsCheck
 		var bad *domain.Event
 		var problem error
+		held := 0 // nodes of the documents in checks
 		for _, e := range events {
+			if held > maxHeld {
+				// Each document waiting for its hash holds its node
+				// list: hash what is held before folding more.
+				if e, err := firstBadHash(checks); e != nil {
+					r.BadRevision, r.Problem, r.Revisions = e.Revision, err.Error(), e.Revision-1
+					return r, nil
+				}
+				checks, held = checks[:0], 0
+			}
 			if e.Revision != fold.Revision+1 {
 				bad, problem = e, fmt.Errorf("revision %d is missing from the log", fold.Revision+1)
 				break
@@ -78,6 +94,7 @@ func VerifyProgress(ctx context.Context, store *streams.Store, ns string, progre
 			}
 			if e.Aggregate == domain.AggregateFlows {
 				checks = append(checks, flowsCheck{e, fold.Flows})
+				held += fold.Flows.Len()
 			}
 			for _, id := range streams.IndexedNodes(e) {
 				index[id] = append(index[id], e.Revision)
@@ -129,6 +146,11 @@ func VerifyProgress(ctx context.Context, store *streams.Store, ns string, progre
 	r.OK = true
 	return r, nil
 }
+
+// maxHeldNodes bounds the nodes of the documents verify folds before it
+// hashes them (about 90 bytes each): a page of a 200-node document, a
+// hundred versions of a 2000-node one.
+const maxHeldNodes = 200000
 
 // flowsCheck is a flows event and the document the fold made of it.
 type flowsCheck struct {
