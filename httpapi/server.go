@@ -47,6 +47,14 @@ type Config struct {
 	WorkerIdleTTL time.Duration
 }
 
+// WithDefaults returns c with every unset field at its default: the one
+// place the defaults are written (the command line's configuration takes
+// them from here).
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.MaxBody == 0 {
 		c.MaxBody = 32 << 20
