@@ -373,7 +373,11 @@ func (b *browser) waitJS(t *testing.T, within time.Duration, expr string) {
 
 func (b *browser) click(t *testing.T, sel string) {
 	t.Helper()
-	b.do(t, 20*time.Second, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel))); err != nil {
+		b.fail(t, "%s's browser: clicking %s: %v", b.name, sel, err)
+	}
 }
 
 func (b *browser) text(t *testing.T, sel string) string {
