@@ -22,6 +22,10 @@ import (
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
+// The browser test drives Debian's chromium through the DevTools protocol
+// with chromedp: a real browser, nothing downloaded (no browser build of
+// a test library's own), and no driver process in between.
+
 // chromiumPath is Debian's chromium, which `make test` installs
 // (.ci/install-deps.sh nodered).
 const chromiumPath = "/usr/bin/chromium"
@@ -162,6 +166,18 @@ func TestEditorHistory(t *testing.T) {
 		c.flowhistJSON(t, "/history?kind=rollback", &h)
 		if len(h.Entries) != 1 || h.Entries[0].Reason != reason || h.Entries[0].Target != revs["v1"] || h.Entries[0].Actor.User != "alice" {
 			t.Errorf("flowhist's rollback history: got %+v, want one rollback to %d by alice with reason %q", h.Entries, revs["v1"], reason)
+		}
+	})
+
+	t.Run("FilterByKindShowsOnlyTheRollback", func(t *testing.T) {
+		b.click(t, `.red-ui-flowhist-filter-toggle`)
+		b.do(t, 10*time.Second, chromedp.SetValue(chromedp.CSS(`.red-ui-flowhist-f-kind`), "rollback"))
+		// (The button is pressed from the page: chromedp's mouse click
+		// there did not reach it reliably.)
+		b.do(t, 10*time.Second, chromedp.Evaluate[chromedp.Void](`document.querySelector(".red-ui-flowhist-f-apply").click()`))
+		b.waitJS(t, 20*time.Second, `(() => { const li = document.querySelectorAll(".red-ui-flowhist-list li.red-ui-flowhist-entry"); return li.length > 0 && Array.from(li).every(e => e.querySelector(".red-ui-flowhist-kind.rollback")); })()`)
+		if n := b.count(t, `.red-ui-flowhist-list li.red-ui-flowhist-entry`); n != 1 {
+			t.Errorf("filtered by kind rollback: got %d entries, want 1", n)
 		}
 	})
 
