@@ -154,6 +154,8 @@ func TestEditorHistory(t *testing.T) {
 		c.waitServes(t, 20*time.Second, "v1")
 		b.waitJS(t, 20*time.Second, fmt.Sprintf(`Array.from(document.querySelectorAll(".red-ui-flowhist-list li.red-ui-flowhist-entry")).some(li => li.querySelector(".red-ui-flowhist-kind.rollback") && li.textContent.includes(%q) && li.textContent.includes("alice"))`, reason))
 		b.waitJS(t, 20*time.Second, `!!RED.nodes.node("fn1") && RED.nodes.node("fn1").func.includes('"v1"') && !RED.nodes.dirty()`)
+		// The tray closed itself after the restore.
+		b.waitJS(t, 10*time.Second, `!document.querySelector(".red-ui-tray")`)
 		var h struct {
 			Entries []struct {
 				Reason string `json:"reason"`
@@ -172,9 +174,7 @@ func TestEditorHistory(t *testing.T) {
 	t.Run("FilterByKindShowsOnlyTheRollback", func(t *testing.T) {
 		b.click(t, `.red-ui-flowhist-filter-toggle`)
 		b.do(t, 10*time.Second, chromedp.SetValue(chromedp.CSS(`.red-ui-flowhist-f-kind`), "rollback"))
-		// (The button is pressed from the page: chromedp's mouse click
-		// there did not reach it reliably.)
-		b.do(t, 10*time.Second, chromedp.Evaluate[chromedp.Void](`document.querySelector(".red-ui-flowhist-f-apply").click()`))
+		b.click(t, `.red-ui-flowhist-f-apply`)
 		b.waitJS(t, 20*time.Second, `(() => { const li = document.querySelectorAll(".red-ui-flowhist-list li.red-ui-flowhist-entry"); return li.length > 0 && Array.from(li).every(e => e.querySelector(".red-ui-flowhist-kind.rollback")); })()`)
 		if n := b.count(t, `.red-ui-flowhist-list li.red-ui-flowhist-entry`); n != 1 {
 			t.Errorf("filtered by kind rollback: got %d entries, want 1", n)
