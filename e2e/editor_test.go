@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
@@ -41,10 +42,21 @@ var editorUsers = map[string]string{"alice": "*", "bob": "*", "carol": "read"}
 // menu, a restore with a reason rolls back (the worker serves v1, the
 // sidebar shows the rollback and its reason, the workspace shows v1's
 // nodes), and a user without deploy permission is offered no Restore.
+// It runs on Node-RED 4.1 (whose pictures the README shows) and 5.
 func TestEditorHistory(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("chromium is not installed: run `make deps-e2e` (or `apt-get install -y chromium`): %v", err)
 	}
+	for _, red := range []redRuntime{nodeRED4, nodeRED5} {
+		t.Run("NodeRED"+red.name, func(t *testing.T) { editorHistory(t, red) })
+	}
+}
+
+// newEditorCluster is valkey, flowhist, a worker and an admin with the
+// History plugin, whose flowhist token has the admin scope (restore is a
+// rollback); adminAuth with editorUsers unless noAuth.
+func newEditorCluster(t *testing.T, red redRuntime, noAuth bool) *cluster {
+	t.Helper()
 	dir := t.TempDir()
 	c := &cluster{
 		dir:    dir,
@@ -53,10 +65,17 @@ func TestEditorHistory(t *testing.T) {
 		// The admin's token has the admin scope: restore is a rollback.
 		tokens: map[string]string{"admin-node-red": randomHex(24), "read-workers": randomHex(24), "admin-cli": randomHex(24)},
 		secret: randomHex(16),
+		opts:   clusterOpts{red: red},
 	}
 	c.fh = startFlowhist(t, dir, fhConfig{valkeyAddr: c.valkey.Addr, tokens: c.tokens})
-	c.admin = startEditorAdmin(t, c, c.tokens["admin-node-red"])
+	c.admin = startEditorAdmin(t, c, red, c.tokens["admin-node-red"], noAuth)
 	c.workers = append(c.workers, c.startNode(t, "worker", "w1"))
+	return c
+}
+
+func editorHistory(t *testing.T, red redRuntime) {
+	c := newEditorCluster(t, red, false)
+	pictures := red.name == nodeRED4.name
 	tok := map[string]string{}
 	for u := range editorUsers {
 		tok[u] = editorLogin(t, c.admin, u)
@@ -80,7 +99,7 @@ func TestEditorHistory(t *testing.T) {
 		b.do(t, 20*time.Second, chromedp.Evaluate[chromedp.Void](`RED.actions.invoke("flowhist:show-history-tab")`))
 		b.waitJS(t, 20*time.Second, `document.querySelectorAll(".red-ui-flowhist-list li.red-ui-flowhist-entry").length >= 3`)
 		firstPage = time.Since(start)
-		t.Logf("the sidebar showed the first page %s after the History tab was opened", firstPage.Round(time.Millisecond))
+		t.Logf("Node-RED %s: the sidebar showed the first page %s after the History tab was opened", red.name, firstPage.Round(time.Millisecond))
 		want := map[int]string{revs["v1"]: "alice", revs["v2"]: "bob", revs["v3"]: "alice"}
 		for rev, user := range want {
 			got := b.text(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"] .red-ui-flowhist-user`, rev))
@@ -94,7 +113,9 @@ func TestEditorHistory(t *testing.T) {
 		if s := b.text(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"] .red-ui-flowhist-summary`, revs["v2"])); !strings.Contains(s, "~1 version") {
 			t.Errorf("revision %d's summary: got %q, want ~1 version", revs["v2"], s)
 		}
-		b.screenshot(t, "history-sidebar.png", `#red-ui-sidebar`)
+		if pictures {
+			b.screenshot(t, "history-sidebar.png", `#red-ui-sidebar`)
+		}
 	})
 
 	t.Run("DiffOfFunctionChangeShowsRemovedAndAddedCode", func(t *testing.T) {
@@ -108,7 +129,9 @@ func TestEditorHistory(t *testing.T) {
 		if !strings.Contains(ins, `msg.payload = "v2";`) {
 			t.Errorf("added line: got %q, want msg.payload = \"v2\";", ins)
 		}
-		b.screenshot(t, "history-diff.png", `.red-ui-tray`)
+		if pictures {
+			b.screenshot(t, "history-diff.png", `.red-ui-tray`)
+		}
 		b.closeTray(t)
 	})
 
@@ -140,7 +163,7 @@ func TestEditorHistory(t *testing.T) {
 		if n := b.count(t, `.red-ui-flowhist-view .red-ui-flowhist-node.changed`); n != 20 {
 			t.Errorf("the 1 MB document's diff: got %d changed nodes, want 20", n)
 		}
-		t.Logf("the diff of a %d-byte flows document (20 functions changed) showed %s after the click", bigFlowSize, took.Round(time.Millisecond))
+		t.Logf("Node-RED %s: the diff of a %d-byte flows document (20 functions changed) showed %s after the click", red.name, bigFlowSize, took.Round(time.Millisecond))
 		b.closeTray(t)
 	})
 
@@ -204,11 +227,50 @@ func TestEditorHistory(t *testing.T) {
 	})
 }
 
-// startEditorAdmin starts the Node-RED admin of TestEditorHistory: the
-// module's plugin loaded (nodesDir), adminAuth with editorUsers.
-func startEditorAdmin(t *testing.T, c *cluster, token string) *nodeRed {
+// TestEditorHistoryWithoutAdminAuth is the sidebar with adminAuth off,
+// used from the keyboard: everyone may restore.
+func TestEditorHistoryWithoutAdminAuth(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium is not installed: run `make deps-e2e` (or `apt-get install -y chromium`): %v", err)
+	}
+	c := newEditorCluster(t, nodeRED4, true)
+	h := http.Header{"Node-Red-Api-Version": {"v2"}}
+	code, body := get(c.admin.URL+"/flows", h)
+	var cur struct {
+		Rev string `json:"rev"`
+	}
+	if err := json.Unmarshal([]byte(body), &cur); code != 200 || err != nil {
+		t.Fatalf("GET /flows without adminAuth: %d %s", code, body)
+	}
+	if code, body := c.admin.deploy("", versionFlow("v1"), cur.Rev); code != 200 {
+		t.Fatalf("deploy without adminAuth: %d %s", code, body)
+	}
+	rev, _ := strconv.Atoi(c.namespaceRevision(t))
+
+	b := newBrowser(t, "anonymous")
+	defer b.close()
+	b.do(t, 60*time.Second, chromedp.Navigate(c.admin.URL+"/"))
+	b.waitJS(t, 60*time.Second, `typeof RED !== "undefined" && RED.nodes && RED.nodes.version() !== null && !!RED.actions.get("flowhist:show-history-tab")`)
+	b.do(t, 20*time.Second, chromedp.Evaluate[chromedp.Void](`RED.actions.invoke("flowhist:show-history-tab")`))
+	sel := fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, rev)
+	b.waitJS(t, 20*time.Second, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+	// Keyboard: the entry takes the focus and Enter opens its diff.
+	b.do(t, 10*time.Second, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(kb.Enter))
+	b.trayOpen(t, 20*time.Second, `.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]`)
+	if n := b.count(t, `.red-ui-flowhist-view .red-ui-flowhist-node.added`); n != 4 {
+		t.Errorf("revision %d's diff: got %d added nodes, want 4", rev, n)
+	}
+	if n := b.count(t, `.red-ui-flowhist-restore-open`); n != 1 {
+		t.Errorf("without adminAuth: got %d Restore buttons, want 1", n)
+	}
+}
+
+// startEditorAdmin starts the Node-RED admin of the editor tests: the
+// module's plugin loaded (nodesDir), adminAuth with editorUsers unless
+// noAuth.
+func startEditorAdmin(t *testing.T, c *cluster, r redRuntime, token string, noAuth bool) *nodeRed {
 	t.Helper()
-	node, red := nodeRED(t, nodeRED4)
+	node, red := nodeRED(t, r)
 	port := freePort(t)
 	name := fmt.Sprintf("nodered-admin-%d", port)
 	userDir := filepath.Join(c.dir, name)
@@ -223,6 +285,10 @@ func startEditorAdmin(t *testing.T, c *cluster, token string) *nodeRed {
 	for u, perm := range editorUsers {
 		users = append(users, fmt.Sprintf(`{ username: %q, password: %q, permissions: %q }`, u, editorHash, perm))
 	}
+	auth := fmt.Sprintf(`adminAuth: { type: "credentials", users: [%s] },`, strings.Join(users, ", "))
+	if noAuth {
+		auth = ""
+	}
 	module := filepath.Join(repoRoot(), "node-red")
 	settings := fmt.Sprintf(`module.exports = {
   uiHost: "127.0.0.1",
@@ -231,18 +297,22 @@ func startEditorAdmin(t *testing.T, c *cluster, token string) *nodeRed {
   storageModule: require(%q),
   nodesDir: [%q],
   flowhist: %s,
-  adminAuth: { type: "credentials", users: [%s] },
+  %s
   diagnostics: { enabled: false },
   telemetry: { enabled: false },
   editorTheme: { tours: false, projects: { enabled: false } },
   logging: { console: { level: "info", metrics: false, audit: false } },
 };
-`, port, c.secret, module, module, fo, strings.Join(users, ", "))
+`, port, c.secret, module, module, fo, auth)
 	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "admin"}
-	n.proc = startProc(t, name, c.dir, nil, node, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
+	var env []string
+	if r.nodeDir != "" {
+		env = append(env, "PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	n.proc = startProc(t, name, c.dir, env, node, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
 	n.waitUp(t)
 	return n
 }
@@ -429,7 +499,7 @@ func (b *browser) login(t *testing.T, editorURL, user string) {
 		chromedp.Click(chromedp.CSS(`#node-dialog-login-submit`)),
 	)
 	// The editor has loaded its flows and the plugin has added its tab.
-	b.waitJS(t, 60*time.Second, `typeof RED !== "undefined" && RED.nodes && RED.nodes.version() !== null && !!document.querySelector("#red-ui-tab-flowhist-history, [id^='red-ui-tab-flowhist-history']")`)
+	b.waitJS(t, 60*time.Second, `typeof RED !== "undefined" && RED.nodes && RED.nodes.version() !== null && !!RED.actions.get("flowhist:show-history-tab")`)
 }
 
 // rightClickNode selects the node with a click and opens the workspace's
