@@ -242,10 +242,19 @@ func TestEditorHistoryWithoutAdminAuth(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &cur); code != 200 || err != nil {
 		t.Fatalf("GET /flows without adminAuth: %d %s", code, body)
 	}
-	if code, body := c.admin.deploy("", versionFlow("v1"), cur.Rev); code != 200 {
-		t.Fatalf("deploy without adminAuth: %d %s", code, body)
+	var revs []int
+	for i := 1; i <= 7; i++ {
+		if code, body := c.admin.deploy("", versionFlow(fmt.Sprintf("v%d", i)), cur.Rev); code != 200 {
+			t.Fatalf("deploy without adminAuth: %d %s", code, body)
+		}
+		code, body = get(c.admin.URL+"/flows", h)
+		if err := json.Unmarshal([]byte(body), &cur); code != 200 || err != nil {
+			t.Fatalf("GET /flows without adminAuth: %d %s", code, body)
+		}
+		r, _ := strconv.Atoi(c.namespaceRevision(t))
+		revs = append(revs, r)
 	}
-	rev, _ := strconv.Atoi(c.namespaceRevision(t))
+	rev := revs[0]
 
 	b := newBrowser(t, "anonymous")
 	defer b.close()
@@ -253,7 +262,17 @@ func TestEditorHistoryWithoutAdminAuth(t *testing.T) {
 	b.waitJS(t, 60*time.Second, `typeof RED !== "undefined" && RED.nodes && RED.nodes.version() !== null && !!RED.actions.get("flowhist:show-history-tab")`)
 	b.do(t, 20*time.Second, chromedp.Evaluate[chromedp.Void](`RED.actions.invoke("flowhist:show-history-tab")`))
 	sel := fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, rev)
+	// Pages of 2 (historyPageSize): the list pages on until it is full or
+	// at the beginning of the history, which has the first deploy.
 	b.waitJS(t, 20*time.Second, fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+	for _, r := range revs {
+		if n := b.count(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, r)); n != 1 {
+			t.Errorf("revision %d: got %d entries in the sidebar, want 1", r, n)
+		}
+	}
+	if n := b.count(t, `.red-ui-flowhist-list li.red-ui-flowhist-entry`); n < len(revs) {
+		t.Errorf("got %d entries, want at least %d", n, len(revs))
+	}
 	// Keyboard: the entry takes the focus and Enter opens its diff.
 	b.do(t, 10*time.Second, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(kb.Enter))
 	b.trayOpen(t, 20*time.Second, `.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]`)
@@ -269,6 +288,10 @@ func TestEditorHistoryWithoutAdminAuth(t *testing.T) {
 // module's plugin loaded (nodesDir), adminAuth with editorUsers unless
 // noAuth.
 func startEditorAdmin(t *testing.T, c *cluster, r redRuntime, token string, noAuth bool) *nodeRed {
+	pageSize := 50
+	if noAuth {
+		pageSize = 2 // pages: the sidebar must page on through the cursor
+	}
 	t.Helper()
 	node, red := nodeRED(t, r)
 	port := freePort(t)
@@ -280,7 +303,7 @@ func startEditorAdmin(t *testing.T, c *cluster, r redRuntime, token string, noAu
 	if err := os.WriteFile(filepath.Join(userDir, "package.json"), []byte(`{"name":"node-red-project","private":true,"dependencies":{}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fo, _ := json.Marshal(map[string]any{"url": c.fh.URL, "token": token, "namespace": c.ns, "role": "admin"})
+	fo, _ := json.Marshal(map[string]any{"url": c.fh.URL, "token": token, "namespace": c.ns, "role": "admin", "historyPageSize": pageSize})
 	var users []string
 	for u, perm := range editorUsers {
 		users = append(users, fmt.Sprintf(`{ username: %q, password: %q, permissions: %q }`, u, editorHash, perm))

@@ -42,7 +42,12 @@ module.exports = function (RED) {
     const s = storage.pluginState();
     return s && s.config && s.config.role === 'admin' ? s : null;
   };
-  const routes = new HistoryRoutes({ state, adminAuth: !!settings.adminAuth, log, events: RED.events });
+  let pageSize = 50;
+  if (o.historyPageSize !== undefined) {
+    if (Number.isSafeInteger(o.historyPageSize) && o.historyPageSize >= 1 && o.historyPageSize <= 1000) pageSize = o.historyPageSize;
+    else log.warn('flowhist: historyPageSize must be a whole number from 1 to 1000; using 50');
+  }
+  const routes = new HistoryRoutes({ state, adminAuth: !!settings.adminAuth, log, events: RED.events, pageSize });
   mount(app, RED.auth, routes);
   const watcher = new Watcher({ state, publish: (revision) => RED.comms.publish(TOPIC, { revision }, false) });
   watcher.start();

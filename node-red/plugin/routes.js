@@ -65,9 +65,11 @@ function query(q, keys) {
 
 class HistoryRoutes {
   // opts: state (() => the storage's pluginState()), adminAuth (bool),
-  // log, events (Node-RED's RED.events, optional), applyTimeout (ms).
+  // log, events (Node-RED's RED.events, optional), applyTimeout (ms),
+  // pageSize (revisions per page in the sidebar, default 50).
   constructor(opts) {
     this.state = opts.state;
+    this.pageSize = opts.pageSize || 50;
     this.adminAuth = !!opts.adminAuth;
     this.log = opts.log;
     this.events = opts.events;
@@ -139,7 +141,7 @@ class HistoryRoutes {
       else if (!scope) why = 'scope';
       return {
         status: 200,
-        body: { enabled: true, namespace: s.config.namespace, canRestore: deploy && scope, restoreDenied: why, kinds: KINDS },
+        body: { enabled: true, namespace: s.config.namespace, canRestore: deploy && scope, restoreDenied: why, kinds: KINDS, pageSize: this.pageSize },
       };
     });
   }

@@ -128,7 +128,7 @@ test('restore is offered only to users who may deploy, with a token that may rol
   await t.test('a deployer with an admin token may restore', async (t) => {
     const { routes, fake } = await setup(t);
     const out = await routes.config(alice);
-    assert.deepEqual([out.body.canRestore, out.body.restoreDenied, out.body.namespace], [true, '', NS]);
+    assert.deepEqual([out.body.canRestore, out.body.restoreDenied, out.body.namespace, out.body.pageSize], [true, '', NS, 50]);
     assert.equal(rollbacks(fake).length, 0, 'the probe rolled nothing back');
   });
   await t.test('a read-only user may not', async (t) => {
@@ -266,5 +266,30 @@ test('Node-RED loads the plugin on an admin only, unless turned off, with every 
     const red = fakeRED(c.settings);
     plugin(red);
     assert.equal(red.routes.length, 0, `${c.name}: got ${red.routes.length} routes, want none`);
+  }
+});
+
+test('historyPageSize sets the sidebar\'s page; a bad one is warned about and ignored', async () => {
+  // A started admin whose token may roll back (the probe answers 400).
+  const probe = async () => {
+    throw Object.assign(new Error('invalid'), { httpStatus: 400 });
+  };
+  const storage = { pluginState: () => ({ config: { role: 'admin', namespace: NS }, client: { request: probe } }) };
+  for (const c of [
+    { size: 2, want: 2, warned: false },
+    { size: 0, want: 50, warned: true },
+    { size: '10', want: 50, warned: true },
+  ]) {
+    const red = fakeRED({ storageModule: storage, flowhist: { role: 'admin', historyPageSize: c.size } });
+    let routes;
+    red.httpAdmin.get = (path, guard, handler) => {
+      if (path === '/flowhist/config') routes = handler;
+    };
+    plugin(red);
+    const res = { status(code) { this.code = code; return this; }, json(body) { this.body = body; } };
+    await routes({ query: {} }, res);
+    assert.equal(res.code, 200);
+    assert.equal(res.body.pageSize, c.want, `historyPageSize ${JSON.stringify(c.size)}`);
+    assert.equal(red.log.lines.some((l) => l.level === 'warn' && /historyPageSize/.test(l.msg)), c.warned, `historyPageSize ${JSON.stringify(c.size)}`);
   }
 });
