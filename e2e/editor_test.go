@@ -132,7 +132,9 @@ func editorHistory(t *testing.T, red redRuntime) {
 		if pictures {
 			b.screenshot(t, "history-diff.png", `.red-ui-tray`)
 		}
-		b.closeTray(t)
+		// The node's name reveals it in the workspace.
+		b.click(t, `.red-ui-flowhist-view [data-node="fn1"] .red-ui-flowhist-reveal`)
+		b.waitJS(t, 10*time.Second, `!document.querySelector(".red-ui-tray") && !!RED.nodes.node("fn1").__flashTimer`)
 	})
 
 	t.Run("NodeHistoryFromContextMenu", func(t *testing.T) {
