@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,8 +28,8 @@ import (
 // one does not strand a worker waiting on another, and when one is killed
 // its workers follow another. Workers here are feed clients in this test
 // process that do what the Node-RED module does (stream=1, ack after each
-// line, the next URL when one fails); replicas_nodered_test.go runs the
-// real module.
+// line, the next URL when one fails); TestClusterReplicas runs the real
+// module in Node-RED.
 
 // replicaSet is one Valkey and n flowhist processes on it.
 type replicaSet struct {
@@ -606,5 +607,125 @@ func TestReplicasReaper(t *testing.T) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		return w.acked >= last
+	})
+}
+
+// TestClusterReplicas is the cluster scenario on two flowhist replicas with
+// real Node-RED: the admin and every worker know both URLs (the admin and
+// w1 start on the first, w2 on the second). A deploy through the admin
+// reaches both workers; kill -9 of a replica moves its Node-RED instances
+// to the other within 5 s, and the next deploys reach everyone, the first
+// of them made while they move.
+func TestClusterReplicas(t *testing.T) {
+	c := newClusterWith(t, 2, false, clusterOpts{replicas: 2})
+	a, b := c.replicas[0], c.replicas[1]
+	version := 0
+	deploy := func(t *testing.T) string {
+		t.Helper()
+		version++
+		v := fmt.Sprintf("v%d", version)
+		c.admin.mustDeploy(t, c.editorTok, versionFlow(v))
+		return v
+	}
+	// workers reads GET /workers through fh: consumer → its info.
+	workers := func(t *testing.T, fh *flowhist) (httpapi.Workers, map[string]httpapi.WorkerInfo) {
+		t.Helper()
+		var ws httpapi.Workers
+		code, body := get(fh.URL+"/v1/namespaces/"+c.ns+"/workers", http.Header{"Authorization": {"Bearer " + c.tokens["admin-cli"]}})
+		if code != 200 || json.Unmarshal([]byte(body), &ws) != nil {
+			t.Fatalf("GET /workers through %s: got %d %s, want 200", fh.name, code, body)
+		}
+		m := map[string]httpapi.WorkerInfo{}
+		for _, w := range ws.Workers {
+			m[w.Worker] = w
+		}
+		return ws, m
+	}
+	// allAcknowledged: every consumer (admin, w1, w2) acknowledged the head
+	// through fh.
+	allAcknowledged := func(t *testing.T, fh *flowhist) {
+		t.Helper()
+		waitFor(t, 5*time.Second, "every consumer acknowledged the head", func() (bool, string) {
+			ws, m := workers(t, fh)
+			b, _ := json.Marshal(ws)
+			if len(m) != 3 {
+				return false, string(b)
+			}
+			for _, w := range m {
+				if w.Acknowledged != ws.Revision || w.Pending != 0 {
+					return false, string(b)
+				}
+			}
+			return true, ""
+		})
+	}
+	var moves []time.Duration
+	// kill kill -9s fh and waits until its movers Node-RED instances wait
+	// on to's feed: the times since the kill at which to's
+	// flowhist_feed_waiters rose by one, then two, … are their moves.
+	kill := func(t *testing.T, fh, to *flowhist, movers int) {
+		t.Helper()
+		base, err := strconv.Atoi(feedWaiters(to))
+		if err != nil {
+			t.Fatalf("%s flowhist_feed_waiters: %v", to.name, err)
+		}
+		killed := time.Now()
+		fh.stop(syscall.SIGKILL)
+		var moved []time.Duration
+		for len(moved) < movers {
+			n, _ := strconv.Atoi(feedWaiters(to))
+			for len(moved) < min(n-base, movers) {
+				moved = append(moved, time.Since(killed))
+			}
+			if time.Since(killed) > 5*time.Second {
+				t.Fatalf("after kill -9 of %s: %d of %d Node-RED instances wait on %s's feed after 5 s, want all", fh.name, len(moved), movers, to.name)
+			}
+			time.Sleep(5 * time.Millisecond) // polling a metric: nothing to wait on
+		}
+		moves = append(moves, moved...)
+		t.Logf("after kill -9 of %s, %d Node-RED instances followed %s after %v", fh.name, movers, to.name, moved)
+	}
+
+	t.Run("DeployReachesWorkersOnBoth", func(t *testing.T) {
+		v := deploy(t)
+		took := c.waitServes(t, 2*time.Second, v)
+		t.Logf("both workers (on %s and %s) served %s %s after the deploy returned", a.name, b.name, v, took)
+		if got := feedWaiters(a) + "/" + feedWaiters(b); got != "2/1" {
+			t.Fatalf("feed waiters on %s/%s: got %s, want 2/1 (the admin and w1, w2)", a.name, b.name, got)
+		}
+		allAcknowledged(t, b)
+	})
+
+	t.Run("KillFirstMovesAdminAndW1", func(t *testing.T) {
+		kill(t, a, b, 2) // the admin and w1
+		v := deploy(t)
+		took := c.waitServes(t, 2*time.Second, v)
+		t.Logf("after the move both workers served %s %s after the deploy returned", v, took)
+		allAcknowledged(t, b)
+	})
+
+	t.Run("KillSecondDeployWhileMoving", func(t *testing.T) {
+		a.restart(t)
+		killed := time.Now()
+		b.stop(syscall.SIGKILL)
+		// The admin's deploy meets the dead replica first and moves on
+		// itself; the workers move meanwhile.
+		v := deploy(t)
+		took := c.waitServes(t, 5*time.Second, v)
+		t.Logf("a deploy made right after kill -9 of %s reached both workers %s after it returned (%s after the kill)", b.name, took, time.Since(killed).Round(time.Millisecond))
+		allAcknowledged(t, a)
+		if got := feedWaiters(a); got != "3" {
+			t.Fatalf("feed waiters on %s: got %s, want 3 (everyone)", a.name, got)
+		}
+	})
+
+	t.Run("KillAgainMovesEveryone", func(t *testing.T) {
+		b.restart(t)
+		kill(t, a, b, 3)
+		v := deploy(t)
+		c.waitServes(t, 2*time.Second, v)
+		allAcknowledged(t, b)
+		p50, top := percentiles(moves)
+		t.Logf("Node-RED instances following the other replica after kill -9: p50 %s, max %s (%d moves)", p50.Round(time.Millisecond), top.Round(time.Millisecond), len(moves))
 	})
 }
