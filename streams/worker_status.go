@@ -13,9 +13,6 @@ import (
 // kept in one hash per namespace, a field per worker, each value the
 // worker's report as JSON.
 
-// workerStatusKey is the hash of ns's workers' reported package states.
-func workerStatusKey(ns string) string { return "fh:{" + ns + "}:workers:packages" }
-
 // workerStatusTTL is how long a namespace's reports outlive the last one:
 // workers that are gone for that long are forgotten.
 const workerStatusTTL = 30 * 24 * time.Hour

@@ -117,21 +117,14 @@ func TestCluster(t *testing.T) {
 					default:
 					}
 					f, _ := domain.ParseFlows(fmt.Appendf(nil, `[{"id":"t1","type":"tab","label":"%d-%d"}]`, w, i))
-					key := fmt.Sprintf("k-%d", i)
-					for ctx.Err() == nil {
-						res, err := store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}, IdempotencyKey: key})
-						if err == nil {
-							mu.Lock()
-							acked[ns][res.Revision] = f.SHA256()
-							mu.Unlock()
-							break
-						}
-						if domain.ErrorCode(err) != domain.EUNAVAILABLE {
-							t.Errorf("%s: %v", ns, err)
-							return
-						}
-						time.Sleep(20 * time.Millisecond) // the client's back-off
+					res, err := deployUntilAcked(ctx, store, ns, f, fmt.Sprintf("k-%d", i))
+					if err != nil {
+						t.Errorf("%s: %v", ns, err)
+						return
 					}
+					mu.Lock()
+					acked[ns][res.Revision] = f.SHA256()
+					mu.Unlock()
 				}
 			}()
 		}
