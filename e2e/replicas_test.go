@@ -687,9 +687,25 @@ func TestClusterReplicas(t *testing.T) {
 	}
 
 	t.Run("DeployReachesWorkersOnBoth", func(t *testing.T) {
-		v := deploy(t)
-		took := c.waitServes(t, 2*time.Second, v)
-		t.Logf("both workers (on %s and %s) served %s %s after the deploy returned", a.name, b.name, v, took)
+		// The admin deploys through a; w1 follows a, w2 follows b. Each
+		// round times one of them (probed first, so the other's probes do
+		// not delay it), alternately.
+		var onA, onB []time.Duration
+		for k := 0; k < 6; k++ {
+			v := deploy(t)
+			start := time.Now()
+			w := c.workers[k%2]
+			d := firstServed(t, w, v, start, 2*time.Second)
+			if k%2 == 0 {
+				onA = append(onA, d)
+			} else {
+				onB = append(onB, d)
+			}
+			c.waitServes(t, 2*time.Second, v)
+		}
+		ap, am := percentiles(onA)
+		bp, bm := percentiles(onB)
+		t.Logf("Node-RED deploy returned (through %s) → worker serves it: w1 on %s p50 %s max %s; w2 on %s p50 %s max %s", a.name, a.name, ap, am, b.name, bp, bm)
 		if got := feedWaiters(a) + "/" + feedWaiters(b); got != "2/1" {
 			t.Fatalf("feed waiters on %s/%s: got %s, want 2/1 (the admin and w1, w2)", a.name, b.name, got)
 		}
