@@ -84,6 +84,7 @@ class Client {
     this.urls = opts.urls && opts.urls.length ? opts.urls.slice() : [opts.url];
     this.bases = this.urls.map((u) => `${u}/v1/namespaces/${encodeURIComponent(opts.namespace)}`);
     this.current = 0; // index of the URL requests go to
+    this.answered = true; // the current URL answered since the last move
     this.token = opts.token;
     this.retryFor = opts.retryFor;
     this.retryDelay = opts.retryDelay;
@@ -108,11 +109,15 @@ class Client {
   }
 
   // failover makes the URL after at current, unless another request moved
-  // on from at already. err says why at was left.
+  // on from at already. err says why at was left. A move away from a URL
+  // that answered is a warning; the moves that follow while none answers
+  // (an outage of every replica, which the retries report) are debug.
   failover(at, err) {
     if (this.urls.length < 2 || this.current !== at) return;
     this.current = (at + 1) % this.urls.length;
-    if (this.log) this.log.warn(`flowhist at ${this.urls[at]} does not answer (${err.reason || err.message}); using ${this.urls[this.current]}`);
+    const level = this.answered ? 'warn' : 'debug';
+    this.answered = false;
+    if (this.log) this.log[level](`flowhist at ${this.urls[at]} does not answer (${err.reason || err.message}); using ${this.urls[this.current]}`);
   }
 
   // request sends method path (relative to the namespace) and resolves to
@@ -202,6 +207,7 @@ class Client {
     let lineErr; // what onLine threw: passed on as it is
     try {
       res = await fetch(this.bases[at] + path, { method, headers, body, signal: ac.signal });
+      if (at === this.current && !GONE.has(res.status)) this.answered = true;
       if (opts.onLine && res.status < 400) {
         text = '';
         await readLines(res.body, ac.signal, async (line) => {

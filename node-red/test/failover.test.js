@@ -306,3 +306,26 @@ test('a worker\'s feed follows a second failure back to the first replica', asyn
   await w.acked(2);
   assert.deepEqual(w.loads, [2]);
 });
+
+test('a move is a warning once; more moves while no replica answers are debug', async (t) => {
+  const [a, b] = await replicas(t);
+  await a.stop();
+  await b.stop();
+  const c = client(t, [a, b], { retryFor: 5000 });
+  const got = c.getJSON('/flows');
+  const moves = () => c.lines.filter((l) => l.msg.includes('does not answer'));
+  await until(() => moves().length >= 4, 5000, 'four moves');
+  await b.restart();
+  await got;
+  assert.deepEqual(
+    moves().map((l) => l.level).slice(0, 4),
+    ['warn', 'debug', 'debug', 'debug'],
+    'got levels of the moves during an outage of both',
+  );
+  // b answered: leaving it again is a warning.
+  await b.stop();
+  await a.restart();
+  const before = moves().length;
+  await c.getJSON('/flows');
+  assert.deepEqual(moves().slice(before).map((l) => l.level), ['warn']);
+});
