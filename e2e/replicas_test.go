@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -512,6 +513,16 @@ func TestReplicasInterchangeable(t *testing.T) {
 				}
 				if got := s1 - s0; got != deploys {
 					t.Errorf("%s was SET %d times for %d flows revisions, want once each", compatFlowsKey, got, deploys)
+				}
+			})
+
+			t.Run("VerifyPasses", func(t *testing.T) {
+				// The state the replicas projected together equals the fold
+				// of the log.
+				cmd := exec.Command(flowhistBin, "verify", "--namespace", rs.ns)
+				cmd.Env = append(os.Environ(), "FLOWHIST_VALKEY_ADDR="+rs.valkey.Addr, "FLOWHIST_LOG_FORMAT=json")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("flowhist verify: got %v, want success:\n%s", err, out)
 				}
 			})
 
