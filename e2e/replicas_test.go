@@ -61,14 +61,6 @@ func startReplicas(tb testing.TB, n int, compat bool, extra ...string) *replicaS
 	return rs
 }
 
-func (rs *replicaSet) urls() []string {
-	var out []string
-	for _, f := range rs.fhs {
-		out = append(out, f.URL)
-	}
-	return out
-}
-
 // deploy PUTs flows labelled tag through fh and returns the revision and
 // when the request was sent.
 func (rs *replicaSet) deploy(tb testing.TB, fh *flowhist, tag string) (uint64, time.Time) {
