@@ -5,7 +5,10 @@
 // the real server the module's protocol handling depends on (revisions, the
 // worker's consumer group with its pending entries); the real server is
 // tested end to end in Go. Tests override any route with fake.route().
-// (node --test runs this file too; it defines no tests.)
+// startFake({shareWith: other}) serves other's state, as a second flowhist
+// replica on the same Valkey does; stop() and restart() let a test kill and
+// bring back one of them. (node --test runs this file too; it defines no
+// tests.)
 
 const http = require('node:http');
 const { EventEmitter } = require('node:events');
