@@ -615,10 +615,11 @@ func TestReplicasReaper(t *testing.T) {
 
 // TestClusterReplicas is the cluster scenario on two flowhist replicas with
 // real Node-RED: the admin and every worker know both URLs (the admin and
-// w1 start on the first, w2 on the second). A deploy through the admin
-// reaches both workers; kill -9 of a replica moves its Node-RED instances
-// to the other within 5 s, and the next deploys reach everyone, the first
-// of them made while they move.
+// w1 start on the first, w2 on the second). TestCluster's scenario (a
+// deploy reaches both workers, a stopped worker catches up, credentials,
+// two admins racing, here each on its own replica), then kill -9 of each
+// replica in turn: its Node-RED instances follow the other within 5 s, and
+// the next deploys reach everyone, the first of them made while they move.
 func TestClusterReplicas(t *testing.T) {
 	c := newClusterWith(t, 2, false, clusterOpts{replicas: 2})
 	a, b := c.replicas[0], c.replicas[1]
@@ -644,12 +645,13 @@ func TestClusterReplicas(t *testing.T) {
 		}
 		return ws, m
 	}
-	// allAcknowledged: every consumer (admin, w1, w2) acknowledged the head
-	// through fh.
+	// allAcknowledged: every running consumer (the admin, w1, w2; not the
+	// second admin, stopped) acknowledged the head through fh.
 	allAcknowledged := func(t *testing.T, fh *flowhist) {
 		t.Helper()
 		waitFor(t, 5*time.Second, "every consumer acknowledged the head", func() (bool, string) {
 			ws, m := workers(t, fh)
+			delete(m, "admin-2")
 			b, _ := json.Marshal(ws)
 			if len(m) != 3 {
 				return false, string(b)
@@ -713,6 +715,58 @@ func TestClusterReplicas(t *testing.T) {
 			t.Fatalf("feed waiters on %s/%s: got %s, want 2/1 (the admin and w1, w2)", a.name, b.name, got)
 		}
 		allAcknowledged(t, b)
+	})
+
+	// TestCluster's scenario, on replicas.
+	t.Run("StoppedWorkerCatchesUp", func(t *testing.T) {
+		w := c.workers[1] // on b
+		w.stop(syscall.SIGTERM)
+		var v string
+		for i := 0; i < 3; i++ {
+			v = deploy(t)
+		}
+		c.waitServes(t, 2*time.Second, v, c.workers[0])
+		w.restart(t)
+		c.waitServes(t, 10*time.Second, v, w)
+		allAcknowledged(t, b)
+	})
+
+	t.Run("CredentialsReachWorkers", func(t *testing.T) {
+		version++
+		v := fmt.Sprintf("v%d", version)
+		c.admin.mustDeploy(t, c.editorTok, credentialFlow(v))
+		c.waitServes(t, 2*time.Second, v)
+		for _, w := range c.workers {
+			code, body := get(w.URL+"/secret", nil)
+			if code != 200 || body != "Basic c3ZjOnMzY3JldC1mcm9tLWFkbWlu" {
+				t.Fatalf("%s /secret: got %d %q, want the credential the admin entered", w.name, code, body)
+			}
+		}
+	})
+
+	t.Run("TwoAdminsOnTwoReplicasConflict", func(t *testing.T) {
+		// A second admin that starts on b: its base revision and conflict
+		// check are in Valkey, whichever replica answers.
+		admin2 := startNodeRED(t, c.dir, nrConfig{flowhistURLs: []string{b.URL, a.URL}, token: c.tokens["deploy-admin"], namespace: c.ns, role: "admin", workerID: "admin-2", credentialSecret: c.secret})
+		tok2 := admin2.token(t)
+		_, rev1 := c.admin.flows(t, c.editorTok)
+		_, rev2 := admin2.flows(t, tok2)
+		if rev1 != rev2 {
+			t.Fatalf("the admins start from different revs %s and %s", rev1, rev2)
+		}
+		version++
+		v := fmt.Sprintf("v%d", version)
+		if code, body := c.admin.deploy(c.editorTok, versionFlow(v), rev1); code != 200 {
+			t.Fatalf("first admin: got %d %s, want 200", code, body)
+		}
+		code, body := admin2.deploy(tok2, versionFlow(v+"-other"), rev2)
+		// As in TestCluster: flowhist's conflict, or Node-RED's own 409
+		// once the second admin has applied the winner from the log.
+		if code == 200 || !strings.Contains(strings.ToLower(body), "conflict") && !strings.Contains(body, "changed") && !(code == 409 && strings.Contains(body, "version_mismatch")) {
+			t.Fatalf("second admin from the same base through the other replica: got %d %s, want a failed deploy saying there is a conflict", code, body)
+		}
+		c.waitServes(t, 2*time.Second, v)
+		admin2.stop(syscall.SIGTERM)
 	})
 
 	t.Run("KillFirstMovesAdminAndW1", func(t *testing.T) {
