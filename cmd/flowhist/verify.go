@@ -44,6 +44,9 @@ revision or key otherwise.`,
 				enc.Encode(r)
 			} else if r.OK {
 				fmt.Fprintf(m.Stdout, "namespace %s: %d revisions verified, state matches the log\n", ns, r.Revisions)
+				if r.NodeIndexIncomplete {
+					fmt.Fprintf(m.Stdout, "namespace %s: its node index was written before flowhist kept one: node history reads the whole log until 'flowhist replay -n %s' builds it\n", ns, ns)
+				}
 			}
 			switch {
 			case r.OK:
