@@ -201,6 +201,7 @@ type fhConfig struct {
 	valkeyAddr string
 	tokens     map[string]string // name → secret; scopes by name: admin*, deploy*, else read
 	compat     []string          // namespaces with the old module's keys
+	extra      string            // YAML appended to the config as is (top-level keys not written above)
 }
 
 func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
@@ -224,6 +225,7 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 			fmt.Fprintf(&b, "  %s:\n    prefix: \"nodered:\"\n", ns)
 		}
 	}
+	b.WriteString(c.extra)
 	name := fmt.Sprintf("flowhist-%d", port)
 	cfg := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {

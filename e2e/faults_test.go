@@ -1,0 +1,666 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/streams/streamstest"
+	"github.com/redis/rueidis"
+)
+
+// The fault suite of issue 8: flowhist against a Valkey that is killed,
+// stopped, loading its data, short of the durability asked for, and under
+// contention. Each test has its own Valkey and flowhist and bounds its own
+// time. Figures go to t.Log:
+//
+//	go test -race -count=1 -v ./e2e/ -run 'Fault|Outage|Loading|Unconditional|Durab' | grep -E 'slowest|writes/s|loading lasted|told of'
+
+// TestFaultValkeyKill9DuringDeploys kills Valkey (AOF always) with -9 while
+// 8 clients deploy, each retrying a failed deploy with its Idempotency-Key,
+// and restarts it: while it is down every deploy answers 503 unavailable
+// fast; afterwards every acknowledged deploy reads back byte-exact at its
+// revision, the revisions are 1..N without gaps with exactly one per
+// deploy, and `flowhist verify` passes.
+func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns := "fault-" + randomHex(4)
+	const writers, perWriter, killAfter = 8, 19, 40
+
+	type acked struct {
+		rev  uint64
+		body []byte // as sent
+		key  string
+	}
+	var (
+		mu        sync.Mutex
+		acks      []acked
+		problems  []string
+		half      = make(chan struct{})
+		failed    atomic.Int64 // 503 unavailable answers
+		refused   [writers]atomic.Int64
+		slowest   atomic.Int64 // slowest 503, ns
+		deadline  = time.Now().Add(90 * time.Second)
+		wg        sync.WaitGroup
+		closeOnce sync.Once
+	)
+	problem := func(format string, args ...any) {
+		mu.Lock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				body := []byte(fmt.Sprintf(`[{"id":"t1","type":"tab","label":"writer %d"},{"id":"n%d","type":"inject","z":"t1","name":"deploy %d of writer %d","props":[{"p":"payload","v":%q}],"wires":[]}]`, w, i, i, w, randomHex(8)))
+				if w%2 == 1 { // pretty-printed, as a flows.json file is
+					body = indentJSON(body)
+				}
+				key := fmt.Sprintf("kill9-%d-%d-%s", w, i, randomHex(4))
+				for {
+					a := e.call("PUT", ns, "/flows", body, http.Header{"Idempotency-Key": {key}})
+					if a.status == 200 {
+						var res struct {
+							Revision uint64 `json:"revision"`
+						}
+						if err := json.Unmarshal(a.body, &res); err != nil || res.Revision == 0 {
+							problem("PUT flows (key %s): 200 without a revision: %s", key, a)
+							return
+						}
+						mu.Lock()
+						acks = append(acks, acked{res.Revision, body, key})
+						if len(acks) == killAfter {
+							closeOnce.Do(func() { close(half) })
+						}
+						mu.Unlock()
+						break
+					}
+					refused[w].Add(1)
+					if msg := a.unavailable(); msg != "" {
+						problem("PUT flows (key %s) with Valkey killed: %s", key, msg)
+					} else {
+						failed.Add(1)
+						for old := slowest.Load(); int64(a.took) > old && !slowest.CompareAndSwap(old, int64(a.took)); old = slowest.Load() {
+						}
+					}
+					if time.Now().After(deadline) {
+						problem("writer %d: deploy %d not acknowledged within 90 s", w, i)
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				time.Sleep(10 * time.Millisecond) // spread the deploys over the kill
+			}
+		}()
+	}
+
+	select {
+	case <-half:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("fewer than %d deploys acknowledged within 60 s before any fault", killAfter)
+	}
+	e.vk.Kill()
+	killed := time.Now()
+	// Down until every writer has had its deploy refused a few times.
+	waitFor(t, 30*time.Second, "every writer's deploys failing while Valkey is down", func() (bool, string) {
+		for w := range refused {
+			if n := refused[w].Load(); n < 3 {
+				return false, fmt.Sprintf("writer %d had %d deploys refused", w, n)
+			}
+		}
+		return true, ""
+	})
+	e.vk.Restart(t)
+	t.Logf("Valkey was down %s; %d deploys answered 503 meanwhile, the slowest after %s",
+		time.Since(killed).Round(time.Millisecond), failed.Load(), time.Duration(slowest.Load()).Round(time.Millisecond))
+	wg.Wait()
+
+	for i, p := range problems {
+		if i == 10 {
+			t.Errorf("… and %d more", len(problems)-10)
+			break
+		}
+		t.Error(p)
+	}
+	if len(acks) != writers*perWriter {
+		t.Fatalf("%d deploys acknowledged, want all %d (each retried with its Idempotency-Key)", len(acks), writers*perWriter)
+	}
+
+	byRev := map[uint64]acked{}
+	for _, a := range acks {
+		if other, dup := byRev[a.rev]; dup {
+			t.Fatalf("deploys %s and %s were both acknowledged as revision %d", other.key, a.key, a.rev)
+		}
+		byRev[a.rev] = a
+	}
+	head := e.revision(t, ns)
+	// One revision per deploy: a deploy that landed before the kill but was
+	// not answered lands once, its retry answering the same revision.
+	if head != uint64(len(acks)) {
+		t.Errorf("the namespace is at revision %d after %d deploys, want %d: a retried deploy landed twice or one was lost", head, len(acks), len(acks))
+	}
+	e.checkGapless(t, ns, head)
+	for rev := uint64(1); rev <= head; rev++ {
+		a, ok := byRev[rev]
+		if !ok {
+			t.Errorf("revision %d was appended but no deploy was acknowledged with it", rev)
+			continue
+		}
+		got := e.mustCall(t, 200, "GET", ns, fmt.Sprintf("/revisions/%d/flows", rev), nil, nil)
+		if want := compactJSON(t, a.body); string(got.body) != string(want) {
+			t.Errorf("GET revisions/%d/flows (deploy %s): got %d bytes sha256 %s, want the %d bytes sent (compacted) sha256 %s",
+				rev, a.key, len(got.body), sha256Hex(got.body), len(want), sha256Hex(want))
+		}
+	}
+	e.verify(t, ns)
+}
+
+// indentJSON pretty-prints b as an editor's flows.json file is.
+func indentJSON(b []byte) []byte {
+	var out strings.Builder
+	var depth int
+	inString, escaped := false, false
+	for _, c := range string(b) {
+		switch {
+		case inString:
+			out.WriteRune(c)
+			if escaped {
+				escaped = false
+			} else if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+			continue
+		case c == '"':
+			inString = true
+			out.WriteRune(c)
+		case c == '{' || c == '[':
+			depth++
+			out.WriteRune(c)
+			out.WriteString("\n" + strings.Repeat("    ", depth))
+		case c == '}' || c == ']':
+			depth--
+			out.WriteString("\n" + strings.Repeat("    ", depth))
+			out.WriteRune(c)
+		case c == ',':
+			out.WriteString(",\n" + strings.Repeat("    ", depth))
+		case c == ':':
+			out.WriteString(": ")
+		default:
+			out.WriteRune(c)
+		}
+	}
+	return []byte(out.String() + "\n")
+}
+
+// TestOutageEveryRouteAnswers503Fast stops Valkey and calls every route, on
+// a namespace flowhist has cached and on one it has never seen: each
+// answers 503 unavailable with Retry-After within 2 s, /readyz 503 saying
+// why, /healthz 200. Once Valkey is back every route answers as before by
+// itself, a deploy is readable, and the log says once that Valkey is back.
+func TestOutageEveryRouteAnswers503Fast(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	cached, worker := "outage-"+randomHex(4), "w-outage"
+	e.seedNamespace(t, cached, worker)
+	for _, r := range everyRoute(worker) {
+		if a := r.do(e, cached); !r.isHealthy(a) {
+			t.Fatalf("%s with Valkey up: got %s, want %v", r.name, a, r.healthy)
+		}
+	}
+	e.mustCall(t, 200, "GET", "", "/readyz", nil, nil)
+
+	logFrom := e.logSize()
+	e.vk.Stop()
+	e.client = outageClient
+	var slowest time.Duration
+	slowestName := ""
+	requests := 0
+	note := func(name string, a answer) {
+		requests++
+		if a.took > slowest {
+			slowest, slowestName = a.took, name
+		}
+	}
+	for _, ns := range []struct{ kind, name string }{{"cached namespace", cached}, {"unseen namespace", "never-" + randomHex(4)}} {
+		for _, r := range everyRoute(worker) {
+			t.Run(ns.kind+"/"+r.name+" answers 503 unavailable within 2s", func(t *testing.T) {
+				a := r.do(e, ns.name)
+				note(ns.kind+" "+r.name, a)
+				if msg := a.unavailable(); msg != "" {
+					t.Errorf("%s on the %s with Valkey stopped: %s", r.name, ns.kind, msg)
+				}
+			})
+		}
+	}
+	t.Run("readyz answers 503 saying why", func(t *testing.T) {
+		a := e.call("GET", "", "/readyz", nil, nil)
+		note("readyz", a)
+		var body struct {
+			Message string `json:"message"`
+		}
+		if a.err != nil || a.status != 503 || json.Unmarshal(a.body, &body) != nil || body.Message == "" || a.took > outageBound {
+			t.Errorf("GET /readyz with Valkey stopped: got %s, want 503 with a JSON message within %s", a, outageBound)
+		}
+	})
+	t.Run("healthz answers 200", func(t *testing.T) {
+		if a := e.call("GET", "", "/healthz", nil, nil); a.status != 200 {
+			t.Errorf("GET /healthz with Valkey stopped: got %s, want 200", a)
+		}
+	})
+	t.Logf("slowest route during outage: %d ms (%s; %d requests)", slowest.Milliseconds(), slowestName, requests)
+
+	e.client = faultClient
+	e.vk.Restart(t)
+	back := time.Now()
+	took := waitFor(t, 30*time.Second, "every route answering again after the outage", func() (bool, string) {
+		if a := e.call("GET", "", "/readyz", nil, nil); a.status != 200 {
+			return false, "readyz: " + a.String()
+		}
+		for _, r := range everyRoute(worker) {
+			if a := r.do(e, cached); !r.isHealthy(a) {
+				return false, r.name + ": " + a.String()
+			}
+		}
+		return true, ""
+	})
+	t.Logf("every route answered again %s after Valkey was back", took.Round(time.Millisecond))
+
+	t.Run("a deploy after the outage reads back", func(t *testing.T) {
+		body := []byte(`[{"id":"t1","type":"tab","label":"after the outage ` + randomHex(4) + `"}]`)
+		e.mustCall(t, 200, "PUT", cached, "/flows", body, nil)
+		waitFor(t, 10*time.Second, "GET flows answering the deploy made after the outage", func() (bool, string) {
+			a := e.call("GET", cached, "/flows", nil, nil)
+			return a.status == 200 && string(a.body) == string(body), a.String()
+		})
+	})
+	t.Run("the log says once that Valkey is back", func(t *testing.T) {
+		log := e.logSince(t, logFrom)
+		var backLines []string
+		for line := range strings.Lines(log) {
+			l := strings.ToLower(line)
+			if strings.Contains(l, "valkey") && containsAny(l, " back", "again", "recovered", "restored", "resumed", "reconnected", "available") &&
+				!containsAny(l, "unavailable", "not ") {
+				backLines = append(backLines, strings.TrimSpace(line))
+			}
+		}
+		if len(backLines) == 0 {
+			t.Fatalf("flowhist's log since the outage has no line saying Valkey is back (want one); the log:\n%s", tail(log, 3000))
+		}
+		// The projector and the feed may each say so; per request would be
+		// dozens.
+		if len(backLines) > 3 {
+			t.Errorf("flowhist's log says Valkey is back %d times for %d requests, want once:\n%s", len(backLines), requests, strings.Join(backLines, "\n"))
+		}
+		t.Logf("%s after Valkey was back the log said: %s", time.Since(back).Round(time.Millisecond), backLines[0])
+		if n := strings.Count(log, `"internal error"`); n > 0 {
+			t.Errorf("flowhist logged %d internal errors during the outage, want none: an unreachable Valkey is unavailable, not a bug", n)
+		}
+	})
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// TestLoadingAnswers503Never500 restarts Valkey on a dataset it takes
+// seconds to load (key-load-delay slows loading of a small one) and calls
+// every route while it loads: no answer is a 500; each is 503 unavailable
+// or, once loaded, what it answers normally. A worker that followed the
+// feed before the restart is told of the first deploy after it.
+func TestLoadingAnswers503Never500(t *testing.T) {
+	const fillerKeys = 15000 // × ~100 µs of key-load-delay: about 2 s of loading
+	e := newFaultEnv(t, "", append(durableValkey, "--key-load-delay", "100", "--loading-process-events-interval-bytes", "1024")...)
+	ns, worker := "loading-"+randomHex(4), "w-loading"
+	head := e.seedNamespace(t, ns, worker)
+	f := e.follow(t, ns, "w-follower")
+	f.waitNews(t, head, 10*time.Second)
+
+	c := streamstest.Client(t, e.vk.Addr)
+	ctx := context.Background()
+	value := strings.Repeat("x", 100)
+	for i := 0; i < fillerKeys; i += 1000 {
+		cmds := make(rueidis.Commands, 0, 1000)
+		for j := i; j < min(i+1000, fillerKeys); j++ {
+			cmds = append(cmds, c.B().Set().Key(fmt.Sprintf("filler:%d", j)).Value(value).Build())
+		}
+		for _, r := range c.DoMulti(ctx, cmds...) {
+			if err := r.Error(); err != nil {
+				t.Fatalf("writing the filler keys: %v", err)
+			}
+		}
+	}
+	// Everything into the AOF's RDB base, which key-load-delay slows.
+	if err := c.Do(ctx, c.B().Bgrewriteaof().Build()).Error(); err != nil {
+		t.Fatalf("BGREWRITEAOF: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the AOF rewrite", func() (bool, string) {
+		info, err := c.Do(ctx, c.B().Info().Section("persistence").Build()).ToString()
+		return err == nil && strings.Contains(info, "aof_rewrite_in_progress:0") && strings.Contains(info, "aof_rewrite_scheduled:0"), info
+	})
+
+	// A prober sees when Valkey answers LOADING; the hammer calls every
+	// route until the restart returns (Valkey answers PING).
+	var (
+		mu             sync.Mutex
+		loadingFrom    time.Time
+		loadingTo      time.Time
+		answers        []timedAnswer
+		stopProbe      = make(chan struct{})
+		probeDone      = make(chan struct{})
+		hammerDone     = make(chan struct{})
+		hammerStop     atomic.Bool
+		inLoadingCount int
+	)
+	go func() {
+		defer close(probeDone)
+		for {
+			select {
+			case <-stopProbe:
+				return
+			default:
+			}
+			if loadingReply(e.vk.Addr) {
+				mu.Lock()
+				if loadingFrom.IsZero() {
+					loadingFrom = time.Now()
+				}
+				loadingTo = time.Now()
+				mu.Unlock()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	e.vk.Kill()
+	e.client = outageClient
+	// One caller per route, each calling its route again 50 ms after the
+	// last answer, so that a route that hangs holds up only itself.
+	var hammers sync.WaitGroup
+	for _, r := range everyRoute(worker) {
+		hammers.Add(1)
+		go func() {
+			defer hammers.Done()
+			for !hammerStop.Load() {
+				sent := time.Now()
+				a := r.do(e, ns)
+				mu.Lock()
+				answers = append(answers, timedAnswer{r, a, sent})
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	go func() { hammers.Wait(); close(hammerDone) }()
+	restart := time.Now()
+	e.vk.Restart(t)
+	up := time.Now()
+	hammerStop.Store(true)
+	<-hammerDone
+	close(stopProbe)
+	<-probeDone
+	e.client = faultClient
+	if loadingFrom.IsZero() {
+		t.Fatalf("Valkey never answered LOADING during its %s restart: the dataset loads too fast to test", up.Sub(restart).Round(time.Millisecond))
+	}
+	counts := map[int]int{}
+	type wrong struct {
+		n     int
+		first string
+	}
+	wrongs := map[string]*wrong{} // by route
+	var order []string
+	for _, ta := range answers {
+		during := !ta.sent.Before(loadingFrom) && !ta.sent.After(loadingTo)
+		if during {
+			inLoadingCount++
+		}
+		counts[ta.a.status]++
+		msg := ""
+		switch {
+		case ta.a.status == 503:
+			msg = ta.a.unavailable()
+		case !ta.r.isHealthy(ta.a):
+			msg = fmt.Sprintf("got %s, want 503 unavailable or %v", ta.a, ta.r.healthy)
+		}
+		if msg == "" {
+			continue
+		}
+		w := wrongs[ta.r.name]
+		if w == nil {
+			w = &wrong{first: fmt.Sprintf("(sent while Valkey answered LOADING: %v) %s", during, msg)}
+			wrongs[ta.r.name] = w
+			order = append(order, ta.r.name)
+		}
+		w.n++
+	}
+	for _, name := range order {
+		t.Errorf("%s while Valkey restarted: %d wrong answers, the first %s", name, wrongs[name].n, wrongs[name].first)
+	}
+	t.Logf("loading lasted %s (restart to PONG %s); %d answers while Valkey restarted, %d of them sent while it answered LOADING; statuses %v",
+		loadingTo.Sub(loadingFrom).Round(time.Millisecond), up.Sub(restart).Round(time.Millisecond), len(answers), inLoadingCount, counts)
+	if inLoadingCount < len(everyRoute(worker)) {
+		t.Errorf("only %d requests were sent while Valkey loaded, want at least one per route (%d)", inLoadingCount, len(everyRoute(worker)))
+	}
+
+	rev := deployUntilAccepted(t, e, ns, 10*time.Second)
+	took := f.waitNews(t, rev, 10*time.Second)
+	t.Logf("the follower was told of revision %d %s after the deploy that followed loading", rev, took.Round(time.Millisecond))
+}
+
+type timedAnswer struct {
+	r    routeCall
+	a    answer
+	sent time.Time
+}
+
+// loadingReply reports whether the Valkey at addr answers PING with
+// -LOADING.
+func loadingReply(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		return false
+	}
+	buf := make([]byte, 64)
+	n, _ := conn.Read(buf)
+	return strings.HasPrefix(string(buf[:n]), "-LOADING")
+}
+
+// deployUntilAccepted deploys new flows with one Idempotency-Key until
+// flowhist answers 200 (503 meanwhile: Valkey is coming back) and returns
+// the revision.
+func deployUntilAccepted(t *testing.T, e *faultEnv, ns string, within time.Duration) uint64 {
+	t.Helper()
+	body := []byte(`[{"id":"t1","type":"tab","label":"deploy ` + randomHex(4) + `"}]`)
+	key := "after-restart-" + randomHex(6)
+	var rev uint64
+	waitFor(t, within, "a deploy accepted", func() (bool, string) {
+		a := e.call("PUT", ns, "/flows", body, http.Header{"Idempotency-Key": {key}})
+		if a.status != 200 {
+			return false, a.String()
+		}
+		var res struct {
+			Revision uint64 `json:"revision"`
+		}
+		json.Unmarshal(a.body, &res)
+		rev = res.Revision
+		return rev > 0, a.String()
+	})
+	return rev
+}
+
+// TestFaultFeedFollowerAcrossRestart: a worker follows the feed (streamed,
+// acknowledging as the Node-RED module does); Valkey is killed and
+// restarted; the worker is told of the next deploy within 10 s of Valkey
+// being back.
+func TestFaultFeedFollowerAcrossRestart(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns := "follow-" + randomHex(4)
+	head := e.seedNamespace(t, ns, "w-seed")
+	f := e.follow(t, ns, "w-follower")
+	f.waitNews(t, head, 10*time.Second)
+
+	e.vk.Kill()
+	waitFor(t, 30*time.Second, "the follower's feed requests failing while Valkey is down", func() (bool, string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.failures) > 0, "no failed feed request yet"
+	})
+	e.vk.Restart(t)
+	back := time.Now()
+	rev := deployUntilAccepted(t, e, ns, 10*time.Second)
+	f.waitNews(t, rev, 10*time.Second)
+	t.Logf("the follower was told of revision %d %s after Valkey was back", rev, time.Since(back).Round(time.Millisecond))
+}
+
+// TestUnconditionalWriters80: 80 clients PUT flows at the same moment on one
+// namespace without If-Match: each asked for no expectation, so none may be
+// told it conflicted; all 80 land as revisions 1..80. The same for 80 ×
+// PUT credentials.
+func TestUnconditionalWriters80(t *testing.T) {
+	e := newFaultEnv(t, "")
+	ns := "writers-" + randomHex(4)
+	const n = 80
+	run := func(t *testing.T, what, path string, body func(i int) string, from uint64) {
+		start := make(chan struct{})
+		answers := make([]answer, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := []byte(body(i))
+				<-start
+				answers[i] = e.call("PUT", ns, path, b, nil)
+			}()
+		}
+		t0 := time.Now()
+		close(start)
+		wg.Wait()
+		elapsed := time.Since(t0)
+		statuses := map[int]int{}
+		seen := map[uint64]int{}
+		for i, a := range answers {
+			statuses[a.status]++
+			if a.status != 200 {
+				if statuses[a.status] <= 3 {
+					t.Errorf("unconditional %s %d: got %s, want 200", what, i, a)
+				}
+				continue
+			}
+			var res struct {
+				Revision uint64 `json:"revision"`
+			}
+			json.Unmarshal(a.body, &res)
+			if res.Revision <= from || res.Revision > from+n {
+				t.Errorf("unconditional %s %d: revision %d, want one of %d..%d", what, i, res.Revision, from+1, from+n)
+			}
+			if j, dup := seen[res.Revision]; dup {
+				t.Errorf("unconditional %s %d and %d both answered revision %d", what, j, i, res.Revision)
+			}
+			seen[res.Revision] = i
+		}
+		t.Logf("%d concurrent unconditional %s on one namespace: statuses %v in %s: %.0f writes/s", n, what, statuses, elapsed.Round(time.Millisecond), float64(statuses[200])/elapsed.Seconds())
+		if statuses[200] != n {
+			t.Fatalf("%d of %d unconditional %s answered 200 (statuses %v), want all", statuses[200], n, what, statuses)
+		}
+		e.checkGapless(t, ns, from+n)
+	}
+	t.Run("80 PUT flows all land gapless", func(t *testing.T) {
+		run(t, "PUT flows", "/flows", func(i int) string {
+			return fmt.Sprintf(`[{"id":"t1","type":"tab","label":"writer %d"}]`, i)
+		}, 0)
+	})
+	t.Run("80 PUT credentials all land gapless", func(t *testing.T) {
+		if t.Failed() {
+			return
+		}
+		run(t, "PUT credentials", "/credentials", func(i int) string {
+			return fmt.Sprintf(`{"$":"%x"}`, i+1000)
+		}, e.revision(t, ns))
+	})
+}
+
+// TestDurabilityShortfall asks for durability Valkey cannot give (a replica
+// that does not exist, an AOF that is off): with required: true the append
+// answers 503 unavailable saying a retry with the same Idempotency-Key is
+// safe; with required: false it answers 200 saying what was achieved.
+func TestDurabilityShortfall(t *testing.T) {
+	flows := []byte(`[{"id":"t1","type":"tab","label":"durability"}]`)
+	for _, c := range []struct {
+		name       string
+		durability string
+		valkeyArgs []string
+		want       int
+		replicas   int
+		aof        bool
+	}{
+		{"replicas 1 without a replica, required: 503", "replicas: 1\n    required: true", nil, 503, 0, false},
+		{"replicas 1 without a replica, not required: 200 with replicas 0", "replicas: 1\n    required: false", nil, 200, 0, false},
+		{"aof against appendonly no, required: 503", "aof: true\n    required: true", []string{"--appendonly", "no"}, 503, 0, false},
+		{"aof against appendonly no, not required: 200 with aof false", "aof: true\n    required: false", []string{"--appendonly", "no"}, 200, 0, false},
+		{"aof against appendonly yes, required: 200 with aof true", "aof: true\n    required: true", durableValkey, 200, 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newFaultEnv(t, "streams:\n  durability:\n    timeout: 300ms\n    "+c.durability+"\n", c.valkeyArgs...)
+			ns := "durability-" + randomHex(4)
+			key := "durable-" + randomHex(6)
+			a := e.call("PUT", ns, "/flows", flows, http.Header{"Idempotency-Key": {key}})
+			if c.want == 503 {
+				msg := a.unavailable()
+				if msg != "" {
+					t.Fatalf("a deploy short of the durability required: %s", msg)
+				}
+				if ae, _ := a.jsonError(); !strings.Contains(strings.ToLower(ae.Message), "idempotency") {
+					t.Errorf("the 503's message is %q, want it to say a retry with the same Idempotency-Key is safe", ae.Message)
+				}
+				return
+			}
+			if a.status != 200 {
+				t.Fatalf("a deploy with durability not required: got %s, want 200", a)
+			}
+			var res struct {
+				Durability *struct {
+					Replicas *int  `json:"replicas"`
+					AOF      *bool `json:"aof"`
+				} `json:"durability"`
+			}
+			if err := json.Unmarshal(a.body, &res); err != nil || res.Durability == nil || res.Durability.Replicas == nil || res.Durability.AOF == nil {
+				t.Fatalf(`a deploy with durability configured: got %s, want "durability": {"replicas": n, "aof": bool} in the answer`, a)
+			}
+			if *res.Durability.Replicas != c.replicas || *res.Durability.AOF != c.aof {
+				t.Errorf(`"durability" is {"replicas": %d, "aof": %v}, want {"replicas": %d, "aof": %v}`, *res.Durability.Replicas, *res.Durability.AOF, c.replicas, c.aof)
+			}
+		})
+	}
+}
+
+// strconvU is strconv.FormatUint for revisions.
+func strconvU(u uint64) string { return strconv.FormatUint(u, 10) }
