@@ -15,7 +15,9 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no or unknown credentials
 	EFORBIDDEN    = "forbidden"    // known credentials, out of scope
 	ETOOLARGE     = "too_large"    // the request body is larger than allowed
-	EUNAVAILABLE  = "unavailable"  // a dependency (Valkey) cannot be reached
+	EUNAVAILABLE  = "unavailable"  // a dependency (Valkey) cannot be reached, is loading or read-only, or did not answer in time; retry
+	ECORRUPT      = "corrupt"      // stored data fails its own checksum; an operator runs flowhist verify
+	ECANCELED     = "canceled"     // the caller went away before the answer; nobody's failure
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 
@@ -27,12 +29,21 @@ type Error struct {
 	// CurrentRevision is set with ECONFLICT: the aggregate revision the
 	// caller should have expected.
 	CurrentRevision Revision
+	// Err is the cause, for logs only: it may say more than a user should
+	// see.
+	Err error
 }
 
 // Error implements the error interface.
 func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
 	return fmt.Sprintf("%s: %s", e.Code, e.Message)
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {

@@ -18,8 +18,18 @@ var statusOf = map[string]int{
 	domain.EFORBIDDEN:    http.StatusForbidden,
 	domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	domain.ECORRUPT:      http.StatusInternalServerError,
+	domain.ECANCELED:     statusClientClosed,
 	domain.EINTERNAL:     http.StatusInternalServerError,
 }
+
+// statusClientClosed is what the metrics record for a request whose client
+// went away before the answer (nginx's 499); the client never sees it.
+const statusClientClosed = 499
+
+// retryAfter is the Retry-After of every 503, in seconds: Valkey restarts,
+// loads and failovers take seconds.
+const retryAfter = "1"
 
 // errorBody is every error answer.
 type errorBody struct {
@@ -28,8 +38,11 @@ type errorBody struct {
 	CurrentRevision *domain.Revision `json:"currentRevision,omitempty"`
 }
 
-// writeError answers with err's code and message. Internal errors are
-// logged here, once, and shown to the user only as "internal error".
+// writeError answers with err's code and message; it is where errors are
+// logged, once. Internal errors are logged and shown to the user only as
+// "internal error"; corrupt data is logged with its message. An
+// unavailable Valkey is not logged per request (the Valkey monitor says so
+// once), nor is a client that went away.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := domain.ErrorCode(err)
 	status, ok := statusOf[code]
@@ -37,9 +50,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	body := errorBody{Code: code, Message: domain.ErrorMessage(err)}
-	if code == domain.EINTERNAL {
+	switch code {
+	case domain.EINTERNAL:
 		s.log.Error("internal error", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 		body.Message = "internal error"
+	case domain.ECORRUPT:
+		s.log.Error("stored data is corrupt", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+	case domain.EUNAVAILABLE:
+		s.log.Debug("unavailable", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		w.Header().Set("Retry-After", retryAfter)
+	case domain.ECANCELED:
+		// Nobody reads the answer; the status is for the metrics.
+		w.WriteHeader(status)
+		return
 	}
 	if code == domain.ECONFLICT {
 		var de *domain.Error

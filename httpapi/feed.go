@@ -149,9 +149,15 @@ func (f *feed) since(ns string, base domain.Revision) (feedNews, bool) {
 // entry, until it has had no waiters for tailLinger or the feed is closed.
 func (f *feed) run(ns string, t *tail) {
 	defer f.wg.Done()
+	// Failures are logged when they start and when they end, not at
+	// every retry: the Valkey monitor reports the outage itself.
+	failing := false
 	last, err := f.store.LastEntry(f.ctx, ns)
 	for err != nil {
-		f.log.Warn("feed tail cannot read the log; retrying", zap.String("ns", ns), zap.Error(err))
+		if !failing {
+			failing = true
+			f.log.Warn("feed tail cannot read the log; retrying", zap.String("ns", ns), zap.Error(err))
+		}
 		select {
 		case <-f.ctx.Done():
 			return
@@ -181,12 +187,19 @@ func (f *feed) run(ns string, t *tail) {
 			if f.ctx.Err() != nil {
 				continue
 			}
-			f.log.Warn("feed tail lost Valkey; retrying", zap.String("ns", ns), zap.Error(err))
+			if !failing {
+				failing = true
+				f.log.Warn("feed tail lost Valkey; retrying", zap.String("ns", ns), zap.Error(err))
+			}
 			select {
 			case <-f.ctx.Done():
 			case <-time.After(tailBackoff):
 			}
 			continue
+		}
+		if failing {
+			failing = false
+			f.log.Info("feed tail resumed", zap.String("ns", ns))
 		}
 		if len(entries) > 0 {
 			last = entries[len(entries)-1].Revision

@@ -94,20 +94,18 @@ func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.F
 	c.IdempotencyKey, c.Actor = r.Header.Get("Idempotency-Key"), actor(r)
 	c.CorrelationID = r.Header.Get("Flowhist-Correlation-Id")
 	res, err := s.store.AppendFlows(r.Context(), ns, c)
+	typ := c.Type
+	if typ == "" {
+		typ = domain.FlowsDeployed
+	}
+	s.landed(r, ns, res.AppendResult, typ, domain.AggregateFlows)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			s.metrics.conflicts.Inc()
 		}
 		return err
 	}
-	typ := c.Type
-	if typ == "" {
-		typ = domain.FlowsDeployed
-	}
-	if !res.Duplicate {
-		s.appended(r, ns, res.Revision, typ, domain.AggregateFlows)
-	}
-	writeAppend(w, res.Revision, res.AggregateRevision, res.SHA256, res.Duplicate, map[string]any{
+	writeAppend(w, res.AppendResult, res.SHA256, map[string]any{
 		"flowsRevision": res.AggregateRevision, "summary": res.Summary,
 	})
 	return nil

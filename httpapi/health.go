@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"go.uber.org/zap"
 )
 
 // healthz answers while the process is up.
@@ -12,19 +15,53 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz answers 200 once the schema was checked and the projector caught
-// up at start, and while Valkey answers; 503 saying which is missing
+// up at start, and while Valkey serves reads; 503 saying which is missing
 // otherwise.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() {
+		w.Header().Set("Retry-After", retryAfter)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "message": "checking schema versions and catching up projections"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), min(s.cfg.RequestTimeout, 2*time.Second))
 	defer cancel()
-	c := s.store.Client()
-	if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "message": "valkey does not answer PING"})
+	if err := s.store.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", retryAfter)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "message": domain.ErrorMessage(err)})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// MonitorValkey pings Valkey every interval until ctx is done, and logs
+// when it stops and starts serving: once per outage, however many
+// requests answered 503 meanwhile.
+func (s *Server) MonitorValkey(ctx context.Context, every time.Duration) {
+	var down time.Time
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, min(every, s.cfg.RequestTimeout))
+		err := s.store.Ping(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && down.IsZero():
+			down = time.Now()
+			s.metrics.valkeyUp.Set(0)
+			s.log.Warn("valkey is unavailable: requests answer 503 until it is back", zap.String("reason", domain.ErrorMessage(err)), zap.Error(err))
+		case err == nil && !down.IsZero():
+			s.metrics.valkeyUp.Set(1)
+			s.log.Info("valkey is available again", zap.Duration("outage", time.Since(down).Round(time.Millisecond)))
+			down = time.Time{}
+		case err == nil:
+			s.metrics.valkeyUp.Set(1)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -63,15 +63,22 @@ func mustServer(tb testing.TB, cfg httpapi.Config) *testServer {
 // mustServerAt returns a server on the valkey-server at addr.
 func mustServerAt(tb testing.TB, addr string, cfg httpapi.Config) *testServer {
 	tb.Helper()
+	return mustServerWith(tb, addr, streams.Config{}, cfg)
+}
+
+// mustServerWith returns a server on the valkey-server at addr with a store
+// configured by scfg.
+func mustServerWith(tb testing.TB, addr string, scfg streams.Config, cfg httpapi.Config) *testServer {
+	tb.Helper()
 	if len(cfg.Tokens) == 0 && !cfg.AuthDisabled {
 		cfg.Tokens = defaultTokens
 	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	client, err := streams.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
 	if err != nil {
 		tb.Fatalf("connect to valkey at %s: %v", addr, err)
 	}
 	tb.Cleanup(client.Close) // last: after the HTTP server and the feed are done
-	store, err := streams.New(client, streams.Config{}, nil)
+	store, err := streams.New(client, scfg, nil)
 	if err != nil {
 		tb.Fatalf("streams.New: %v", err)
 	}

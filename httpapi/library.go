@@ -132,6 +132,6 @@ func (s *Server) putLibrary(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeAppend(w, res.Revision, res.AggregateRevision, "", res.Duplicate, nil)
+	writeAppend(w, res, "", nil)
 	return nil
 }

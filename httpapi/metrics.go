@@ -17,6 +17,8 @@ type metrics struct {
 	conflicts   prometheus.Counter
 	feedWaiters prometheus.Gauge
 	workerLag   *prometheus.GaugeVec
+	valkeyUp    prometheus.Gauge
+	shortfalls  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,9 +40,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		workerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "flowhist_worker_lag_revisions", Help: "Revisions a worker has not acknowledged, as of the last reaper pass.",
 		}, []string{"namespace", "worker"}),
+		valkeyUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowhist_valkey_up", Help: "1 while Valkey serves reads, 0 during an outage, as of the last ping.",
+		}),
+		shortfalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowhist_durability_shortfalls_total", Help: "Appends whose configured durability (replicas, AOF) was not confirmed in time.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.appends, m.conflicts, m.feedWaiters, m.workerLag)
+		reg.MustRegister(m.requests, m.appends, m.conflicts, m.feedWaiters, m.workerLag, m.valkeyUp, m.shortfalls)
 		if g, ok := reg.(prometheus.Gatherer); ok {
 			m.gatherer = g
 		}

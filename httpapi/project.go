@@ -28,7 +28,10 @@ func (s *Server) projectSoon(ns string) {
 	go func() {
 		defer s.pwg.Done()
 		for {
-			if _, err := s.proj.CatchUpNamespace(context.Background(), ns); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+			_, err := s.proj.CatchUpNamespace(ctx, ns)
+			cancel()
+			if err != nil {
 				s.log.Warn("projection after append failed; the background projector will retry", zap.String("ns", ns), zap.Error(err))
 			}
 			s.pmu.Lock()

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/flowhist/flowhist/streams"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/flowhist/flowhist/streams"
+	"go.uber.org/zap"
 
 	"github.com/flowhist/flowhist/domain"
 )
@@ -77,14 +79,34 @@ func (s *Server) appended(r *http.Request, ns string, rev domain.Revision, typ d
 	s.projectSoon(ns)
 }
 
+// landed runs after every append that wrote an event, even one answered
+// 503 because its durability fell short (it is in the log all the same):
+// the shortfall is logged and counted, followers are woken and the
+// namespace projected.
+func (s *Server) landed(r *http.Request, ns string, res streams.AppendResult, typ domain.EventType, aggregate string) {
+	if res.Revision == 0 || res.Duplicate {
+		return
+	}
+	if d := res.Durability; d != nil && !d.Achieved {
+		s.metrics.shortfalls.Inc()
+		s.log.Warn("append not confirmed as durable as configured (streams.durability)", zap.String("ns", ns),
+			zap.Uint64("rev", uint64(res.Revision)), zap.Int("replicas", d.Replicas), zap.Bool("aof", d.LocalAOF))
+	}
+	s.appended(r, ns, res.Revision, typ, aggregate)
+}
+
 // writeAppend answers a successful append.
-func writeAppend(w http.ResponseWriter, rev, aggRev domain.Revision, sha string, duplicate bool, extra map[string]any) {
+func writeAppend(w http.ResponseWriter, res streams.AppendResult, sha string, extra map[string]any) {
+	rev, aggRev := res.Revision, res.AggregateRevision
 	body := map[string]any{"revision": rev, "aggregateRevision": aggRev}
 	if sha != "" {
 		body["sha256"] = sha
 	}
-	if duplicate {
+	if res.Duplicate {
 		body["duplicate"] = true
+	}
+	if res.Durability != nil {
+		body["durability"] = res.Durability
 	}
 	for k, v := range extra {
 		body[k] = v

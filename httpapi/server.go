@@ -27,6 +27,14 @@ type Config struct {
 	AuthDisabled bool
 	// MaxBody is the largest request body accepted. Default 32 MiB.
 	MaxBody int64
+	// RequestTimeout bounds every request's work, Valkey calls included:
+	// past it the answer is 503 unavailable. The worker feed's wait is
+	// the one exception (FeedMaxWait bounds it, then RequestTimeout
+	// applies again). Default 5s.
+	RequestTimeout time.Duration
+	// WriteTimeout bounds sending an answer, counted from the end of its
+	// work. Default 60s.
+	WriteTimeout time.Duration
 	// FeedMaxWait caps a feed request's wait. Default 60s.
 	FeedMaxWait time.Duration
 	// FeedDefaultWait is a feed request's wait when it names none.
@@ -42,6 +50,12 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.MaxBody == 0 {
 		c.MaxBody = 32 << 20
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 60 * time.Second
 	}
 	if c.FeedMaxWait == 0 {
 		c.FeedMaxWait = 60 * time.Second
@@ -70,6 +84,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.MaxBody < 1024:
 		return fmt.Errorf("httpapi: max body %d is under 1 KiB", c.MaxBody)
+	case c.RequestTimeout < 100*time.Millisecond:
+		return fmt.Errorf("httpapi: request timeout %s is under 100ms", c.RequestTimeout)
+	case c.WriteTimeout < time.Second:
+		return fmt.Errorf("httpapi: write timeout %s is under 1s", c.WriteTimeout)
 	case c.FeedMaxWait < time.Second:
 		return fmt.Errorf("httpapi: feed max wait %s is under 1s", c.FeedMaxWait)
 	case c.SessionTTL < time.Minute:
@@ -132,9 +150,20 @@ func (s *Server) Close() {
 }
 
 // route registers h for pattern with the scope it needs, wrapped with auth,
-// metrics and the namespace check.
+// metrics, the namespace check and the request's deadline.
 func (s *Server) route(pattern string, scope Scope, h func(w http.ResponseWriter, r *http.Request) error) {
+	s.routeWithin(s.cfg.RequestTimeout, pattern, scope, h)
+}
+
+// routeWithin is route with a deadline of its own: the worker feed waits
+// up to FeedMaxWait for news before its work.
+func (s *Server) routeWithin(timeout time.Duration, pattern string, scope Scope, h func(w http.ResponseWriter, r *http.Request) error) {
 	s.mux.Handle(pattern, s.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		// A client that stops reading must not hold the handler for ever.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + s.cfg.WriteTimeout))
 		ns := r.PathValue("ns")
 		if ns != "" {
 			if err := domain.ValidateNamespace(ns); err != nil {
@@ -172,7 +201,7 @@ func (s *Server) routes() {
 	s.route("PUT "+nsPath+"/sessions", ScopeDeploy, s.putSessions)
 	s.route("GET "+nsPath+"/library/{type}", ScopeRead, s.getLibrary)
 	s.route("PUT "+nsPath+"/library/{type}", ScopeDeploy, s.putLibrary)
-	s.route("GET "+nsPath+"/feed", ScopeRead, s.getFeed)
+	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "GET "+nsPath+"/feed", ScopeRead, s.getFeed)
 	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.ackFeed)
 	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
 	s.route("GET "+nsPath+"/history", ScopeRead, s.getHistory)

@@ -90,7 +90,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 			extra["packagesRevision"] = pres.Revision
 		}
 	}
-	writeAppend(w, res.Revision, res.AggregateRevision, "", res.Duplicate, extra)
+	writeAppend(w, res, "", extra)
 	return nil
 }
 
@@ -154,14 +154,12 @@ func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, a
 		key += ":packages"
 	}
 	res, err := s.store.Append(r.Context(), streams.AppendRequest{Event: e, Expected: exp, IdempotencyKey: key})
+	s.landed(r, ns, res, typ, agg)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			s.metrics.conflicts.Inc()
 		}
 		return res, err
-	}
-	if !res.Duplicate {
-		s.appended(r, ns, res.Revision, typ, agg)
 	}
 	return res, nil
 }

@@ -138,11 +138,19 @@ type feedCall struct {
 // create creates the worker's group at after, unless it exists, with the
 // worker as its consumer (so that the group's idle time counts from now).
 func (c feedCall) create() error {
-	created, err := c.s.store.CreateGroup(c.ctx, c.ns, c.group, c.after)
+	ctx, cancel := c.valkeyCtx()
+	defer cancel()
+	created, err := c.s.store.CreateGroup(ctx, c.ns, c.group, c.after)
 	if err == nil && created {
-		err = c.s.store.CreateConsumer(c.ctx, c.ns, c.group, c.worker)
+		err = c.s.store.CreateConsumer(ctx, c.ns, c.group, c.worker)
 	}
 	return err
+}
+
+// valkeyCtx bounds one step of the feed's work by the request timeout: the
+// request's own deadline leaves room for the wait.
+func (c feedCall) valkeyCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 }
 
 // feedBatch is the most entries one read of a worker's group returns.
@@ -153,14 +161,16 @@ const feedBatch = 1000
 // another replica, say) is created again where the worker asked, and read:
 // what was appended since is the worker's news.
 func (c feedCall) read(ack, after domain.Revision) ([]streams.Entry, error) {
-	entries, _, err := c.s.store.Poll(c.ctx, c.ns, c.group, c.worker, ack, after, feedBatch)
+	ctx, cancel := c.valkeyCtx()
+	defer cancel()
+	entries, _, err := c.s.store.Poll(ctx, c.ns, c.group, c.worker, ack, after, feedBatch)
 	if domain.ErrorCode(err) != domain.ENOTFOUND {
 		return entries, err
 	}
 	if err := c.create(); err != nil {
 		return nil, err
 	}
-	entries, _, err = c.s.store.Poll(c.ctx, c.ns, c.group, c.worker, ack, after, feedBatch)
+	entries, _, err = c.s.store.Poll(ctx, c.ns, c.group, c.worker, ack, after, feedBatch)
 	return entries, err
 }
 
@@ -185,7 +195,13 @@ func (c feedCall) stream(w http.ResponseWriter, ack domain.Revision, end <-chan 
 				if c.ctx.Err() != nil {
 					return nil // the worker went away
 				}
-				c.s.log.Warn("feed stream ends: reading the worker's group failed", zap.String("ns", c.ns), zap.String("worker", c.worker), zap.Error(err))
+				// The answer is under way: end it, and the worker asks
+				// again. An outage is the Valkey monitor's to report.
+				log := c.s.log.Warn
+				if domain.ErrorCode(err) == domain.EUNAVAILABLE {
+					log = c.s.log.Debug
+				}
+				log("feed stream ends: reading the worker's group failed", zap.String("ns", c.ns), zap.String("worker", c.worker), zap.Error(err))
 				return nil
 			}
 			ack, read = 0, false

@@ -19,6 +19,9 @@ type Config struct {
 	// projector without acknowledgement before Run takes it over.
 	// Default 30s.
 	ReclaimIdle time.Duration
+	// Timeout bounds one pass of Run; a pass that takes longer (a Valkey
+	// that hangs) is abandoned and tried again. Default 30s.
+	Timeout time.Duration
 	// Batch is how many entries are read at a time. Default 256.
 	Batch int
 	// Compat enables the old module's keys per namespace; the key "*"
@@ -52,6 +55,9 @@ func (c *Config) setDefaults() {
 	if c.ReclaimIdle == 0 {
 		c.ReclaimIdle = 30 * time.Second
 	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
 	if c.Batch == 0 {
 		c.Batch = 256
 	}
@@ -79,6 +85,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("projector: interval %s is negative", c.Interval)
 	case c.ReclaimIdle < 0:
 		return fmt.Errorf("projector: reclaim idle %s is negative", c.ReclaimIdle)
+	case c.Timeout < 0:
+		return fmt.Errorf("projector: timeout %s is negative", c.Timeout)
 	case c.Batch < 1:
 		return fmt.Errorf("projector: batch %d is under 1", c.Batch)
 	}

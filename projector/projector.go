@@ -70,7 +70,7 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 // the revision the state is at. The HTTP API calls it after each append, so
 // that a client reads its own writes.
 //
-// Errors: EINTERNAL (the log does not fold: the message names the
+// Errors: ECORRUPT (the log does not fold: the message names the
 // revision), EUNAVAILABLE.
 func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Revision, error) {
 	s := p.ns(ns)
@@ -127,7 +127,7 @@ func (p *Projector) apply(ctx context.Context, s *nsState, e *domain.Event) erro
 	ch, err := s.st.Apply(e)
 	if err != nil {
 		p.log.Error("event does not fold; run flowhist verify", zap.String("ns", e.Namespace), zap.Uint64("rev", uint64(e.Revision)), zap.Error(err))
-		return domain.Errorf(domain.EINTERNAL, "namespace %s: %v", e.Namespace, err)
+		return domain.Errorf(domain.ECORRUPT, "namespace %s: %v: run flowhist verify", e.Namespace, err)
 	}
 	applied, err := p.store.SaveState(ctx, s.st, ch)
 	if err != nil {
@@ -211,13 +211,27 @@ func (p *Projector) catchUpTo(ctx context.Context, ns string, n int) (domain.Rev
 // Run follows the projector consumer group of every namespace until ctx is
 // done: it takes new entries (and entries another projector left
 // unacknowledged for ReclaimIdle), projects up to them and acknowledges them.
-// It returns nil when ctx is cancelled.
+// It returns nil when ctx is cancelled. A failing pass is logged once, and
+// so is the first pass that succeeds after it: an outage of Valkey is two
+// lines, not one a second.
 func (p *Projector) Run(ctx context.Context) error {
 	t := time.NewTicker(p.cfg.Interval)
 	defer t.Stop()
+	failing := false
 	for {
-		if err := p.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			p.log.Warn("projector pass failed; retrying", zap.Error(err))
+		pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+		err := p.RunOnce(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && !failing:
+			failing = true
+			p.log.Warn("projector pass failed; retrying every interval until one succeeds", zap.Error(err))
+		case err != nil:
+			p.log.Debug("projector pass failed again", zap.Error(err))
+		case failing:
+			failing = false
+			p.log.Info("projector resumed")
 		}
 		select {
 		case <-ctx.Done():

@@ -37,7 +37,7 @@ func Verify(ctx context.Context, store *streams.Store, ns string) (Report, error
 	for {
 		events, err := store.Read(ctx, ns, streams.Query{From: fold.Revision + 1, Limit: 512})
 		if err != nil {
-			if domain.ErrorCode(err) == domain.EINTERNAL {
+			if domain.ErrorCode(err) == domain.ECORRUPT {
 				// A log entry that does not decode.
 				r.BadRevision, r.Problem = fold.Revision+1, err.Error()
 				return r, nil

@@ -102,7 +102,7 @@ type AppendResult struct {
 // DurabilityResult reports what WAIT / WAITAOF confirmed.
 type DurabilityResult struct {
 	Replicas    int  `json:"replicas"`    // replicas that acknowledged the write
-	LocalAOF    bool `json:"localAof"`    // fsynced to the primary's AOF
+	LocalAOF    bool `json:"aof"`         // fsynced to the primary's AOF
 	ReplicasAOF int  `json:"replicasAof"` // replicas that fsynced it to their AOF
 	Achieved    bool `json:"achieved"`    // everything asked for was confirmed
 }
@@ -122,11 +122,15 @@ type envelope struct {
 	Schema        int              `json:"schema"`
 }
 
-// Append appends req.Event to its namespace's log.
+// Append appends req.Event to its namespace's log. When durability is
+// configured, the result's Durability says what Valkey confirmed.
 //
 // Errors: EINVALID (the event or the idempotency key is unusable, or the key
 // was used for a different request), ECONFLICT (req.Expected is stale; the
-// error carries the current revision), EUNAVAILABLE (Valkey unreachable).
+// error carries the current revision), EUNAVAILABLE (Valkey unreachable,
+// loading or read-only; or, with Durability.Required, the durability asked
+// for was not confirmed: then the event was appended, the result says
+// where, and only a retry with the same idempotency key is safe).
 func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, error) {
 	e := &req.Event
 	if err := e.Validate(); err != nil {
@@ -182,7 +186,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 			return nil
 		})
 		if err != nil {
-			return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, unavailable(err))
+			return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, classify(err))
 		}
 	} else {
 		res = appendScript.exec(ctx, s.client, keys, args)
@@ -192,16 +196,18 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 		return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, err)
 	}
 	out.Durability = dur
+	if dur != nil && !dur.Achieved && s.cfg.Durability.Required {
+		return out, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf(
+			"revision %d was written, but Valkey did not confirm %s within %s (streams.durability.required): it may be lost if Valkey fails over now; retrying with the same Idempotency-Key is safe",
+			out.Revision, s.cfg.Durability, s.cfg.Durability.Timeout)}
+	}
 	return out, nil
 }
 
 func parseAppendReply(res rueidis.RedisResult, req AppendRequest, aggregate string) (AppendResult, error) {
 	reply, err := res.AsStrSlice()
 	if err != nil {
-		if rerr, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(rerr.Error(), "ESCHEMA") {
-			return AppendResult{}, domain.Errorf(domain.EINTERNAL, "%s; upgrade flowhist", strings.TrimPrefix(rerr.Error(), "ESCHEMA "))
-		}
-		return AppendResult{}, unavailable(err)
+		return AppendResult{}, classify(err)
 	}
 	if len(reply) != 2 {
 		return AppendResult{}, fmt.Errorf("unexpected append reply %q", reply)

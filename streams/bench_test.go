@@ -3,10 +3,11 @@ package streams_test
 import (
 	"bytes"
 	"fmt"
-	"github.com/flowhist/flowhist/streams/streamstest"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/flowhist/flowhist/streams/streamstest"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/domain/domaintest"

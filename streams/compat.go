@@ -78,7 +78,7 @@ func (s *Store) doAll(ctx context.Context, cmds rueidis.Commands) error {
 	}
 	for _, r := range s.client.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
-			return unavailable(err)
+			return classify(err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,28 @@ type Durability struct {
 	AOF      bool
 	// Timeout bounds the wait. Default 1s when anything is asked for.
 	Timeout time.Duration
+	// Required makes a shortfall an error (EUNAVAILABLE) instead of a
+	// result that reports it: the event is appended either way, so a
+	// caller that retries must use the same idempotency key.
+	Required bool
+}
+
+// String says what d asks for, as "1 replica and the AOF fsync".
+func (d Durability) String() string {
+	var parts []string
+	switch {
+	case d.Replicas == 1:
+		parts = append(parts, "1 replica")
+	case d.Replicas > 1:
+		parts = append(parts, fmt.Sprintf("%d replicas", d.Replicas))
+	}
+	if d.AOF {
+		parts = append(parts, "the AOF fsync")
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, " and ")
 }
 
 func (c *Config) setDefaults() {

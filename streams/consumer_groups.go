@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -20,19 +19,6 @@ const ProjectorGroup = "projector"
 
 // WorkerGroup returns the consumer group of worker id.
 func WorkerGroup(id string) string { return "worker:" + id }
-
-// isBusyGroup reports the one driver error that must be matched by text:
-// XGROUP CREATE of a group that exists.
-func isBusyGroup(err error) bool {
-	rerr, ok := rueidis.IsRedisErr(err)
-	return ok && strings.HasPrefix(rerr.Error(), "BUSYGROUP")
-}
-
-// isNoGroup reports a read or ack on a group (or log) that does not exist.
-func isNoGroup(err error) bool {
-	rerr, ok := rueidis.IsRedisErr(err)
-	return ok && strings.HasPrefix(rerr.Error(), "NOGROUP")
-}
 
 // CreateGroup creates group on ns's log positioned after revision at, so the
 // first entry it delivers is at+1. It creates an empty log if there is none.
@@ -54,7 +40,7 @@ func (s *Store) CreateGroup(ctx context.Context, ns, group string, at domain.Rev
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("streams: create group %s on %s: %w", group, ns, unavailable(err))
+		return false, fmt.Errorf("streams: create group %s on %s: %w", group, ns, classify(err))
 	}
 	return true, nil
 }
@@ -70,7 +56,7 @@ func (s *Store) CreateConsumer(ctx context.Context, ns, group, consumer string) 
 		return domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
 	}
 	if err != nil {
-		return fmt.Errorf("streams: create consumer %s in %s on %s: %w", consumer, group, ns, unavailable(err))
+		return fmt.Errorf("streams: create consumer %s in %s on %s: %w", consumer, group, ns, classify(err))
 	}
 	return nil
 }
@@ -121,7 +107,7 @@ func (s *Store) decodeGroupReply(ns, group string, r rueidis.RedisResult) ([]*do
 		return nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("streams: read group %s on %s: %w", group, ns, unavailable(err))
+		return nil, fmt.Errorf("streams: read group %s on %s: %w", group, ns, classify(err))
 	}
 	return decodeEntries(ns, streams[logKey(ns)])
 }
@@ -150,7 +136,7 @@ func (s *Store) Ack(ctx context.Context, ns, group string, revs ...domain.Revisi
 	}
 	err := s.client.Do(ctx, s.client.B().Xack().Key(logKey(ns)).Group(group).Id(ids...).Build()).Error()
 	if err != nil {
-		return fmt.Errorf("streams: ack %s on %s: %w", group, ns, unavailable(err))
+		return fmt.Errorf("streams: ack %s on %s: %w", group, ns, classify(err))
 	}
 	return nil
 }
@@ -168,7 +154,7 @@ func (s *Store) Reclaim(ctx context.Context, ns, group, consumer string, minIdle
 		return nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("streams: reclaim %s on %s: %w", group, ns, unavailable(err))
+		return nil, fmt.Errorf("streams: reclaim %s on %s: %w", group, ns, classify(err))
 	}
 	if len(arr) < 2 {
 		return nil, fmt.Errorf("streams: reclaim %s on %s: unexpected reply", group, ns)
@@ -204,10 +190,10 @@ type GroupInfo struct {
 func (s *Store) Groups(ctx context.Context, ns string) ([]GroupInfo, error) {
 	res, err := s.client.Do(ctx, s.client.B().XinfoGroups().Key(logKey(ns)).Build()).ToArray()
 	if err != nil {
-		if rerr, ok := rueidis.IsRedisErr(err); ok && strings.Contains(rerr.Error(), "no such key") {
+		if isNoSuchKey(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("streams: groups of %s: %w", ns, unavailable(err))
+		return nil, fmt.Errorf("streams: groups of %s: %w", ns, classify(err))
 	}
 	head, err := s.Head(ctx, ns)
 	if err != nil {
@@ -242,7 +228,7 @@ func (s *Store) Groups(ctx context.Context, ns string) ([]GroupInfo, error) {
 func (s *Store) groupConsumers(ctx context.Context, ns string, info *GroupInfo) error {
 	cs, err := s.client.Do(ctx, s.client.B().XinfoConsumers().Key(logKey(ns)).Group(info.Name).Build()).ToArray()
 	if err != nil {
-		return fmt.Errorf("streams: consumers of %s on %s: %w", info.Name, ns, unavailable(err))
+		return fmt.Errorf("streams: consumers of %s on %s: %w", info.Name, ns, classify(err))
 	}
 	info.Consumers = len(cs)
 	for i, c := range cs {
@@ -262,7 +248,7 @@ func (s *Store) groupConsumers(ctx context.Context, ns string, info *GroupInfo) 
 	if info.Pending > 0 {
 		p, err := s.client.Do(ctx, s.client.B().Xpending().Key(logKey(ns)).Group(info.Name).Build()).ToArray()
 		if err != nil {
-			return fmt.Errorf("streams: pending of %s on %s: %w", info.Name, ns, unavailable(err))
+			return fmt.Errorf("streams: pending of %s on %s: %w", info.Name, ns, classify(err))
 		}
 		if len(p) >= 2 {
 			lo, _ := p[1].ToString()
@@ -280,10 +266,8 @@ func (s *Store) groupConsumers(ctx context.Context, ns string, info *GroupInfo) 
 // Errors: EUNAVAILABLE.
 func (s *Store) DestroyGroup(ctx context.Context, ns, group string) error {
 	err := s.client.Do(ctx, s.client.B().XgroupDestroy().Key(logKey(ns)).Group(group).Build()).Error()
-	if err != nil && !isNoGroup(err) {
-		if rerr, ok := rueidis.IsRedisErr(err); !ok || !strings.Contains(rerr.Error(), "no such key") {
-			return fmt.Errorf("streams: destroy group %s on %s: %w", group, ns, unavailable(err))
-		}
+	if err != nil && !isNoGroup(err) && !isNoSuchKey(err) {
+		return fmt.Errorf("streams: destroy group %s on %s: %w", group, ns, classify(err))
 	}
 	return nil
 }
@@ -375,7 +359,7 @@ func (s *Store) Poll(ctx context.Context, ns, group, consumer string, ack, after
 		return nil, 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("streams: poll %s on %s: %w", group, ns, unavailable(err))
+		return nil, 0, fmt.Errorf("streams: poll %s on %s: %w", group, ns, classify(err))
 	}
 	if len(vals)%2 != 1 {
 		return nil, 0, fmt.Errorf("streams: poll %s on %s: %d values in the reply", group, ns, len(vals))
@@ -419,7 +403,7 @@ func (s *Store) WaitEntries(ctx context.Context, ns string, after domain.Revisio
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("streams: wait on %s: %w", ns, unavailable(err))
+		return nil, fmt.Errorf("streams: wait on %s: %w", ns, classify(err))
 	}
 	var out []Entry
 	for _, e := range res[logKey(ns)] {
@@ -437,7 +421,7 @@ func (s *Store) WaitEntries(ctx context.Context, ns string, after domain.Revisio
 func (s *Store) LastEntry(ctx context.Context, ns string) (domain.Revision, error) {
 	entries, err := s.client.Do(ctx, s.client.B().Xrevrange().Key(logKey(ns)).End("+").Start("-").Count(1).Build()).AsXRange()
 	if err != nil {
-		return 0, fmt.Errorf("streams: last entry of %s: %w", ns, unavailable(err))
+		return 0, fmt.Errorf("streams: last entry of %s: %w", ns, classify(err))
 	}
 	if len(entries) == 0 {
 		return 0, nil

@@ -46,21 +46,30 @@ type FlowsResult struct {
 	Summary domain.Summary `json:"summary"`
 }
 
-// maxAnyRetries bounds how often an append with ExpectAny re-diffs against a
-// head that moved under it.
-const maxAnyRetries = 8
-
 // AppendFlows appends a change of ns's flows as a patch against the current
-// document. With ExpectAny it re-diffs and retries when another deploy got
-// in first; otherwise a stale expectation is a conflict.
+// document. With ExpectAny it never conflicts: when another replica's
+// deploy got in first it re-diffs against the new head and tries again,
+// until ctx ends. Otherwise a stale expectation is a conflict.
 //
-// Errors: EINVALID, ECONFLICT (carrying the current revision), EUNAVAILABLE.
+// This process's flows appends to one namespace take turns: concurrent
+// deploys queue instead of racing for the head, and each diffs against the
+// head the one before it cached.
+//
+// Errors: EINVALID, ECONFLICT (carrying the current revision; never with
+// ExpectAny), EUNAVAILABLE (also when ctx ends while waiting its turn).
 func (s *Store) AppendFlows(ctx context.Context, ns string, c FlowsChange) (FlowsResult, error) {
 	if err := domain.ValidateNamespace(ns); err != nil {
 		return FlowsResult{}, err
 	}
 	if c.Type == "" {
 		c.Type = domain.FlowsDeployed
+	}
+	turn := s.flowsTurn(ns)
+	select {
+	case turn <- struct{}{}:
+		defer func() { <-turn }()
+	case <-ctx.Done():
+		return FlowsResult{}, fmt.Errorf("streams: append flows to %s: waiting for the deploys before it: %w", ns, classify(ctx.Err()))
 	}
 	for attempt := 0; ; attempt++ {
 		base, err := s.head(ctx, ns, attempt > 0)
@@ -77,11 +86,26 @@ func (s *Store) AppendFlows(ctx context.Context, ns string, c FlowsChange) (Flow
 			return FlowsResult{}, domain.ConflictError(domain.AggregateFlows, c.Expected, base.AggregateRevision)
 		}
 		res, err := s.appendFlowsOn(ctx, ns, base, c)
-		if domain.ErrorCode(err) == domain.ECONFLICT && c.Expected.IsAny() && attempt < maxAnyRetries {
+		if domain.ErrorCode(err) == domain.ECONFLICT && c.Expected.IsAny() {
+			// Another replica appended between our head and our
+			// append: one of us always lands, so this ends.
+			if ctx.Err() != nil {
+				return FlowsResult{}, fmt.Errorf("streams: append flows to %s: %w", ns, classify(ctx.Err()))
+			}
 			continue
 		}
 		return res, err
 	}
+}
+
+// flowsTurn returns ns's turn token: a channel of capacity one that a flows
+// append holds while it runs.
+func (s *Store) flowsTurn(ns string) chan struct{} {
+	if t, ok := s.turns.Load(ns); ok {
+		return t.(chan struct{})
+	}
+	t, _ := s.turns.LoadOrStore(ns, make(chan struct{}, 1))
+	return t.(chan struct{})
 }
 
 func (s *Store) appendFlowsOn(ctx context.Context, ns string, base *FlowsVersion, c FlowsChange) (FlowsResult, error) {
@@ -124,6 +148,13 @@ func (s *Store) appendFlowsOn(ctx context.Context, ns string, base *FlowsVersion
 		s.heads.drop(ns)
 		// Report the caller's expectation, not the internal base.
 		return FlowsResult{}, domain.ConflictError(domain.AggregateFlows, c.Expected, derr.CurrentRevision)
+	}
+	if err != nil && res.Revision != 0 {
+		// Appended, but not as durably as required: the caller is told
+		// what was written (and that it may be lost); the next deploy
+		// reads the head again.
+		s.heads.drop(ns)
+		return FlowsResult{AppendResult: res, SHA256: sha, Summary: summary}, err
 	}
 	if err != nil {
 		return FlowsResult{}, err
@@ -177,7 +208,7 @@ func (s *Store) head(ctx context.Context, ns string, fresh bool) (*FlowsVersion,
 // (0: the newest) from the nearest snapshot and the patches after it,
 // checking every step against its recorded sha256.
 //
-// Errors: ENOTFOUND (rev is past the end of the log), EINTERNAL (the log or
+// Errors: ENOTFOUND (rev is past the end of the log), ECORRUPT (the log or
 // a snapshot is corrupt; the message names the revision), EUNAVAILABLE.
 func (s *Store) FlowsAt(ctx context.Context, ns string, rev domain.Revision) (*FlowsVersion, error) {
 	h, err := s.Head(ctx, ns)
@@ -208,7 +239,7 @@ func (s *Store) FlowsAt(ctx context.Context, ns string, rev domain.Revision) (*F
 				continue
 			}
 			if v, err = v.apply(e); err != nil {
-				return nil, fmt.Errorf("streams: flows of %s at %d: %w", ns, rev, err)
+				return nil, corrupt(ns, "flows at %d: %v", rev, err)
 			}
 			last = e
 		}
@@ -220,7 +251,7 @@ func (s *Store) FlowsAt(ctx context.Context, ns string, rev domain.Revision) (*F
 	// changes the result and is caught here.
 	if last != nil {
 		if got := v.Flows.SHA256(); got != last.SHA256 {
-			return nil, domain.Errorf(domain.EINTERNAL, "namespace %s: flows rebuilt at revision %d hash to %s, recorded %s: run flowhist verify", ns, last.Revision, got, last.SHA256)
+			return nil, corrupt(ns, "flows rebuilt at revision %d hash to %s, recorded %s", last.Revision, got, last.SHA256)
 		}
 	}
 	return v, nil

@@ -65,7 +65,7 @@ func (s *Store) Read(ctx context.Context, ns string, q Query) ([]*domain.Event, 
 	}
 	entries, err := s.client.Do(ctx, cmd).AsXRange()
 	if err != nil {
-		return nil, fmt.Errorf("streams: read %s: %w", ns, unavailable(err))
+		return nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 	}
 	return decodeEntries(ns, entries)
 }
@@ -146,7 +146,7 @@ func (s *Store) timeBounds(ctx context.Context, ns string, since, until time.Tim
 	}
 	v, err := timeScript.exec(ctx, s.client, []string{logKey(ns)}, []string{a, b}).AsIntSlice()
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("streams: read %s by time: %w", ns, unavailable(err))
+		return 0, 0, false, fmt.Errorf("streams: read %s by time: %w", ns, classify(err))
 	}
 	if len(v) != 2 || v[0] == 0 {
 		return 0, 0, true, nil
@@ -172,11 +172,11 @@ func decodeEntries(ns string, entries []rueidis.XRangeEntry) ([]*domain.Event, e
 func decodeEntry(ns string, en rueidis.XRangeEntry) (*domain.Event, error) {
 	rev, ok := revisionOf(en.ID)
 	if !ok {
-		return nil, fmt.Errorf("streams: %s: log entry %s is not a revision", ns, en.ID)
+		return nil, corrupt(ns, "log entry %s is not a revision", en.ID)
 	}
 	var env envelope
 	if err := json.Unmarshal([]byte(en.FieldValues["e"]), &env); err != nil {
-		return nil, fmt.Errorf("streams: %s: revision %d: envelope: %w", ns, rev, err)
+		return nil, corrupt(ns, "revision %d: envelope: %v", rev, err)
 	}
 	payload := []byte(en.FieldValues["p"])
 	switch en.FieldValues["z"] {
@@ -184,10 +184,10 @@ func decodeEntry(ns string, en rueidis.XRangeEntry) (*domain.Event, error) {
 	case "gz":
 		var err error
 		if payload, err = gunzip(payload); err != nil {
-			return nil, fmt.Errorf("streams: %s: revision %d: payload: %w", ns, rev, err)
+			return nil, corrupt(ns, "revision %d: payload: %v", rev, err)
 		}
 	default:
-		return nil, fmt.Errorf("streams: %s: revision %d: unknown payload encoding %q", ns, rev, en.FieldValues["z"])
+		return nil, corrupt(ns, "revision %d: unknown payload encoding %q", rev, en.FieldValues["z"])
 	}
 	return &domain.Event{
 		ID:                env.ID,

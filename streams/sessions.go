@@ -20,7 +20,7 @@ func (s *Store) Sessions(ctx context.Context, ns string) ([]byte, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("streams: sessions of %s: %w", ns, unavailable(err))
+		return nil, fmt.Errorf("streams: sessions of %s: %w", ns, classify(err))
 	}
 	return b, nil
 }
@@ -31,7 +31,7 @@ func (s *Store) Sessions(ctx context.Context, ns string) ([]byte, error) {
 func (s *Store) SaveSessions(ctx context.Context, ns string, sessions []byte, ttl time.Duration) error {
 	err := s.client.Do(ctx, s.client.B().Set().Key(sessionsKey(ns)).Value(string(sessions)).Ex(ttl).Build()).Error()
 	if err != nil {
-		return fmt.Errorf("streams: save sessions of %s: %w", ns, unavailable(err))
+		return fmt.Errorf("streams: save sessions of %s: %w", ns, classify(err))
 	}
 	return nil
 }

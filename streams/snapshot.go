@@ -53,7 +53,7 @@ func (s *Store) saveSnapshot(ctx context.Context, ns string, v *FlowsVersion, re
 		[]string{snapsKey(ns), metaKey(ns), blobKey(ns, flowsSHA), credKey},
 		[]string{v.Revision.String(), member, string(fz), cz, fmt.Sprint(revs), fmt.Sprint(bytes)}).Error()
 	if err != nil {
-		return fmt.Errorf("streams: snapshot %s at %d: %w", ns, v.Revision, unavailable(err))
+		return fmt.Errorf("streams: snapshot %s at %d: %w", ns, v.Revision, classify(err))
 	}
 	return nil
 }
@@ -64,14 +64,14 @@ func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision
 	members, err := s.client.Do(ctx, s.client.B().Zrange().Key(snapsKey(ns)).Min(rev.String()).Max("-inf").
 		Byscore().Rev().Limit(0, 1).Build()).AsStrSlice()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, classify(err)
 	}
 	if len(members) == 0 {
 		return &FlowsVersion{}, nil
 	}
 	parts := strings.Split(members[0], ":")
 	if len(parts) != 4 {
-		return nil, fmt.Errorf("snapshot %q is malformed", members[0])
+		return nil, corrupt(ns, "snapshot %q is malformed", members[0])
 	}
 	v := &FlowsVersion{
 		Revision:          domain.Revision(parseUint(parts[0])),
@@ -79,14 +79,14 @@ func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision
 	}
 	doc, err := s.blob(ctx, ns, parts[2])
 	if err != nil {
-		return nil, fmt.Errorf("snapshot at %d: %w", v.Revision, err)
+		return nil, err
 	}
 	if v.Flows, err = domain.ParseFlows(doc); err != nil {
-		return nil, fmt.Errorf("snapshot at %d: %w", v.Revision, err)
+		return nil, corrupt(ns, "snapshot at %d: %v", v.Revision, err)
 	}
 	if parts[3] != "-" {
 		if v.Credentials, err = s.blob(ctx, ns, parts[3]); err != nil {
-			return nil, fmt.Errorf("snapshot at %d: credentials: %w", v.Revision, err)
+			return nil, err
 		}
 	}
 	return v, nil
@@ -97,17 +97,17 @@ func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision
 func (s *Store) blob(ctx context.Context, ns, sha string) ([]byte, error) {
 	z, err := s.client.Do(ctx, s.client.B().Get().Key(blobKey(ns, sha)).Build()).AsBytes()
 	if rueidis.IsRedisNil(err) {
-		return nil, fmt.Errorf("blob %s is missing", sha)
+		return nil, corrupt(ns, "blob %s is missing", sha)
 	}
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, classify(err)
 	}
 	doc, err := gunzip(z)
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", sha, err)
+		return nil, corrupt(ns, "blob %s: %v", sha, err)
 	}
 	if got := domain.SHA256Hex(doc); got != sha {
-		return nil, fmt.Errorf("blob %s hashes to %s", sha, got)
+		return nil, corrupt(ns, "blob %s hashes to %s", sha, got)
 	}
 	return doc, nil
 }

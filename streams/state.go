@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
-	"github.com/redis/rueidis"
 )
 
 // The projector's state of a namespace lives in two hashes: fh:{ns}:state
@@ -86,10 +85,10 @@ func (s *Store) SaveState(ctx context.Context, st *domain.State, ch domain.Chang
 	}
 	n, err := stateScript.exec(ctx, s.client, []string{stateKey(ns), libKey(ns)}, args).AsInt64()
 	if err != nil {
-		if rerr, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(rerr.Error(), "EGAP") {
-			return false, fmt.Errorf("streams: save state of %s at %d: %s", ns, st.Revision, rerr.Error())
+		if isGap(err) {
+			return false, fmt.Errorf("streams: save state of %s at %d: %v", ns, st.Revision, err)
 		}
-		return false, fmt.Errorf("streams: save state of %s at %d: %w", ns, st.Revision, unavailable(err))
+		return false, fmt.Errorf("streams: save state of %s at %d: %w", ns, st.Revision, classify(err))
 	}
 	return n == 1, nil
 }
@@ -112,11 +111,11 @@ func (s *Store) LoadState(ctx context.Context, ns string) (*StoredState, error) 
 		s.client.B().Hgetall().Key(libKey(ns)).Build())
 	fields, err := res[0].AsStrMap()
 	if err != nil {
-		return nil, fmt.Errorf("streams: load state of %s: %w", ns, unavailable(err))
+		return nil, fmt.Errorf("streams: load state of %s: %w", ns, classify(err))
 	}
 	lib, err := res[1].AsStrMap()
 	if err != nil {
-		return nil, fmt.Errorf("streams: load state of %s: %w", ns, unavailable(err))
+		return nil, fmt.Errorf("streams: load state of %s: %w", ns, classify(err))
 	}
 	st := domain.NewState(ns)
 	out := &StoredState{State: st}
@@ -168,7 +167,7 @@ func (s *Store) LoadState(ctx context.Context, ns string) (*StoredState, error) 
 func (s *Store) ResetState(ctx context.Context, ns string) error {
 	err := s.client.Do(ctx, s.client.B().Del().Key(stateKey(ns), libKey(ns)).Build()).Error()
 	if err != nil {
-		return fmt.Errorf("streams: reset state of %s: %w", ns, unavailable(err))
+		return fmt.Errorf("streams: reset state of %s: %w", ns, classify(err))
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -25,6 +24,7 @@ type Store struct {
 
 	heads *headCache
 	known sync.Map // namespaces registered in namespacesKey by this process
+	turns sync.Map // namespace → its flows appends' turn (see AppendFlows)
 }
 
 // New returns a Store using client, which the caller owns and closes.
@@ -40,8 +40,18 @@ func New(client rueidis.Client, cfg Config, log *zap.Logger) (*Store, error) {
 	return &Store{client: client, cfg: cfg, log: log, heads: newHeadCache(cfg.HeadCache)}, nil
 }
 
-// Client returns the Valkey client the store uses.
-func (s *Store) Client() rueidis.Client { return s.client }
+// Ping reports whether Valkey serves reads now: nil, or why not.
+//
+// Errors: EUNAVAILABLE (unreachable, loading, no primary …; the message
+// says which).
+func (s *Store) Ping(ctx context.Context) error {
+	// EXISTS rather than PING: PING is answered while Valkey is still
+	// loading its data set, and nothing else is.
+	if err := s.client.Do(ctx, s.client.B().Exists().Key(namespacesKey).Build()).Error(); err != nil {
+		return fmt.Errorf("streams: ping: %w", classify(err))
+	}
+	return nil
+}
 
 // script is a Lua script run with EVALSHA, falling back to EVAL when the
 // server does not know it yet. rueidis.Lua does the same but only on a
@@ -59,7 +69,7 @@ func newScript(src string) *script {
 
 func (sc *script) exec(ctx context.Context, c rueidis.CoreClient, keys, args []string) rueidis.RedisResult {
 	res := c.Do(ctx, c.B().Evalsha().Sha1(sc.sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
-	if err, ok := rueidis.IsRedisErr(res.Error()); ok && err.IsNoScript() {
+	if isNoScript(res.Error()) {
 		res = c.Do(ctx, c.B().Eval().Script(sc.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
 	}
 	return res
@@ -69,7 +79,7 @@ func (sc *script) exec(ctx context.Context, c rueidis.CoreClient, keys, args []s
 func (s *Store) Namespaces(ctx context.Context) ([]string, error) {
 	names, err := s.client.Do(ctx, s.client.B().Smembers().Key(namespacesKey).Build()).AsStrSlice()
 	if err != nil {
-		return nil, fmt.Errorf("streams: list namespaces: %w", unavailable(err))
+		return nil, fmt.Errorf("streams: list namespaces: %w", classify(err))
 	}
 	slices.Sort(names)
 	return names, nil
@@ -80,7 +90,7 @@ func (s *Store) register(ctx context.Context, ns string) error {
 		return nil
 	}
 	if err := s.client.Do(ctx, s.client.B().Sadd().Key(namespacesKey).Member(ns).Build()).Error(); err != nil {
-		return fmt.Errorf("streams: register namespace %s: %w", ns, unavailable(err))
+		return fmt.Errorf("streams: register namespace %s: %w", ns, classify(err))
 	}
 	s.known.Store(ns, struct{}{})
 	return nil
@@ -98,7 +108,7 @@ type Head struct {
 func (s *Store) Head(ctx context.Context, ns string) (Head, error) {
 	m, err := s.client.Do(ctx, s.client.B().Hgetall().Key(metaKey(ns)).Build()).AsStrMap()
 	if err != nil {
-		return Head{}, fmt.Errorf("streams: head %s: %w", ns, unavailable(err))
+		return Head{}, fmt.Errorf("streams: head %s: %w", ns, classify(err))
 	}
 	h := Head{Aggregates: map[string]domain.Revision{}}
 	for k, v := range m {
@@ -113,21 +123,6 @@ func (s *Store) Head(ctx context.Context, ns string) (Head, error) {
 		}
 	}
 	return h, nil
-}
-
-// unavailable marks errors that mean Valkey could not be reached, so that
-// callers can answer "unavailable" rather than "internal error".
-func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := rueidis.IsRedisErr(err); ok {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey is unreachable: " + err.Error()}
 }
 
 func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }
@@ -147,7 +142,7 @@ func (s *Store) SchemaVersion(ctx context.Context, ns string) (int, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("streams: schema version of %s: %w", ns, unavailable(err))
+		return 0, fmt.Errorf("streams: schema version of %s: %w", ns, classify(err))
 	}
 	return int(parseUint(v)), nil
 }
@@ -159,7 +154,7 @@ func (s *Store) SchemaVersion(ctx context.Context, ns string) (int, error) {
 func (s *Store) RecordSchemaVersion(ctx context.Context, ns string, v int) error {
 	err := s.client.Do(ctx, s.client.B().Hsetnx().Key(metaKey(ns)).Field("schema").Value(strconv.Itoa(v)).Build()).Error()
 	if err != nil {
-		return fmt.Errorf("streams: record schema version of %s: %w", ns, unavailable(err))
+		return fmt.Errorf("streams: record schema version of %s: %w", ns, classify(err))
 	}
 	return nil
 }

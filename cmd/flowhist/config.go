@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowhist/flowhist/streams"
 	"github.com/redis/rueidis"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -28,6 +29,9 @@ type ValkeyConfig struct {
 	// (a private CA).
 	TLSCAFile   string
 	DialTimeout time.Duration
+	// IOTimeout closes a connection on which Valkey has not answered for
+	// this long (blocking reads excepted), so a hung server is noticed.
+	IOTimeout time.Duration
 }
 
 func setValkeyDefaults(v *viper.Viper) {
@@ -39,6 +43,7 @@ func setValkeyDefaults(v *viper.Viper) {
 	v.SetDefault("valkey.tls_server_name", "")
 	v.SetDefault("valkey.tls_ca_file", "")
 	v.SetDefault("valkey.dial_timeout", 5*time.Second)
+	v.SetDefault("valkey.io_timeout", 10*time.Second)
 }
 
 // addValkeyFlags adds the flags of commands that talk to Valkey directly.
@@ -92,6 +97,7 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 		TLSServerName: v.GetString("valkey.tls_server_name"),
 		TLSCAFile:     v.GetString("valkey.tls_ca_file"),
 		DialTimeout:   v.GetDuration("valkey.dial_timeout"),
+		IOTimeout:     v.GetDuration("valkey.io_timeout"),
 	}
 	if c.Addr == "" {
 		return c, &exitError{exitUsage, "valkey.addr is empty: set FLOWHIST_VALKEY_ADDR or --valkey-addr to host:port"}
@@ -102,12 +108,12 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 // newValkeyClient connects to Valkey with every option of c honoured.
 func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 	opt := rueidis.ClientOption{
-		InitAddress:  []string{c.Addr},
-		Username:     c.Username,
-		Password:     c.Password,
-		SelectDB:     c.DB,
-		DisableCache: true,
-		Dialer:       net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute},
+		InitAddress:      []string{c.Addr},
+		Username:         c.Username,
+		Password:         c.Password,
+		SelectDB:         c.DB,
+		Dialer:           net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute},
+		ConnWriteTimeout: c.IOTimeout,
 	}
 	if c.TLS {
 		opt.TLSConfig = &tls.Config{ServerName: c.TLSServerName, MinVersion: tls.VersionTLS12}
@@ -122,7 +128,7 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 			}
 		}
 	}
-	client, err := rueidis.NewClient(opt)
+	client, err := streams.NewClient(opt)
 	if err != nil {
 		return nil, &exitError{exitUnavailable, fmt.Sprintf("cannot reach Valkey at %s: %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", c.Addr, err)}
 	}

@@ -80,13 +80,25 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return &exitError{exitUsage, fmt.Sprintf("listen on %s: %v (set FLOWHIST_LISTEN or --listen)", cfg.Listen, err)}
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		// No WriteTimeout here: the worker feed streams for up to
+		// http.feed_max_wait; each route sets its own write deadline.
+		ErrorLog: zap.NewStdLog(log.Named("http")),
+	}
 	fmt.Fprintf(m.Stdout, "flowhist %s listening on http://%s\n", version, ln.Addr())
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("valkey", cfg.Valkey.Addr))
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		api.MonitorValkey(bg, time.Second)
+	}()
 	go func() {
 		defer wg.Done()
 		// Ready once every namespace's state is caught up with its log.

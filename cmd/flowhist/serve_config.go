@@ -19,18 +19,24 @@ func serveDefaults(v *viper.Viper) {
 	v.SetDefault("auth.disabled", false)
 	v.SetDefault("auth.tokens", nil)
 	v.SetDefault("http.max_body", 32<<20)
+	v.SetDefault("http.request_timeout", 5*time.Second)
 	v.SetDefault("http.feed_max_wait", 60*time.Second)
+	v.SetDefault("http.read_timeout", 60*time.Second)
+	v.SetDefault("http.write_timeout", 60*time.Second)
+	v.SetDefault("http.idle_timeout", 120*time.Second)
 	v.SetDefault("http.shutdown_timeout", 30*time.Second)
 	v.SetDefault("sessions.ttl", 24*time.Hour)
 	v.SetDefault("workers.idle_ttl", 7*24*time.Hour)
 	v.SetDefault("workers.reap_interval", time.Hour)
 	v.SetDefault("projector.interval", time.Second)
 	v.SetDefault("projector.reclaim_idle", 30*time.Second)
+	v.SetDefault("projector.timeout", 30*time.Second)
 	v.SetDefault("streams.snapshot_every", 100)
 	v.SetDefault("streams.idempotency_ttl", 24*time.Hour)
 	v.SetDefault("streams.durability.replicas", 0)
 	v.SetDefault("streams.durability.aof", false)
 	v.SetDefault("streams.durability.timeout", time.Second)
+	v.SetDefault("streams.durability.required", false)
 	v.SetDefault("compat", map[string]any{})
 	v.SetDefault("log.format", "auto")
 	v.SetDefault("log.level", "info")
@@ -56,6 +62,8 @@ type compatConfig struct {
 // serveConfig is everything serve reads.
 type serveConfig struct {
 	Listen          string
+	ReadTimeout     time.Duration
+	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
 	ReapInterval    time.Duration
 	LogFormat       string
@@ -73,21 +81,26 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 	}
 	c := serveConfig{
 		Listen:          v.GetString("listen"),
+		ReadTimeout:     v.GetDuration("http.read_timeout"),
+		IdleTimeout:     v.GetDuration("http.idle_timeout"),
 		ShutdownTimeout: v.GetDuration("http.shutdown_timeout"),
 		ReapInterval:    v.GetDuration("workers.reap_interval"),
 		LogFormat:       v.GetString("log.format"),
 		LogLevel:        v.GetString("log.level"),
 		Valkey:          vc,
 		API: httpapi.Config{
-			AuthDisabled:  v.GetBool("auth.disabled"),
-			MaxBody:       v.GetInt64("http.max_body"),
-			FeedMaxWait:   v.GetDuration("http.feed_max_wait"),
-			SessionTTL:    v.GetDuration("sessions.ttl"),
-			WorkerIdleTTL: v.GetDuration("workers.idle_ttl"),
+			AuthDisabled:   v.GetBool("auth.disabled"),
+			MaxBody:        v.GetInt64("http.max_body"),
+			RequestTimeout: v.GetDuration("http.request_timeout"),
+			WriteTimeout:   v.GetDuration("http.write_timeout"),
+			FeedMaxWait:    v.GetDuration("http.feed_max_wait"),
+			SessionTTL:     v.GetDuration("sessions.ttl"),
+			WorkerIdleTTL:  v.GetDuration("workers.idle_ttl"),
 		},
 		Projector: projector.Config{
 			Interval:    v.GetDuration("projector.interval"),
 			ReclaimIdle: v.GetDuration("projector.reclaim_idle"),
+			Timeout:     v.GetDuration("projector.timeout"),
 		},
 		Streams: streams.Config{
 			SnapshotEvery:  v.GetInt("streams.snapshot_every"),
@@ -96,6 +109,7 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 				Replicas: v.GetInt("streams.durability.replicas"),
 				AOF:      v.GetBool("streams.durability.aof"),
 				Timeout:  v.GetDuration("streams.durability.timeout"),
+				Required: v.GetBool("streams.durability.required"),
 			},
 		},
 	}

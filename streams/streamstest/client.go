@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
 )
@@ -16,7 +17,7 @@ func Client(tb testing.TB, addr string) rueidis.Client {
 	if addr == "" {
 		addr = valkeytest.Shared(tb)
 	}
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	c, err := streams.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
 	if err != nil {
 		tb.Fatalf("connect to valkey at %s: %v", addr, err)
 	}

@@ -108,6 +108,23 @@ func (s *Server) Kill() {
 	}
 }
 
+// Pause stops the server with SIGSTOP: it keeps its connections and port but
+// answers nothing, as a hung or overloaded server would, until Resume.
+// Calling Pause on a stopped server does nothing. The test must Resume it
+// (or Kill it) before it ends.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server with SIGCONT.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc != nil {
+		s.proc.cmd.Process.Signal(sig)
+	}
+}
+
 // Restart starts the server again on the same port, in the same directory and
 // with the same arguments, and waits until it answers PING; whatever the
 // server persisted (e.g. with --appendonly yes) is loaded again. A running
@@ -382,6 +399,7 @@ func (p *process) stop(sig syscall.Signal) {
 	default:
 	}
 	_ = p.cmd.Process.Signal(sig) // fails only if it has just exited
+	_ = p.cmd.Process.Signal(syscall.SIGCONT) // a paused server must run to exit
 	if sig != syscall.SIGKILL {
 		timer := time.NewTimer(stopTimeout)
 		defer timer.Stop()

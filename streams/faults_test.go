@@ -1,0 +1,241 @@
+package streams_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/domain/domaintest"
+	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/valkeytest"
+)
+
+// fast bounds how long a store may take to say Valkey is unavailable: the
+// HTTP API promises 503 within 2 s, whatever the request's deadline.
+const fast = time.Second
+
+// TestErrorsFromValkey breaks a real valkey-server in each way it can break
+// and checks the store's answer: the code callers act on, a message that
+// says what happened, and no wait beyond the caller's deadline.
+func TestErrorsFromValkey(t *testing.T) {
+	t.Parallel()
+	t.Run("Unreachable", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t)
+		s := storeAt(t, srv.Addr)
+		srv.Kill()
+		start := time.Now()
+		_, err := s.Head(testCtx(t), randomNS(t))
+		wantUnavailable(t, err, start, "unreachable")
+	})
+	t.Run("Hung", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t)
+		s := storeAt(t, srv.Addr)
+		ns := randomNS(t)
+		if _, err := s.Head(testCtx(t), ns); err != nil { // connected before the hang
+			t.Fatal(err)
+		}
+		srv.Pause()
+		defer srv.Resume()
+		ctx, cancel := context.WithTimeout(testCtx(t), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := s.Head(ctx, ns)
+		wantUnavailable(t, err, start, "deadline")
+	})
+	t.Run("ReadOnly", func(t *testing.T) {
+		t.Parallel()
+		primary := valkeytest.Start(t)
+		replica := valkeytest.Start(t, "--replicaof", strings.Replace(primary.Addr, ":", " ", 1))
+		s := storeAt(t, replica.Addr)
+		ns := randomNS(t)
+		start := time.Now()
+		_, err := s.Append(testCtx(t), streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
+		wantUnavailable(t, err, start, "read-only")
+	})
+	t.Run("OutOfMemory", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, "--maxmemory", "1mb", "--maxmemory-policy", "noeviction")
+		s := storeAt(t, srv.Addr)
+		ns := randomNS(t)
+		ctx := testCtx(t)
+		big := domaintest.NewDoc(3000) // ~1.5 MB: more than maxmemory
+		var err error
+		start := time.Now()
+		for i := 0; i < 3 && err == nil; i++ { // the first append may fit
+			big.Touch(i)
+			_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, big.Bytes())})
+		}
+		wantUnavailable(t, err, start, "out of memory")
+	})
+	t.Run("Canceled", func(t *testing.T) {
+		t.Parallel()
+		s, ns := mustStore(t, streams.Config{})
+		ctx, cancel := context.WithCancel(testCtx(t))
+		cancel()
+		_, err := s.Head(ctx, ns)
+		wantCode(t, err, domain.ECANCELED)
+	})
+	t.Run("Restarted", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+		s := storeAt(t, srv.Addr)
+		ns := randomNS(t)
+		ctx := testCtx(t)
+		if _, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{"a":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+		srv.Kill()
+		srv.Restart(t)
+		// The first command on a connection the restart broke may fail;
+		// the client reconnects by itself, without anyone retrying for it
+		// past a second.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			start := time.Now()
+			h, err := s.Head(ctx, ns)
+			if err == nil {
+				if h.Revision != 1 {
+					t.Fatalf("got revision %d after the restart, want 1", h.Revision)
+				}
+				return
+			}
+			wantUnavailable(t, err, start, "")
+			if time.Now().After(deadline) {
+				t.Fatalf("still failing 10s after the restart: %v", err)
+			}
+		}
+	})
+}
+
+func storeAt(tb testing.TB, addr string) *streams.Store {
+	tb.Helper()
+	s, err := streams.New(mustClient(tb, addr), streams.Config{}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// wantUnavailable checks err is EUNAVAILABLE with a message containing
+// what, returned within fast of start.
+func wantUnavailable(tb testing.TB, err error, start time.Time, what string) {
+	tb.Helper()
+	if took := time.Since(start); took > fast {
+		tb.Errorf("took %s to fail, want under %s", took, fast)
+	}
+	wantCode(tb, err, domain.EUNAVAILABLE)
+	if msg := domain.ErrorMessage(err); !strings.Contains(msg, what) {
+		tb.Fatalf("got message %q, want it to say %q", msg, what)
+	}
+}
+
+// TestAppendFlowsAnyNeverConflicts has 80 unconditional deploys race on one
+// namespace through two stores (two flowhist replicas): every one lands, and
+// the revisions are gapless.
+func TestAppendFlowsAnyNeverConflicts(t *testing.T) {
+	t.Parallel()
+	a, ns := mustStore(t, streams.Config{})
+	b, _ := mustStore(t, streams.Config{})
+	ctx := testCtx(t)
+	const writers = 80
+	docs := make([][]byte, writers)
+	for i := range docs {
+		d := domaintest.NewDoc(20)
+		d.Touch(i % 20)
+		d.Touch((i + 7) % 20)
+		docs[i] = append([]byte(nil), d.Bytes()...)
+	}
+	revs := make([]domain.Revision, writers)
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range writers {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, docs[i])})
+			revs[i], errs[i] = res.Revision, err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	seen := map[domain.Revision]int{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+		if j, dup := seen[revs[i]]; dup {
+			t.Fatalf("writers %d and %d both got revision %d", j, i, revs[i])
+		}
+		seen[revs[i]] = i
+	}
+	for rev := domain.Revision(1); rev <= writers; rev++ {
+		if _, ok := seen[rev]; !ok {
+			t.Fatalf("no writer got revision %d: revisions are not gapless", rev)
+		}
+	}
+	// Each revision holds what its writer sent.
+	for rev, i := range seen {
+		v, err := a.FlowsAt(ctx, ns, rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := v.Flows.SHA256(), mustParse(t, docs[i]).SHA256(); got != want {
+			t.Fatalf("revision %d: got flows %s, want writer %d's %s", rev, got, i, want)
+		}
+	}
+}
+
+// TestDurabilityRequired asks for a replica that does not exist: the append
+// lands, and the caller is told it is not as durable as required.
+func TestDurabilityRequired(t *testing.T) {
+	t.Parallel()
+	d := streams.Durability{Replicas: 1, Timeout: 50 * time.Millisecond, Required: true}
+	s, ns := mustStore(t, streams.Config{Durability: d})
+	ctx := testCtx(t)
+	res, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k1"})
+	wantCode(t, err, domain.EUNAVAILABLE)
+	if msg := domain.ErrorMessage(err); !strings.Contains(msg, "1 replica") || !strings.Contains(msg, "Idempotency-Key") {
+		t.Fatalf("got message %q, want it to name what was asked and how to retry", msg)
+	}
+	if res.Revision != 1 || res.Durability == nil || res.Durability.Achieved {
+		t.Fatalf("got %+v (durability %+v), want revision 1 reported as not durable", res, res.Durability)
+	}
+	if h, err := s.Head(ctx, ns); err != nil || h.Revision != 1 {
+		t.Fatalf("got head %d (%v), want the event appended at 1", h.Revision, err)
+	}
+	t.Run("RetryWithSameKeyAppendsNothing", func(t *testing.T) {
+		res, _ := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k1"})
+		if !res.Duplicate || res.Revision != 1 {
+			t.Fatalf("got %+v, want the first append's revision 1 as a duplicate", res)
+		}
+		if h, _ := s.Head(ctx, ns); h.Revision != 1 {
+			t.Fatalf("got head %d, want 1", h.Revision)
+		}
+	})
+	t.Run("Flows", func(t *testing.T) {
+		doc := domaintest.NewDoc(5)
+		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc.Bytes())})
+		wantCode(t, err, domain.EUNAVAILABLE)
+		if res.Revision != 2 {
+			t.Fatalf("got revision %d, want 2 reported with the error", res.Revision)
+		}
+		// The next deploy is based on what landed, not on a stale cache.
+		doc.Touch(1)
+		res, err = s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc.Bytes()), Expected: domain.ExpectRevision(res.AggregateRevision)})
+		wantCode(t, err, domain.EUNAVAILABLE)
+		if res.Revision != 3 {
+			t.Fatalf("got revision %d, want 3", res.Revision)
+		}
+	})
+}
