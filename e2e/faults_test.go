@@ -689,3 +689,54 @@ func TestDurabilityShortfall(t *testing.T) {
 		})
 	}
 }
+
+// TestOutagePausedValkeyAnswers503 freezes Valkey (SIGSTOP: its port and
+// connections stay open, nothing answers, as a hung or swapping server):
+// with http.request_timeout 1s every route answers 503 unavailable within
+// 2 s instead of waiting for Valkey, and all answer again once it runs.
+func TestOutagePausedValkeyAnswers503(t *testing.T) {
+	e := newFaultEnv(t, "http:\n  request_timeout: 1s\n", durableValkey...)
+	ns, worker := "paused-"+randomHex(4), "w-paused"
+	e.seedNamespace(t, ns, worker)
+	e.vk.Pause()
+	paused := true
+	t.Cleanup(func() {
+		if paused {
+			e.vk.Resume()
+		}
+	})
+	e.client = outageClient
+	// All at once: each waits out the request timeout, which concurrency
+	// does not change.
+	routes := everyRoute(worker)
+	answers := make([]answer, len(routes))
+	var wg sync.WaitGroup
+	for i, r := range routes {
+		wg.Add(1)
+		go func() { defer wg.Done(); answers[i] = r.do(e, ns) }()
+	}
+	wg.Wait()
+	var slowest time.Duration
+	for i, r := range routes {
+		t.Run(r.name+" answers 503 unavailable within 2s", func(t *testing.T) {
+			a := answers[i]
+			slowest = max(slowest, a.took)
+			if msg := a.unavailable(); msg != "" {
+				t.Errorf("%s with Valkey paused: %s", r.name, msg)
+			}
+		})
+	}
+	t.Logf("slowest route with Valkey paused (request_timeout 1s): %d ms", slowest.Milliseconds())
+	e.vk.Resume()
+	paused = false
+	e.client = faultClient
+	waitFor(t, 30*time.Second, "every route answering again after Valkey runs again", func() (bool, string) {
+		for _, r := range everyRoute(worker) {
+			if a := r.do(e, ns); !r.isHealthy(a) {
+				return false, r.name + ": " + a.String()
+			}
+		}
+		return true, ""
+	})
+	e.verify(t, ns)
+}
