@@ -740,3 +740,58 @@ func TestOutagePausedValkeyAnswers503(t *testing.T) {
 	})
 	e.verify(t, ns)
 }
+
+// TestFaultReadOnlyValkeyAnswers503 demotes Valkey to a replica (of a
+// primary that does not answer), as a failover does to the old primary:
+// every write answers READONLY. Each route answers within 2 s, writes 503
+// unavailable, reads 200 or 503, never 500; once Valkey is a primary again
+// every route answers as before.
+func TestFaultReadOnlyValkeyAnswers503(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns, worker := "readonly-"+randomHex(4), "w-readonly"
+	e.seedNamespace(t, ns, worker)
+	c := streamstest.Client(t, e.vk.Addr)
+	ctx := context.Background()
+	if err := c.Do(ctx, c.B().Replicaof().Host("127.0.0.1").Port(int64(freePort(t))).Build()).Error(); err != nil {
+		t.Fatalf("REPLICAOF: %v", err)
+	}
+	promoted := false
+	promote := func() {
+		if !promoted {
+			promoted = true
+			c.Do(ctx, c.B().Replicaof().No().One().Build())
+		}
+	}
+	t.Cleanup(promote)
+	e.client = outageClient
+	for _, r := range everyRoute(worker) {
+		write := r.method != "GET" || strings.HasPrefix(r.path, "/feed")
+		want := "503 unavailable or 200"
+		if write {
+			want = "503 unavailable"
+		}
+		t.Run(r.name+" answers "+want+" within 2s", func(t *testing.T) {
+			a := r.do(e, ns)
+			if a.status == 503 || write {
+				if msg := a.unavailable(); msg != "" {
+					t.Errorf("%s with Valkey read-only: %s", r.name, msg)
+				}
+				return
+			}
+			if !r.isHealthy(a) || a.took > outageBound {
+				t.Errorf("%s with Valkey read-only: got %s, want %s within %s", r.name, a, want, outageBound)
+			}
+		})
+	}
+	e.client = faultClient
+	promote()
+	waitFor(t, 30*time.Second, "every route answering again once Valkey is a primary", func() (bool, string) {
+		for _, r := range everyRoute(worker) {
+			if a := r.do(e, ns); !r.isHealthy(a) {
+				return false, r.name + ": " + a.String()
+			}
+		}
+		return true, ""
+	})
+	e.verify(t, ns)
+}
