@@ -36,10 +36,25 @@ type Flows struct {
 // objects, each with a non-empty string "id", the ids unique. Insignificant
 // whitespace is removed, key order and string escapes are kept, so the
 // bytes of a document JSON.stringify wrote stay the same. The result refers
-// to data, which must not be modified afterwards.
+// to data, which must not be modified afterwards. It reads stored documents
+// too, so it accepts what JSON.parse accepts; a document a client sends
+// goes through ParseFlowsInput.
 //
 // Errors: EINVALID, naming the fault and the element's index or id.
-func ParseFlows(data []byte) (*Flows, error) {
+func ParseFlows(data []byte) (*Flows, error) { return parseFlows(data, false) }
+
+// ParseFlowsInput is ParseFlows with the rules for a document a client
+// sends: its strings are valid UTF-8 without lone surrogate escapes (JSON
+// has no way to keep those apart from U+FFFD everywhere they are read), and
+// no node has a "credentials" property: Node-RED never sends credentials
+// inside its flows, and credentials in the history would be clear text
+// for ever. They go through a deploy's "credentials" or PUT credentials,
+// encrypted.
+//
+// Errors: EINVALID, naming the fault and the node.
+func ParseFlowsInput(data []byte) (*Flows, error) { return parseFlows(data, true) }
+
+func parseFlows(data []byte, input bool) (*Flows, error) {
 	if len(data) > math.MaxInt32 {
 		return nil, Errorf(EINVALID, "flows: larger than 2 GiB")
 	}
@@ -62,14 +77,40 @@ func ParseFlows(data []byte) (*Flows, error) {
 	if ws {
 		// Rare (a pretty-printed flows.json): compact it, then scan again
 		// so that the nodes' bytes are compact and contiguous.
-		return ParseFlows(compact(doc))
+		return parseFlows(compact(doc), input)
 	}
-	f, err := newFlows(s.resolve(elems))
+	nodes := s.resolve(elems)
+	if input {
+		if err := s.inputError(elems, nodes); err != nil {
+			return nil, err
+		}
+	}
+	f, err := newFlows(nodes)
 	if err != nil {
 		return nil, err
 	}
 	f.doc = doc
 	return f, nil
+}
+
+// inputError returns what ParseFlowsInput refuses in a scanned document,
+// naming the node.
+func (s *scanner) inputError(elems []element, nodes []Node) error {
+	if s.badText > 0 {
+		off := int32(s.badText - 1)
+		for i, e := range elems {
+			if off >= e.start && off < e.end {
+				return Errorf(EINVALID, "flows: node %q (element %d) has %s at byte %d of the node: strings must be valid UTF-8",
+					nodes[i].ID, i, s.badWhat, off-e.start)
+			}
+		}
+		return Errorf(EINVALID, "flows: %s at byte %d: strings must be valid UTF-8", s.badWhat, off)
+	}
+	if s.credsNode > 0 {
+		return Errorf(EINVALID, "flows: node %s has a credentials property: credentials go through /deploy's \"credentials\" or PUT /credentials, encrypted",
+			nodes[s.credsNode-1].ID)
+	}
+	return nil
 }
 
 // newFlows indexes nodes, refusing duplicate ids.

@@ -3,6 +3,8 @@ package domain_test
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
@@ -26,6 +28,35 @@ func BenchmarkParseFlows1MB(b *testing.B) {
 	doc := benchDoc(b)
 	for b.Loop() {
 		if _, err := domain.ParseFlows(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseFlowsInput1MB is the deploy path's parse: ParseFlows with
+// the UTF-8, surrogate and node credentials checks.
+func BenchmarkParseFlowsInput1MB(b *testing.B) {
+	doc := benchDoc(b)
+	for b.Loop() {
+		if _, err := domain.ParseFlowsInput(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseFlowsInputUnicode1MB parses a document whose text is
+// mostly non-ASCII (comments in Chinese), the worst case of the UTF-8 check.
+func BenchmarkParseFlowsInputUnicode1MB(b *testing.B) {
+	raws := make([][]byte, 0, 600)
+	text := strings.Repeat("流程历史记录：部署、回滚与审计。", 40)
+	for i := 0; len(raws) < cap(raws); i++ {
+		raws = append(raws, []byte(fmt.Sprintf(`{"id":"%s","type":"comment","z":"t","name":"注释 %d","info":"%s"}`, nodeID(i), i, text)))
+	}
+	doc := joinDoc(raws)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := domain.ParseFlowsInput(doc); err != nil {
 			b.Fatal(err)
 		}
 	}

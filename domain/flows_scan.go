@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"unicode/utf8"
 )
 
 // A hand-written single-pass JSON scanner. Every deploy validates, splits
@@ -13,8 +14,11 @@ import (
 // the ids some thirty times; this takes about twice as long as hashing. It
 // validates full JSON syntax, records each top-level element's bytes and
 // reads the properties flowhist needs (id, type, name, z) at depth 1
-// without decoding anything else. Like json.Valid it does not check UTF-8:
-// bytes are kept, not interpreted.
+// without decoding anything else. Like json.Valid it accepts invalid UTF-8
+// and lone surrogate escapes (bytes are kept, not interpreted), but it notes
+// the first of them, and the first node with a "credentials" property, so
+// that ParseFlowsInput can refuse what a client must not send while stored
+// documents stay readable.
 
 // maxDepth is encoding/json's nesting limit, so that ParseFlows accepts
 // what json.Valid accepts; it also bounds the recursion.
@@ -28,6 +32,22 @@ type scanner struct {
 	what  string // "flows" or "flows patch", starts every message
 
 	escaped []byte // the unescaped text of escaped strings kept
+
+	// badText is 1 + the offset of the first invalid UTF-8 sequence or
+	// lone surrogate escape in a string, 0 if none; badWhat says which.
+	badText int
+	badWhat string
+	// sawCreds: an object scanned with props had a "credentials" key;
+	// credsNode is 1 + the index of the first such node, 0 if none.
+	sawCreds  bool
+	credsNode int
+}
+
+// noteBadText records the first invalid text at offset i.
+func (s *scanner) noteBadText(i int, what string) {
+	if s.badText == 0 {
+		s.badText, s.badWhat = i+1, what
+	}
 }
 
 // element is a top-level element of a document: its bytes in data and the
@@ -52,6 +72,8 @@ const (
 	propName
 	propZ
 	propCount
+	// propCredentials is no slot: a node's "credentials" is only noted.
+	propCredentials = propCount
 )
 
 func (s *scanner) syntaxError(what string) error {
@@ -97,6 +119,9 @@ func (s *scanner) nodes() ([]element, error) {
 		e := element{start: int32(s.pos)}
 		if err := s.object(&e.props); err != nil {
 			return nil, err
+		}
+		if s.sawCreds && s.credsNode == 0 {
+			s.credsNode = len(elems) + 1
 		}
 		switch id := e.props[propID]; {
 		case !id.set:
@@ -161,6 +186,9 @@ func (s *scanner) object(props *[propCount]span) error {
 		switch {
 		case k < 0:
 			err = s.value()
+		case k == propCredentials:
+			s.sawCreds = true
+			err = s.value()
 		case s.pos < len(s.data) && s.data[s.pos] == '"':
 			props[k], err = s.text()
 		default:
@@ -201,6 +229,8 @@ func prop(key []byte, escaped bool) int {
 		return propName
 	case "z":
 		return propZ
+	case "credentials":
+		return propCredentials
 	}
 	return -1
 }
@@ -384,12 +414,19 @@ func (s *scanner) str() (escaped bool, err error) {
 	d := s.data
 	i := s.pos + 1
 	for {
-		i = plainEnd(d, i)
+		i = textEnd(d, i)
 		if i >= len(d) {
 			s.pos = i
 			return false, s.syntaxError("unterminated string")
 		}
 		switch c := d[i]; {
+		case c >= utf8.RuneSelf:
+			// A run of non-ASCII bytes holds whole sequences if valid.
+			j := nonASCIIEnd(d, i+1)
+			if s.badText == 0 && !utf8.Valid(d[i:j]) {
+				s.noteBadText(i+invalidUTF8(d[i:j]), "invalid UTF-8")
+			}
+			i = j
 		case c == '"':
 			s.pos = i + 1
 			return escaped, nil
@@ -407,7 +444,11 @@ func (s *scanner) str() (escaped bool, err error) {
 					s.pos = i
 					return false, s.syntaxError(`invalid \u escape`)
 				}
-				i += 6
+				if d[i+2]|0x20 == 'd' {
+					i = s.surrogate(d, i)
+				} else {
+					i += 6
+				}
 			default:
 				s.pos = i
 				return false, s.syntaxError(fmt.Sprintf("invalid escape %q", d[i:i+2]))
@@ -419,10 +460,74 @@ func (s *scanner) str() (escaped bool, err error) {
 	}
 }
 
+// surrogate checks the \u escape at i, whose code unit is from U+D000 to
+// U+DFFF: a high surrogate must be followed by a low one's escape, a low
+// one must follow a high one. It returns the index after the escape (the
+// pair's, for a pair).
+func (s *scanner) surrogate(d []byte, i int) int {
+	r := hex4(d[i+2:])
+	switch {
+	case r < 0xD800:
+		return i + 6
+	case r < 0xDC00 && i+12 <= len(d) && d[i+6] == '\\' && d[i+7] == 'u' &&
+		isHex(d[i+8]) && isHex(d[i+9]) && isHex(d[i+10]) && isHex(d[i+11]):
+		if lo := hex4(d[i+8:]); lo >= 0xDC00 && lo < 0xE000 {
+			return i + 12
+		}
+	}
+	s.noteBadText(i, fmt.Sprintf(`lone surrogate escape %s`, d[i:i+6]))
+	return i + 6
+}
+
 const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080
 )
+
+// textEnd is plainEnd that also stops at the first byte of a multi-byte
+// UTF-8 sequence, which the caller checks: each word costs one more OR.
+func textEnd(d []byte, i int) int {
+	for ; i+8 <= len(d); i += 8 {
+		x := binary.LittleEndian.Uint64(d[i:])
+		q := x ^ (lsb * '"')
+		b := x ^ (lsb * '\\')
+		if m := ((q-lsb)&^q | (b-lsb)&^b | (x-lsb*0x20)&^x | x) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(d); i++ {
+		if c := d[i]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return i
+}
+
+// nonASCIIEnd returns the index of the first ASCII byte at or after i, or
+// len(d), eight bytes at a time.
+func nonASCIIEnd(d []byte, i int) int {
+	for ; i+8 <= len(d); i += 8 {
+		if m := ^binary.LittleEndian.Uint64(d[i:]) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(d) && d[i] >= utf8.RuneSelf {
+		i++
+	}
+	return i
+}
+
+// invalidUTF8 returns the offset of the first invalid sequence in b.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
 
 // plainEnd returns the index of the first '"', '\\' or control character at
 // or after i, or len(d). Strings (a function node's code above all) are

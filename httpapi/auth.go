@@ -124,7 +124,8 @@ func actor(r *http.Request) domain.Actor {
 		}
 	}
 	if len(a.User) > 200 {
-		a.User = a.User[:200]
+		// Without the character the cut splits, if any.
+		a.User = strings.ToValidUTF8(a.User[:200], "")
 	}
 	return a
 }

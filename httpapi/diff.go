@@ -14,7 +14,9 @@ import (
 // getDiff answers what changed between two revisions: nodes added, removed
 // and changed (with property changes and unified diffs of code), and
 // whether the credentials changed (never what they are).
-// positions=false leaves out changes that only moved nodes on the canvas.
+// positions=false leaves out changes that only moved nodes on the canvas;
+// reverse=1 answers the change from "to" back to "from" (what rolling back
+// would undo). from must not be after to.
 func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	ns, q := r.PathValue("ns"), r.URL.Query()
 	var from, to domain.Revision
@@ -25,9 +27,25 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 		v := q.Get(p.name)
 		rev, err := domain.ParseRevision(v)
 		if err != nil || rev == 0 {
-			return domain.Errorf(domain.EINVALID, "%s %q is not a revision: send ?from=A&to=B", p.name, v)
+			return domain.Errorf(domain.EINVALID, "%s %q is not a revision: send ?from=A&to=B", p.name, clip(v))
 		}
 		*p.rev = rev
+	}
+	// A reversed range is refused rather than guessed at; what a rollback
+	// would undo is asked for explicitly.
+	var reverse bool
+	switch v := q.Get("reverse"); v {
+	case "", "0", "false":
+	case "1", "true":
+		reverse = true
+	default:
+		return domain.Errorf(domain.EINVALID, "reverse %q must be 1 or 0", clip(v))
+	}
+	if from > to {
+		return domain.Errorf(domain.EINVALID, "from %d is after to %d: send from=%d&to=%d, with reverse=1 to see that change undone", from, to, to, from)
+	}
+	if reverse {
+		from, to = to, from
 	}
 	a, err := s.store.FlowsAt(r.Context(), ns, from)
 	if err != nil {
@@ -131,7 +149,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 		body["nextCursor"] = page[len(page)-1].Revision.String()
 	}
 	if len(all) == 0 {
-		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, id)
+		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
@@ -141,10 +159,13 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 var secretKey = regexp.MustCompile(`(?i)secret|passw|pass$|token|credential|api_?key|private`)
 
 // redact returns a settings document with every value under a secret-like
-// key replaced, at any depth, for display.
+// key replaced, at any depth, for display. Numbers are kept as written
+// (UseNumber): settings may hold numbers beyond float64.
 func redact(doc []byte) any {
 	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
 		return nil
 	}
 	return redactValue(v)

@@ -293,7 +293,7 @@ func TestDiff(t *testing.T) {
 			want  bool
 		}{
 			{"from=8&to=9", true}, {"from=9&to=10", false}, {"from=1&to=8", false},
-			{"from=1&to=10", true}, {"from=10&to=1", true}, {"from=9&to=9", false},
+			{"from=1&to=10", true}, {"from=1&to=10&reverse=1", true}, {"from=9&to=9", false},
 		} {
 			d := diff(t, c.query, "")
 			if d.Credentials.Changed != c.want {
@@ -309,7 +309,7 @@ func TestDiff(t *testing.T) {
 	})
 
 	t.Run("Backwards", func(t *testing.T) {
-		d := diff(t, "from=4&to=3", "")
+		d := diff(t, "from=3&to=4&reverse=1", "")
 		p, ok := d.property("f1", "func")
 		if !ok || !strings.Contains(p.Unified, "+msg.payload = a * 2;\n") || !strings.Contains(p.Unified, "-node.warn(a);\n") {
 			t.Fatalf("got %+v, want the code change undone", p)
@@ -317,13 +317,13 @@ func TestDiff(t *testing.T) {
 	})
 
 	t.Run("Invalid", func(t *testing.T) {
-		for _, q := range []string{"", "from=1", "to=2", "from=0&to=2", "from=1&to=0", "from=abc&to=2", "from=1&to=-2", "from=1.0&to=2"} {
+		for _, q := range []string{"", "from=1", "to=2", "from=0&to=2", "from=1&to=0", "from=abc&to=2", "from=1&to=-2", "from=1.0&to=2", "from=4&to=3", "from=3&to=4&reverse=x"} {
 			wantError(t, ts.do(t, "GET", path(ns, "/diff?"+q), nil, nil), http.StatusBadRequest, domain.EINVALID)
 		}
 	})
 
 	t.Run("BeyondHead", func(t *testing.T) {
-		for _, q := range []string{"from=1&to=11", "from=11&to=1", "from=1&to=99999"} {
+		for _, q := range []string{"from=1&to=11", "from=11&to=12", "from=1&to=99999"} {
 			wantError(t, ts.do(t, "GET", path(ns, "/diff?"+q), nil, nil), http.StatusNotFound, domain.ENOTFOUND)
 		}
 	})

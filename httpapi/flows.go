@@ -36,7 +36,7 @@ func (s *Server) putFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := domain.ParseFlows(body)
+	f, err := domain.ParseFlowsInput(body)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (s *Server) putFlows(w http.ResponseWriter, r *http.Request) error {
 type deployRequest struct {
 	Flows       json.RawMessage `json:"flows"`
 	Credentials json.RawMessage `json:"credentials"`
-	User        string          `json:"user"`
+	User        json.RawMessage `json:"user"`
 }
 
 func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
@@ -63,19 +63,23 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if req.Flows == nil {
 		return domain.Errorf(domain.EINVALID, "deploy body has no \"flows\"")
 	}
-	f, err := domain.ParseFlows(req.Flows)
+	f, err := domain.ParseFlowsInput(req.Flows)
 	if err != nil {
 		return err
 	}
 	c := streams.FlowsChange{Flows: f}
+	// "credentials": null (or none) leaves the credentials as they are.
 	if len(req.Credentials) > 0 && string(req.Credentials) != "null" {
-		if err := checkObject(req.Credentials, "credentials"); err != nil {
+		if c.Credentials, err = domain.CanonicalObject("credentials", req.Credentials); err != nil {
 			return err
 		}
-		c.Credentials = req.Credentials
 	}
-	if req.User != "" {
-		r.Header.Set("Flowhist-User", req.User)
+	user, err := deployUser(req.User)
+	if err != nil {
+		return err
+	}
+	if user != "" {
+		r.Header.Set("Flowhist-User", user)
 	}
 	return s.deployFlows(w, r, c)
 }
@@ -84,6 +88,9 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 // idempotency key and actor.
 func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.FlowsChange) error {
 	ns := r.PathValue("ns")
+	if err := checkLabels(r); err != nil {
+		return err
+	}
 	exp, err := expected(r)
 	if err != nil {
 		return err
@@ -111,10 +118,17 @@ func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.F
 	return nil
 }
 
-func checkObject(b []byte, what string) error {
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return domain.Errorf(domain.EINVALID, "%s must be a JSON object", what)
+// deployUser reads a deploy's "user": a string of valid text, or none.
+func deployUser(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
 	}
-	return nil
+	var user string
+	if err := json.Unmarshal(raw, &user); err != nil {
+		return "", domain.Errorf(domain.EINVALID, "deploy \"user\" must be a string")
+	}
+	if err := domain.CheckText("deploy \"user\"", raw); err != nil {
+		return "", err
+	}
+	return user, nil
 }

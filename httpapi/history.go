@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -97,7 +98,7 @@ func parseHistoryFilter(r *http.Request) (historyFilter, error) {
 		for _, name := range strings.Split(k, ",") {
 			match, ok := historyKinds[strings.TrimSpace(name)]
 			if !ok {
-				return f, domain.Errorf(domain.EINVALID, "kind %q is not one of flows, credentials, settings, library, packages, project, rollback", name)
+				return f, domain.Errorf(domain.EINVALID, "kind %q is not one of flows, credentials, settings, library, packages, project, rollback", clip(name))
 			}
 			f.kinds = append(f.kinds, match)
 		}
@@ -109,7 +110,7 @@ func parseHistoryFilter(r *http.Request) (historyFilter, error) {
 		if v := q.Get(p.name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return f, domain.Errorf(domain.EINVALID, "%s %q is not an RFC 3339 time such as 2026-11-25T03:00:00Z", p.name, v)
+				return f, domain.Errorf(domain.EINVALID, "%s %q is not an RFC 3339 time such as 2026-11-25T03:00:00Z", p.name, clip(v))
 			}
 			*p.to = t
 		}
@@ -159,12 +160,12 @@ func pageParams(r *http.Request) (limit int, cursor domain.Revision, err error) 
 	limit = 50
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 500 {
-			return 0, 0, domain.Errorf(domain.EINVALID, "limit %q is not a number from 1 to 500", v)
+			return 0, 0, domain.Errorf(domain.EINVALID, "limit %q is not a number from 1 to 500", clip(v))
 		}
 	}
 	if v := q.Get("cursor"); v != "" {
 		if cursor, err = domain.ParseRevision(v); err != nil || cursor == 0 {
-			return 0, 0, domain.Errorf(domain.EINVALID, "cursor %q is not one this API returned", v)
+			return 0, 0, domain.Errorf(domain.EINVALID, "cursor %q is not one this API returned", clip(v))
 		}
 	}
 	return limit, cursor, nil
@@ -238,7 +239,7 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 func revisionParam(r *http.Request, name string) (domain.Revision, error) {
 	rev, err := domain.ParseRevision(r.PathValue(name))
 	if err != nil || rev == 0 {
-		return 0, domain.Errorf(domain.EINVALID, "revision %q is not a positive whole number", r.PathValue(name))
+		return 0, domain.Errorf(domain.EINVALID, "revision %q is not a positive whole number", clip(r.PathValue(name)))
 	}
 	return rev, nil
 }
@@ -263,7 +264,8 @@ func (s *Server) getRevision(w http.ResponseWriter, r *http.Request) error {
 		}
 		h.Payload = map[string]any{"settings": redact(p.Settings)}
 	case domain.LibrarySaved, domain.PackagesChanged, domain.ProjectActivated:
-		var p any
+		// Raw: a library entry's meta may hold numbers beyond float64.
+		var p json.RawMessage
 		if err := domain.DecodePayload(e, &p); err != nil {
 			return err
 		}

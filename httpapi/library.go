@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -9,20 +10,16 @@ import (
 	"github.com/flowhist/flowhist/domain"
 )
 
-// libraryPath validates a library type and path: no "..", no empty
-// segments, at most 1024 characters.
+// libraryPath reads the library type and path (without its leading and
+// trailing slashes) of a request, as domain.ValidateLibraryType and
+// ValidateLibraryPath allow them.
 func libraryPath(r *http.Request) (typ, path string, err error) {
 	typ, path = r.PathValue("type"), strings.Trim(r.URL.Query().Get("path"), "/")
-	if typ == "" || strings.ContainsAny(typ, "/:") {
-		return "", "", domain.Errorf(domain.EINVALID, "library type %q is invalid", typ)
+	if err := domain.ValidateLibraryType(typ); err != nil {
+		return "", "", err
 	}
-	if len(path) > 1024 {
-		return "", "", domain.Errorf(domain.EINVALID, "library path is longer than 1024 characters")
-	}
-	for _, seg := range strings.Split(path, "/") {
-		if seg == ".." || seg == "." || (seg == "" && path != "") {
-			return "", "", domain.Errorf(domain.EINVALID, "library path %q has an empty, '.' or '..' segment", path)
-		}
+	if err := domain.ValidateLibraryPath(path); err != nil {
+		return "", "", err
 	}
 	return typ, path, nil
 }
@@ -86,7 +83,10 @@ func (s *Server) getLibrary(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, f := range files {
 		item := map[string]any{}
-		json.Unmarshal(f.Meta, &item)
+		// UseNumber: a number beyond float64 stays as it was saved.
+		dec := json.NewDecoder(bytes.NewReader(f.Meta))
+		dec.UseNumber()
+		dec.Decode(&item)
 		item["fn"] = f.Path[strings.LastIndex(f.Path, "/")+1:]
 		listing = append(listing, item)
 	}
@@ -115,8 +115,10 @@ func (s *Server) putLibrary(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(body, &req); err != nil || req.Body == nil {
 		return domain.Errorf(domain.EINVALID, "library entry must be {\"meta\": {...}, \"body\": \"<text>\"}")
 	}
+	// The entry is compact already (readJSONObject), and so is its meta;
+	// null or no meta is no meta.
 	if len(req.Meta) > 0 && string(req.Meta) != "null" {
-		if err := checkObject(req.Meta, "library meta"); err != nil {
+		if req.Meta, err = domain.CanonicalObject("library meta", req.Meta); err != nil {
 			return err
 		}
 	} else {

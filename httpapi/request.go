@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -39,17 +38,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return body, nil
 }
 
-// readJSONObject reads a body that must be one JSON object.
+// readJSONObject reads a body that must be one JSON object and returns
+// the form to store (domain.CanonicalObject).
+//
+// Errors: ETOOLARGE, EINVALID.
 func (s *Server) readJSONObject(w http.ResponseWriter, r *http.Request, what string) ([]byte, error) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return nil, err
 	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return nil, domain.Errorf(domain.EINVALID, "%s must be a JSON object: %v", what, err)
-	}
-	return body, nil
+	return domain.CanonicalObject(what, body)
 }
 
 // expected reads If-Match: "N" (or N) as an exact expected revision; no
@@ -62,9 +60,28 @@ func expected(r *http.Request) (domain.Expected, error) {
 	h = strings.TrimPrefix(h, "W/")
 	rev, err := domain.ParseRevision(strings.Trim(h, `"`))
 	if err != nil {
-		return domain.Expected{}, domain.Errorf(domain.EINVALID, "If-Match %q is not a revision: send If-Match: \"<revision>\"", h)
+		return domain.Expected{}, domain.Errorf(domain.EINVALID, "If-Match %q is not a revision: send If-Match: \"<revision>\"", clip(h))
 	}
 	return domain.ExpectRevision(rev), nil
+}
+
+// checkLabels refuses a request whose acting user or correlation id,
+// which every event it appends carries, is not printable text.
+func checkLabels(r *http.Request) error {
+	if err := domain.ValidateLabel("Flowhist-User", r.Header.Get("Flowhist-User"), 0); err != nil {
+		return err
+	}
+	return domain.ValidateLabel("Flowhist-Correlation-Id", r.Header.Get("Flowhist-Correlation-Id"), domain.MaxCorrelationID)
+}
+
+// clip shortens a client's value for an error message: a message quotes
+// what was wrong, not 64 KB of it.
+func clip(v string) string {
+	const max = 64
+	if len(v) <= max {
+		return v
+	}
+	return strings.ToValidUTF8(v[:max], "") + "…"
 }
 
 func etag(rev domain.Revision) string { return `"` + rev.String() + `"` }

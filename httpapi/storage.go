@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -51,18 +50,18 @@ func (s *Server) viewDoc(w http.ResponseWriter, r *http.Request, get func(*domai
 	return nil
 }
 
-// putSettings saves Node-RED's runtime settings. _credentialSecret is
-// removed first: the secret that decrypts every credential must never enter
-// the log, its history or an API response; instances share it through
-// credentialSecret in settings.js. When the user-installed modules changed,
-// a packages.changed event follows.
+// putSettings saves Node-RED's runtime settings in their canonical form
+// (domain.CanonicalSettings), whose sha256 is recorded: _credentialSecret
+// is removed first, as the secret that decrypts every credential must never
+// enter the log, its history or an API response. When the user-installed
+// modules changed, a packages.changed event follows.
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	ns := r.PathValue("ns")
-	body, err := s.readJSONObject(w, r, "settings")
+	body, err := s.readBody(w, r)
 	if err != nil {
 		return err
 	}
-	settings, err := withoutSecret(body)
+	settings, err := domain.CanonicalSettings(body)
 	if err != nil {
 		return err
 	}
@@ -94,26 +93,6 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// withoutSecret removes the top-level _credentialSecret. Settings without
-// one are kept byte for byte; with one, the rest is re-encoded.
-func withoutSecret(settings []byte) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(settings, &m); err != nil {
-		return nil, domain.Errorf(domain.EINVALID, "settings must be a JSON object")
-	}
-	if _, ok := m["_credentialSecret"]; !ok {
-		return settings, nil
-	}
-	delete(m, "_credentialSecret")
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
 // userPackages lists the user-installed node modules in the settings' node
 // registry ("nodes": {module: {version, user: true, …}}), sorted by name. It
 // reports false when the settings have no registry (or an unreadable one):
@@ -141,6 +120,9 @@ func userPackages(settings []byte) ([]domain.Package, bool) {
 // appendEvent appends one non-flows event with the request's idempotency
 // key and actor, then wakes followers and projects.
 func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, agg string, exp domain.Expected, payload any, sha string) (streams.AppendResult, error) {
+	if err := checkLabels(r); err != nil {
+		return streams.AppendResult{}, err
+	}
 	b, err := domain.EncodePayload(payload)
 	if err != nil {
 		return streams.AppendResult{}, err
@@ -151,6 +133,12 @@ func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, a
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" && typ == domain.PackagesChanged {
+		// The settings.saved before took the key itself. A key too long
+		// to take a suffix (keys are at most 200 bytes) is hashed, so that
+		// this append cannot fail on it after that one landed.
+		if len(key) > 200-len(":packages") {
+			key = domain.SHA256Hex([]byte(key))
+		}
 		key += ":packages"
 	}
 	res, err := s.store.Append(r.Context(), streams.AppendRequest{Event: e, Expected: exp, IdempotencyKey: key})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/spf13/cobra"
@@ -32,14 +31,6 @@ type Main struct {
 // NewMain returns a Main writing to the process's stdout and stderr.
 func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
 
-// exitError carries an exit code chosen by a command.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
 // Run runs the command line args and returns the process exit code. Every
 // failure prints one line on stderr saying what to fix.
 func (m *Main) Run(ctx context.Context, args []string) int {
@@ -57,44 +48,46 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	return code
 }
 
-// exitFor maps an error to its exit code and one human line.
+// exitFor maps an error to its exit code and one human line. The code
+// derives from the error's domain code alone. Every command's own errors
+// are domain errors (asDomain sees to it), so any other error is cobra's
+// own, about the command line.
 func exitFor(err error) (int, string) {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code, ee.msg
-	}
 	var de *domain.Error
-	if errors.As(err, &de) {
-		switch de.Code {
-		case domain.EINVALID, domain.ETOOLARGE:
-			return exitUsage, de.Message
-		case domain.ENOTFOUND:
-			return exitNotFound, de.Message
-		case domain.ECONFLICT:
-			return exitConflict, de.Message
-		case domain.EUNAUTHORIZED, domain.EFORBIDDEN:
-			return exitAuth, de.Message
-		case domain.EUNAVAILABLE:
-			return exitUnavailable, de.Message
-		}
-		return exitFailed, de.Message
-	}
-	if isUsageError(err) {
+	if !errors.As(err, &de) {
 		return exitUsage, err.Error() + " (see --help)"
 	}
-	return exitFailed, err.Error()
+	switch de.Code {
+	case domain.EINVALID, domain.ETOOLARGE:
+		return exitUsage, de.Message
+	case domain.ENOTFOUND:
+		return exitNotFound, de.Message
+	case domain.ECONFLICT:
+		return exitConflict, de.Message
+	case domain.EUNAUTHORIZED, domain.EFORBIDDEN:
+		return exitAuth, de.Message
+	case domain.EUNAVAILABLE:
+		return exitUnavailable, de.Message
+	}
+	return exitFailed, de.Message
 }
 
-// isUsageError recognizes cobra's and pflag's argument errors, which have no
-// type of their own.
-func isUsageError(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "required flag"} {
-		if strings.Contains(s, p) {
-			return true
+// asDomain makes every error that cmd's RunE (and its children's) return a
+// *domain.Error: one that is not yet is an internal error.
+func asDomain(cmd *cobra.Command) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			var de *domain.Error
+			if err != nil && !errors.As(err, &de) {
+				return &domain.Error{Code: domain.EINTERNAL, Message: err.Error(), Err: err}
+			}
+			return err
 		}
 	}
-	return false
+	for _, c := range cmd.Commands() {
+		asDomain(c)
+	}
 }
 
 func (m *Main) rootCommand(v *viper.Viper) *cobra.Command {
@@ -109,5 +102,6 @@ func (m *Main) rootCommand(v *viper.Viper) *cobra.Command {
 	}
 	root.PersistentFlags().String("config", "", "config file (default: ./flowhist.yaml or /etc/flowhist/flowhist.yaml if present)")
 	root.AddCommand(m.versionCommand(), m.verifyCommand(v), m.serveCommand(v), m.tokenCommand(), m.historyCommand(v), m.showCommand(v), m.diffCommand(v), m.nodeCommand(v), m.rollbackCommand(v), m.workersCommand(v), m.exportCommand(v), m.replayCommand(v))
+	asDomain(root)
 	return root
 }

@@ -62,11 +62,11 @@ func newClient(v *viper.Viper, cmd *cobra.Command) (*client, error) {
 		if err == nil {
 			shown = u.Redacted()
 		}
-		return nil, &exitError{exitUsage, fmt.Sprintf("flowhist URL %q is not an http:// or https:// URL: set --url or FLOWHIST_URL", shown)}
+		return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("flowhist URL %q is not an http:// or https:// URL: set --url or FLOWHIST_URL", shown)}
 	}
 	c.shown = u.Redacted()
 	if c.ns == "" {
-		return nil, &exitError{exitUsage, "no namespace: set --namespace/-n, FLOWHIST_NAMESPACE or cli.namespace in the config file"}
+		return nil, &domain.Error{Code: domain.EINVALID, Message: "no namespace: set --namespace/-n, FLOWHIST_NAMESPACE or cli.namespace in the config file"}
 	}
 	if err := domain.ValidateNamespace(c.ns); err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func (c *client) do(ctx context.Context, method, u string, body []byte, header h
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, &exitError{exitUsage, fmt.Sprintf("bad request to %s: %v", c.shown, err)}
+		return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("bad request to %s: %v", c.shown, err)}
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
@@ -111,12 +111,12 @@ func (c *client) do(ctx context.Context, method, u string, body []byte, header h
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, &exitError{exitUnavailable, fmt.Sprintf("cannot reach flowhist at %s: %v (check --url / FLOWHIST_URL)", c.shown, err)}
+		return nil, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach flowhist at %s: %v (check --url / FLOWHIST_URL)", c.shown, err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, &exitError{exitUnavailable, fmt.Sprintf("reading the answer of flowhist at %s: %v", c.shown, err)}
+		return nil, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf("reading the answer of flowhist at %s: %v", c.shown, err)}
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, answerError(resp.StatusCode, data)

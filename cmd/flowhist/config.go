@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/redis/rueidis"
 	"github.com/spf13/cobra"
@@ -64,7 +65,7 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 	if path, _ := cmd.Flags().GetString("config"); path != "" {
 		v.SetConfigFile(path)
 		if err := v.ReadInConfig(); err != nil {
-			return &exitError{exitUsage, fmt.Sprintf("read config %s: %v", path, err)}
+			return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("read config %s: %v", path, err)}
 		}
 	} else {
 		v.SetConfigName("flowhist")
@@ -73,7 +74,7 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 		v.AddConfigPath("/etc/flowhist")
 		if err := v.ReadInConfig(); err != nil {
 			if _, missing := err.(viper.ConfigFileNotFoundError); !missing {
-				return &exitError{exitUsage, fmt.Sprintf("read config: %v", err)}
+				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("read config: %v", err)}
 			}
 		}
 	}
@@ -100,7 +101,7 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 		IOTimeout:     v.GetDuration("valkey.io_timeout"),
 	}
 	if c.Addr == "" {
-		return c, &exitError{exitUsage, "valkey.addr is empty: set FLOWHIST_VALKEY_ADDR or --valkey-addr to host:port"}
+		return c, &domain.Error{Code: domain.EINVALID, Message: "valkey.addr is empty: set FLOWHIST_VALKEY_ADDR or --valkey-addr to host:port"}
 	}
 	return c, nil
 }
@@ -120,17 +121,17 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 		if c.TLSCAFile != "" {
 			pem, err := os.ReadFile(c.TLSCAFile)
 			if err != nil {
-				return nil, &exitError{exitUsage, fmt.Sprintf("valkey.tls_ca_file: %v", err)}
+				return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("valkey.tls_ca_file: %v", err)}
 			}
 			opt.TLSConfig.RootCAs = x509.NewCertPool()
 			if !opt.TLSConfig.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, &exitError{exitUsage, fmt.Sprintf("valkey.tls_ca_file %s has no PEM certificate", c.TLSCAFile)}
+				return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("valkey.tls_ca_file %s has no PEM certificate", c.TLSCAFile)}
 			}
 		}
 	}
 	client, err := streams.NewClient(opt)
 	if err != nil {
-		return nil, &exitError{exitUnavailable, fmt.Sprintf("cannot reach Valkey at %s: %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", c.Addr, err)}
+		return nil, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach Valkey at %s: %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", c.Addr, err)}
 	}
 	return client, nil
 }

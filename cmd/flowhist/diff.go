@@ -53,6 +53,10 @@ function's source. Changes of a node's place on the canvas only are marked
 				return err
 			}
 			q := url.Values{"from": {from.String()}, "to": {to.String()}}
+			if from > to {
+				// "diff 12 3": what going back from 12 to 3 changes.
+				q = url.Values{"from": {to.String()}, "to": {from.String()}, "reverse": {"1"}}
+			}
 			if !positions {
 				q.Set("positions", "false")
 			}

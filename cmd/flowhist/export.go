@@ -40,7 +40,7 @@ revision exactly. Exactly one of -o and --dir is required.
 				return err
 			}
 			if (output == "") == (dir == "") {
-				return &exitError{exitUsage, "export needs exactly one of -o FILE and --dir DIR"}
+				return &domain.Error{Code: domain.EINVALID, Message: "export needs exactly one of -o FILE and --dir DIR"}
 			}
 			c, err := newClient(v, cmd)
 			if err != nil {
@@ -57,7 +57,7 @@ revision exactly. Exactly one of -o and --dir is required.
 					return err
 				}
 				if err := os.WriteFile(output, doc, 0o644); err != nil {
-					return &exitError{exitFailed, fmt.Sprintf("write %s: %v", output, err)}
+					return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", output, err)}
 				}
 				report["output"], report["bytes"] = output, len(doc)
 				if !jsonFlag(cmd) {
@@ -69,13 +69,13 @@ revision exactly. Exactly one of -o and --dir is required.
 					return err
 				}
 				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return &exitError{exitFailed, fmt.Sprintf("create %s: %v", dir, err)}
+					return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("create %s: %v", dir, err)}
 				}
 				names := make([]string, len(files))
 				for i, f := range files {
 					names[i] = f.name
 					if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
-						return &exitError{exitFailed, fmt.Sprintf("write %s: %v", filepath.Join(dir, f.name), err)}
+						return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", filepath.Join(dir, f.name), err)}
 					}
 				}
 				report["dir"], report["files"] = dir, names

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/flowhist/flowhist/domain"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -42,7 +43,7 @@ flows, credentials, settings, library, packages, project, rollback),
 				return err
 			}
 			if limit < 1 || limit > 500 {
-				return &exitError{exitUsage, fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
+				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
 			}
 			params := url.Values{"limit": {strconv.Itoa(limit)}}
 			for k, p := range q {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/flowhist/flowhist/domain"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -13,7 +14,7 @@ import (
 func newLogger(format, level string) (*zap.Logger, error) {
 	var lvl zapcore.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, &exitError{exitUsage, fmt.Sprintf("log.level %q is not one of debug, info, warn, error", level)}
+		return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("log.level %q is not one of debug, info, warn, error", level)}
 	}
 	switch format {
 	case "auto":
@@ -24,7 +25,7 @@ func newLogger(format, level string) (*zap.Logger, error) {
 		}
 	case "console", "json":
 	default:
-		return nil, &exitError{exitUsage, fmt.Sprintf("log.format %q is not one of auto, console, json", format)}
+		return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("log.format %q is not one of auto, console, json", format)}
 	}
 	var cfg zap.Config
 	if format == "console" {

@@ -41,7 +41,7 @@ changed. --all follows the pages to the first revision.
 				return err
 			}
 			if limit < 1 || limit > 500 {
-				return &exitError{exitUsage, fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
+				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
 			}
 			q := url.Values{"limit": {strconv.Itoa(limit)}}
 			var entries []nodeEntry

@@ -54,7 +54,7 @@ unreachable.`,
 				}
 				switch {
 				case r.BadRevision > 0:
-					return &exitError{exitFailed, fmt.Sprintf("namespace %s: revision %d is bad: %s (replay would stop there)", ns, r.BadRevision, r.Problem)}
+					return &domain.Error{Code: domain.ECORRUPT, Message: fmt.Sprintf("namespace %s: revision %d is bad: %s (replay would stop there)", ns, r.BadRevision, r.Problem)}
 				case asJSON:
 				case r.OK:
 					fmt.Fprintf(m.Stdout, "nothing would change: state matches the log at revision %d\n", r.Revisions)

@@ -30,7 +30,7 @@ The token needs the admin scope.
 				return err
 			}
 			if strings.TrimSpace(reason) == "" {
-				return &exitError{exitUsage, `rollback needs --reason "why": it is recorded in the history`}
+				return &domain.Error{Code: domain.EINVALID, Message: `rollback needs --reason "why": it is recorded in the history`}
 			}
 			c, err := newClient(v, cmd)
 			if err != nil {

@@ -9,12 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/migrations"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/rueidis"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 	"go.uber.org/zap"
@@ -51,34 +53,31 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer log.Sync()
-	client, err := newValkeyClient(cfg.Valkey)
+	client, err := waitForValkey(ctx, cfg.Valkey, log)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
 	store, err := streams.New(client, cfg.Streams, log.Named("streams"))
 	if err != nil {
-		return &exitError{exitUsage, err.Error()}
-	}
-	if err := migrations.Check(ctx, store); err != nil {
-		return err
+		return &domain.Error{Code: domain.EINVALID, Message: err.Error()}
 	}
 	proj, err := projector.New(store, cfg.Projector, log.Named("projector"))
 	if err != nil {
-		return &exitError{exitUsage, err.Error()}
+		return &domain.Error{Code: domain.EINVALID, Message: err.Error()}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api, err := httpapi.New(store, proj, cfg.API, log.Named("http"), reg)
 	if err != nil {
-		return &exitError{exitUsage, err.Error()}
+		return &domain.Error{Code: domain.EINVALID, Message: err.Error()}
 	}
 	if cfg.API.AuthDisabled {
 		log.Warn("authentication is disabled (auth.disabled): anyone who reaches " + cfg.Listen + " can read and deploy flows; use this on a laptop only")
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return &exitError{exitUsage, fmt.Sprintf("listen on %s: %v (set FLOWHIST_LISTEN or --listen)", cfg.Listen, err)}
+		return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("listen on %s: %v (set FLOWHIST_LISTEN or --listen)", cfg.Listen, err)}
 	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
@@ -99,17 +98,32 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		defer wg.Done()
 		api.MonitorValkey(bg, time.Second)
 	}()
+	refused := make(chan error, 1)
 	go func() {
 		defer wg.Done()
-		// Ready once every namespace's state is caught up with its log.
+		// Ready once every namespace's schema is checked and its state
+		// caught up with its log. Valkey may be loading or away at start:
+		// that is retried (and said once); a schema newer than this
+		// binary is not.
+		failing := false
 		for bg.Err() == nil {
-			if err := proj.CatchUp(bg); err == nil {
+			err := migrations.Check(bg, store)
+			if err == nil {
+				err = proj.CatchUp(bg)
+			}
+			if err == nil {
 				api.SetReady(true)
 				break
-			} else if bg.Err() == nil {
-				log.Warn("catching up projections at start failed; retrying", zap.Error(err))
-				sleep(bg, time.Second)
 			}
+			if domain.ErrorCode(err) != domain.EUNAVAILABLE {
+				refused <- err
+				return
+			}
+			if !failing && bg.Err() == nil {
+				failing = true
+				log.Warn("checking schemas and catching up projections at start failed; retrying every second", zap.Error(err))
+			}
+			sleep(bg, time.Second)
 		}
 		proj.Run(bg)
 	}()
@@ -132,6 +146,8 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 
 	select {
 	case err = <-served:
+	case err = <-refused:
+		srv.Close()
 	case <-ctx.Done():
 		log.Info("shutting down")
 		api.SetReady(false)
@@ -151,6 +167,26 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// waitForValkey connects to Valkey, waiting (and saying so once) while it
+// cannot be reached: in a container, flowhist may start before it.
+func waitForValkey(ctx context.Context, c ValkeyConfig, log *zap.Logger) (rueidis.Client, error) {
+	for waiting := false; ; waiting = true {
+		client, err := newValkeyClient(c)
+		if err == nil || domain.ErrorCode(err) != domain.EUNAVAILABLE {
+			if waiting && err == nil {
+				log.Info("connected to valkey", zap.String("addr", c.Addr))
+			}
+			return client, err
+		}
+		if !waiting {
+			log.Warn("waiting for valkey", zap.String("addr", c.Addr), zap.Error(err))
+		}
+		if !sleep(ctx, time.Second) {
+			return nil, err
+		}
+	}
 }
 
 // sleep waits d or until ctx is done, and reports whether d passed.

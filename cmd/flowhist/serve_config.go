@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
@@ -126,7 +127,7 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 	}
 	var compat map[string]compatConfig
 	if err := v.UnmarshalKey("compat", &compat); err != nil {
-		return c, &exitError{exitUsage, fmt.Sprintf("compat: %v", err)}
+		return c, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("compat: %v", err)}
 	}
 	if len(compat) > 0 {
 		c.Projector.Compat = map[string]projector.Compat{}
@@ -148,11 +149,11 @@ func readTokens(v *viper.Viper) ([]tokenConfig, error) {
 			return nil, nil
 		}
 		if err := json.Unmarshal([]byte(raw), &tokens); err != nil {
-			return nil, &exitError{exitUsage, "auth.tokens from the environment must be a JSON list such as [{\"name\":\"admin\",\"token\":\"…\",\"scopes\":[\"deploy\"],\"namespaces\":[\"*\"]}]"}
+			return nil, &domain.Error{Code: domain.EINVALID, Message: "auth.tokens from the environment must be a JSON list such as [{\"name\":\"admin\",\"token\":\"…\",\"scopes\":[\"deploy\"],\"namespaces\":[\"*\"]}]"}
 		}
 	default:
 		if err := v.UnmarshalKey("auth.tokens", &tokens); err != nil {
-			return nil, &exitError{exitUsage, fmt.Sprintf("auth.tokens: %v", err)}
+			return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("auth.tokens: %v", err)}
 		}
 	}
 	return tokens, nil

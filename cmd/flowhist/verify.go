@@ -47,9 +47,9 @@ revision or key otherwise.`,
 			case r.OK:
 				return nil
 			case r.BadRevision > 0:
-				return &exitError{exitFailed, fmt.Sprintf("namespace %s: revision %d is bad: %s", ns, r.BadRevision, r.Problem)}
+				return &domain.Error{Code: domain.ECORRUPT, Message: fmt.Sprintf("namespace %s: revision %d is bad: %s", ns, r.BadRevision, r.Problem)}
 			default:
-				return &exitError{exitFailed, fmt.Sprintf("namespace %s: key %s is bad: %s (flowhist replay rebuilds it)", ns, r.BadKey, r.Problem)}
+				return &domain.Error{Code: domain.ECORRUPT, Message: fmt.Sprintf("namespace %s: key %s is bad: %s (flowhist replay rebuilds it)", ns, r.BadKey, r.Problem)}
 			}
 		},
 	}
