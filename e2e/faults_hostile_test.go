@@ -146,7 +146,9 @@ func hostileCases() []hostileCase {
 		{"an Idempotency-Key with a tab", "Idempotency-Key", "a\tb"},
 		{"an Idempotency-Key with a space", "Idempotency-Key", "a b"},
 		{"a non-ASCII Idempotency-Key", "Idempotency-Key", "ключ-é"},
+		{"an Idempotency-Key already used for another body", "Idempotency-Key", "hostile-seed-key"},
 		{"no token", "Authorization", ""},
+		{"a 64 KB token", "Authorization", "Bearer " + kb(64)},
 		{"a wrong token", "Authorization", "Bearer " + randomHex(24)},
 		{"a Basic authorization", "Authorization", "Basic YWxpY2U6cGFzc3dvcmQ="},
 	} {
@@ -209,6 +211,11 @@ func hostileCases() []hostileCase {
 	add("PUT flows on a 65-character namespace", "PUT", "/v1/namespaces/"+strings.Repeat("n", 65)+"/flows", flows, nil)
 	add("PUT flows on a namespace with a NUL", "PUT", "/v1/namespaces/a%00b/flows", flows, nil)
 	add("PUT flows on a namespace with braces", "PUT", "/v1/namespaces/a%7Bb%7D/flows", flows, nil)
+	add("PUT flows on the namespace ..", "PUT", "/v1/namespaces/%2E%2E/flows", flows, nil)
+	add("PUT flows on the namespace *", "PUT", "/v1/namespaces/*/flows", flows, nil)
+	add("GET library with a .. path", "GET", "/library/flows?path=../../etc", nil, nil)
+	add("GET revisions/2^63", "GET", "/revisions/9223372036854775808", nil, nil)
+	add("POST rollback with a stale If-Match", "POST", "/rollback", b(`{"to":1,"reason":"stale"}`), h("If-Match", `"1"`))
 	add("DELETE flows", "DELETE", "/flows", nil, nil)
 	add("PATCH flows", "PATCH", "/flows", flows, nil)
 	add("POST flows", "POST", "/flows", flows, nil)
@@ -227,7 +234,9 @@ func TestHostileRequestsAreRefused(t *testing.T) {
 	e.mustCall(t, 200, "PUT", ns, "/settings", []byte(`{"theme":"seed"}`), nil)
 	e.mustCall(t, 200, "PUT", ns, "/sessions", []byte(`{"sessions":[{"user":"seed"}]}`), nil)
 	e.mustCall(t, 200, "PUT", ns, "/library/flows?path=dir/seed", []byte(`{"meta":{},"body":"seed"}`), nil)
+	e.mustCall(t, 200, "PUT", ns, "/flows", []byte(`[{"id":"t1","type":"tab","label":"seed with a key"}]`), http.Header{"Idempotency-Key": {"hostile-seed-key"}})
 	before := e.fingerprint(t, ns)
+	logFrom := e.logSize()
 
 	for _, c := range hostileCases() {
 		t.Run(c.name+" is refused with 4xx JSON and changes nothing", func(t *testing.T) {
@@ -242,6 +251,9 @@ func TestHostileRequestsAreRefused(t *testing.T) {
 			case !isJSON && !goPlain:
 				t.Errorf(`got %s, want application/json {"code","message"}`, a)
 			}
+			if strings.Contains(string(a.body), "hunter2") {
+				t.Errorf("the answer shows an inline credential: %s", a)
+			}
 			if after := e.fingerprint(t, ns); after != before {
 				t.Errorf("the namespace changed: got %s, want %s", after, before)
 				before = after
@@ -249,6 +261,14 @@ func TestHostileRequestsAreRefused(t *testing.T) {
 		})
 	}
 
+	t.Run("no secret is in the log", func(t *testing.T) {
+		log := e.logSince(t, logFrom)
+		for _, secret := range []string{"hunter2", e.token} {
+			if strings.Contains(log, secret) {
+				t.Errorf("flowhist's log holds the secret %.8s…: %s", secret, tail(log, 2000))
+			}
+		}
+	})
 	t.Run("the service is healthy after", func(t *testing.T) {
 		e.mustCall(t, 200, "GET", "", "/readyz", nil, nil)
 		rev := e.revision(t, ns)
@@ -319,6 +339,25 @@ func (e *faultEnv) fingerprint(tb testing.TB, ns string) string {
 func TestHostileBodiesReadBack(t *testing.T) {
 	t.Parallel()
 	e := newFaultEnv(t, "")
+	t.Run("settings with _credentialSecret never show it", func(t *testing.T) {
+		ns := "secret-" + randomHex(4)
+		secret := "topsecret-" + randomHex(8)
+		logFrom := e.logSize()
+		a := e.mustCall(t, 200, "PUT", ns, "/settings", []byte(`{"_credentialSecret":"`+secret+`","a":1}`), nil)
+		var res struct {
+			Revision uint64 `json:"revision"`
+		}
+		json.Unmarshal(a.body, &res)
+		for _, p := range []string{"/settings", fmt.Sprintf("/revisions/%d", res.Revision), "/history", "/diff?from=1&to=1"} {
+			if g := e.call("GET", ns, p, nil, nil); strings.Contains(string(g.body), secret) {
+				t.Errorf("GET %s shows _credentialSecret: %s", p, g)
+			}
+		}
+		if strings.Contains(e.logSince(t, logFrom), secret) {
+			t.Errorf("flowhist's log holds _credentialSecret")
+		}
+		e.verify(t, ns)
+	})
 	for _, c := range []struct {
 		name, path, body, get string
 	}{
