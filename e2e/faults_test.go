@@ -46,6 +46,7 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 		half      = make(chan struct{})
 		failed    atomic.Int64 // 503 unavailable answers
 		refused   [writers]atomic.Int64
+		finished  [writers]atomic.Bool
 		slowest   atomic.Int64 // slowest 503, ns
 		deadline  = time.Now().Add(90 * time.Second)
 		wg        sync.WaitGroup
@@ -60,6 +61,7 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer finished[w].Store(true)
 			for i := range perWriter {
 				body := []byte(fmt.Sprintf(`[{"id":"t1","type":"tab","label":"writer %d"},{"id":"n%d","type":"inject","z":"t1","name":"deploy %d of writer %d","props":[{"p":"payload","v":%q}],"wires":[]}]`, w, i, i, w, randomHex(8)))
 				if w%2 == 1 { // pretty-printed, as a flows.json file is
@@ -110,10 +112,11 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 	}
 	e.vk.Kill()
 	killed := time.Now()
-	// Down until every writer has had its deploy refused a few times.
+	// Down until every writer still deploying has had its deploy refused
+	// a few times.
 	waitFor(t, 30*time.Second, "every writer's deploys failing while Valkey is down", func() (bool, string) {
 		for w := range refused {
-			if n := refused[w].Load(); n < 3 {
+			if n := refused[w].Load(); n < 3 && !finished[w].Load() {
 				return false, fmt.Sprintf("writer %d had %d deploys refused", w, n)
 			}
 		}
