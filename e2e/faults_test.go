@@ -651,12 +651,13 @@ func TestDurabilityShortfall(t *testing.T) {
 		want       int
 		replicas   int
 		aof        bool
+		shortfall  bool
 	}{
-		{"replicas 1 without a replica, required: 503", "replicas: 1\n    required: true", nil, 503, 0, false},
-		{"replicas 1 without a replica, not required: 200 with replicas 0", "replicas: 1\n    required: false", nil, 200, 0, false},
-		{"aof against appendonly no, required: 503", "aof: true\n    required: true", []string{"--appendonly", "no"}, 503, 0, false},
-		{"aof against appendonly no, not required: 200 with aof false", "aof: true\n    required: false", []string{"--appendonly", "no"}, 200, 0, false},
-		{"aof against appendonly yes, required: 200 with aof true", "aof: true\n    required: true", durableValkey, 200, 0, true},
+		{"replicas 1 without a replica, required: 503", "replicas: 1\n    required: true", nil, 503, 0, false, true},
+		{"replicas 1 without a replica, not required: 200 with replicas 0", "replicas: 1\n    required: false", nil, 200, 0, false, true},
+		{"aof against appendonly no, required: 503", "aof: true\n    required: true", []string{"--appendonly", "no"}, 503, 0, false, true},
+		{"aof against appendonly no, not required: 200 with aof false", "aof: true\n    required: false", []string{"--appendonly", "no"}, 200, 0, false, true},
+		{"aof against appendonly yes, required: 200 with aof true", "aof: true\n    required: true", durableValkey, 200, 0, true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -664,6 +665,7 @@ func TestDurabilityShortfall(t *testing.T) {
 			ns := "durability-" + randomHex(4)
 			key := "durable-" + randomHex(6)
 			a := e.call("PUT", ns, "/flows", flows, http.Header{"Idempotency-Key": {key}})
+			e.checkShortfallReported(t, ns, c.shortfall)
 			if c.want == 503 {
 				msg := a.unavailable()
 				if msg != "" {
@@ -671,6 +673,14 @@ func TestDurabilityShortfall(t *testing.T) {
 				}
 				if ae, _ := a.jsonError(); !strings.Contains(strings.ToLower(ae.Message), "idempotency") {
 					t.Errorf("the 503's message is %q, want it to say a retry with the same Idempotency-Key is safe", ae.Message)
+				}
+				// The retry the message invites lands nothing twice.
+				r := e.call("PUT", ns, "/flows", flows, http.Header{"Idempotency-Key": {key}})
+				if r.status != 200 && r.status != 503 {
+					t.Errorf("retrying with the same Idempotency-Key: got %s, want 200 or 503", r)
+				}
+				if rev := e.revision(t, ns); rev > 1 {
+					t.Errorf("after a 503 and its retry with the same Idempotency-Key the namespace is at revision %d, want at most 1", rev)
 				}
 				return
 			}
@@ -690,6 +700,26 @@ func TestDurabilityShortfall(t *testing.T) {
 				t.Errorf(`"durability" is {"replicas": %d, "aof": %v}, want {"replicas": %d, "aof": %v}`, *res.Durability.Replicas, *res.Durability.AOF, c.replicas, c.aof)
 			}
 		})
+	}
+}
+
+// checkShortfallReported checks that a durability shortfall on ns is
+// counted in /metrics and logged with the namespace, or that none is.
+func (e *faultEnv) checkShortfallReported(t *testing.T, ns string, shortfall bool) {
+	t.Helper()
+	metrics := string(e.mustCall(t, 200, "GET", "", "/metrics", nil, nil).body)
+	counted := strings.Contains(metrics, "\nflowhist_durability_shortfalls_total 1\n")
+	logged := false
+	for line := range strings.Lines(e.logSince(t, 0)) {
+		if strings.Contains(line, `"`+ns+`"`) && strings.Contains(strings.ToLower(line), "durab") {
+			logged = true
+		}
+	}
+	switch {
+	case shortfall && (!counted || !logged):
+		t.Errorf("a durability shortfall: counted in /metrics (flowhist_durability_shortfalls_total 1): %v, logged with the namespace: %v; want both", counted, logged)
+	case !shortfall && (counted || logged):
+		t.Errorf("no durability shortfall, but counted in /metrics: %v, logged: %v; want neither", counted, logged)
 	}
 }
 
