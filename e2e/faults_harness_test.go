@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,6 +287,10 @@ type routeCall struct {
 	method, path string // path below /v1/namespaces/{ns}
 	body         string
 	healthy      []int // statuses it answers on a seeded namespace with Valkey up
+	// racing are statuses it may also answer while other routes write at
+	// the same time: a rollback rolls back from the flows it read, and a
+	// deploy landing in between is a conflict.
+	racing []int
 }
 
 // everyRoute is one valid request on every namespace route of
@@ -295,26 +300,26 @@ func everyRoute(worker string) []routeCall {
 	flows := `[{"id":"t1","type":"tab","label":"route table"},{"id":"n1","type":"inject","z":"t1","name":"three","wires":[]}]`
 	ok := []int{200}
 	return []routeCall{
-		{"GET flows", "GET", "/flows", "", ok},
-		{"PUT flows", "PUT", "/flows", flows, ok},
-		{"POST deploy", "POST", "/deploy", `{"flows":` + flows + `,"credentials":{"$":"0a1b2c3d"},"user":"fault-suite"}`, ok},
-		{"GET credentials", "GET", "/credentials", "", ok},
-		{"PUT credentials", "PUT", "/credentials", `{"$":"4e5f6a7b"}`, ok},
-		{"GET settings", "GET", "/settings", "", ok},
-		{"PUT settings", "PUT", "/settings", `{"editorTheme":{"header":{"title":"faults"}}}`, ok},
-		{"GET sessions", "GET", "/sessions", "", ok},
-		{"PUT sessions", "PUT", "/sessions", `{"sessions":[]}`, ok},
-		{"GET library", "GET", "/library/flows?path=", "", ok},
-		{"PUT library", "PUT", "/library/flows?path=faults/one", `{"meta":{},"body":"[]"}`, ok},
-		{"GET feed", "GET", "/feed?worker=" + worker + "&wait=100ms", "", []int{200, 204}},
-		{"POST feed/ack", "POST", "/feed/ack", `{"worker":"` + worker + `","revision":1}`, ok},
-		{"GET workers", "GET", "/workers", "", ok},
-		{"GET history", "GET", "/history", "", ok},
-		{"GET revisions/1", "GET", "/revisions/1", "", ok},
-		{"GET revisions/1/flows", "GET", "/revisions/1/flows", "", ok},
-		{"GET diff", "GET", "/diff?from=1&to=2", "", ok},
-		{"GET nodes/n1/history", "GET", "/nodes/n1/history", "", ok},
-		{"POST rollback", "POST", "/rollback", `{"to":1,"reason":"fault suite"}`, ok},
+		{"GET flows", "GET", "/flows", "", ok, nil},
+		{"PUT flows", "PUT", "/flows", flows, ok, nil},
+		{"POST deploy", "POST", "/deploy", `{"flows":` + flows + `,"credentials":{"$":"0a1b2c3d"},"user":"fault-suite"}`, ok, nil},
+		{"GET credentials", "GET", "/credentials", "", ok, nil},
+		{"PUT credentials", "PUT", "/credentials", `{"$":"4e5f6a7b"}`, ok, nil},
+		{"GET settings", "GET", "/settings", "", ok, nil},
+		{"PUT settings", "PUT", "/settings", `{"editorTheme":{"header":{"title":"faults"}}}`, ok, nil},
+		{"GET sessions", "GET", "/sessions", "", ok, nil},
+		{"PUT sessions", "PUT", "/sessions", `{"sessions":[]}`, ok, nil},
+		{"GET library", "GET", "/library/flows?path=", "", ok, nil},
+		{"PUT library", "PUT", "/library/flows?path=faults/one", `{"meta":{},"body":"[]"}`, ok, nil},
+		{"GET feed", "GET", "/feed?worker=" + worker + "&wait=100ms", "", []int{200, 204}, nil},
+		{"POST feed/ack", "POST", "/feed/ack", `{"worker":"` + worker + `","revision":1}`, ok, nil},
+		{"GET workers", "GET", "/workers", "", ok, nil},
+		{"GET history", "GET", "/history", "", ok, nil},
+		{"GET revisions/1", "GET", "/revisions/1", "", ok, nil},
+		{"GET revisions/1/flows", "GET", "/revisions/1/flows", "", ok, nil},
+		{"GET diff", "GET", "/diff?from=1&to=2", "", ok, nil},
+		{"GET nodes/n1/history", "GET", "/nodes/n1/history", "", ok, nil},
+		{"POST rollback", "POST", "/rollback", `{"to":1,"reason":"fault suite"}`, ok, []int{409}},
 	}
 }
 
@@ -327,15 +332,12 @@ func (r routeCall) do(e *faultEnv, ns string) answer {
 }
 
 func (r routeCall) isHealthy(a answer) bool {
-	if a.err != nil {
-		return false
-	}
-	for _, s := range r.healthy {
-		if a.status == s {
-			return true
-		}
-	}
-	return false
+	return a.err == nil && slices.Contains(r.healthy, a.status)
+}
+
+// isHealthyRacing is isHealthy while other routes write concurrently.
+func (r routeCall) isHealthyRacing(a answer) bool {
+	return r.isHealthy(a) || a.err == nil && slices.Contains(r.racing, a.status)
 }
 
 // follower is a worker following the feed as node-red/lib/worker.js does:
