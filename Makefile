@@ -19,7 +19,7 @@ SHELL := /bin/bash
 export GO
 
 .DEFAULT_GOAL := build
-.PHONY: build deps deps-e2e compose-check test fmt-check vet bench fuzz valkey run clean
+.PHONY: build deps deps-e2e compose-check test fmt-check vet lint bench fuzz valkey run clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/flowhist
@@ -43,7 +43,7 @@ compose-check:
 	if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi; \
 	echo "compose-check: docker-compose.yml is valid"
 
-test: deps deps-e2e fmt-check vet compose-check
+test: deps deps-e2e fmt-check vet lint compose-check
 	cd node-red && node --test test/
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
@@ -59,6 +59,12 @@ fmt-check:
 
 vet: deps
 	$(GO) vet $(PKGS)
+
+# lint fails if go.mod or go.sum are not tidy, or staticcheck finds
+# anything (make deps installs the pinned staticcheck).
+lint: deps
+	$(GO) mod tidy -diff
+	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)
 
 # bench runs every benchmark; each flowhist figure has its raw-Valkey
 # baseline measured in the same run (see the benchmarks' comments).

@@ -7,7 +7,8 @@
 #
 #   tools   make, and gcc for `go test -race` (the race detector needs cgo)
 #   valkey  valkey-server and valkey-cli 8+ from bookworm-backports
-#   go      the Go modules (go mod download); Go itself must be installed
+#   go      the Go modules (go mod download) and staticcheck (pinned, into
+#           $(go env GOPATH)/bin); Go itself must be installed
 #   nodered Node.js 18+ and npm, and the pinned Node-RED of the end-to-end
 #           tests (e2e/nodered, npm ci from its lock file)
 #
@@ -20,6 +21,8 @@ GO=${GO:-go}
 BACKPORTS_LINE='deb http://deb.debian.org/debian bookworm-backports main'
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.list
 VALKEY_MIN_MAJOR=8
+# The newest staticcheck that supports the Go in go.mod.
+STATICCHECK_VERSION=v0.8.2
 
 log() { echo "install-deps: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -111,6 +114,12 @@ install_go_modules() {
 	command -v "$GO" >/dev/null 2>&1 ||
 		die "$GO not found in PATH: install Go $(sed -n 's/^go \([0-9.]*\).*/\1/p' go.mod) from https://go.dev/dl/ (Debian 12's golang package is too old)"
 	"$GO" mod download
+	local bin
+	bin="$("$GO" env GOPATH)/bin/staticcheck"
+	if [ ! -x "$bin" ] || ! "$bin" -version 2>/dev/null | grep -qF "(${STATICCHECK_VERSION#v})"; then
+		log "installing staticcheck $STATICCHECK_VERSION"
+		"$GO" install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	fi
 }
 
 install_nodered() {

@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 
 	"github.com/flowhist/flowhist/domain"
@@ -33,13 +31,9 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A reversed range is refused rather than guessed at; what a rollback
 	// would undo is asked for explicitly.
-	var reverse bool
-	switch v := q.Get("reverse"); v {
-	case "", "0", "false":
-	case "1", "true":
-		reverse = true
-	default:
-		return domain.Errorf(domain.EINVALID, "reverse %q must be 1 or 0", clip(v))
+	reverse, err := queryBool(q, "reverse")
+	if err != nil {
+		return err
 	}
 	if from > to {
 		return domain.Errorf(domain.EINVALID, "from %d is after to %d: send from=%d&to=%d, with reverse=1 to see that change undone", from, to, to, from)
@@ -153,38 +147,4 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
-}
-
-// secretKey matches settings keys whose values are secrets.
-var secretKey = regexp.MustCompile(`(?i)secret|passw|pass$|token|credential|api_?key|private`)
-
-// redact returns a settings document with every value under a secret-like
-// key replaced, at any depth, for display. Numbers are kept as written
-// (UseNumber): settings may hold numbers beyond float64.
-func redact(doc []byte) any {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil
-	}
-	return redactValue(v)
-}
-
-func redactValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			if secretKey.MatchString(k) {
-				t[k] = "[redacted]"
-			} else {
-				t[k] = redactValue(x)
-			}
-		}
-	case []any:
-		for i, x := range t {
-			t[i] = redactValue(x)
-		}
-	}
-	return v
 }

@@ -1,7 +1,9 @@
 // Package httpapi is flowhist's HTTP interface: storage for the Node-RED
-// module, the worker feed, and (later) history, diff and rollback, under
+// module, the worker feed, history, diff and rollback, under
 // /v1/namespaces/{ns}/…, plus /healthz, /readyz and /metrics.
 //
-// It speaks in domain types and maps domain error codes to HTTP statuses in
-// one place (error.go); every error answer is {"code": …, "message": …}.
+// It translates HTTP into calls on domain rules and the stores, and nothing
+// else: what an event contains is decided in domain. It maps domain error
+// codes to HTTP statuses in one place (error.go); every error answer is
+// {"code": …, "message": …}. Every request has a deadline (Config.RequestTimeout).
 package httpapi

@@ -40,7 +40,7 @@ func (s *Server) putFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.deployFlows(w, r, streams.FlowsChange{Flows: f})
+	return s.deployFlows(w, r, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}})
 }
 
 // deployRequest is the body of POST …/deploy: flows and credentials saved as
@@ -67,7 +67,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c := streams.FlowsChange{Flows: f}
+	c := streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}}
 	// "credentials": null (or none) leaves the credentials as they are.
 	if len(req.Credentials) > 0 && string(req.Credentials) != "null" {
 		if c.Credentials, err = domain.CanonicalObject("credentials", req.Credentials); err != nil {
@@ -88,7 +88,8 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 // idempotency key and actor.
 func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.FlowsChange) error {
 	ns := r.PathValue("ns")
-	if err := checkLabels(r); err != nil {
+	o, err := origin(r)
+	if err != nil {
 		return err
 	}
 	exp, err := expected(r)
@@ -98,8 +99,7 @@ func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.F
 	if c.Expected.IsAny() {
 		c.Expected = exp
 	}
-	c.IdempotencyKey, c.Actor = r.Header.Get("Idempotency-Key"), actor(r)
-	c.CorrelationID = r.Header.Get("Flowhist-Correlation-Id")
+	c.IdempotencyKey, c.Origin = r.Header.Get("Idempotency-Key"), o
 	res, err := s.store.AppendFlows(r.Context(), ns, c)
 	typ := c.Type
 	if typ == "" {

@@ -262,7 +262,7 @@ func (s *Server) getRevision(w http.ResponseWriter, r *http.Request) error {
 		if err := domain.DecodePayload(e, &p); err != nil {
 			return err
 		}
-		h.Payload = map[string]any{"settings": redact(p.Settings)}
+		h.Payload = map[string]any{"settings": domain.Redact(p.Settings)}
 	case domain.LibrarySaved, domain.PackagesChanged, domain.ProjectActivated:
 		// Raw: a library entry's meta may hold numbers beyond float64.
 		var p json.RawMessage

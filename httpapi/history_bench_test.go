@@ -3,13 +3,14 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"github.com/flowhist/flowhist/streams/streamstest"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flowhist/flowhist/streams/streamstest"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/domain/domaintest"
@@ -62,7 +63,7 @@ func fillAudit(store *streams.Store, ns string) error {
 		return err
 	}
 	actor := domain.Actor{User: "bench", Channel: domain.ChannelAPI}
-	if _, err := store.AppendFlows(ctx, ns, streams.FlowsChange{Flows: cur, Actor: actor}); err != nil {
+	if _, err := store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: cur, Origin: domain.Origin{Actor: actor}}}); err != nil {
 		return err
 	}
 	for i := 1; i < auditEvents; i++ {
@@ -76,7 +77,7 @@ func fillAudit(store *streams.Store, ns string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := store.AppendFlows(ctx, ns, streams.FlowsChange{Flows: next, Actor: actor}); err != nil {
+		if _, err := store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}}); err != nil {
 			return fmt.Errorf("deploy %d: %w", i+1, err)
 		}
 		cur = next

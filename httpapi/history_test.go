@@ -428,7 +428,7 @@ func TestHistoryPagination(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := ts.store.AppendFlows(ctx, ns, streams.FlowsChange{Flows: f, Actor: domain.Actor{User: "carol"}}); err != nil {
+			if _, err := ts.store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f, Origin: domain.Origin{Actor: domain.Actor{User: "carol"}}}}); err != nil {
 				t.Fatalf("AppendFlows %d: %v", rev, err)
 			}
 			continue

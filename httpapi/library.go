@@ -128,9 +128,15 @@ func (s *Server) putLibrary(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	entry := domain.LibraryEntry{Type: typ, Path: path, Meta: req.Meta, Body: *req.Body}
-	res, err := s.appendEvent(r, ns, domain.LibrarySaved, domain.LibraryAggregate(typ, path), exp,
-		domain.LibraryPayload{Entry: entry}, "")
+	o, err := origin(r)
+	if err != nil {
+		return err
+	}
+	e, err := domain.NewLibraryEvent(ns, domain.LibraryEntry{Type: typ, Path: path, Meta: req.Meta, Body: *req.Body}, o)
+	if err != nil {
+		return err
+	}
+	res, err := s.appendEvent(r, e, exp)
 	if err != nil {
 		return err
 	}

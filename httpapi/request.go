@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -65,13 +66,17 @@ func expected(r *http.Request) (domain.Expected, error) {
 	return domain.ExpectRevision(rev), nil
 }
 
-// checkLabels refuses a request whose acting user or correlation id,
-// which every event it appends carries, is not printable text.
-func checkLabels(r *http.Request) error {
+// origin is who makes the request, for the events it appends; a user or
+// correlation id that is not printable text is refused (EINVALID).
+func origin(r *http.Request) (domain.Origin, error) {
 	if err := domain.ValidateLabel("Flowhist-User", r.Header.Get("Flowhist-User"), 0); err != nil {
-		return err
+		return domain.Origin{}, err
 	}
-	return domain.ValidateLabel("Flowhist-Correlation-Id", r.Header.Get("Flowhist-Correlation-Id"), domain.MaxCorrelationID)
+	cid := r.Header.Get("Flowhist-Correlation-Id")
+	if err := domain.ValidateLabel("Flowhist-Correlation-Id", cid, domain.MaxCorrelationID); err != nil {
+		return domain.Origin{}, err
+	}
+	return domain.Origin{Actor: actor(r), CorrelationID: cid}, nil
 }
 
 // clip shortens a client's value for an error message: a message quotes
@@ -131,4 +136,17 @@ func writeAppend(w http.ResponseWriter, res streams.AppendResult, sha string, ex
 	w.Header().Set("ETag", etag(aggRev))
 	w.Header().Set("Flowhist-Revision", strconv.FormatUint(uint64(rev), 10))
 	writeJSON(w, http.StatusOK, body)
+}
+
+// queryBool reads an optional flag parameter: 1 or true, 0 or false, absent
+// is false.
+func queryBool(q url.Values, name string) (bool, error) {
+	switch v := q.Get(name); v {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	default:
+		return false, domain.Errorf(domain.EINVALID, "%s %q must be 1 or 0", name, clip(v))
+	}
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -41,18 +40,20 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if target.Revision == 0 {
-		return domain.Errorf(domain.EINVALID, "namespace %s had no flows at revision %d", ns, req.To)
-	}
 	current, err := s.store.FlowsAt(r.Context(), ns, 0)
 	if err != nil {
 		return err
+	}
+	head := domain.FlowsHead{Flows: current.Flows, Credentials: current.Credentials}
+	change, err := domain.RollbackChange(head, domain.FlowsHead{Flows: target.Flows, Credentials: target.Credentials}, req.To, req.Reason)
+	if err != nil {
+		return domain.Errorf(domain.EINVALID, "namespace %s: %s", ns, domain.ErrorMessage(err))
 	}
 	if !exp.Allows(current.AggregateRevision) {
 		s.metrics.conflicts.Inc()
 		return domain.ConflictError(domain.AggregateFlows, exp, current.AggregateRevision)
 	}
-	if current.Flows.SHA256() == target.Flows.SHA256() && bytes.Equal(current.Credentials, target.Credentials) {
+	if change.IsNoop(head) {
 		w.Header().Set("ETag", etag(current.AggregateRevision))
 		writeJSON(w, http.StatusOK, map[string]any{
 			"noop": true, "revision": current.Revision, "flowsRevision": current.AggregateRevision,
@@ -60,17 +61,10 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request) error {
 		})
 		return nil
 	}
-	creds := target.Credentials
-	if creds == nil && current.Credentials != nil {
-		creds = []byte("{}") // the target had none: restore "none"
-	}
 	if exp.IsAny() {
 		// Roll back from what was just read, not from whatever lands
 		// between: a deploy racing the rollback is a conflict.
 		exp = domain.ExpectRevision(current.AggregateRevision)
 	}
-	return s.deployFlows(w, r, streams.FlowsChange{
-		Type: domain.FlowsRolledBack, Flows: target.Flows, Credentials: creds, Expected: exp,
-		Cause: domain.CauseRollback, Target: req.To, Reason: req.Reason,
-	})
+	return s.deployFlows(w, r, streams.FlowsChange{FlowsChange: change, Expected: exp})
 }

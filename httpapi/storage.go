@@ -1,10 +1,7 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
@@ -21,7 +18,7 @@ func (s *Server) putCredentials(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.deployFlows(w, r, streams.FlowsChange{Type: domain.CredentialsSaved, Credentials: body})
+	return s.deployFlows(w, r, streams.FlowsChange{FlowsChange: domain.FlowsChange{Type: domain.CredentialsSaved, Credentials: body}})
 }
 
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) error {
@@ -69,20 +66,30 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.appendEvent(r, ns, domain.SettingsSaved, domain.AggregateSettings, exp,
-		domain.SettingsPayload{Settings: settings}, domain.SHA256Hex(settings))
+	o, err := origin(r)
+	if err != nil {
+		return err
+	}
+	e, err := domain.NewSettingsEvent(ns, settings, o)
+	if err != nil {
+		return err
+	}
+	res, err := s.appendEvent(r, e, exp)
 	if err != nil {
 		return err
 	}
 	extra := map[string]any{}
-	if pkgs, ok := userPackages(settings); ok && !res.Duplicate {
+	if !res.Duplicate {
 		var current []domain.Package
 		if err := s.proj.View(r.Context(), ns, func(st *domain.State) error { current = st.Packages; return nil }); err != nil {
 			return err
 		}
-		if !slices.Equal(pkgs, current) {
-			pres, err := s.appendEvent(r, ns, domain.PackagesChanged, domain.AggregatePackages, domain.ExpectAny,
-				domain.PackagesPayload{Packages: pkgs}, "")
+		pe, err := domain.NewPackagesEvent(ns, settings, current, o)
+		if err != nil {
+			return err
+		}
+		if pe != nil {
+			pres, err := s.appendEvent(r, *pe, domain.ExpectAny)
 			if err != nil {
 				return err
 			}
@@ -93,46 +100,11 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// userPackages lists the user-installed node modules in the settings' node
-// registry ("nodes": {module: {version, user: true, …}}), sorted by name. It
-// reports false when the settings have no registry (or an unreadable one):
-// then they say nothing about packages.
-func userPackages(settings []byte) ([]domain.Package, bool) {
-	var s struct {
-		Nodes map[string]struct {
-			Version string `json:"version"`
-			User    bool   `json:"user"`
-		} `json:"nodes"`
-	}
-	if err := json.Unmarshal(settings, &s); err != nil || s.Nodes == nil {
-		return nil, false
-	}
-	out := []domain.Package{}
-	for name, m := range s.Nodes {
-		if m.User {
-			out = append(out, domain.Package{Name: name, Version: m.Version})
-		}
-	}
-	slices.SortFunc(out, func(a, b domain.Package) int { return strings.Compare(a.Name, b.Name) })
-	return out, true
-}
-
 // appendEvent appends one non-flows event with the request's idempotency
-// key and actor, then wakes followers and projects.
-func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, agg string, exp domain.Expected, payload any, sha string) (streams.AppendResult, error) {
-	if err := checkLabels(r); err != nil {
-		return streams.AppendResult{}, err
-	}
-	b, err := domain.EncodePayload(payload)
-	if err != nil {
-		return streams.AppendResult{}, err
-	}
-	e := domain.Event{
-		Type: typ, Namespace: ns, Aggregate: agg, Actor: actor(r), SHA256: sha,
-		CorrelationID: r.Header.Get("Flowhist-Correlation-Id"), Schema: domain.PayloadSchema(typ), Payload: b,
-	}
+// key, then wakes followers and projects.
+func (s *Server) appendEvent(r *http.Request, e domain.Event, exp domain.Expected) (streams.AppendResult, error) {
 	key := r.Header.Get("Idempotency-Key")
-	if key != "" && typ == domain.PackagesChanged {
+	if key != "" && e.Type == domain.PackagesChanged {
 		// The settings.saved before took the key itself. A key too long
 		// to take a suffix (keys are at most 200 bytes) is hashed, so that
 		// this append cannot fail on it after that one landed.
@@ -142,7 +114,7 @@ func (s *Server) appendEvent(r *http.Request, ns string, typ domain.EventType, a
 		key += ":packages"
 	}
 	res, err := s.store.Append(r.Context(), streams.AppendRequest{Event: e, Expected: exp, IdempotencyKey: key})
-	s.landed(r, ns, res, typ, agg)
+	s.landed(r, e.Namespace, res, e.Type, e.Aggregate)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			s.metrics.conflicts.Inc()

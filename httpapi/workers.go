@@ -66,13 +66,9 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 		}
 		wait = min(d, s.cfg.FeedMaxWait)
 	}
-	var stream bool
-	switch v := q.Get("stream"); v {
-	case "", "0", "false":
-	case "1", "true":
-		stream = true
-	default:
-		return domain.Errorf(domain.EINVALID, "stream %q must be 1 or 0", v)
+	stream, err := queryBool(q, "stream")
+	if err != nil {
+		return err
 	}
 	c := feedCall{s: s, ctx: r.Context(), ns: ns, group: streams.WorkerGroup(worker), worker: worker, after: after}
 	// Create the group once per process; if it is reaped, the read

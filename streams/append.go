@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -158,7 +156,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 		return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, err)
 	}
 	if req.Fingerprint == "" {
-		req.Fingerprint = fingerprint(string(e.Type), e.Aggregate, e.SHA256, string(e.Payload))
+		req.Fingerprint = domain.Fingerprint(string(e.Type), e.Aggregate, e.SHA256, string(e.Payload))
 	}
 	expect, expRev, useIdem := "any", "0", "0"
 	if !req.Expected.IsAny() {
@@ -302,14 +300,6 @@ func gzipBytes(p []byte) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-func fingerprint(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // validateIdempotencyKey keeps keys printable and short: they become part of

@@ -57,7 +57,7 @@ func TestAppend(t *testing.T) {
 		ctx := testCtx(t)
 		s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
 		doc := []byte(`[{"id":"a","type":"tab"}]`)
-		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc), Expected: domain.ExpectNone})
+		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc)}, Expected: domain.ExpectNone})
 		if err != nil {
 			t.Fatalf("a settings save made a flows deploy fail: %v", err)
 		}
@@ -194,7 +194,7 @@ func TestIdempotency(t *testing.T) {
 	t.Run("FlowsRetryAfterSuccess", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
-		c := streams.FlowsChange{Flows: mustParse(t, []byte(`[{"id":"a"}]`)), IdempotencyKey: "deploy-7"}
+		c := streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, []byte(`[{"id":"a"}]`))}, IdempotencyKey: "deploy-7"}
 		first, err := s.AppendFlows(ctx, ns, c)
 		if err != nil {
 			t.Fatal(err)

@@ -68,7 +68,7 @@ func TestErrorsFromValkey(t *testing.T) {
 		start := time.Now()
 		for i := 0; i < 3 && err == nil; i++ { // the first append may fit
 			big.Touch(i)
-			_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, big.Bytes())})
+			_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, big.Bytes())}})
 		}
 		wantUnavailable(t, err, start, "out of memory")
 	})
@@ -163,7 +163,7 @@ func TestAppendFlowsAnyNeverConflicts(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, docs[i])})
+			res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, docs[i])}})
 			revs[i], errs[i] = res.Revision, err
 		}()
 	}
@@ -225,14 +225,14 @@ func TestDurabilityRequired(t *testing.T) {
 	})
 	t.Run("Flows", func(t *testing.T) {
 		doc := domaintest.NewDoc(5)
-		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc.Bytes())})
+		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}})
 		wantCode(t, err, domain.EUNAVAILABLE)
 		if res.Revision != 2 {
 			t.Fatalf("got revision %d, want 2 reported with the error", res.Revision)
 		}
 		// The next deploy is based on what landed, not on a stale cache.
 		doc.Touch(1)
-		res, err = s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc.Bytes()), Expected: domain.ExpectRevision(res.AggregateRevision)})
+		res, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}, Expected: domain.ExpectRevision(res.AggregateRevision)})
 		wantCode(t, err, domain.EUNAVAILABLE)
 		if res.Revision != 3 {
 			t.Fatalf("got revision %d, want 3", res.Revision)

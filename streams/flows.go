@@ -1,7 +1,6 @@
 package streams
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,22 +20,12 @@ type FlowsVersion struct {
 	AggregateRevision domain.Revision
 }
 
-// FlowsChange is a change to a namespace's flows aggregate.
+// FlowsChange is a change to a namespace's flows aggregate, with what its
+// append expects and its idempotency key.
 type FlowsChange struct {
-	// Type is FlowsDeployed (the default), CredentialsSaved or
-	// FlowsRolledBack.
-	Type domain.EventType
-	// Flows is the new document; nil keeps the current one.
-	Flows *domain.Flows
-	// Credentials is the new encrypted credentials JSON; nil keeps the
-	// current ones.
-	Credentials    []byte
+	domain.FlowsChange
 	Expected       domain.Expected
 	IdempotencyKey string
-	Actor          domain.Actor
-	CorrelationID  string
-	Cause, Reason  string
-	Target         domain.Revision
 }
 
 // FlowsResult is the outcome of AppendFlows.
@@ -60,9 +49,6 @@ type FlowsResult struct {
 func (s *Store) AppendFlows(ctx context.Context, ns string, c FlowsChange) (FlowsResult, error) {
 	if err := domain.ValidateNamespace(ns); err != nil {
 		return FlowsResult{}, err
-	}
-	if c.Type == "" {
-		c.Type = domain.FlowsDeployed
 	}
 	turn := s.flowsTurn(ns)
 	select {
@@ -109,39 +95,17 @@ func (s *Store) flowsTurn(ns string) chan struct{} {
 }
 
 func (s *Store) appendFlowsOn(ctx context.Context, ns string, base *FlowsVersion, c FlowsChange) (FlowsResult, error) {
-	next := c.Flows
-	if next == nil {
-		next = base.Flows
-	}
-	creds := c.Credentials
-	if bytes.Equal(creds, base.Credentials) {
-		creds = nil
-	}
-	patch := domain.DiffFlows(base.Flows, next)
-	summary := domain.Summarize(base.Flows, patch)
-	payload, err := domain.FlowsPayload{Patch: patch, Credentials: creds}.MarshalJSON()
+	fe, err := domain.NewFlowsEvent(ns, domain.FlowsHead{Flows: base.Flows, Credentials: base.Credentials}, c.FlowsChange)
 	if err != nil {
 		return FlowsResult{}, err
 	}
-	sha := next.SHA256()
-	credFP := ""
-	if c.Credentials != nil {
-		credFP = domain.SHA256Hex(c.Credentials)
-	}
-	ev := domain.Event{
-		Type: c.Type, Namespace: ns, Aggregate: domain.AggregateFlows, Actor: c.Actor,
-		CorrelationID: c.CorrelationID, SHA256: sha, Cause: c.Cause, Target: c.Target, Reason: c.Reason,
-		Schema: domain.FlowsPayloadSchema, Payload: payload,
-	}
-	if !summary.IsEmpty() {
-		ev.Summary = &summary
-	}
+	sha, summary, next := fe.Event.SHA256, fe.Summary, fe.Next.Flows
 	res, err := s.Append(ctx, AppendRequest{
-		Event:          ev,
+		Event:          fe.Event,
 		Expected:       domain.ExpectRevision(base.AggregateRevision),
 		IdempotencyKey: c.IdempotencyKey,
-		Fingerprint:    fingerprint(string(c.Type), sha, credFP, c.Cause, c.Target.String()),
-		patchBytes:     patch.Size() + len(creds),
+		Fingerprint:    fe.Fingerprint,
+		patchBytes:     fe.PatchBytes,
 	})
 	var derr *domain.Error
 	if errors.As(err, &derr) && derr.Code == domain.ECONFLICT {
@@ -174,10 +138,7 @@ func (s *Store) appendFlowsOn(ctx context.Context, ns string, base *FlowsVersion
 		}
 		return out, nil
 	}
-	v := &FlowsVersion{Flows: next, Credentials: base.Credentials, Revision: res.Revision, AggregateRevision: res.AggregateRevision}
-	if creds != nil {
-		v.Credentials = creds
-	}
+	v := &FlowsVersion{Flows: next, Credentials: fe.Next.Credentials, Revision: res.Revision, AggregateRevision: res.AggregateRevision}
 	s.heads.put(ns, v)
 	if res.snapRevs >= int64(s.cfg.SnapshotEvery) || float64(res.snapBytes) > s.cfg.SnapshotShare*float64(next.Size()) {
 		// The event is appended: a failed snapshot only means the next

@@ -19,7 +19,7 @@ func TestFlowsAt(t *testing.T) {
 	creds := map[domain.Revision][]byte{}
 	var cur []byte
 	for i := 0; i < 40; i++ {
-		c := streams.FlowsChange{Expected: domain.ExpectAny}
+		c := streams.FlowsChange{FlowsChange: domain.FlowsChange{}, Expected: domain.ExpectAny}
 		switch {
 		case i%10 == 3:
 			cur = []byte(`{"$":"` + string(rune('a'+i%26)) + `0011223344"}`)
@@ -76,19 +76,19 @@ func TestAppendFlowsConflict(t *testing.T) {
 	other, _ := streams.New(s.Client(), streams.Config{}, nil) // a second replica with its own cache
 	ctx := testCtx(t)
 	doc := domaintest.NewDoc(10)
-	if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc.Bytes()), Expected: domain.ExpectNone}); err != nil {
+	if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}, Expected: domain.ExpectNone}); err != nil {
 		t.Fatal(err)
 	}
 	doc.Touch(3)
-	if _, err := other.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc.Bytes()), Expected: domain.ExpectRevision(1)}); err != nil {
+	if _, err := other.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}, Expected: domain.ExpectRevision(1)}); err != nil {
 		t.Fatalf("second replica, fresh expectation: %v", err)
 	}
 	doc.Touch(4)
 	// s's cache still says revision 1.
-	_, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc.Bytes()), Expected: domain.ExpectRevision(1)})
+	_, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}, Expected: domain.ExpectRevision(1)})
 	wantCode(t, err, domain.ECONFLICT)
 	// With ExpectAny, s re-diffs against the real head.
-	res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: mustParse(t, doc.Bytes())})
+	res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,10 +23,10 @@ func AppendMixed(tb testing.TB, ctx context.Context, s *streams.Store, ns string
 			doc.Touch((i * 11) % doc.Len())
 			var f *domain.Flows
 			if f, err = domain.ParseFlows(doc.Bytes()); err == nil {
-				_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{Flows: f, Actor: domain.Actor{User: "admin", Channel: domain.ChannelNodeRED}})
+				_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f, Origin: domain.Origin{Actor: domain.Actor{User: "admin", Channel: domain.ChannelNodeRED}}}})
 			}
 		case 3:
-			_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{Type: domain.CredentialsSaved, Credentials: []byte(fmt.Sprintf(`{"$":"%032x"}`, i))})
+			_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Type: domain.CredentialsSaved, Credentials: []byte(fmt.Sprintf(`{"$":"%032x"}`, i))}})
 		case 4:
 			err = AppendEvent(ctx, s, ns, domain.SettingsSaved, domain.AggregateSettings, domain.SettingsPayload{Settings: []byte(fmt.Sprintf(`{"_credentialSecret":"s3cr3t","n":%d}`, i))}, fmt.Sprintf(`{"_credentialSecret":"s3cr3t","n":%d}`, i))
 		case 5:

@@ -398,7 +398,7 @@ func (p *process) stop(sig syscall.Signal) {
 		return
 	default:
 	}
-	_ = p.cmd.Process.Signal(sig) // fails only if it has just exited
+	_ = p.cmd.Process.Signal(sig)             // fails only if it has just exited
 	_ = p.cmd.Process.Signal(syscall.SIGCONT) // a paused server must run to exit
 	if sig != syscall.SIGKILL {
 		timer := time.NewTimer(stopTimeout)
