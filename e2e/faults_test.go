@@ -17,11 +17,24 @@ import (
 )
 
 // The fault suite of issue 8: flowhist against a Valkey that is killed,
-// stopped, loading its data, short of the durability asked for, and under
-// contention. Each test has its own Valkey and flowhist and bounds its own
-// time. Figures go to t.Log:
+// stopped, frozen, demoted, loading its data, short of the durability asked
+// for, and under contention, and against hostile requests
+// (faults_hostile_test.go). Each test has its own Valkey and flowhist and
+// bounds its own time. Which test covers which defect of the issue:
 //
-//	go test -race -count=1 -v ./e2e/ -run 'Fault|Outage|Loading|Unconditional|Durab' | grep -E 'slowest|writes/s|loading lasted|told of'
+//	1 reads hang for the outage      TestOutageEveryRouteAnswers503Fast, TestOutagePausedValkeyAnswers503
+//	2 500 while Valkey loads         TestLoadingAnswers503Never500; a client gone logged as internal: TestOutageEveryRouteAnswers503Fast
+//	3 409 without If-Match           TestUnconditionalWriters80
+//	4 settings with whitespace       TestHostileBodiesReadBack
+//	5 null, invalid UTF-8            TestHostileRequestsAreRefused
+//	6 library names                  TestHostileRequestsAreRefused (PUT library …)
+//	7 durability silent; READONLY    TestDurabilityShortfall; TestFaultReadOnlyValkeyAnswers503
+//	8 inline node credentials        TestHostileRequestsAreRefused (… inline credentials, no secret in the log)
+//	9 settings beyond float64        TestHostileBodiesReadBack
+//
+// Figures go to t.Log:
+//
+//	go test -race -count=1 -v ./e2e/ -run 'Fault|Outage|Loading|Hostile|Unconditional|Durab' | grep -E 'slowest|writes/s|loading lasted|told of'
 
 // TestFaultValkeyKill9DuringDeploys kills Valkey (AOF always) with -9 while
 // 8 clients deploy, each retrying a failed deploy with its Idempotency-Key,
@@ -326,7 +339,8 @@ func TestOutageEveryRouteAnswers503Fast(t *testing.T) {
 		if n := strings.Count(log, `"internal error"`); n > 0 {
 			t.Errorf("flowhist logged %d internal errors during the outage, want none: an unreachable Valkey is unavailable, not a bug", n)
 		}
-		t.Logf("%s after Valkey was back the log said:\n%s", time.Since(back).Round(time.Millisecond), strings.Join(up, "\n"))
+		t.Logf("%d warnings and errors logged for %d requests; %s after Valkey was back the log said:\n%s",
+			len(warnings), requests, time.Since(back).Round(time.Millisecond), strings.Join(up, "\n"))
 	})
 }
 
