@@ -512,7 +512,7 @@ func TestLoadingAnswers503Never500(t *testing.T) {
 		t.Errorf("only %d requests were sent while Valkey loaded, want at least one per route (%d)", inLoadingCount, len(everyRoute(worker)))
 	}
 
-	rev := deployUntilAccepted(t, e, ns, 10*time.Second)
+	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
 	took := f.waitNews(t, rev, 10*time.Second)
 	t.Logf("the follower was told of revision %d %s after the deploy that followed loading", rev, took.Round(time.Millisecond))
 }
@@ -540,12 +540,14 @@ func loadingReply(addr string) bool {
 	return strings.HasPrefix(string(buf[:n]), "-LOADING")
 }
 
-// deployUntilAccepted deploys new flows with one Idempotency-Key until
-// flowhist answers 200 (503 meanwhile: Valkey is coming back) and returns
-// the revision.
-func deployUntilAccepted(t *testing.T, e *faultEnv, ns string, within time.Duration) uint64 {
+// deployUntilAccepted deploys body (nil: new flows) with one
+// Idempotency-Key until flowhist answers 200 (503 meanwhile: Valkey is
+// coming back) and returns the revision.
+func deployUntilAccepted(t *testing.T, e *faultEnv, ns string, within time.Duration, body []byte) uint64 {
 	t.Helper()
-	body := []byte(`[{"id":"t1","type":"tab","label":"deploy ` + randomHex(4) + `"}]`)
+	if body == nil {
+		body = []byte(`[{"id":"t1","type":"tab","label":"deploy ` + randomHex(4) + `"}]`)
+	}
 	key := "after-restart-" + randomHex(6)
 	var rev uint64
 	waitFor(t, within, "a deploy accepted", func() (bool, string) {
@@ -582,7 +584,7 @@ func TestFaultFeedFollowerAcrossRestart(t *testing.T) {
 	})
 	e.vk.Restart(t)
 	back := time.Now()
-	rev := deployUntilAccepted(t, e, ns, 10*time.Second)
+	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
 	f.waitNews(t, rev, 10*time.Second)
 	t.Logf("the follower was told of revision %d %s after Valkey was back", rev, time.Since(back).Round(time.Millisecond))
 }

@@ -1,0 +1,172 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/streams/streamstest"
+	"github.com/redis/rueidis"
+)
+
+// More of what an operator's Valkey does to flowhist: runs out of memory,
+// forgets its scripts, drops every connection, loses its data, and serves
+// no reads at all as a replica cut off from its primary.
+
+// valkeyDo runs one command on the env's Valkey or fails the test.
+func (e *faultEnv) valkeyDo(t *testing.T, c rueidis.Client, cmd rueidis.Completed) {
+	t.Helper()
+	if err := c.Do(context.Background(), cmd).Error(); err != nil {
+		t.Fatalf("valkey %v: %v", cmd.Commands(), err)
+	}
+}
+
+// waitEveryRouteHealthy waits until every route answers as it does with a
+// healthy Valkey, calling them one after another.
+func (e *faultEnv) waitEveryRouteHealthy(t *testing.T, ns, worker, after string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "every route answering again "+after, func() (bool, string) {
+		for _, r := range everyRoute(worker) {
+			if a := r.do(e, ns); !r.isHealthy(a) {
+				return false, r.name + ": " + a.String()
+			}
+		}
+		return true, ""
+	})
+}
+
+// TestFaultValkeyOutOfMemory: Valkey at its maxmemory (noeviction) refuses
+// writes with OOM. Each write answers 503 unavailable within 2 s, each
+// read 200 or 503, never 500; once memory is available again every route
+// answers as before.
+func TestFaultValkeyOutOfMemory(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns, worker := "oom-"+randomHex(4), "w-oom"
+	e.seedNamespace(t, ns, worker)
+	c := streamstest.Client(t, e.vk.Addr)
+	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("maxmemory-policy", "noeviction").ParameterValue("maxmemory", "1").Build())
+	t.Cleanup(func() {
+		c.Do(context.Background(), c.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", "0").Build())
+	})
+	e.client = outageClient
+	for _, r := range everyRoute(worker) {
+		// Commands that free memory (XACK) still run: only what adds data
+		// must be refused.
+		adds := r.method == "PUT" || r.name == "POST deploy" || r.name == "POST rollback"
+		want := "503 unavailable or " + strings.Trim(fmt.Sprint(r.healthy), "[]")
+		if adds {
+			want = "503 unavailable"
+		}
+		t.Run(r.name+" answers "+want+" within 2s", func(t *testing.T) {
+			a := r.do(e, ns)
+			if a.status == 503 || adds {
+				if msg := a.unavailable(); msg != "" {
+					t.Errorf("%s with Valkey out of memory: %s", r.name, msg)
+				}
+				return
+			}
+			if !r.isHealthy(a) || a.took > outageBound {
+				t.Errorf("%s with Valkey out of memory: got %s, want %s within %s", r.name, a, want, outageBound)
+			}
+		})
+	}
+	e.client = faultClient
+	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", "0").Build())
+	e.waitEveryRouteHealthy(t, ns, worker, "once Valkey has memory")
+	e.verify(t, ns)
+}
+
+// TestFaultValkeyForgetsScriptsAndConnections: SCRIPT FLUSH (a restart of a
+// Valkey without its script cache, a failover) and CLIENT KILL of every
+// connection (a proxy restarting) are no outage: deploys keep landing, and
+// no request answers 500.
+func TestFaultValkeyForgetsScriptsAndConnections(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns, worker := "forget-"+randomHex(4), "w-forget"
+	e.seedNamespace(t, ns, worker)
+	c := streamstest.Client(t, e.vk.Addr)
+	t.Run("a deploy after SCRIPT FLUSH lands", func(t *testing.T) {
+		e.valkeyDo(t, c, c.B().ScriptFlush().Build())
+		rev := e.revision(t, ns)
+		e.mustCall(t, 200, "PUT", ns, "/flows", []byte(`[{"id":"t1","type":"tab","label":"after SCRIPT FLUSH"}]`), nil)
+		if got := e.revision(t, ns); got != rev+1 {
+			t.Errorf("after the deploy the namespace is at revision %d, want %d", got, rev+1)
+		}
+	})
+	t.Run("every route after CLIENT KILL answers, never 500", func(t *testing.T) {
+		c.Do(context.Background(), c.B().ClientKill().TypeNormal().Build()) // kills this client's connection too: its error says nothing
+		for _, r := range everyRoute(worker) {
+			if a := r.do(e, ns); a.status != 503 && !r.isHealthy(a) {
+				t.Errorf("%s after every Valkey connection was killed: got %s, want %v (or 503 unavailable while reconnecting)", r.name, a, r.healthy)
+			} else if a.status == 503 {
+				if msg := a.unavailable(); msg != "" {
+					t.Errorf("%s after every Valkey connection was killed: %s", r.name, msg)
+				}
+			}
+		}
+		e.waitEveryRouteHealthy(t, ns, worker, "after CLIENT KILL")
+	})
+	e.verify(t, ns)
+}
+
+// TestFaultValkeyMasterDown: Valkey is a replica cut off from its primary
+// and configured not to serve stale data (replica-serve-stale-data no): it
+// answers MASTERDOWN to reads too. Every route answers 503 unavailable
+// within 2 s; once it is a primary again every route answers as before.
+func TestFaultValkeyMasterDown(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns, worker := "masterdown-"+randomHex(4), "w-masterdown"
+	e.seedNamespace(t, ns, worker)
+	c := streamstest.Client(t, e.vk.Addr)
+	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("replica-serve-stale-data", "no").Build())
+	e.valkeyDo(t, c, c.B().Replicaof().Host("127.0.0.1").Port(int64(freePort(t))).Build())
+	promoted := false
+	promote := func() {
+		if !promoted {
+			promoted = true
+			c.Do(context.Background(), c.B().Replicaof().No().One().Build())
+		}
+	}
+	t.Cleanup(promote)
+	e.client = outageClient
+	for _, r := range everyRoute(worker) {
+		t.Run(r.name+" answers 503 unavailable within 2s", func(t *testing.T) {
+			if msg := r.do(e, ns).unavailable(); msg != "" {
+				t.Errorf("%s with Valkey answering MASTERDOWN: %s", r.name, msg)
+			}
+		})
+	}
+	e.client = faultClient
+	promote()
+	e.waitEveryRouteHealthy(t, ns, worker, "once Valkey is a primary")
+	e.verify(t, ns)
+}
+
+// TestFaultValkeyLosesData: Valkey comes back without the data flowhist had
+// cached (restarted without persistence, failed over to an empty replica,
+// flushed by hand). flowhist must not go on answering the flows it cached
+// from the lost log: after a new deploy, GET flows answers that deploy, at
+// its revision.
+func TestFaultValkeyLosesData(t *testing.T) {
+	e := newFaultEnv(t, "") // no persistence: a restart loses everything
+	ns, worker := "lost-"+randomHex(4), "w-lost"
+	e.seedNamespace(t, ns, worker)
+	for i := range 3 {
+		e.mustCall(t, 200, "PUT", ns, "/flows", []byte(fmt.Sprintf(`[{"id":"t1","type":"tab","label":"before the loss %d"}]`, i)), nil)
+	}
+	e.mustCall(t, 200, "GET", ns, "/flows", nil, nil) // cached at the head
+	e.vk.Kill()
+	e.vk.Restart(t)
+	body := []byte(`[{"id":"t1","type":"tab","label":"after the loss ` + randomHex(4) + `"}]`)
+	rev := deployUntilAccepted(t, e, ns, 10*time.Second, body)
+	waitFor(t, 10*time.Second, "GET flows answering the deploy made after Valkey lost its data", func() (bool, string) {
+		a := e.call("GET", ns, "/flows", nil, nil)
+		return a.status == 200 && string(a.body) == string(body) && a.header.Get("Flowhist-Revision") == strconv.FormatUint(rev, 10),
+			fmt.Sprintf("%s, Flowhist-Revision %s; want the deploy's body at revision %d", a, a.header.Get("Flowhist-Revision"), rev)
+	})
+	e.mustCall(t, 200, "GET", "", "/readyz", nil, http.Header{})
+}
