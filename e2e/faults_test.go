@@ -37,20 +37,21 @@ import (
 //	go test -race -count=1 -v ./e2e/ -run 'Fault|Outage|Loading|Hostile|Unconditional|Durab' | grep -E 'slowest|writes/s|loading lasted|told of'
 
 // TestFaultValkeyKill9DuringDeploys kills Valkey (AOF always) with -9 while
-// 8 clients deploy, each retrying a failed deploy with its Idempotency-Key,
-// and restarts it: while it is down every deploy answers 503 unavailable
-// fast; afterwards every acknowledged deploy reads back byte-exact at its
-// revision, the revisions are 1..N without gaps with exactly one per
-// deploy, and `flowhist verify` passes.
+// 8 clients write (flows, compact and pretty-printed; deploys with
+// credentials; settings; library entries), each retrying a failed write
+// with its Idempotency-Key, and restarts it: while it is down every write
+// answers 503 unavailable fast; afterwards every acknowledged write reads
+// back at its revision (flows byte-exact), the revisions are 1..N without
+// gaps with exactly one per write, and `flowhist verify` passes.
 func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
 	ns := "fault-" + randomHex(4)
 	const writers, perWriter, killAfter = 8, 19, 40
 
 	type acked struct {
-		rev  uint64
-		body []byte // as sent
-		key  string
+		rev uint64
+		w   kill9Write
+		key string
 	}
 	var (
 		mu        sync.Mutex
@@ -76,23 +77,20 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 			defer wg.Done()
 			defer finished[w].Store(true)
 			for i := range perWriter {
-				body := []byte(fmt.Sprintf(`[{"id":"t1","type":"tab","label":"writer %d"},{"id":"n%d","type":"inject","z":"t1","name":"deploy %d of writer %d","props":[{"p":"payload","v":%q}],"wires":[]}]`, w, i, i, w, randomHex(8)))
-				if w%2 == 1 { // pretty-printed, as a flows.json file is
-					body = indentJSON(body)
-				}
+				wr := newKill9Write(w, i)
 				key := fmt.Sprintf("kill9-%d-%d-%s", w, i, randomHex(4))
 				for {
-					a := e.call("PUT", ns, "/flows", body, http.Header{"Idempotency-Key": {key}})
+					a := e.call(wr.method, ns, wr.path, wr.body, http.Header{"Idempotency-Key": {key}})
 					if a.status == 200 {
 						var res struct {
 							Revision uint64 `json:"revision"`
 						}
 						if err := json.Unmarshal(a.body, &res); err != nil || res.Revision == 0 {
-							problem("PUT flows (key %s): 200 without a revision: %s", key, a)
+							problem("%s %s (key %s): 200 without a revision: %s", wr.method, wr.path, key, a)
 							return
 						}
 						mu.Lock()
-						acks = append(acks, acked{res.Revision, body, key})
+						acks = append(acks, acked{res.Revision, wr, key})
 						if len(acks) == killAfter {
 							closeOnce.Do(func() { close(half) })
 						}
@@ -101,7 +99,7 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 					}
 					refused[w].Add(1)
 					if msg := a.unavailable(); msg != "" {
-						problem("PUT flows (key %s) with Valkey killed: %s", key, msg)
+						problem("%s %s (key %s) with Valkey killed: %s", wr.method, wr.path, key, msg)
 					} else {
 						failed.Add(1)
 						for old := slowest.Load(); int64(a.took) > old && !slowest.CompareAndSwap(old, int64(a.took)); old = slowest.Load() {
@@ -154,7 +152,7 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 	byRev := map[uint64]acked{}
 	for _, a := range acks {
 		if other, dup := byRev[a.rev]; dup {
-			t.Fatalf("deploys %s and %s were both acknowledged as revision %d", other.key, a.key, a.rev)
+			t.Fatalf("writes %s and %s were both acknowledged as revision %d", other.key, a.key, a.rev)
 		}
 		byRev[a.rev] = a
 	}
@@ -162,22 +160,82 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 	// One revision per deploy: a deploy that landed before the kill but was
 	// not answered lands once, its retry answering the same revision.
 	if head != uint64(len(acks)) {
-		t.Errorf("the namespace is at revision %d after %d deploys, want %d: a retried deploy landed twice or one was lost", head, len(acks), len(acks))
+		t.Errorf("the namespace is at revision %d after %d writes, want %d: a retried write landed twice or one was lost", head, len(acks), len(acks))
 	}
 	e.checkGapless(t, ns, head)
 	for rev := uint64(1); rev <= head; rev++ {
 		a, ok := byRev[rev]
 		if !ok {
-			t.Errorf("revision %d was appended but no deploy was acknowledged with it", rev)
+			t.Errorf("revision %d was appended but no write was acknowledged with it", rev)
 			continue
 		}
-		got := e.mustCall(t, 200, "GET", ns, fmt.Sprintf("/revisions/%d/flows", rev), nil, nil)
-		if want := compactJSON(t, a.body); string(got.body) != string(want) {
-			t.Errorf("GET revisions/%d/flows (deploy %s): got %d bytes sha256 %s, want the %d bytes sent (compacted) sha256 %s",
-				rev, a.key, len(got.body), sha256Hex(got.body), len(want), sha256Hex(want))
+		if msg := a.w.check(t, e, ns, rev); msg != "" {
+			t.Errorf("%s %s (key %s) acknowledged as revision %d: %s", a.w.method, a.w.path, a.key, rev, msg)
 		}
 	}
 	e.verify(t, ns)
+}
+
+// kill9Write is one write of TestFaultValkeyKill9DuringDeploys: writer w
+// writes one kind throughout.
+type kill9Write struct {
+	method, path string
+	body         []byte
+	flows        []byte // the flows it sets, compacted (flows, deploy)
+	settings     []byte // (settings)
+	libraryBody  string // (library)
+}
+
+func newKill9Write(w, i int) kill9Write {
+	flows := []byte(fmt.Sprintf(`[{"id":"t1","type":"tab","label":"writer %d"},{"id":"n%d","type":"inject","z":"t1","name":"write %d of writer %d","props":[{"p":"payload","v":%q}],"wires":[]}]`, w, i, i, w, randomHex(8)))
+	switch w % 5 {
+	case 0:
+		return kill9Write{method: "PUT", path: "/flows", body: flows, flows: flows}
+	case 1: // pretty-printed, as a flows.json file is
+		return kill9Write{method: "PUT", path: "/flows", body: indentJSON(flows), flows: flows}
+	case 2:
+		body := fmt.Sprintf(`{"flows":%s,"credentials":{"$":%q},"user":"writer %d"}`, flows, randomHex(16), w)
+		return kill9Write{method: "POST", path: "/deploy", body: []byte(body), flows: flows}
+	case 3:
+		settings := []byte(fmt.Sprintf(`{"writer":%d,"write":%d,"pad":%q}`, w, i, randomHex(8)))
+		return kill9Write{method: "PUT", path: "/settings", body: settings, settings: settings}
+	default:
+		lib := randomHex(12)
+		return kill9Write{method: "PUT", path: fmt.Sprintf("/library/functions?path=w%d/f%d", w, i),
+			body: []byte(fmt.Sprintf(`{"meta":{"outputs":1},"body":%q}`, lib)), libraryBody: lib}
+	}
+}
+
+// check reads what the write set at rev back and returns what differs.
+func (wr kill9Write) check(t *testing.T, e *faultEnv, ns string, rev uint64) string {
+	t.Helper()
+	if wr.flows != nil {
+		got := e.mustCall(t, 200, "GET", ns, fmt.Sprintf("/revisions/%d/flows", rev), nil, nil)
+		if want := compactJSON(t, wr.flows); string(got.body) != string(want) {
+			return fmt.Sprintf("GET revisions/%d/flows: got %d bytes sha256 %s, want the %d bytes sent (compacted) sha256 %s",
+				rev, len(got.body), sha256Hex(got.body), len(want), sha256Hex(want))
+		}
+		return ""
+	}
+	got := e.mustCall(t, 200, "GET", ns, fmt.Sprintf("/revisions/%d", rev), nil, nil)
+	var ev struct {
+		Payload struct {
+			Settings json.RawMessage `json:"settings"`
+			Entry    struct {
+				Body string `json:"body"`
+			} `json:"entry"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(got.body, &ev); err != nil {
+		return fmt.Sprintf("GET revisions/%d: %v in %s", rev, err, got)
+	}
+	switch {
+	case wr.settings != nil && !jsonEqual(ev.Payload.Settings, wr.settings):
+		return fmt.Sprintf("GET revisions/%d: settings %s, want %s", rev, ev.Payload.Settings, wr.settings)
+	case wr.libraryBody != "" && ev.Payload.Entry.Body != wr.libraryBody:
+		return fmt.Sprintf("GET revisions/%d: library body %q, want %q", rev, ev.Payload.Entry.Body, wr.libraryBody)
+	}
+	return ""
 }
 
 // indentJSON pretty-prints b as an editor's flows.json file is.
