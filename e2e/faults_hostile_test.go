@@ -1,9 +1,11 @@
 package e2e_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -418,4 +420,84 @@ func jsonEqual(a, b []byte) bool {
 	xb, _ := json.Marshal(x)
 	yb, _ := json.Marshal(y)
 	return string(xb) == string(yb)
+}
+
+// TestHostileSlowClients: clients that send slowly or hold connections
+// open are cut off by the server's HTTP timeouts (read header 10 s,
+// http.read_timeout, http.idle_timeout), and what they sent changes
+// nothing.
+func TestHostileSlowClients(t *testing.T) {
+	t.Parallel()
+	e := newFaultEnv(t, "http:\n  read_timeout: 2s\n  idle_timeout: 1s\n")
+	ns := "slow-" + randomHex(4)
+	e.seedNamespace(t, ns, "w")
+	rev := e.revision(t, ns)
+	addr := strings.TrimPrefix(e.fh.URL, "http://")
+	// closedWithin sends start on a new connection, then nothing, and
+	// returns how long until the server closes it (what it answered, if
+	// anything, is read and dropped).
+	closedWithin := func(t *testing.T, start string, bound time.Duration) time.Duration {
+		t.Helper()
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		t0 := time.Now()
+		if _, err := io.WriteString(conn, start); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(t0.Add(bound))
+		_, err = io.Copy(io.Discard, conn) // returns at EOF: the server closed
+		took := time.Since(t0)
+		if err != nil {
+			t.Fatalf("the server kept the connection open for %s (%v), want it closed within %s", took.Round(time.Millisecond), err, bound)
+		}
+		return took
+	}
+	// The three at once: they wait out timeouts, not each other.
+	t.Run("slow clients", func(t *testing.T) {
+		t.Run("slow headers are cut off after the read header timeout", func(t *testing.T) {
+			t.Parallel()
+			took := closedWithin(t, "PUT /v1/namespaces/"+ns+"/flows HTTP/1.1\r\nHost: x\r\n", 15*time.Second)
+			t.Logf("closed after %s", took.Round(time.Millisecond))
+		})
+		t.Run("a slow body is cut off after read_timeout and lands nothing", func(t *testing.T) {
+			body := validFlow
+			took := closedWithin(t, fmt.Sprintf("PUT /v1/namespaces/%s/flows HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s",
+				ns, e.token, len(body), body[:10]), 6*time.Second)
+			t.Logf("closed after %s", took.Round(time.Millisecond))
+			if got := e.revision(t, ns); got != rev {
+				t.Errorf("after the slow body the namespace is at revision %d, want %d", got, rev)
+			}
+		})
+		t.Run("an idle keep-alive connection is closed after idle_timeout", func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("GET /healthz: %v %v", resp, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			t0 := time.Now()
+			conn.SetReadDeadline(t0.Add(5 * time.Second))
+			if _, err := io.Copy(io.Discard, br); err != nil {
+				t.Fatalf("the idle connection was still open after %s (%v), want it closed after idle_timeout 1s", time.Since(t0).Round(time.Millisecond), err)
+			}
+			t.Logf("closed after %s idle", time.Since(t0).Round(time.Millisecond))
+		})
+	})
+	t.Run("the service is healthy after", func(t *testing.T) {
+		e.mustCall(t, 200, "GET", "", "/readyz", nil, nil)
+		e.mustCall(t, 200, "PUT", ns, "/flows", []byte(validFlow), nil)
+	})
 }
