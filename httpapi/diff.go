@@ -53,27 +53,12 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("positions") == "false" {
 		d = d.WithoutPositionOnly()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"from": from, "to": to,
-		"added": d.Added, "removed": d.Removed, "changed": d.Changed,
-		"credentials": credentialsRef{Changed: !bytes.Equal(a.Credentials, b.Credentials)},
+	writeJSON(w, http.StatusOK, Diff{
+		From: from, To: to,
+		Added: d.Added, Removed: d.Removed, Changed: d.Changed,
+		Credentials: CredentialsRef{Changed: !bytes.Equal(a.Credentials, b.Credentials)},
 	})
 	return nil
-}
-
-// nodeHistoryEntry is one revision that touched a node.
-type nodeHistoryEntry struct {
-	Revision     domain.Revision         `json:"revision"`
-	Time         any                     `json:"time"`
-	Type         domain.EventType        `json:"type"`
-	Actor        domain.Actor            `json:"actor"`
-	Change       string                  `json:"change"` // added, changed, removed
-	PositionOnly bool                    `json:"positionOnly,omitempty"`
-	Moved        *domain.Move            `json:"moved,omitempty"`
-	Group        *domain.Move            `json:"group,omitempty"`
-	Properties   []domain.PropertyChange `json:"properties"`
-	Cause        string                  `json:"cause,omitempty"`
-	Reason       string                  `json:"reason,omitempty"`
 }
 
 // getNodeHistory answers every revision that changed one node, newest
@@ -86,7 +71,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var all []nodeHistoryEntry
+	var all []NodeHistoryEntry
 	var prev domain.Node
 	for from := domain.Revision(1); ; {
 		events, err := s.store.Read(r.Context(), ns, streams.Query{From: from, Limit: 1000})
@@ -101,7 +86,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 			if err := domain.DecodePayload(e, &p); err != nil {
 				return err
 			}
-			entry := nodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
+			entry := NodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
 			var next domain.Node
 			if slices.Contains(p.Patch.Remove, id) {
 				entry.Change = "removed"
@@ -138,9 +123,9 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	page := all[start:min(start+limit, len(all))]
-	body := map[string]any{"node": id, "entries": page}
+	body := NodeHistory{Node: id, Entries: page}
 	if start+limit < len(all) {
-		body["nextCursor"] = page[len(page)-1].Revision.String()
+		body.NextCursor = page[len(page)-1].Revision.String()
 	}
 	if len(all) == 0 {
 		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))

@@ -47,18 +47,9 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 // diffAnswer is the answer of GET …/diff.
-type diffAnswer struct {
-	From        domain.Revision     `json:"from"`
-	To          domain.Revision     `json:"to"`
-	Added       []domain.NodeRef    `json:"added"`
-	Removed     []domain.NodeRef    `json:"removed"`
-	Changed     []domain.NodeChange `json:"changed"`
-	Credentials struct {
-		Changed bool `json:"changed"`
-	} `json:"credentials"`
-}
+type diffAnswer = httpapi.Diff
 
-func (d diffAnswer) changedIDs() []string {
+func changedIDs(d diffAnswer) []string {
 	out := []string{}
 	for _, c := range d.Changed {
 		out = append(out, c.ID)
@@ -66,7 +57,7 @@ func (d diffAnswer) changedIDs() []string {
 	return out
 }
 
-func (d diffAnswer) property(id, name string) (domain.PropertyChange, bool) {
+func property(d diffAnswer, id, name string) (domain.PropertyChange, bool) {
 	for _, c := range d.Changed {
 		if c.ID != id {
 			continue
@@ -212,8 +203,8 @@ func TestDiff(t *testing.T) {
 	}
 	wantLists := func(t *testing.T, d diffAnswer, added, removed, changed []string) {
 		t.Helper()
-		if !slices.Equal(refIDs(d.Added), added) || !slices.Equal(refIDs(d.Removed), removed) || !slices.Equal(d.changedIDs(), changed) {
-			t.Fatalf("got added %v, removed %v, changed %v, want %v, %v, %v", refIDs(d.Added), refIDs(d.Removed), d.changedIDs(), added, removed, changed)
+		if !slices.Equal(refIDs(d.Added), added) || !slices.Equal(refIDs(d.Removed), removed) || !slices.Equal(changedIDs(d), changed) {
+			t.Fatalf("got added %v, removed %v, changed %v, want %v, %v, %v", refIDs(d.Added), refIDs(d.Removed), changedIDs(d), added, removed, changed)
 		}
 	}
 	none := []string{}
@@ -241,7 +232,7 @@ func TestDiff(t *testing.T) {
 	t.Run("Renamed", func(t *testing.T) {
 		d := diff(t, "from=2&to=3", "renamed")
 		wantLists(t, d, none, none, []string{"c1"})
-		p, ok := d.property("c1", "name")
+		p, ok := property(d, "c1", "name")
 		if !ok || string(p.Old) != `"hello"` || string(p.New) != `"greeting"` {
 			t.Fatalf("got name change %+v (found %v), want \"hello\" → \"greeting\"", p, ok)
 		}
@@ -253,7 +244,7 @@ func TestDiff(t *testing.T) {
 	t.Run("FunctionCode", func(t *testing.T) {
 		d := diff(t, "from=3&to=4", "function-code")
 		wantLists(t, d, none, none, []string{"f1"})
-		p, ok := d.property("f1", "func")
+		p, ok := property(d, "f1", "func")
 		if !ok {
 			t.Fatalf("got properties %v, want func", propertyNames(d.Changed[0].Properties))
 		}
@@ -310,7 +301,7 @@ func TestDiff(t *testing.T) {
 
 	t.Run("Backwards", func(t *testing.T) {
 		d := diff(t, "from=3&to=4&reverse=1", "")
-		p, ok := d.property("f1", "func")
+		p, ok := property(d, "f1", "func")
 		if !ok || !strings.Contains(p.Unified, "+msg.payload = a * 2;\n") || !strings.Contains(p.Unified, "-node.warn(a);\n") {
 			t.Fatalf("got %+v, want the code change undone", p)
 		}
@@ -330,23 +321,9 @@ func TestDiff(t *testing.T) {
 }
 
 // nodeHistoryAnswer is the answer of GET …/nodes/{id}/history.
-type nodeHistoryAnswer struct {
-	Node    string `json:"node"`
-	Entries []struct {
-		Revision     domain.Revision         `json:"revision"`
-		Type         domain.EventType        `json:"type"`
-		Actor        domain.Actor            `json:"actor"`
-		Change       string                  `json:"change"`
-		PositionOnly bool                    `json:"positionOnly"`
-		Properties   []domain.PropertyChange `json:"properties"`
-		Cause        string                  `json:"cause"`
-		Target       domain.Revision         `json:"target"`
-		Reason       string                  `json:"reason"`
-	} `json:"entries"`
-	NextCursor *string `json:"nextCursor"`
-}
+type nodeHistoryAnswer = httpapi.NodeHistory
 
-func (a nodeHistoryAnswer) summary() string {
+func nodeHistorySummary(a nodeHistoryAnswer) string {
 	parts := []string{}
 	for _, e := range a.Entries {
 		parts = append(parts, fmt.Sprintf("%d:%s", e.Revision, e.Change))
@@ -378,7 +355,7 @@ func TestNodeHistory(t *testing.T) {
 			{"n9", "8:added"},
 			{"t1", "1:added"},
 		} {
-			if got := nodeHistory(t, c.id, "").summary(); got != c.want {
+			if got := nodeHistorySummary(nodeHistory(t, c.id, "")); got != c.want {
 				t.Fatalf("%s: got %s, want %s", c.id, got, c.want)
 			}
 		}
@@ -421,11 +398,11 @@ func TestNodeHistory(t *testing.T) {
 				q += "&cursor=" + cursor
 			}
 			a := nodeHistory(t, "d1", q)
-			got = append(got, a.summary())
-			if a.NextCursor == nil {
+			got = append(got, nodeHistorySummary(a))
+			if a.NextCursor == "" {
 				break
 			}
-			cursor = *a.NextCursor
+			cursor = a.NextCursor
 		}
 		if want := []string{"7:added 6:removed", "1:added"}; !slices.Equal(got, want) {
 			t.Fatalf("got pages %q, want %q", got, want)

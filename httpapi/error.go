@@ -31,13 +31,6 @@ const statusClientClosed = 499
 // loads and failovers take seconds.
 const retryAfter = "1"
 
-// errorBody is every error answer.
-type errorBody struct {
-	Code            string           `json:"code"`
-	Message         string           `json:"message"`
-	CurrentRevision *domain.Revision `json:"currentRevision,omitempty"`
-}
-
 // writeError answers with err's code and message; it is where errors are
 // logged, once. Internal errors are logged and shown to the user only as
 // "internal error"; corrupt data is logged with its message. An
@@ -49,7 +42,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	body := errorBody{Code: code, Message: domain.ErrorMessage(err)}
+	body := Error{Code: code, Message: domain.ErrorMessage(err)}
 	switch code {
 	case domain.EINTERNAL:
 		s.log.Error("internal error", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))

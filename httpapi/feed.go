@@ -122,14 +122,14 @@ func (f *feed) notify(ns string, entries ...streams.Entry) {
 
 // since coalesces what ns's tail saw after revision base, and reports
 // false when it cannot tell (it did not see all of it).
-func (f *feed) since(ns string, base domain.Revision) (feedNews, bool) {
+func (f *feed) since(ns string, base domain.Revision) (FeedNews, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.tails[ns]
 	if !ok || len(t.recent) == 0 || t.recent[0].Revision > base+1 || t.last <= base {
-		return feedNews{}, false
+		return FeedNews{}, false
 	}
-	n := feedNews{Revision: t.last}
+	n := FeedNews{Revision: t.last}
 	for _, e := range t.recent {
 		if e.Revision <= base {
 			continue

@@ -17,12 +17,7 @@ import (
 )
 
 // feedNews is a feed answer with news.
-type feedNews struct {
-	Revision domain.Revision `json:"revision"`
-	Flows    bool            `json:"flows"`
-	Packages bool            `json:"packages"`
-	Events   int             `json:"events"`
-}
+type feedNews = httpapi.FeedNews
 
 // feedURL is a worker's feed request.
 func feedURL(ns, worker string, after domain.Revision, wait string) string {
@@ -157,7 +152,7 @@ func TestFeed(t *testing.T) {
 			if w.Revision != 4 || len(w.Workers) != 1 {
 				t.Fatalf("got %+v, want revision 4 and one worker", w)
 			}
-			if got, want := w.Workers[0], (workerInfo{Worker: "w1", Acknowledged: 1, LastDelivered: 4, Lag: 3, Pending: 3}); !got.same(want) {
+			if got, want := w.Workers[0], (workerInfo{Worker: "w1", Acknowledged: 1, LastDelivered: 4, Lag: 3, Pending: 3}); !sameWorker(got, want) {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
 		})
@@ -177,7 +172,7 @@ func TestFeed(t *testing.T) {
 			if len(w.Workers) != 1 {
 				t.Fatalf("got %+v, want one worker", w)
 			}
-			if got, want := w.Workers[0], (workerInfo{Worker: "w1", Acknowledged: 4, LastDelivered: 4}); !got.same(want) {
+			if got, want := w.Workers[0], (workerInfo{Worker: "w1", Acknowledged: 4, LastDelivered: 4}); !sameWorker(got, want) {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
 		})
@@ -188,7 +183,7 @@ func TestFeed(t *testing.T) {
 		t.Run("AckedWithThePoll", func(t *testing.T) {
 			// ack=5 acknowledges like POST …/feed/ack, then polls.
 			wantNoContent(t, ts.do(t, "GET", feedURL(ns, "w1", 1, "0s")+"&ack=5", nil, nil))
-			if got, want := workers(t, ts, ns).Workers[0], (workerInfo{Worker: "w1", Acknowledged: 5, LastDelivered: 5}); !got.same(want) {
+			if got, want := workers(t, ts, ns).Workers[0], (workerInfo{Worker: "w1", Acknowledged: 5, LastDelivered: 5}); !sameWorker(got, want) {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
 			// Entries past the ack still come.
@@ -363,25 +358,15 @@ func TestReapIdleWorkers(t *testing.T) {
 }
 
 // workerInfo is one worker in GET …/workers.
-type workerInfo struct {
-	Worker        string          `json:"worker"`
-	Acknowledged  domain.Revision `json:"acknowledged"`
-	LastDelivered domain.Revision `json:"lastDelivered"`
-	Lag           uint64          `json:"lag"`
-	Pending       int64           `json:"pending"`
-	IdleSeconds   float64         `json:"idleSeconds"`
-}
+type workerInfo = httpapi.WorkerInfo
 
-// same compares all but the idle time.
-func (w workerInfo) same(o workerInfo) bool {
+// sameWorker compares all but the idle time.
+func sameWorker(w, o workerInfo) bool {
 	w.IdleSeconds, o.IdleSeconds = 0, 0
 	return w == o
 }
 
-type workersAnswer struct {
-	Revision domain.Revision `json:"revision"`
-	Workers  []workerInfo    `json:"workers"`
-}
+type workersAnswer = httpapi.Workers
 
 func workers(tb testing.TB, ts *testServer, ns string) workersAnswer {
 	tb.Helper()

@@ -112,9 +112,7 @@ func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.F
 		}
 		return err
 	}
-	writeAppend(w, res.AppendResult, res.SHA256, map[string]any{
-		"flowsRevision": res.AggregateRevision, "summary": res.Summary,
-	})
+	writeSaved(w, res.AppendResult, Saved{SHA256: res.SHA256, FlowsRevision: res.AggregateRevision, Summary: &res.Summary})
 	return nil
 }
 

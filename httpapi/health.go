@@ -11,7 +11,7 @@ import (
 
 // healthz answers while the process is up.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, Health{Status: "ok"})
 }
 
 // readyz answers 200 once the schema was checked and the projector caught
@@ -20,17 +20,17 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() {
 		w.Header().Set("Retry-After", retryAfter)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "message": "checking schema versions and catching up projections"})
+		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "starting", Message: "checking schema versions and catching up projections"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), min(s.cfg.RequestTimeout, 2*time.Second))
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		w.Header().Set("Retry-After", retryAfter)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "message": domain.ErrorMessage(err)})
+		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "unavailable", Message: domain.ErrorMessage(err)})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, Health{Status: "ready"})
 }
 
 // MonitorValkey pings Valkey every interval until ctx is done, and logs

@@ -196,11 +196,7 @@ func (r response) decode(tb testing.TB, v any) {
 }
 
 // errorBody is every error answer.
-type errorBody struct {
-	Code            string           `json:"code"`
-	Message         string           `json:"message"`
-	CurrentRevision *domain.Revision `json:"currentRevision"`
-}
+type errorBody = httpapi.Error
 
 // wantError checks that r is a JSON error answer with status and code and
 // a message, and returns it.
@@ -224,15 +220,7 @@ func wantError(tb testing.TB, r response, status int, code string) errorBody {
 }
 
 // appendResult is the answer of a successful save.
-type appendResult struct {
-	Revision          domain.Revision `json:"revision"`
-	AggregateRevision domain.Revision `json:"aggregateRevision"`
-	FlowsRevision     domain.Revision `json:"flowsRevision"`
-	SHA256            string          `json:"sha256"`
-	Duplicate         bool            `json:"duplicate"`
-	Summary           domain.Summary  `json:"summary"`
-	PackagesRevision  domain.Revision `json:"packagesRevision"`
-}
+type appendResult = httpapi.Saved
 
 // head returns ns's log revision as the store sees it.
 func (ts *testServer) head(tb testing.TB, ns string) domain.Revision {

@@ -16,39 +16,15 @@ import (
 // how. No answer here carries credentials (they show as changed, with the
 // ciphertext's hash) or settings secrets.
 
-// historyEntry is one event as the history shows it.
-type historyEntry struct {
-	Revision          domain.Revision  `json:"revision"`
-	Time              time.Time        `json:"time"`
-	Type              domain.EventType `json:"type"`
-	Aggregate         string           `json:"aggregate"`
-	AggregateRevision domain.Revision  `json:"aggregateRevision"`
-	Actor             domain.Actor     `json:"actor"`
-	CorrelationID     string           `json:"correlationId,omitempty"`
-	SHA256            string           `json:"sha256,omitempty"`
-	Summary           *domain.Summary  `json:"summary,omitempty"`
-	Cause             string           `json:"cause,omitempty"`
-	Target            domain.Revision  `json:"target,omitempty"`
-	Reason            string           `json:"reason,omitempty"`
-	Credentials       *credentialsRef  `json:"credentials,omitempty"`
-	Payload           any              `json:"payload,omitempty"`
-}
-
-// credentialsRef says that credentials changed without showing them.
-type credentialsRef struct {
-	Changed bool   `json:"changed"`
-	SHA256  string `json:"sha256,omitempty"`
-}
-
-func newEntry(e *domain.Event) historyEntry {
-	h := historyEntry{
+func newEntry(e *domain.Event) HistoryEntry {
+	h := HistoryEntry{
 		Revision: e.Revision, Time: e.Time, Type: e.Type, Aggregate: e.Aggregate, AggregateRevision: e.AggregateRevision,
 		Actor: e.Actor, CorrelationID: e.CorrelationID, SHA256: e.SHA256, Summary: e.Summary,
 		Cause: e.Cause, Target: e.Target, Reason: e.Reason,
 	}
 	if e.Aggregate == domain.AggregateFlows {
 		if creds := credentialsOf(e); creds != nil {
-			h.Credentials = &credentialsRef{Changed: true, SHA256: domain.SHA256Hex(creds)}
+			h.Credentials = &CredentialsRef{Changed: true, SHA256: domain.SHA256Hex(creds)}
 		}
 	}
 	return h
@@ -187,13 +163,13 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	entries := []historyEntry{}
+	entries := []HistoryEntry{}
 	next := domain.Revision(0)
 	to := domain.Revision(0) // 0: the newest
 	if cursor > 0 {
 		to = cursor - 1
 		if to == 0 {
-			writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+			writeJSON(w, http.StatusOK, History{Entries: entries})
 			return nil
 		}
 	}
@@ -227,9 +203,9 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 	}
-	body := map[string]any{"entries": entries}
+	body := History{Entries: entries}
 	if next > 0 {
-		body["nextCursor"] = next.String()
+		body.NextCursor = next.String()
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
@@ -262,7 +238,11 @@ func (s *Server) getRevision(w http.ResponseWriter, r *http.Request) error {
 		if err := domain.DecodePayload(e, &p); err != nil {
 			return err
 		}
-		h.Payload = map[string]any{"settings": domain.Redact(p.Settings)}
+		b, err := json.Marshal(map[string]any{"settings": domain.Redact(p.Settings)})
+		if err != nil {
+			return err
+		}
+		h.Payload = b
 	case domain.LibrarySaved, domain.PackagesChanged, domain.ProjectActivated:
 		// Raw: a library entry's meta may hold numbers beyond float64.
 		var p json.RawMessage

@@ -69,7 +69,7 @@ func (s *Server) getLibrary(w http.ResponseWriter, r *http.Request) error {
 		if meta == nil {
 			meta = json.RawMessage("{}")
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"body": entry.Body, "meta": meta})
+		writeJSON(w, http.StatusOK, LibraryEntry{Body: entry.Body, Meta: meta})
 		return nil
 	}
 	if len(dirs) == 0 && len(files) == 0 && path != "" {
@@ -90,7 +90,7 @@ func (s *Server) getLibrary(w http.ResponseWriter, r *http.Request) error {
 		item["fn"] = f.Path[strings.LastIndex(f.Path, "/")+1:]
 		listing = append(listing, item)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"listing": listing})
+	writeJSON(w, http.StatusOK, LibraryListing{Listing: listing})
 	return nil
 }
 
@@ -140,6 +140,6 @@ func (s *Server) putLibrary(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeAppend(w, res, "", nil)
+	writeSaved(w, res, Saved{})
 	return nil
 }

@@ -117,25 +117,13 @@ func (s *Server) landed(r *http.Request, ns string, res streams.AppendResult, ty
 	s.appended(r, ns, res.Revision, typ, aggregate)
 }
 
-// writeAppend answers a successful append.
-func writeAppend(w http.ResponseWriter, res streams.AppendResult, sha string, extra map[string]any) {
-	rev, aggRev := res.Revision, res.AggregateRevision
-	body := map[string]any{"revision": rev, "aggregateRevision": aggRev}
-	if sha != "" {
-		body["sha256"] = sha
-	}
-	if res.Duplicate {
-		body["duplicate"] = true
-	}
-	if res.Durability != nil {
-		body["durability"] = res.Durability
-	}
-	for k, v := range extra {
-		body[k] = v
-	}
-	w.Header().Set("ETag", etag(aggRev))
-	w.Header().Set("Flowhist-Revision", strconv.FormatUint(uint64(rev), 10))
-	writeJSON(w, http.StatusOK, body)
+// writeSaved answers a successful append: answer with what res says.
+func writeSaved(w http.ResponseWriter, res streams.AppendResult, answer Saved) {
+	answer.Revision, answer.AggregateRevision = res.Revision, res.AggregateRevision
+	answer.Duplicate, answer.Durability = res.Duplicate, res.Durability
+	w.Header().Set("ETag", etag(res.AggregateRevision))
+	w.Header().Set("Flowhist-Revision", strconv.FormatUint(uint64(res.Revision), 10))
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // queryBool reads an optional flag parameter: 1 or true, 0 or false, absent

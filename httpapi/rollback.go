@@ -55,9 +55,9 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if change.IsNoop(head) {
 		w.Header().Set("ETag", etag(current.AggregateRevision))
-		writeJSON(w, http.StatusOK, map[string]any{
-			"noop": true, "revision": current.Revision, "flowsRevision": current.AggregateRevision,
-			"sha256": current.Flows.SHA256(), "message": "the flows are already as at revision " + req.To.String(),
+		writeJSON(w, http.StatusOK, RollbackNoop{
+			Noop: true, Revision: current.Revision, FlowsRevision: current.AggregateRevision,
+			SHA256: current.Flows.SHA256(), Message: "the flows are already as at revision " + req.To.String(),
 		})
 		return nil
 	}

@@ -78,7 +78,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	extra := map[string]any{}
+	var answer Saved
 	if !res.Duplicate {
 		var current []domain.Package
 		if err := s.proj.View(r.Context(), ns, func(st *domain.State) error { current = st.Packages; return nil }); err != nil {
@@ -93,10 +93,10 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			extra["packagesRevision"] = pres.Revision
+			answer.PackagesRevision = pres.Revision
 		}
 	}
-	writeAppend(w, res, "", extra)
+	writeSaved(w, res, answer)
 	return nil
 }
 
@@ -150,6 +150,6 @@ func (s *Server) putSessions(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.SaveSessions(r.Context(), r.PathValue("ns"), body, s.cfg.SessionTTL); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"saved": true})
+	writeJSON(w, http.StatusOK, SessionsSaved{Saved: true})
 	return nil
 }

@@ -22,27 +22,12 @@ func validateWorker(id string) error {
 
 func workerOf(group string) (string, bool) { return strings.CutPrefix(group, "worker:") }
 
-// feedNews is what a feed request answers when entries were delivered: a
-// burst coalesced to its newest revision.
-type feedNews struct {
-	// Revision is the newest namespace revision delivered; ack it after
-	// acting on it.
-	Revision domain.Revision `json:"revision"`
-	// Flows is true when any delivered event changed flows or credentials:
-	// the worker reloads.
-	Flows bool `json:"flows"`
-	// Packages is true when the user-installed modules changed.
-	Packages bool `json:"packages"`
-	// Events is how many entries the burst had.
-	Events int `json:"events"`
-}
-
 // getFeed long-polls the worker's consumer group: entries delivered before
 // and not acknowledged come first, then new ones; with none it waits for the
-// namespace's next entry, up to wait. 200 with feedNews, or 204 when the
+// namespace's next entry, up to wait. 200 with FeedNews, or 204 when the
 // wait ended with nothing. ack=REV acknowledges up to REV first, as POST
 // …/feed/ack does, saving a worker that request. With stream=1 the answer
-// does not end at the first news: it is one feedNews line per burst
+// does not end at the first news: it is one FeedNews line per burst
 // (application/x-ndjson) until the wait ends.
 func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	ns, q := r.PathValue("ns"), r.URL.Query()
@@ -179,7 +164,7 @@ func (c feedCall) stream(w http.ResponseWriter, ack domain.Revision, end <-chan 
 	started, read := false, true
 	for c.s.feed.ctx.Err() == nil { // a closed feed's subscriptions are always woken
 		woken, base, done := c.s.feed.subscribe(c.ns)
-		var news feedNews
+		var news FeedNews
 		switch {
 		case read:
 			entries, err := c.read(ack, known)
@@ -276,8 +261,8 @@ func queryRevision(v, name string) (domain.Revision, error) {
 	return rev, nil
 }
 
-func coalesce(entries []streams.Entry) feedNews {
-	n := feedNews{Events: len(entries)}
+func coalesce(entries []streams.Entry) FeedNews {
+	n := FeedNews{Events: len(entries)}
 	for _, e := range entries {
 		n.Revision = max(n.Revision, e.Revision)
 		switch e.Aggregate {
@@ -310,19 +295,8 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"acknowledged": req.Revision, "entries": n})
+	writeJSON(w, http.StatusOK, Acked{Acknowledged: req.Revision, Entries: n})
 	return nil
-}
-
-// workerInfo is one worker in GET …/workers.
-type workerInfo struct {
-	Worker        string          `json:"worker"`
-	Acknowledged  domain.Revision `json:"acknowledged"`
-	LastDelivered domain.Revision `json:"lastDelivered"`
-	// Lag is how many revisions the worker has not acknowledged yet.
-	Lag         uint64  `json:"lag"`
-	Pending     int64   `json:"pending"`
-	IdleSeconds float64 `json:"idleSeconds"`
 }
 
 func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) error {
@@ -335,18 +309,18 @@ func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []workerInfo{}
+	out := []WorkerInfo{}
 	for _, g := range groups {
 		id, ok := workerOf(g.Name)
 		if !ok {
 			continue
 		}
-		info := workerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds()}
+		info := WorkerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds()}
 		if head.Revision > g.Acknowledged {
 			info.Lag = uint64(head.Revision - g.Acknowledged)
 		}
 		out = append(out, info)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"revision": head.Revision, "workers": out})
+	writeJSON(w, http.StatusOK, Workers{Revision: head.Revision, Workers: out})
 	return nil
 }

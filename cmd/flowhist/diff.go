@@ -7,22 +7,10 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
-
-// flowsDiff is GET …/diff's answer.
-type flowsDiff struct {
-	From        domain.Revision     `json:"from"`
-	To          domain.Revision     `json:"to"`
-	Added       []domain.NodeRef    `json:"added"`
-	Removed     []domain.NodeRef    `json:"removed"`
-	Changed     []domain.NodeChange `json:"changed"`
-	Credentials struct {
-		Changed bool `json:"changed"`
-	} `json:"credentials"`
-}
 
 // valueWidth is how much of a property's old or new value a diff shows.
 const valueWidth = 60
@@ -60,7 +48,7 @@ function's source. Changes of a node's place on the canvas only are marked
 			if !positions {
 				q.Set("positions", "false")
 			}
-			var d flowsDiff
+			var d httpapi.Diff
 			data, err := c.get(cmd.Context(), "/diff", q, &d)
 			if err != nil {
 				return err
@@ -77,7 +65,7 @@ function's source. Changes of a node's place on the canvas only are marked
 	return cmd
 }
 
-func printDiff(w io.Writer, d flowsDiff, c colors) {
+func printDiff(w io.Writer, d httpapi.Diff, c colors) {
 	fmt.Fprintf(w, "%sflows %d → %d%s\n", c.bold, d.From, d.To, c.reset)
 	if len(d.Added)+len(d.Removed)+len(d.Changed) == 0 && !d.Credentials.Changed {
 		fmt.Fprintln(w, "no changes")

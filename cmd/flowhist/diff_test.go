@@ -30,7 +30,7 @@ func TestDiff(t *testing.T) {
 	}
 	t.Run("JSON", func(t *testing.T) {
 		code, out, _ := run(t, append([]string{"diff", "1", "2", "--json"}, conn...)...)
-		var d flowsDiff
+		var d httpapi.Diff
 		if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.From != 1 || d.To != 2 || len(d.Added) != 1 {
 			t.Fatalf("got exit %d, %v, stdout %q", code, err, out)
 		}

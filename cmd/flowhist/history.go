@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -51,14 +52,14 @@ flows, credentials, settings, library, packages, project, rollback),
 					params.Set(k, *p)
 				}
 			}
-			var entries []entry
+			var entries []httpapi.HistoryEntry
 			var raws []json.RawMessage
 			next := cursor
 			for {
 				if next != "" {
 					params.Set("cursor", next)
 				}
-				var page historyPage
+				var page httpapi.History
 				data, err := c.get(cmd.Context(), "/history", params, &page)
 				if err != nil {
 					return err
@@ -114,10 +115,10 @@ flows, credentials, settings, library, packages, project, rollback),
 	return cmd
 }
 
-func printHistory(m *Main, entries []entry) error {
+func printHistory(m *Main, entries []httpapi.HistoryEntry) error {
 	rows := make([][]string, len(entries))
 	for i, e := range entries {
-		rows[i] = []string{e.Revision.String(), formatTime(e.Time), e.Type, actorString(e.Actor), changes(e)}
+		rows[i] = []string{e.Revision.String(), formatTime(e.Time), string(e.Type), actorString(e.Actor), changes(e)}
 	}
 	return printTable(m.Stdout, []string{"REV", "TIME", "TYPE", "ACTOR", "CHANGES"}, rows)
 }

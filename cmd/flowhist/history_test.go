@@ -93,7 +93,7 @@ func TestShow(t *testing.T) {
 	})
 	t.Run("JSON", func(t *testing.T) {
 		code, out, _ := run(t, append([]string{"show", "2", "--json"}, conn...)...)
-		var e entry
+		var e httpapi.HistoryEntry
 		if err := json.Unmarshal([]byte(out), &e); code != 0 || err != nil || e.Revision != 2 || e.Actor.User != "bob" {
 			t.Fatalf("got exit %d, %v, stdout %q", code, err, out)
 		}
@@ -118,7 +118,7 @@ func TestNode(t *testing.T) {
 		code, out, _ := run(t, append([]string{"node", "d1", "--json"}, conn...)...)
 		var h struct {
 			Node    string `json:"node"`
-			Entries []nodeEntry
+			Entries []httpapi.NodeHistoryEntry
 		}
 		if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil || h.Node != "d1" || len(h.Entries) != 2 || h.Entries[0].Change != "removed" {
 			t.Fatalf("got exit %d, %v, stdout %q", code, err, out)

@@ -6,23 +6,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
-
-// nodeEntry is one revision in GET …/nodes/{id}/history.
-type nodeEntry struct {
-	Revision     domain.Revision         `json:"revision"`
-	Time         time.Time               `json:"time"`
-	Type         string                  `json:"type"`
-	Actor        domain.Actor            `json:"actor"`
-	Change       string                  `json:"change"`
-	PositionOnly bool                    `json:"positionOnly"`
-	Properties   []domain.PropertyChange `json:"properties"`
-}
 
 func (m *Main) nodeCommand(v *viper.Viper) *cobra.Command {
 	var limit int
@@ -44,7 +33,7 @@ changed. --all follows the pages to the first revision.
 				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
 			}
 			q := url.Values{"limit": {strconv.Itoa(limit)}}
-			var entries []nodeEntry
+			var entries []httpapi.NodeHistoryEntry
 			var raws []json.RawMessage
 			next := ""
 			for {
@@ -63,7 +52,7 @@ changed. --all follows the pages to the first revision.
 					return printJSON(m.Stdout, data)
 				}
 				for _, r := range page.Entries {
-					var e nodeEntry
+					var e httpapi.NodeHistoryEntry
 					if err := json.Unmarshal(r, &e); err != nil {
 						return fmt.Errorf("flowhist answered a node history entry with unexpected JSON: %v", err)
 					}
@@ -105,7 +94,7 @@ changed. --all follows the pages to the first revision.
 	return cmd
 }
 
-func nodeProperties(e nodeEntry) string {
+func nodeProperties(e httpapi.NodeHistoryEntry) string {
 	if e.PositionOnly {
 		return "(moved on canvas)"
 	}

@@ -12,34 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 )
-
-// The API's answers, as far as the CLI reads them. --json prints the
-// answer itself, so fields the CLI does not show need not be here.
-
-type entry struct {
-	Revision          domain.Revision `json:"revision"`
-	Time              time.Time       `json:"time"`
-	Type              string          `json:"type"`
-	Aggregate         string          `json:"aggregate"`
-	AggregateRevision domain.Revision `json:"aggregateRevision"`
-	Actor             domain.Actor    `json:"actor"`
-	SHA256            string          `json:"sha256"`
-	Summary           *domain.Summary `json:"summary"`
-	Cause             string          `json:"cause"`
-	Target            domain.Revision `json:"target"`
-	Reason            string          `json:"reason"`
-	Credentials       *struct {
-		Changed bool   `json:"changed"`
-		SHA256  string `json:"sha256"`
-	} `json:"credentials"`
-	Payload json.RawMessage `json:"payload"`
-}
-
-type historyPage struct {
-	Entries    []entry `json:"entries"`
-	NextCursor string  `json:"nextCursor"`
-}
 
 // printJSON prints an answer indented by two spaces.
 func printJSON(w io.Writer, data []byte) error {
@@ -150,7 +124,7 @@ func oneLine(s string, max int) string {
 }
 
 // changes describes an entry's effect in a few words for the history table.
-func changes(e entry) string {
+func changes(e httpapi.HistoryEntry) string {
 	if e.Cause == domain.CauseRollback {
 		s := fmt.Sprintf("rollback to %d", e.Target)
 		if e.Reason != "" {

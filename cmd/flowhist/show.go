@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -30,7 +31,7 @@ redacted). Credentials are never shown, only whether they changed.
 			if err != nil {
 				return err
 			}
-			var e entry
+			var e httpapi.HistoryEntry
 			data, err := c.get(cmd.Context(), "/revisions/"+rev.String(), nil, &e)
 			if err != nil {
 				return err
@@ -46,7 +47,7 @@ redacted). Credentials are never shown, only whether they changed.
 	return cmd
 }
 
-func (m *Main) printEntry(e entry) {
+func (m *Main) printEntry(e httpapi.HistoryEntry) {
 	c := colorsFor(m.Stdout)
 	w := m.Stdout
 	fmt.Fprintf(w, "%srevision %d%s  %s\n", c.bold, e.Revision, c.reset, e.Type)

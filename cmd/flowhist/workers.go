@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -25,16 +25,7 @@ has been idle.
 			if err != nil {
 				return err
 			}
-			var res struct {
-				Revision domain.Revision `json:"revision"`
-				Workers  []struct {
-					Worker       string          `json:"worker"`
-					Acknowledged domain.Revision `json:"acknowledged"`
-					Lag          uint64          `json:"lag"`
-					Pending      int64           `json:"pending"`
-					IdleSeconds  float64         `json:"idleSeconds"`
-				} `json:"workers"`
-			}
+			var res httpapi.Workers
 			data, err := c.get(cmd.Context(), "/workers", nil, &res)
 			if err != nil {
 				return err

@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+)
+
+// The API's answers, one type each: the server writes them, the CLI reads
+// them, the tests check them, and golden files (testdata/answers) pin their
+// JSON. Fields of answers that were JSON objects with sorted keys are
+// declared in that order, so that the JSON stays as it was.
+
+// Error is every error answer.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// CurrentRevision is set with the conflict code: the aggregate
+	// revision to expect instead.
+	CurrentRevision *domain.Revision `json:"currentRevision,omitempty"`
+}
+
+// Saved is the answer of every save that appends: PUT flows, credentials,
+// settings and library entries, POST deploy and rollback.
+type Saved struct {
+	AggregateRevision domain.Revision `json:"aggregateRevision"`
+	// Duplicate is true when an Idempotency-Key answered an earlier save.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Durability is what Valkey confirmed, when durability is configured.
+	Durability *streams.DurabilityResult `json:"durability,omitempty"`
+	// FlowsRevision is set by saves of flows or credentials.
+	FlowsRevision domain.Revision `json:"flowsRevision,omitempty"`
+	// PackagesRevision is set when a settings save implied a packages
+	// change, appended after it.
+	PackagesRevision domain.Revision `json:"packagesRevision,omitempty"`
+	Revision         domain.Revision `json:"revision"`
+	SHA256           string          `json:"sha256,omitempty"`
+	// Summary is set by saves of flows or credentials.
+	Summary *domain.Summary `json:"summary,omitempty"`
+}
+
+// RollbackNoop is the answer of a rollback to what is current.
+type RollbackNoop struct {
+	FlowsRevision domain.Revision `json:"flowsRevision"`
+	Message       string          `json:"message"`
+	Noop          bool            `json:"noop"`
+	Revision      domain.Revision `json:"revision"`
+	SHA256        string          `json:"sha256"`
+}
+
+// SessionsSaved is the answer of PUT sessions.
+type SessionsSaved struct {
+	Saved bool `json:"saved"`
+}
+
+// LibraryEntry is the answer of GET library/{type}?path= for an entry.
+type LibraryEntry struct {
+	Body string          `json:"body"`
+	Meta json.RawMessage `json:"meta"`
+}
+
+// LibraryListing is the answer of GET library/{type}?path= for a
+// directory: sub-directory names, then {"fn": name, …meta} per entry.
+type LibraryListing struct {
+	Listing []any `json:"listing"`
+}
+
+// HistoryEntry is one event as the history shows it: credentials only as
+// changed, with the ciphertext's hash; settings with secrets redacted.
+type HistoryEntry struct {
+	Revision          domain.Revision  `json:"revision"`
+	Time              time.Time        `json:"time"`
+	Type              domain.EventType `json:"type"`
+	Aggregate         string           `json:"aggregate"`
+	AggregateRevision domain.Revision  `json:"aggregateRevision"`
+	Actor             domain.Actor     `json:"actor"`
+	CorrelationID     string           `json:"correlationId,omitempty"`
+	SHA256            string           `json:"sha256,omitempty"`
+	Summary           *domain.Summary  `json:"summary,omitempty"`
+	Cause             string           `json:"cause,omitempty"`
+	Target            domain.Revision  `json:"target,omitempty"`
+	Reason            string           `json:"reason,omitempty"`
+	Credentials       *CredentialsRef  `json:"credentials,omitempty"`
+	// Payload is set by GET revisions/{rev} for settings, library,
+	// packages and project events.
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// CredentialsRef says that credentials changed without showing them.
+type CredentialsRef struct {
+	Changed bool   `json:"changed"`
+	SHA256  string `json:"sha256,omitempty"`
+}
+
+// History is the answer of GET history: newest first.
+type History struct {
+	Entries    []HistoryEntry `json:"entries"`
+	NextCursor string         `json:"nextCursor,omitempty"`
+}
+
+// Diff is the answer of GET diff.
+type Diff struct {
+	Added       []domain.NodeRef    `json:"added"`
+	Changed     []domain.NodeChange `json:"changed"`
+	Credentials CredentialsRef      `json:"credentials"`
+	From        domain.Revision     `json:"from"`
+	Removed     []domain.NodeRef    `json:"removed"`
+	To          domain.Revision     `json:"to"`
+}
+
+// NodeHistory is the answer of GET nodes/{id}/history: newest first.
+type NodeHistory struct {
+	Entries    []NodeHistoryEntry `json:"entries"`
+	NextCursor string             `json:"nextCursor,omitempty"`
+	Node       string             `json:"node"`
+}
+
+// NodeHistoryEntry is one revision that touched a node.
+type NodeHistoryEntry struct {
+	Revision     domain.Revision         `json:"revision"`
+	Time         time.Time               `json:"time"`
+	Type         domain.EventType        `json:"type"`
+	Actor        domain.Actor            `json:"actor"`
+	Change       string                  `json:"change"` // added, changed, removed
+	PositionOnly bool                    `json:"positionOnly,omitempty"`
+	Moved        *domain.Move            `json:"moved,omitempty"`
+	Group        *domain.Move            `json:"group,omitempty"`
+	Properties   []domain.PropertyChange `json:"properties"`
+	Cause        string                  `json:"cause,omitempty"`
+	Reason       string                  `json:"reason,omitempty"`
+}
+
+// FeedNews is what a feed request answers when entries were delivered (and
+// each line of a streamed feed): a burst coalesced to its newest revision.
+type FeedNews struct {
+	// Revision is the newest namespace revision delivered; ack it after
+	// acting on it.
+	Revision domain.Revision `json:"revision"`
+	// Flows is true when any delivered event changed flows or credentials:
+	// the worker reloads.
+	Flows bool `json:"flows"`
+	// Packages is true when the user-installed modules changed.
+	Packages bool `json:"packages"`
+	// Events is how many entries the burst had.
+	Events int `json:"events"`
+}
+
+// Acked is the answer of POST feed/ack.
+type Acked struct {
+	Acknowledged domain.Revision `json:"acknowledged"`
+	Entries      int             `json:"entries"`
+}
+
+// Workers is the answer of GET workers.
+type Workers struct {
+	Revision domain.Revision `json:"revision"`
+	Workers  []WorkerInfo    `json:"workers"`
+}
+
+// WorkerInfo is one worker in Workers.
+type WorkerInfo struct {
+	Worker        string          `json:"worker"`
+	Acknowledged  domain.Revision `json:"acknowledged"`
+	LastDelivered domain.Revision `json:"lastDelivered"`
+	// Lag is how many revisions the worker has not acknowledged yet.
+	Lag         uint64  `json:"lag"`
+	Pending     int64   `json:"pending"`
+	IdleSeconds float64 `json:"idleSeconds"`
+}
+
+// Health is the answer of /healthz and /readyz.
+type Health struct {
+	Message string `json:"message,omitempty"`
+	Status  string `json:"status"`
+}
