@@ -32,6 +32,9 @@ import (
 //	8 inline node credentials        TestHostileRequestsAreRefused (… inline credentials, no secret in the log)
 //	9 settings beyond float64        TestHostileBodiesReadBack
 //
+// Beyond the list: TestFaultValkeyOutOfMemory, …ForgetsScriptsAndConnections,
+// …MasterDown, …LosesData (faults_valkey_test.go), TestHostileSlowClients.
+//
 // Figures go to t.Log:
 //
 //	go test -race -count=1 -v ./e2e/ -run 'Fault|Outage|Loading|Hostile|Unconditional|Durab' | grep -E 'slowest|writes/s|loading lasted|told of'
