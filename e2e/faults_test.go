@@ -713,6 +713,39 @@ func TestUnconditionalWriters80(t *testing.T) {
 			return fmt.Sprintf(`{"$":"%x"}`, i+1000)
 		}, e.revision(t, ns))
 	})
+	t.Run("80 PUT flows with the same If-Match: exactly one lands, 79 conflict", func(t *testing.T) {
+		flowsRev := e.mustCall(t, 200, "GET", ns, "/flows", nil, nil).header.Get("ETag")
+		rev := e.revision(t, ns)
+		start := make(chan struct{})
+		answers := make([]answer, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := []byte(fmt.Sprintf(`[{"id":"t1","type":"tab","label":"conditional %d"}]`, i))
+				<-start
+				answers[i] = e.call("PUT", ns, "/flows", b, http.Header{"If-Match": {flowsRev}})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		statuses := map[int]int{}
+		for i, a := range answers {
+			statuses[a.status]++
+			if a.status == 409 {
+				if ae, ok := a.jsonError(); !ok || ae.Code != "conflict" {
+					t.Errorf("conditional PUT flows %d: got %s, want 409 {\"code\":\"conflict\"}", i, a)
+				}
+			}
+		}
+		if statuses[200] != 1 || statuses[409] != n-1 {
+			t.Errorf("80 PUT flows with If-Match %s: statuses %v, want one 200 and 79 × 409", flowsRev, statuses)
+		}
+		if got := e.revision(t, ns); got != rev+1 {
+			t.Errorf("after the conditional writers the namespace is at revision %d, want %d", got, rev+1)
+		}
+	})
 }
 
 // TestDurabilityShortfall asks for durability Valkey cannot give (a replica
