@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ import (
 //	8 inline node credentials        TestHostileRequestsAreRefused (… inline credentials, no secret in the log)
 //	9 settings beyond float64        TestHostileBodiesReadBack
 //
-// Beyond the issue's list: TestFaultValkeyOutOfMemory, …ForgetsScriptsAndConnections,
+// Beyond the issue's list: TestFaultFlowhistKill9DuringDeploys, TestFaultValkeyOutOfMemory, …ForgetsScriptsAndConnections,
 // …MasterDown, …LosesData (faults_valkey_test.go), TestHostileSlowClients.
 //
 // Figures go to t.Log:
@@ -48,8 +49,34 @@ import (
 // gaps with exactly one per write, and `flowhist verify` passes.
 func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
+	writesUnderFault(t, e, "Valkey killed", func(a answer) string { return a.unavailable() }, e.vk.Kill, func() { e.vk.Restart(t) })
+}
+
+// TestFaultFlowhistKill9DuringDeploys is the same with flowhist killed with
+// -9 and started again: what it acknowledged before it died is all there,
+// once each.
+func TestFaultFlowhistKill9DuringDeploys(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	refusal := func(a answer) string {
+		if a.err != nil { // flowhist is not there: connection refused or reset
+			return ""
+		}
+		return a.unavailable()
+	}
+	writesUnderFault(t, e, "flowhist killed", refusal, func() { e.fh.stop(syscall.SIGKILL) }, func() { e.fh.restart(t) })
+}
+
+// writesUnderFault runs 8 writers of 19 writes each on a new namespace,
+// each retrying a refused write with its Idempotency-Key until it is
+// acknowledged. Once 40 are acknowledged it calls down, waits until every
+// writer still writing has been refused 3 times (each refusal checked by
+// refusal: "" or what is wrong with it), calls up, and then checks every
+// acknowledged write at its revision, the revisions 1..N without gaps, one
+// per write, and `flowhist verify`.
+func writesUnderFault(t *testing.T, e *faultEnv, what string, refusal func(answer) string, down, up func()) {
+	t.Helper()
 	ns := "fault-" + randomHex(4)
-	const writers, perWriter, killAfter = 8, 19, 40
+	const writers, perWriter, downAfter = 8, 19, 40
 
 	type acked struct {
 		rev uint64
@@ -61,10 +88,10 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 		acks      []acked
 		problems  []string
 		half      = make(chan struct{})
-		failed    atomic.Int64 // 503 unavailable answers
+		failed    atomic.Int64 // refusals as wanted
 		refused   [writers]atomic.Int64
 		finished  [writers]atomic.Bool
-		slowest   atomic.Int64 // slowest 503, ns
+		slowest   atomic.Int64 // slowest refusal, ns
 		deadline  = time.Now().Add(90 * time.Second)
 		wg        sync.WaitGroup
 		closeOnce sync.Once
@@ -94,27 +121,27 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 						}
 						mu.Lock()
 						acks = append(acks, acked{res.Revision, wr, key})
-						if len(acks) == killAfter {
+						if len(acks) == downAfter {
 							closeOnce.Do(func() { close(half) })
 						}
 						mu.Unlock()
 						break
 					}
 					refused[w].Add(1)
-					if msg := a.unavailable(); msg != "" {
-						problem("%s %s (key %s) with Valkey killed: %s", wr.method, wr.path, key, msg)
+					if msg := refusal(a); msg != "" {
+						problem("%s %s (key %s) with %s: %s", wr.method, wr.path, key, what, msg)
 					} else {
 						failed.Add(1)
 						for old := slowest.Load(); int64(a.took) > old && !slowest.CompareAndSwap(old, int64(a.took)); old = slowest.Load() {
 						}
 					}
 					if time.Now().After(deadline) {
-						problem("writer %d: deploy %d not acknowledged within 90 s", w, i)
+						problem("writer %d: write %d not acknowledged within 90 s", w, i)
 						return
 					}
 					time.Sleep(20 * time.Millisecond)
 				}
-				time.Sleep(10 * time.Millisecond) // spread the deploys over the kill
+				time.Sleep(10 * time.Millisecond) // spread the writes over the fault
 			}
 		}()
 	}
@@ -122,23 +149,21 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 	select {
 	case <-half:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("fewer than %d deploys acknowledged within 60 s before any fault", killAfter)
+		t.Fatalf("fewer than %d writes acknowledged within 60 s before any fault", downAfter)
 	}
-	e.vk.Kill()
-	killed := time.Now()
-	// Down until every writer still deploying has had its deploy refused
-	// a few times.
-	waitFor(t, 30*time.Second, "every writer's deploys failing while Valkey is down", func() (bool, string) {
+	down()
+	downAt := time.Now()
+	waitFor(t, 30*time.Second, "every writer's writes refused with "+what, func() (bool, string) {
 		for w := range refused {
 			if n := refused[w].Load(); n < 3 && !finished[w].Load() {
-				return false, fmt.Sprintf("writer %d had %d deploys refused", w, n)
+				return false, fmt.Sprintf("writer %d had %d writes refused", w, n)
 			}
 		}
 		return true, ""
 	})
-	e.vk.Restart(t)
-	t.Logf("Valkey was down %s; %d deploys answered 503 meanwhile, the slowest after %s",
-		time.Since(killed).Round(time.Millisecond), failed.Load(), time.Duration(slowest.Load()).Round(time.Millisecond))
+	up()
+	t.Logf("%s for %s; %d writes refused meanwhile, the slowest refusal after %s",
+		what, time.Since(downAt).Round(time.Millisecond), failed.Load(), time.Duration(slowest.Load()).Round(time.Millisecond))
 	wg.Wait()
 
 	for i, p := range problems {
@@ -149,7 +174,7 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 		t.Error(p)
 	}
 	if len(acks) != writers*perWriter {
-		t.Fatalf("%d deploys acknowledged, want all %d (each retried with its Idempotency-Key)", len(acks), writers*perWriter)
+		t.Fatalf("%d writes acknowledged, want all %d (each retried with its Idempotency-Key)", len(acks), writers*perWriter)
 	}
 
 	byRev := map[uint64]acked{}
@@ -160,7 +185,7 @@ func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 		byRev[a.rev] = a
 	}
 	head := e.revision(t, ns)
-	// One revision per deploy: a deploy that landed before the kill but was
+	// One revision per write: a write that landed before the fault but was
 	// not answered lands once, its retry answering the same revision.
 	if head != uint64(len(acks)) {
 		t.Errorf("the namespace is at revision %d after %d writes, want %d: a retried write landed twice or one was lost", head, len(acks), len(acks))
