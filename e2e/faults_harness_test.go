@@ -54,15 +54,25 @@ type faultEnv struct {
 	dir    string
 	token  string
 	client *http.Client // faultClient unless a test sets another
+	// valkeyAddr is where `flowhist verify` reads: vk.Addr unless a test
+	// puts something between flowhist and Valkey.
+	valkeyAddr string
 }
 
 // newFaultEnv starts Valkey with valkeyArgs and flowhist on it, with extra
 // YAML appended to flowhist's config.
 func newFaultEnv(tb testing.TB, extra string, valkeyArgs ...string) *faultEnv {
 	tb.Helper()
-	e := &faultEnv{dir: tb.TempDir(), token: randomHex(24), client: faultClient}
-	e.vk = valkeytest.Start(tb, valkeyArgs...)
-	e.fh = startFlowhist(tb, e.dir, fhConfig{valkeyAddr: e.vk.Addr, tokens: map[string]string{"admin-fault": e.token}, extra: extra})
+	vk := valkeytest.Start(tb, valkeyArgs...)
+	return newFaultEnvAt(tb, vk, vk.Addr, extra)
+}
+
+// newFaultEnvAt starts flowhist on the Valkey at addr (vk's, or a proxy in
+// front of it).
+func newFaultEnvAt(tb testing.TB, vk *valkeytest.Server, addr, extra string) *faultEnv {
+	tb.Helper()
+	e := &faultEnv{vk: vk, dir: tb.TempDir(), token: randomHex(24), client: faultClient, valkeyAddr: vk.Addr}
+	e.fh = startFlowhist(tb, e.dir, fhConfig{valkeyAddr: addr, tokens: map[string]string{"admin-fault": e.token}, extra: extra})
 	return e
 }
 
@@ -108,17 +118,20 @@ func (a answer) jsonError() (apiError, bool) {
 // unavailable checks a is what issue 8 wants while Valkey is down or
 // loading: 503 {"code":"unavailable","message":…} with a Retry-After,
 // within outageBound. It returns "" or what is wrong.
-func (a answer) unavailable() string {
+func (a answer) unavailable() string { return a.unavailableWithin(outageBound) }
+
+// unavailableWithin is unavailable with another bound.
+func (a answer) unavailableWithin(bound time.Duration) string {
 	e, ok := a.jsonError()
 	switch {
 	case a.err != nil:
-		return "got " + a.String() + ", want 503 unavailable within " + outageBound.String()
+		return "got " + a.String() + ", want 503 unavailable within " + bound.String()
 	case a.status != http.StatusServiceUnavailable || !ok || e.Code != "unavailable":
 		return "got " + a.String() + `, want 503 application/json {"code":"unavailable","message":…}`
 	case a.header.Get("Retry-After") == "":
 		return "got " + a.String() + " with no Retry-After header, want one"
-	case a.took > outageBound:
-		return fmt.Sprintf("got the 503 after %s, want it within %s", a.took.Round(time.Millisecond), outageBound)
+	case a.took > bound:
+		return fmt.Sprintf("got the 503 after %s, want it within %s", a.took.Round(time.Millisecond), bound)
 	}
 	return ""
 }
@@ -222,7 +235,7 @@ func (e *faultEnv) verify(tb testing.TB, ns string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, flowhistBin, "verify", "-n", ns, "--valkey-addr", e.vk.Addr)
+	cmd := exec.CommandContext(ctx, flowhistBin, "verify", "-n", ns, "--valkey-addr", e.valkeyAddr)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		tb.Fatalf("flowhist verify -n %s: %v, want exit 0:\n%s", ns, err, out)

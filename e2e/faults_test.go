@@ -29,7 +29,7 @@ import (
 //	4 settings with whitespace       TestHostileBodiesReadBack
 //	5 null, invalid UTF-8            TestHostileRequestsAreRefused
 //	6 library names                  TestHostileRequestsAreRefused (PUT library …)
-//	7 durability silent; READONLY    TestDurabilityShortfall; TestFaultReadOnlyValkeyAnswers503
+//	7 durability silent; failover    TestDurabilityShortfall, TestDurabilityFailover; READONLY: TestFaultReadOnlyValkeyAnswers503
 //	8 inline node credentials        TestHostileRequestsAreRefused (… inline credentials, no secret in the log)
 //	9 settings beyond float64        TestHostileBodiesReadBack
 //
@@ -49,7 +49,7 @@ import (
 // gaps with exactly one per write, and `flowhist verify` passes.
 func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
-	writesUnderFault(t, e, "Valkey killed", func(a answer) string { return a.unavailable() }, e.vk.Kill, func() { e.vk.Restart(t) })
+	writesUnderFault(t, e, "Valkey killed", 3, func(a answer) string { return a.unavailable() }, e.vk.Kill, func() { e.vk.Restart(t) })
 }
 
 // TestFaultFlowhistKill9DuringDeploys is the same with flowhist killed with
@@ -63,17 +63,18 @@ func TestFaultFlowhistKill9DuringDeploys(t *testing.T) {
 		}
 		return a.unavailable()
 	}
-	writesUnderFault(t, e, "flowhist killed", refusal, func() { e.fh.stop(syscall.SIGKILL) }, func() { e.fh.restart(t) })
+	writesUnderFault(t, e, "flowhist killed", 3, refusal, func() { e.fh.stop(syscall.SIGKILL) }, func() { e.fh.restart(t) })
 }
 
 // writesUnderFault runs 8 writers of 19 writes each on a new namespace,
 // each retrying a refused write with its Idempotency-Key until it is
 // acknowledged. Once 40 are acknowledged it calls down, waits until every
-// writer still writing has been refused 3 times (each refusal checked by
-// refusal: "" or what is wrong with it), calls up, and then checks every
-// acknowledged write at its revision, the revisions 1..N without gaps, one
-// per write, and `flowhist verify`.
-func writesUnderFault(t *testing.T, e *faultEnv, what string, refusal func(answer) string, down, up func()) {
+// writer still writing has been refused minRefused times (each refusal
+// checked by refusal: "" or what is wrong with it), calls up, and then
+// checks every acknowledged write at its revision, the revisions 1..N
+// without gaps, one per write, GET flows answering the newest flows, and
+// `flowhist verify`.
+func writesUnderFault(t *testing.T, e *faultEnv, what string, minRefused int64, refusal func(answer) string, down, up func()) {
 	t.Helper()
 	ns := "fault-" + randomHex(4)
 	const writers, perWriter, downAfter = 8, 19, 40
@@ -155,7 +156,7 @@ func writesUnderFault(t *testing.T, e *faultEnv, what string, refusal func(answe
 	downAt := time.Now()
 	waitFor(t, 30*time.Second, "every writer's writes refused with "+what, func() (bool, string) {
 		for w := range refused {
-			if n := refused[w].Load(); n < 3 && !finished[w].Load() {
+			if n := refused[w].Load(); n < minRefused && !finished[w].Load() {
 				return false, fmt.Sprintf("writer %d had %d writes refused", w, n)
 			}
 		}
@@ -191,15 +192,22 @@ func writesUnderFault(t *testing.T, e *faultEnv, what string, refusal func(answe
 		t.Errorf("the namespace is at revision %d after %d writes, want %d: a retried write landed twice or one was lost", head, len(acks), len(acks))
 	}
 	e.checkGapless(t, ns, head)
+	var newestFlows []byte
 	for rev := uint64(1); rev <= head; rev++ {
 		a, ok := byRev[rev]
 		if !ok {
 			t.Errorf("revision %d was appended but no write was acknowledged with it", rev)
 			continue
 		}
+		if a.w.flows != nil {
+			newestFlows = a.w.flows
+		}
 		if msg := a.w.check(t, e, ns, rev); msg != "" {
 			t.Errorf("%s %s (key %s) acknowledged as revision %d: %s", a.w.method, a.w.path, a.key, rev, msg)
 		}
+	}
+	if got := e.mustCall(t, 200, "GET", ns, "/flows", nil, nil); string(got.body) != string(compactJSON(t, newestFlows)) {
+		t.Errorf("GET flows: got %.200s, want the newest flows acknowledged, %.200s", got.body, newestFlows)
 	}
 	e.verify(t, ns)
 }
