@@ -90,9 +90,11 @@ func NewFlowsEvent(ns string, head FlowsHead, c FlowsChange) (FlowsEvent, error)
 	}
 	out := FlowsEvent{
 		Event: Event{
-			Type: c.Type, Namespace: ns, Aggregate: AggregateFlows, Actor: c.Origin.Actor,
-			CorrelationID: c.Origin.CorrelationID, SHA256: sha, Cause: c.Cause, Target: c.Target, Reason: c.Reason,
-			Schema: FlowsPayloadSchema, Payload: payload,
+			Type: c.Type, Namespace: ns, Aggregate: AggregateFlows, Schema: FlowsPayloadSchema, Payload: payload,
+			Provenance: Provenance{
+				Actor: c.Origin.Actor, CorrelationID: c.Origin.CorrelationID, SHA256: sha,
+				Cause: c.Cause, Target: c.Target, Reason: c.Reason,
+			},
 		},
 		Next:    next,
 		Summary: summary,
@@ -176,8 +178,8 @@ func newEvent(ns string, typ EventType, aggregate string, payload any, sha strin
 		return Event{}, err
 	}
 	return Event{
-		Type: typ, Namespace: ns, Aggregate: aggregate, Actor: o.Actor, CorrelationID: o.CorrelationID,
-		SHA256: sha, Schema: PayloadSchema(typ), Payload: b,
+		Type: typ, Namespace: ns, Aggregate: aggregate, Schema: PayloadSchema(typ), Payload: b,
+		Provenance: Provenance{Actor: o.Actor, CorrelationID: o.CorrelationID, SHA256: sha},
 	}, nil
 }
 

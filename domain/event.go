@@ -57,6 +57,22 @@ const (
 	CauseImport   = "import"
 )
 
+// Provenance is who caused an event, why, and what it made of its
+// aggregate: the part of an event the log stores beside its payload and the
+// history shows as it is.
+type Provenance struct {
+	Actor         Actor  `json:"actor"`
+	CorrelationID string `json:"correlationId,omitempty"`
+	// SHA256 is the hex sha256 of the aggregate's document after the event
+	// (for flows: of the rebuilt flows array).
+	SHA256  string   `json:"sha256,omitempty"`
+	Summary *Summary `json:"summary,omitempty"`
+	Cause   string   `json:"cause,omitempty"`
+	// Target is the revision a rollback restored.
+	Target Revision `json:"target,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+}
+
 // Event is one immutable fact in a namespace's log. Revision, Time,
 // AggregateRevision and ID are assigned by the store at append; the rest is
 // set by whoever appends.
@@ -68,16 +84,7 @@ type Event struct {
 	Aggregate         string    `json:"aggregate"`
 	AggregateRevision Revision  `json:"aggregateRevision"`
 	Time              time.Time `json:"time"`
-	Actor             Actor     `json:"actor"`
-	CorrelationID     string    `json:"correlationId,omitempty"`
-	// SHA256 is the hex sha256 of the aggregate's document after the event
-	// (for flows: of the rebuilt flows array).
-	SHA256  string   `json:"sha256,omitempty"`
-	Summary *Summary `json:"summary,omitempty"`
-	Cause   string   `json:"cause,omitempty"`
-	// Target is the revision a rollback restored.
-	Target Revision `json:"target,omitempty"`
-	Reason string   `json:"reason,omitempty"`
+	Provenance
 	// Schema is the version of Payload's format for this Type.
 	Schema  int    `json:"schema"`
 	Payload []byte `json:"-"`

@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -97,6 +99,25 @@ func (s *scanner) skipWS() {
 	}
 }
 
+// after reads what follows a member of an array or object: a comma (more
+// follows) or the closing bracket (the end: it leaves the nesting level).
+func (s *scanner) after(closing byte, what string) (more bool, err error) {
+	s.skipWS()
+	if s.pos >= len(s.data) {
+		return false, s.syntaxError("unterminated " + what)
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return true, nil
+	case closing:
+		s.pos++
+		s.depth--
+		return false, nil
+	}
+	return false, s.syntaxError(fmt.Sprintf("expected ',' or '%c' in an %s", closing, what))
+}
+
 // nodes scans an array of node objects at s.pos (a '[').
 func (s *scanner) nodes() ([]element, error) {
 	s.pos++
@@ -131,19 +152,8 @@ func (s *scanner) nodes() ([]element, error) {
 		}
 		e.end = int32(s.pos)
 		elems = append(elems, e)
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			return nil, s.syntaxError("unterminated array")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			s.depth--
-			return elems, nil
-		default:
-			return nil, s.syntaxError("expected ',' or ']' after an element")
+		if more, err := s.after(']', "array"); err != nil || !more {
+			return elems, err
 		}
 	}
 }
@@ -198,19 +208,8 @@ func (s *scanner) object(props *[propCount]span) error {
 		if err != nil {
 			return err
 		}
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			return s.syntaxError("unterminated object")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return s.syntaxError("expected ',' or '}' in an object")
+		if more, err := s.after('}', "object"); err != nil || !more {
+			return err
 		}
 	}
 }
@@ -332,19 +331,8 @@ func (s *scanner) array() error {
 		if err := s.value(); err != nil {
 			return err
 		}
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			return s.syntaxError("unterminated array")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return s.syntaxError("expected ',' or ']' in an array")
+		if more, err := s.after(']', "array"); err != nil || !more {
+			return err
 		}
 	}
 }
@@ -529,28 +517,6 @@ func invalidUTF8(b []byte) int {
 	return len(b)
 }
 
-// plainEnd returns the index of the first '"', '\\' or control character at
-// or after i, or len(d). Strings (a function node's code above all) are
-// most of a flows document, so it looks at eight bytes at a time: in each
-// word, (x-lsb)&^x&msb marks the zero bytes of x (and may mark bytes above
-// the first one, never below), (x-lsb*0x20)&^x&msb those below 0x20.
-func plainEnd(d []byte, i int) int {
-	for ; i+8 <= len(d); i += 8 {
-		x := binary.LittleEndian.Uint64(d[i:])
-		q := x ^ (lsb * '"')
-		b := x ^ (lsb * '\\')
-		if m := ((q-lsb)&^q | (b-lsb)&^b | (x-lsb*0x20)&^x) & msb; m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; i < len(d); i++ {
-		if c := d[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
-		}
-	}
-	return i
-}
-
 // appendUnescaped appends the value of a valid string's contents. A lone
 // surrogate escape, which JSON.parse keeps as a UTF-16 code unit, becomes
 // its 3-byte generalized UTF-8 form rather than U+FFFD, so that ids that
@@ -673,28 +639,12 @@ func appendQuoted(b []byte, s string) []byte {
 }
 
 // compact returns valid JSON without insignificant whitespace, strings
-// byte for byte.
+// byte for byte (json.Compact escapes nothing).
 func compact(data []byte) []byte {
-	out := make([]byte, 0, len(data))
-	for i := 0; i < len(data); {
-		switch c := data[i]; c {
-		case ' ', '\t', '\n', '\r':
-			i++
-		case '"':
-			j := i + 1
-			for {
-				j = plainEnd(data, j)
-				if data[j] == '"' {
-					break
-				}
-				j += 2 // a backslash and the byte it escapes
-			}
-			out = append(out, data[i:j+1]...)
-			i = j + 1
-		default:
-			out = append(out, c)
-			i++
-		}
+	var b bytes.Buffer
+	b.Grow(len(data))
+	if err := json.Compact(&b, data); err != nil {
+		return data // scanned as valid already: cannot happen
 	}
-	return out
+	return b.Bytes()
 }

@@ -267,6 +267,7 @@ func scanPatch(data []byte) (FlowsPatch, bool, error) {
 		return p, false, Errorf(EINVALID, "flows patch: not a JSON object")
 	}
 	s.pos++
+	s.depth++
 	ws := false
 	for first := true; ; first = false {
 		s.skipWS()
@@ -313,16 +314,13 @@ func scanPatch(data []byte) (FlowsPatch, bool, error) {
 		default:
 			return p, false, Errorf(EINVALID, "flows patch: unknown key %q", key)
 		}
-		s.skipWS()
-		if s.pos < len(data) && data[s.pos] == ',' {
-			s.pos++
-			continue
+		more, err := s.after('}', "object")
+		if err != nil {
+			return p, false, err
 		}
-		if s.pos < len(data) && data[s.pos] == '}' {
-			s.pos++
+		if !more {
 			break
 		}
-		return p, false, s.syntaxError("expected ',' or '}' in an object")
 	}
 	s.skipWS()
 	if s.pos != len(data) {
@@ -337,6 +335,7 @@ func (s *scanner) ids(key string) ([]string, error) {
 		return nil, Errorf(EINVALID, "flows patch: %q is not an array of ids", key)
 	}
 	s.pos++
+	s.depth++
 	var ids []string
 	for {
 		s.skipWS()
@@ -352,18 +351,8 @@ func (s *scanner) ids(key string) ([]string, error) {
 			return nil, err
 		}
 		ids = append(ids, id)
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			return nil, s.syntaxError("unterminated array")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return ids, nil
-		default:
-			return nil, s.syntaxError("expected ',' or ']' in an array")
+		if more, err := s.after(']', "array"); err != nil || !more {
+			return ids, err
 		}
 	}
 }

@@ -287,7 +287,8 @@ func TestFlowsPatchUnmarshalJSON(t *testing.T) {
 		{"ErrTrailingComma", `{"u":[],}`, "expected a string key"},
 		{"ErrMissingComma", `{"u":[] "r":[]}`, "expected ',' or '}'"},
 		{"ErrTrailingData", `{"u":[]}{}`, "data after the patch"},
-		{"ErrUnterminated", `{"u":[]`, "expected ',' or '}'"},
+		{"ErrUnterminated", `{"u":[]`, "unterminated object"},
+		{"ErrNoSeparator", `{"u":[] "r":[]}`, "expected ',' or '}'"},
 	}
 	for _, tt := range invalid {
 		t.Run(tt.name, func(t *testing.T) {

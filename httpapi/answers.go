@@ -75,14 +75,8 @@ type HistoryEntry struct {
 	Type              domain.EventType `json:"type"`
 	Aggregate         string           `json:"aggregate"`
 	AggregateRevision domain.Revision  `json:"aggregateRevision"`
-	Actor             domain.Actor     `json:"actor"`
-	CorrelationID     string           `json:"correlationId,omitempty"`
-	SHA256            string           `json:"sha256,omitempty"`
-	Summary           *domain.Summary  `json:"summary,omitempty"`
-	Cause             string           `json:"cause,omitempty"`
-	Target            domain.Revision  `json:"target,omitempty"`
-	Reason            string           `json:"reason,omitempty"`
-	Credentials       *CredentialsRef  `json:"credentials,omitempty"`
+	domain.Provenance
+	Credentials *CredentialsRef `json:"credentials,omitempty"`
 	// Payload is set by GET revisions/{rev} for settings, library,
 	// packages and project events.
 	Payload json.RawMessage `json:"payload,omitempty"`

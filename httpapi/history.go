@@ -19,8 +19,7 @@ import (
 func newEntry(e *domain.Event) HistoryEntry {
 	h := HistoryEntry{
 		Revision: e.Revision, Time: e.Time, Type: e.Type, Aggregate: e.Aggregate, AggregateRevision: e.AggregateRevision,
-		Actor: e.Actor, CorrelationID: e.CorrelationID, SHA256: e.SHA256, Summary: e.Summary,
-		Cause: e.Cause, Target: e.Target, Reason: e.Reason,
+		Provenance: e.Provenance,
 	}
 	if e.Aggregate == domain.AggregateFlows {
 		if creds := credentialsOf(e); creds != nil {

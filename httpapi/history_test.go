@@ -49,7 +49,7 @@ func (ts *testServer) appendProject(tb testing.TB, ns, name, user string) domain
 	}
 	res, err := ts.store.Append(testCtx(tb), streams.AppendRequest{Event: domain.Event{
 		Type: domain.ProjectActivated, Namespace: ns, Aggregate: domain.AggregateProject,
-		Actor: domain.Actor{User: user, Channel: domain.ChannelNodeRED}, Schema: domain.ProjectPayloadSchema, Payload: payload,
+		Provenance: domain.Provenance{Actor: domain.Actor{User: user, Channel: domain.ChannelNodeRED}}, Schema: domain.ProjectPayloadSchema, Payload: payload,
 	}})
 	if err != nil {
 		tb.Fatalf("append project.activated: %v", err)
@@ -422,7 +422,7 @@ func TestHistoryPagination(t *testing.T) {
 		}
 		_, err := ts.store.Append(ctx, streams.AppendRequest{Event: domain.Event{
 			Type: domain.SettingsSaved, Namespace: ns, Aggregate: domain.AggregateSettings,
-			Actor: domain.Actor{User: "dave"}, Schema: domain.SettingsPayloadSchema, Payload: settings,
+			Provenance: domain.Provenance{Actor: domain.Actor{User: "dave"}}, Schema: domain.SettingsPayloadSchema, Payload: settings,
 		}})
 		if err != nil {
 			t.Fatalf("Append %d: %v", rev, err)

@@ -108,16 +108,10 @@ type DurabilityResult struct {
 // envelope is what the log entry's "e" field stores: the event minus what
 // the script assigns (revision, aggregate revision, time) and the payload.
 type envelope struct {
-	ID            string           `json:"id"`
-	Type          domain.EventType `json:"type"`
-	Actor         domain.Actor     `json:"actor"`
-	CorrelationID string           `json:"correlationId,omitempty"`
-	SHA256        string           `json:"sha256,omitempty"`
-	Summary       *domain.Summary  `json:"summary,omitempty"`
-	Cause         string           `json:"cause,omitempty"`
-	Target        domain.Revision  `json:"target,omitempty"`
-	Reason        string           `json:"reason,omitempty"`
-	Schema        int              `json:"schema"`
+	ID   string           `json:"id"`
+	Type domain.EventType `json:"type"`
+	domain.Provenance
+	Schema int `json:"schema"`
 }
 
 // Append appends req.Event to its namespace's log. When durability is
@@ -144,10 +138,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("streams: append %s: event id: %w", e.Namespace, err)
 	}
-	env, err := json.Marshal(envelope{
-		ID: id.String(), Type: e.Type, Actor: e.Actor, CorrelationID: e.CorrelationID, SHA256: e.SHA256,
-		Summary: e.Summary, Cause: e.Cause, Target: e.Target, Reason: e.Reason, Schema: e.Schema,
-	})
+	env, err := json.Marshal(envelope{ID: id.String(), Type: e.Type, Provenance: e.Provenance, Schema: e.Schema})
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("streams: append %s: envelope: %w", e.Namespace, err)
 	}

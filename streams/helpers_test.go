@@ -43,7 +43,7 @@ func settingsEvent(ns string, body string) domain.Event {
 	payload, _ := domain.EncodePayload(domain.SettingsPayload{Settings: []byte(body)})
 	return domain.Event{
 		Type: domain.SettingsSaved, Namespace: ns, Aggregate: domain.AggregateSettings,
-		Actor: domain.Actor{User: "alice", Channel: domain.ChannelAPI}, SHA256: domain.SHA256Hex([]byte(body)),
+		Provenance: domain.Provenance{Actor: domain.Actor{User: "alice", Channel: domain.ChannelAPI}, SHA256: domain.SHA256Hex([]byte(body))},
 		Schema: domain.SettingsPayloadSchema, Payload: payload,
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,7 +157,22 @@ func answerError(status int, body []byte) error {
 // get GETs a namespace path and decodes the JSON answer into out (unless
 // nil); it returns the raw answer for --json.
 func (c *client) get(ctx context.Context, rest string, q url.Values, out any) ([]byte, error) {
-	data, err := c.do(ctx, http.MethodGet, c.nsPath(rest, q), nil, nil)
+	return c.call(ctx, http.MethodGet, rest, q, nil, nil, out)
+}
+
+// post POSTs a JSON body to a namespace path and decodes the answer.
+func (c *client) post(ctx context.Context, rest string, body any, header http.Header, out any) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return c.call(ctx, http.MethodPost, rest, nil, b, header, out)
+}
+
+// call makes a request to a namespace path and decodes the JSON answer
+// into out (unless nil); it returns the raw answer for --json.
+func (c *client) call(ctx context.Context, method, rest string, q url.Values, body []byte, header http.Header, out any) ([]byte, error) {
+	data, err := c.do(ctx, method, c.nsPath(rest, q), body, header)
 	if err != nil {
 		return nil, err
 	}
@@ -168,22 +184,12 @@ func (c *client) get(ctx context.Context, rest string, q url.Values, out any) ([
 	return data, nil
 }
 
-// post POSTs a JSON body to a namespace path and decodes the answer.
-func (c *client) post(ctx context.Context, rest string, body any, header http.Header, out any) ([]byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
+// limitQuery is the query of a --limit N page: N from 1 to 500.
+func limitQuery(limit int) (url.Values, error) {
+	if limit < 1 || limit > 500 {
+		return nil, domain.Errorf(domain.EINVALID, "--limit %d is not from 1 to 500", limit)
 	}
-	data, err := c.do(ctx, http.MethodPost, c.nsPath(rest, nil), b, header)
-	if err != nil {
-		return nil, err
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return nil, fmt.Errorf("flowhist at %s answered %s with unexpected JSON: %v", c.shown, rest, err)
-		}
-	}
-	return data, nil
+	return url.Values{"limit": {strconv.Itoa(limit)}}, nil
 }
 
 // parseRev parses a REV argument: a positive whole number.

@@ -3,10 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"strconv"
 
-	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -43,10 +40,10 @@ flows, credentials, settings, library, packages, project, rollback),
 			if err != nil {
 				return err
 			}
-			if limit < 1 || limit > 500 {
-				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
+			params, err := limitQuery(limit)
+			if err != nil {
+				return err
 			}
-			params := url.Values{"limit": {strconv.Itoa(limit)}}
 			for k, p := range q {
 				if *p != "" {
 					params.Set(k, *p)

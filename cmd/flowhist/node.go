@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
-	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -29,10 +27,10 @@ changed. --all follows the pages to the first revision.
 			if err != nil {
 				return err
 			}
-			if limit < 1 || limit > 500 {
-				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("--limit %d is not from 1 to 500", limit)}
+			q, err := limitQuery(limit)
+			if err != nil {
+				return err
 			}
-			q := url.Values{"limit": {strconv.Itoa(limit)}}
 			var entries []httpapi.NodeHistoryEntry
 			var raws []json.RawMessage
 			next := ""
