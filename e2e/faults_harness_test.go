@@ -490,3 +490,25 @@ func rawRequest(addr, req string) answer {
 	b, _ := io.ReadAll(resp.Body)
 	return answer{status: resp.StatusCode, header: resp.Header, body: b, took: time.Since(start)}
 }
+
+// cli runs the flowhist binary against the env with its admin token and
+// namespace ns, and returns its exit code, stdout, stderr and duration.
+func (e *faultEnv) cli(tb testing.TB, ns string, args ...string) (int, string, string, time.Duration) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, flowhistBin, args...)
+	cmd.Env = append(cmd.Environ(), "FLOWHIST_URL="+e.fh.URL, "FLOWHIST_TOKEN="+e.token, "FLOWHIST_NAMESPACE="+ns, "NO_COLOR=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatalf("flowhist %v: %v", args, err)
+	}
+	return code, out.String(), errb.String(), took
+}

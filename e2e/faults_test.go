@@ -367,6 +367,20 @@ func TestOutageEveryRouteAnswers503Fast(t *testing.T) {
 			t.Errorf("GET /healthz with Valkey stopped: got %s, want 200", a)
 		}
 	})
+	// The CLI's exit code says "unavailable" (6, README), whether it goes
+	// through flowhist or to Valkey directly.
+	for _, args := range [][]string{
+		{"history"}, {"show", "1"}, {"diff", "1", "2"}, {"workers"},
+		{"verify", "-n", cached, "--valkey-addr", e.vk.Addr},
+	} {
+		t.Run("flowhist "+strings.Join(args[:1], " ")+" exits 6 (unavailable)", func(t *testing.T) {
+			code, out, errOut, took := e.cli(t, cached, args...)
+			if code != 6 || took > 10*time.Second {
+				t.Errorf("flowhist %s with Valkey stopped: exit %d after %s (stdout %q, stderr %q), want 6 within 10s",
+					strings.Join(args, " "), code, took.Round(time.Millisecond), tail(out, 300), tail(errOut, 300))
+			}
+		})
+	}
 	t.Logf("slowest route during outage: %d ms (%s; %d requests)", slowest.Milliseconds(), slowestName, requests)
 	// flowhist notices the outage on a timer: wait until it has (its
 	// gauge says so), then call every route again; neither the outage nor
