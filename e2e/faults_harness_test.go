@@ -139,6 +139,12 @@ func (a answer) unavailableWithin(bound time.Duration) string {
 // call sends one request with the admin token (and hdr) to flowhist; path
 // is absolute ("/readyz") or relative to the namespace ns ("/flows").
 func (e *faultEnv) call(method, ns, path string, body []byte, hdr http.Header) answer {
+	return e.callWith(e.client, method, ns, path, body, hdr)
+}
+
+// callWith is call with client: for goroutines that run while a test
+// changes e.client.
+func (e *faultEnv) callWith(client *http.Client, method, ns, path string, body []byte, hdr http.Header) answer {
 	u := e.fh.URL + path
 	if ns != "" {
 		u = e.fh.URL + "/v1/namespaces/" + ns + path
@@ -159,7 +165,7 @@ func (e *faultEnv) call(method, ns, path string, body []byte, hdr http.Header) a
 		req.Header[k] = v
 	}
 	start := time.Now()
-	resp, err := e.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return answer{err: err, took: time.Since(start)}
 	}
@@ -438,7 +444,7 @@ func (f *follower) once(ctx context.Context) error {
 		default:
 		}
 		ack := fmt.Sprintf(`{"worker":%q,"revision":%d}`, f.id, n.Revision)
-		if a := f.e.call("POST", f.ns, "/feed/ack", []byte(ack), nil); a.status != 200 {
+		if a := f.e.callWith(faultClient, "POST", f.ns, "/feed/ack", []byte(ack), nil); a.status != 200 {
 			return fmt.Errorf("POST feed/ack: %s", a)
 		}
 	}
