@@ -34,7 +34,7 @@ import (
 //	9 settings beyond float64        TestHostileBodiesReadBack
 //
 // Beyond the list: TestFaultFlowhistKill9DuringDeploys, TestFaultValkeyOutOfMemory, …ForgetsScriptsAndConnections,
-// …MasterDown, …LosesData (faults_valkey_test.go), TestHostileSlowClients.
+// …MasterDown, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients.
 //
 // Figures go to t.Log:
 //

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,4 +170,76 @@ func TestFaultValkeyLosesData(t *testing.T) {
 			fmt.Sprintf("%s, Flowhist-Revision %s; want the deploy's body at revision %d", a, a.header.Get("Flowhist-Revision"), rev)
 	})
 	e.mustCall(t, 200, "GET", "", "/readyz", nil, http.Header{})
+}
+
+// TestFaultCorruptDataAnswersCorrupt: data edited behind flowhist's
+// back (valkey-cli, a bad restore) fails its own checksum. Reading it
+// answers 500 {"code":"corrupt"} telling the operator to run flowhist
+// verify, never the edited bytes; verify exits 1 naming the revision.
+func TestFaultCorruptDataAnswersCorrupt(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns := "corrupt-" + randomHex(4)
+	for _, label := range []string{"first", "second", "third"} {
+		e.mustCall(t, 200, "PUT", ns, "/flows", []byte(`[{"id":"t1","type":"tab","label":"`+label+` version"}]`), nil)
+	}
+	c := streamstest.Client(t, e.vk.Addr)
+	// Every stored copy of revision 2's flows is edited: its event in the
+	// log, and any document stored apart from it (found by content: which
+	// keys streams uses is its business).
+	rev := uint64(streamstest.CorruptEvent(t, context.Background(), c, ns, 2, []byte("second version"), []byte("SECOND version")))
+	if n := editStrings(t, c, ns, "second version", "SECOND version"); n == 0 {
+		t.Logf("no string key of %s holds the flows document apart from the log", ns)
+	}
+	// A new process, so that nothing it answers comes from what it cached
+	// before the edit. One corrupt namespace must not keep it from starting.
+	e.fh.stop(syscall.SIGTERM)
+	e.fh.restart(t)
+	for _, path := range []string{fmt.Sprintf("/revisions/%d/flows", rev), fmt.Sprintf("/diff?from=1&to=%d", rev)} {
+		t.Run("GET "+path+" answers 500 corrupt", func(t *testing.T) {
+			a := e.call("GET", ns, path, nil, nil)
+			ae, ok := a.jsonError()
+			if a.status != 500 || !ok || ae.Code != "corrupt" || !strings.Contains(ae.Message, "verify") {
+				t.Errorf(`got %s, want 500 {"code":"corrupt","message":"… flowhist verify"}`, a)
+			}
+			if strings.Contains(string(a.body), "SECOND") || strings.Contains(string(a.body), "FIRST") {
+				t.Errorf("the answer shows the edited bytes: %s", a)
+			}
+		})
+	}
+	t.Run("flowhist verify exits 1 naming the revision", func(t *testing.T) {
+		code, out, errOut, _ := e.cli(t, ns, "verify", "-n", ns, "--valkey-addr", e.vk.Addr)
+		if code != 1 || !strings.Contains(out+errOut, strconv.FormatUint(uint64(rev), 10)) {
+			t.Errorf("flowhist verify on a corrupt log: exit %d, stdout %q, stderr %q; want exit 1 naming revision %d", code, tail(out, 400), tail(errOut, 400), rev)
+		}
+	})
+}
+
+// editStrings replaces old with new in every string key of ns's hash slot
+// ({ns}) holding old, and returns how many it changed.
+func editStrings(t *testing.T, c rueidis.Client, ns, old, new string) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	for cursor := uint64(0); ; {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match("*{"+ns+"}*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range e.Elements {
+			if typ, _ := c.Do(ctx, c.B().Type().Key(k).Build()).ToString(); typ != "string" {
+				continue
+			}
+			v, err := c.Do(ctx, c.B().Get().Key(k).Build()).ToString()
+			if err != nil || !strings.Contains(v, old) {
+				continue
+			}
+			if err := c.Do(ctx, c.B().Set().Key(k).Value(strings.Replace(v, old, new, 1)).Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return n
+		}
+	}
 }
