@@ -33,7 +33,8 @@ import (
 //	8 inline node credentials        TestHostileRequestsAreRefused (… inline credentials, no secret in the log)
 //	9 settings beyond float64        TestHostileBodiesReadBack
 //
-// Beyond the list: TestFaultFlowhistKill9DuringDeploys, TestFaultValkeyOutOfMemory, …ForgetsScriptsAndConnections,
+// Beyond the list: TestFaultFlowhistKill9DuringDeploys, TestFaultFeedFollowerAcrossFlowhistRestart,
+// TestFaultValkeyOutOfMemory, …ForgetsScriptsAndConnections,
 // …MasterDown, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
 // TestFaultNodeREDWorkerAcrossValkeyRestart (a real Node-RED worker).
 //
@@ -696,6 +697,29 @@ func TestFaultFeedFollowerAcrossRestart(t *testing.T) {
 	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
 	f.waitNews(t, rev, 10*time.Second)
 	t.Logf("the follower was told of revision %d %s after Valkey was back", rev, time.Since(back).Round(time.Millisecond))
+}
+
+// TestFaultFeedFollowerAcrossFlowhistRestart: the same with flowhist killed
+// with -9 and started again while a worker follows: the worker's group
+// survives in Valkey, and the worker is told of the next deploy.
+func TestFaultFeedFollowerAcrossFlowhistRestart(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns := "follow-fh-" + randomHex(4)
+	head := e.seedNamespace(t, ns, "w-seed")
+	f := e.follow(t, ns, "w-follower")
+	f.waitNews(t, head, 10*time.Second)
+
+	e.fh.stop(syscall.SIGKILL)
+	waitFor(t, 30*time.Second, "the follower's feed requests failing while flowhist is down", func() (bool, string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.failures) > 0, "no failed feed request yet"
+	})
+	e.fh.restart(t)
+	back := time.Now()
+	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
+	f.waitNews(t, rev, 10*time.Second)
+	t.Logf("the follower was told of revision %d %s after flowhist was back", rev, time.Since(back).Round(time.Millisecond))
 }
 
 // TestUnconditionalWriters80: 80 clients PUT flows at the same moment on one
