@@ -35,7 +35,7 @@ import (
 //
 // Beyond the list: TestFaultFlowhistKill9DuringDeploys, TestFaultFeedFollowerAcrossFlowhistRestart,
 // TestFaultValkeyOutOfMemory, …ForgetsScriptsAndConnections,
-// …MasterDown, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
+// …MasterDown, …CannotPersist, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
 // TestFaultNodeREDWorkerAcrossValkeyRestart (a real Node-RED worker).
 //
 // Figures go to t.Log:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -242,4 +244,54 @@ func editStrings(t *testing.T, c rueidis.Client, ns, old, new string) int {
 			return n
 		}
 	}
+}
+
+// TestFaultValkeyCannotPersist: Valkey cannot write its snapshot (a full
+// or vanished disk) and, as configured by default, refuses writes with
+// MISCONF until it can. Each write answers 503 unavailable within 2 s,
+// each read 200 or 503, never 500; once it can persist again every route
+// answers as before.
+func TestFaultValkeyCannotPersist(t *testing.T) {
+	e := newFaultEnv(t, "", "--enable-protected-configs", "yes")
+	ns, worker := "misconf-"+randomHex(4), "w-misconf"
+	e.seedNamespace(t, ns, worker)
+	c := streamstest.Client(t, e.vk.Addr)
+	gone := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(gone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("save", "3600 1").ParameterValue("dir", gone).Build())
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	e.valkeyDo(t, c, c.B().Bgsave().Build())
+	waitFor(t, 10*time.Second, "the snapshot failing", func() (bool, string) {
+		info, err := c.Do(context.Background(), c.B().Info().Section("persistence").Build()).ToString()
+		return err == nil && strings.Contains(info, "rdb_last_bgsave_status:err"), info
+	})
+	e.client = outageClient
+	for _, r := range everyRoute(worker) {
+		adds := r.method == "PUT" || r.name == "POST deploy" || r.name == "POST rollback"
+		want := "503 unavailable or " + strings.Trim(fmt.Sprint(r.healthy), "[]")
+		if adds {
+			want = "503 unavailable"
+		}
+		t.Run(r.name+" answers "+want+" within 2s", func(t *testing.T) {
+			a := r.do(e, ns)
+			if a.status == 503 || adds {
+				if msg := a.unavailable(); msg != "" {
+					t.Errorf("%s with Valkey unable to persist: %s", r.name, msg)
+				}
+				return
+			}
+			if !r.isHealthy(a) || a.took > outageBound {
+				t.Errorf("%s with Valkey unable to persist: got %s, want %s within %s", r.name, a, want, outageBound)
+			}
+		})
+	}
+	e.client = faultClient
+	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("dir", e.vk.Dir).Build())
+	e.valkeyDo(t, c, c.B().Bgsave().Build())
+	e.waitEveryRouteHealthy(t, ns, worker, "once Valkey can persist")
+	e.verify(t, ns)
 }
