@@ -34,8 +34,8 @@ import (
 //	9 settings beyond float64        TestHostileBodiesReadBack
 //
 // Beyond the list: TestFaultFlowhistKill9DuringDeploys, TestFaultFeedFollowerAcrossFlowhistRestart,
-// TestFaultValkeyOutOfMemory, …ForgetsScriptsAndConnections,
-// …MasterDown, …CannotPersist, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
+// TestFaultValkeyRefusesWrites (OOM, NOREPLICAS, MISCONF), …ForgetsScriptsAndConnections,
+// …MasterDown, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
 // TestFaultNodeREDWorkerAcrossValkeyRestart (a real Node-RED worker).
 //
 // Figures go to t.Log:

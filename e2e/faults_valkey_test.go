@@ -42,47 +42,6 @@ func (e *faultEnv) waitEveryRouteHealthy(t *testing.T, ns, worker, after string)
 	})
 }
 
-// TestFaultValkeyOutOfMemory: Valkey at its maxmemory (noeviction) refuses
-// writes with OOM. Each write answers 503 unavailable within 2 s, each
-// read 200 or 503, never 500; once memory is available again every route
-// answers as before.
-func TestFaultValkeyOutOfMemory(t *testing.T) {
-	e := newFaultEnv(t, "", durableValkey...)
-	ns, worker := "oom-"+randomHex(4), "w-oom"
-	e.seedNamespace(t, ns, worker)
-	c := streamstest.Client(t, e.vk.Addr)
-	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("maxmemory-policy", "noeviction").ParameterValue("maxmemory", "1").Build())
-	t.Cleanup(func() {
-		c.Do(context.Background(), c.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", "0").Build())
-	})
-	e.client = outageClient
-	for _, r := range everyRoute(worker) {
-		// Commands that free memory (XACK) still run: only what adds data
-		// must be refused.
-		adds := r.method == "PUT" || r.name == "POST deploy" || r.name == "POST rollback"
-		want := "503 unavailable or " + strings.Trim(fmt.Sprint(r.healthy), "[]")
-		if adds {
-			want = "503 unavailable"
-		}
-		t.Run(r.name+" answers "+want+" within 2s", func(t *testing.T) {
-			a := r.do(e, ns)
-			if a.status == 503 || adds {
-				if msg := a.unavailable(); msg != "" {
-					t.Errorf("%s with Valkey out of memory: %s", r.name, msg)
-				}
-				return
-			}
-			if !r.isHealthy(a) || a.took > outageBound {
-				t.Errorf("%s with Valkey out of memory: got %s, want %s within %s", r.name, a, want, outageBound)
-			}
-		})
-	}
-	e.client = faultClient
-	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", "0").Build())
-	e.waitEveryRouteHealthy(t, ns, worker, "once Valkey has memory")
-	e.verify(t, ns)
-}
-
 // TestFaultValkeyForgetsScriptsAndConnections: SCRIPT FLUSH (a restart of a
 // Valkey without its script cache, a failover) and CLIENT KILL of every
 // connection (a proxy restarting) are no outage: deploys keep landing, and
@@ -246,52 +205,84 @@ func editStrings(t *testing.T, c rueidis.Client, ns, old, new string) int {
 	}
 }
 
-// TestFaultValkeyCannotPersist: Valkey cannot write its snapshot (a full
-// or vanished disk) and, as configured by default, refuses writes with
-// MISCONF until it can. Each write answers 503 unavailable within 2 s,
-// each read 200 or 503, never 500; once it can persist again every route
-// answers as before.
-func TestFaultValkeyCannotPersist(t *testing.T) {
-	e := newFaultEnv(t, "", "--enable-protected-configs", "yes")
-	ns, worker := "misconf-"+randomHex(4), "w-misconf"
-	e.seedNamespace(t, ns, worker)
-	c := streamstest.Client(t, e.vk.Addr)
-	gone := filepath.Join(t.TempDir(), "gone")
-	if err := os.Mkdir(gone, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("save", "3600 1").ParameterValue("dir", gone).Build())
-	if err := os.Remove(gone); err != nil {
-		t.Fatal(err)
-	}
-	e.valkeyDo(t, c, c.B().Bgsave().Build())
-	waitFor(t, 10*time.Second, "the snapshot failing", func() (bool, string) {
-		info, err := c.Do(context.Background(), c.B().Info().Section("persistence").Build()).ToString()
-		return err == nil && strings.Contains(info, "rdb_last_bgsave_status:err"), info
-	})
-	e.client = outageClient
-	for _, r := range everyRoute(worker) {
-		adds := r.method == "PUT" || r.name == "POST deploy" || r.name == "POST rollback"
-		want := "503 unavailable or " + strings.Trim(fmt.Sprint(r.healthy), "[]")
-		if adds {
-			want = "503 unavailable"
+// TestFaultValkeyRefusesWrites: Valkey refuses writes for a while and
+// answers reads: out of memory (maxmemory, noeviction: OOM), unable to
+// write its snapshot (a full or vanished disk: MISCONF), too few replicas
+// (min-replicas-to-write: NOREPLICAS). Each write answers 503 unavailable
+// within 2 s, each read 200 or 503, never 500; once Valkey accepts writes
+// again every route answers as before.
+func TestFaultValkeyRefusesWrites(t *testing.T) {
+	set := func(kv ...string) func(t *testing.T, e *faultEnv, c rueidis.Client) {
+		return func(t *testing.T, e *faultEnv, c rueidis.Client) {
+			cmd := c.B().ConfigSet().ParameterValue()
+			for i := 0; i < len(kv); i += 2 {
+				cmd = cmd.ParameterValue(kv[i], kv[i+1])
+			}
+			e.valkeyDo(t, c, cmd.Build())
 		}
-		t.Run(r.name+" answers "+want+" within 2s", func(t *testing.T) {
-			a := r.do(e, ns)
-			if a.status == 503 || adds {
-				if msg := a.unavailable(); msg != "" {
-					t.Errorf("%s with Valkey unable to persist: %s", r.name, msg)
+	}
+	for _, f := range []struct {
+		name       string
+		valkeyArgs []string
+		refuse     func(t *testing.T, e *faultEnv, c rueidis.Client)
+		accept     func(t *testing.T, e *faultEnv, c rueidis.Client)
+	}{
+		{"out of memory (OOM)", nil, set("maxmemory-policy", "noeviction", "maxmemory", "1"), set("maxmemory", "0")},
+		{"too few replicas (NOREPLICAS)", nil, set("min-replicas-to-write", "1"), set("min-replicas-to-write", "0")},
+		{"unable to persist (MISCONF)", []string{"--enable-protected-configs", "yes"},
+			func(t *testing.T, e *faultEnv, c rueidis.Client) {
+				gone := filepath.Join(t.TempDir(), "gone")
+				if err := os.Mkdir(gone, 0o755); err != nil {
+					t.Fatal(err)
 				}
-				return
+				set("save", "3600 1", "dir", gone)(t, e, c)
+				if err := os.Remove(gone); err != nil {
+					t.Fatal(err)
+				}
+				e.valkeyDo(t, c, c.B().Bgsave().Build())
+				waitFor(t, 10*time.Second, "the snapshot failing", func() (bool, string) {
+					info, err := c.Do(context.Background(), c.B().Info().Section("persistence").Build()).ToString()
+					return err == nil && strings.Contains(info, "rdb_last_bgsave_status:err"), info
+				})
+			},
+			func(t *testing.T, e *faultEnv, c rueidis.Client) {
+				set("dir", e.vk.Dir)(t, e, c)
+				e.valkeyDo(t, c, c.B().Bgsave().Build())
+			}},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			e := newFaultEnv(t, "", f.valkeyArgs...)
+			ns, worker := "refuse-"+randomHex(4), "w-refuse"
+			e.seedNamespace(t, ns, worker)
+			c := streamstest.Client(t, e.vk.Addr)
+			f.refuse(t, e, c)
+			e.client = outageClient
+			for _, r := range everyRoute(worker) {
+				// What adds data is refused; reads, and commands that free
+				// memory (XACK), may still run.
+				adds := r.method == "PUT" || r.name == "POST deploy" || r.name == "POST rollback"
+				want := "503 unavailable or " + strings.Trim(fmt.Sprint(r.healthy), "[]")
+				if adds {
+					want = "503 unavailable"
+				}
+				t.Run(r.name+" answers "+want+" within 2s", func(t *testing.T) {
+					a := r.do(e, ns)
+					if a.status == 503 || adds {
+						if msg := a.unavailable(); msg != "" {
+							t.Errorf("%s with Valkey %s: %s", r.name, f.name, msg)
+						}
+						return
+					}
+					if !r.isHealthy(a) || a.took > outageBound {
+						t.Errorf("%s with Valkey %s: got %s, want %s within %s", r.name, f.name, a, want, outageBound)
+					}
+				})
 			}
-			if !r.isHealthy(a) || a.took > outageBound {
-				t.Errorf("%s with Valkey unable to persist: got %s, want %s within %s", r.name, a, want, outageBound)
-			}
+			e.client = faultClient
+			f.accept(t, e, c)
+			e.waitEveryRouteHealthy(t, ns, worker, "once Valkey accepts writes")
+			e.verify(t, ns)
 		})
 	}
-	e.client = faultClient
-	e.valkeyDo(t, c, c.B().ConfigSet().ParameterValue().ParameterValue("dir", e.vk.Dir).Build())
-	e.valkeyDo(t, c, c.B().Bgsave().Build())
-	e.waitEveryRouteHealthy(t, ns, worker, "once Valkey can persist")
-	e.verify(t, ns)
 }
