@@ -34,7 +34,7 @@ import (
 //	9 settings beyond float64        TestHostileBodiesReadBack
 //
 // Beyond the list: TestFaultFlowhistKill9DuringDeploys, TestFaultFeedFollowerAcrossFlowhistRestart,
-// TestFaultValkeyRefusesWrites (OOM, NOREPLICAS, MISCONF), …ForgetsScriptsAndConnections,
+// TestFaultValkeyRefusesWrites (OOM, NOREPLICAS, BUSY, MISCONF), …ForgetsScriptsAndConnections,
 // …MasterDown, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
 // TestFaultNodeREDWorkerAcrossValkeyRestart (a real Node-RED worker).
 //

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -208,7 +209,8 @@ func editStrings(t *testing.T, c rueidis.Client, ns, old, new string) int {
 // TestFaultValkeyRefusesWrites: Valkey refuses writes for a while and
 // answers reads: out of memory (maxmemory, noeviction: OOM), unable to
 // write its snapshot (a full or vanished disk: MISCONF), too few replicas
-// (min-replicas-to-write: NOREPLICAS). Each write answers 503 unavailable
+// (min-replicas-to-write: NOREPLICAS), busy running a script that does not
+// end (BUSY, reads refused too). Each write answers 503 unavailable
 // within 2 s, each read 200 or 503, never 500; once Valkey accepts writes
 // again every route answers as before.
 func TestFaultValkeyRefusesWrites(t *testing.T) {
@@ -229,6 +231,25 @@ func TestFaultValkeyRefusesWrites(t *testing.T) {
 	}{
 		{"out of memory (OOM)", nil, set("maxmemory-policy", "noeviction", "maxmemory", "1"), set("maxmemory", "0")},
 		{"too few replicas (NOREPLICAS)", nil, set("min-replicas-to-write", "1"), set("min-replicas-to-write", "0")},
+		{"busy running a script (BUSY)", nil,
+			func(t *testing.T, e *faultEnv, c rueidis.Client) {
+				set("busy-reply-threshold", "100")(t, e, c)
+				// A script that never ends, from a connection of its own.
+				conn, err := net.DialTimeout("tcp", e.vk.Addr, time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				script := "while true do end"
+				fmt.Fprintf(conn, "*3\r\n$4\r\nEVAL\r\n$%d\r\n%s\r\n$1\r\n0\r\n", len(script), script)
+				waitFor(t, 10*time.Second, "Valkey answering BUSY", func() (bool, string) {
+					err := c.Do(context.Background(), c.B().Ping().Build()).Error()
+					return err != nil && strings.HasPrefix(err.Error(), "BUSY"), fmt.Sprint(err)
+				})
+			},
+			func(t *testing.T, e *faultEnv, c rueidis.Client) {
+				e.valkeyDo(t, c, c.B().ScriptKill().Build())
+			}},
 		{"unable to persist (MISCONF)", []string{"--enable-protected-configs", "yes"},
 			func(t *testing.T, e *faultEnv, c rueidis.Client) {
 				gone := filepath.Join(t.TempDir(), "gone")
