@@ -19,7 +19,7 @@ SHELL := /bin/bash
 export GO
 
 .DEFAULT_GOAL := build
-.PHONY: build deps deps-e2e compose-check test fmt-check vet lint bench fuzz valkey run clean
+.PHONY: build deps deps-e2e compose-check docker-check test fmt-check vet lint bench fuzz valkey run clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/flowhist
@@ -43,9 +43,17 @@ compose-check:
 	if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi; \
 	echo "compose-check: docker-compose.yml is valid"
 
-test: deps deps-e2e fmt-check vet lint compose-check
+test: deps deps-e2e fmt-check vet lint compose-check docker-check
 	cd node-red && node --test test/
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# docker-check builds the images (flowhist's and Node-RED's with the module)
+# where a Docker daemon answers; here there is none, and it says so.
+docker-check:
+	@if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then \
+		echo "docker-check: no Docker daemon here, the Dockerfiles are not built"; exit 0; fi; \
+	docker build -q -t flowhist:check . && docker build -q -t node-red-flowhist:check node-red && \
+	echo "docker-check: both images build"
 
 # fmt-check lists the Go files gofmt would change (testdata and node_modules
 # excepted) and fails if there are any.
