@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -111,9 +110,10 @@ func TestFaultValkeyMasterDown(t *testing.T) {
 
 // TestFaultValkeyLosesData: Valkey comes back without the data flowhist had
 // cached (restarted without persistence, failed over to an empty replica,
-// flushed by hand). flowhist must not go on answering the flows it cached
-// from the lost log: after a new deploy, GET flows answers that deploy, at
-// its revision.
+// flushed by hand). flowhist must not answer flows Valkey no longer has:
+// GET flows answers what Valkey holds (nothing yet) or an error, never the
+// flows from before the loss; and a deploy it accepts after the loss is
+// what GET flows answers, at its revision.
 func TestFaultValkeyLosesData(t *testing.T) {
 	e := newFaultEnv(t, "") // no persistence: a restart loses everything
 	ns, worker := "lost-"+randomHex(4), "w-lost"
@@ -124,14 +124,23 @@ func TestFaultValkeyLosesData(t *testing.T) {
 	e.mustCall(t, 200, "GET", ns, "/flows", nil, nil) // cached at the head
 	e.vk.Kill()
 	e.vk.Restart(t)
-	body := []byte(`[{"id":"t1","type":"tab","label":"after the loss ` + randomHex(4) + `"}]`)
-	rev := deployUntilAccepted(t, e, ns, 10*time.Second, body)
-	waitFor(t, 10*time.Second, "GET flows answering the deploy made after Valkey lost its data", func() (bool, string) {
+	t.Run("GET flows does not answer the lost flows", func(t *testing.T) {
 		a := e.call("GET", ns, "/flows", nil, nil)
-		return a.status == 200 && string(a.body) == string(body) && a.header.Get("Flowhist-Revision") == strconv.FormatUint(rev, 10),
-			fmt.Sprintf("%s, Flowhist-Revision %s; want the deploy's body at revision %d", a, a.header.Get("Flowhist-Revision"), rev)
+		_, isErr := a.jsonError()
+		if a.status == 200 && string(a.body) != "[]" || a.status != 200 && !isErr {
+			t.Errorf("GET flows after Valkey lost the namespace: got %s (Flowhist-Revision %s), want [] at revision 0 or a JSON error",
+				a, a.header.Get("Flowhist-Revision"))
+		}
 	})
-	e.mustCall(t, 200, "GET", "", "/readyz", nil, http.Header{})
+	t.Run("a deploy after the loss is what GET flows answers", func(t *testing.T) {
+		body := []byte(`[{"id":"t1","type":"tab","label":"after the loss ` + randomHex(4) + `"}]`)
+		rev := deployUntilAccepted(t, e, ns, 10*time.Second, body)
+		waitFor(t, 10*time.Second, "GET flows answering the deploy made after Valkey lost its data", func() (bool, string) {
+			a := e.call("GET", ns, "/flows", nil, nil)
+			return a.status == 200 && string(a.body) == string(body) && a.header.Get("Flowhist-Revision") == strconv.FormatUint(rev, 10),
+				fmt.Sprintf("%s, Flowhist-Revision %s; want the deploy's body at revision %d", a, a.header.Get("Flowhist-Revision"), rev)
+		})
+	})
 }
 
 // TestFaultCorruptDataAnswersCorrupt: data edited behind flowhist's
