@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -101,7 +102,7 @@ func (p *tcpProxy) close() {
 
 // waitReplicaLinked waits until the Valkey c talks to is a replica whose
 // link to its primary is up.
-func waitReplicaLinked(t *testing.T, c rueidis.Client) {
+func waitReplicaLinked(t testing.TB, c rueidis.Client) {
 	t.Helper()
 	waitFor(t, 30*time.Second, "the replica linked to its primary", func() (bool, string) {
 		info, err := c.Do(context.Background(), c.B().Info().Section("replication").Build()).ToString()
@@ -120,47 +121,112 @@ func waitReplicaLinked(t *testing.T, c rueidis.Client) {
 // 200 is there after the failover, at the revision it was answered, no
 // revision is reused, and `flowhist verify` passes.
 func TestDurabilityFailover(t *testing.T) {
-	args := append([]string{"--repl-diskless-sync-delay", "0"}, durableValkey...)
-	primary := valkeytest.Start(t, args...)
-	replica := valkeytest.Start(t, args...)
-	ctx := context.Background()
-	replicate := func(c rueidis.Client, of string) {
-		t.Helper()
-		host, port, _ := strings.Cut(of, ":")
-		if err := c.Do(ctx, c.B().Replicaof().Host(host).Port(mustAtoi(t, port)).Build()).Error(); err != nil {
-			t.Fatalf("REPLICAOF %s: %v", of, err)
-		}
-		waitReplicaLinked(t, c)
-	}
-	// The replica reaches the primary through a proxy the test can cut.
-	link := startProxy(t, primary.Addr)
-	rc := streamstest.Client(t, replica.Addr)
-	replicate(rc, link.Addr())
-
-	front := startProxy(t, primary.Addr)
-	e := newFaultEnvAt(t, primary, front.Addr(), "streams:\n  durability:\n    replicas: 1\n    timeout: 300ms\n    required: true\n")
-	e.valkeyAddr = replica.Addr // where verify reads once the replica is the primary
-
-	partition := func() { link.switchTo("127.0.0.1:1") } // nothing listens there
-	failover := func() {
-		primary.Kill()
-		if err := rc.Do(ctx, rc.B().Replicaof().No().One().Build()).Error(); err != nil {
-			t.Errorf("REPLICAOF NO ONE: %v", err)
-		}
-		front.switchTo(replica.Addr)
-		// The old primary comes back as the new one's replica, so that
-		// appends are confirmed again.
-		primary.Restart(t)
-		replicate(streamstest.Client(t, primary.Addr), replica.Addr)
-	}
+	f := newFailoverEnv(t)
 	// A shortfall is answered after the WAIT, and appends on one
 	// namespace queue behind each other's: within the request timeout
 	// (5 s), not the outage's 2 s.
 	refusal := func(a answer) string { return a.unavailableWithin(6 * time.Second) }
-	writesUnderFault(t, e, "the replica cut off, then a forced failover", 1, refusal, partition, failover)
+	writesUnderFault(t, f.e, "the replica cut off, then a forced failover", 1, refusal, f.partition, f.failover)
 }
 
-func mustAtoi(t *testing.T, s string) int64 {
+// TestDurabilityFailoverForgetsUnconfirmed is the same one step at a time:
+// two deploys the cut-off replica could not confirm answer 503 (they
+// landed on the primary only), then the failover loses them. flowhist must
+// not go on answering their flows, and the next deploy is what GET flows
+// answers, at the revision it was given.
+func TestDurabilityFailoverForgetsUnconfirmed(t *testing.T) {
+	f := newFailoverEnv(t)
+	ns := "unconfirmed-" + randomHex(4)
+	put := func(label string) answer {
+		return f.e.call("PUT", ns, "/flows", []byte(`[{"id":"t1","type":"tab","label":"`+label+`"}]`), nil)
+	}
+	for i := range 3 {
+		if a := put(fmt.Sprint("confirmed ", i)); a.status != 200 {
+			t.Fatalf("a deploy with the replica linked: got %s, want 200", a)
+		}
+	}
+	f.partition()
+	for i := range 2 {
+		if a := put(fmt.Sprint("unconfirmed ", i)); a.status != 503 {
+			t.Fatalf("a deploy the replica cannot confirm: got %s, want 503", a)
+		}
+	}
+	f.failover()
+	t.Run("GET flows does not answer flows the failover lost", func(t *testing.T) {
+		a := f.e.call("GET", ns, "/flows", nil, nil)
+		if strings.Contains(string(a.body), "unconfirmed") {
+			t.Errorf("GET flows after the failover: got %s (Flowhist-Revision %s), want the confirmed flows or an error", a, a.header.Get("Flowhist-Revision"))
+		}
+	})
+	t.Run("the next deploy is what GET flows answers", func(t *testing.T) {
+		body := []byte(`[{"id":"t1","type":"tab","label":"after the failover ` + randomHex(4) + `"}]`)
+		rev := deployUntilAccepted(t, f.e, ns, 10*time.Second, body)
+		if rev != 4 {
+			t.Errorf("the deploy after the failover got revision %d, want 4 (3 confirmed before it)", rev)
+		}
+		waitFor(t, 10*time.Second, "GET flows answering the deploy made after the failover", func() (bool, string) {
+			a := f.e.call("GET", ns, "/flows", nil, nil)
+			return a.status == 200 && string(a.body) == string(body) && a.header.Get("Flowhist-Revision") == fmt.Sprint(rev),
+				fmt.Sprintf("%s, Flowhist-Revision %s; want the deploy's body at revision %d", a, a.header.Get("Flowhist-Revision"), rev)
+		})
+		f.e.verify(t, ns)
+	})
+}
+
+// failoverEnv is a primary and its replica, the replica linked through a
+// proxy the test can cut, and flowhist behind a proxy that follows the
+// primary, with streams.durability replicas: 1, required: true.
+type failoverEnv struct {
+	t                *testing.T
+	e                *faultEnv
+	primary, replica *valkeytest.Server
+	link, front      *tcpProxy
+	rc               rueidis.Client
+}
+
+func newFailoverEnv(t *testing.T) *failoverEnv {
+	t.Helper()
+	args := append([]string{"--repl-diskless-sync-delay", "0"}, durableValkey...)
+	f := &failoverEnv{t: t, primary: valkeytest.Start(t, args...), replica: valkeytest.Start(t, args...)}
+	f.link = startProxy(t, f.primary.Addr)
+	f.rc = streamstest.Client(t, f.replica.Addr)
+	replicate(t, f.rc, f.link.Addr())
+	f.front = startProxy(t, f.primary.Addr)
+	f.e = newFaultEnvAt(t, f.primary, f.front.Addr(), "streams:\n  durability:\n    replicas: 1\n    timeout: 300ms\n    required: true\n")
+	f.e.valkeyAddr = f.replica.Addr // where verify reads once the replica is the primary
+	return f
+}
+
+// partition cuts the replica off its primary: nothing listens there.
+func (f *failoverEnv) partition() { f.link.switchTo("127.0.0.1:1") }
+
+// failover kills the primary with -9, promotes the replica and switches
+// flowhist's proxy to it; the old primary comes back as the new one's
+// replica, so that appends are confirmed again.
+func (f *failoverEnv) failover() {
+	t := f.t
+	t.Helper()
+	f.primary.Kill()
+	if err := f.rc.Do(context.Background(), f.rc.B().Replicaof().No().One().Build()).Error(); err != nil {
+		t.Errorf("REPLICAOF NO ONE: %v", err)
+	}
+	f.front.switchTo(f.replica.Addr)
+	f.primary.Restart(t)
+	replicate(t, streamstest.Client(t, f.primary.Addr), f.replica.Addr)
+}
+
+// replicate makes the Valkey c talks to a replica of the one at addr and
+// waits until its link is up.
+func replicate(t testing.TB, c rueidis.Client, addr string) {
+	t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	if err := c.Do(context.Background(), c.B().Replicaof().Host(host).Port(mustAtoi(t, port)).Build()).Error(); err != nil {
+		t.Fatalf("REPLICAOF %s: %v", addr, err)
+	}
+	waitReplicaLinked(t, c)
+}
+
+func mustAtoi(t testing.TB, s string) int64 {
 	t.Helper()
 	var n int64
 	for _, c := range s {

@@ -29,7 +29,7 @@ import (
 //	4 settings with whitespace       TestHostileBodiesReadBack
 //	5 null, invalid UTF-8            TestHostileRequestsAreRefused
 //	6 library names                  TestHostileRequestsAreRefused (PUT library …)
-//	7 durability silent; failover    TestDurabilityShortfall, TestDurabilityFailover; READONLY: TestFaultReadOnlyValkeyAnswers503
+//	7 durability silent; failover    TestDurabilityShortfall, TestDurabilityFailover, …FailoverForgetsUnconfirmed; READONLY: TestFaultReadOnlyValkeyAnswers503
 //	8 inline node credentials        TestHostileRequestsAreRefused (… inline credentials, no secret in the log)
 //	9 settings beyond float64        TestHostileBodiesReadBack
 //
