@@ -6,7 +6,7 @@
 #   .ci/install-deps.sh [PART...]   PART: tools valkey go (default: all three)
 #
 #   tools   make, and gcc for `go test -race` (the race detector needs cgo)
-#   valkey  valkey-server and valkey-cli 8+ from bookworm-backports
+#   valkey  valkey-server, valkey-sentinel and valkey-cli 8+ from bookworm-backports
 #   go      the Go modules (go mod download) and staticcheck (pinned, into
 #           $(go env GOPATH)/bin); Go itself must be installed
 #   nodered Node.js 18+ and npm, and the pinned Node-RED of the end-to-end
@@ -69,7 +69,8 @@ valkey_major() {
 }
 
 valkey_ok() {
-	command -v valkey-server >/dev/null 2>&1 && command -v valkey-cli >/dev/null 2>&1 || return 1
+	command -v valkey-server >/dev/null 2>&1 && command -v valkey-cli >/dev/null 2>&1 &&
+		command -v valkey-sentinel >/dev/null 2>&1 || return 1
 	local major
 	major=$(valkey_major)
 	[ -n "$major" ] && [ "$major" -ge "$VALKEY_MIN_MAJOR" ]
@@ -87,7 +88,7 @@ install_tools() {
 
 install_valkey() {
 	if valkey_ok; then
-		log "valkey-server $(valkey_major).x and valkey-cli found"
+		log "valkey-server $(valkey_major).x, valkey-sentinel and valkey-cli found"
 		return 0
 	fi
 	# shellcheck source=/dev/null
@@ -97,7 +98,7 @@ install_valkey() {
 		die "valkey-server ${VALKEY_MIN_MAJOR}+ is missing and this is not Debian 12 (bookworm) but '${codename:-unknown}': install valkey-server ${VALKEY_MIN_MAJOR}+ and valkey-cli yourself"
 	local -a steps=()
 	has_backports || steps+=("echo '$BACKPORTS_LINE' > $BACKPORTS_FILE")
-	steps+=("apt-get update" "apt-get install -y -t bookworm-backports valkey-server valkey-tools")
+	steps+=("apt-get update" "apt-get install -y -t bookworm-backports valkey-server valkey-sentinel valkey-tools")
 	is_root || need_root "valkey-server ${VALKEY_MIN_MAJOR}+" "${steps[@]}"
 
 	if ! has_backports; then
@@ -105,8 +106,8 @@ install_valkey() {
 		echo "$BACKPORTS_LINE" >"$BACKPORTS_FILE"
 		apt_updated=false
 	fi
-	log "installing valkey-server and valkey-tools from bookworm-backports"
-	apt_install -t bookworm-backports valkey-server valkey-tools
+	log "installing valkey-server, valkey-sentinel and valkey-tools from bookworm-backports"
+	apt_install -t bookworm-backports valkey-server valkey-sentinel valkey-tools
 	valkey_ok || die "valkey-server ${VALKEY_MIN_MAJOR}+ still not found after installing: got '$(valkey-server --version 2>&1 || true)'"
 }
 

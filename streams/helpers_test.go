@@ -44,7 +44,7 @@ func settingsEvent(ns string, body string) domain.Event {
 	return domain.Event{
 		Type: domain.SettingsSaved, Namespace: ns, Aggregate: domain.AggregateSettings,
 		Provenance: domain.Provenance{Actor: domain.Actor{User: "alice", Channel: domain.ChannelAPI}, SHA256: domain.SHA256Hex([]byte(body))},
-		Schema: domain.SettingsPayloadSchema, Payload: payload,
+		Schema:     domain.SettingsPayloadSchema, Payload: payload,
 	}
 }
 

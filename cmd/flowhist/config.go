@@ -17,9 +17,15 @@ import (
 	"github.com/spf13/viper"
 )
 
-// ValkeyConfig is how flowhist reaches Valkey.
+// ValkeyConfig is how flowhist reaches Valkey: one server, a Cluster
+// (detected from Addr, or required with Cluster), or the primary that
+// Sentinels name (Sentinel.MasterName set).
 type ValkeyConfig struct {
-	Addr     string
+	// Addr is host:port, or a comma-separated list of Cluster nodes.
+	Addr string
+	// Cluster requires Valkey Cluster: connecting to anything else fails.
+	Cluster  bool
+	Sentinel SentinelConfig
 	Username string
 	Password string
 	DB       int
@@ -35,6 +41,30 @@ type ValkeyConfig struct {
 	IOTimeout time.Duration
 }
 
+// SentinelConfig names the Sentinels that know which server is the
+// primary. Username, Password and TLS are the Sentinels' own; the primary's
+// are ValkeyConfig's.
+type SentinelConfig struct {
+	MasterName string
+	Addrs      []string
+	Username   string
+	Password   string
+	TLS        bool
+}
+
+// addrs returns the comma-separated list s as addresses.
+func addrs(s []string) []string {
+	var out []string
+	for _, a := range s {
+		for _, p := range strings.Split(a, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 func setValkeyDefaults(v *viper.Viper) {
 	v.SetDefault("valkey.addr", "127.0.0.1:6379")
 	v.SetDefault("valkey.username", "")
@@ -45,6 +75,12 @@ func setValkeyDefaults(v *viper.Viper) {
 	v.SetDefault("valkey.tls_ca_file", "")
 	v.SetDefault("valkey.dial_timeout", 5*time.Second)
 	v.SetDefault("valkey.io_timeout", 10*time.Second)
+	v.SetDefault("valkey.cluster", false)
+	v.SetDefault("valkey.sentinel.master_name", "")
+	v.SetDefault("valkey.sentinel.addrs", []string{})
+	v.SetDefault("valkey.sentinel.username", "")
+	v.SetDefault("valkey.sentinel.password", "")
+	v.SetDefault("valkey.sentinel.tls", false)
 }
 
 // addValkeyFlags adds the flags of commands that talk to Valkey directly.
@@ -99,39 +135,87 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 		TLSCAFile:     v.GetString("valkey.tls_ca_file"),
 		DialTimeout:   v.GetDuration("valkey.dial_timeout"),
 		IOTimeout:     v.GetDuration("valkey.io_timeout"),
+		Cluster:       v.GetBool("valkey.cluster"),
+		Sentinel: SentinelConfig{
+			MasterName: v.GetString("valkey.sentinel.master_name"),
+			Addrs:      addrs(v.GetStringSlice("valkey.sentinel.addrs")),
+			Username:   v.GetString("valkey.sentinel.username"),
+			Password:   v.GetString("valkey.sentinel.password"),
+			TLS:        v.GetBool("valkey.sentinel.tls"),
+		},
 	}
-	if c.Addr == "" {
-		return c, &domain.Error{Code: domain.EINVALID, Message: "valkey.addr is empty: set FLOWHIST_VALKEY_ADDR or --valkey-addr to host:port"}
+	switch s := c.Sentinel; {
+	case s.MasterName != "" && len(s.Addrs) == 0:
+		return c, domain.Errorf(domain.EINVALID, "valkey.sentinel.master_name is set but valkey.sentinel.addrs is empty: list the Sentinels' host:port (FLOWHIST_VALKEY_SENTINEL_ADDRS, comma-separated)")
+	case s.MasterName == "" && len(s.Addrs) > 0:
+		return c, domain.Errorf(domain.EINVALID, "valkey.sentinel.addrs is set but valkey.sentinel.master_name is empty: name the primary the Sentinels monitor")
+	case s.MasterName != "" && c.Cluster:
+		return c, domain.Errorf(domain.EINVALID, "valkey.sentinel and valkey.cluster exclude each other: a Cluster fails over by itself")
+	case s.MasterName == "" && c.Addr == "":
+		return c, domain.Errorf(domain.EINVALID, "valkey.addr is empty: set FLOWHIST_VALKEY_ADDR or --valkey-addr to host:port")
 	}
 	return c, nil
 }
 
 // newValkeyClient connects to Valkey with every option of c honoured.
 func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
+	dialer := net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute}
 	opt := rueidis.ClientOption{
-		InitAddress:      []string{c.Addr},
+		InitAddress:      addrs([]string{c.Addr}),
 		Username:         c.Username,
 		Password:         c.Password,
 		SelectDB:         c.DB,
-		Dialer:           net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute},
+		Dialer:           dialer,
 		ConnWriteTimeout: c.IOTimeout,
 	}
+	where := c.Addr
 	if c.TLS {
-		opt.TLSConfig = &tls.Config{ServerName: c.TLSServerName, MinVersion: tls.VersionTLS12}
-		if c.TLSCAFile != "" {
-			pem, err := os.ReadFile(c.TLSCAFile)
-			if err != nil {
-				return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("valkey.tls_ca_file: %v", err)}
-			}
-			opt.TLSConfig.RootCAs = x509.NewCertPool()
-			if !opt.TLSConfig.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("valkey.tls_ca_file %s has no PEM certificate", c.TLSCAFile)}
-			}
+		tc, err := tlsConfig(c)
+		if err != nil {
+			return nil, err
 		}
+		opt.TLSConfig = tc
+	}
+	if s := c.Sentinel; s.MasterName != "" {
+		opt.InitAddress = s.Addrs
+		opt.Sentinel = rueidis.SentinelOption{
+			MasterSet: s.MasterName, Username: s.Username, Password: s.Password, Dialer: dialer,
+			// Besides following +switch-master: a missed message would
+			// otherwise leave flowhist on a demoted primary.
+			TopologyRefreshInterval: 5 * time.Second,
+		}
+		if s.TLS {
+			tc, err := tlsConfig(c)
+			if err != nil {
+				return nil, err
+			}
+			opt.Sentinel.TLSConfig = tc
+		}
+		where = fmt.Sprintf("primary %q of the Sentinels at %s", s.MasterName, strings.Join(s.Addrs, ","))
 	}
 	client, err := streams.NewClient(opt)
 	if err != nil {
-		return nil, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach Valkey at %s: %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", c.Addr, err)}
+		return nil, domain.Errorf(domain.EUNAVAILABLE, "cannot reach Valkey (%s): %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", where, err)
+	}
+	if c.Cluster && client.Mode() != rueidis.ClientModeCluster {
+		client.Close()
+		return nil, domain.Errorf(domain.EINVALID, "valkey.cluster is set but %s is not a Valkey Cluster node (its mode is %s)", where, client.Mode())
 	}
 	return client, nil
+}
+
+// tlsConfig is the TLS configuration of c's connections.
+func tlsConfig(c ValkeyConfig) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: c.TLSServerName, MinVersion: tls.VersionTLS12}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, domain.Errorf(domain.EINVALID, "valkey.tls_ca_file: %v", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, domain.Errorf(domain.EINVALID, "valkey.tls_ca_file %s has no PEM certificate", c.TLSCAFile)
+		}
+	}
+	return tc, nil
 }

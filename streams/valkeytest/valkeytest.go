@@ -249,6 +249,14 @@ func debianPackage(name string) string {
 // newServer starts a server on a free port, trying another port if a
 // different process takes the chosen one before valkey-server binds it.
 func newServer(bin, dir string, extraArgs []string) (*Server, error) {
+	return newProcess(bin, dir, optionValue(extraArgs, "requirepass"), func(port int) []string {
+		return serverArgs(port, dir, extraArgs)
+	})
+}
+
+// newProcess starts bin with args(port) on a free port, retrying with
+// another port when a different process takes the chosen one first.
+func newProcess(bin, dir, password string, args func(port int) []string) (*Server, error) {
 	var err error
 	for range portAttempts {
 		var port int
@@ -260,8 +268,8 @@ func newServer(bin, dir string, extraArgs []string) (*Server, error) {
 			Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 			Dir:      dir,
 			bin:      bin,
-			args:     serverArgs(port, dir, extraArgs),
-			password: optionValue(extraArgs, "requirepass"),
+			args:     args(port),
+			password: password,
 		}
 		if err = s.launch(); err == nil {
 			return s, nil
@@ -271,6 +279,39 @@ func newServer(bin, dir string, extraArgs []string) (*Server, error) {
 		}
 	}
 	return nil, fmt.Errorf("valkeytest: no free port after %d attempts: %w", portAttempts, err)
+}
+
+// StartSentinel runs a valkey-sentinel of the test's own that monitors
+// primary under the name master with the given quorum, with failure
+// detection in a second (down-after-milliseconds 1000) and failovers that
+// give up after five. Like Start, it listens on a free loopback port, keeps
+// its files (sentinel.conf, which Sentinel rewrites) in a temporary
+// directory, and is killed when the test ends.
+func StartSentinel(tb testing.TB, master string, primary *Server, quorum int) *Server {
+	tb.Helper()
+	bin := Binary(tb, "valkey-sentinel")
+	dir := tb.TempDir()
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	conf := filepath.Join(dir, "sentinel.conf")
+	body := fmt.Sprintf("sentinel monitor %[1]s %[2]s %[3]s %[4]d\n"+
+		"sentinel down-after-milliseconds %[1]s 1000\n"+
+		"sentinel failover-timeout %[1]s 5000\n"+
+		"sentinel parallel-syncs %[1]s 1\n", master, host, port, quorum)
+	if primary.password != "" {
+		body += fmt.Sprintf("sentinel auth-pass %s %s\n", master, primary.password)
+	}
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		tb.Fatalf("valkeytest: %v", err)
+	}
+	s, err := newProcess(bin, dir, "", func(port int) []string {
+		return []string{conf, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--protected-mode", "no",
+			"--daemonize", "no", "--dir", dir, "--logfile", filepath.Join(dir, LogFile)}
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Kill)
+	return s
 }
 
 // freePort returns a loopback port that was free a moment ago.
