@@ -164,7 +164,7 @@ func TestDurabilityFailoverForgetsUnconfirmed(t *testing.T) {
 		if rev != 4 {
 			t.Errorf("the deploy after the failover got revision %d, want 4 (3 confirmed before it)", rev)
 		}
-		waitFor(t, 10*time.Second, "GET flows answering the deploy made after the failover", func() (bool, string) {
+		waitFor(t, 5*time.Second, "GET flows answering the deploy made after the failover", func() (bool, string) {
 			a := f.e.call("GET", ns, "/flows", nil, nil)
 			return a.status == 200 && string(a.body) == string(body) && a.header.Get("Flowhist-Revision") == fmt.Sprint(rev),
 				fmt.Sprintf("%s, Flowhist-Revision %s; want the deploy's body at revision %d", a, a.header.Get("Flowhist-Revision"), rev)

@@ -135,7 +135,7 @@ func TestFaultValkeyLosesData(t *testing.T) {
 	t.Run("a deploy after the loss is what GET flows answers", func(t *testing.T) {
 		body := []byte(`[{"id":"t1","type":"tab","label":"after the loss ` + randomHex(4) + `"}]`)
 		rev := deployUntilAccepted(t, e, ns, 10*time.Second, body)
-		waitFor(t, 10*time.Second, "GET flows answering the deploy made after Valkey lost its data", func() (bool, string) {
+		waitFor(t, 5*time.Second, "GET flows answering the deploy made after Valkey lost its data", func() (bool, string) {
 			a := e.call("GET", ns, "/flows", nil, nil)
 			return a.status == 200 && string(a.body) == string(body) && a.header.Get("Flowhist-Revision") == strconv.FormatUint(rev, 10),
 				fmt.Sprintf("%s, Flowhist-Revision %s; want the deploy's body at revision %d", a, a.header.Get("Flowhist-Revision"), rev)
