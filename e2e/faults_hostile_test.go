@@ -369,6 +369,8 @@ func TestHostileBodiesReadBack(t *testing.T) {
 		{"credentials with whitespace", "/credentials", `{ "$" : "0a1b" }`, "/credentials"},
 		{"sessions with whitespace", "/sessions", "{\n  \"sessions\": [ ]\n}", "/sessions"},
 		{"a library entry with whitespace", "/library/functions?path=d/ws", `{ "meta" : { "outputs" : 1 } , "body" : "return msg;" }`, "/library/functions?path=d/ws"},
+		{"flows with numbers beyond float64 and escapes", "/flows", `[{"id":"t1","type":"tab","n":1e400,"m":-0.0,"big":123456789012345678901234567890,"s":"\u00e9\/\ud83d\ude00"}]`, "/flows"},
+		{"flows with CRLF, tabs and a trailing newline", "/flows", "[\r\n\t{ \"id\" : \"t1\" ,\r\n\t  \"type\" : \"tab\" }\r\n]\r\n", "/flows"},
 	} {
 		t.Run(c.name+" is refused or reads back equal and verifies", func(t *testing.T) {
 			ns := "readback-" + randomHex(4) // one each: a body that breaks a namespace breaks only its own
@@ -392,6 +394,10 @@ func TestHostileBodiesReadBack(t *testing.T) {
 			}
 			if c.path == c.get && !jsonEqual(g.body, []byte(c.body)) {
 				t.Errorf("GET %s: got %s, want JSON equal to %s", c.get, g.body, c.body)
+			}
+			// Flows read back byte for byte, compacted.
+			if want := compactJSON(t, []byte(c.body)); c.get == "/flows" && string(g.body) != string(want) {
+				t.Errorf("GET flows: got %s, want %s", g.body, want)
 			}
 			if res.Revision > 0 {
 				r := e.call("GET", ns, fmt.Sprintf("/revisions/%d", res.Revision), nil, nil)
