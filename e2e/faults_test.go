@@ -35,7 +35,7 @@ import (
 //
 // Beyond the list: TestFaultFlowhistKill9DuringDeploys, TestFaultFeedFollowerAcrossFlowhistRestart,
 // TestFaultValkeyRefusesWrites (OOM, NOREPLICAS, BUSY, MISCONF), …ForgetsScriptsAndConnections,
-// …MasterDown, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
+// …MasterDown, …RejectsCredentials, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
 // TestFaultNodeREDWorkerAcrossValkeyRestart (a real Node-RED worker).
 //
 // Figures go to t.Log:

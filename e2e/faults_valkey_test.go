@@ -1,7 +1,9 @@
 package e2e_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -315,4 +317,73 @@ func TestFaultValkeyRefusesWrites(t *testing.T) {
 			e.verify(t, ns)
 		})
 	}
+}
+
+// respConn is one plain connection to Valkey for commands that must keep
+// working while Valkey refuses new clients.
+type respConn struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialRESP(t *testing.T, addr string) *respConn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &respConn{t: t, conn: conn, r: bufio.NewReader(conn)}
+}
+
+// do sends args and fails the test unless the reply is +OK or an integer.
+func (c *respConn) do(args ...string) {
+	c.t.Helper()
+	fmt.Fprintf(c.conn, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(c.conn, "$%d\r\n%s\r\n", len(a), a)
+	}
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := c.r.ReadString('\n')
+	if err != nil || !(strings.HasPrefix(line, "+OK") || strings.HasPrefix(line, ":")) {
+		c.t.Fatalf("valkey %v: %q %v", args, line, err)
+	}
+}
+
+// TestFaultValkeyRejectsCredentials: Valkey's password changes under
+// flowhist (a rotation done in the wrong order) and its connections are
+// dropped, so that every new one is refused (NOAUTH). flowhist cannot reach
+// its data: every route answers 503 unavailable within 2 s, not 500, and
+// /readyz says why; once the password is what flowhist has again, every
+// route answers as before.
+func TestFaultValkeyRejectsCredentials(t *testing.T) {
+	e := newFaultEnv(t, "", durableValkey...)
+	ns, worker := "noauth-"+randomHex(4), "w-noauth"
+	e.seedNamespace(t, ns, worker)
+	admin := dialRESP(t, e.vk.Addr) // authenticated before the password is set: it stays so
+	admin.do("CONFIG", "SET", "requirepass", "rotated-"+randomHex(8))
+	admin.do("CLIENT", "KILL", "TYPE", "normal") // every connection but this one
+	t.Cleanup(func() { admin.do("CONFIG", "SET", "requirepass", "") })
+	e.client = outageClient
+	for _, r := range everyRoute(worker) {
+		t.Run(r.name+" answers 503 unavailable within 2s", func(t *testing.T) {
+			if msg := r.do(e, ns).unavailable(); msg != "" {
+				t.Errorf("%s with Valkey refusing flowhist's credentials: %s", r.name, msg)
+			}
+		})
+	}
+	t.Run("readyz answers 503 saying why", func(t *testing.T) {
+		a := e.call("GET", "", "/readyz", nil, nil)
+		var body struct {
+			Message string `json:"message"`
+		}
+		json.Unmarshal(a.body, &body)
+		if a.status != 503 || body.Message == "" || body.Message == "internal error" {
+			t.Errorf("GET /readyz with Valkey refusing flowhist's credentials: got %s, want 503 with a message saying why", a)
+		}
+	})
+	e.client = faultClient
+	admin.do("CONFIG", "SET", "requirepass", "")
+	e.waitEveryRouteHealthy(t, ns, worker, "once Valkey accepts flowhist's credentials")
 }
