@@ -110,7 +110,7 @@ func waitReplicaLinked(t testing.TB, c rueidis.Client) {
 	})
 }
 
-// TestDurabilityFailover is issue 8's lost deploys: flowhist behind a proxy
+// TestDurabilityFailoverLosesNoAcknowledgedWrite is issue 8's lost deploys: flowhist behind a proxy
 // that follows the primary, with streams.durability replicas: 1 and
 // required: true, while 8 clients write. Mid-way the replica loses its
 // link to the primary (a partition: writes land on the primary only, and
@@ -120,7 +120,7 @@ func waitReplicaLinked(t testing.TB, c rueidis.Client) {
 // did not confirm must not have been answered 200: every write answered
 // 200 is there after the failover, at the revision it was answered, no
 // revision is reused, and `flowhist verify` passes.
-func TestDurabilityFailover(t *testing.T) {
+func TestDurabilityFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	f := newFailoverEnv(t)
 	// A shortfall is answered after the WAIT, and appends on one
 	// namespace queue behind each other's: within the request timeout
@@ -129,12 +129,12 @@ func TestDurabilityFailover(t *testing.T) {
 	writesUnderFault(t, f.e, "the replica cut off, then a forced failover", 1, refusal, f.partition, f.failover)
 }
 
-// TestDurabilityFailoverForgetsUnconfirmed is the same one step at a time:
+// TestDurabilityFailoverForgetsUnconfirmedDeploys is the same one step at a time:
 // two deploys the cut-off replica could not confirm answer 503 (they
 // landed on the primary only), then the failover loses them. flowhist must
 // not go on answering their flows, and the next deploy is what GET flows
 // answers, at the revision it was given.
-func TestDurabilityFailoverForgetsUnconfirmed(t *testing.T) {
+func TestDurabilityFailoverForgetsUnconfirmedDeploys(t *testing.T) {
 	f := newFailoverEnv(t)
 	ns := "unconfirmed-" + randomHex(4)
 	put := func(label string) answer {

@@ -428,11 +428,11 @@ func jsonEqual(a, b []byte) bool {
 	return string(xb) == string(yb)
 }
 
-// TestHostileSlowClients: clients that send slowly or hold connections
+// TestHostileSlowClientsAreCutOff: clients that send slowly or hold connections
 // open are cut off by the server's HTTP timeouts (read header 10 s,
 // http.read_timeout, http.idle_timeout), and what they sent changes
 // nothing.
-func TestHostileSlowClients(t *testing.T) {
+func TestHostileSlowClientsAreCutOff(t *testing.T) {
 	t.Parallel()
 	e := newFaultEnv(t, "http:\n  read_timeout: 2s\n  idle_timeout: 1s\n")
 	ns := "slow-" + randomHex(4)

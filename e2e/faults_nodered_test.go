@@ -8,11 +8,11 @@ import (
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
-// TestFaultNodeREDWorkerAcrossValkeyRestart: a real Node-RED worker (the
+// TestFaultNodeREDWorkerServesNextDeployAfterValkeyRestart: a real Node-RED worker (the
 // storage module in node-red/) keeps serving its flows while Valkey is
 // killed, follows the feed again by itself once Valkey is back, and serves
 // the next deploy made through the Node-RED admin.
-func TestFaultNodeREDWorkerAcrossValkeyRestart(t *testing.T) {
+func TestFaultNodeREDWorkerServesNextDeployAfterValkeyRestart(t *testing.T) {
 	c := &cluster{
 		dir:    t.TempDir(),
 		valkey: valkeytest.Start(t, durableValkey...),

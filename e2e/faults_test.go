@@ -23,41 +23,48 @@ import (
 // (faults_hostile_test.go). Each test has its own Valkey and flowhist and
 // bounds its own time. Which test covers which defect of the issue:
 //
-//	1 reads hang for the outage      TestOutageEveryRouteAnswers503Fast, TestOutagePausedValkeyAnswers503
-//	2 500 while Valkey loads         TestLoadingAnswers503Never500; a client gone logged as internal: TestOutageEveryRouteAnswers503Fast
-//	3 409 without If-Match           TestUnconditionalWriters80
-//	4 settings with whitespace       TestHostileBodiesReadBack
-//	5 null, invalid UTF-8            TestHostileRequestsAreRefused
-//	6 library names                  TestHostileRequestsAreRefused (PUT library …)
-//	7 durability silent; failover    TestDurabilityShortfall, TestDurabilityFailover, …FailoverForgetsUnconfirmed; READONLY: TestFaultReadOnlyValkeyAnswers503
-//	8 inline node credentials        TestHostileRequestsAreRefused (… inline credentials, no secret in the log)
-//	9 settings beyond float64        TestHostileBodiesReadBack
+//	1 reads hang for the outage    TestOutageEveryRouteAnswers503Fast, TestOutagePausedValkeyAnswers503
+//	2 500 while Valkey loads       TestLoadingAnswers503Never500
+//	  a client gone logged as 500  TestOutageEveryRouteAnswers503Fast (no "internal error" in the log)
+//	3 409 without If-Match         TestUnconditionalWriters80AllLand
+//	4 settings with whitespace     TestHostileBodiesReadBack
+//	5 null, invalid UTF-8          TestHostileRequestsAreRefused
+//	6 library names                TestHostileRequestsAreRefused (PUT library …)
+//	7 durability silent            TestDurabilityShortfallIsReportedOrRefused
+//	  lost in a failover           TestDurabilityFailoverLosesNoAcknowledgedWrite, TestDurabilityFailoverForgetsUnconfirmedDeploys
+//	  READONLY answers 500         TestFaultReadOnlyValkeyAnswers503
+//	8 inline node credentials      TestHostileRequestsAreRefused (… inline credentials; no secret in the log)
+//	9 settings beyond float64      TestHostileBodiesReadBack
 //
-// Beyond the issue's list: TestFaultFlowhistKill9DuringDeploys, TestFaultFeedFollowerAcrossFlowhistRestart,
-// TestFaultValkeyRefusesWrites (OOM, NOREPLICAS, BUSY, MISCONF), …ForgetsScriptsAndConnections,
-// …MasterDown, …RejectsCredentials, …LosesData, …CorruptDataAnswersCorrupt (faults_valkey_test.go), TestHostileSlowClients,
-// TestFaultNodeREDWorkerAcrossValkeyRestart (a real Node-RED worker).
+// Beyond the issue's list: TestFaultValkeyKill9LosesNoAcknowledgedWrite and
+// TestFaultFlowhistKill9LosesNoAcknowledgedWrite (every kind of write),
+// TestFaultFeedFollowerGetsNextDeployAfter{Valkey,Flowhist}Restart,
+// TestFaultNodeREDWorkerServesNextDeployAfterValkeyRestart (a real Node-RED
+// worker), and in faults_valkey_test.go: a Valkey refusing writes (OOM,
+// NOREPLICAS, BUSY, MISCONF), forgetting its scripts and connections,
+// answering MASTERDOWN, refusing flowhist's credentials, losing its data,
+// holding data edited behind flowhist's back; TestHostileSlowClientsAreCutOff.
 //
 // Figures go to t.Log:
 //
 //	go test -race -count=1 -v ./e2e/ -run 'Fault|Outage|Loading|Hostile|Unconditional|Durab' | grep -E 'slowest|writes/s|loading lasted|told of'
 
-// TestFaultValkeyKill9DuringDeploys kills Valkey (AOF always) with -9 while
+// TestFaultValkeyKill9LosesNoAcknowledgedWrite kills Valkey (AOF always) with -9 while
 // 8 clients write (flows, compact and pretty-printed; deploys with
 // credentials; settings; library entries), each retrying a failed write
 // with its Idempotency-Key, and restarts it: while it is down every write
 // answers 503 unavailable fast; afterwards every acknowledged write reads
 // back at its revision (flows byte-exact), the revisions are 1..N without
 // gaps with exactly one per write, and `flowhist verify` passes.
-func TestFaultValkeyKill9DuringDeploys(t *testing.T) {
+func TestFaultValkeyKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
 	writesUnderFault(t, e, "Valkey killed", 3, func(a answer) string { return a.unavailable() }, e.vk.Kill, func() { e.vk.Restart(t) })
 }
 
-// TestFaultFlowhistKill9DuringDeploys is the same with flowhist killed with
+// TestFaultFlowhistKill9LosesNoAcknowledgedWrite is the same with flowhist killed with
 // -9 and started again: what it acknowledged before it died is all there,
 // once each.
-func TestFaultFlowhistKill9DuringDeploys(t *testing.T) {
+func TestFaultFlowhistKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
 	refusal := func(a answer) string {
 		if a.err != nil { // flowhist is not there: connection refused or reset
@@ -214,7 +221,7 @@ func writesUnderFault(t *testing.T, e *faultEnv, what string, minRefused int64, 
 	e.verify(t, ns)
 }
 
-// kill9Write is one write of TestFaultValkeyKill9DuringDeploys: writer w
+// kill9Write is one write of TestFaultValkeyKill9LosesNoAcknowledgedWrite: writer w
 // writes one kind throughout.
 type kill9Write struct {
 	method, path string
@@ -675,11 +682,11 @@ func deployUntilAccepted(t *testing.T, e *faultEnv, ns string, within time.Durat
 	return rev
 }
 
-// TestFaultFeedFollowerAcrossRestart: a worker follows the feed (streamed,
+// TestFaultFeedFollowerGetsNextDeployAfterValkeyRestart: a worker follows the feed (streamed,
 // acknowledging as the Node-RED module does); Valkey is killed and
 // restarted; the worker is told of the next deploy within 10 s of Valkey
 // being back.
-func TestFaultFeedFollowerAcrossRestart(t *testing.T) {
+func TestFaultFeedFollowerGetsNextDeployAfterValkeyRestart(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
 	ns := "follow-" + randomHex(4)
 	head := e.seedNamespace(t, ns, "w-seed")
@@ -699,10 +706,10 @@ func TestFaultFeedFollowerAcrossRestart(t *testing.T) {
 	t.Logf("the follower was told of revision %d %s after Valkey was back", rev, time.Since(back).Round(time.Millisecond))
 }
 
-// TestFaultFeedFollowerAcrossFlowhistRestart: the same with flowhist killed
+// TestFaultFeedFollowerGetsNextDeployAfterFlowhistRestart: the same with flowhist killed
 // with -9 and started again while a worker follows: the worker's group
 // survives in Valkey, and the worker is told of the next deploy.
-func TestFaultFeedFollowerAcrossFlowhistRestart(t *testing.T) {
+func TestFaultFeedFollowerGetsNextDeployAfterFlowhistRestart(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
 	ns := "follow-fh-" + randomHex(4)
 	head := e.seedNamespace(t, ns, "w-seed")
@@ -722,11 +729,11 @@ func TestFaultFeedFollowerAcrossFlowhistRestart(t *testing.T) {
 	t.Logf("the follower was told of revision %d %s after flowhist was back", rev, time.Since(back).Round(time.Millisecond))
 }
 
-// TestUnconditionalWriters80: 80 clients PUT flows at the same moment on one
+// TestUnconditionalWriters80AllLand: 80 clients PUT flows at the same moment on one
 // namespace without If-Match: each asked for no expectation, so none may be
 // told it conflicted; all 80 land as revisions 1..80. The same for 80 ×
 // PUT credentials.
-func TestUnconditionalWriters80(t *testing.T) {
+func TestUnconditionalWriters80AllLand(t *testing.T) {
 	e := newFaultEnv(t, "")
 	ns := "writers-" + randomHex(4)
 	const n = 80
@@ -820,11 +827,11 @@ func TestUnconditionalWriters80(t *testing.T) {
 	})
 }
 
-// TestDurabilityShortfall asks for durability Valkey cannot give (a replica
+// TestDurabilityShortfallIsReportedOrRefused asks for durability Valkey cannot give (a replica
 // that does not exist, an AOF that is off): with required: true the append
 // answers 503 unavailable saying a retry with the same Idempotency-Key is
 // safe; with required: false it answers 200 saying what was achieved.
-func TestDurabilityShortfall(t *testing.T) {
+func TestDurabilityShortfallIsReportedOrRefused(t *testing.T) {
 	flows := []byte(`[{"id":"t1","type":"tab","label":"durability"}]`)
 	for _, c := range []struct {
 		name       string

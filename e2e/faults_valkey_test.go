@@ -44,11 +44,11 @@ func (e *faultEnv) waitEveryRouteHealthy(t *testing.T, ns, worker, after string)
 	})
 }
 
-// TestFaultValkeyForgetsScriptsAndConnections: SCRIPT FLUSH (a restart of a
+// TestFaultValkeyForgettingScriptsAndConnectionsNo500: SCRIPT FLUSH (a restart of a
 // Valkey without its script cache, a failover) and CLIENT KILL of every
 // connection (a proxy restarting) are no outage: deploys keep landing, and
 // no request answers 500.
-func TestFaultValkeyForgetsScriptsAndConnections(t *testing.T) {
+func TestFaultValkeyForgettingScriptsAndConnectionsNo500(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
 	ns, worker := "forget-"+randomHex(4), "w-forget"
 	e.seedNamespace(t, ns, worker)
@@ -77,11 +77,11 @@ func TestFaultValkeyForgetsScriptsAndConnections(t *testing.T) {
 	e.verify(t, ns)
 }
 
-// TestFaultValkeyMasterDown: Valkey is a replica cut off from its primary
+// TestFaultValkeyMasterDownAnswers503: Valkey is a replica cut off from its primary
 // and configured not to serve stale data (replica-serve-stale-data no): it
 // answers MASTERDOWN to reads too. Every route answers 503 unavailable
 // within 2 s; once it is a primary again every route answers as before.
-func TestFaultValkeyMasterDown(t *testing.T) {
+func TestFaultValkeyMasterDownAnswers503(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
 	ns, worker := "masterdown-"+randomHex(4), "w-masterdown"
 	e.seedNamespace(t, ns, worker)
@@ -110,13 +110,13 @@ func TestFaultValkeyMasterDown(t *testing.T) {
 	e.verify(t, ns)
 }
 
-// TestFaultValkeyLosesData: Valkey comes back without the data flowhist had
+// TestFaultValkeyDataLossServesNoLostFlows: Valkey comes back without the data flowhist had
 // cached (restarted without persistence, failed over to an empty replica,
 // flushed by hand). flowhist must not answer flows Valkey no longer has:
 // GET flows answers what Valkey holds (nothing yet) or an error, never the
 // flows from before the loss; and a deploy it accepts after the loss is
 // what GET flows answers, at its revision.
-func TestFaultValkeyLosesData(t *testing.T) {
+func TestFaultValkeyDataLossServesNoLostFlows(t *testing.T) {
 	e := newFaultEnv(t, "") // no persistence: a restart loses everything
 	ns, worker := "lost-"+randomHex(4), "w-lost"
 	e.seedNamespace(t, ns, worker)
@@ -217,14 +217,14 @@ func editStrings(t *testing.T, c rueidis.Client, ns, old, new string) int {
 	}
 }
 
-// TestFaultValkeyRefusesWrites: Valkey refuses writes for a while and
+// TestFaultValkeyRefusingWritesAnswers503: Valkey refuses writes for a while and
 // answers reads: out of memory (maxmemory, noeviction: OOM), unable to
 // write its snapshot (a full or vanished disk: MISCONF), too few replicas
 // (min-replicas-to-write: NOREPLICAS), busy running a script that does not
 // end (BUSY, reads refused too). Each write answers 503 unavailable
 // within 2 s, each read 200 or 503, never 500; once Valkey accepts writes
 // again every route answers as before.
-func TestFaultValkeyRefusesWrites(t *testing.T) {
+func TestFaultValkeyRefusingWritesAnswers503(t *testing.T) {
 	set := func(kv ...string) func(t *testing.T, e *faultEnv, c rueidis.Client) {
 		return func(t *testing.T, e *faultEnv, c rueidis.Client) {
 			cmd := c.B().ConfigSet().ParameterValue()
@@ -351,13 +351,13 @@ func (c *respConn) do(args ...string) {
 	}
 }
 
-// TestFaultValkeyRejectsCredentials: Valkey's password changes under
+// TestFaultValkeyRejectingCredentialsAnswers503: Valkey's password changes under
 // flowhist (a rotation done in the wrong order) and its connections are
 // dropped, so that every new one is refused (NOAUTH). flowhist cannot reach
 // its data: every route answers 503 unavailable within 2 s, not 500, and
 // /readyz says why; once the password is what flowhist has again, every
 // route answers as before.
-func TestFaultValkeyRejectsCredentials(t *testing.T) {
+func TestFaultValkeyRejectingCredentialsAnswers503(t *testing.T) {
 	e := newFaultEnv(t, "", durableValkey...)
 	ns, worker := "noauth-"+randomHex(4), "w-noauth"
 	e.seedNamespace(t, ns, worker)
