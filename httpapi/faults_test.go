@@ -35,6 +35,7 @@ var everyRoute = []struct{ method, path, body string }{
 	{"GET", "/feed?worker=w1&wait=1s&stream=1", ""},
 	{"POST", "/feed/ack", `{"worker":"w1","revision":1}`},
 	{"GET", "/workers", ""},
+	{"PUT", "/workers/w1/packages", `{"revision":1,"ok":true,"packages":[]}`},
 	{"GET", "/history", ""},
 	{"GET", "/revisions/1", ""},
 	{"GET", "/revisions/1/flows", ""},

@@ -2,7 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"sync"
+	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -10,131 +11,242 @@ import (
 	"go.uber.org/zap"
 )
 
-// feed wakes waiting workers when their namespace's log grows, with one
-// blocked Valkey read per namespace that has waiters (a "tail"), however
-// many workers wait: a woken waiter answers from the entries the tail saw,
-// and reads its own consumer group (without blocking) only when the tail
-// cannot tell. Appends made by this process wake waiters directly.
-type feed struct {
-	store   *streams.Store
-	log     *zap.Logger
-	metrics *metrics
+// The worker feed: GET …/feed and POST …/feed/ack. A worker follows its own
+// consumer group on the namespace's log; feed_tail.go wakes waiting
+// workers without a blocked Valkey read each.
 
-	ctx    context.Context // cancelled by close: ends every tail
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	tails map[string]*tail
-
-	groups sync.Map // "ns/group" of worker groups this process created
+// feedRequest is one GET …/feed, parsed.
+type feedRequest struct {
+	ns, worker string
+	// start is where the worker's group begins if it is new.
+	start domain.Revision
+	// ack is acknowledged before anything is read (0: nothing).
+	ack  domain.Revision
+	wait time.Duration
+	// stream keeps the answer open for the wait, a line per burst;
+	// otherwise the first news ends it.
+	stream bool
 }
 
-// tail is one namespace's wake-up channel, closed and replaced whenever the
-// log grows past last, and the recent entries it saw: a woken waiter that
-// was up to date answers from them without reading its group.
-type tail struct {
-	ch        chan struct{}
-	last      domain.Revision
-	recent    []streams.Entry // ascending, ending at last
-	waiters   int
-	idleSince time.Time
-}
-
-// maxRecent bounds the entries a tail remembers.
-const maxRecent = 1024
-
-// Tail timing: how long one blocked read lasts, and how long a tail with no
-// waiters lives on (so that a worker's next poll finds it running).
-const (
-	tailBlock   = 5 * time.Second
-	tailLinger  = 30 * time.Second
-	tailBackoff = time.Second
-)
-
-func newFeed(store *streams.Store, log *zap.Logger, m *metrics) *feed {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &feed{store: store, log: log, metrics: m, ctx: ctx, cancel: cancel, tails: map[string]*tail{}}
-}
-
-// subscribe returns a channel closed at ns's next new entry, the revision
-// the tail was at, and a function to call when the caller stops waiting.
-// Subscribe before reading the group, so that an entry appended between the
-// read and the wait is not missed.
-func (f *feed) subscribe(ns string) (<-chan struct{}, domain.Revision, func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ctx.Err() != nil {
-		// Closed: no new tails; waiters answer "no news" at once.
-		closed := make(chan struct{})
-		close(closed)
-		return closed, 0, func() {}
+func (s *Server) parseFeedRequest(r *http.Request) (feedRequest, error) {
+	q := r.URL.Query()
+	f := feedRequest{ns: r.PathValue("ns"), worker: q.Get("worker")}
+	if err := validateWorker(f.worker); err != nil {
+		return f, err
 	}
-	t, ok := f.tails[ns]
-	if !ok {
-		t = &tail{ch: make(chan struct{})}
-		f.tails[ns] = t
-		f.wg.Add(1)
-		go f.run(ns, t)
+	var err error
+	if f.start, err = queryRevision(q.Get("after"), "after"); err != nil {
+		return f, err
 	}
-	t.waiters++
-	f.metrics.feedWaiters.Inc()
-	return t.ch, t.last, func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		t.waiters--
-		f.metrics.feedWaiters.Dec()
-		if t.waiters == 0 {
-			t.idleSince = time.Now()
+	if f.ack, err = queryRevision(q.Get("ack"), "ack"); err != nil {
+		return f, err
+	}
+	f.wait = min(s.cfg.FeedDefaultWait, s.cfg.FeedMaxWait)
+	if v := q.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return f, domain.Errorf(domain.EINVALID, "wait %q is not a duration such as 30s", clip(v))
+		}
+		f.wait = min(d, s.cfg.FeedMaxWait)
+	}
+	f.stream, err = queryBool(q, "stream")
+	return f, err
+}
+
+// getFeed answers a worker's feed request: entries delivered before and
+// not acknowledged come first, then new ones; with none it waits for the
+// namespace's next entry, up to wait. A long poll answers 200 with
+// FeedNews, or 204 when the wait ended with nothing. ack=REV acknowledges
+// up to REV first, as POST …/feed/ack does, saving a worker that request.
+// With stream=1 the answer does not end at the first news: it is one
+// FeedNews line per burst (application/x-ndjson) until the wait ends.
+func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.parseFeedRequest(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	// Create the group once per process; if it is reaped, the read
+	// notices and creates it again.
+	if !s.feed.created(f.ns, f.worker) {
+		if err := s.createWorkerGroup(ctx, f); err != nil {
+			return err
+		}
+		s.feed.remember(f.ns, f.worker)
+	}
+	end := time.NewTimer(f.wait)
+	defer end.Stop()
+	out := feedAnswer{w: w, stream: f.stream}
+	err = s.follow(ctx, f, &out, end.C)
+	if err != nil && out.started {
+		// The answer is under way: end it, and the worker asks again. An
+		// outage is the Valkey monitor's to report.
+		log := s.log.Warn
+		if c := domain.ErrorCode(err); c == domain.EUNAVAILABLE || c == domain.ECANCELED {
+			log = s.log.Debug
+		}
+		log("feed stream ends: reading the worker's group failed", zap.String("ns", f.ns), zap.String("worker", f.worker), zap.Error(err))
+		return nil
+	}
+	if err == nil && !out.started {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return err
+}
+
+// follow reads the worker's group (acknowledging f.ack first) and then
+// waits on the namespace's tail, giving out each burst of news, until
+// out is done (a long poll's first news), end fires, the feed closes or
+// the worker goes away. known is the revision up to which the worker has
+// been told everything: acknowledged, given out, or up to date when its
+// group was read.
+func (s *Server) follow(ctx context.Context, f feedRequest, out *feedAnswer, end <-chan time.Time) error {
+	var known domain.Revision
+	ack, read := f.ack, true
+	for s.feed.ctx.Err() == nil { // a closed feed's subscriptions are always woken
+		woken, base, done := s.feed.subscribe(f.ns)
+		var news FeedNews
+		switch {
+		case read:
+			entries, err := s.readWorkerGroup(ctx, f, ack, known)
+			if err != nil {
+				done()
+				return err
+			}
+			ack, read = 0, false
+			news = coalesce(entries)
+			if len(entries) == feedBatch {
+				// More may be pending: the next round reads on from here.
+				known, read = news.Revision, true
+			} else {
+				// Everything up to the log's end when it was read is
+				// acknowledged or in news.
+				known = max(known, base, news.Revision)
+			}
+		case base > known:
+			// The tail is past what the worker was told: what it saw
+			// since is the news, unless it missed some (then read the
+			// group). The group records the delivery when the worker acks.
+			n, ok := s.feed.since(f.ns, known)
+			if !ok {
+				done()
+				read = true
+				continue
+			}
+			news, known = n, n.Revision
+		}
+		if err := out.give(news); err != nil || out.done {
+			done()
+			return nil // given, or the worker went away
+		}
+		if read {
+			done()
+			continue
+		}
+		select {
+		case <-woken:
+			done()
+		case <-end:
+			done()
+			return nil
+		case <-s.feed.ctx.Done():
+			done()
+			return nil
+		case <-ctx.Done():
+			done()
+			return nil
 		}
 	}
+	return nil
 }
 
-// notify records new entries of ns and wakes its waiters. Entries at or
-// below what the tail has are ignored; a gap (entries this process has not
-// seen) empties the recent list, so waiters fall back to their groups.
-func (f *feed) notify(ns string, entries ...streams.Entry) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t, ok := f.tails[ns]
-	if !ok {
-		return
+// feedAnswer writes news the way the request asked: a long poll's single
+// JSON answer, or a stream's lines.
+type feedAnswer struct {
+	w       http.ResponseWriter
+	stream  bool
+	started bool // the status line is written
+	done    bool // a long poll gave its answer
+}
+
+// give writes news if it has any (a stream's headers in any case). It
+// fails when the worker has gone away.
+func (a *feedAnswer) give(news FeedNews) error {
+	if !a.stream {
+		if news.Events > 0 {
+			writeJSON(a.w, http.StatusOK, news)
+			a.started, a.done = true, true
+		}
+		return nil
 	}
-	woke := false
+	if a.started && news.Events == 0 {
+		return nil
+	}
+	if !a.started {
+		h := a.w.Header()
+		h.Set("Content-Type", "application/x-ndjson")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no") // nginx: pass lines on as they come
+		a.w.WriteHeader(http.StatusOK)
+		a.started = true
+	}
+	if news.Events > 0 {
+		line, _ := json.Marshal(news)
+		a.w.Write(append(line, '\n'))
+	}
+	return http.NewResponseController(a.w).Flush()
+}
+
+// createWorkerGroup creates the worker's group at f.start, unless it
+// exists. Each step of the feed's work has the request timeout: the
+// request's own deadline leaves room for the wait.
+func (s *Server) createWorkerGroup(ctx context.Context, f feedRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	_, err := s.store.CreateWorkerGroup(ctx, f.ns, f.worker, f.start)
+	return err
+}
+
+// feedBatch is the most entries one read of a worker's group returns.
+const feedBatch = 1000
+
+// readWorkerGroup acknowledges up to ack and returns the worker's pending
+// entries after revision after. A group reaped since this process created
+// it (by another replica, say) is created again where the worker asked,
+// and read: what was appended since is the worker's news.
+func (s *Server) readWorkerGroup(ctx context.Context, f feedRequest, ack, after domain.Revision) ([]streams.Entry, error) {
+	poll := streams.WorkerPoll{Worker: f.worker, Ack: ack, After: after, Count: feedBatch}
+	vctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	entries, _, err := s.store.Poll(vctx, f.ns, poll)
+	if domain.ErrorCode(err) != domain.ENOTFOUND {
+		return entries, err
+	}
+	if err := s.createWorkerGroup(ctx, f); err != nil {
+		return nil, err
+	}
+	entries, _, err = s.store.Poll(vctx, f.ns, poll)
+	return entries, err
+}
+
+// queryRevision reads an optional revision query parameter; absent is 0.
+func queryRevision(v, name string) (domain.Revision, error) {
+	if v == "" {
+		return 0, nil
+	}
+	rev, err := domain.ParseRevision(v)
+	if err != nil {
+		return 0, domain.Errorf(domain.EINVALID, "%s %q is not a revision: use a whole number such as %s=12", name, clip(v), name)
+	}
+	return rev, nil
+}
+
+// coalesce is the news of entries: their newest revision, and whether
+// flows or packages changed.
+func coalesce(entries []streams.Entry) FeedNews {
+	n := FeedNews{Events: len(entries)}
 	for _, e := range entries {
-		if e.Revision <= t.last {
-			continue
-		}
-		if e.Revision != t.last+1 {
-			t.recent = t.recent[:0]
-		}
-		t.recent = append(t.recent, e)
-		t.last, woke = e.Revision, true
-	}
-	if n := len(t.recent); n > maxRecent {
-		t.recent = append(t.recent[:0], t.recent[n-maxRecent:]...)
-	}
-	if woke {
-		close(t.ch)
-		t.ch = make(chan struct{})
-	}
-}
-
-// since coalesces what ns's tail saw after revision base, and reports
-// false when it cannot tell (it did not see all of it).
-func (f *feed) since(ns string, base domain.Revision) (FeedNews, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t, ok := f.tails[ns]
-	if !ok || len(t.recent) == 0 || t.recent[0].Revision > base+1 || t.last <= base {
-		return FeedNews{}, false
-	}
-	n := FeedNews{Revision: t.last}
-	for _, e := range t.recent {
-		if e.Revision <= base {
-			continue
-		}
-		n.Events++
+		n.Revision = max(n.Revision, e.Revision)
 		switch e.Aggregate {
 		case domain.AggregateFlows:
 			n.Flows = true
@@ -142,77 +254,29 @@ func (f *feed) since(ns string, base domain.Revision) (FeedNews, bool) {
 			n.Packages = true
 		}
 	}
-	return n, true
+	return n
 }
 
-// run is ns's tail: it blocks on the log and wakes waiters on every new
-// entry, until it has had no waiters for tailLinger or the feed is closed.
-func (f *feed) run(ns string, t *tail) {
-	defer f.wg.Done()
-	// Failures are logged when they start and when they end, not at
-	// every retry: the Valkey monitor reports the outage itself.
-	failing := false
-	last, err := f.store.LastEntry(f.ctx, ns)
-	for err != nil {
-		if !failing {
-			failing = true
-			f.log.Warn("feed tail cannot read the log; retrying", zap.String("ns", ns), zap.Error(err))
-		}
-		select {
-		case <-f.ctx.Done():
-			return
-		case <-time.After(tailBackoff):
-		}
-		last, err = f.store.LastEntry(f.ctx, ns)
+// ackFeed acknowledges everything delivered to the worker up to a revision.
+func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readJSONObject(w, r, "ack")
+	if err != nil {
+		return err
 	}
-	f.mu.Lock()
-	if last > t.last {
-		// Entries appended before the tail started: known to exist, not
-		// what they were.
-		t.last, t.recent = last, t.recent[:0]
-		close(t.ch)
-		t.ch = make(chan struct{})
+	var req struct {
+		Worker   string          `json:"worker"`
+		Revision domain.Revision `json:"revision"`
 	}
-	f.mu.Unlock()
-	for {
-		f.mu.Lock()
-		if t.waiters == 0 && time.Since(t.idleSince) > tailLinger || f.ctx.Err() != nil {
-			delete(f.tails, ns)
-			f.mu.Unlock()
-			return
-		}
-		f.mu.Unlock()
-		entries, err := f.store.WaitEntries(f.ctx, ns, last, tailBlock)
-		if err != nil {
-			if f.ctx.Err() != nil {
-				continue
-			}
-			if !failing {
-				failing = true
-				f.log.Warn("feed tail lost Valkey; retrying", zap.String("ns", ns), zap.Error(err))
-			}
-			select {
-			case <-f.ctx.Done():
-			case <-time.After(tailBackoff):
-			}
-			continue
-		}
-		if failing {
-			failing = false
-			f.log.Info("feed tail resumed", zap.String("ns", ns))
-		}
-		if len(entries) > 0 {
-			last = entries[len(entries)-1].Revision
-			f.notify(ns, entries...)
-		}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return domain.Errorf(domain.EINVALID, "ack must be {\"worker\": \"<id>\", \"revision\": <n>}")
 	}
-}
-
-// close ends every tail and waits for them; waiting requests answer "no
-// news" at once.
-func (f *feed) close() {
-	f.mu.Lock() // no tail starts between the cancel and the wait
-	f.cancel()
-	f.mu.Unlock()
-	f.wg.Wait()
+	if err := validateWorker(req.Worker); err != nil {
+		return err
+	}
+	n, err := s.store.AckUpTo(r.Context(), r.PathValue("ns"), req.Worker, req.Revision)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, Acked{Acknowledged: req.Revision, Entries: n})
+	return nil
 }

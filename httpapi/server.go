@@ -47,6 +47,14 @@ type Config struct {
 	WorkerIdleTTL time.Duration
 }
 
+// WithDefaults returns c with every unset field at its default: the one
+// place the defaults are written (the command line's configuration takes
+// them from here).
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.MaxBody == 0 {
 		c.MaxBody = 32 << 20
@@ -204,6 +212,7 @@ func (s *Server) routes() {
 	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "GET "+nsPath+"/feed", ScopeRead, s.getFeed)
 	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.ackFeed)
 	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
+	s.route("PUT "+nsPath+"/workers/{worker}/packages", ScopeRead, s.putWorkerPackages)
 	s.route("GET "+nsPath+"/history", ScopeRead, s.getHistory)
 	s.route("GET "+nsPath+"/revisions/{rev}", ScopeRead, s.getRevision)
 	s.route("GET "+nsPath+"/revisions/{rev}/flows", ScopeRead, s.getRevisionFlows)
@@ -230,8 +239,8 @@ func (s *Server) ReapIdleWorkers(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, g := range groups {
-			worker, ok := workerOf(g.Name)
-			if !ok {
+			worker := g.Worker
+			if worker == "" {
 				continue
 			}
 			s.metrics.workerLag.WithLabelValues(ns, worker).Set(float64(g.Lag + g.Pending))
@@ -241,7 +250,7 @@ func (s *Server) ReapIdleWorkers(ctx context.Context) (int, error) {
 			if err := s.store.DestroyGroup(ctx, ns, g.Name); err != nil {
 				return n, err
 			}
-			s.feed.groups.Delete(ns + "/" + g.Name)
+			s.feed.forget(ns, worker)
 			s.metrics.workerLag.DeleteLabelValues(ns, worker)
 			s.log.Info("destroyed idle worker group", zap.String("ns", ns), zap.String("worker", worker), zap.Duration("idle", g.Idle))
 			n++

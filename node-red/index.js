@@ -7,7 +7,9 @@
 //   flowhist: { url, token, namespace, role: 'admin' | 'worker', workerId }
 //
 // This file wires the parts in lib/: the HTTP client, the admin's writes,
-// the worker's feed follower, settings and the library.
+// the feed follower (a worker's and the admin's: both apply what others
+// wrote), applying a revision, a worker's packages, settings and the
+// library.
 
 const { parseConfig } = require('./lib/config');
 const { createLogger } = require('./lib/log');
@@ -16,6 +18,8 @@ const { readFlows, readCredentials } = require('./lib/flows');
 const { Admin } = require('./lib/admin');
 const { Follower } = require('./lib/worker');
 const { SharedSettings, LocalSettings } = require('./lib/settings');
+const { Applier } = require('./lib/apply');
+const { Packages } = require('./lib/packages');
 const { Library } = require('./lib/library');
 
 function workerRefusal(what) {
@@ -27,7 +31,7 @@ function workerRefusal(what) {
 // createStorage returns a fresh storage module. Node-RED uses the one this
 // package exports; tests make their own.
 function createStorage() {
-  let s = null; // {config, log, client, admin | follower, settings, library}
+  let s = null; // {config, log, client, admin, follower, applier, packages, settings, library}
 
   function state() {
     if (!s) throw new Error('flowhist: the storage module was used before init');
@@ -40,6 +44,7 @@ function createStorage() {
     if (!cur) return;
     if (cur.admin) cur.admin.close();
     if (cur.follower) await cur.follower.stop();
+    if (cur.packages) await cur.packages.stop();
     cur.client.close();
   }
 
@@ -52,29 +57,82 @@ function createStorage() {
       const log = createLogger(runtime && runtime.log);
       const client = new Client(Object.assign({ log }, config));
       const next = { config, log, client, library: new Library(client) };
-      if (config.role === 'admin') {
-        next.admin = new Admin({ client, log, credentialsDelay: config.credentialsDelay });
-        next.settings = new SharedSettings(client);
-      } else {
-        const nodes = runtime && runtime.nodes;
-        if (!nodes || typeof nodes.loadFlows !== 'function') {
-          throw new Error('flowhist: runtime.nodes.loadFlows is missing: this Node-RED version cannot reload flows for a worker');
+      const nodes = runtime && runtime.nodes;
+      const need = config.reload === 'full' ? ['loadFlows'] : ['loadFlows', 'setFlows', 'getCredentials'];
+      for (const fn of need) {
+        if (!nodes || typeof nodes[fn] !== 'function') {
+          throw new Error(`flowhist: runtime.nodes.${fn} is missing: this Node-RED version cannot apply flows from flowhist (try flowhist.reload: 'full')`);
         }
-        next.follower = new Follower({
+      }
+      next.applier = new Applier({
+        client,
+        nodes,
+        mode: config.reload,
+        credentialSecret: config.credentialSecret,
+        onRead: (r) => {
+          if (next.admin) {
+            next.admin.read(r.flowsRevision);
+            next.admin.credentialsRead();
+          }
+        },
+      });
+      const followerOpts = {
+        client,
+        log,
+        workerId: config.workerId,
+        feedWait: config.feedWait,
+        requestTimeout: config.requestTimeout,
+        retryDelay: config.retryDelay,
+        retryMaxDelay: config.retryMaxDelay,
+      };
+      if (config.role === 'admin') {
+        next.admin = new Admin({
           client,
           log,
-          workerId: config.workerId,
-          reload: () => nodes.loadFlows(true),
-          feedWait: config.feedWait,
-          requestTimeout: config.requestTimeout,
-          retryDelay: config.retryDelay,
-          retryMaxDelay: config.retryMaxDelay,
+          credentialsDelay: config.credentialsDelay,
+          onWrote: (rev) => next.follower.wrote(rev),
         });
+        next.settings = new SharedSettings(client);
+        // The admin applies revisions it did not write (a rollback, another
+        // admin's deploy) between its own writes; a revision its own write
+        // already covers is skipped. Packages news is the admin's own.
+        next.follower = new Follower(Object.assign(followerOpts, {
+          who: `admin (feed consumer ${config.workerId})`,
+          recover: () => nodes.loadFlows(true),
+          reload: (target) =>
+            next.admin.apply(async () => {
+              if (target !== undefined && next.follower.loadedOr() >= target) {
+                return { skipped: true, revision: next.follower.loaded };
+              }
+              const revision = await next.applier.apply();
+              log.info(`applied namespace revision ${revision === undefined ? target : revision}, written elsewhere (reload: ${config.reload})`);
+              return { skipped: false, revision };
+            }),
+        }));
+      } else {
+        if (config.packages) {
+          const ok = nodes && typeof nodes.installModule === 'function' && typeof nodes.uninstallModule === 'function';
+          if (!ok) throw new Error('flowhist: runtime.nodes.installModule is missing: this Node-RED cannot install packages (set flowhist.packages: false)');
+          next.packages = new Packages({
+            client,
+            nodes,
+            log,
+            runtimeLog: runtime && runtime.log,
+            workerId: config.workerId,
+            retryDelay: config.packagesRetryDelay,
+            retryMaxDelay: config.packagesRetryMaxDelay,
+          });
+        }
+        next.follower = new Follower(Object.assign(followerOpts, {
+          reload: () => next.applier.apply(),
+          recover: () => nodes.loadFlows(true),
+          onPackages: next.packages ? (rev) => next.packages.kick(rev) : undefined,
+        }));
         next.settings = new LocalSettings(client, log);
       }
       s = next;
       const who = config.role === 'worker' ? `worker ${config.workerId}` : 'admin';
-      log.info(`${who} of namespace ${config.namespace} at ${config.url}`);
+      log.info(`${who} of namespace ${config.namespace} at ${config.url} (reload: ${config.reload})`);
     },
 
     async getFlows() {
@@ -87,12 +145,21 @@ function createStorage() {
         throw err;
       }
       if (cur.admin) cur.admin.read(r.flowsRevision);
+      // A worker's first load: its modules match the admin's before its
+      // flows start, so no node waits for a missing type.
+      if (cur.packages && !cur.packagesStarted) {
+        cur.packagesStarted = true;
+        await cur.packages.startup(r.revision === null ? 0 : r.revision);
+      }
       if (cur.follower) cur.follower.read(r.revision);
       return r.flows;
     },
 
     async saveFlows(flows, user) {
       const cur = state();
+      // Node-RED handing back the flows an apply gave it: they came from
+      // flowhist, nothing to write.
+      if (cur.applier.suppressFlows(flows)) return;
       if (!cur.admin) throw workerRefusal('deploy through the admin');
       return cur.admin.saveFlows(flows, user);
     },
@@ -106,6 +173,7 @@ function createStorage() {
 
     async saveCredentials(credentials) {
       const cur = state();
+      if (cur.applier.suppressCredentials(credentials, !!cur.admin)) return;
       if (!cur.admin) throw workerRefusal('deploy through the admin');
       cur.admin.saveCredentials(credentials);
     },

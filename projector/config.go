@@ -44,6 +44,14 @@ type Compat struct {
 	PackageChannel string
 }
 
+// WithDefaults returns c with every unset field at its default: the one
+// place the defaults are written (the command line's configuration takes
+// them from here).
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.Consumer == "" {
 		host, _ := os.Hostname()

@@ -136,15 +136,15 @@ func TestRedeliveredEventIsNoop(t *testing.T) {
 	if err := p.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := c.Do(ctx, c.B().Hgetall().Key("fh:{"+ns+"}:state").Build()).AsStrMap()
+	before, _ := c.Do(ctx, c.B().Hgetall().Key(streams.KeysOf(ns).State).Build()).AsStrMap()
 	// Rewind the group: every entry is delivered again.
-	if err := c.Do(ctx, c.B().XgroupSetid().Key("fh:{"+ns+"}:log").Group(streams.ProjectorGroup).Id("0").Build()).Error(); err != nil {
+	if err := c.Do(ctx, c.B().XgroupSetid().Key(streams.KeysOf(ns).Log).Group(streams.ProjectorGroup).Id("0").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	if err := mustProjector(t, s, projector.Config{Consumer: "b"}).RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := c.Do(ctx, c.B().Hgetall().Key("fh:{"+ns+"}:state").Build()).AsStrMap()
+	after, _ := c.Do(ctx, c.B().Hgetall().Key(streams.KeysOf(ns).State).Build()).AsStrMap()
 	if len(after) != len(before) {
 		t.Fatalf("got %d state fields after redelivery, want %d", len(after), len(before))
 	}

@@ -89,7 +89,8 @@ func Verify(ctx context.Context, store *streams.Store, ns string) (Report, error
 // diffState names the first part of got that differs from want.
 func diffState(got, want *domain.State) (key, problem string) {
 	ns := want.Namespace
-	state := func(field string) string { return fmt.Sprintf("fh:{%s}:state %s", ns, field) }
+	keys := streams.KeysOf(ns)
+	state := func(field string) string { return keys.State + " " + field }
 	if got.Revision != want.Revision {
 		return state("checkpoint"), fmt.Sprintf("checkpoint is %d, the log is at %d", got.Revision, want.Revision)
 	}
@@ -118,7 +119,7 @@ func diffState(got, want *domain.State) (key, problem string) {
 		gb, _ := json.Marshal(g)
 		wb, _ := json.Marshal(w)
 		if !bytes.Equal(gb, wb) {
-			return fmt.Sprintf("fh:{%s}:lib %s", ns, k), "library entry differs from the fold"
+			return keys.Library + " " + k, "library entry differs from the fold"
 		}
 	}
 	return "", ""

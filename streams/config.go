@@ -62,6 +62,14 @@ func (d Durability) String() string {
 	return strings.Join(parts, " and ")
 }
 
+// WithDefaults returns c with every unset field at its default: the one
+// place the defaults are written (the command line's configuration takes
+// them from here).
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.IdempotencyTTL == 0 {
 		c.IdempotencyTTL = 24 * time.Hour

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -18,7 +19,9 @@ import (
 const ProjectorGroup = "projector"
 
 // WorkerGroup returns the consumer group of worker id.
-func WorkerGroup(id string) string { return "worker:" + id }
+func WorkerGroup(id string) string { return workerPrefix + id }
+
+const workerPrefix = "worker:"
 
 // CreateGroup creates group on ns's log positioned after revision at, so the
 // first entry it delivers is at+1. It creates an empty log if there is none.
@@ -169,6 +172,8 @@ func (s *Store) Reclaim(ctx context.Context, ns, group, consumer string, minIdle
 // GroupInfo describes one consumer group.
 type GroupInfo struct {
 	Name string `json:"name"`
+	// Worker is the worker whose group it is, "" for other groups.
+	Worker string `json:"worker,omitempty"`
 	// LastDelivered is the newest revision delivered to the group.
 	LastDelivered domain.Revision `json:"lastDelivered"`
 	// Acknowledged is the newest revision below which everything delivered
@@ -206,6 +211,9 @@ func (s *Store) Groups(ctx context.Context, ns string) ([]GroupInfo, error) {
 			return nil, fmt.Errorf("streams: groups of %s: %w", ns, err)
 		}
 		info := GroupInfo{Name: str(m, "name")}
+		if w, ok := strings.CutPrefix(info.Name, workerPrefix); ok {
+			info.Worker = w
+		}
 		r, _ := revisionOf(str(m, "last-delivered-id"))
 		info.LastDelivered = domain.Revision(r)
 		info.Pending, _ = num(m, "pending")
@@ -291,17 +299,44 @@ func groupID(rev domain.Revision) string {
 	return entryID(uint64(rev))
 }
 
-// AckUpTo acknowledges every entry of group at or below rev, and returns how
-// many it acknowledged. A worker acks the revision it reloaded to, covering
-// the burst it coalesced. It may have learned of the entries from a shared
-// tail of the log rather than from its group, so what is new is delivered
-// to consumer first: the group records them, and entries past rev stay
-// pending and come back on the next read.
+// CreateWorkerGroup creates worker's consumer group on ns's log positioned
+// after revision at, with the worker as its consumer (so that the group's
+// idle time counts from now), unless it exists. It reports whether it
+// created it.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) CreateWorkerGroup(ctx context.Context, ns, worker string, at domain.Revision) (bool, error) {
+	group := WorkerGroup(worker)
+	created, err := s.CreateGroup(ctx, ns, group, at)
+	if err == nil && created {
+		err = s.CreateConsumer(ctx, ns, group, worker)
+	}
+	return created, err
+}
+
+// AckUpTo acknowledges every entry of worker's group at or below rev, and
+// returns how many it acknowledged. A worker acks the revision it reloaded
+// to, covering the burst it coalesced. It may have learned of the entries
+// from a shared tail of the log rather than from its group, so what is new
+// is delivered to the worker first: the group records them, and entries
+// past rev stay pending and come back on the next poll.
 //
 // Errors: ENOTFOUND (no such group), EUNAVAILABLE.
-func (s *Store) AckUpTo(ctx context.Context, ns, group, consumer string, rev domain.Revision) (int, error) {
-	_, n, err := s.Poll(ctx, ns, group, consumer, rev, 0, 0)
+func (s *Store) AckUpTo(ctx context.Context, ns, worker string, rev domain.Revision) (int, error) {
+	_, n, err := s.Poll(ctx, ns, WorkerPoll{Worker: worker, Ack: rev})
 	return n, err
+}
+
+// WorkerPoll is one poll of a worker's group.
+type WorkerPoll struct {
+	Worker string
+	// Ack acknowledges every entry at or below it first; 0: none.
+	Ack domain.Revision
+	// After skips the entries at or below it (the worker was told of them
+	// already); the entries returned come after max(Ack, After).
+	After domain.Revision
+	// Count is the most entries returned; 0 acknowledges only.
+	Count int
 }
 
 // pollScript is a worker's poll in one round trip: deliver consumer what is
@@ -345,16 +380,17 @@ end
 return out
 `)
 
-// Poll acknowledges every entry of group at or below ack (none when ack is
-// 0), then returns up to count (0: none) entries after revision after that
-// were delivered to consumer and not acknowledged, oldest first, new ones
-// delivered first: one round trip for a worker's "I have applied ack; what
-// is next?". It returns how many entries it acknowledged.
+// Poll is a worker's "I have applied p.Ack; what is next?" in one round
+// trip: it acknowledges every entry of the worker's group at or below p.Ack,
+// then returns up to p.Count entries after max(p.Ack, p.After) that were
+// delivered to the worker and not acknowledged, oldest first, new ones
+// delivered first. It returns how many entries it acknowledged.
 //
 // Errors: ENOTFOUND (no such group), EUNAVAILABLE.
-func (s *Store) Poll(ctx context.Context, ns, group, consumer string, ack, after domain.Revision, count int) ([]Entry, int, error) {
+func (s *Store) Poll(ctx context.Context, ns string, p WorkerPoll) ([]Entry, int, error) {
+	group := WorkerGroup(p.Worker)
 	vals, err := pollScript.exec(ctx, s.client, []string{logKey(ns)},
-		[]string{group, consumer, groupID(ack), strconv.Itoa(count), groupID(max(ack, after))}).ToArray()
+		[]string{group, p.Worker, groupID(p.Ack), strconv.Itoa(p.Count), groupID(max(p.Ack, p.After))}).ToArray()
 	if isNoGroup(err) {
 		return nil, 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
 	}

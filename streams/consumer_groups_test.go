@@ -2,6 +2,8 @@ package streams_test
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,27 +107,52 @@ func TestConsumerGroups(t *testing.T) {
 			return out
 		}
 		// Nothing acknowledged: every entry, delivered by this read.
-		got, acked, err := s.Poll(ctx, ns, group, "w4", 0, 0, 10)
+		got, acked, err := s.Poll(ctx, ns, streams.WorkerPoll{Worker: "w4", Count: 10})
 		if err != nil || acked != 0 || entries(got) != "1:settings 2:settings 3:settings " {
 			t.Fatalf("got %q, %d acknowledged (%v), want revisions 1-3 and none acknowledged", entries(got), acked, err)
 		}
 		// Up to 2 acknowledged: 3 is still pending; after=3 hides it.
-		if got, acked, err = s.Poll(ctx, ns, group, "w4", 2, 0, 10); err != nil || acked != 2 || entries(got) != "3:settings " {
+		if got, acked, err = s.Poll(ctx, ns, streams.WorkerPoll{Worker: "w4", Ack: 2, Count: 10}); err != nil || acked != 2 || entries(got) != "3:settings " {
 			t.Fatalf("got %q, %d acknowledged (%v), want revision 3 and 2 acknowledged", entries(got), acked, err)
 		}
-		if got, acked, err = s.Poll(ctx, ns, group, "w4", 0, 3, 10); err != nil || acked != 0 || len(got) != 0 {
+		if got, acked, err = s.Poll(ctx, ns, streams.WorkerPoll{Worker: "w4", After: 3, Count: 10}); err != nil || acked != 0 || len(got) != 0 {
 			t.Fatalf("got %q, %d acknowledged (%v), want nothing after 3", entries(got), acked, err)
 		}
 		// Count 0 acknowledges only.
-		if got, acked, err = s.Poll(ctx, ns, group, "w4", 3, 0, 0); err != nil || acked != 1 || len(got) != 0 {
+		if got, acked, err = s.Poll(ctx, ns, streams.WorkerPoll{Worker: "w4", Ack: 3}); err != nil || acked != 1 || len(got) != 0 {
 			t.Fatalf("got %q, %d acknowledged (%v), want no entries and 1 acknowledged", entries(got), acked, err)
 		}
 		infos, _ := s.Groups(ctx, ns)
 		if g := infos[0]; g.Pending != 0 || g.Acknowledged != 3 || g.LastDelivered != 3 {
 			t.Fatalf("got %+v, want nothing pending, 3 acknowledged and delivered", g)
 		}
-		if _, _, err := s.Poll(ctx, ns, streams.WorkerGroup("ghost"), "ghost", 1, 0, 10); domain.ErrorCode(err) != domain.ENOTFOUND {
+		if _, _, err := s.Poll(ctx, ns, streams.WorkerPoll{Worker: "ghost", Ack: 1, Count: 10}); domain.ErrorCode(err) != domain.ENOTFOUND {
 			t.Fatalf("got %v for a group that does not exist, want ENOTFOUND", err)
+		}
+	})
+	t.Run("WorkerGroupsNameTheirWorker", func(t *testing.T) {
+		s, ns := mustStore(t, streams.Config{})
+		ctx := testCtx(t)
+		if created, err := s.CreateWorkerGroup(ctx, ns, "w9", 0); err != nil || !created {
+			t.Fatalf("CreateWorkerGroup: %v %v", created, err)
+		}
+		if created, err := s.CreateWorkerGroup(ctx, ns, "w9", 0); err != nil || created {
+			t.Fatalf("CreateWorkerGroup again: got created %v (%v), want the existing group", created, err)
+		}
+		s.CreateGroup(ctx, ns, streams.ProjectorGroup, 0)
+		infos, err := s.Groups(ctx, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers := map[string]string{}
+		for _, g := range infos {
+			workers[g.Name] = g.Worker
+		}
+		if want := map[string]string{"worker:w9": "w9", streams.ProjectorGroup: ""}; !maps.Equal(workers, want) {
+			t.Fatalf("got groups → workers %v, want %v", workers, want)
+		}
+		if g := infos[slices.IndexFunc(infos, func(g streams.GroupInfo) bool { return g.Worker == "w9" })]; g.Consumers != 1 {
+			t.Fatalf("got %d consumers in w9's group, want the worker itself", g.Consumers)
 		}
 	})
 	t.Run("ReclaimFromDeadConsumer", func(t *testing.T) {

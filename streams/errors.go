@@ -52,6 +52,12 @@ func classify(err error) error {
 	case rerr.IsClusterDown(), rerr.IsTryAgain():
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "the valkey cluster is not serving this slot right now", Err: err}
 	}
+	if _, moved := rerr.IsMoved(); moved {
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "the valkey cluster moved this namespace's slot (a failover or resharding)", Err: err}
+	}
+	if _, ask := rerr.IsAsk(); ask {
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "the valkey cluster is moving this namespace's slot (resharding)", Err: err}
+	}
 	switch replyPrefix(rerr) {
 	case "READONLY":
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey is a read-only replica (a failover may be in progress)", Err: err}

@@ -10,6 +10,21 @@ func stateKey(ns string) string     { return "fh:{" + ns + "}:state" }
 func libKey(ns string) string       { return "fh:{" + ns + "}:lib" }
 func sessionsKey(ns string) string  { return "fh:{" + ns + "}:sessions" }
 
+// workerStatusKey is the hash of ns's workers' reported package states.
+func workerStatusKey(ns string) string { return "fh:{" + ns + "}:workers:packages" }
+
+// Keys names a namespace's keys, for operators' reports ("key fh:{prod}:state
+// is bad") and for tests that damage data on purpose. Everything else goes
+// through the Store: no other package builds a key name.
+type Keys struct {
+	Log, Meta, State, Library string
+}
+
+// KeysOf returns ns's key names.
+func KeysOf(ns string) Keys {
+	return Keys{Log: logKey(ns), Meta: metaKey(ns), State: stateKey(ns), Library: libKey(ns)}
+}
+
 // namespacesKey is the one global key: the set of namespaces that have a
 // log, so operators' tools and the projector can find them.
 const namespacesKey = "fh:namespaces"

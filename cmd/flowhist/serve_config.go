@@ -13,32 +13,34 @@ import (
 	"github.com/spf13/viper"
 )
 
-// serveDefaults are every serve option's default; README.md and
-// flowhist.example.yaml list the same.
+// serveDefaults are every serve option's default: the packages' own
+// (httpapi, projector, streams), and serve's for what is serve's alone.
+// flowhist.example.yaml lists the same; a test holds it to that.
 func serveDefaults(v *viper.Viper) {
+	api, proj, st := httpapi.Config{}.WithDefaults(), projector.Config{}.WithDefaults(), streams.Config{}.WithDefaults()
 	v.SetDefault("listen", "127.0.0.1:8080")
 	v.SetDefault("auth.disabled", false)
 	v.SetDefault("auth.tokens", nil)
-	v.SetDefault("http.max_body", 32<<20)
-	v.SetDefault("http.request_timeout", 5*time.Second)
-	v.SetDefault("http.feed_max_wait", 60*time.Second)
+	v.SetDefault("http.max_body", api.MaxBody)
+	v.SetDefault("http.request_timeout", api.RequestTimeout)
+	v.SetDefault("http.feed_max_wait", api.FeedMaxWait)
 	v.SetDefault("http.read_timeout", 60*time.Second)
-	v.SetDefault("http.write_timeout", 60*time.Second)
+	v.SetDefault("http.write_timeout", api.WriteTimeout)
 	v.SetDefault("http.idle_timeout", 120*time.Second)
 	v.SetDefault("http.shutdown_timeout", 30*time.Second)
-	v.SetDefault("sessions.ttl", 24*time.Hour)
-	v.SetDefault("workers.idle_ttl", 7*24*time.Hour)
+	v.SetDefault("sessions.ttl", api.SessionTTL)
+	v.SetDefault("workers.idle_ttl", api.WorkerIdleTTL)
 	v.SetDefault("workers.reap_interval", time.Hour)
-	v.SetDefault("projector.interval", time.Second)
-	v.SetDefault("projector.reclaim_idle", 30*time.Second)
-	v.SetDefault("projector.timeout", 30*time.Second)
-	v.SetDefault("streams.snapshot_every", 100)
-	v.SetDefault("streams.idempotency_ttl", 24*time.Hour)
-	v.SetDefault("streams.durability.replicas", 0)
-	v.SetDefault("streams.durability.aof", false)
-	v.SetDefault("streams.durability.timeout", time.Second)
-	v.SetDefault("streams.durability.required", false)
-	v.SetDefault("compat", map[string]any{})
+	v.SetDefault("projector.interval", proj.Interval)
+	v.SetDefault("projector.reclaim_idle", proj.ReclaimIdle)
+	v.SetDefault("projector.timeout", proj.Timeout)
+	v.SetDefault("streams.snapshot_every", st.SnapshotEvery)
+	v.SetDefault("streams.idempotency_ttl", st.IdempotencyTTL)
+	v.SetDefault("streams.durability.replicas", st.Durability.Replicas)
+	v.SetDefault("streams.durability.aof", st.Durability.AOF)
+	v.SetDefault("streams.durability.timeout", st.Durability.Timeout)
+	v.SetDefault("streams.durability.required", st.Durability.Required)
+	v.SetDefault("compat", []any{})
 	v.SetDefault("log.format", "auto")
 	v.SetDefault("log.level", "info")
 }
@@ -52,8 +54,11 @@ type tokenConfig struct {
 }
 
 // compatConfig is one entry of compat: a namespace (or "*") whose old
-// module keys are kept up to date.
+// module keys are kept up to date. compat is a list, not a map keyed by
+// namespace: the config library lowercases map keys, and namespaces are
+// case-sensitive ("Prod" would silently get "prod"'s entry, or none).
 type compatConfig struct {
+	Namespace      string `mapstructure:"namespace"`
 	Prefix         string `mapstructure:"prefix"`
 	Compress       bool   `mapstructure:"compress"`
 	UpdateChannel  string `mapstructure:"update_channel"`
@@ -125,17 +130,56 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 		}
 		c.API.Tokens = append(c.API.Tokens, at)
 	}
-	var compat map[string]compatConfig
-	if err := v.UnmarshalKey("compat", &compat); err != nil {
-		return c, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("compat: %v", err)}
+	compat, err := readCompat(v)
+	if err != nil {
+		return c, err
 	}
 	if len(compat) > 0 {
 		c.Projector.Compat = map[string]projector.Compat{}
-		for ns, cc := range compat {
-			c.Projector.Compat[ns] = projector.Compat{Prefix: cc.Prefix, Compress: cc.Compress, UpdateChannel: cc.UpdateChannel, PackageChannel: cc.PackageChannel}
+		for _, cc := range compat {
+			c.Projector.Compat[cc.Namespace] = projector.Compat{Prefix: cc.Prefix, Compress: cc.Compress, UpdateChannel: cc.UpdateChannel, PackageChannel: cc.PackageChannel}
 		}
 	}
 	return c, nil
+}
+
+// readCompat reads compat: a list of {namespace, prefix, compress,
+// update_channel, package_channel}, each namespace (exactly as written, or
+// "*") at most once. The old map form keyed by namespace is refused: its
+// keys reach flowhist lowercased, so it cannot be read faithfully.
+func readCompat(v *viper.Viper) ([]compatConfig, error) {
+	fail := func(format string, a ...any) error {
+		return &domain.Error{Code: domain.EINVALID, Message: "compat: " + fmt.Sprintf(format, a...)}
+	}
+	switch raw := v.Get("compat").(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		if len(raw) == 0 {
+			return nil, nil // compat: {} (the old empty default)
+		}
+		return nil, fail("use a list, one entry per namespace: compat: [{namespace: prod, prefix: \"nodered:\"}] (a map keyed by namespace loses capitals in namespace names)")
+	}
+	var list []compatConfig
+	if err := v.UnmarshalKey("compat", &list); err != nil {
+		return nil, fail("%v", err)
+	}
+	seen := map[string]bool{}
+	for i, cc := range list {
+		if cc.Namespace == "" {
+			return nil, fail("entry %d has no namespace: set namespace to a namespace, exactly as written, or \"*\"", i+1)
+		}
+		if cc.Namespace != "*" {
+			if err := domain.ValidateNamespace(cc.Namespace); err != nil {
+				return nil, fail("entry %d: %v", i+1, err)
+			}
+		}
+		if seen[cc.Namespace] {
+			return nil, fail("namespace %q has two entries", cc.Namespace)
+		}
+		seen[cc.Namespace] = true
+	}
+	return list, nil
 }
 
 // readTokens reads auth.tokens from the config file (a list) or from

@@ -5,18 +5,24 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowhist/flowhist/httpapi"
+	"github.com/flowhist/flowhist/projector"
+	"github.com/flowhist/flowhist/streams"
 	"github.com/spf13/viper"
 )
 
-// TestExampleConfigIsTheDefaults keeps flowhist.example.yaml honest: read as
-// a config file, it must give exactly the configuration of no file at all.
+// TestExampleConfigIsTheDefaults keeps flowhist.example.yaml honest: read
+// on its own, with no defaults behind it (so an option it leaves out reads
+// as zero), it must give exactly the configuration of no file at all, whose
+// defaults are the packages' own.
 func TestExampleConfigIsTheDefaults(t *testing.T) {
 	read := func(file string) serveConfig {
 		t.Helper()
 		v := viper.New()
-		setValkeyDefaults(v)
-		serveDefaults(v)
-		if file != "" {
+		if file == "" {
+			setValkeyDefaults(v)
+			serveDefaults(v)
+		} else {
 			v.SetConfigFile(file)
 			if err := v.ReadInConfig(); err != nil {
 				t.Fatal(err)
@@ -31,6 +37,17 @@ func TestExampleConfigIsTheDefaults(t *testing.T) {
 	got, want := read("flowhist.example.yaml"), read("")
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("the example config differs from the defaults:\ngot  %+v\nwant %+v", got, want)
+	}
+	// And serve's defaults are the packages': completing them changes
+	// nothing.
+	for name, pair := range map[string][2]any{
+		"httpapi":   {want.API.WithDefaults(), httpapi.Config{}.WithDefaults()},
+		"projector": {want.Projector.WithDefaults(), projector.Config{}.WithDefaults()},
+		"streams":   {want.Streams.WithDefaults(), streams.Config{}.WithDefaults()},
+	} {
+		if !reflect.DeepEqual(pair[0], pair[1]) {
+			t.Errorf("serve's %s defaults differ from the package's:\ngot  %+v\nwant %+v", name, pair[0], pair[1])
+		}
 	}
 }
 

@@ -16,8 +16,10 @@ func (m *Main) workersCommand(v *viper.Viper) *cobra.Command {
 		Short: "List the Node-RED workers following a namespace and how far behind they are",
 		Long: `workers lists every worker that follows the namespace's feed: the revision
 it acknowledged, how many revisions it has not acknowledged yet (LAG), how
-many were delivered to it and not acknowledged (PENDING), and how long it
-has been idle.
+many were delivered to it and not acknowledged (PENDING), how long it
+has been idle, and its installed node modules as it last reported them
+(PACKAGES): "in step @N" with the admin's at revision N, "FAILED module@version:
+error", or "-" when it never reported.
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,11 +42,25 @@ has been idle.
 			rows := make([][]string, len(res.Workers))
 			for i, w := range res.Workers {
 				idle := (time.Duration(w.IdleSeconds * float64(time.Second))).Round(time.Second)
-				rows[i] = []string{w.Worker, w.Acknowledged.String(), strconv.FormatUint(w.Lag, 10), strconv.FormatInt(w.Pending, 10), idle.String()}
+				rows[i] = []string{w.Worker, w.Acknowledged.String(), strconv.FormatUint(w.Lag, 10), strconv.FormatInt(w.Pending, 10), idle.String(), packagesColumn(w.Packages)}
 			}
-			return printTable(m.Stdout, []string{"WORKER", "ACKED", "LAG", "PENDING", "IDLE"}, rows)
+			return printTable(m.Stdout, []string{"WORKER", "ACKED", "LAG", "PENDING", "IDLE", "PACKAGES"}, rows)
 		},
 	}
 	addClientFlags(cmd.Flags())
 	return cmd
+}
+
+// packagesColumn is the PACKAGES column of a worker's last package report.
+func packagesColumn(p *httpapi.WorkerPackages) string {
+	switch {
+	case p == nil:
+		return "-"
+	case p.OK:
+		return "in step @" + p.Revision.String()
+	case p.Module != "":
+		return fmt.Sprintf("FAILED %s@%s: %s", p.Module, p.Version, p.Error)
+	default:
+		return "FAILED: " + p.Error
+	}
 }

@@ -25,6 +25,7 @@ func TestWorkers(t *testing.T) {
 		s.request(t, "GET", "/v1/namespaces/"+ns+"/feed?worker="+w+"&wait=0s", "", "", nil)
 	}
 	s.request(t, "POST", "/v1/namespaces/"+ns+"/feed/ack", "", "", []byte(`{"worker":"w1","revision":3}`))
+	s.request(t, "PUT", "/v1/namespaces/"+ns+"/workers/w2/packages", "", "", []byte(`{"revision":4,"ok":false,"module":"node-red-node-random","version":"9.9.9","error":"install failed (404): Module not found"}`))
 
 	t.Run("Table", func(t *testing.T) {
 		code, out, errOut := run(t, append([]string{"workers"}, conn...)...)
@@ -32,12 +33,16 @@ func TestWorkers(t *testing.T) {
 		if code != 0 || len(lines) != 4 {
 			t.Fatalf("got exit %d, stdout:\n%s\nstderr %q", code, out, errOut)
 		}
-		if f := strings.Fields(lines[0]); strings.Join(f, " ") != "WORKER ACKED LAG PENDING IDLE" {
+		if f := strings.Fields(lines[0]); strings.Join(f, " ") != "WORKER ACKED LAG PENDING IDLE PACKAGES" {
 			t.Errorf("got header %q", lines[0])
 		}
-		for i, want := range []string{"w1 3 1 1", "w2 0 4 4"} {
-			if f := strings.Fields(lines[i+1]); len(f) != 5 || strings.Join(f[:4], " ") != want || !strings.HasSuffix(f[4], "s") {
-				t.Errorf("got row %q, want %q and an idle time", lines[i+1], want)
+		for i, want := range []struct{ counts, packages string }{
+			{"w1 3 1 1", "-"},
+			{"w2 0 4 4", "FAILED node-red-node-random@9.9.9: install failed (404): Module not found"},
+		} {
+			f := strings.Fields(lines[i+1])
+			if len(f) < 6 || strings.Join(f[:4], " ") != want.counts || !strings.HasSuffix(f[4], "s") || strings.Join(f[5:], " ") != want.packages {
+				t.Errorf("got row %q, want %q, an idle time and packages %q", lines[i+1], want.counts, want.packages)
 			}
 		}
 	})

@@ -11,6 +11,10 @@ module.exports = {
         token: process.env.FLOWHIST_TOKEN, // scope deploy (or admin)
         namespace: process.env.FLOWHIST_NAMESPACE || 'prod',
         role: 'admin',
+        // The admin follows the log too (a rollback, another admin's
+        // deploy): its feed consumer needs a stable id (a container's host
+        // name is not).
+        workerId: process.env.FLOWHIST_ADMIN_ID || 'admin',
     },
     adminAuth: {
         type: 'credentials',

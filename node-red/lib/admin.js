@@ -18,11 +18,18 @@ const { randomUUID } = require('node:crypto');
 const { FlowhistError, parseRevision, parseJSON } = require('./client');
 
 class Admin {
-  // opts: client, log, credentialsDelay (ms).
+  // opts: client, log, credentialsDelay (ms), onWrote ((revision) => void:
+  // told the namespace revision of each write; optional).
   constructor(opts) {
     this.client = opts.client;
     this.log = opts.log;
     this.credentialsDelay = opts.credentialsDelay;
+    this.onWrote = opts.onWrote || (() => {});
+    // applied counts the revisions from the log applied to this runtime. A
+    // deploy Node-RED handed over before one was applied is based on the
+    // flows that apply replaced: it fails as a conflict, as it would have
+    // if flowhist had been first.
+    this.applied = 0;
     // base is the flows revision this admin last read or wrote: 0 (an empty
     // namespace) until the first read.
     this.base = 0;
@@ -64,8 +71,14 @@ class Admin {
     const credentials = this.pending;
     this.pending = undefined;
     const username = user && typeof user.username === 'string' && user.username ? user.username : undefined;
+    const applied = this.applied;
     try {
-      await this.enqueue(() => this.deploy(flows, credentials, username));
+      await this.enqueue(() => {
+        if (this.applied !== applied) {
+          throw conflict({ currentRevision: this.base });
+        }
+        return this.deploy(flows, credentials, username);
+      });
     } catch (err) {
       // Keep the credentials for the next deploy unless newer ones came.
       if (credentials !== undefined && this.pending === undefined) this.pending = credentials;
@@ -80,6 +93,7 @@ class Admin {
     const res = await this.write('POST', '/deploy', body);
     const out = parseJSON(res.text, 'POST /deploy');
     this.advance(out, res);
+    if (out && typeof out.revision === 'number') this.onWrote(out.revision);
     this.log.info(`deployed flows revision ${this.base} (namespace revision ${out.revision})${username ? ' by ' + username : ''}`);
   }
 
@@ -91,7 +105,9 @@ class Admin {
     try {
       await this.enqueue(async () => {
         const res = await this.write('PUT', '/credentials', credentials);
-        this.advance(parseJSON(res.text, 'PUT /credentials'), res);
+        const out = parseJSON(res.text, 'PUT /credentials');
+        this.advance(out, res);
+        if (out && typeof out.revision === 'number') this.onWrote(out.revision);
         this.log.info(`saved credentials (flows revision ${this.base})`);
       });
     } catch (err) {
@@ -121,6 +137,17 @@ class Admin {
     const rev = [out && out.flowsRevision, out && out.aggregateRevision, parseRevision(res.headers.get('etag'))]
       .find((v) => typeof v === 'number' && Number.isFinite(v));
     if (rev !== undefined) this.base = rev;
+  }
+
+  // apply runs fn (applying a revision from the log to this runtime) between
+  // writes, never during one, and records that the runtime's flows changed.
+  // fn resolves to {skipped, revision}; a skipped apply changed nothing.
+  async apply(fn) {
+    return this.enqueue(async () => {
+      const out = await fn();
+      if (!out.skipped) this.applied++;
+      return out;
+    });
   }
 
   enqueue(fn) {

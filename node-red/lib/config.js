@@ -6,6 +6,7 @@
 const os = require('node:os');
 
 const ROLES = ['admin', 'worker'];
+const RELOADS = ['nodes', 'full'];
 
 // The rule flowhist applies to namespaces and worker ids: 1 to 64 letters,
 // digits, '_', '.' or '-', not starting with '.' or '-'.
@@ -18,7 +19,18 @@ const DEFAULTS = {
   requestTimeout: 30000, // ms for one HTTP request (a feed request gets feedWait on top)
   credentialsDelay: 2000, // ms to wait for the saveFlows that follows saveCredentials
   feedWait: 30000, // ms one feed request stays open on the server
+  packagesRetryDelay: 2000, // ms before retrying a failed package sync, doubling…
+  packagesRetryMaxDelay: 60000, // …up to this
 };
+
+// defaultAdminId is the admin's feed consumer: admin-<host>-<port>, cut to
+// the id rules (two admins on one host differ by port).
+function defaultAdminId(settings) {
+  const host = os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-');
+  const port = settings && (typeof settings.uiPort === 'number' || typeof settings.uiPort === 'string') ? `-${settings.uiPort}` : '';
+  const id = `admin-${host}`.slice(0, 64 - port.length) + port;
+  return id.replace(/[^A-Za-z0-9_.-]/g, '-');
+}
 
 function fail(msg) {
   const err = new Error('flowhist: ' + msg);
@@ -66,12 +78,19 @@ function parseConfig(settings) {
   if (o.token !== undefined && o.token !== null && (typeof o.token !== 'string' || o.token === '')) {
     throw fail('settings.flowhist.token must be a non-empty string (or left out when flowhist needs none)');
   }
-  let workerId;
-  if (o.role === 'worker') {
-    workerId = o.workerId === undefined || o.workerId === null || o.workerId === '' ? os.hostname() : o.workerId;
-    if (typeof workerId !== 'string' || !NAME.test(workerId)) {
-      throw fail(`settings.flowhist.workerId ${JSON.stringify(String(workerId))}${o.workerId ? '' : ' (the host name)'} is invalid: set a stable id of 1 to 64 letters, digits, '_', '.' or '-'`);
-    }
+  // workerId names this instance's consumer of the feed: a worker's, and
+  // the admin's too (the admin follows the log to apply what others wrote).
+  const unset = o.workerId === undefined || o.workerId === null || o.workerId === '';
+  const workerId = unset ? (o.role === 'worker' ? os.hostname() : defaultAdminId(settings)) : o.workerId;
+  if (typeof workerId !== 'string' || !NAME.test(workerId)) {
+    throw fail(`settings.flowhist.workerId ${JSON.stringify(String(workerId))}${o.workerId ? '' : ' (the host name)'} is invalid: set a stable id of 1 to 64 letters, digits, '_', '.' or '-'`);
+  }
+  const reload = o.reload === undefined || o.reload === null ? 'nodes' : o.reload;
+  if (!RELOADS.includes(reload)) {
+    throw fail(`settings.flowhist.reload ${JSON.stringify(String(reload))} is invalid: use 'nodes' (restart only what changed, the default) or 'full' (restart every flow)`);
+  }
+  if (o.packages !== undefined && o.packages !== null && typeof o.packages !== 'boolean') {
+    throw fail('settings.flowhist.packages must be true (workers install the admin\'s modules, the default) or false');
   }
   // Node-RED would otherwise generate _credentialSecret and save it through
   // saveSettings; flowhist never stores that secret, so the credentials could
@@ -86,6 +105,9 @@ function parseConfig(settings) {
     namespace: o.namespace,
     role: o.role,
     workerId,
+    reload,
+    packages: o.packages !== false,
+    credentialSecret: secret,
   };
   for (const [name, def] of Object.entries(DEFAULTS)) {
     const v = o[name];

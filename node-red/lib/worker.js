@@ -18,15 +18,25 @@ const { backoffDelay, sleep } = require('./backoff');
 const { FlowhistError, parseJSON } = require('./client');
 
 class Follower {
-  // opts: client, log, workerId, reload (() => Promise: Node-RED's
-  // runtime.nodes.loadFlows(true)), feedWait, requestTimeout, retryDelay,
-  // retryMaxDelay.
+  // opts: client, log, workerId, who (how the log names this follower),
+  // recover (() => Promise: loads the flows after a failed start-up load;
+  // default reload),
+  // reload ((target) => Promise: applies flowhist's flows to Node-RED,
+  // resolving to the namespace revision applied, or to undefined when the
+  // storage module's getFlows saw it), onPackages ((revision) => void: a
+  // packages change was delivered; optional), feedWait, requestTimeout,
+  // retryDelay, retryMaxDelay.
   constructor(opts) {
     Object.assign(this, {
       client: opts.client,
       log: opts.log,
       workerId: opts.workerId,
+      who: opts.who || `worker ${opts.workerId}`,
+      onPackages: opts.onPackages,
       reloadFlows: opts.reload,
+      // recover loads the flows when Node-RED's start-up load failed (then
+      // there are no running flows to diff against): loadFlows(true).
+      recoverFlows: opts.recover || opts.reload,
       feedWait: opts.feedWait,
       requestTimeout: opts.requestTimeout,
       retryDelay: opts.retryDelay,
@@ -58,6 +68,13 @@ class Follower {
     if (!this.started) this.start(revision === null ? 0 : revision);
   }
 
+  // wrote is told the namespace revision of a write this Node-RED made (the
+  // admin's deploy): its runtime already runs it, so that revision is
+  // acknowledged when delivered, not applied again.
+  wrote(revision) {
+    if (typeof revision === 'number' && revision > this.loadedOr()) this.loaded = revision;
+  }
+
   // readFailed is told when a GET /flows failed. If Node-RED's start-up load
   // failed, the worker has no flows: keep reloading until flowhist answers,
   // then follow.
@@ -69,7 +86,7 @@ class Follower {
       for (let attempt = 0; !this.stopped && !this.started; attempt++) {
         if (!(await this.pause(attempt))) break;
         try {
-          await this.reloadOnce();
+          await this.reloadOnce(undefined, this.recoverFlows);
         } catch (e) {
           this.log.debug(`loading the flows failed again: ${e.message}`);
           continue;
@@ -84,7 +101,7 @@ class Follower {
     if (this.started || this.stopped) return;
     this.started = true;
     if (this.loaded === null) this.loaded = after;
-    this.log.info(`worker ${this.workerId} follows the namespace from revision ${after}`);
+    this.log.info(`${this.who} follows the namespace from revision ${after}`);
     this.loop = this.poll();
   }
 
@@ -145,7 +162,7 @@ class Follower {
     if (fresh) this.seen = rev;
     if (news.packages && rev > this.packagesSeen) {
       this.packagesSeen = rev;
-      this.log.info(`packages changed (revision ${rev}); this module does not install packages yet: install them on this worker and restart it`);
+      if (this.onPackages) this.onPackages(rev);
     }
     if (news.flows && rev > this.loadedOr() && rev > this.wanted) this.wanted = rev;
     if (this.wanted > this.loadedOr() || this.reloading) {
@@ -184,7 +201,8 @@ class Follower {
             if (!(await this.pause(attempt++))) break;
           } else {
             attempt = 0;
-            this.log.info(`reloaded the flows at revision ${this.loaded}`);
+            if (this.lastSkipped) this.log.debug(`revision ${target} is this instance's own write: nothing to apply`);
+            else this.log.info(`reloaded the flows at revision ${this.loaded}`);
           }
           continue;
         }
@@ -204,16 +222,25 @@ class Follower {
 
   // reloadOnce restarts Node-RED's flows from flowhist and records the
   // revision read (target when flowhist sent none).
-  async reloadOnce(target) {
+  async reloadOnce(target, how = this.reloadFlows) {
     this.ownReload = true;
     this.lastRead = undefined;
+    let applied;
     try {
-      await this.reloadFlows();
+      applied = await how(target);
     } finally {
       this.ownReload = false;
     }
-    const got = this.lastRead;
-    if (typeof got === 'number') this.loaded = got;
+    // reload may answer {revision, skipped}: skipped when nothing needed
+    // applying (the admin's own write covered the target).
+    let skipped = false;
+    if (applied && typeof applied === 'object') {
+      skipped = applied.skipped === true;
+      applied = applied.revision;
+    }
+    this.lastSkipped = skipped;
+    const got = typeof applied === 'number' ? applied : this.lastRead;
+    if (typeof got === 'number') this.loaded = Math.max(this.loadedOr(), got);
     else if (target !== undefined) this.loaded = target;
   }
 

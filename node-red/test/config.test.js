@@ -5,17 +5,24 @@ const assert = require('node:assert/strict');
 const os = require('node:os');
 const { createStorage } = require('..');
 const { parseConfig } = require('../lib/config');
+const { fakeNodes } = require('./fake-flowhist');
 
 const ok = { url: 'http://127.0.0.1:8080/', namespace: 'prod', role: 'admin', token: 'very-secret-token-value' };
 const settings = (flowhist, extra) => Object.assign({ credentialSecret: 's', flowhist }, extra);
-const runtime = { log: { info() {}, warn() {}, error() {}, debug() {} }, nodes: { loadFlows: async () => {} } };
+const runtime = { log: { info() {}, warn() {}, error() {}, debug() {} }, nodes: fakeNodes() };
 
 test('valid options get defaults', () => {
   const c = parseConfig(settings(ok));
   assert.equal(c.url, 'http://127.0.0.1:8080');
   assert.equal(c.retryFor, 120000);
   assert.equal(c.credentialsDelay, 2000);
-  assert.equal(c.workerId, undefined);
+  assert.equal(c.reload, 'nodes');
+  assert.equal(c.packages, true);
+  // The admin follows the feed too: its consumer is admin-<host>-<port>.
+  assert.equal(c.workerId, `admin-${os.hostname()}`.replace(/[^A-Za-z0-9_.-]/g, '-'));
+  assert.equal(parseConfig(settings(ok, { uiPort: 1881 })).workerId, `admin-${os.hostname()}-1881`.replace(/[^A-Za-z0-9_.-]/g, '-'));
+  assert.equal(parseConfig(settings(Object.assign({}, ok, { workerId: 'admin-a' }))).workerId, 'admin-a');
+  assert.equal(parseConfig(settings(Object.assign({}, ok, { reload: 'full' }))).reload, 'full');
   const w = parseConfig(settings(Object.assign({}, ok, { role: 'worker' })));
   assert.equal(w.workerId, os.hostname());
   assert.equal(parseConfig(settings(Object.assign({}, ok, { role: 'worker', workerId: 'w-1' }))).workerId, 'w-1');
@@ -35,6 +42,8 @@ test('init rejects bad options with an error naming the option, never the token'
     [Object.assign({}, ok, { role: 'editor' }), /settings\.flowhist\.role "editor" is invalid: use 'admin' or 'worker'/],
     [Object.assign({}, ok, { role: 'worker', workerId: 'has space' }), /settings\.flowhist\.workerId "has space" is invalid/],
     [Object.assign({}, ok, { token: 42 }), /settings\.flowhist\.token must be/],
+    [Object.assign({}, ok, { reload: 'flows' }), /settings\.flowhist\.reload "flows" is invalid: use 'nodes'/],
+    [Object.assign({}, ok, { packages: 'yes' }), /settings\.flowhist\.packages must be true/],
     [Object.assign({}, ok, { retryFor: -1 }), /settings\.flowhist\.retryFor must be a number/],
   ];
   for (const [flowhist, want] of cases) {

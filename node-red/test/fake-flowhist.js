@@ -283,4 +283,20 @@ function captureLog() {
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
 }
 
-module.exports = { startFake, until, captureLog, NS };
+// fakeNodes returns a runtime.nodes stand-in with the calls the module
+// needs at init (tests that look at applies pass their own).
+function fakeNodes(extra) {
+  return Object.assign(
+    {
+      setFlows: async () => {},
+      getCredentials: () => undefined,
+      loadFlows: async () => {},
+      getNodeList: () => [],
+      installModule: async () => ({}),
+      uninstallModule: async () => [],
+    },
+    extra,
+  );
+}
+
+module.exports = { startFake, until, captureLog, fakeNodes, NS };

@@ -3,14 +3,14 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createStorage } = require('..');
-const { startFake, captureLog, NS } = require('./fake-flowhist');
+const { startFake, captureLog, fakeNodes, NS } = require('./fake-flowhist');
 
 async function setup(t) {
   const fake = await startFake();
   const storage = createStorage();
   await storage.init(
     { credentialSecret: 's', flowhist: { url: fake.url, namespace: NS, role: 'admin', retryDelay: 2, retryMaxDelay: 10 } },
-    { log: captureLog() },
+    { log: captureLog(), nodes: fakeNodes() },
   );
   t.after(async () => {
     await storage.close();

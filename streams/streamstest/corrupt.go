@@ -1,6 +1,6 @@
 // Package streamstest damages a namespace's keys the way a person with
-// valkey-cli could, so that tests can show that verification notices. It
-// belongs to package streams because only streams knows key names.
+// valkey-cli could, so that tests can show that verification notices. The
+// key names come from streams.KeysOf.
 package streamstest
 
 import (
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
 	"github.com/redis/rueidis"
 )
 
@@ -19,7 +20,7 @@ import (
 // rewritten with the same ids; consumer groups on it are lost.
 func CorruptEvent(tb testing.TB, ctx context.Context, c rueidis.Client, ns string, from domain.Revision, old, new []byte) domain.Revision {
 	tb.Helper()
-	key := "fh:{" + ns + "}:log"
+	key := streams.KeysOf(ns).Log
 	entries, err := c.Do(ctx, c.B().Xrange().Key(key).Start("-").End("+").Build()).AsXRange()
 	if err != nil {
 		tb.Fatal(err)
@@ -52,7 +53,7 @@ func CorruptEvent(tb testing.TB, ctx context.Context, c rueidis.Client, ns strin
 // CorruptState overwrites one field of ns's projected state.
 func CorruptState(tb testing.TB, ctx context.Context, c rueidis.Client, ns, field, value string) {
 	tb.Helper()
-	if err := c.Do(ctx, c.B().Hset().Key("fh:{"+ns+"}:state").FieldValue().FieldValue(field, value).Build()).Error(); err != nil {
+	if err := c.Do(ctx, c.B().Hset().Key(streams.KeysOf(ns).State).FieldValue().FieldValue(field, value).Build()).Error(); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -61,7 +62,7 @@ func CorruptState(tb testing.TB, ctx context.Context, c rueidis.Client, ns, fiel
 // as a newer (or older) flowhist would have written it.
 func SetSchemaVersion(tb testing.TB, ctx context.Context, c rueidis.Client, ns string, v int) {
 	tb.Helper()
-	if err := c.Do(ctx, c.B().Hset().Key("fh:{"+ns+"}:meta").FieldValue().FieldValue("schema", fmt.Sprint(v)).Build()).Error(); err != nil {
+	if err := c.Do(ctx, c.B().Hset().Key(streams.KeysOf(ns).Meta).FieldValue().FieldValue("schema", fmt.Sprint(v)).Build()).Error(); err != nil {
 		tb.Fatal(err)
 	}
 }

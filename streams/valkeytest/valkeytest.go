@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -312,6 +313,79 @@ func StartSentinel(tb testing.TB, master string, primary *Server, quorum int) *S
 	}
 	tb.Cleanup(s.Kill)
 	return s
+}
+
+// Cluster is a Valkey Cluster of real servers for tests.
+type Cluster struct {
+	// Primaries and Replicas as created; a failover swaps roles without
+	// changing these lists.
+	Primaries, Replicas []*Server
+}
+
+// Addrs returns every node's address.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, s := range append(slices.Clone(c.Primaries), c.Replicas...) {
+		out = append(out, s.Addr)
+	}
+	return out
+}
+
+// StartCluster runs a Valkey Cluster of primaries primaries, each with
+// replicasEach replicas, created with valkey-cli --cluster create, and waits
+// until every node says cluster_state:ok. extraArgs go to every server.
+func StartCluster(tb testing.TB, primaries, replicasEach int, extraArgs ...string) *Cluster {
+	tb.Helper()
+	cli := Binary(tb, "valkey-cli")
+	args := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"}, extraArgs...)
+	var all []*Server
+	for range primaries * (1 + replicasEach) {
+		all = append(all, Start(tb, args...))
+	}
+	create := []string{"--cluster", "create"}
+	for _, s := range all {
+		create = append(create, s.Addr)
+	}
+	create = append(create, "--cluster-replicas", strconv.Itoa(replicasEach), "--cluster-yes")
+	if out, err := exec.Command(cli, create...).CombinedOutput(); err != nil {
+		tb.Fatalf("valkeytest: valkey-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(startTimeout)
+	for _, s := range all {
+		for {
+			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", s.Addr[strings.LastIndexByte(s.Addr, ':')+1:], "CLUSTER", "INFO").Output()
+			if strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("valkeytest: cluster node %s not ok within %s: %s", s.Addr, startTimeout, out)
+			}
+			time.Sleep(50 * time.Millisecond) // a cluster forms in its own time: nothing to wait on
+		}
+	}
+	// valkey-cli assigns replicas in its own order: ask each node its role.
+	c := &Cluster{}
+	for _, s := range all {
+		out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", s.Addr[strings.LastIndexByte(s.Addr, ':')+1:], "ROLE").Output()
+		if strings.HasPrefix(string(out), "master") {
+			c.Primaries = append(c.Primaries, s)
+		} else {
+			c.Replicas = append(c.Replicas, s)
+		}
+	}
+	for _, s := range c.Replicas {
+		for {
+			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", s.Addr[strings.LastIndexByte(s.Addr, ':')+1:], "INFO", "replication").Output()
+			if strings.Contains(string(out), "master_link_status:up") {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("valkeytest: cluster replica %s not in sync within %s: %s", s.Addr, startTimeout, out)
+			}
+			time.Sleep(50 * time.Millisecond) // as above
+		}
+	}
+	return c
 }
 
 // freePort returns a loopback port that was free a moment ago.

@@ -1,0 +1,233 @@
+package httpapi
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
+	"go.uber.org/zap"
+)
+
+// The worker feed's tail: one blocked read of a namespace's log, shared by
+// every worker waiting on it.
+
+// feed wakes waiting workers when their namespace's log grows, with one
+// blocked Valkey read per namespace that has waiters (a "tail"), however
+// many workers wait: a woken waiter answers from the entries the tail saw,
+// and reads its own consumer group (without blocking) only when the tail
+// cannot tell. Appends made by this process wake waiters directly.
+type feed struct {
+	store   *streams.Store
+	log     *zap.Logger
+	metrics *metrics
+
+	ctx    context.Context // cancelled by close: ends every tail
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	tails map[string]*tail
+
+	groups sync.Map // "ns/worker" of worker groups this process created
+}
+
+// created reports whether this process created (or found) worker's group.
+func (f *feed) created(ns, worker string) bool {
+	_, ok := f.groups.Load(ns + "/" + worker)
+	return ok
+}
+
+// remember records that worker's group exists.
+func (f *feed) remember(ns, worker string) { f.groups.Store(ns+"/"+worker, true) }
+
+// forget drops what remember recorded: the group was destroyed.
+func (f *feed) forget(ns, worker string) { f.groups.Delete(ns + "/" + worker) }
+
+// tail is one namespace's wake-up channel, closed and replaced whenever the
+// log grows past last, and the recent entries it saw: a woken waiter that
+// was up to date answers from them without reading its group.
+type tail struct {
+	ch        chan struct{}
+	last      domain.Revision
+	recent    []streams.Entry // ascending, ending at last
+	waiters   int
+	idleSince time.Time
+}
+
+// maxRecent bounds the entries a tail remembers.
+const maxRecent = 1024
+
+// Tail timing: how long one blocked read lasts, and how long a tail with no
+// waiters lives on (so that a worker's next poll finds it running).
+const (
+	tailBlock   = 5 * time.Second
+	tailLinger  = 30 * time.Second
+	tailBackoff = time.Second
+)
+
+func newFeed(store *streams.Store, log *zap.Logger, m *metrics) *feed {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &feed{store: store, log: log, metrics: m, ctx: ctx, cancel: cancel, tails: map[string]*tail{}}
+}
+
+// subscribe returns a channel closed at ns's next new entry, the revision
+// the tail was at, and a function to call when the caller stops waiting.
+// Subscribe before reading the group, so that an entry appended between the
+// read and the wait is not missed.
+func (f *feed) subscribe(ns string) (<-chan struct{}, domain.Revision, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ctx.Err() != nil {
+		// Closed: no new tails; waiters answer "no news" at once.
+		closed := make(chan struct{})
+		close(closed)
+		return closed, 0, func() {}
+	}
+	t, ok := f.tails[ns]
+	if !ok {
+		t = &tail{ch: make(chan struct{})}
+		f.tails[ns] = t
+		f.wg.Add(1)
+		go f.run(ns, t)
+	}
+	t.waiters++
+	f.metrics.feedWaiters.Inc()
+	return t.ch, t.last, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		t.waiters--
+		f.metrics.feedWaiters.Dec()
+		if t.waiters == 0 {
+			t.idleSince = time.Now()
+		}
+	}
+}
+
+// notify records new entries of ns and wakes its waiters. Entries at or
+// below what the tail has are ignored; a gap (entries this process has not
+// seen) empties the recent list, so waiters fall back to their groups.
+func (f *feed) notify(ns string, entries ...streams.Entry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tails[ns]
+	if !ok {
+		return
+	}
+	woke := false
+	for _, e := range entries {
+		if e.Revision <= t.last {
+			continue
+		}
+		if e.Revision != t.last+1 {
+			t.recent = t.recent[:0]
+		}
+		t.recent = append(t.recent, e)
+		t.last, woke = e.Revision, true
+	}
+	if n := len(t.recent); n > maxRecent {
+		t.recent = append(t.recent[:0], t.recent[n-maxRecent:]...)
+	}
+	if woke {
+		close(t.ch)
+		t.ch = make(chan struct{})
+	}
+}
+
+// since coalesces what ns's tail saw after revision base, and reports
+// false when it cannot tell (it did not see all of it).
+func (f *feed) since(ns string, base domain.Revision) (FeedNews, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.tails[ns]
+	if !ok || len(t.recent) == 0 || t.recent[0].Revision > base+1 || t.last <= base {
+		return FeedNews{}, false
+	}
+	n := FeedNews{Revision: t.last}
+	for _, e := range t.recent {
+		if e.Revision <= base {
+			continue
+		}
+		n.Events++
+		switch e.Aggregate {
+		case domain.AggregateFlows:
+			n.Flows = true
+		case domain.AggregatePackages:
+			n.Packages = true
+		}
+	}
+	return n, true
+}
+
+// run is ns's tail: it blocks on the log and wakes waiters on every new
+// entry, until it has had no waiters for tailLinger or the feed is closed.
+func (f *feed) run(ns string, t *tail) {
+	defer f.wg.Done()
+	// Failures are logged when they start and when they end, not at
+	// every retry: the Valkey monitor reports the outage itself.
+	failing := false
+	last, err := f.store.LastEntry(f.ctx, ns)
+	for err != nil {
+		if !failing {
+			failing = true
+			f.log.Warn("feed tail cannot read the log; retrying", zap.String("ns", ns), zap.Error(err))
+		}
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-time.After(tailBackoff):
+		}
+		last, err = f.store.LastEntry(f.ctx, ns)
+	}
+	f.mu.Lock()
+	if last > t.last {
+		// Entries appended before the tail started: known to exist, not
+		// what they were.
+		t.last, t.recent = last, t.recent[:0]
+		close(t.ch)
+		t.ch = make(chan struct{})
+	}
+	f.mu.Unlock()
+	for {
+		f.mu.Lock()
+		if t.waiters == 0 && time.Since(t.idleSince) > tailLinger || f.ctx.Err() != nil {
+			delete(f.tails, ns)
+			f.mu.Unlock()
+			return
+		}
+		f.mu.Unlock()
+		entries, err := f.store.WaitEntries(f.ctx, ns, last, tailBlock)
+		if err != nil {
+			if f.ctx.Err() != nil {
+				continue
+			}
+			if !failing {
+				failing = true
+				f.log.Warn("feed tail lost Valkey; retrying", zap.String("ns", ns), zap.Error(err))
+			}
+			select {
+			case <-f.ctx.Done():
+			case <-time.After(tailBackoff):
+			}
+			continue
+		}
+		if failing {
+			failing = false
+			f.log.Info("feed tail resumed", zap.String("ns", ns))
+		}
+		if len(entries) > 0 {
+			last = entries[len(entries)-1].Revision
+			f.notify(ns, entries...)
+		}
+	}
+}
+
+// close ends every tail and waits for them; waiting requests answer "no
+// news" at once.
+func (f *feed) close() {
+	f.mu.Lock() // no tail starts between the cancel and the wait
+	f.cancel()
+	f.mu.Unlock()
+	f.wg.Wait()
+}
