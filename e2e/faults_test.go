@@ -424,6 +424,7 @@ func TestOutageEveryRouteAnswers503Fast(t *testing.T) {
 			a := e.call("GET", cached, "/flows", nil, nil)
 			return a.status == 200 && string(a.body) == string(body), a.String()
 		})
+		e.verify(t, cached)
 	})
 	t.Run("the log says once that Valkey is back, not once per request", func(t *testing.T) {
 		var log string
@@ -632,6 +633,7 @@ func TestLoadingAnswers503Never500(t *testing.T) {
 	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
 	took := f.waitNews(t, rev, 10*time.Second)
 	t.Logf("the follower was told of revision %d %s after the deploy that followed loading", rev, took.Round(time.Millisecond))
+	e.verify(t, ns)
 }
 
 type timedAnswer struct {
