@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/redis/rueidis"
 )
@@ -38,6 +39,7 @@ import (
 //
 // Beyond the issue's list: TestFaultValkeyKill9LosesNoAcknowledgedWrite and
 // TestFaultFlowhistKill9LosesNoAcknowledgedWrite (every kind of write),
+// TestFaultCompatKeysFollowAfterValkeyKill9 (the old module's keys),
 // TestFaultFeedFollowerGetsNextDeployAfter{Valkey,Flowhist}Restart,
 // TestFaultNodeREDWorkerServesNextDeployAfterValkeyRestart (a real Node-RED
 // worker), and in faults_valkey_test.go: a Valkey refusing writes (OOM,
@@ -82,8 +84,8 @@ func TestFaultFlowhistKill9LosesNoAcknowledgedWrite(t *testing.T) {
 // checked by refusal: "" or what is wrong with it), calls up, and then
 // checks every acknowledged write at its revision, the revisions 1..N
 // without gaps, one per write, GET flows answering the newest flows, and
-// `flowhist verify`.
-func writesUnderFault(t *testing.T, e *faultEnv, what string, minRefused int64, refusal func(answer) string, down, up func()) {
+// `flowhist verify`. It returns the newest flows acknowledged.
+func writesUnderFault(t *testing.T, e *faultEnv, what string, minRefused int64, refusal func(answer) string, down, up func()) []byte {
 	t.Helper()
 	ns := "fault-" + randomHex(4)
 	const writers, perWriter, downAfter = 8, 19, 40
@@ -219,6 +221,33 @@ func writesUnderFault(t *testing.T, e *faultEnv, what string, minRefused int64, 
 		t.Errorf("GET flows: got %.200s, want the newest flows acknowledged, %.200s", got.body, newestFlows)
 	}
 	e.verify(t, ns)
+	return newestFlows
+}
+
+// TestFaultCompatKeysFollowAfterValkeyKill9: with the old module's keys
+// kept up to date (compat "*"), Valkey is killed with -9 during writes.
+// Once it is back, nodered:flows (what node-red-storage-valkey workers
+// read) holds the newest flows acknowledged: whatever the crash left
+// behind is repaired.
+func TestFaultCompatKeysFollowAfterValkeyKill9(t *testing.T) {
+	e := newFaultEnv(t, "compat:\n  - namespace: \"*\"\n    prefix: \"nodered:\"\n", durableValkey...)
+	newest := writesUnderFault(t, e, "Valkey killed", 3, func(a answer) string { return a.unavailable() }, e.vk.Kill, func() { e.vk.Restart(t) })
+	c := streamstest.Client(t, e.vk.Addr)
+	waitFor(t, 10*time.Second, "nodered:flows holding the newest flows acknowledged", func() (bool, string) {
+		v, err := c.Do(context.Background(), c.B().Get().Key("nodered:flows").Build()).AsBytes()
+		if err != nil {
+			return false, err.Error()
+		}
+		doc, err := projector.DecodeCompat(v)
+		if err != nil {
+			return false, err.Error()
+		}
+		var stored struct {
+			Flows json.RawMessage `json:"flows"`
+		}
+		json.Unmarshal(doc, &stored)
+		return jsonEqual(stored.Flows, newest), fmt.Sprintf("%.300s", doc)
+	})
 }
 
 // kill9Write is one write of TestFaultValkeyKill9LosesNoAcknowledgedWrite: writer w
