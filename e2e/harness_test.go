@@ -560,6 +560,14 @@ func (c *cluster) waitServes(tb testing.TB, within time.Duration, version string
 // start) the first answer with it came.
 func firstServed(tb testing.TB, n *nodeRed, version string, start time.Time, within time.Duration) time.Duration {
 	tb.Helper()
+	return firstTrue(tb, start, within, fmt.Sprintf("%s to serve %s", n.name, version), func() (bool, string) { return n.serves(version) })
+}
+
+// firstTrue calls probe every 10 ms, without waiting for earlier calls (up
+// to 32 at once), until one reports true, and returns when that answer came
+// (after start). It fails the test after within, with the last answer.
+func firstTrue(tb testing.TB, start time.Time, within time.Duration, what string, probe func() (bool, string)) time.Duration {
+	tb.Helper()
 	type result struct {
 		at   time.Time
 		ok   bool
@@ -568,7 +576,7 @@ func firstServed(tb testing.TB, n *nodeRed, version string, start time.Time, wit
 	const maxInFlight = 32
 	results := make(chan result, maxInFlight)
 	send := func() {
-		ok, what := n.serves(version)
+		ok, what := probe()
 		results <- result{time.Now(), ok, what}
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -591,7 +599,7 @@ func firstServed(tb testing.TB, n *nodeRed, version string, start time.Time, wit
 				go send()
 			}
 		case <-deadline.C:
-			tb.Fatalf("%s does not serve %s within %s (last: %s)", n.name, version, within, last)
+			tb.Fatalf("timed out after %s waiting for %s (last: %s)", within, what, last)
 		}
 	}
 }

@@ -174,46 +174,15 @@ func (c *cluster) waitServesAt(tb testing.TB, within time.Duration, path, want s
 // probes) until it answers want, and returns when, after start.
 func firstServedAt(tb testing.TB, n *nodeRed, path, want string, start time.Time, within time.Duration) time.Duration {
 	tb.Helper()
-	type result struct {
-		at   time.Time
-		ok   bool
-		what string
-	}
-	const maxInFlight = 32
-	results := make(chan result, maxInFlight)
-	send := func() {
+	return firstTrue(tb, start, within, fmt.Sprintf("%s to answer %s with %q", n.name, path, want), func() (bool, string) {
 		resp, err := probe.Get(n.URL + path)
 		if err != nil {
-			results <- result{time.Now(), false, err.Error()}
-			return
+			return false, err.Error()
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		results <- result{time.Now(), resp.StatusCode == 200 && string(b) == want, fmt.Sprintf("%d %q", resp.StatusCode, b)}
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(time.Until(start.Add(within)))
-	defer deadline.Stop()
-	go send()
-	inFlight, last := 1, "no answer yet"
-	for {
-		select {
-		case r := <-results:
-			inFlight--
-			if r.ok {
-				return r.at.Sub(start)
-			}
-			last = r.what
-		case <-tick.C:
-			if inFlight < maxInFlight {
-				inFlight++
-				go send()
-			}
-		case <-deadline.C:
-			tb.Fatalf("%s does not answer %s with %q within %s (last: %s)", n.name, path, want, within, last)
-		}
-	}
+		return resp.StatusCode == 200 && string(b) == want, fmt.Sprintf("%d %q", resp.StatusCode, b)
+	})
 }
 
 // TestCredentialsOnlyChange deploys the same flows with only a node's

@@ -146,68 +146,6 @@ func (p *Projector) apply(ctx context.Context, s *nsState, e *domain.Event) erro
 	return nil
 }
 
-// Rebuild deletes ns's projected state and replays its log from revision 1.
-func (p *Projector) Rebuild(ctx context.Context, ns string) (domain.Revision, error) {
-	return p.RebuildProgress(ctx, ns, nil)
-}
-
-// RebuildProgress is Rebuild calling progress(done, total) after each batch
-// of events, for operators' progress bars.
-func (p *Projector) RebuildProgress(ctx context.Context, ns string, progress func(done, total domain.Revision)) (domain.Revision, error) {
-	head, err := p.store.Head(ctx, ns)
-	if err != nil {
-		return 0, err
-	}
-	s := p.ns(ns)
-	s.mu.Lock()
-	if err := p.store.ResetState(ctx, ns); err != nil {
-		s.mu.Unlock()
-		return 0, err
-	}
-	s.st = nil
-	s.mu.Unlock()
-	if progress == nil {
-		return p.CatchUpNamespace(ctx, ns)
-	}
-	for prev := domain.Revision(0); ; {
-		at, err := p.catchUpTo(ctx, ns, p.cfg.Batch)
-		if err != nil {
-			return at, err
-		}
-		progress(at, max(at, head.Revision))
-		if at >= head.Revision || at == prev {
-			return p.CatchUpNamespace(ctx, ns)
-		}
-		prev = at
-	}
-}
-
-// catchUpTo applies at most n more events of ns and returns the revision
-// the state is at.
-func (p *Projector) catchUpTo(ctx context.Context, ns string, n int) (domain.Revision, error) {
-	s := p.ns(ns)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.st == nil {
-		if err := p.load(ctx, ns, s); err != nil {
-			return 0, err
-		}
-	}
-	events, err := p.store.Read(ctx, ns, streams.Query{From: s.st.Revision + 1, Limit: n})
-	if err != nil {
-		return s.st.Revision, err
-	}
-	for _, e := range events {
-		if err := p.apply(ctx, s, e); err != nil {
-			if s.st == nil {
-				return 0, err
-			}
-			return s.st.Revision, err
-		}
-	}
-	return s.st.Revision, nil
-}
-
 // Run follows the projector consumer group of every namespace until ctx is
 // done: it takes new entries (and entries another projector left
 // unacknowledged for ReclaimIdle), projects up to them and acknowledges them.

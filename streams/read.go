@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -178,12 +180,18 @@ func decodeEntry(ns string, en rueidis.XRangeEntry) (*domain.Event, error) {
 	if err := json.Unmarshal([]byte(en.FieldValues["e"]), &env); err != nil {
 		return nil, corrupt(ns, "revision %d: envelope: %v", rev, err)
 	}
-	payload := []byte(en.FieldValues["p"])
-	switch en.FieldValues["z"] {
+	return entryEvent(ns, rev, en, env)
+}
+
+// entryEvent is the event of entry en at revision rev, with envelope env.
+func entryEvent(ns string, rev uint64, en rueidis.XRangeEntry, env envelope) (*domain.Event, error) {
+	var payload []byte
+	switch p := en.FieldValues["p"]; en.FieldValues["z"] {
 	case "":
+		payload = []byte(p)
 	case "gz":
 		var err error
-		if payload, err = gunzip(payload); err != nil {
+		if payload, err = gunzipFrom(strings.NewReader(p), len(p)); err != nil {
 			return nil, corrupt(ns, "revision %d: payload: %v", rev, err)
 		}
 	default:
@@ -213,11 +221,43 @@ func revisionOf(id string) (uint64, bool) {
 	return n, n > 0
 }
 
-func gunzip(p []byte) ([]byte, error) {
-	r, err := gzip.NewReader(bytes.NewReader(p))
+func gunzip(p []byte) ([]byte, error) { return gunzipFrom(bytes.NewReader(p), len(p)) }
+
+// gunzipFrom decompresses the n bytes of gzip that r reads, into one buffer
+// sized by the size the gzip trailer records: replay, verify and node
+// history decompress snapshot-sized payloads, and growing a buffer by
+// doubling allocated three times the document.
+func gunzipFrom(r interface {
+	io.Reader
+	io.ReaderAt
+}, n int) ([]byte, error) {
+	hint := 0
+	var trailer [4]byte
+	if n >= 4 {
+		if _, err := r.ReadAt(trailer[:], int64(n-4)); err == nil {
+			// ISIZE is the size modulo 2^32; a damaged trailer only
+			// costs a wrong guess, so bound it.
+			hint = min(int(binary.LittleEndian.Uint32(trailer[:])), 64<<20)
+		}
+	}
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(r)
+	} else {
+		err = zr.Reset(r)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	return io.ReadAll(r)
+	defer gzipReaders.Put(zr)
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(zr); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), zr.Close()
 }
+
+// gzipReaders keeps decompressors between uses, as gzipWriters does
+// compressors.
+var gzipReaders sync.Pool

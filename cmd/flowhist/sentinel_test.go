@@ -83,6 +83,19 @@ func raw(t *testing.T, addr string, cmd ...string) string {
 	return ""
 }
 
+// deployUntilAcked appends f to ns's flows, retrying an unavailable answer
+// with the same idempotency key (as the Node-RED module does) until it is
+// acknowledged or ctx ends.
+func deployUntilAcked(ctx context.Context, store *streams.Store, ns string, f *domain.Flows, key string) (streams.FlowsResult, error) {
+	for {
+		res, err := store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}, IdempotencyKey: key})
+		if domain.ErrorCode(err) != domain.EUNAVAILABLE || ctx.Err() != nil {
+			return res, err
+		}
+		time.Sleep(20 * time.Millisecond) // the client's back-off
+	}
+}
+
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -125,27 +138,18 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		key := fmt.Sprintf("%s-%d-%d", ns, w, i)
-		// A client retries an unavailable answer with the same key, as
-		// the Node-RED module does, until it is acknowledged.
-		for ctx.Err() == nil {
-			res, err := store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}, IdempotencyKey: key})
-			if err == nil {
-				mu.Lock()
-				defer mu.Unlock()
-				if prev, dup := acked[res.Revision]; dup && prev != f.SHA256() {
-					t.Errorf("revision %d acknowledged twice, for different documents", res.Revision)
-				}
-				acked[res.Revision] = f.SHA256()
-				deploys++
-				return
-			}
-			if domain.ErrorCode(err) != domain.EUNAVAILABLE {
-				t.Errorf("deploy %d-%d: %v", w, i, err)
-				return
-			}
-			time.Sleep(20 * time.Millisecond) // the client's back-off
+		res, err := deployUntilAcked(ctx, store, ns, f, fmt.Sprintf("%s-%d-%d", ns, w, i))
+		if err != nil {
+			t.Errorf("deploy %d-%d: %v", w, i, err)
+			return
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if prev, dup := acked[res.Revision]; dup && prev != f.SHA256() {
+			t.Errorf("revision %d acknowledged twice, for different documents", res.Revision)
+		}
+		acked[res.Revision] = f.SHA256()
+		deploys++
 	}
 	master := func() string {
 		return strings.Replace(raw(t, set.sentinels[0].Addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName), " ", ":", 1)

@@ -32,7 +32,9 @@ revision or key otherwise.`,
 				return err
 			}
 			defer closeFn()
-			r, err := projector.Verify(cmd.Context(), store, ns)
+			bar := newProgress(m.Stderr, "verify")
+			r, err := projector.VerifyProgress(cmd.Context(), store, ns, bar.update)
+			bar.done()
 			if err != nil {
 				return err
 			}
