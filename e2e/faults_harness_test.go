@@ -130,10 +130,22 @@ func (a answer) unavailableWithin(bound time.Duration) string {
 		return "got " + a.String() + `, want 503 application/json {"code":"unavailable","message":…}`
 	case a.header.Get("Retry-After") == "":
 		return "got " + a.String() + " with no Retry-After header, want one"
+	case !validRetryAfter(a.header.Get("Retry-After")):
+		return fmt.Sprintf("got Retry-After %q, want seconds (a whole number from 1) or an HTTP date", a.header.Get("Retry-After"))
 	case a.took > bound:
 		return fmt.Sprintf("got the 503 after %s, want it within %s", a.took.Round(time.Millisecond), bound)
 	}
 	return ""
+}
+
+// validRetryAfter reports whether v is what RFC 9110 allows: delay-seconds
+// (here at least 1: 0 invites a tight loop) or an HTTP date.
+func validRetryAfter(v string) bool {
+	if n, err := strconv.Atoi(v); err == nil {
+		return n >= 1
+	}
+	_, err := http.ParseTime(v)
+	return err == nil
 }
 
 // call sends one request with the admin token (and hdr) to flowhist; path
