@@ -428,13 +428,13 @@ func jsonEqual(a, b []byte) bool {
 	return string(xb) == string(yb)
 }
 
-// TestHostileSlowClientsAreCutOff: clients that send slowly or hold connections
-// open are cut off by the server's HTTP timeouts (read header 10 s,
-// http.read_timeout, http.idle_timeout), and what they sent changes
-// nothing.
+// TestHostileSlowClientsAreCutOff: clients that send slowly, stop reading
+// or hold connections open are cut off by the server's HTTP timeouts (read
+// header 10 s, http.read_timeout, http.request_timeout + write_timeout,
+// http.idle_timeout), and what they sent changes nothing.
 func TestHostileSlowClientsAreCutOff(t *testing.T) {
 	t.Parallel()
-	e := newFaultEnv(t, "http:\n  read_timeout: 2s\n  idle_timeout: 1s\n")
+	e := newFaultEnv(t, "http:\n  read_timeout: 2s\n  idle_timeout: 1s\n  request_timeout: 1s\n  write_timeout: 1s\n")
 	ns := "slow-" + randomHex(4)
 	e.seedNamespace(t, ns, "w")
 	rev := e.revision(t, ns)
@@ -476,6 +476,35 @@ func TestHostileSlowClientsAreCutOff(t *testing.T) {
 			if got := e.revision(t, ns); got != rev {
 				t.Errorf("after the slow body the namespace is at revision %d, want %d", got, rev)
 			}
+		})
+		t.Run("a client that stops reading is cut off after request_timeout + write_timeout", func(t *testing.T) {
+			t.Parallel()
+			big := "big-" + randomHex(4)
+			// More than the socket buffers hold, so that writing it blocks.
+			doc := `[{"id":"t1","type":"tab","label":"` + strings.Repeat("x", 24<<20) + `"}]`
+			e.mustCall(t, 200, "PUT", big, "/flows", []byte(doc), nil)
+			route := `flowhist_http_request_duration_seconds_count{route="GET /v1/namespaces/{ns}/flows",status="200"}`
+			answered := func() string {
+				for line := range strings.Lines(string(e.mustCall(t, 200, "GET", "", "/metrics", nil, nil).body)) {
+					if v, ok := strings.CutPrefix(strings.TrimSpace(line), route+" "); ok {
+						return v
+					}
+				}
+				return "0"
+			}
+			before := answered()
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "GET /v1/namespaces/%s/flows HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", big, e.token)
+			// The handler ends (and is counted) once its write gives up.
+			took := waitFor(t, 10*time.Second, "the GET flows nobody reads ending", func() (bool, string) {
+				now := answered()
+				return now != before, "GET flows answered " + now + " times, as before"
+			})
+			t.Logf("the handler writing to a client that does not read ended after %s", took.Round(time.Millisecond))
 		})
 		t.Run("an idle keep-alive connection is closed after idle_timeout", func(t *testing.T) {
 			t.Parallel()
