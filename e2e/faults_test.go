@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,7 +93,7 @@ func writesUnderFault(t *testing.T, e *faultEnv, what string, minRefused int64, 
 
 	type acked struct {
 		rev uint64
-		w   kill9Write
+		w   faultWrite
 		key string
 	}
 	var (
@@ -119,7 +120,7 @@ func writesUnderFault(t *testing.T, e *faultEnv, what string, minRefused int64, 
 			defer wg.Done()
 			defer finished[w].Store(true)
 			for i := range perWriter {
-				wr := newKill9Write(w, i)
+				wr := newFaultWrite(w, i)
 				key := fmt.Sprintf("kill9-%d-%d-%s", w, i, randomHex(4))
 				for {
 					a := e.call(wr.method, ns, wr.path, wr.body, http.Header{"Idempotency-Key": {key}})
@@ -250,9 +251,9 @@ func TestFaultCompatKeysFollowAfterValkeyKill9(t *testing.T) {
 	})
 }
 
-// kill9Write is one write of TestFaultValkeyKill9LosesNoAcknowledgedWrite: writer w
-// writes one kind throughout.
-type kill9Write struct {
+// faultWrite is one write of writesUnderFault: writer w writes one kind
+// throughout.
+type faultWrite struct {
 	method, path string
 	body         []byte
 	flows        []byte // the flows it sets, compacted (flows, deploy)
@@ -260,28 +261,28 @@ type kill9Write struct {
 	libraryBody  string // (library)
 }
 
-func newKill9Write(w, i int) kill9Write {
+func newFaultWrite(w, i int) faultWrite {
 	flows := []byte(fmt.Sprintf(`[{"id":"t1","type":"tab","label":"writer %d"},{"id":"n%d","type":"inject","z":"t1","name":"write %d of writer %d","props":[{"p":"payload","v":%q}],"wires":[]}]`, w, i, i, w, randomHex(8)))
 	switch w % 5 {
 	case 0:
-		return kill9Write{method: "PUT", path: "/flows", body: flows, flows: flows}
+		return faultWrite{method: "PUT", path: "/flows", body: flows, flows: flows}
 	case 1: // pretty-printed, as a flows.json file is
-		return kill9Write{method: "PUT", path: "/flows", body: indentJSON(flows), flows: flows}
+		return faultWrite{method: "PUT", path: "/flows", body: indentJSON(flows), flows: flows}
 	case 2:
 		body := fmt.Sprintf(`{"flows":%s,"credentials":{"$":%q},"user":"writer %d"}`, flows, randomHex(16), w)
-		return kill9Write{method: "POST", path: "/deploy", body: []byte(body), flows: flows}
+		return faultWrite{method: "POST", path: "/deploy", body: []byte(body), flows: flows}
 	case 3:
 		settings := []byte(fmt.Sprintf(`{"writer":%d,"write":%d,"pad":%q}`, w, i, randomHex(8)))
-		return kill9Write{method: "PUT", path: "/settings", body: settings, settings: settings}
+		return faultWrite{method: "PUT", path: "/settings", body: settings, settings: settings}
 	default:
 		lib := randomHex(12)
-		return kill9Write{method: "PUT", path: fmt.Sprintf("/library/functions?path=w%d/f%d", w, i),
+		return faultWrite{method: "PUT", path: fmt.Sprintf("/library/functions?path=w%d/f%d", w, i),
 			body: []byte(fmt.Sprintf(`{"meta":{"outputs":1},"body":%q}`, lib)), libraryBody: lib}
 	}
 }
 
 // check reads what the write set at rev back and returns what differs.
-func (wr kill9Write) check(t *testing.T, e *faultEnv, ns string, rev uint64) string {
+func (wr faultWrite) check(t *testing.T, e *faultEnv, ns string, rev uint64) string {
 	t.Helper()
 	if wr.flows != nil {
 		got := e.mustCall(t, 200, "GET", ns, fmt.Sprintf("/revisions/%d/flows", rev), nil, nil)
@@ -314,41 +315,10 @@ func (wr kill9Write) check(t *testing.T, e *faultEnv, ns string, rev uint64) str
 
 // indentJSON pretty-prints b as an editor's flows.json file is.
 func indentJSON(b []byte) []byte {
-	var out strings.Builder
-	var depth int
-	inString, escaped := false, false
-	for _, c := range string(b) {
-		switch {
-		case inString:
-			out.WriteRune(c)
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-			continue
-		case c == '"':
-			inString = true
-			out.WriteRune(c)
-		case c == '{' || c == '[':
-			depth++
-			out.WriteRune(c)
-			out.WriteString("\n" + strings.Repeat("    ", depth))
-		case c == '}' || c == ']':
-			depth--
-			out.WriteString("\n" + strings.Repeat("    ", depth))
-			out.WriteRune(c)
-		case c == ',':
-			out.WriteString(",\n" + strings.Repeat("    ", depth))
-		case c == ':':
-			out.WriteString(": ")
-		default:
-			out.WriteRune(c)
-		}
-	}
-	return []byte(out.String() + "\n")
+	var out bytes.Buffer
+	json.Indent(&out, b, "", "    ")
+	out.WriteByte('\n')
+	return out.Bytes()
 }
 
 // TestOutageEveryRouteAnswers503Fast stops Valkey and calls every route, on
