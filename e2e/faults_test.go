@@ -121,7 +121,7 @@ func writesUnderFault(t *testing.T, e *faultEnv, what string, minRefused int64, 
 			defer finished[w].Store(true)
 			for i := range perWriter {
 				wr := newFaultWrite(w, i)
-				key := fmt.Sprintf("kill9-%d-%d-%s", w, i, randomHex(4))
+				key := fmt.Sprintf("write-%d-%d-%s", w, i, randomHex(4))
 				for {
 					a := e.call(wr.method, ns, wr.path, wr.body, http.Header{"Idempotency-Key": {key}})
 					if a.status == 200 {
