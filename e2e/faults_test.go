@@ -389,17 +389,24 @@ func TestOutageEveryRouteAnswers503Fast(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("slowest route during outage: %d ms (%s; %d requests)", slowest.Milliseconds(), slowestName, requests)
 	// flowhist notices the outage on a timer: wait until it has (its
-	// gauge says so), then call every route again; neither the outage nor
-	// the requests may fill the log.
+	// gauge says so), then call every route again (the answers must not
+	// change once it knows); neither the outage nor the requests may fill
+	// the log.
 	waitFor(t, 10*time.Second, "flowhist noticing the outage (flowhist_valkey_up 0)", func() (bool, string) {
 		a := e.call("GET", "", "/metrics", nil, nil)
 		return strings.Contains(string(a.body), "\nflowhist_valkey_up 0\n"), "not yet"
 	})
 	for _, r := range everyRoute(worker) {
-		note(r.name, r.do(e, cached))
+		t.Run("known outage/"+r.name+" answers 503 unavailable within 2s", func(t *testing.T) {
+			a := r.do(e, cached)
+			note("known outage "+r.name, a)
+			if msg := a.unavailable(); msg != "" {
+				t.Errorf("%s once flowhist knows Valkey is down: %s", r.name, msg)
+			}
+		})
 	}
+	t.Logf("slowest route during outage: %d ms (%s; %d requests)", slowest.Milliseconds(), slowestName, requests)
 	e.client = faultClient
 	e.vk.Restart(t)
 	back := time.Now()
