@@ -370,9 +370,11 @@ func TestOutageEveryRouteAnswers503Fast(t *testing.T) {
 			t.Errorf("GET /readyz with Valkey stopped: got %s, want 503 with a JSON message within %s", a, outageBound)
 		}
 	})
-	t.Run("healthz answers 200", func(t *testing.T) {
-		if a := e.call("GET", "", "/healthz", nil, nil); a.status != 200 {
-			t.Errorf("GET /healthz with Valkey stopped: got %s, want 200", a)
+	t.Run("healthz and metrics answer 200", func(t *testing.T) {
+		for _, p := range []string{"/healthz", "/metrics"} {
+			if a := e.call("GET", "", p, nil, nil); a.status != 200 || a.took > outageBound {
+				t.Errorf("GET %s with Valkey stopped: got %s, want 200 within %s", p, a, outageBound)
+			}
 		}
 	})
 	// The CLI's exit code says "unavailable" (6, README), whether it goes
