@@ -586,6 +586,25 @@ func TestLoadingAnswers503Never500(t *testing.T) {
 			}
 		}()
 	}
+	// And /readyz, which must say why it is not ready.
+	var readyzWrong []string
+	hammers.Add(1)
+	go func() {
+		defer hammers.Done()
+		for !hammerStop.Load() {
+			a := e.call("GET", "", "/readyz", nil, nil)
+			var body struct {
+				Message string `json:"message"`
+			}
+			json.Unmarshal(a.body, &body)
+			if !(a.status == 200 || a.status == 503 && body.Message != "") || a.took > outageBound {
+				mu.Lock()
+				readyzWrong = append(readyzWrong, a.String())
+				mu.Unlock()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
 	go func() { hammers.Wait(); close(hammerDone) }()
 	restart := time.Now()
 	e.vk.Restart(t)
@@ -631,6 +650,9 @@ func TestLoadingAnswers503Never500(t *testing.T) {
 	}
 	for _, name := range order {
 		t.Errorf("%s while Valkey restarted: %d wrong answers, the first %s", name, wrongs[name].n, wrongs[name].first)
+	}
+	if len(readyzWrong) > 0 {
+		t.Errorf("GET /readyz while Valkey restarted: %d wrong answers, the first %s; want 503 with a JSON message, or 200, within %s", len(readyzWrong), readyzWrong[0], outageBound)
 	}
 	t.Logf("loading lasted %s (restart to PONG %s); %d answers while Valkey restarted, %d of them sent while it answered LOADING; statuses %v",
 		loadingTo.Sub(loadingFrom).Round(time.Millisecond), up.Sub(restart).Round(time.Millisecond), len(answers), inLoadingCount, counts)
