@@ -91,42 +91,17 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// nodes[i] is the node as events[i] left it; zero if it removed it.
-	nodes := make([]domain.Node, len(events))
-	removed := make([]bool, len(events))
-	for i, e := range events {
-		var p domain.FlowsPayload
-		if err := domain.DecodePayload(e, &p); err != nil {
-			return err
-		}
-		if slices.Contains(p.Patch.Remove, id) {
-			removed[i] = true
-			continue
-		}
-		for _, u := range p.Patch.Upsert {
-			if u.ID == id {
-				nodes[i] = u
-			}
-		}
+	revs, err := domain.NodeHistory(id, events, limit)
+	if err != nil {
+		return err
 	}
-	entries := make([]NodeHistoryEntry, 0, min(limit, len(events)))
-	for i, e := range events[:min(limit, len(events))] {
-		var prev domain.Node
-		if i+1 < len(events) {
-			prev = nodes[i+1]
+	entries := make([]NodeHistoryEntry, len(revs))
+	for i, r := range revs {
+		e := r.Event
+		entries[i] = NodeHistoryEntry{
+			Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason,
+			Change: r.Change, PositionOnly: r.Diff.PositionOnly, Moved: r.Diff.Moved, Group: r.Diff.Group, Properties: r.Diff.Properties,
 		}
-		entry := NodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
-		switch {
-		case removed[i]:
-			entry.Change = "removed"
-		case prev.ID == "":
-			entry.Change = "added"
-		default:
-			entry.Change = "changed"
-		}
-		c := domain.NodeDiff(prev, nodes[i])
-		entry.PositionOnly, entry.Moved, entry.Group, entry.Properties = c.PositionOnly, c.Moved, c.Group, c.Properties
-		entries = append(entries, entry)
 	}
 	body := NodeHistory{Node: id, Entries: entries}
 	if len(events) > limit {

@@ -30,19 +30,14 @@ internal error; 2 bad flags; 3 the namespace has no log; 6 Valkey
 unreachable.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := domain.ValidateNamespace(ns); err != nil {
-				return err
-			}
-			store, closeFn, err := openStore(v)
+			store, closeFn, err := openNamespace(v, ns)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
 			ctx := cmd.Context()
 			if dryRun {
-				bar := newProgress(m.Stderr, "replay --dry-run")
-				r, err := projector.VerifyProgress(ctx, store, ns, bar.update)
-				bar.done()
+				r, err := m.verifyShowingProgress(ctx, store, ns, "replay --dry-run")
 				if err != nil {
 					return err
 				}
