@@ -50,19 +50,9 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) error {
 	if err := domain.ValidateLabel("project name", *req.Name, 255); err != nil {
 		return err
 	}
-	exp, err := expected(r)
-	if err != nil {
-		return err
-	}
-	o, err := origin(r)
-	if err != nil {
-		return err
-	}
-	e, err := domain.NewProjectEvent(r.PathValue("ns"), *req.Name, o)
-	if err != nil {
-		return err
-	}
-	res, err := s.appendEvent(r, e, exp)
+	res, err := s.saveEvent(r, func(o domain.Origin) (domain.Event, error) {
+		return domain.NewProjectEvent(r.PathValue("ns"), *req.Name, o)
+	})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@
 //   storageModule: require('node-red-storage-flowhist'),
 //   credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET,
 //   flowhist: { url, token, namespace, role: 'admin' | 'worker', workerId }
+//   (url: one flowhist URL, or a list of replicas' URLs: an array, or one
+//   string with commas)
 //
 // This file wires the parts in lib/: the HTTP client, the admin's writes,
 // the feed follower (a worker's and the admin's: both apply what others
@@ -138,7 +140,7 @@ function createStorage() {
       }
       s = next;
       const who = config.role === 'worker' ? `worker ${config.workerId}` : 'admin';
-      log.info(`${who} of namespace ${config.namespace} at ${config.url} (reload: ${config.reload})`);
+      log.info(`${who} of namespace ${config.namespace} at ${config.urls.join(', ')} (reload: ${config.reload})`);
     },
 
     async getFlows() {

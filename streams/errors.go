@@ -16,9 +16,10 @@ import (
 
 // classify returns err in the domain's vocabulary:
 //   - Valkey unreachable, loading its data set, read-only (a demoted
-//     primary), without a primary, out of memory, busy with a script, or not
-//     answering within the caller's deadline: EUNAVAILABLE, which the caller
-//     may retry;
+//     primary), without a primary, out of memory, busy with a script,
+//     unable to persist, refusing flowhist's credentials, or not answering
+//     within the caller's deadline: EUNAVAILABLE, which the caller may
+//     retry;
 //   - the caller's context cancelled (an HTTP client that went away):
 //     ECANCELED, which is nobody's failure;
 //   - any other Valkey error reply: EINTERNAL (a bug: a command flowhist
@@ -69,6 +70,12 @@ func classify(err error) error {
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey is busy running a script", Err: err}
 	case "NOREPLICAS":
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey has too few replicas to accept writes (min-replicas-to-write)", Err: err}
+	case "MISCONF":
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey refuses writes: it cannot persist them (MISCONF: check its disk and log)", Err: err}
+	case "NOAUTH", "WRONGPASS":
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey refuses flowhist's credentials: check valkey.username and valkey.password", Err: err}
+	case "NOPERM":
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey's ACL does not let flowhist's user run a command it needs", Err: err}
 	case "ESCHEMA":
 		return domain.Errorf(domain.EINTERNAL, "%s; upgrade flowhist", strings.TrimPrefix(rerr.Error(), "ESCHEMA "))
 	}
@@ -89,6 +96,20 @@ func replyPrefix(rerr *rueidis.RedisError) string {
 // flowhist verify.
 func corrupt(ns, format string, args ...any) error {
 	return domain.Errorf(domain.ECORRUPT, "namespace %s: %s: run flowhist verify", ns, fmt.Sprintf(format, args...))
+}
+
+// connectError classifies a failure to connect: Valkey answering with a
+// refusal is a setting to fix, not an outage to wait out.
+func connectError(err error) error {
+	rerr, ok := rueidis.IsRedisErr(err)
+	if !ok || rerr.IsLoading() {
+		return classify(err)
+	}
+	switch replyPrefix(rerr) {
+	case "NOAUTH", "WRONGPASS", "NOPERM":
+		return &domain.Error{Code: domain.EUNAUTHORIZED, Message: "valkey refused the credentials (" + replyPrefix(rerr) + ")", Err: err}
+	}
+	return &domain.Error{Code: domain.EINVALID, Message: "valkey refused the connection: " + rerr.Error(), Err: err}
 }
 
 // isBusyGroup reports XGROUP CREATE of a group that exists.

@@ -72,6 +72,40 @@ func (s *Store) Read(ctx context.Context, ns string, q Query) ([]*domain.Event, 
 	return decodeEntries(ns, entries)
 }
 
+// ReadAfter returns up to limit events of ns after revision at, in order,
+// having checked that the log still holds, at revision at, the event the
+// caller last read there (atID; "" skips the check). It reports diverged
+// when the log no longer reaches at or holds another event there: Valkey
+// lost data (a failover without durability) or was restored, and whatever
+// the caller built from the log must be built again. It also returns the
+// id of the event at revision at, for a caller that did not know it.
+//
+// Errors: EUNAVAILABLE, ECORRUPT.
+func (s *Store) ReadAfter(ctx context.Context, ns string, at domain.Revision, atID string, limit int) (events []*domain.Event, idAt string, diverged bool, err error) {
+	if at == 0 {
+		events, err = s.Read(ctx, ns, Query{Limit: limit})
+		return events, "", false, err
+	}
+	entries, err := s.client.Do(ctx, s.client.B().Xrange().Key(logKey(ns)).Start(entryID(uint64(at))).End("+").Count(int64(limit)+1).Build()).AsXRange()
+	if err != nil {
+		return nil, "", false, fmt.Errorf("streams: read %s: %w", ns, classify(err))
+	}
+	if len(entries) == 0 || entries[0].ID != entryID(uint64(at)) {
+		return nil, "", true, nil
+	}
+	// Only the envelope of the entry at revision at is read: its payload
+	// was applied already.
+	var env envelope
+	if err := json.Unmarshal([]byte(entries[0].FieldValues["e"]), &env); err != nil {
+		return nil, "", false, corrupt(ns, "revision %d: envelope: %v", at, err)
+	}
+	if atID != "" && env.ID != atID {
+		return nil, env.ID, true, nil
+	}
+	events, err = decodeEntries(ns, entries[1:])
+	return events, env.ID, false, err
+}
+
 // ReadRevision returns one event of ns.
 //
 // Errors: ENOTFOUND (no such revision), EUNAVAILABLE.
