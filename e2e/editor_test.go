@@ -100,6 +100,13 @@ func editorHistory(t *testing.T, red redRuntime) {
 		b.waitJS(t, 20*time.Second, `document.querySelectorAll(".red-ui-flowhist-list li.red-ui-flowhist-entry").length >= 3`)
 		firstPage = time.Since(start)
 		t.Logf("Node-RED %s: the sidebar showed the first page %s after the History tab was opened", red.name, firstPage.Round(time.Millisecond))
+		// What of it is the route (Node-RED, the admin's client, flowhist).
+		h := http.Header{"Authorization": {"Bearer " + tok["alice"]}}
+		routeStart := time.Now()
+		if code, body := get(c.admin.URL+"/flowhist/history?limit=50", h); code != 200 {
+			t.Fatalf("GET flowhist/history: got %d %s, want 200", code, body)
+		}
+		t.Logf("Node-RED %s: GET flowhist/history?limit=50 answered in %s", red.name, time.Since(routeStart).Round(time.Millisecond))
 		want := map[int]string{revs["v1"]: "alice", revs["v2"]: "bob", revs["v3"]: "alice"}
 		for rev, user := range want {
 			got := b.text(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"] .red-ui-flowhist-user`, rev))
