@@ -12,7 +12,7 @@
 const { randomUUID } = require('node:crypto');
 
 const KINDS = ['flows', 'credentials', 'settings', 'library', 'packages', 'project', 'rollback'];
-const HISTORY_PARAMS = ['limit', 'cursor', 'kind', 'actor', 'since', 'until', 'node'];
+const HISTORY_PARAMS = ['limit', 'cursor', 'kind', 'actor', 'since', 'until', 'node', 'project'];
 const DIFF_PARAMS = ['from', 'to', 'positions', 'reverse'];
 const REVISION = /^[0-9]{1,15}$/;
 const READ_TIMEOUT = 15000; // ms for one read from flowhist
