@@ -95,7 +95,7 @@ func editorHistory(t *testing.T, red redRuntime) {
 
 	t.Run("SidebarShowsDeploysWithActorsAndSummaries", func(t *testing.T) {
 		firstPage := b.timeUntil(t, 20*time.Second, `document.querySelectorAll(".red-ui-flowhist-list li.red-ui-flowhist-entry").length >= 3`, func() {
-			b.do(t, 20*time.Second, chromedp.Evaluate[chromedp.Void](`RED.actions.invoke("flowhist:show-history-tab")`))
+			b.do(t, 20*time.Second, chromedp.Evaluate[chromedp.Void](`startMark(); RED.actions.invoke("flowhist:show-history-tab")`))
 		})
 		t.Logf("Node-RED %s: the sidebar showed the first page %s after the History tab was opened (measured in the page)", red.name, firstPage.Round(time.Millisecond))
 		// What of it is the route (Node-RED, the admin's client, flowhist).
@@ -574,14 +574,19 @@ func (b *browser) trayOpen(t *testing.T, within time.Duration, sel string) {
 	b.waitJS(t, within, fmt.Sprintf(`(() => { const t = document.querySelectorAll(".red-ui-tray"); return t.length === 1 && getComputedStyle(t[0]).right === "0px" && !!t[0].querySelector(%q); })()`, sel))
 }
 
-// timeUntil measures, in the page, the time from just before act until
+// timeUntil measures, in the page, the time from the start of act until
 // cond (a JavaScript expression) first holds, watching the DOM's changes.
+// act starts when the page sees the first mouse press after the call, or
+// when it runs startMark() itself: the protocol's round trips before
+// either are not counted.
 func (b *browser) timeUntil(t *testing.T, within time.Duration, cond string, act func()) time.Duration {
 	t.Helper()
 	b.do(t, 10*time.Second, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
 		window.__fhTook = undefined;
-		const t0 = performance.now();
-		const check = () => { if (window.__fhTook === undefined && (%s)) { window.__fhTook = performance.now() - t0; obs.disconnect(); } };
+		window.__fhT0 = undefined;
+		window.startMark = () => { if (window.__fhT0 === undefined) window.__fhT0 = performance.now(); };
+		document.addEventListener("mousedown", window.startMark, { capture: true, once: true });
+		const check = () => { if (window.__fhT0 !== undefined && window.__fhTook === undefined && (%s)) { window.__fhTook = performance.now() - window.__fhT0; obs.disconnect(); } };
 		const obs = new MutationObserver(check);
 		obs.observe(document.body, { childList: true, subtree: true, attributes: true });
 	})()`, cond)))
