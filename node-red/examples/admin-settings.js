@@ -4,11 +4,15 @@ module.exports = {
     uiPort: process.env.PORT || 1880,
     flowFile: 'flows.json', // unused: flows live in flowhist
     storageModule: require('node-red-storage-flowhist'),
+    // The module's editor plugin (the History sidebar): Node-RED loads
+    // plugins from the userDir's node_modules or from nodesDir, and in the
+    // image the module is on NODE_PATH instead.
+    nodesDir: [require('path').dirname(require.resolve('node-red-storage-flowhist'))],
     // The same secret on the admin and every worker: it encrypts credentials.
     credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET,
     flowhist: {
         url: process.env.FLOWHIST_URL || 'http://127.0.0.1:8080',
-        token: process.env.FLOWHIST_TOKEN, // scope deploy (or admin)
+        token: process.env.FLOWHIST_TOKEN, // scope deploy; admin to offer Restore in the History sidebar
         namespace: process.env.FLOWHIST_NAMESPACE || 'prod',
         role: 'admin',
         // The admin follows the log too (a rollback, another admin's
