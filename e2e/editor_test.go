@@ -152,6 +152,12 @@ func editorHistory(t *testing.T, red redRuntime) {
 				t.Errorf("node fn1's history: got %d entries for revision %d (%s), want 1", n, revs[v], v)
 			}
 		}
+		// Each entry opens as a diff.
+		b.click(t, fmt.Sprintf(`.red-ui-flowhist-node-history li[data-revision="%d"] .red-ui-flowhist-open-diff`, revs["v3"]))
+		b.trayOpen(t, 20*time.Second, fmt.Sprintf(`.red-ui-flowhist-view[data-revision="%d"][data-done="true"] .red-ui-flowhist-diff[data-ready="true"]`, revs["v3"]))
+		if ins := b.text(t, `.red-ui-flowhist-view [data-property="func"] .ins`); !strings.Contains(ins, `"v3"`) {
+			t.Errorf("revision %d's diff from fn1's history: got added lines %q, want v3's", revs["v3"], ins)
+		}
 		b.closeTray(t)
 	})
 
