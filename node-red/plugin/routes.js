@@ -43,10 +43,15 @@ function bad(message) {
 }
 
 // fromError turns a flowhist client error into an answer: flowhist's 4xx
-// as it is (its code and message), anything else 503.
+// as it is (its code and message), anything else 503. flowhist's 401 is
+// about the admin's token, not the editor user's login: 502, so that no
+// one takes it for an expired Node-RED session.
 function fromError(err) {
   const status = err && err.httpStatus;
   const message = String((err && err.message) || err).replace(/^flowhist: /, '');
+  if (status === 401) {
+    return { status: 502, body: { code: 'unauthorized', message: `flowhist refused the admin's token (settings.flowhist.token): ${message}` } };
+  }
   if (status >= 400 && status < 500) return { status, body: { code: err.code || 'invalid', message } };
   if (err && err.code === 'flowhist_not_ready') return { status: 503, body: { code: 'unavailable', message } };
   return { status: 503, body: { code: 'unavailable', message: `flowhist did not answer: ${message}` } };

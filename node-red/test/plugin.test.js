@@ -117,6 +117,11 @@ test('flowhist\'s 4xx is passed on as it is; no answer is 503 unavailable', asyn
   assert.equal(out.status, 400);
   assert.equal(out.body.code, 'invalid');
   assert.match(out.body.message, /from must not be after to/);
+  fake.route('GET /history', () => ({ status: 401, body: { code: 'unauthorized', message: 'unknown token' } }));
+  const refused = await routes.history({ query: {} });
+  assert.equal(refused.status, 502, 'flowhist refusing the admin\'s token is not the editor user\'s 401');
+  assert.equal(refused.body.code, 'unauthorized');
+  assert.match(refused.body.message, /admin's token/);
   await fake.stop();
   const down = await routes.history({ query: {} });
   assert.equal(down.status, 503);
