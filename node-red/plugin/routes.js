@@ -136,13 +136,16 @@ class HistoryRoutes {
       const s = this.current();
       const deploy = userCanDeploy(req, this.adminAuth);
       let scope = false;
+      let asked = true;
       try {
         scope = await this.canRollback();
       } catch (err) {
+        asked = false;
         if (this.log) this.log.warn(`history: could not tell whether the flowhist token may roll back: ${err.message}`);
       }
       let why = '';
       if (!deploy) why = 'permission';
+      else if (!asked) why = 'unavailable';
       else if (!scope) why = 'scope';
       return {
         status: 200,

@@ -146,6 +146,13 @@ test('restore is offered only to users who may deploy, with a token that may rol
     const out = await routes.config(alice);
     assert.deepEqual([out.body.canRestore, out.body.restoreDenied], [false, 'scope']);
   });
+  await t.test('flowhist not answering: not offered, and the answer says so', async (t) => {
+    const { routes, fake } = await setup(t);
+    await fake.stop();
+    const out = await routes.config(alice);
+    assert.equal(out.status, 200);
+    assert.deepEqual([out.body.canRestore, out.body.restoreDenied], [false, 'unavailable']);
+  });
   await t.test('with adminAuth off, everyone may', async (t) => {
     const { routes } = await setup(t, { adminAuth: false });
     assert.equal((await routes.config({})).body.canRestore, true);
