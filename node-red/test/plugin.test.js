@@ -305,3 +305,21 @@ test('historyPageSize sets the sidebar\'s page; a bad one is warned about and ig
     assert.equal(red.log.lines.some((l) => l.level === 'warn' && /historyPageSize/.test(l.msg)), c.warned, `historyPageSize ${JSON.stringify(c.size)}`);
   }
 });
+
+test('every text the editor side asks for is in the English catalogue', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const html = fs.readFileSync(path.join(__dirname, '..', 'plugin', 'history.html'), 'utf8');
+  const catalogue = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'plugin', 'locales', 'en-US', 'history.json'), 'utf8'));
+  const keys = new Set();
+  for (const m of html.matchAll(/\bt\("([A-Za-z.]+)"/g)) if (!m[1].endsWith('.')) keys.add(m[1]);
+  // Built from a prefix: t("diff." + section).
+  keys.add('diff.added').add('diff.removed');
+  for (const m of html.matchAll(/"(restore\.denied[A-Za-z]+)"/g)) keys.add(m[1]);
+  assert.ok(keys.size > 30, `found only ${keys.size} keys: the pattern no longer matches the editor's code`);
+  const missing = [...keys].filter((k) => k.split('.').reduce((o, p) => (o && typeof o === 'object' ? o[p] : undefined), catalogue.history) === undefined);
+  assert.deepEqual(missing, [], 'keys missing from locales/en-US/history.json');
+  // "kinds.<kind>" for every kind the server offers.
+  const { KINDS } = require('../plugin/routes');
+  for (const k of KINDS) assert.equal(typeof catalogue.history.kinds[k], 'string', `kinds.${k}`);
+});
