@@ -642,8 +642,10 @@ func (b *browser) closeTray(t *testing.T) {
 	b.waitJS(t, 10*time.Second, `!document.querySelector(".red-ui-tray")`)
 }
 
-// screenshot writes the element's picture to node-red/docs/ (the README
-// shows them).
+// screenshot writes the element's picture: to node-red/docs/, which the
+// README shows, when FLOWHIST_UPDATE_SCREENSHOTS=1 (so that a test run does
+// not change the working tree), else to a folder under the system's
+// temporary directory, whose path is logged.
 func (b *browser) screenshot(t *testing.T, file, sel string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
@@ -652,7 +654,10 @@ func (b *browser) screenshot(t *testing.T, file, sel string) {
 	if err != nil {
 		b.fail(t, "%s's browser: screenshot of %s: %v", b.name, sel, err)
 	}
-	p := filepath.Join(repoRoot(), "node-red", "docs", file)
+	p := filepath.Join(os.TempDir(), "flowhist-editor-screenshots", file)
+	if os.Getenv("FLOWHIST_UPDATE_SCREENSHOTS") == "1" {
+		p = filepath.Join(repoRoot(), "node-red", "docs", file)
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -52,9 +52,17 @@ function installed(nodes) {
   return out;
 }
 
+// self is this module's own name. It is in Node-RED's palette (its editor
+// plugin makes it a user module), but it is what runs the sync: each
+// instance's operator installs it, and a sync never installs, upgrades or
+// removes it.
+const self = require('../package.json').name;
+
 // plan lists the changes that make have match want, removals last (a flow
 // that used a removed module has been redeployed without it first).
 function plan(want, have) {
+  want = new Map([...want].filter(([name]) => name !== self));
+  have = new Map([...have].filter(([name]) => name !== self));
   const steps = [];
   for (const [name, version] of [...want].sort()) {
     if (!have.has(name)) steps.push({ op: 'install', module: name, version });

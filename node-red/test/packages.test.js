@@ -79,6 +79,10 @@ test('plan: installs and upgrades to the exact version, removals last', () => {
     { name: 'missing module is installed', want: { a: '1.0.0' }, have: {}, steps: ['install a@1.0.0'] },
     { name: 'other version is upgraded (or downgraded)', want: { a: '1.0.0' }, have: { a: '2.0.0' }, steps: ['upgrade a@1.0.0'] },
     { name: 'module the admin lacks is removed, after installs', want: { b: '1.0.0' }, have: { a: '1.0.0' }, steps: ['install b@1.0.0', 'remove a@1.0.0'] },
+    // The storage module runs the sync: never installed, upgraded or removed by it.
+    { name: 'this module is left alone', want: { 'node-red-storage-flowhist': '9.9.9' }, have: {}, steps: [] },
+    { name: 'this module is not upgraded', want: { 'node-red-storage-flowhist': '9.9.9' }, have: { 'node-red-storage-flowhist': '0.2.0' }, steps: [] },
+    { name: 'this module is not removed', want: {}, have: { 'node-red-storage-flowhist': '0.2.0' }, steps: [] },
   ];
   for (const c of cases) {
     const got = plan(new Map(Object.entries(c.want)), new Map(Object.entries(c.have))).map((s) => `${s.op} ${s.module}@${s.version}`);
