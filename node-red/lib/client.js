@@ -179,7 +179,9 @@ class Client {
   // HTTP error rejects, with failover 'refused' or 'lost' when that URL
   // stopped answering (see the top of this file).
   async once(at, method, path, opts) {
-    const headers = Object.assign({}, opts.headers);
+    // The history says what was done through Node-RED (its editor, the
+    // admin's storage calls), as the CLI's requests say cli.
+    const headers = Object.assign({ 'Flowhist-Channel': 'node-red' }, opts.headers);
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     let body;
     if (opts.json !== undefined) {

@@ -72,6 +72,8 @@ test('saveCredentials then saveFlows is one POST /deploy with both', async (t) =
   assert.equal(d[0].headers['if-match'], '"1"');
   assert.match(d[0].headers['idempotency-key'], UUID);
   assert.equal(d[0].headers['content-type'], 'application/json');
+  // The history records the deploy as made through Node-RED.
+  assert.equal(d[0].headers['flowhist-channel'], 'node-red');
   // The flush that saveCredentials scheduled was cancelled: nothing else is
   // sent, even well after its delay (a negative check needs some time).
   await new Promise((r) => setTimeout(r, 100));
