@@ -13,7 +13,18 @@
 // flows change is newer than what it runs, coalesces a burst into one more
 // reload to the newest, and acknowledges only after the reload succeeded.
 // Network errors and 5xx answers are retried forever with backoff.
+//
+// The feed is one streamed request, POST …/feed: news comes as lines of
+// the answer, and the worker's acknowledgements go as lines of the
+// request's own body, {"ack": REV}, while the answer streams (HTTP/1.1
+// full duplex, which fetch cannot do: node:http here). A deploy costs
+// flowhist a line to each worker and a line back, not a request per
+// acknowledgement. An acknowledgement made when no feed answer is open
+// goes as POST …/feed/ack; a flowhist without POST …/feed (404, 405) is
+// followed with GET …/feed?stream=1 and POST …/feed/ack.
 
+const http = require('node:http');
+const https = require('node:https');
 const { backoffDelay, sleep } = require('./backoff');
 const { FlowhistError, parseJSON } = require('./client');
 
@@ -55,6 +66,8 @@ class Follower {
     this.loop = null;
     this.reloading = null;
     this.recovering = null;
+    this.duplex = opts.duplex !== false; // follow with POST …/feed
+    this.ackLine = null; // (rev) => bool: writes an ack on the open feed request
   }
 
   // read is told the namespace revision of every successful GET /flows.
@@ -141,18 +154,128 @@ class Follower {
     let news = false;
     const after = this.loaded === null ? 0 : this.loaded;
     const wait = this.feedWait % 1000 === 0 ? `${this.feedWait / 1000}s` : `${Math.ceil(this.feedWait)}ms`;
-    await this.client.request('GET', `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}&stream=1`, {
+    const path = `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}&stream=1`;
+    const onLine = async (line) => {
+      answered();
+      news = true;
+      await this.handle(parseNews(line));
+    };
+    if (this.duplex) {
+      try {
+        await this.followDuplex(path, onLine);
+        answered();
+        return news;
+      } catch (err) {
+        if (news || !(err.httpStatus === 404 || err.httpStatus === 405)) throw err;
+        this.duplex = false;
+        this.log.info('flowhist has no POST /feed: following with GET /feed and acknowledging with POST /feed/ack');
+      }
+    }
+    await this.client.request('GET', path, {
       retry: false,
       timeout: this.feedWait + this.requestTimeout,
       signal: this.stopper.signal,
-      onLine: async (line) => {
-        answered();
-        news = true;
-        await this.handle(parseNews(line));
-      },
+      onLine,
     });
     answered();
     return news;
+  }
+
+  // followDuplex reads one POST …/feed answer, handing each line to onLine
+  // in turn, while this.ackLine writes acknowledgements on the request's
+  // body. The answer has feedWait + requestTimeout, paused while a line is
+  // handled; a 4xx/5xx or network error rejects with a FlowhistError.
+  followDuplex(path, onLine) {
+    const base = namespaceURL(this.client);
+    const url = new URL(base + path);
+    const headers = { 'Content-Type': 'application/x-ndjson', 'Transfer-Encoding': 'chunked' };
+    if (this.client.token) headers.Authorization = `Bearer ${this.client.token}`;
+    const timeout = this.feedWait + this.requestTimeout;
+    const signal = this.stopper.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, agent: false });
+      let timer;
+      let settled = false;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => fail(new FlowhistError(`flowhist: POST /feed: no answer within ${timeout} ms`, { code: 'flowhist_unavailable' })), timeout);
+      };
+      const onAbort = () => fail(signal.reason);
+      const finish = (err) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (this.ackLine === ackLine) this.ackLine = null;
+        if (err) req.destroy();
+        else req.end();
+        if (err) reject(err);
+        else resolve();
+      };
+      const fail = (err) => finish(err || new Error('aborted'));
+      let answer = null;
+      // An acknowledgement goes on the body only while the answer is open:
+      // flowhist stops reading it when the answer ends. (One written as the
+      // answer ends is lost: the group hands the entries back on the next
+      // feed request, and they are acknowledged again.)
+      const ackLine = (rev) => {
+        if (settled || req.destroyed || !req.writable || !answer || answer.complete) return false;
+        req.write(`{"ack":${rev}}\n`);
+        return true;
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      arm();
+      req.on('error', (e) => {
+        const err = new FlowhistError(`flowhist: POST /feed: ${e.message || e.code}`, { code: 'flowhist_unavailable' });
+        const c = e && e.code;
+        err.failover = c === 'ECONNREFUSED' || c === 'ENOTFOUND' || c === 'EAI_AGAIN' || c === 'EHOSTUNREACH' || c === 'ENETUNREACH' ? 'refused' : 'lost';
+        fail(err);
+        if (typeof this.client.failover === 'function' && this.client.urls) this.client.failover(this.client.current, err);
+      });
+      req.on('response', async (res) => {
+        try {
+          if (res.statusCode >= 400) {
+            let text = '';
+            for await (const chunk of res) text += chunk;
+            let info = {};
+            try {
+              info = JSON.parse(text) || {};
+            } catch (_) {
+              // not flowhist's JSON (a proxy's page): keep the status only
+            }
+            const code = typeof info.code === 'string' && info.code ? info.code : `http_${res.statusCode}`;
+            const message = typeof info.message === 'string' && info.message ? info.message : res.statusMessage || 'error';
+            throw new FlowhistError(`flowhist: POST /feed: HTTP ${res.statusCode} ${code}: ${message}`, { httpStatus: res.statusCode, code });
+          }
+          answer = res;
+          this.ackLine = ackLine;
+          let buf = '';
+          for await (const chunk of res) {
+            if (settled) return;
+            buf += chunk;
+            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+              const line = buf.slice(0, i).trim();
+              buf = buf.slice(i + 1);
+              if (!line) continue;
+              clearTimeout(timer);
+              await onLine(line);
+              if (settled) return;
+              arm();
+            }
+          }
+          if (!res.complete) throw new FlowhistError('flowhist: POST /feed: the answer broke off', { code: 'flowhist_unavailable' });
+          buf = buf.trim();
+          if (buf) await onLine(buf);
+          finish();
+        } catch (e) {
+          if (settled) return;
+          if (e instanceof FlowhistError || e === signal.reason) fail(e);
+          else fail(new FlowhistError(`flowhist: POST /feed: ${e.message}`, { code: 'flowhist_unavailable' }));
+        }
+      });
+      req.flushHeaders();
+    });
   }
 
   async handle(news) {
@@ -244,7 +367,10 @@ class Follower {
     else if (target !== undefined) this.loaded = target;
   }
 
+  // ack acknowledges rev: on the open feed request's body when there is
+  // one, else with a request of its own.
   async ack(rev) {
+    if (this.ackLine && this.ackLine(rev)) return;
     await this.client.request('POST', '/feed/ack', {
       json: { worker: this.workerId, revision: rev },
       retry: false,
@@ -274,6 +400,12 @@ class Follower {
     this.stopper.abort(new FlowhistError('flowhist: the worker stopped following', { code: 'flowhist_closed' }));
     await Promise.allSettled([this.loop, this.reloading, this.recovering].filter(Boolean));
   }
+}
+
+// namespaceURL is the namespace's base URL the client sends requests to
+// now (one URL, or the current one of several replicas').
+function namespaceURL(client) {
+  return Array.isArray(client.bases) ? client.bases[client.current] : client.base;
 }
 
 // parseNews reads one line of the feed.
