@@ -84,12 +84,14 @@ lint: deps
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./domain/ ./streams/
 	$(GO) test -run '^$$' -bench . -benchtime 50x ./httpapi/
+	$(GO) test -run '^$$' -bench Replay -benchtime 1x ./projector/
 	$(GO) test -run '^$$' -bench Notify50 -benchtime 200x ./e2e/
 
 # fuzz runs each fuzz target for FUZZTIME (go test fuzzes one target at a time).
 fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzPatchRoundTrip$$' -fuzztime $(FUZZTIME) ./domain/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFlows$$' -fuzztime $(FUZZTIME) ./domain/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFlowsPayload$$' -fuzztime $(FUZZTIME) ./domain/
 
 # valkey makes sure a Valkey answers on 127.0.0.1:VALKEY_PORT, installing and
 # starting one (daemonized: there is no systemd here) with its AOF in

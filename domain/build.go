@@ -16,6 +16,8 @@ import (
 type Origin struct {
 	Actor         Actor
 	CorrelationID string
+	// Project is the Node-RED project active where the change was made.
+	Project string
 }
 
 // FlowsChange is a change to a namespace's flows aggregate.
@@ -93,7 +95,7 @@ func NewFlowsEvent(ns string, head FlowsHead, c FlowsChange) (FlowsEvent, error)
 			Type: c.Type, Namespace: ns, Aggregate: AggregateFlows, Schema: FlowsPayloadSchema, Payload: payload,
 			Provenance: Provenance{
 				Actor: c.Origin.Actor, CorrelationID: c.Origin.CorrelationID, SHA256: sha,
-				Cause: c.Cause, Target: c.Target, Reason: c.Reason,
+				Cause: c.Cause, Target: c.Target, Reason: c.Reason, Project: c.Origin.Project,
 			},
 		},
 		Next:    next,
@@ -179,7 +181,7 @@ func newEvent(ns string, typ EventType, aggregate string, payload any, sha strin
 	}
 	return Event{
 		Type: typ, Namespace: ns, Aggregate: aggregate, Schema: PayloadSchema(typ), Payload: b,
-		Provenance: Provenance{Actor: o.Actor, CorrelationID: o.CorrelationID, SHA256: sha},
+		Provenance: Provenance{Actor: o.Actor, CorrelationID: o.CorrelationID, SHA256: sha, Project: o.Project},
 	}, nil
 }
 

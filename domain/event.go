@@ -71,6 +71,9 @@ type Provenance struct {
 	// Target is the revision a rollback restored.
 	Target Revision `json:"target,omitempty"`
 	Reason string   `json:"reason,omitempty"`
+	// Project is the Node-RED project active on the admin that made the
+	// event (Projects on), "" otherwise.
+	Project string `json:"project,omitempty"`
 }
 
 // Event is one immutable fact in a namespace's log. Revision, Time,

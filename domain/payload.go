@@ -123,6 +123,15 @@ func DecodePayload(e *Event, v any) error {
 	if e.Schema != want {
 		return fmt.Errorf("revision %d: %s payload schema %d is not readable by this version (reads %d)", e.Revision, e.Type, e.Schema, want)
 	}
+	if fp, ok := v.(*FlowsPayload); ok {
+		if q, done, err := decodeFlowsPayload(e.Payload); done {
+			if err != nil {
+				return fmt.Errorf("revision %d: decode %s payload: %w", e.Revision, e.Type, err)
+			}
+			*fp = q
+			return nil
+		}
+	}
 	if err := json.Unmarshal(e.Payload, v); err != nil {
 		return fmt.Errorf("revision %d: decode %s payload: %w", e.Revision, e.Type, err)
 	}

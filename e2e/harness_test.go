@@ -235,6 +235,7 @@ type fhConfig struct {
 	valkeyAddr string
 	tokens     map[string]string // name → secret; scopes by name: admin*, deploy*, else read
 	compat     []string          // namespaces with the old module's keys
+	extra      string            // more YAML (top-level keys), appended
 }
 
 func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
@@ -258,6 +259,7 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 			fmt.Fprintf(&b, "  - namespace: %s\n    prefix: \"nodered:\"\n", ns)
 		}
 	}
+	b.WriteString(c.extra)
 	name := fmt.Sprintf("flowhist-%d", port)
 	cfg := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
@@ -303,9 +305,12 @@ const (
 // nrConfig is one Node-RED's part in the cluster.
 type nrConfig struct {
 	flowhistURL, token, namespace, role, workerID string
-	credentialSecret                              string
-	red                                           redRuntime
-	reload                                        string // flowhist.reload; "" is the module's default
+	// flowhistURLs, when set, are several replicas' URLs instead of
+	// flowhistURL.
+	flowhistURLs     []string
+	credentialSecret string
+	red              redRuntime
+	reload           string // flowhist.reload; "" is the module's default
 }
 
 func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
@@ -328,6 +333,9 @@ func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 	}
 	if c.reload != "" {
 		fo["reload"] = c.reload
+	}
+	if len(c.flowhistURLs) > 0 {
+		fo["url"] = c.flowhistURLs
 	}
 	opts, _ := json.Marshal(fo)
 	// Node-RED installs palette modules with npm in its userDir, which
@@ -483,6 +491,7 @@ type cluster struct {
 	dir       string
 	valkey    *valkeytest.Server
 	fh        *flowhist
+	replicas  []*flowhist // with opts.replicas: every flowhist; fh is the first
 	ns        string
 	tokens    map[string]string
 	secret    string
@@ -492,10 +501,12 @@ type cluster struct {
 	opts      clusterOpts
 }
 
-// clusterOpts vary a cluster: Node-RED version and reload mode.
+// clusterOpts vary a cluster: Node-RED version, reload mode, and how many
+// flowhist replicas (0: one, and Node-RED is given its URL alone).
 type clusterOpts struct {
-	red    redRuntime
-	reload string
+	red      redRuntime
+	reload   string
+	replicas int
 }
 
 func newCluster(tb testing.TB, workers int, compat bool) *cluster {
@@ -519,6 +530,10 @@ func newClusterWith(tb testing.TB, workers int, compat bool, o clusterOpts) *clu
 		fc.compat = []string{c.ns}
 	}
 	c.fh = startFlowhist(tb, c.dir, fc)
+	c.replicas = []*flowhist{c.fh}
+	for i := 1; i < o.replicas; i++ {
+		c.replicas = append(c.replicas, startFlowhist(tb, c.dir, fc))
+	}
 	c.admin = c.startNode(tb, "admin", "")
 	for i := 0; i < workers; i++ {
 		c.workers = append(c.workers, c.startNode(tb, "worker", fmt.Sprintf("w%d", i+1)))
@@ -533,7 +548,19 @@ func (c *cluster) startNode(tb testing.TB, role, workerID string) *nodeRed {
 	if role == "admin" {
 		tok = c.tokens["deploy-admin"]
 	}
-	return startNodeRED(tb, c.dir, nrConfig{flowhistURL: c.fh.URL, token: tok, namespace: c.ns, role: role, workerID: workerID, credentialSecret: c.secret, red: c.opts.red, reload: c.opts.reload})
+	nc := nrConfig{flowhistURL: c.fh.URL, token: tok, namespace: c.ns, role: role, workerID: workerID, credentialSecret: c.secret, red: c.opts.red, reload: c.opts.reload}
+	if c.opts.replicas > 0 {
+		// Each worker starts on the next replica (the admin on the
+		// first), and knows them all.
+		first := 0
+		if role == "worker" {
+			first = len(c.workers) % len(c.replicas)
+		}
+		for i := range c.replicas {
+			nc.flowhistURLs = append(nc.flowhistURLs, c.replicas[(first+i)%len(c.replicas)].URL)
+		}
+	}
+	return startNodeRED(tb, c.dir, nc)
 }
 
 // waitServes waits until every node (default: the workers) serves version,

@@ -62,74 +62,79 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 }
 
 // getNodeHistory answers every revision that changed one node, newest
-// first, with its property changes. Only events whose summary names the
-// node are decoded: each carries the node's new bytes, and the one before
-// it its old bytes.
+// first, with its property changes, a page at a time. The node index names
+// the revisions of the page; only those events are read, and the one
+// before the page's oldest: each carries the node's new bytes, and the one
+// before it its old bytes. A log written before the index existed (not yet
+// replayed) is scanned instead.
 func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	ns, id := r.PathValue("ns"), r.PathValue("id")
 	limit, cursor, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	var all []NodeHistoryEntry
-	var prev domain.Node
+	// One more than the page: the old bytes of the page's oldest entry,
+	// and whether there is a next page.
+	page, indexed, err := s.store.NodeRevisions(r.Context(), ns, id, cursor, limit+1)
+	if err != nil {
+		return err
+	}
+	if !indexed {
+		if page, err = s.scanNodeRevisions(r, ns, id, cursor, limit+1); err != nil {
+			return err
+		}
+	}
+	if page.Total == 0 {
+		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
+	}
+	events, err := s.store.NodeEvents(r.Context(), ns, page.Revisions)
+	if err != nil {
+		return err
+	}
+	revs, err := domain.NodeHistory(id, events, limit)
+	if err != nil {
+		return err
+	}
+	entries := make([]NodeHistoryEntry, len(revs))
+	for i, r := range revs {
+		e := r.Event
+		entries[i] = NodeHistoryEntry{
+			Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason,
+			Change: r.Change, PositionOnly: r.Diff.PositionOnly, Moved: r.Diff.Moved, Group: r.Diff.Group, Properties: r.Diff.Properties,
+		}
+	}
+	body := NodeHistory{Node: id, Entries: entries}
+	if len(events) > limit {
+		body.NextCursor = entries[len(entries)-1].Revision.String()
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// scanNodeRevisions is NodeRevisions for a log whose node index is
+// incomplete: it reads the whole log's envelopes.
+func (s *Server) scanNodeRevisions(r *http.Request, ns, id string, before domain.Revision, n int) (streams.NodePage, error) {
+	var all []domain.Revision
 	for from := domain.Revision(1); ; {
 		events, err := s.store.Read(r.Context(), ns, streams.Query{From: from, Limit: 1000})
 		if err != nil {
-			return err
-		}
-		for _, e := range events {
-			if e.Aggregate != domain.AggregateFlows || !summaryNames(e.Summary, id) {
-				continue
-			}
-			var p domain.FlowsPayload
-			if err := domain.DecodePayload(e, &p); err != nil {
-				return err
-			}
-			entry := NodeHistoryEntry{Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason}
-			var next domain.Node
-			if slices.Contains(p.Patch.Remove, id) {
-				entry.Change = "removed"
-			} else {
-				for _, u := range p.Patch.Upsert {
-					if u.ID == id {
-						next = u
-					}
-				}
-				entry.Change = "changed"
-				if prev.ID == "" {
-					entry.Change = "added"
-				}
-			}
-			c := domain.NodeDiff(prev, next)
-			entry.PositionOnly, entry.Moved, entry.Group, entry.Properties = c.PositionOnly, c.Moved, c.Group, c.Properties
-			all = append(all, entry)
-			prev = next
+			return streams.NodePage{}, err
 		}
 		if len(events) == 0 {
 			break
 		}
-		from = events[len(events)-1].Revision + 1
-	}
-	slices.Reverse(all)
-	start := 0
-	if cursor > 0 {
-		start = len(all)
-		for i, e := range all {
-			if e.Revision < cursor {
-				start = i
-				break
+		for _, e := range events {
+			if slices.Contains(streams.IndexedNodes(e), id) {
+				all = append(all, e.Revision)
 			}
 		}
+		from = events[len(events)-1].Revision + 1
 	}
-	page := all[start:min(start+limit, len(all))]
-	body := NodeHistory{Node: id, Entries: page}
-	if start+limit < len(all) {
-		body.NextCursor = page[len(page)-1].Revision.String()
+	page := streams.NodePage{Total: int64(len(all))}
+	for i := len(all) - 1; i >= 0 && len(page.Revisions) < n; i-- {
+		if before == 0 || all[i] < before {
+			page.Revisions = append(page.Revisions, all[i])
+		}
 	}
-	if len(all) == 0 {
-		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
-	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
+	return page, nil
 }

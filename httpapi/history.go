@@ -61,14 +61,14 @@ var historyKinds = map[string]func(e *domain.Event) bool{
 
 // historyFilter is a history query's filters.
 type historyFilter struct {
-	kinds        []func(*domain.Event) bool
-	actor, node  string
-	since, until time.Time
+	kinds                []func(*domain.Event) bool
+	actor, node, project string
+	since, until         time.Time
 }
 
 func parseHistoryFilter(r *http.Request) (historyFilter, error) {
 	q := r.URL.Query()
-	f := historyFilter{actor: q.Get("actor"), node: q.Get("node")}
+	f := historyFilter{actor: q.Get("actor"), node: q.Get("node"), project: q.Get("project")}
 	if k := q.Get("kind"); k != "" {
 		for _, name := range strings.Split(k, ",") {
 			match, ok := historyKinds[strings.TrimSpace(name)]
@@ -98,6 +98,9 @@ func parseHistoryFilter(r *http.Request) (historyFilter, error) {
 
 func (f historyFilter) match(e *domain.Event) bool {
 	if f.actor != "" && e.Actor.User != f.actor {
+		return false
+	}
+	if f.project != "" && e.Project != f.project {
 		return false
 	}
 	if f.node != "" && !summaryNames(e.Summary, f.node) {

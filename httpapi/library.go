@@ -124,19 +124,9 @@ func (s *Server) putLibrary(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		req.Meta = nil
 	}
-	exp, err := expected(r)
-	if err != nil {
-		return err
-	}
-	o, err := origin(r)
-	if err != nil {
-		return err
-	}
-	e, err := domain.NewLibraryEvent(ns, domain.LibraryEntry{Type: typ, Path: path, Meta: req.Meta, Body: *req.Body}, o)
-	if err != nil {
-		return err
-	}
-	res, err := s.appendEvent(r, e, exp)
+	res, err := s.saveEvent(r, func(o domain.Origin) (domain.Event, error) {
+		return domain.NewLibraryEvent(ns, domain.LibraryEntry{Type: typ, Path: path, Meta: req.Meta, Body: *req.Body}, o)
+	})
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,11 @@ func origin(r *http.Request) (domain.Origin, error) {
 	if err := domain.ValidateLabel("Flowhist-Correlation-Id", cid, domain.MaxCorrelationID); err != nil {
 		return domain.Origin{}, err
 	}
-	return domain.Origin{Actor: actor(r), CorrelationID: cid}, nil
+	project := r.Header.Get("Flowhist-Project")
+	if err := domain.ValidateLabel("Flowhist-Project", project, 255); err != nil {
+		return domain.Origin{}, err
+	}
+	return domain.Origin{Actor: actor(r), CorrelationID: cid, Project: project}, nil
 }
 
 // clip shortens a client's value for an error message: a message quotes

@@ -211,6 +211,8 @@ func (s *Server) routes() {
 	s.route("PUT "+nsPath+"/sessions", ScopeDeploy, s.putSessions)
 	s.route("GET "+nsPath+"/library/{type}", ScopeRead, s.getLibrary)
 	s.route("PUT "+nsPath+"/library/{type}", ScopeDeploy, s.putLibrary)
+	s.route("GET "+nsPath+"/project", ScopeRead, s.getProject)
+	s.route("PUT "+nsPath+"/project", ScopeDeploy, s.putProject)
 	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "GET "+nsPath+"/feed", ScopeRead, s.getFeed)
 	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "POST "+nsPath+"/feed", ScopeRead, s.getFeed)
 	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.ackFeed)

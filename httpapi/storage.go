@@ -62,19 +62,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	exp, err := expected(r)
-	if err != nil {
-		return err
-	}
-	o, err := origin(r)
-	if err != nil {
-		return err
-	}
-	e, err := domain.NewSettingsEvent(ns, settings, o)
-	if err != nil {
-		return err
-	}
-	res, err := s.appendEvent(r, e, exp)
+	res, err := s.saveEvent(r, func(o domain.Origin) (domain.Event, error) { return domain.NewSettingsEvent(ns, settings, o) })
 	if err != nil {
 		return err
 	}
@@ -82,6 +70,10 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if !res.Duplicate {
 		var current []domain.Package
 		if err := s.proj.View(r.Context(), ns, func(st *domain.State) error { current = st.Packages; return nil }); err != nil {
+			return err
+		}
+		o, err := origin(r) // checked by saveEvent already
+		if err != nil {
 			return err
 		}
 		pe, err := domain.NewPackagesEvent(ns, settings, current, o)
@@ -98,6 +90,24 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeSaved(w, res, answer)
 	return nil
+}
+
+// saveEvent appends the event build makes from the request's origin, with
+// the request's expectation (If-Match) and idempotency key.
+func (s *Server) saveEvent(r *http.Request, build func(domain.Origin) (domain.Event, error)) (streams.AppendResult, error) {
+	exp, err := expected(r)
+	if err != nil {
+		return streams.AppendResult{}, err
+	}
+	o, err := origin(r)
+	if err != nil {
+		return streams.AppendResult{}, err
+	}
+	e, err := build(o)
+	if err != nil {
+		return streams.AppendResult{}, err
+	}
+	return s.appendEvent(r, e, exp)
 }
 
 // appendEvent appends one non-flows event with the request's idempotency

@@ -5,6 +5,8 @@
 //   storageModule: require('node-red-storage-flowhist'),
 //   credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET,
 //   flowhist: { url, token, namespace, role: 'admin' | 'worker', workerId }
+//   (url: one flowhist URL, or a list of replicas' URLs: an array, or one
+//   string with commas)
 //
 // This file wires the parts in lib/: the HTTP client, the admin's writes,
 // the feed follower (a worker's and the admin's: both apply what others
@@ -21,6 +23,7 @@ const { SharedSettings, LocalSettings } = require('./lib/settings');
 const { Applier } = require('./lib/apply');
 const { Packages } = require('./lib/packages');
 const { Library } = require('./lib/library');
+const { Projects, projectsFacade } = require('./lib/projects');
 
 function workerRefusal(what) {
   const err = new Error(`flowhist: this Node-RED is a worker (role 'worker'); ${what}`);
@@ -93,6 +96,11 @@ function createStorage() {
           onWrote: (rev) => next.follower.wrote(rev),
         });
         next.settings = new SharedSettings(client);
+        if (settings && settings.editorTheme && settings.editorTheme.projects && settings.editorTheme.projects.enabled === true) {
+          next.projects = new Projects({ client, log, settings, runtime });
+          await next.projects.init();
+          next.projectsApi = next.projects.api();
+        }
         // The admin applies revisions it did not write (a rollback, another
         // admin's deploy) between its own writes; a revision its own write
         // already covers is skipped. Packages news is the admin's own.
@@ -132,11 +140,29 @@ function createStorage() {
       }
       s = next;
       const who = config.role === 'worker' ? `worker ${config.workerId}` : 'admin';
-      log.info(`${who} of namespace ${config.namespace} at ${config.url} (reload: ${config.reload})`);
+      log.info(`${who} of namespace ${config.namespace} at ${config.urls.join(', ')} (reload: ${config.reload})`);
     },
 
     async getFlows() {
       const cur = state();
+      if (cur.projects) {
+        // Projects on (lib/projects.js): the active project's files and
+        // flowhist are reconciled; without an active project, flowhist
+        // alone answers as below.
+        const flows = await cur.projects.load(
+          async () => {
+            const fh = await readFlows(cur.client);
+            cur.admin.read(fh.flowsRevision);
+            if (cur.follower) cur.follower.read(fh.revision);
+            return fh;
+          },
+          async (f, c) => {
+            if (c !== undefined) cur.admin.saveCredentials(c);
+            await cur.admin.saveFlows(f);
+          },
+        );
+        if (flows) return flows;
+      }
       let r;
       try {
         r = await readFlows(cur.client);
@@ -159,31 +185,44 @@ function createStorage() {
       const cur = state();
       // Node-RED handing back the flows an apply gave it: they came from
       // flowhist, nothing to write.
-      if (cur.applier.suppressFlows(flows)) return;
+      if (cur.applier.suppressFlows(flows)) {
+        // Applied from flowhist (a rollback): the project's files follow.
+        if (cur.projects) await cur.projects.saveFlows(flows, user);
+        return;
+      }
       if (!cur.admin) throw workerRefusal('deploy through the admin');
-      return cur.admin.saveFlows(flows, user);
+      await cur.admin.saveFlows(flows, user);
+      if (cur.projects) await cur.projects.saveFlows(flows, user);
     },
 
     async getCredentials() {
       const cur = state();
-      const creds = await readCredentials(cur.client);
+      const fromProject = cur.projects && cur.projects.getCredentials();
+      const creds = fromProject !== undefined && fromProject !== null ? fromProject : await readCredentials(cur.client);
       if (cur.admin) cur.admin.credentialsRead();
       return creds;
     },
 
     async saveCredentials(credentials) {
       const cur = state();
-      if (cur.applier.suppressCredentials(credentials, !!cur.admin)) return;
+      if (cur.applier.suppressCredentials(credentials, !!cur.admin)) {
+        if (cur.projects) await cur.projects.saveCredentials(credentials);
+        return;
+      }
       if (!cur.admin) throw workerRefusal('deploy through the admin');
       cur.admin.saveCredentials(credentials);
+      if (cur.projects) await cur.projects.saveCredentials(credentials);
     },
 
     async getSettings() {
-      return state().settings.getSettings();
+      const cur = state();
+      const settings = await cur.settings.getSettings();
+      return cur.projects ? cur.projects.withSecrets(settings) : settings;
     },
 
     async saveSettings(settings) {
-      return state().settings.saveSettings(settings);
+      const cur = state();
+      return cur.settings.saveSettings(cur.projects ? cur.projects.withoutSecrets(settings) : settings);
     },
 
     async getSessions() {
@@ -203,6 +242,11 @@ function createStorage() {
       if (!cur.admin) throw workerRefusal('save library entries through the admin');
       return cur.library.saveLibraryEntry(type, path, meta, body);
     },
+
+    // projects is Node-RED's Projects API (editorTheme.projects.enabled on
+    // the admin; lib/projects.js). It must exist before init: Node-RED
+    // looks for it first.
+    projects: projectsFacade(() => s && s.projectsApi),
 
     // close stops following the feed, drops a pending credentials flush and
     // aborts requests in flight. Node-RED never calls it; tests and

@@ -35,6 +35,12 @@ func (p *Projector) writeCompat(ctx context.Context, cc Compat, st *domain.State
 		}{st.Project.Name, st.Project.Updated.UnixMilli()})
 		w.Project = enc(b)
 	}
+	if ch.Packages && repair && st.Aggregates[domain.AggregatePackages] == 0 {
+		// The namespace never recorded packages (an import from an old
+		// cluster whose settings key a worker had overwritten): an empty
+		// list would make old workers with syncPackages uninstall theirs.
+		ch.Packages = false
+	}
 	if ch.Packages {
 		names := make([]string, 0, len(st.Packages))
 		for _, pk := range st.Packages {
@@ -49,12 +55,69 @@ func (p *Projector) writeCompat(ctx context.Context, cc Compat, st *domain.State
 			w.Library = map[string][]byte{e.Type + ":" + e.Path: enc(compatLibrary(e))}
 		}
 	}
-	if (ch.Flows || ch.Credentials) && st.Flows != nil || repair {
+	publish := (ch.Flows || ch.Credentials) && st.Flows != nil || repair
+	if repair && st.Flows != nil {
+		// Compat turned on for a namespace imported from an old cluster:
+		// its keys, written and published by the old module itself, hold
+		// these flows already. Publishing would make every old worker
+		// restart the same flows, and drop requests while it does.
+		same, err := p.oldModuleHolds(ctx, cc.Prefix, st)
+		if err != nil {
+			return err
+		}
+		publish = !same
+	}
+	if publish {
 		// The old module publishes Date.now() after saving flows.
 		now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 		w.Publish = append(w.Publish, streams.Message{Channel: cc.UpdateChannel, Payload: now})
 	}
 	return p.store.WriteCompat(ctx, w)
+}
+
+// oldModuleHolds reports whether the old module's flows and credentials
+// keys hold st's flows and credentials as the old module itself wrote them
+// (its "rev" is never flowhist's sha256: it writes "0"). Keys flowhist
+// wrote are never taken as published: a crash may have come between the
+// write and the message.
+func (p *Projector) oldModuleHolds(ctx context.Context, prefix string, st *domain.State) (bool, error) {
+	fv, cv, err := p.store.ReadCompatFlows(ctx, prefix)
+	if err != nil || fv == nil {
+		return false, err
+	}
+	doc, err := DecodeCompat(fv)
+	if err != nil {
+		return false, nil
+	}
+	var old struct {
+		Flows json.RawMessage `json:"flows"`
+		Rev   string          `json:"rev"`
+	}
+	if t := bytes.TrimSpace(doc); len(t) > 0 && t[0] == '[' {
+		old.Flows = t
+	} else if json.Unmarshal(doc, &old) != nil {
+		return false, nil
+	}
+	if old.Rev == st.Flows.SHA256() || !sameJSON(old.Flows, st.Flows.Bytes()) {
+		return false, nil
+	}
+	var creds []byte
+	if cv != nil {
+		if creds, err = DecodeCompat(cv); err != nil {
+			return false, nil
+		}
+	}
+	if st.Credentials == nil {
+		return creds == nil || sameJSON(creds, []byte("{}")), nil
+	}
+	return sameJSON(creds, st.Credentials), nil
+}
+
+// sameJSON reports whether a and b are the same JSON text but for
+// whitespace.
+func sameJSON(a, b []byte) bool {
+	var ca, cb bytes.Buffer
+	return json.Compact(&ca, a) == nil && json.Compact(&cb, b) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
 // compatFlows is the old module's flows value: {"flows": [...], "rev": "…"}.

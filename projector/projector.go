@@ -27,6 +27,9 @@ type Projector struct {
 type nsState struct {
 	mu sync.Mutex
 	st *domain.State // nil: load from Valkey before use
+	// last is the id of the event at st.Revision, "" when not known (the
+	// state was loaded): the next read checks the log still holds it.
+	last string
 }
 
 // New returns a Projector over store.
@@ -81,10 +84,26 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 			return 0, err
 		}
 	}
+	reloaded := false
 	for {
-		events, err := p.store.Read(ctx, ns, streams.Query{From: s.st.Revision + 1, Limit: p.cfg.Batch})
+		events, idAt, diverged, err := p.store.ReadAfter(ctx, ns, s.st.Revision, s.last, p.cfg.Batch)
 		if err != nil {
 			return s.st.Revision, err
+		}
+		if diverged {
+			// The log is not the one this state was folded from: Valkey
+			// lost data (a failover without durability) or was restored.
+			// Serving the old fold would answer flows that no longer
+			// exist: start again from what Valkey holds, and from the log
+			// itself if that diverges too.
+			if err := p.diverged(ctx, ns, s, reloaded); err != nil {
+				return 0, err
+			}
+			reloaded = true
+			continue
+		}
+		if s.last == "" {
+			s.last = idAt
 		}
 		if len(events) == 0 {
 			return s.st.Revision, nil
@@ -102,6 +121,24 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 	}
 }
 
+// diverged starts ns's fold again after its log changed under it: from the
+// stored state the first time, from an empty one (rewriting the stored
+// state) when that diverges too.
+func (p *Projector) diverged(ctx context.Context, ns string, s *nsState, again bool) error {
+	at := s.st.Revision
+	s.st, s.last = nil, ""
+	if !again {
+		p.log.Warn("the log no longer holds what was projected (Valkey lost or restored data): reloading the state", zap.String("ns", ns), zap.Uint64("rev", uint64(at)))
+		return p.load(ctx, ns, s)
+	}
+	p.log.Warn("the stored state is ahead of the log: rebuilding it from revision 1", zap.String("ns", ns), zap.Uint64("rev", uint64(at)))
+	if err := p.store.ResetState(ctx, ns); err != nil {
+		return err
+	}
+	s.st = domain.NewState(ns)
+	return nil
+}
+
 // load reads ns's stored state into s, repairing the old module's keys if a
 // crash left them behind the state.
 func (p *Projector) load(ctx context.Context, ns string, s *nsState) error {
@@ -109,7 +146,7 @@ func (p *Projector) load(ctx context.Context, ns string, s *nsState) error {
 	if err != nil {
 		return err
 	}
-	s.st = stored.State
+	s.st, s.last = stored.State, ""
 	if cc, ok := p.cfg.compatFor(ns); ok && stored.CompatRevision < stored.Revision {
 		all := domain.Change{Flows: true, Credentials: true, Settings: true, Packages: true, Project: true}
 		if err := p.writeCompat(ctx, cc, s.st, all, true); err != nil {
@@ -129,6 +166,7 @@ func (p *Projector) apply(ctx context.Context, s *nsState, e *domain.Event) erro
 		p.log.Error("event does not fold; run flowhist verify", zap.String("ns", e.Namespace), zap.Uint64("rev", uint64(e.Revision)), zap.Error(err))
 		return domain.Errorf(domain.ECORRUPT, "namespace %s: %v: run flowhist verify", e.Namespace, err)
 	}
+	s.last = e.ID
 	applied, err := p.store.SaveState(ctx, s.st, ch)
 	if err != nil {
 		s.st = nil
@@ -144,68 +182,6 @@ func (p *Projector) apply(ctx context.Context, s *nsState, e *domain.Event) erro
 		}
 	}
 	return nil
-}
-
-// Rebuild deletes ns's projected state and replays its log from revision 1.
-func (p *Projector) Rebuild(ctx context.Context, ns string) (domain.Revision, error) {
-	return p.RebuildProgress(ctx, ns, nil)
-}
-
-// RebuildProgress is Rebuild calling progress(done, total) after each batch
-// of events, for operators' progress bars.
-func (p *Projector) RebuildProgress(ctx context.Context, ns string, progress func(done, total domain.Revision)) (domain.Revision, error) {
-	head, err := p.store.Head(ctx, ns)
-	if err != nil {
-		return 0, err
-	}
-	s := p.ns(ns)
-	s.mu.Lock()
-	if err := p.store.ResetState(ctx, ns); err != nil {
-		s.mu.Unlock()
-		return 0, err
-	}
-	s.st = nil
-	s.mu.Unlock()
-	if progress == nil {
-		return p.CatchUpNamespace(ctx, ns)
-	}
-	for prev := domain.Revision(0); ; {
-		at, err := p.catchUpTo(ctx, ns, p.cfg.Batch)
-		if err != nil {
-			return at, err
-		}
-		progress(at, max(at, head.Revision))
-		if at >= head.Revision || at == prev {
-			return p.CatchUpNamespace(ctx, ns)
-		}
-		prev = at
-	}
-}
-
-// catchUpTo applies at most n more events of ns and returns the revision
-// the state is at.
-func (p *Projector) catchUpTo(ctx context.Context, ns string, n int) (domain.Revision, error) {
-	s := p.ns(ns)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.st == nil {
-		if err := p.load(ctx, ns, s); err != nil {
-			return 0, err
-		}
-	}
-	events, err := p.store.Read(ctx, ns, streams.Query{From: s.st.Revision + 1, Limit: n})
-	if err != nil {
-		return s.st.Revision, err
-	}
-	for _, e := range events {
-		if err := p.apply(ctx, s, e); err != nil {
-			if s.st == nil {
-				return 0, err
-			}
-			return s.st.Revision, err
-		}
-	}
-	return s.st.Revision, nil
 }
 
 // Run follows the projector consumer group of every namespace until ctx is

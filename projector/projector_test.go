@@ -2,6 +2,7 @@ package projector_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/streams/valkeytest"
+	"github.com/redis/rueidis"
 )
 
 func TestCatchUp(t *testing.T) {
@@ -184,4 +186,68 @@ func TestRebuild(t *testing.T) {
 		t.Fatalf("got %d (%v), want 40", at, err)
 	}
 	mustVerify(t, ctx, s, ns)
+}
+
+// TestLogLostUnderTheProjector has Valkey lose the newest revisions (a
+// failover without durability) and hand their numbers to new deploys: the
+// projector must serve the new flows, not its fold of the lost ones.
+func TestLogLostUnderTheProjector(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := mustClient(t, "")
+	s := mustStore(t, c)
+	ns := randomNS(t)
+	deploy := func(s *streams.Store, label string) {
+		t.Helper()
+		f, err := domain.ParseFlows([]byte(`[{"id":"t1","type":"tab","label":"` + label + `"}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range []string{"v1", "v2", "v3"} {
+		deploy(s, l)
+	}
+	p := mustProjector(t, s, projector.Config{})
+	label := func() string {
+		t.Helper()
+		var got string
+		if err := p.View(ctx, ns, func(st *domain.State) error { got = string(st.Flows.Bytes()); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := label(); !strings.Contains(got, "v3") {
+		t.Fatalf("got %s, want v3", got)
+	}
+	// Revisions 2 and 3 are lost from the log and the meta; the projected
+	// state keeps them (the worst case: it is ahead of the log).
+	keys := streams.KeysOf(ns)
+	first, err := c.Do(ctx, c.B().Xrange().Key(keys.Log).Start("1-0").End("1-0").Build()).AsXRange()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("read revision 1: %v %v", first, err)
+	}
+	add := c.B().Xadd().Key(keys.Log).Id("1-0").FieldValue()
+	for _, f := range []string{"e", "a", "r", "t", "p", "z"} {
+		add = add.FieldValue(f, first[0].FieldValues[f])
+	}
+	for _, cmd := range []rueidis.Completed{
+		c.B().Del().Key(keys.Log).Build(), // as the replica had it: revision 1 only
+		add.Build(),
+		c.B().Hset().Key(keys.Meta).FieldValue().FieldValue("rev", "1").FieldValue("a:flows", "1").Build(),
+	} {
+		if err := c.Do(ctx, cmd).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A deploy through another replica (no cached head) takes revision 2.
+	deploy(mustStore(t, c), "v4")
+	if got := label(); !strings.Contains(got, "v4") {
+		t.Fatalf("after the loss got %s, want v4: the projector served flows the log no longer has", got)
+	}
+	if r := mustVerify(t, ctx, s, ns); r.Revisions != 2 {
+		t.Fatalf("verify folded %d revisions, want 2", r.Revisions)
+	}
 }

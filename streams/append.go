@@ -24,10 +24,15 @@ const SchemaVersion = 1
 // appendScript checks the idempotency key, the expected aggregate revision
 // and the schema version, then adds the entry and updates meta, atomically.
 //
-// KEYS: meta, log, idempotency key (unused unless ARGV[4] == "1").
+// It also indexes the revision under every node the event's summary names
+// (see nodeindex.go), so a node's history reads its own revisions only; a
+// duplicate or a conflict returns before, so it indexes nothing.
+//
+// KEYS: meta, log, idempotency key (unused unless ARGV[4] == "1"), node
+// registry, then one node index key per node id in ARGV[12…].
 // ARGV: aggregate, expect ("any"|"exact"), expected revision, use idempotency,
 // fingerprint, idempotency ttl (s), envelope, payload, payload encoding,
-// schema version, patch bytes (flows only, else 0).
+// schema version, patch bytes (flows only, else 0), then the node ids.
 // Returns {"ok", "rev:arev:ms:snapRevs:snapBytes"}, {"dup", stored},
 // {"conflict", current} or an ESCHEMA error.
 var appendScript = newScript(`
@@ -54,6 +59,14 @@ local srev, arev, sms = string.format('%d', rev), string.format('%d', cur + 1), 
 redis.call('XADD', log, srev .. '-0', 'e', ARGV[7], 'a', ARGV[1], 'r', arev, 't', sms, 'p', ARGV[8], 'z', ARGV[9])
 redis.call('HSET', meta, 'rev', srev, 't', sms, field, arev)
 if not schema then redis.call('HSET', meta, 'schema', ARGV[10]) end
+if rev == 1 then redis.call('HSET', meta, 'ix', '1') end
+local nodes = #KEYS - 4
+if nodes > 0 then
+  for i = 1, nodes do redis.call('ZADD', KEYS[4 + i], rev, srev) end
+  for i = 12, 11 + nodes, 4000 do
+    redis.call('SADD', KEYS[4], unpack(ARGV, i, math.min(i + 3999, 11 + nodes)))
+  end
+end
 local sr, sb = 0, 0
 if ARGV[1] == 'flows' then
   sr = redis.call('HINCRBY', meta, 'snap:revs', 1)
@@ -156,11 +169,18 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 	if req.IdempotencyKey != "" {
 		useIdem = "1"
 	}
-	keys := []string{metaKey(e.Namespace), logKey(e.Namespace), idemKey(e.Namespace, req.IdempotencyKey)}
-	args := []string{
+	nodes := IndexedNodes(e)
+	keys := make([]string, 0, 4+len(nodes))
+	keys = append(keys, metaKey(e.Namespace), logKey(e.Namespace), idemKey(e.Namespace, req.IdempotencyKey), nodesKey(e.Namespace))
+	args := make([]string, 0, 11+len(nodes))
+	args = append(args,
 		e.Aggregate, expect, expRev, useIdem, req.Fingerprint,
 		strconv.FormatInt(int64(s.cfg.IdempotencyTTL/time.Second), 10),
 		string(env), payload, enc, strconv.Itoa(SchemaVersion), strconv.Itoa(req.patchBytes),
+	)
+	for _, id := range nodes {
+		keys = append(keys, nodeKey(e.Namespace, id))
+		args = append(args, id)
 	}
 
 	var res rueidis.RedisResult

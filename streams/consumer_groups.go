@@ -64,13 +64,15 @@ func (s *Store) CreateConsumer(ctx context.Context, ns, group, consumer string) 
 	return nil
 }
 
-// ReadGroup returns up to count events for consumer in group: first the
+// ReadGroup returns up to count entries for consumer in group: first the
 // entries delivered to it before and not acknowledged (a consumer that
 // crashed mid-reload gets them again), then new ones. With block > 0 it
-// waits that long for new entries when there are none.
+// waits that long for new entries when there are none. It returns their
+// positions, not their events: a consumer that needs the events reads the
+// log (Read), so nothing is decoded twice.
 //
 // Errors: ENOTFOUND (no such group), EUNAVAILABLE.
-func (s *Store) ReadGroup(ctx context.Context, ns, group, consumer string, count int, block time.Duration) ([]*domain.Event, error) {
+func (s *Store) ReadGroup(ctx context.Context, ns, group, consumer string, count int, block time.Duration) ([]Entry, error) {
 	if block > 0 {
 		events, err := s.readGroup(ctx, ns, group, consumer, count, "0", 0)
 		if err != nil || len(events) > 0 {
@@ -84,7 +86,7 @@ func (s *Store) ReadGroup(ctx context.Context, ns, group, consumer string, count
 	res := s.client.DoMulti(ctx,
 		b.Xreadgroup().Group(group, consumer).Count(int64(count)).Streams().Key(logKey(ns)).Id("0").Build(),
 		b.Xreadgroup().Group(group, consumer).Count(int64(count)).Streams().Key(logKey(ns)).Id(">").Build())
-	var out []*domain.Event
+	var out []Entry
 	seen := map[domain.Revision]bool{}
 	for _, r := range res {
 		events, err := s.decodeGroupReply(ns, group, r)
@@ -101,7 +103,7 @@ func (s *Store) ReadGroup(ctx context.Context, ns, group, consumer string, count
 	return out, nil
 }
 
-func (s *Store) decodeGroupReply(ns, group string, r rueidis.RedisResult) ([]*domain.Event, error) {
+func (s *Store) decodeGroupReply(ns, group string, r rueidis.RedisResult) ([]Entry, error) {
 	streams, err := r.AsXRead()
 	if rueidis.IsRedisNil(err) {
 		return nil, nil
@@ -112,10 +114,24 @@ func (s *Store) decodeGroupReply(ns, group string, r rueidis.RedisResult) ([]*do
 	if err != nil {
 		return nil, fmt.Errorf("streams: read group %s on %s: %w", group, ns, classify(err))
 	}
-	return decodeEntries(ns, streams[logKey(ns)])
+	return positions(ns, streams[logKey(ns)])
 }
 
-func (s *Store) readGroup(ctx context.Context, ns, group, consumer string, count int, id string, block time.Duration) ([]*domain.Event, error) {
+// positions returns the entries' revisions and aggregates, decoding
+// nothing else.
+func positions(ns string, entries []rueidis.XRangeEntry) ([]Entry, error) {
+	out := make([]Entry, 0, len(entries))
+	for _, en := range entries {
+		r, ok := revisionOf(en.ID)
+		if !ok {
+			return nil, corrupt(ns, "log entry %s is not a revision", en.ID)
+		}
+		out = append(out, Entry{Revision: domain.Revision(r), Aggregate: en.FieldValues["a"]})
+	}
+	return out, nil
+}
+
+func (s *Store) readGroup(ctx context.Context, ns, group, consumer string, count int, id string, block time.Duration) ([]Entry, error) {
 	b := s.client.B().Xreadgroup().Group(group, consumer).Count(int64(count))
 	var cmd rueidis.Completed
 	if block > 0 {
@@ -146,10 +162,10 @@ func (s *Store) Ack(ctx context.Context, ns, group string, revs ...domain.Revisi
 
 // Reclaim moves to consumer up to count entries of group that another
 // consumer received but has not acknowledged for at least minIdle (it
-// crashed or hangs), and returns them.
+// crashed or hangs), and returns their positions.
 //
 // Errors: ENOTFOUND (no such group), EUNAVAILABLE.
-func (s *Store) Reclaim(ctx context.Context, ns, group, consumer string, minIdle time.Duration, count int) ([]*domain.Event, error) {
+func (s *Store) Reclaim(ctx context.Context, ns, group, consumer string, minIdle time.Duration, count int) ([]Entry, error) {
 	res := s.client.Do(ctx, s.client.B().Xautoclaim().Key(logKey(ns)).Group(group).Consumer(consumer).
 		MinIdleTime(fmt.Sprint(minIdle.Milliseconds())).Start("0-0").Count(int64(count)).Build())
 	arr, err := res.ToArray()
@@ -166,7 +182,7 @@ func (s *Store) Reclaim(ctx context.Context, ns, group, consumer string, minIdle
 	if err != nil {
 		return nil, fmt.Errorf("streams: reclaim %s on %s: %w", group, ns, err)
 	}
-	return decodeEntries(ns, entries)
+	return positions(ns, entries)
 }
 
 // GroupInfo describes one consumer group.

@@ -177,7 +177,7 @@ func TestConsumerGroups(t *testing.T) {
 		ctx := testCtx(t)
 		group := streams.WorkerGroup("w3")
 		s.CreateGroup(ctx, ns, group, 0)
-		done := make(chan []*domain.Event)
+		done := make(chan []streams.Entry)
 		go func() {
 			events, _ := s.ReadGroup(ctx, ns, group, "w3", 10, 30*time.Second)
 			done <- events
@@ -185,8 +185,8 @@ func TestConsumerGroups(t *testing.T) {
 		s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
 		select {
 		case events := <-done:
-			if len(events) != 1 {
-				t.Fatalf("got %d events, want 1", len(events))
+			if len(events) != 1 || events[0].Revision != 1 || events[0].Aggregate != domain.AggregateSettings {
+				t.Fatalf("got %v, want revision 1 of the settings", events)
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("a blocked read did not wake on append")
@@ -233,7 +233,7 @@ func TestConsumerGroups(t *testing.T) {
 	})
 }
 
-func revisions(events []*domain.Event) []domain.Revision {
+func revisions(events []streams.Entry) []domain.Revision {
 	out := make([]domain.Revision, len(events))
 	for i, e := range events {
 		out[i] = e.Revision

@@ -7,7 +7,9 @@
 // index. Every key of a namespace carries the hash tag {ns}, so each script
 // touches one slot and Valkey Cluster works unchanged. Appends run one Lua
 // script that checks idempotency and the expected aggregate revision, adds
-// the entry and updates the namespace's meta hash atomically.
+// the entry and updates the namespace's meta hash atomically, and indexes
+// the revision under every node its summary names (nodeindex.go), so that a
+// node's history reads only its own revisions.
 //
 // Flows are stored as patches against the previous revision plus compressed
 // snapshots, content-addressed in the blob store; FlowsAt rebuilds any

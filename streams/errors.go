@@ -16,9 +16,10 @@ import (
 
 // classify returns err in the domain's vocabulary:
 //   - Valkey unreachable, loading its data set, read-only (a demoted
-//     primary), without a primary, out of memory, busy with a script, or not
-//     answering within the caller's deadline: EUNAVAILABLE, which the caller
-//     may retry;
+//     primary), without a primary, out of memory, busy with a script,
+//     unable to persist, refusing flowhist's credentials, or not answering
+//     within the caller's deadline: EUNAVAILABLE, which the caller may
+//     retry;
 //   - the caller's context cancelled (an HTTP client that went away):
 //     ECANCELED, which is nobody's failure;
 //   - any other Valkey error reply: EINTERNAL (a bug: a command flowhist
@@ -69,6 +70,12 @@ func classify(err error) error {
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey is busy running a script", Err: err}
 	case "NOREPLICAS":
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey has too few replicas to accept writes (min-replicas-to-write)", Err: err}
+	case "MISCONF":
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey refuses writes: it cannot persist them (MISCONF: check its disk and log)", Err: err}
+	case "NOAUTH", "WRONGPASS":
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey refuses flowhist's credentials: check valkey.username and valkey.password", Err: err}
+	case "NOPERM":
+		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey's ACL does not let flowhist's user run a command it needs", Err: err}
 	case "ESCHEMA":
 		return domain.Errorf(domain.EINTERNAL, "%s; upgrade flowhist", strings.TrimPrefix(rerr.Error(), "ESCHEMA "))
 	}

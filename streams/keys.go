@@ -10,6 +10,11 @@ func stateKey(ns string) string     { return "fh:{" + ns + "}:state" }
 func libKey(ns string) string       { return "fh:{" + ns + "}:lib" }
 func sessionsKey(ns string) string  { return "fh:{" + ns + "}:sessions" }
 
+// Node index (see nodeindex.go): the set of node ids indexed, and per node
+// a sorted set of the revisions that changed it.
+func nodesKey(ns string) string    { return "fh:{" + ns + "}:nodes" }
+func nodeKey(ns, id string) string { return "fh:{" + ns + "}:node:" + id }
+
 // workerStatusKey is the hash of ns's workers' reported package states.
 func workerStatusKey(ns string) string { return "fh:{" + ns + "}:workers:packages" }
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -68,6 +70,40 @@ func (s *Store) Read(ctx context.Context, ns string, q Query) ([]*domain.Event, 
 		return nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 	}
 	return decodeEntries(ns, entries)
+}
+
+// ReadAfter returns up to limit events of ns after revision at, in order,
+// having checked that the log still holds, at revision at, the event the
+// caller last read there (atID; "" skips the check). It reports diverged
+// when the log no longer reaches at or holds another event there: Valkey
+// lost data (a failover without durability) or was restored, and whatever
+// the caller built from the log must be built again. It also returns the
+// id of the event at revision at, for a caller that did not know it.
+//
+// Errors: EUNAVAILABLE, ECORRUPT.
+func (s *Store) ReadAfter(ctx context.Context, ns string, at domain.Revision, atID string, limit int) (events []*domain.Event, idAt string, diverged bool, err error) {
+	if at == 0 {
+		events, err = s.Read(ctx, ns, Query{Limit: limit})
+		return events, "", false, err
+	}
+	entries, err := s.client.Do(ctx, s.client.B().Xrange().Key(logKey(ns)).Start(entryID(uint64(at))).End("+").Count(int64(limit)+1).Build()).AsXRange()
+	if err != nil {
+		return nil, "", false, fmt.Errorf("streams: read %s: %w", ns, classify(err))
+	}
+	if len(entries) == 0 || entries[0].ID != entryID(uint64(at)) {
+		return nil, "", true, nil
+	}
+	// Only the envelope of the entry at revision at is read: its payload
+	// was applied already.
+	var env envelope
+	if err := json.Unmarshal([]byte(entries[0].FieldValues["e"]), &env); err != nil {
+		return nil, "", false, corrupt(ns, "revision %d: envelope: %v", at, err)
+	}
+	if atID != "" && env.ID != atID {
+		return nil, env.ID, true, nil
+	}
+	events, err = decodeEntries(ns, entries[1:])
+	return events, env.ID, false, err
 }
 
 // ReadRevision returns one event of ns.
@@ -178,12 +214,18 @@ func decodeEntry(ns string, en rueidis.XRangeEntry) (*domain.Event, error) {
 	if err := json.Unmarshal([]byte(en.FieldValues["e"]), &env); err != nil {
 		return nil, corrupt(ns, "revision %d: envelope: %v", rev, err)
 	}
-	payload := []byte(en.FieldValues["p"])
-	switch en.FieldValues["z"] {
+	return entryEvent(ns, rev, en, env)
+}
+
+// entryEvent is the event of entry en at revision rev, with envelope env.
+func entryEvent(ns string, rev uint64, en rueidis.XRangeEntry, env envelope) (*domain.Event, error) {
+	var payload []byte
+	switch p := en.FieldValues["p"]; en.FieldValues["z"] {
 	case "":
+		payload = []byte(p)
 	case "gz":
 		var err error
-		if payload, err = gunzip(payload); err != nil {
+		if payload, err = gunzipFrom(strings.NewReader(p), len(p)); err != nil {
 			return nil, corrupt(ns, "revision %d: payload: %v", rev, err)
 		}
 	default:
@@ -213,11 +255,43 @@ func revisionOf(id string) (uint64, bool) {
 	return n, n > 0
 }
 
-func gunzip(p []byte) ([]byte, error) {
-	r, err := gzip.NewReader(bytes.NewReader(p))
+func gunzip(p []byte) ([]byte, error) { return gunzipFrom(bytes.NewReader(p), len(p)) }
+
+// gunzipFrom decompresses the n bytes of gzip that r reads, into one buffer
+// sized by the size the gzip trailer records: replay, verify and node
+// history decompress snapshot-sized payloads, and growing a buffer by
+// doubling allocated three times the document.
+func gunzipFrom(r interface {
+	io.Reader
+	io.ReaderAt
+}, n int) ([]byte, error) {
+	hint := 0
+	var trailer [4]byte
+	if n >= 4 {
+		if _, err := r.ReadAt(trailer[:], int64(n-4)); err == nil {
+			// ISIZE is the size modulo 2^32; a damaged trailer only
+			// costs a wrong guess, so bound it.
+			hint = min(int(binary.LittleEndian.Uint32(trailer[:])), 64<<20)
+		}
+	}
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(r)
+	} else {
+		err = zr.Reset(r)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	return io.ReadAll(r)
+	defer gzipReaders.Put(zr)
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	if _, err := buf.ReadFrom(zr); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), zr.Close()
 }
+
+// gzipReaders keeps decompressors between uses, as gzipWriters does
+// compressors.
+var gzipReaders sync.Pool

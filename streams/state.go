@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,24 +17,26 @@ import (
 // old module's keys were last written at) and fh:{ns}:lib (library entries
 // by aggregate name).
 
-// stateScript applies one event's writes if and only if the checkpoint is
-// the revision before it: a redelivered or replayed event is a no-op, and
-// two projectors racing on the same event write once.
+// stateScript applies the writes of the events from ARGV[1] to ARGV[2] if
+// and only if the checkpoint is before ARGV[2] and not before ARGV[1]-1: a
+// redelivered or replayed event is a no-op, two projectors racing on the
+// same events write once, and a batch that another projector's checkpoint
+// reached part of still writes (its values are those at ARGV[2]).
 //
-// KEYS: state, lib. ARGV: revision, then triples op, field, value with op
-// "S" (state field) or "L" (library entry).
-// Returns 1 when applied, 0 when the revision was applied already, or an
-// EGAP error naming the checkpoint when an earlier revision is missing.
+// KEYS: state, lib. ARGV: first revision, last revision, then triples op,
+// field, value with op "S" (state field) or "L" (library entry).
+// Returns 1 when applied, 0 when the last revision was applied already, or
+// an EGAP error naming the checkpoint when an earlier revision is missing.
 var stateScript = newScript(`
-local rev = tonumber(ARGV[1])
+local from, rev = tonumber(ARGV[1]), tonumber(ARGV[2])
 local cp = tonumber(redis.call('HGET', KEYS[1], 'checkpoint') or '0')
 if cp >= rev then return 0 end
-if cp ~= rev - 1 then return redis.error_reply('EGAP checkpoint ' .. string.format('%d', cp)) end
-for i = 2, #ARGV, 3 do
+if cp < from - 1 then return redis.error_reply('EGAP checkpoint ' .. string.format('%d', cp)) end
+for i = 3, #ARGV, 3 do
   if ARGV[i] == 'S' then redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])
   else redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]) end
 end
-redis.call('HSET', KEYS[1], 'checkpoint', ARGV[1])
+redis.call('HSET', KEYS[1], 'checkpoint', ARGV[2])
 return 1
 `)
 
@@ -50,38 +53,62 @@ type projectJSON struct {
 // Errors: EINTERNAL when the checkpoint is behind st.Revision-1 (the caller
 // skipped an event), EUNAVAILABLE.
 func (s *Store) SaveState(ctx context.Context, st *domain.State, ch domain.Change) (bool, error) {
+	return s.SaveStates(ctx, st, st.Revision, []domain.Change{ch})
+}
+
+// SaveStates is SaveState for a run of events, from revision from to
+// st.Revision, folded into st: it writes each part that any of their
+// changes names once, with its value in st, in one round trip. It writes
+// if the stored checkpoint is at least from-1 and before st.Revision.
+//
+// Errors: EINTERNAL when the checkpoint is behind from-1, EUNAVAILABLE.
+func (s *Store) SaveStates(ctx context.Context, st *domain.State, from domain.Revision, changes []domain.Change) (bool, error) {
 	ns := st.Namespace
-	args := []string{st.Revision.String()}
-	set := func(op, field string, value []byte) { args = append(args, op, field, string(value)) }
-	if ch.Aggregate != "" {
-		set("S", "a:"+ch.Aggregate, []byte(st.Aggregates[ch.Aggregate].String()))
+	var all domain.Change
+	var aggs, libs []string
+	for _, ch := range changes {
+		all.Flows, all.Credentials, all.Settings = all.Flows || ch.Flows, all.Credentials || ch.Credentials, all.Settings || ch.Settings
+		all.Packages, all.Project = all.Packages || ch.Packages, all.Project || ch.Project
+		if ch.Aggregate != "" {
+			aggs = append(aggs, ch.Aggregate)
+		}
+		if ch.Library != "" {
+			libs = append(libs, ch.Library)
+		}
 	}
-	if ch.Flows {
+	slices.Sort(aggs)
+	slices.Sort(libs)
+	args := []string{from.String(), st.Revision.String()}
+	set := func(op, field string, value []byte) { args = append(args, op, field, string(value)) }
+	for _, agg := range slices.Compact(aggs) {
+		set("S", "a:"+agg, []byte(st.Aggregates[agg].String()))
+	}
+	if all.Flows {
 		set("S", "flows", st.Flows.Bytes())
 	}
-	if ch.Credentials {
+	if all.Credentials {
 		set("S", "credentials", st.Credentials)
 	}
-	if ch.Settings {
+	if all.Settings {
 		set("S", "settings", st.Settings)
 	}
-	if ch.Packages {
+	if all.Packages {
 		b, err := json.Marshal(st.Packages)
 		if err != nil {
 			return false, err
 		}
 		set("S", "packages", b)
 	}
-	if ch.Project && st.Project != nil {
+	if all.Project && st.Project != nil {
 		b, _ := json.Marshal(projectJSON{Name: st.Project.Name, Updated: st.Project.Updated.UnixMilli()})
 		set("S", "project", b)
 	}
-	if ch.Library != "" {
-		b, err := domain.EncodePayload(st.Library[ch.Library])
+	for _, lib := range slices.Compact(libs) {
+		b, err := domain.EncodePayload(st.Library[lib])
 		if err != nil {
 			return false, err
 		}
-		set("L", ch.Library, b)
+		set("L", lib, b)
 	}
 	n, err := stateScript.exec(ctx, s.client, []string{stateKey(ns), libKey(ns)}, args).AsInt64()
 	if err != nil {

@@ -75,6 +75,11 @@ func TestCluster(t *testing.T) {
 		if len(h.Entries) != 4 || h.Entries[2].Actor.User != "bob" {
 			t.Fatalf("%s: got history %+v", ns, h.Entries)
 		}
+		var nh httpapi.NodeHistory
+		json.Unmarshal(s.request(t, "GET", p+"/nodes/i1/history", "", "", nil), &nh)
+		if len(nh.Entries) != 2 || nh.Entries[0].Change != "changed" || nh.Entries[1].Change != "added" {
+			t.Fatalf("%s: got node history %+v, want i1 changed at 2, added at 1", ns, nh.Entries)
+		}
 	}
 	t.Run("NamespacesSpreadOverShards", func(t *testing.T) {
 		shards := 0
@@ -92,7 +97,7 @@ func TestCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ns := range namespaces {
-			for _, cmd := range [][]string{{"verify", "-n", ns, "--valkey-addr", nodes}, {"replay", "-n", ns, "--valkey-addr", nodes}} {
+			for _, cmd := range [][]string{{"verify", "-n", ns, "--valkey-addr", nodes}, {"replay", "-n", ns, "--valkey-addr", nodes}, {"verify", "-n", ns, "--valkey-addr", nodes}} {
 				if code, out, errOut := run(t, cmd...); code != 0 {
 					t.Fatalf("%s: exit %d\n%s%s", strings.Join(cmd, " "), code, out, errOut)
 				}

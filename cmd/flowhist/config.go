@@ -90,6 +90,10 @@ func addValkeyFlags(fs *pflag.FlagSet) {
 	fs.Bool("valkey-tls", false, "connect to Valkey with TLS (env FLOWHIST_VALKEY_TLS)")
 }
 
+// defaultConfigFiles are read, the first that exists, when --config names
+// none.
+var defaultConfigFiles = []string{"flowhist.yaml", "flowhist.yml", "/etc/flowhist/flowhist.yaml", "/etc/flowhist/flowhist.yml"}
+
 // loadConfig reads, in increasing precedence: defaults, the config file,
 // FLOWHIST_* environment variables (FLOWHIST_VALKEY_ADDR for valkey.addr),
 // and flags.
@@ -104,14 +108,18 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 			return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("read config %s: %v", path, err)}
 		}
 	} else {
-		v.SetConfigName("flowhist")
-		v.SetConfigType("yaml")
-		v.AddConfigPath(".")
-		v.AddConfigPath("/etc/flowhist")
-		if err := v.ReadInConfig(); err != nil {
-			if _, missing := err.(viper.ConfigFileNotFoundError); !missing {
-				return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("read config: %v", err)}
+		// The default files by their full names: viper's own search for
+		// "flowhist" also takes an extensionless file of that name, such
+		// as the binary itself in the directory it was built in.
+		for _, path := range defaultConfigFiles {
+			if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+				continue
 			}
+			v.SetConfigFile(path)
+			if err := v.ReadInConfig(); err != nil {
+				return domain.Errorf(domain.EINVALID, "read config %s: %v", path, err)
+			}
+			break
 		}
 	}
 	for flag, key := range map[string]string{"valkey-addr": "valkey.addr", "valkey-db": "valkey.db", "valkey-tls": "valkey.tls"} {
@@ -194,6 +202,11 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 		where = fmt.Sprintf("primary %q of the Sentinels at %s", s.MasterName, strings.Join(s.Addrs, ","))
 	}
 	client, err := streams.NewClient(opt)
+	if rerr, ok := rueidis.IsRedisErr(err); ok && !rerr.IsLoading() {
+		// Valkey answered, and refused: a configuration to fix, not an
+		// outage to wait out (WRONGPASS, NOAUTH, ERR invalid DB index…).
+		return nil, domain.Errorf(domain.EINVALID, "Valkey (%s) refused the connection: %v (check valkey.username, valkey.password and valkey.db)", where, err)
+	}
 	if err != nil {
 		return nil, domain.Errorf(domain.EUNAVAILABLE, "cannot reach Valkey (%s): %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", where, err)
 	}

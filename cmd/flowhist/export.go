@@ -18,9 +18,9 @@ import (
 const globalFile = "_global.json"
 
 func (m *Main) exportCommand(v *viper.Viper) *cobra.Command {
-	var output, dir string
+	var output, dir, history string
 	cmd := &cobra.Command{
-		Use:   "export REV (-o FILE | --dir DIR)",
+		Use:   "export REV (-o FILE | --dir DIR) | export [REV] --history FILE",
 		Short: "Write the flows as they were at a revision, to one file or one file per tab",
 		Long: `export writes the flows document of revision REV.
 
@@ -31,16 +31,40 @@ nodes, and the config nodes (on no tab) to DIR/_global.json; each file is a
 JSON array indented by 4 spaces like Node-RED's flows.json, so that the same
 revision always gives the same files, ready for git. Files of tabs that no
 longer exist are not removed: export into an empty directory to mirror a
-revision exactly. Exactly one of -o and --dir is required.
+revision exactly.
+
+--history FILE writes the namespace's whole log up to REV (default: all of
+it) as a history bundle for ` + "`flowhist import --from-export FILE`" + `, which
+replays it into another namespace or installation: a header line, then one
+JSON line per event with its type, time, actor and reason and the whole
+document of its aggregate after it (flows with their encrypted credentials,
+settings, a library entry, packages, the active project). Credentials of
+past revisions are not served by the API, so --history reads the log from
+Valkey directly, like verify (--valkey-addr or FLOWHIST_VALKEY_ADDR); the
+file holds encrypted credentials: keep it as safe as the Valkey data.
+
+Exactly one of -o, --dir and --history is required.
 ` + exitCodesHelp,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			n := 0
+			for _, s := range []string{output, dir, history} {
+				if s != "" {
+					n++
+				}
+			}
+			if n != 1 {
+				return &domain.Error{Code: domain.EINVALID, Message: "export needs exactly one of -o FILE, --dir DIR and --history FILE"}
+			}
+			if history != "" {
+				return m.exportHistory(cmd, v, args, history)
+			}
+			if len(args) != 1 {
+				return &domain.Error{Code: domain.EINVALID, Message: "export -o and --dir need the revision REV"}
+			}
 			rev, err := parseRev(args[0])
 			if err != nil {
 				return err
-			}
-			if (output == "") == (dir == "") {
-				return &domain.Error{Code: domain.EINVALID, Message: "export needs exactly one of -o FILE and --dir DIR"}
 			}
 			c, err := newClient(v, cmd)
 			if err != nil {
@@ -93,7 +117,55 @@ revision exactly. Exactly one of -o and --dir is required.
 	addClientFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the flows array to this file (- for stdout)")
 	cmd.Flags().StringVar(&dir, "dir", "", "write one file per tab and subflow into this directory")
+	cmd.Flags().StringVar(&history, "history", "", "write the whole log up to REV as a history bundle for import --from-export (- for stdout)")
+	addValkeyFlags(cmd.Flags())
 	return cmd
+}
+
+// exportHistory writes the history bundle of export --history.
+func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, file string) error {
+	var rev domain.Revision
+	if len(args) == 1 {
+		var err error
+		if rev, err = parseRev(args[0]); err != nil {
+			return err
+		}
+	}
+	c, err := newClient(v, cmd)
+	if err != nil {
+		return err
+	}
+	store, closeFn, err := openStore(v)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if file == "-" {
+		_, err := writeHistoryBundle(cmd.Context(), store, c.ns, rev, m.Stdout)
+		return err
+	}
+	tmp := file + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("create %s: %v", tmp, err)}
+	}
+	last, err := writeHistoryBundle(cmd.Context(), store, c.ns, rev, f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", tmp, cerr)}
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", file, err)}
+	}
+	if jsonFlag(cmd) {
+		data, _ := json.Marshal(map[string]any{"namespace": c.ns, "revision": last, "history": file})
+		return printJSON(m.Stdout, data)
+	}
+	fmt.Fprintf(m.Stdout, "wrote the history of %s up to revision %d to %s\n", c.ns, last, file)
+	return nil
 }
 
 // flowFile is one file of an export --dir.

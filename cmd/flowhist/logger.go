@@ -18,7 +18,7 @@ func newLogger(format, level string) (*zap.Logger, error) {
 	}
 	switch format {
 	case "auto":
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		if isTerminal(os.Stderr) {
 			format = "console"
 		} else {
 			format = "json"

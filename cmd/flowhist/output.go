@@ -38,15 +38,6 @@ func colorsFor(w io.Writer) colors {
 	return colors{bold: "\x1b[1m", red: "\x1b[31m", green: "\x1b[32m", yellow: "\x1b[33m", dim: "\x1b[2m", reset: "\x1b[0m"}
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // printTable prints rows aligned in columns under a header, which is bold
 // on a terminal. Escapes would count as width inside tabwriter, so the
 // header line is coloured after alignment.

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/projector"
@@ -32,17 +30,14 @@ internal error; 2 bad flags; 3 the namespace has no log; 6 Valkey
 unreachable.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := domain.ValidateNamespace(ns); err != nil {
-				return err
-			}
-			store, closeFn, err := openStore(v)
+			store, closeFn, err := openNamespace(v, ns)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
 			ctx := cmd.Context()
 			if dryRun {
-				r, err := projector.Verify(ctx, store, ns)
+				r, err := m.verifyShowingProgress(ctx, store, ns, "replay --dry-run")
 				if err != nil {
 					return err
 				}
@@ -74,7 +69,7 @@ unreachable.`,
 			if err != nil {
 				return err
 			}
-			bar := newProgress(m.Stderr)
+			bar := newProgress(m.Stderr, "replay")
 			rev, err := proj.RebuildProgress(ctx, ns, bar.update)
 			bar.done()
 			if err != nil {
@@ -94,42 +89,4 @@ unreachable.`,
 	cmd.MarkFlagRequired("namespace")
 	addValkeyFlags(cmd.Flags())
 	return cmd
-}
-
-// progress draws a bar redrawn in place on a terminal, or a plain line
-// every 10% elsewhere (a log file, CI).
-type progress struct {
-	w        io.Writer
-	terminal bool
-	tenths   int // the last 10% step printed
-	drawn    bool
-}
-
-func newProgress(w io.Writer) *progress {
-	return &progress{w: w, terminal: isTerminal(w), tenths: -1}
-}
-
-const barWidth = 30
-
-func (p *progress) update(done, total domain.Revision) {
-	if total == 0 {
-		return
-	}
-	if p.terminal {
-		filled := int(uint64(done) * barWidth / uint64(total))
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat("-", barWidth-filled), done, total)
-		p.drawn = true
-		return
-	}
-	if t := int(uint64(done) * 10 / uint64(total)); t > p.tenths {
-		p.tenths = t
-		fmt.Fprintf(p.w, "replay: %d/%d revisions (%d%%)\n", done, total, t*10)
-	}
-}
-
-// done ends the bar's line.
-func (p *progress) done() {
-	if p.drawn {
-		fmt.Fprintln(p.w)
-	}
 }

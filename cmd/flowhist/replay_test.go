@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams/streamstest"
 )
@@ -78,23 +77,4 @@ func TestReplay(t *testing.T) {
 		}
 		oneLineErr(t, errOut)
 	})
-}
-
-func TestProgress(t *testing.T) {
-	var b strings.Builder
-	p := newProgress(&b)
-	for done := 100; done <= 1000; done += 100 {
-		p.update(domain.Revision(done), 1000)
-	}
-	p.done()
-	if n := strings.Count(b.String(), "\n"); n != 10 {
-		t.Errorf("got %d lines:\n%s\nwant one per 10%%", n, b.String())
-	}
-	p = &progress{w: &b, terminal: true}
-	b.Reset()
-	p.update(512, 1000)
-	p.done()
-	if got, want := b.String(), "\r[###############---------------] 512/1000\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
 }

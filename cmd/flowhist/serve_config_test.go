@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,5 +70,26 @@ func TestTokensFromEnvironment(t *testing.T) {
 	t.Setenv("FLOWHIST_AUTH_TOKENS", `not json`)
 	if _, err := readServeConfig(v); err == nil || strings.Contains(err.Error(), "not json") {
 		t.Fatalf("got %v, want a usage error that does not echo the value", err)
+	}
+}
+
+// TestConfigFileByItsName runs the CLI where a file named just "flowhist"
+// lies beside flowhist.yaml (the binary, built in place): the yaml is read,
+// the binary is not taken for a config file.
+func TestConfigFileByItsName(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile("flowhist", []byte("\x7fELF\x02\x01\x01\x00binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, "token"); code != 0 || len(strings.TrimSpace(out)) != 64 {
+		t.Fatalf("with no config file: got exit %d, %q %q", code, out, errOut)
+	}
+	if err := os.WriteFile("flowhist.yaml", []byte("valkey:\n  addr: 127.0.0.1:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "verify", "-n", "x")
+	if code != exitUnavailable || !strings.Contains(errOut, "127.0.0.1:1") {
+		t.Fatalf("got exit %d, stderr %q; want %d naming 127.0.0.1:1 from flowhist.yaml", code, errOut, exitUnavailable)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -24,15 +25,12 @@ nothing. It exits 0 when everything matches and 1 naming the first bad
 revision or key otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := domain.ValidateNamespace(ns); err != nil {
-				return err
-			}
-			store, closeFn, err := openStore(v)
+			store, closeFn, err := openNamespace(v, ns)
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			r, err := projector.Verify(cmd.Context(), store, ns)
+			r, err := m.verifyShowingProgress(cmd.Context(), store, ns, "verify")
 			if err != nil {
 				return err
 			}
@@ -42,6 +40,9 @@ revision or key otherwise.`,
 				enc.Encode(r)
 			} else if r.OK {
 				fmt.Fprintf(m.Stdout, "namespace %s: %d revisions verified, state matches the log\n", ns, r.Revisions)
+				if r.NodeIndexIncomplete {
+					fmt.Fprintf(m.Stdout, "namespace %s: its node index was written before flowhist kept one: node history reads the whole log until 'flowhist replay -n %s' builds it\n", ns, ns)
+				}
 			}
 			switch {
 			case r.OK:
@@ -58,6 +59,22 @@ revision or key otherwise.`,
 	cmd.MarkFlagRequired("namespace")
 	addValkeyFlags(cmd.Flags())
 	return cmd
+}
+
+// openNamespace checks ns and opens the store, as openStore does.
+func openNamespace(v *viper.Viper, ns string) (*streams.Store, func(), error) {
+	if err := domain.ValidateNamespace(ns); err != nil {
+		return nil, nil, err
+	}
+	return openStore(v)
+}
+
+// verifyShowingProgress verifies ns with a progress bar labelled label on
+// stderr.
+func (m *Main) verifyShowingProgress(ctx context.Context, store *streams.Store, ns, label string) (projector.Report, error) {
+	bar := newProgress(m.Stderr, label)
+	defer bar.done()
+	return projector.VerifyProgress(ctx, store, ns, bar.update)
 }
 
 // openStore connects to Valkey and returns the store and a function that

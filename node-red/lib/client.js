@@ -1,9 +1,31 @@
 'use strict';
 
-// HTTP access to one flowhist namespace, with retries.
+// HTTP access to one flowhist namespace, with retries and, given several
+// flowhist replicas' URLs, failover between them.
 //
-// A request is retried, with exponential backoff, on network errors,
-// timeouts and 5xx answers until retryFor has passed; a 4xx answer is final.
+// Requests go to the current URL. When it stops answering, the client makes
+// the next URL current (round robin, so after the last comes the first
+// again) and the request moves with it. "Stops answering" is:
+//
+//   - refused: the connection could not be made (ECONNREFUSED, a name that
+//     does not resolve, an unreachable host, a connect timeout). The request
+//     was never sent, so any request, even a non-idempotent write, is sent
+//     to the next URL.
+//   - lost: the connection broke (reset, closed mid-answer), no answer came
+//     within the timeout, or a proxy answered 502, 503 or 504. The request
+//     may have been processed: only idempotent requests are sent again (a
+//     GET; a PUT, which replaces; a POST with an Idempotency-Key, as the
+//     admin's deploys carry; an acknowledgement of the feed; or a request
+//     marked idempotent). Any other write fails with the error, and the
+//     next request goes to the next URL.
+//
+// Other URLs are tried at once, each once; after a round of them the
+// request is retried with exponential backoff, on network errors, timeouts
+// and 5xx answers (500 from flowhist is retried on the same URL: another
+// replica on the same Valkey would answer the same) until retryFor has
+// passed; a 4xx answer is final. The client stays on a URL that answers:
+// it does not go back to the first one when it returns.
+//
 // Errors are FlowhistError: httpStatus and code come from flowhist's
 // {"code", "message"} body. They deliberately have no `status` property:
 // Node-RED's Admin API would send that status to the editor (a 409 there
@@ -25,6 +47,28 @@ function isRetryable(err) {
   return err instanceof FlowhistError && (err.httpStatus === undefined || err.httpStatus >= 500);
 }
 
+// Network error codes (err.cause.code of a failed fetch) that mean the
+// connection was never made: nothing was sent.
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+// Statuses a proxy or load balancer in front of a replica answers when the
+// replica is gone; flowhist answers 503 when it cannot reach Valkey.
+const GONE = new Set([502, 503, 504]);
+
+// POSTs that are idempotent by flowhist's protocol: acknowledging up to a
+// revision twice acknowledges it once.
+const IDEMPOTENT_POSTS = new Set(['/feed/ack']);
+
+// isIdempotent reports whether sending method path again cannot do twice
+// what the first one did.
+function isIdempotent(method, path, opts) {
+  if (opts.idempotent === true) return true;
+  if (method === 'POST' && IDEMPOTENT_POSTS.has(path.split('?')[0])) return true;
+  if (['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'].includes(method)) return true;
+  const h = opts.headers || {};
+  return Object.keys(h).some((k) => k.toLowerCase() === 'idempotency-key' && h[k]);
+}
+
 // parseRevision reads a revision from an ETag ("12", W/"12") or a
 // Flowhist-Revision header; null when absent or malformed.
 function parseRevision(v) {
@@ -34,10 +78,13 @@ function parseRevision(v) {
 }
 
 class Client {
-  // opts: url, namespace, token, retryFor, retryDelay, retryMaxDelay,
-  // requestTimeout, log.
+  // opts: urls (flowhist replicas' base URLs; or url, one), namespace,
+  // token, retryFor, retryDelay, retryMaxDelay, requestTimeout, log.
   constructor(opts) {
-    this.base = `${opts.url}/v1/namespaces/${encodeURIComponent(opts.namespace)}`;
+    this.urls = opts.urls && opts.urls.length ? opts.urls.slice() : [opts.url];
+    this.bases = this.urls.map((u) => `${u}/v1/namespaces/${encodeURIComponent(opts.namespace)}`);
+    this.current = 0; // index of the URL requests go to
+    this.answered = true; // the current URL answered since the last move
     this.token = opts.token;
     this.retryFor = opts.retryFor;
     this.retryDelay = opts.retryDelay;
@@ -56,23 +103,66 @@ class Client {
     return this.closer.signal.aborted;
   }
 
+  // url is the flowhist URL requests go to now.
+  get url() {
+    return this.urls[this.current];
+  }
+
+  // failover makes the URL after at current, unless another request moved
+  // on from at already. err says why at was left. A move away from a URL
+  // that answered is a warning; the moves that follow while none answers
+  // (an outage of every replica, which the retries report) are debug.
+  failover(at, err) {
+    if (this.urls.length < 2 || this.current !== at) return;
+    this.current = (at + 1) % this.urls.length;
+    const level = this.answered ? 'warn' : 'debug';
+    this.answered = false;
+    if (this.log) this.log[level](`flowhist at ${this.urls[at]} does not answer (${err.reason || err.message}); using ${this.urls[this.current]}`);
+  }
+
   // request sends method path (relative to the namespace) and resolves to
   // {status, headers, text} for any 2xx/3xx answer.
-  // opts: json (body, sent as JSON), headers, retry (default true),
-  // timeout (ms, default requestTimeout, for the whole answer), signal (an
-  // extra abort signal), onLine (async (line) => …: the answer is read as it
-  // comes, one call per non-empty line, awaited in order; text is then '').
+  // opts: json (body, sent as JSON), headers, retry (default true: with
+  // false, a failed request is still sent once to each other URL when the
+  // rules above allow, but not retried after a wait), idempotent (true: may
+  // be sent again whatever its method), timeout (ms, default
+  // requestTimeout, for the whole answer), signal (an extra abort signal),
+  // onLine (async (line) => …: the answer is read as it comes, one call per
+  // non-empty line, awaited in order; text is then ''; once a line was
+  // handled, a broken answer is not sent again).
   async request(method, path, opts = {}) {
     const retry = opts.retry !== false;
+    const idempotent = isIdempotent(method, path, opts);
     const deadline = Date.now() + this.retryFor;
-    for (let attempt = 0; ; attempt++) {
+    let handled = false;
+    const o = opts.onLine
+      ? Object.assign({}, opts, {
+          onLine: (line) => {
+            handled = true;
+            return opts.onLine(line);
+          },
+        })
+      : opts;
+    let tried = 1; // URLs tried since the last wait
+    for (let attempt = 0; ; ) {
+      const at = this.current;
       let err;
       try {
-        return await this.once(method, path, opts);
+        return await this.once(at, method, path, o);
       } catch (e) {
         err = e;
       }
-      if (this.closed || (opts.signal && opts.signal.aborted) || !retry || !isRetryable(err)) throw err;
+      if (this.closed || (opts.signal && opts.signal.aborted)) throw err;
+      if (err.failover) this.failover(at, err);
+      // Sending again is safe when nothing was sent, or sending twice
+      // does what sending once did.
+      const again = !handled && isRetryable(err) && (err.failover === 'refused' || idempotent);
+      if (!again) throw err;
+      if (err.failover && tried < this.urls.length) {
+        tried++;
+        continue; // the next URL, at once
+      }
+      if (!retry) throw err;
       const delay = backoffDelay(attempt, this.retryDelay, this.retryMaxDelay);
       if (Date.now() + delay > deadline) {
         err.message += ` (gave up after ${Math.round((Date.now() - (deadline - this.retryFor)) / 1000)} s of retries)`;
@@ -80,11 +170,15 @@ class Client {
       }
       if (attempt === 0 && this.log) this.log.warn(`${err.message}; retrying`);
       await sleep(delay, this.closer.signal);
+      attempt++;
+      tried = 1;
     }
   }
 
-  // once sends one request; a network error, timeout or HTTP error rejects.
-  async once(method, path, opts) {
+  // once sends one request to URL number at; a network error, timeout or
+  // HTTP error rejects, with failover 'refused' or 'lost' when that URL
+  // stopped answering (see the top of this file).
+  async once(at, method, path, opts) {
     const headers = Object.assign({}, opts.headers);
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     let body;
@@ -112,7 +206,8 @@ class Client {
     let text;
     let lineErr; // what onLine threw: passed on as it is
     try {
-      res = await fetch(this.base + path, { method, headers, body, signal: ac.signal });
+      res = await fetch(this.bases[at] + path, { method, headers, body, signal: ac.signal });
+      if (at === this.current && !GONE.has(res.status)) this.answered = true;
       if (opts.onLine && res.status < 400) {
         text = '';
         await readLines(res.body, ac.signal, async (line) => {
@@ -134,7 +229,8 @@ class Client {
       if (lineErr) throw lineErr;
       for (const s of signals) if (s.aborted) throw s.reason;
       const reason = timedOut ? `no answer within ${timeout} ms` : describeNetworkError(e);
-      throw new FlowhistError(`flowhist: ${what}: ${reason}`, { code: 'flowhist_unavailable' });
+      const failover = !timedOut && NOT_SENT.has(networkCode(e)) ? 'refused' : 'lost';
+      throw new FlowhistError(`flowhist: ${what}: ${reason}`, { code: 'flowhist_unavailable', failover, reason, url: this.urls[at] });
     } finally {
       clearTimeout(timer);
       for (const s of signals) s.removeEventListener('abort', onAbort);
@@ -149,6 +245,7 @@ class Client {
       const code = typeof info.code === 'string' && info.code ? info.code : `http_${res.status}`;
       const message = typeof info.message === 'string' && info.message ? info.message : res.statusText || 'error';
       const props = { httpStatus: res.status, code };
+      if (GONE.has(res.status)) Object.assign(props, { failover: 'lost', reason: `HTTP ${res.status}`, url: this.urls[at] });
       if (info.currentRevision !== undefined) props.currentRevision = info.currentRevision;
       throw new FlowhistError(`flowhist: ${what}: HTTP ${res.status} ${code}: ${message}`, props);
     }
@@ -208,6 +305,12 @@ function parseJSON(text, what) {
   }
 }
 
+// networkCode is the system or undici error code behind a failed fetch.
+function networkCode(e) {
+  for (let c = e; c; c = c.cause) if (typeof c.code === 'string' && c.code) return c.code;
+  return '';
+}
+
 // describeNetworkError names the cause of a failed fetch (undici hides it in
 // err.cause, e.g. ECONNREFUSED).
 function describeNetworkError(e) {
@@ -216,4 +319,4 @@ function describeNetworkError(e) {
   return (e && e.message) || String(e);
 }
 
-module.exports = { Client, FlowhistError, parseRevision, parseJSON };
+module.exports = { Client, FlowhistError, parseRevision, parseJSON, isIdempotent };

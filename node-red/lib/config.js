@@ -38,6 +38,44 @@ function fail(msg) {
   return err;
 }
 
+// parseURLs reads flowhist.url: one URL, several (an array, or one string
+// with commas, as an environment variable gives them), each flowhist's base
+// URL. Several are replicas on one Valkey: the client uses one at a time
+// and moves to the next when it stops answering.
+function parseURLs(v) {
+  const missing = "settings.flowhist.url is missing: set it to the flowhist server's base URL, e.g. 'http://127.0.0.1:8080' (or a list of replicas' URLs)";
+  let list;
+  if (typeof v === 'string') list = v.split(',');
+  else if (Array.isArray(v)) list = v;
+  else throw fail(missing);
+  list = list.map((u) => (typeof u === 'string' ? u.trim() : u)).filter((u) => u !== '');
+  if (list.length === 0) throw fail(missing);
+  const out = [];
+  for (const [i, u] of list.entries()) {
+    const name = Array.isArray(v) || list.length > 1 ? `settings.flowhist.url[${i}]` : 'settings.flowhist.url';
+    if (typeof u !== 'string') throw fail(`${name} must be a string URL such as http://127.0.0.1:8080`);
+    let url;
+    try {
+      url = new URL(u);
+    } catch (_) {
+      throw fail(`${name} is not a URL: use e.g. http://127.0.0.1:8080`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw fail(`${name} must start with http:// or https://, not ${url.protocol}//`);
+    }
+    if (url.username || url.password) {
+      throw fail(`${name} must not contain a user or password: put the token in settings.flowhist.token`);
+    }
+    if (url.search || url.hash) {
+      throw fail(`${name} must not have a query or fragment`);
+    }
+    const base = url.href.replace(/\/+$/, '');
+    if (out.includes(base)) throw fail(`${name} ${base} is listed twice`);
+    out.push(base);
+  }
+  return out;
+}
+
 // parseConfig returns the validated options. settings is what Node-RED passes
 // to init (its settings.js values are properties of it).
 function parseConfig(settings) {
@@ -45,24 +83,7 @@ function parseConfig(settings) {
   if (!o || typeof o !== 'object') {
     throw fail("settings.flowhist is missing: add flowhist: { url: 'http://127.0.0.1:8080', namespace: 'prod', role: 'admin' } to settings.js");
   }
-  if (typeof o.url !== 'string' || o.url.trim() === '') {
-    throw fail("settings.flowhist.url is missing: set it to the flowhist server's base URL, e.g. 'http://127.0.0.1:8080'");
-  }
-  let url;
-  try {
-    url = new URL(o.url.trim());
-  } catch (_) {
-    throw fail('settings.flowhist.url is not a URL: use e.g. http://127.0.0.1:8080');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw fail(`settings.flowhist.url must start with http:// or https://, not ${url.protocol}//`);
-  }
-  if (url.username || url.password) {
-    throw fail('settings.flowhist.url must not contain a user or password: put the token in settings.flowhist.token');
-  }
-  if (url.search || url.hash) {
-    throw fail('settings.flowhist.url must not have a query or fragment');
-  }
+  const urls = parseURLs(o.url);
   if (typeof o.namespace !== 'string' || o.namespace === '') {
     throw fail("settings.flowhist.namespace is missing: name this Node-RED deployment, e.g. 'prod' (the same on the admin and its workers)");
   }
@@ -100,7 +121,8 @@ function parseConfig(settings) {
     throw fail('settings.credentialSecret is not set: set the same credentialSecret on the admin and every worker (e.g. credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET, and export that variable). flowhist does not store a generated _credentialSecret');
   }
   const cfg = {
-    url: url.href.replace(/\/+$/, ''),
+    url: urls[0],
+    urls,
     token: o.token || undefined,
     namespace: o.namespace,
     role: o.role,

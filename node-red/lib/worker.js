@@ -160,12 +160,16 @@ class Follower {
       news = true;
       await this.handle(parseNews(line));
     };
-    if (this.duplex) {
+    // As the client does for its requests: a feed request that found its
+    // flowhist gone goes to each other replica's URL at once.
+    const urls = Array.isArray(this.client.urls) ? this.client.urls.length : 1;
+    for (let tried = 1; this.duplex; tried++) {
       try {
         await this.followDuplex(path, onLine);
         answered();
         return news;
       } catch (err) {
+        if (!news && err.failover && tried < urls && !this.stopped) continue;
         if (news || !(err.httpStatus === 404 || err.httpStatus === 405)) throw err;
         this.duplex = false;
         this.log.info('flowhist has no POST /feed: following with GET /feed and acknowledging with POST /feed/ack');
@@ -186,27 +190,42 @@ class Follower {
   // body. The answer has feedWait + requestTimeout, paused while a line is
   // handled; a 4xx/5xx or network error rejects with a FlowhistError.
   followDuplex(path, onLine) {
-    const base = namespaceURL(this.client);
-    const url = new URL(base + path);
+    const client = this.client;
+    const at = client.current; // the replica asked, with several URLs
+    const url = new URL(namespaceURL(client) + path);
     const headers = { 'Content-Type': 'application/x-ndjson', 'Transfer-Encoding': 'chunked' };
-    if (this.client.token) headers.Authorization = `Bearer ${this.client.token}`;
+    if (client.token) headers.Authorization = `Bearer ${client.token}`;
     const timeout = this.feedWait + this.requestTimeout;
-    const signal = this.stopper.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
+    const signals = [this.stopper.signal, client.closer && client.closer.signal].filter(Boolean);
+    for (const s of signals) if (s.aborted) return Promise.reject(s.reason);
+    // gone tells the client that the replica asked stopped answering, so
+    // that its requests and the next feed request go to the next one.
+    const gone = (err, failover, reason) => {
+      err.failover = failover;
+      err.reason = reason;
+      if (typeof client.failover === 'function' && Array.isArray(client.urls)) {
+        err.url = client.urls[at];
+        client.failover(at, err);
+      }
+      return err;
+    };
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, agent: false });
       let timer;
       let settled = false;
       const arm = () => {
         clearTimeout(timer);
-        timer = setTimeout(() => fail(new FlowhistError(`flowhist: POST /feed: no answer within ${timeout} ms`, { code: 'flowhist_unavailable' })), timeout);
+        timer = setTimeout(() => {
+          const reason = `no answer within ${timeout} ms`;
+          fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), 'lost', reason));
+        }, timeout);
       };
-      const onAbort = () => fail(signal.reason);
+      const onAbort = (ev) => fail(ev.target.reason);
       const finish = (err) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+        for (const s of signals) s.removeEventListener('abort', onAbort);
         if (this.ackLine === ackLine) this.ackLine = null;
         if (err) req.destroy();
         else req.end();
@@ -224,17 +243,22 @@ class Follower {
         req.write(`{"ack":${rev}}\n`);
         return true;
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
       arm();
       req.on('error', (e) => {
-        const err = new FlowhistError(`flowhist: POST /feed: ${e.message || e.code}`, { code: 'flowhist_unavailable' });
-        const c = e && e.code;
-        err.failover = c === 'ECONNREFUSED' || c === 'ENOTFOUND' || c === 'EAI_AGAIN' || c === 'EHOSTUNREACH' || c === 'ENETUNREACH' ? 'refused' : 'lost';
-        fail(err);
-        if (typeof this.client.failover === 'function' && this.client.urls) this.client.failover(this.client.current, err);
+        if (settled) return;
+        const reason = e.message || e.code;
+        const refused = NOT_SENT.has(e.code) && !answer;
+        fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), refused ? 'refused' : 'lost', reason));
       });
       req.on('response', async (res) => {
         try {
+          if (GONE.has(res.statusCode)) {
+            res.resume();
+            const reason = `HTTP ${res.statusCode}`;
+            throw gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { httpStatus: res.statusCode, code: `http_${res.statusCode}` }), 'lost', reason);
+          }
+          if (at === client.current) client.answered = true;
           if (res.statusCode >= 400) {
             let text = '';
             for await (const chunk of res) text += chunk;
@@ -270,7 +294,7 @@ class Follower {
           finish();
         } catch (e) {
           if (settled) return;
-          if (e instanceof FlowhistError || e === signal.reason) fail(e);
+          if (e instanceof FlowhistError || signals.some((s) => s.reason === e)) fail(e);
           else fail(new FlowhistError(`flowhist: POST /feed: ${e.message}`, { code: 'flowhist_unavailable' }));
         }
       });
@@ -401,6 +425,12 @@ class Follower {
     await Promise.allSettled([this.loop, this.reloading, this.recovering].filter(Boolean));
   }
 }
+
+// Network error codes that mean the connection was never made, and
+// statuses a proxy answers when the flowhist behind it is gone, as the
+// client classifies them.
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const GONE = new Set([502, 503, 504]);
 
 // namespaceURL is the namespace's base URL the client sends requests to
 // now (one URL, or the current one of several replicas').

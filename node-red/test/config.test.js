@@ -68,7 +68,12 @@ test('the exported module has every storage function as an own property', () => 
     assert.ok(Object.prototype.hasOwnProperty.call(m, fn), fn);
     assert.equal(typeof m[fn], 'function');
   }
-  assert.equal(m.projects, undefined);
+  // Node-RED Projects (lib/projects.js): the object exists before init, as
+  // Node-RED looks for it first, and says "no project" until the admin has
+  // initialised them.
+  assert.equal(typeof m.projects, 'object');
+  assert.equal(m.projects.getActiveProject(), null);
+  assert.throws(() => m.projects.listProjects(), /admin only/);
 });
 
 test('calls before init say so', async () => {

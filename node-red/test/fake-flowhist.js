@@ -5,7 +5,10 @@
 // the real server the module's protocol handling depends on (revisions, the
 // worker's consumer group with its pending entries); the real server is
 // tested end to end in Go. Tests override any route with fake.route().
-// (node --test runs this file too; it defines no tests.)
+// startFake({shareWith: other}) serves other's state, as a second flowhist
+// replica on the same Valkey does; stop() and restart() let a test kill and
+// bring back one of them. (node --test runs this file too; it defines no
+// tests.)
 
 const http = require('node:http');
 const { EventEmitter } = require('node:events');
@@ -17,28 +20,20 @@ async function startFake(opts = {}) {
   const fake = new EventEmitter();
   fake.requests = [];
   fake.routes = new Map();
-  // The namespace: a log of {revision, flows} entries and the state.
-  fake.log = [];
-  fake.flows = [];
-  fake.flowsRevision = 0;
-  fake.credentials = {};
-  fake.settings = {};
-  fake.sessions = {};
-  fake.library = new Map(); // "type:path" -> {meta, body}
-  // The worker's group; 'pending-first' answers unacknowledged entries
-  // alone, as the real server does; 'all' answers pending and new together.
-  fake.feedMode = opts.feedMode || 'pending-first';
-  // With stream, a feed request with stream=1 is answered as the real
-  // server does: one line of news per burst on the same answer. Without,
-  // every answer is a single news object, as a stream the server ended
-  // after its first line.
-  fake.stream = opts.stream === true;
+  fake.open = new Set(); // feed responses waiting
   // With duplex (the default), POST /feed is the streamed feed with
   // acknowledgements on its body; without, it is a 404, as from a flowhist
   // older than it.
   fake.duplex = opts.duplex !== false;
-  fake.group = null; // {lastDelivered, acked}
-  fake.open = new Set(); // feed responses waiting
+  // The namespace's state. With shareWith, this fake serves the state of
+  // another fake, as two flowhist replicas on one Valkey do: the log, the
+  // worker's consumer group and everything else are the same objects.
+  const shared = opts.shareWith ? opts.shareWith.shared : newState(opts);
+  fake.shared = shared;
+  for (const k of Object.keys(shared)) {
+    if (k === 'bus') continue;
+    Object.defineProperty(fake, k, { get: () => shared[k], set: (v) => (shared[k] = v), enumerable: true });
+  }
 
   fake.revision = () => (fake.log.length ? fake.log[fake.log.length - 1].revision : 0);
 
@@ -52,7 +47,7 @@ async function startFake(opts = {}) {
       fake.flowsRevision = revision;
     }
     fake.log.push({ revision, flows: changesFlows, packages });
-    fake.emit('append', revision);
+    shared.bus.emit('append', revision);
     return revision;
   };
 
@@ -170,14 +165,14 @@ async function startFake(opts = {}) {
       }
       const woke = await new Promise((resolve) => {
         const done = (v) => {
-          fake.off('append', onAppend);
+          shared.bus.off('append', onAppend);
           res.off('close', onClose);
           fake.open.delete(done);
           resolve(v);
         };
         const onAppend = () => done(true);
         const onClose = () => done(false);
-        fake.on('append', onAppend);
+        shared.bus.on('append', onAppend);
         res.on('close', onClose);
         done.res = res;
         fake.open.add(done);
@@ -298,6 +293,31 @@ async function startFake(opts = {}) {
   fake.restart = () => listen(fake.port);
   fake.close = fake.stop;
   return fake;
+}
+
+// newState is a namespace's state: a log of {revision, flows, packages}
+// entries and what it folds to, and the worker's consumer group.
+function newState(opts) {
+  return {
+    bus: new EventEmitter(), // 'append' (revision)
+    log: [],
+    flows: [],
+    flowsRevision: 0,
+    credentials: {},
+    settings: {},
+    sessions: {},
+    library: new Map(), // "type:path" -> {meta, body}
+    // The worker's group; 'pending-first' answers unacknowledged entries
+    // alone, as the real server does; 'all' answers pending and new
+    // together.
+    feedMode: opts.feedMode || 'pending-first',
+    // With stream, a feed request with stream=1 is answered as the real
+    // server does: one line of news per burst on the same answer. Without,
+    // every answer is a single news object, as a stream the server ended
+    // after its first line.
+    stream: opts.stream === true,
+    group: null, // {lastDelivered, acked}
+  };
 }
 
 // until polls cond every few ms and resolves to its first truthy value;

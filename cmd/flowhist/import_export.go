@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+// readExportSource reads what flowhist export wrote: a history bundle
+// (--history), a flows file (-o) or a directory (--dir).
+func readExportSource(path string) (*importSource, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, domain.Errorf(domain.EINVALID, "--from-export %s: %v", path, err)
+	}
+	if st.IsDir() {
+		return readExportDir(path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, domain.Errorf(domain.EINVALID, "--from-export %s: %v", path, err)
+	}
+	src := &importSource{desc: "export " + path}
+	t := bytes.TrimSpace(data)
+	switch {
+	case len(t) > 0 && t[0] == '[':
+		f, err := checkFlows(path, t)
+		if err != nil {
+			return nil, err
+		}
+		src.items = append(src.items, deployItem(f.Bytes(), nil, flowsWhat(f, nil), ""))
+		src.note("a flows file holds no credentials, settings or library: only the flows are imported")
+		return src, nil
+	case len(t) > 0 && t[0] == '{':
+		return readBundle(path, data)
+	}
+	return nil, domain.Errorf(domain.EINVALID, "%s: neither a flows array (export -o) nor a history bundle (export --history)", path)
+}
+
+// readBundle turns a history bundle into one item per event, in log order.
+func readBundle(path string, data []byte) (*importSource, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<30)
+	if !sc.Scan() {
+		return nil, domain.Errorf(domain.EINVALID, "%s: empty", path)
+	}
+	var h bundleHeader
+	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Format == 0 || h.Namespace == "" {
+		return nil, domain.Errorf(domain.EINVALID, "%s line 1: not a flowhist history bundle header", path)
+	}
+	if h.Format != exportFormat {
+		return nil, domain.Errorf(domain.EINVALID, "%s line 1: bundle format %d is not readable by this version (reads %d)", path, h.Format, exportFormat)
+	}
+	src := &importSource{desc: fmt.Sprintf("export %s (%s@%d)", filepath.Base(path), h.Namespace, h.Revision)}
+	skippedPackages := 0
+	var last domain.Revision
+	for line := 2; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		where := fmt.Sprintf("%s line %d", path, line)
+		var e bundleEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, domain.Errorf(domain.EINVALID, "%s: not a bundle event: %v", where, err)
+		}
+		if e.Revision <= last {
+			return nil, domain.Errorf(domain.EINVALID, "%s: revision %d does not follow %d", where, e.Revision, last)
+		}
+		last = e.Revision
+		origin := fmt.Sprintf(" rev %d %s by %s", e.Revision, e.Type, e.Actor.User)
+		var it importItem
+		switch e.Type {
+		case domain.FlowsDeployed, domain.FlowsRolledBack:
+			f, err := checkFlows(where, e.Flows)
+			if err != nil {
+				return nil, err
+			}
+			creds, err := bundleCreds(where, e.Credentials)
+			if err != nil {
+				return nil, err
+			}
+			it = deployItem(f.Bytes(), creds, fmt.Sprintf("rev %d %s: %s", e.Revision, e.Type, flowsWhat(f, creds)), origin)
+		case domain.CredentialsSaved:
+			creds, err := bundleCreds(where, e.Credentials)
+			if err != nil {
+				return nil, err
+			}
+			if creds == nil {
+				creds = []byte("{}")
+			}
+			it = importItem{kind: "credentials", what: fmt.Sprintf("rev %d credentials", e.Revision), method: "PUT", path: "/credentials", body: creds, origin: origin}
+		case domain.SettingsSaved:
+			s, err := checkSettings(where, e.Settings)
+			if err != nil {
+				return nil, err
+			}
+			it = settingsItem(s, fmt.Sprintf("rev %d settings", e.Revision), origin)
+		case domain.LibrarySaved:
+			if e.Entry == nil {
+				return nil, domain.Errorf(domain.EINVALID, "%s: library event without \"entry\"", where)
+			}
+			if err := checkLibrary(where, *e.Entry); err != nil {
+				return nil, err
+			}
+			it = libraryItem(*e.Entry, origin)
+			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
+		case domain.ProjectActivated:
+			if e.Project == nil {
+				return nil, domain.Errorf(domain.EINVALID, "%s: project event without \"project\"", where)
+			}
+			it = projectItem(*e.Project, origin)
+			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
+		case domain.PackagesChanged:
+			// Implied by the settings event before it: the import's own
+			// settings save appends it again.
+			skippedPackages++
+			continue
+		default:
+			return nil, domain.Errorf(domain.EINVALID, "%s: unknown event type %q", where, e.Type)
+		}
+		src.items = append(src.items, it)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, domain.Errorf(domain.EINVALID, "%s: %v", path, err)
+	}
+	if skippedPackages > 0 {
+		src.note("%d packages.changed events are not replayed as such: each follows from the settings save before it, which import replays", skippedPackages)
+	}
+	if len(src.items) == 0 {
+		return nil, domain.Errorf(domain.EINVALID, "%s: the bundle holds no events", path)
+	}
+	return src, nil
+}
+
+func bundleCreds(where string, c json.RawMessage) ([]byte, error) {
+	if len(c) == 0 || string(c) == "null" {
+		return nil, nil
+	}
+	return checkObject(where, "credentials", c)
+}
+
+// readExportDir joins the files of export --dir back into one flows
+// document: each tab or subflow file in name order, then _global.json.
+func readExportDir(dir string) (*importSource, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		return nil, domain.Errorf(domain.EINVALID, "%s: no .json files (want what export --dir writes)", dir)
+	}
+	slices.SortFunc(files, func(a, b string) int {
+		ga, gb := filepath.Base(a) == globalFile, filepath.Base(b) == globalFile
+		switch {
+		case ga && !gb:
+			return 1
+		case gb && !ga:
+			return -1
+		}
+		return bytes.Compare([]byte(a), []byte(b))
+	})
+	var all []json.RawMessage
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, domain.Errorf(domain.EINVALID, "%s: %v", f, err)
+		}
+		var nodes []json.RawMessage
+		if err := json.Unmarshal(b, &nodes); err != nil {
+			return nil, domain.Errorf(domain.EINVALID, "%s: not a JSON array of nodes: %v", f, err)
+		}
+		all = append(all, nodes...)
+	}
+	doc, _ := json.Marshal(all)
+	flows, err := checkFlows(dir, doc)
+	if err != nil {
+		return nil, err
+	}
+	src := &importSource{desc: "export dir " + dir}
+	src.items = append(src.items, deployItem(flows.Bytes(), nil, flowsWhat(flows, nil), ""))
+	src.note("an export --dir holds no credentials, settings or library, and not the node order across files: only the flows are imported")
+	return src, nil
+}

@@ -1,0 +1,179 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/streams/valkeytest"
+)
+
+// startPlainNodeRED starts a Node-RED 4.1 on its own file storage in a new
+// userDir, with credentialSecret when secret is not "" (else Node-RED
+// generates one and keeps it in .config.runtime.json).
+func startPlainNodeRED(tb testing.TB, dir, secret string) *nodeRed {
+	tb.Helper()
+	nodeBin, red := nodeRED(tb, nodeRED4)
+	port := freePort(tb)
+	name := fmt.Sprintf("plain-%d", port)
+	userDir := filepath.Join(dir, name)
+	if err := os.MkdirAll(userDir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	secretLine := ""
+	if secret != "" {
+		secretLine = fmt.Sprintf("credentialSecret: %q,", secret)
+	}
+	settings := fmt.Sprintf(`module.exports = {
+  uiHost: "127.0.0.1",
+  uiPort: %d,
+  flowFile: "flows.json",
+  %s
+  adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },
+  diagnostics: { enabled: false },
+  telemetry: { enabled: false },
+  editorTheme: { tours: false, projects: { enabled: false } },
+  logging: { console: { level: "info", metrics: false, audit: false } },
+};
+`, port, secretLine, editorUser, editorHash)
+	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "plain"}
+	n.proc = startProc(tb, name, dir, nil, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
+	n.waitUp(tb)
+	return n
+}
+
+// TestImportUserDir imports userDirs a real Node-RED 4.1 wrote (with and
+// without credentialSecret in settings.js); a flowhist worker on the
+// namespace then serves the flow, its credential decrypted.
+func TestImportUserDir(t *testing.T) {
+	dir := t.TempDir()
+	vk := valkeytest.Start(t)
+	tokens := map[string]string{"read-workers": randomHex(24), "admin-cli": randomHex(24)}
+	fh := startFlowhist(t, dir, fhConfig{valkeyAddr: vk.Addr, tokens: tokens})
+	for _, tc := range []struct{ name, secret string }{
+		{"GeneratedSecret", ""},
+		{"CredentialSecret", randomHex(16)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			version := "ud-" + tc.name
+			nr := startPlainNodeRED(t, dir, tc.secret)
+			nr.mustDeploy(t, nr.token(t), credentialFlow(version))
+			waitFor(t, 10*time.Second, "the plain Node-RED serves the flow", func() (bool, string) { return nr.serves(version) })
+			nr.stop(syscall.SIGTERM)
+
+			secret := tc.secret
+			if secret == "" {
+				// What the guide says: the generated secret encrypts the
+				// credentials; every instance is given it as credentialSecret.
+				b, err := os.ReadFile(filepath.Join(nr.userDir, ".config.runtime.json"))
+				var rt struct {
+					Secret string `json:"_credentialSecret"`
+				}
+				if json.Unmarshal(b, &rt); err != nil || rt.Secret == "" {
+					t.Fatalf("Node-RED wrote no _credentialSecret in .config.runtime.json (%v): %s", err, b)
+				}
+				secret = rt.Secret
+			}
+			ns := "ud-" + randomHex(4)
+			code, out := runFlowhist(t, nil, "import", "--from-userdir", nr.userDir, "--url", fh.URL, "--token", tokens["admin-cli"], "-n", ns)
+			if code != 0 || !strings.Contains(out, "imported") {
+				t.Fatalf("import --from-userdir: got exit %d:\n%s", code, out)
+			}
+			if tc.secret == "" && !strings.Contains(out, "_credentialSecret: not imported") {
+				t.Errorf("import said\n%s\nwant a note that the generated _credentialSecret is not imported", out)
+			}
+			c := &cluster{dir: dir, valkey: vk, fh: fh, ns: ns, tokens: tokens, secret: secret}
+			var settings map[string]any
+			c.flowhistJSON(t, "/settings", &settings)
+			if _, leaked := settings["_credentialSecret"]; leaked || settings["nodes"] == nil {
+				t.Fatalf("got settings keys %v, want the node registry and no _credentialSecret", keysOf(settings))
+			}
+			w := startNodeRED(t, dir, nrConfig{flowhistURL: fh.URL, token: tokens["read-workers"], namespace: ns, role: "worker", workerID: "w-" + tc.name, credentialSecret: secret})
+			c.waitServes(t, 10*time.Second, version, w)
+			wantSecret(t, w)
+			code, out = runFlowhist(t, nil, "verify", "-n", ns, "--valkey-addr", vk.Addr)
+			if code != 0 {
+				t.Fatalf("verify: got exit %d:\n%s", code, out)
+			}
+			w.stop(syscall.SIGTERM)
+		})
+	}
+}
+
+func keysOf(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestImportFromExport copies a namespace with its history from one
+// flowhist installation to another: export --history, import
+// --from-export; the flows are byte-exact and verify passes.
+func TestImportFromExport(t *testing.T) {
+	dir := t.TempDir()
+	tokens := map[string]string{"admin-cli": randomHex(24)}
+	vk1, vk2 := valkeytest.Start(t), valkeytest.Start(t)
+	fh1 := startFlowhist(t, dir, fhConfig{valkeyAddr: vk1.Addr, tokens: tokens})
+	fh2 := startFlowhist(t, dir, fhConfig{valkeyAddr: vk2.Addr, tokens: tokens})
+	ns := "copy-" + randomHex(4)
+	put := func(path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("PUT", fh1.URL+"/v1/namespaces/"+ns+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tokens["admin-cli"])
+		req.Header.Set("Flowhist-User", "alice")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("PUT %s: %d", path, resp.StatusCode)
+		}
+	}
+	for _, v := range []string{"c1", "c2", "c3"} {
+		b, _ := json.Marshal(versionFlow(v))
+		put("/flows", string(b))
+	}
+	put("/credentials", `{"$":"00112233445566778899aabbccddeeffQUJD"}`)
+	put("/settings", `{"nodes":{"node-red-contrib-x":{"name":"node-red-contrib-x","version":"1.0.0","user":true}}}`)
+	put("/library/functions?path=team/a.js", `{"meta":{"name":"a"},"body":"return msg;"}`)
+
+	bundle := filepath.Join(dir, "copy.jsonl")
+	code, out := runFlowhist(t, nil, "export", "--history", bundle, "-n", ns, "--valkey-addr", vk1.Addr)
+	if code != 0 {
+		t.Fatalf("export --history: got exit %d:\n%s", code, out)
+	}
+	cli2 := []string{"--url", fh2.URL, "--token", tokens["admin-cli"], "-n", ns}
+	code, out = runFlowhist(t, nil, append([]string{"import", "--from-export", bundle}, cli2...)...)
+	if code != 0 {
+		t.Fatalf("import --from-export: got exit %d:\n%s", code, out)
+	}
+	h := http.Header{"Authorization": {"Bearer " + tokens["admin-cli"]}}
+	for _, p := range []string{"/flows", "/credentials", "/settings", "/library/functions?path=team/a.js"} {
+		c1, b1 := get(fh1.URL+"/v1/namespaces/"+ns+p, h)
+		c2, b2 := get(fh2.URL+"/v1/namespaces/"+ns+p, h)
+		if c1 != 200 || c2 != 200 || !bytes.Equal([]byte(b1), []byte(b2)) {
+			t.Errorf("GET %s: got %d %s on the copy, want %d %s as on the source", p, c2, b2, c1, b1)
+		}
+	}
+	code, out = runFlowhist(t, nil, "verify", "-n", ns, "--valkey-addr", vk2.Addr)
+	if code != 0 {
+		t.Fatalf("verify on the copy: got exit %d:\n%s", code, out)
+	}
+	code, out = runFlowhist(t, nil, append([]string{"import", "--from-export", bundle}, cli2...)...)
+	if code != 0 || !strings.Contains(out, "nothing to import") {
+		t.Fatalf("second import: got exit %d:\n%s\nwant nothing to import", code, out)
+	}
+}
