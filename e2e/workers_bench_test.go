@@ -28,7 +28,9 @@ import (
 //   - ack-post: streamed feed (GET stream=1), each worker acknowledging with
 //     a POST …/feed/ack of its own;
 //   - ack-duplex: streamed feed on POST …/feed, each worker acknowledging
-//     with a line on that request's body (the Node-RED module's way).
+//     with a line on that request's body (the Node-RED module's way);
+//   - ack-after: streamed feed, acknowledging with POST …/feed/ack only
+//     once all N heard (untimed): the fan-out alone, for comparison.
 //
 // Each reports p50-us and p99-us from the deploy's 200 (PUBLISH's return)
 // to the last of the N hearing of it, sent-p50-us and sent-p99-us from
@@ -44,6 +46,7 @@ func BenchmarkWorkersNotify(b *testing.B) {
 			b.Run("pubsub", func(b *testing.B) { benchPubSub(b, n) })
 			b.Run("ack-post", func(b *testing.B) { benchWorkers(b, n, "stream-post") })
 			b.Run("ack-duplex", func(b *testing.B) { benchWorkers(b, n, "stream-duplex") })
+			b.Run("ack-after", func(b *testing.B) { benchWorkers(b, n, "stream") })
 		})
 	}
 }

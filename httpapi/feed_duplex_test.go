@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -230,6 +231,25 @@ func TestFeedDuplex(t *testing.T) {
 		if got := ts.metric(t, "flowhist_feed_acks_total") - before; got != n {
 			t.Fatalf("got %v acknowledgements counted, want %d", got, n)
 		}
+	})
+
+	t.Run("OutlivesTheServersReadTimeout", func(t *testing.T) {
+		// http.read_timeout is for ordinary bodies; a feed's body is read
+		// for as long as its answer lasts.
+		const readTimeout = 300 * time.Millisecond
+		srv := httptest.NewUnstartedServer(ts.api.Handler())
+		srv.Config.ReadTimeout = readTimeout
+		srv.Start()
+		t.Cleanup(srv.Close)
+		short := &testServer{Server: srv, api: ts.api, store: ts.store, proj: ts.proj, reg: ts.reg, token: ts.token}
+		ns := randomNS(t)
+		short.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
+		d := short.openDuplex(t, ns, "w1", 1)
+		time.Sleep(2 * readTimeout) // what is waited for is the timeout passing
+		short.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
+		nextLine(t, d.lines, d.end)
+		d.ack(t, 2)
+		waitAcknowledged(t, short, ns, "w1", 2)
 	})
 
 	t.Run("StreamsWithoutStreamParameter", func(t *testing.T) {
