@@ -65,3 +65,37 @@ func TestAckWorkers(t *testing.T) {
 		t.Fatalf("got %v, %v for no acknowledgements, want nothing", got, err)
 	}
 }
+
+// BenchmarkAckWorkers is one deploy acknowledged by 250 workers in one
+// call (the most one script call takes): the Valkey time a batch of
+// acknowledgements costs.
+//
+//	go test -run '^$' -bench AckWorkers ./streams/
+func BenchmarkAckWorkers(b *testing.B) {
+	s, ns := mustStore(b, streams.Config{})
+	ctx := testCtx(b)
+	const workers = 250
+	acks := make([]streams.WorkerAck, workers)
+	for i := range acks {
+		acks[i].Worker = fmt.Sprintf("w%03d", i)
+		if _, err := s.CreateWorkerGroup(ctx, ns, acks[i].Worker, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		res, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, fmt.Sprintf(`{"i":%d}`, i))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range acks {
+			acks[j].Revision = res.Revision
+		}
+		b.StartTimer()
+		if _, err := s.AckWorkers(ctx, ns, acks); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*workers), "us/worker")
+}
