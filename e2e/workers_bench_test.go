@@ -21,7 +21,8 @@ import (
 // for N = 50, 500 and 1 000, in one run, N streamed workers following one
 // flowhist that each acknowledge as soon as they have the news, against N
 // raw pub/sub subscribers. flowhist, Valkey and the listeners each run in
-// their own process; each deploy is a one-node change to a ~1 MB document.
+// their own process; each deploy is a one-node change to a ~1 MB document
+// (BENCH_DOC_NODES=n: n nodes, 2 000 by default).
 // Sub-benchmarks, per N:
 //
 //   - pubsub: the old module's notification, one PUBLISH to N subscribers;
@@ -58,7 +59,11 @@ func benchWorkers(b *testing.B, n int, role string) {
 	fh := startFlowhist(b, dir, fhConfig{valkeyAddr: srv.Addr, tokens: map[string]string{"deploy-bench": token}})
 	ns := "bench-" + randomHex(4)
 	base := fh.URL + "/v1/namespaces/" + ns
-	doc := domaintest.NewDoc(2000) // ~1 MB
+	nodes := 2000 // ~1 MB
+	if v, err := strconv.Atoi(os.Getenv("BENCH_DOC_NODES")); err == nil {
+		nodes = v
+	}
+	doc := domaintest.NewDoc(nodes)
 	put := func(i int) (time.Time, time.Time) {
 		doc.Touch(i % doc.Len())
 		req, _ := http.NewRequest("PUT", base+"/flows", bytes.NewReader(doc.Bytes()))

@@ -327,12 +327,10 @@ func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Re
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := s.applyAcks(r.Body, f); err != nil {
-			lvl := s.log.Debug
-			if domain.ErrorCode(err) == domain.EUNAVAILABLE {
-				lvl = s.log.Warn
-			}
-			lvl("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.ns), zap.String("worker", f.worker), zap.Error(err))
+		if err := s.applyAcks(r.Body, f); err != nil && ctx.Err() == nil {
+			// The worker's fault, or an outage the Valkey monitor
+			// reports: the worker asks again either way.
+			s.log.Debug("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.ns), zap.String("worker", f.worker), zap.Error(err))
 			cancel()
 		}
 	}()

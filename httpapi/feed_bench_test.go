@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams/streamstest"
 )
@@ -29,11 +30,16 @@ import (
 // of POST …/feed. It reports p50-us and p99-us from the deploy's 200 to
 // the last worker hearing of it.
 func BenchmarkFeedAckNotify1000(b *testing.B) {
-	b.Run("post", func(b *testing.B) { benchFeedAcks(b, 1000, false) })
-	b.Run("duplex", func(b *testing.B) { benchFeedAcks(b, 1000, true) })
+	b.Run("post", func(b *testing.B) { benchFeedAcks(b, 1000, false, nil) })
+	b.Run("duplex", func(b *testing.B) { benchFeedAcks(b, 1000, true, nil) })
+	// The deploy a ~1 MB document with one node changed, as in the e2e
+	// benchmark: its projection runs during the fan-out.
+	b.Run("duplex-1MB", func(b *testing.B) { benchFeedAcks(b, 1000, true, domaintest.NewDoc(benchNodes)) })
 }
 
-func benchFeedAcks(b *testing.B, n int, duplex bool) {
+// benchFeedAcks deploys small documents, or doc with one node changed each
+// round.
+func benchFeedAcks(b *testing.B, n int, duplex bool, doc *domaintest.Doc) {
 	ts := mustServer(b, httpapi.Config{})
 	tr := ts.Client().Transport.(*http.Transport)
 	tr.MaxIdleConnsPerHost = 2 * n
@@ -62,7 +68,12 @@ func benchFeedAcks(b *testing.B, n int, duplex bool) {
 		},
 		func(i int) (time.Time, time.Time) {
 			rounds++
-			req, _ := http.NewRequest("PUT", ts.URL+path(ns, "/flows"), bytes.NewReader(flowsDoc(fmt.Sprint("round", i))))
+			body := flowsDoc(fmt.Sprint("round", i))
+			if doc != nil {
+				doc.Touch(i % doc.Len())
+				body = doc.Bytes()
+			}
+			req, _ := http.NewRequest("PUT", ts.URL+path(ns, "/flows"), bytes.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+deploySecret)
 			return streamstest.Deploy(b, ts.Client(), req)
 		},
