@@ -263,3 +263,25 @@ func TestFeedDuplex(t *testing.T) {
 		ts.waitForWaiters(t, 1)
 	})
 }
+
+// TestCloseDuplex checks that Close ends a duplex feed's answer at once,
+// with the acknowledgements it read written.
+func TestCloseDuplex(t *testing.T) {
+	t.Parallel()
+	ts := mustServer(t, httpapi.Config{})
+	ns := randomNS(t)
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
+	d := ts.openDuplex(t, ns, "w1", 1)
+	ts.waitForWaiters(t, 1)
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
+	nextLine(t, d.lines, d.end)
+	d.ack(t, 2)
+	waitAcknowledged(t, ts, ns, "w1", 2)
+	ts.api.Close()
+	if err := d.ended(t); err != nil {
+		t.Fatalf("got the answer ending with %v, want a clean end", err)
+	}
+	if got := acknowledged(t, ts, ns, "w1"); got != 2 {
+		t.Fatalf("got acknowledged %d after Close, want 2", got)
+	}
+}
