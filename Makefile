@@ -6,7 +6,10 @@ GO ?= go
 GOFMT ?= gofmt
 BIN ?= bin/flowhist
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-TESTFLAGS ?= -race -count=1 -timeout 15m
+# -p 1: packages' tests one package at a time. The e2e and the failover
+# tests measure latencies of real processes; on two cores they must not
+# share them with another package's Valkey clusters and Node-REDs.
+TESTFLAGS ?= -race -count=1 -timeout 15m -p 1
 PKGS ?= ./...
 FUZZTIME ?= 30s
 VALKEY_PORT ?= 6379

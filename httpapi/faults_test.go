@@ -64,7 +64,7 @@ func TestValkeyFaults(t *testing.T) {
 		t.Run(fault.name, func(t *testing.T) {
 			t.Parallel()
 			srv := valkeytest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-			ts := mustServerAt(t, srv.Addr, httpapi.Config{RequestTimeout: 300 * time.Millisecond})
+			ts := mustServerAt(t, srv.Addr, httpapi.Config{RequestTimeout: time.Second})
 			ts.api.SetReady(true)
 			known := randomNS(t)
 			ts.ok(t, "PUT", path(known, "/flows"), []byte(`[{"id":"a","type":"tab"}]`), nil, nil)

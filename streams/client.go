@@ -1,6 +1,8 @@
 package streams
 
-import "github.com/redis/rueidis"
+import (
+	"github.com/redis/rueidis"
+)
 
 // NewClient connects to Valkey with opt and the two settings the store
 // depends on: no client-side caching (every read must see the latest
@@ -9,8 +11,16 @@ import "github.com/redis/rueidis"
 // a request would hang for its whole deadline instead of answering
 // "unavailable" at once; flowhist's callers retry themselves (workers, the
 // projector, Node-RED's module).
+//
+// Errors: EUNAVAILABLE (unreachable or loading: worth waiting for),
+// EUNAUTHORIZED (Valkey refused the credentials), EINVALID (Valkey refused
+// another setting, such as the database number).
 func NewClient(opt rueidis.ClientOption) (rueidis.Client, error) {
 	opt.DisableCache = true
 	opt.DisableRetry = true
-	return rueidis.NewClient(opt)
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return c, nil
 }

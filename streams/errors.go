@@ -98,6 +98,20 @@ func corrupt(ns, format string, args ...any) error {
 	return domain.Errorf(domain.ECORRUPT, "namespace %s: %s: run flowhist verify", ns, fmt.Sprintf(format, args...))
 }
 
+// connectError classifies a failure to connect: Valkey answering with a
+// refusal is a setting to fix, not an outage to wait out.
+func connectError(err error) error {
+	rerr, ok := rueidis.IsRedisErr(err)
+	if !ok || rerr.IsLoading() {
+		return classify(err)
+	}
+	switch replyPrefix(rerr) {
+	case "NOAUTH", "WRONGPASS", "NOPERM":
+		return &domain.Error{Code: domain.EUNAUTHORIZED, Message: "valkey refused the credentials (" + replyPrefix(rerr) + ")", Err: err}
+	}
+	return &domain.Error{Code: domain.EINVALID, Message: "valkey refused the connection: " + rerr.Error(), Err: err}
+}
+
 // isBusyGroup reports XGROUP CREATE of a group that exists.
 func isBusyGroup(err error) bool {
 	rerr, ok := rueidis.IsRedisErr(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -202,13 +203,14 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 		where = fmt.Sprintf("primary %q of the Sentinels at %s", s.MasterName, strings.Join(s.Addrs, ","))
 	}
 	client, err := streams.NewClient(opt)
-	if rerr, ok := rueidis.IsRedisErr(err); ok && !rerr.IsLoading() {
-		// Valkey answered, and refused: a configuration to fix, not an
-		// outage to wait out (WRONGPASS, NOAUTH, ERR invalid DB index…).
-		return nil, domain.Errorf(domain.EINVALID, "Valkey (%s) refused the connection: %v (check valkey.username, valkey.password and valkey.db)", where, err)
-	}
-	if err != nil {
-		return nil, domain.Errorf(domain.EUNAVAILABLE, "cannot reach Valkey (%s): %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", where, err)
+	switch domain.ErrorCode(err) {
+	case "":
+	case domain.EUNAVAILABLE:
+		return nil, domain.Errorf(domain.EUNAVAILABLE, "cannot reach Valkey (%s): %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", where, errors.Unwrap(err))
+	default:
+		// Valkey answered, and refused: a setting to fix, not an outage
+		// to wait out.
+		return nil, domain.Errorf(domain.ErrorCode(err), "Valkey (%s): %s (check valkey.username, valkey.password and valkey.db)", where, domain.ErrorMessage(err))
 	}
 	if c.Cluster && client.Mode() != rueidis.ClientModeCluster {
 		client.Close()

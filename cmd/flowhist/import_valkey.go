@@ -6,10 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,10 +18,6 @@ import (
 	"github.com/flowhist/flowhist/streams"
 	"github.com/redis/rueidis"
 )
-
-// oldPackagesKey is where node-red-storage-valkey keeps package names,
-// whatever its prefix.
-const oldPackagesKey = "nodered:packages"
 
 // readValkeySource reads the old module's keys under prefix. Flows must be
 // there; credentials, settings, library entries and the active project are
@@ -33,15 +29,22 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 		return nil, err
 	}
 	defer rc.Close()
+	old := streams.NewOldModule(rc, prefix)
 	where := func(key string) string { return fmt.Sprintf("%s in Valkey at %s db %d", key, c.Addr, c.DB) }
-	// get reads and decodes one key; nil if it does not exist.
-	get := func(key string) ([]byte, error) {
-		v, err := rc.Do(ctx, rc.B().Get().Key(key).Build()).AsBytes()
-		if rueidis.IsRedisNil(err) {
-			return nil, nil
+	// get reads and decodes one of the module's keys by name; nil if it
+	// does not exist.
+	get := func(name string) ([]byte, error) {
+		key := old.Key(name)
+		v, err := old.Get(ctx, name)
+		if name == "packages" {
+			key = streams.CompatPackagesKey
+			v, err = old.Packages(ctx)
 		}
 		if err != nil {
 			return nil, sourceValkeyError(c, err)
+		}
+		if v == nil {
+			return nil, nil
 		}
 		doc, err := projector.DecodeCompat(v)
 		if err != nil {
@@ -53,13 +56,13 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 		return doc, nil
 	}
 
-	flowsKey := prefix + "flows"
-	raw, err := get(flowsKey)
+	flowsKey := old.Key("flows")
+	raw, err := get("flows")
 	if err != nil {
 		return nil, err
 	}
 	if raw == nil {
-		n := countKeys(ctx, rc, prefix)
+		n := countKeys(ctx, old)
 		return nil, domain.Errorf(domain.ENOTFOUND, "%s: no such key, nothing to import (%d keys start with %q: check --prefix and --from-valkey-db)", where(flowsKey), n, prefix)
 	}
 	doc, err := oldFlowsDoc(raw)
@@ -70,8 +73,8 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 	if err != nil {
 		return nil, err
 	}
-	credsKey := prefix + "credentials"
-	creds, err := get(credsKey)
+	credsKey := old.Key("credentials")
+	creds, err := get("credentials")
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +85,8 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 	}
 	src.items = append(src.items, deployItem(flows.Bytes(), creds, flowsWhat(flows, creds), ""))
 
-	settingsKey := prefix + "settings"
-	settings, err := get(settingsKey)
+	settingsKey := old.Key("settings")
+	settings, err := get("settings")
 	if err != nil {
 		return nil, err
 	}
@@ -113,17 +116,17 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 		}
 	}
 
-	libKeys, err := scanKeys(ctx, rc, prefix+"library:")
+	libNames, err := old.Names(ctx, "library:")
 	if err != nil {
 		return nil, sourceValkeyError(c, err)
 	}
-	for _, key := range libKeys {
-		rest := strings.TrimPrefix(key, prefix+"library:")
-		typ, path, ok := strings.Cut(rest, ":")
+	for _, name := range libNames {
+		key := old.Key(name)
+		typ, path, ok := strings.Cut(strings.TrimPrefix(name, "library:"), ":")
 		if !ok {
 			return nil, domain.Errorf(domain.EINVALID, "%s: the key is not %slibrary:<type>:<path>", where(key), prefix)
 		}
-		v, err := get(key)
+		v, err := get(name)
 		if err != nil {
 			return nil, err
 		}
@@ -140,8 +143,8 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 		src.items = append(src.items, libraryItem(e, ""))
 	}
 
-	projKey := prefix + "activeProject"
-	proj, err := get(projKey)
+	projKey := old.Key("activeProject")
+	proj, err := get("activeProject")
 	if err != nil {
 		return nil, err
 	}
@@ -158,16 +161,16 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 		src.items = append(src.items, projectItem(*p.Name, ""))
 	}
 
-	pk, err := get(oldPackagesKey)
+	pk, err := get("packages")
 	if err != nil {
 		return nil, err
 	}
 	if pk != nil {
 		var names []string
 		json.Unmarshal(pk, &names)
-		src.note("%s lists %d packages by name only (%s): flowhist records installed modules with their versions from the admin's node registry (settings), so this key is not imported", oldPackagesKey, len(names), strings.Join(names, ", "))
+		src.note("%s lists %d packages by name only (%s): flowhist records installed modules with their versions from the admin's node registry (settings), so this key is not imported", streams.CompatPackagesKey, len(names), strings.Join(names, ", "))
 	}
-	if n, _ := rc.Do(ctx, rc.B().Exists().Key(prefix+"sessions").Build()).AsInt64(); n > 0 {
+	if has, _ := old.Has(ctx, "sessions"); has {
 		src.note("%ssessions not imported: they are live editor tokens (users log in again on the new admin)", prefix)
 	}
 	return src, nil
@@ -237,50 +240,21 @@ func dialSourceValkey(c ValkeyConfig) (rueidis.Client, error) {
 	return rc, nil
 }
 
-// sourceValkeyError says that the source Valkey failed, and where.
+// sourceValkeyError says that the source Valkey failed, and where, with
+// the failure's own code (unreachable: 6; credentials refused: 5).
 func sourceValkeyError(c ValkeyConfig, err error) error {
-	code := domain.EUNAVAILABLE
-	msg := err.Error()
-	if strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "NOPERM") {
-		code = domain.EUNAUTHORIZED
+	detail := domain.ErrorMessage(err)
+	var de *domain.Error
+	if errors.As(err, &de) && de.Err != nil {
+		detail += ": " + de.Err.Error() // the client's own words: a TLS or network failure
 	}
-	return domain.Errorf(code, "cannot read the source Valkey at %s db %d (--from-valkey): %s", c.Addr, c.DB, strings.TrimSpace(msg))
+	return domain.Errorf(domain.ErrorCode(err), "cannot read the source Valkey at %s db %d (--from-valkey): %s", c.Addr, c.DB, detail)
 }
 
-// scanKeys lists the keys starting with prefix, sorted.
-func scanKeys(ctx context.Context, rc rueidis.Client, prefix string) ([]string, error) {
-	var keys []string
-	var cursor uint64
-	for {
-		e, err := rc.Do(ctx, rc.B().Scan().Cursor(cursor).Match(globEscape(prefix)+"*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, e.Elements...)
-		cursor = e.Cursor
-		if cursor == 0 {
-			break
-		}
-	}
-	slices.Sort(keys)
-	return slices.Compact(keys), nil
-}
-
-func countKeys(ctx context.Context, rc rueidis.Client, prefix string) int {
+// countKeys counts the old module's keys, for a message: 0 when it cannot.
+func countKeys(ctx context.Context, old *streams.OldModule) int {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	keys, _ := scanKeys(ctx, rc, prefix)
-	return len(keys)
-}
-
-// globEscape escapes the glob characters of a SCAN MATCH pattern.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	names, _ := old.Names(ctx, "")
+	return len(names)
 }

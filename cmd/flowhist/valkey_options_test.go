@@ -50,10 +50,10 @@ func TestValkeyOptionsHonoured(t *testing.T) {
 	t.Run("ErrWrongPassword", func(t *testing.T) {
 		t.Setenv("FLOWHIST_VALKEY_PASSWORD", "wrong")
 		code, _, errOut := run(t, "verify", "-n", ns, "--valkey-addr", srv.Addr, "--valkey-db", "3")
-		// A refusal is a configuration to fix (exit 2), not an outage
-		// to wait out (6): serve would otherwise wait for ever.
-		if code != exitUsage || strings.Contains(errOut, "wrong") || !strings.Contains(errOut, "valkey.password") || strings.Count(errOut, "\n") != 1 {
-			t.Fatalf("got exit %d, stderr %q; want %d in one line naming valkey.password, not echoing the password", code, errOut, exitUsage)
+		// A refusal is a setting to fix (exit 5), not an outage to wait
+		// out (6): serve would otherwise wait for ever.
+		if code != exitAuth || strings.Contains(errOut, "wrong") || !strings.Contains(errOut, "valkey.password") || strings.Count(errOut, "\n") != 1 {
+			t.Fatalf("got exit %d, stderr %q; want %d in one line naming valkey.password, not echoing the password", code, errOut, exitAuth)
 		}
 	})
 }
