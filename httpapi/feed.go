@@ -299,7 +299,7 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 	if err := validateWorker(req.Worker); err != nil {
 		return err
 	}
-	n, err := s.acks.ack(r.PathValue("ns"), req.Worker, req.Revision)
+	n, err := s.acks.ack(r.Context(), r.PathValue("ns"), req.Worker, req.Revision)
 	if err != nil {
 		return err
 	}
@@ -327,7 +327,7 @@ func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Re
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := s.applyAcks(r.Body, f); err != nil && ctx.Err() == nil {
+		if err := s.applyAcks(ctx, r.Body, f); err != nil && ctx.Err() == nil {
 			// The worker's fault, or an outage the Valkey monitor
 			// reports: the worker asks again either way.
 			s.log.Debug("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.ns), zap.String("worker", f.worker), zap.Error(err))
@@ -349,7 +349,7 @@ func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Re
 // Errors: EINVALID (a line that is not {"ack": REV}), ENOTFOUND (the
 // worker's group is gone: it asks again and is given one),
 // EUNAVAILABLE; and the body's read error once the answer ended.
-func (s *Server) applyAcks(body io.Reader, f feedRequest) error {
+func (s *Server) applyAcks(ctx context.Context, body io.Reader, f feedRequest) error {
 	lines := bufio.NewScanner(body)
 	lines.Buffer(make([]byte, 0, maxAckLine), maxAckLine)
 	for lines.Scan() {
@@ -366,7 +366,7 @@ func (s *Server) applyAcks(body io.Reader, f feedRequest) error {
 		if *a.Ack == 0 {
 			continue
 		}
-		if _, err := s.acks.ack(f.ns, f.worker, *a.Ack); err != nil {
+		if _, err := s.acks.ack(ctx, f.ns, f.worker, *a.Ack); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -14,19 +15,22 @@ import (
 // thousand.
 
 // acker batches acknowledgements by group commit: an acknowledgement joins
-// the open batch; when no batch is being written, its caller writes it at
-// once, and otherwise the batch fills while the one before is written, and
-// one of its callers writes it next. So a lone acknowledgement waits for
-// one round trip, and a burst for about two, however large. No goroutine
-// of its own: callers do the writing.
+// the open batch, and its writer writes the open batch as soon as it has
+// written the one before. So a lone acknowledgement waits for one round
+// trip, and a burst for about two, however large.
 type acker struct {
 	store   *streams.Store
 	metrics *metrics
 	timeout time.Duration // of one batch's write
 
-	mu      sync.Mutex
-	open    *ackBatch // filling; nil: none
-	writing bool      // a batch is being written
+	kick   chan struct{} // the open batch has something (a token)
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	open   *ackBatch // filling; nil: none
+	closed bool      // no writer: each caller writes its own
 }
 
 // maxAckScript bounds the workers one script call acknowledges, so that a
@@ -36,7 +40,6 @@ const maxAckScript = 250
 // ackBatch is acknowledgements written together.
 type ackBatch struct {
 	revs map[string]map[string]domain.Revision // ns → worker → newest revision
-	lead chan struct{}                         // a token when it is this batch's turn to be written
 	done chan struct{}                         // closed once written
 
 	// Once done: entries acknowledged by ns → worker (-1: no group), and
@@ -45,40 +48,68 @@ type ackBatch struct {
 	errs  map[string]error
 }
 
+func newAckBatch() *ackBatch {
+	return &ackBatch{revs: map[string]map[string]domain.Revision{}, done: make(chan struct{})}
+}
+
+// newAcker returns an acker whose writer runs until close.
 func newAcker(store *streams.Store, m *metrics, timeout time.Duration) *acker {
-	return &acker{store: store, metrics: m, timeout: timeout}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &acker{store: store, metrics: m, timeout: timeout, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	a.wg.Add(1)
+	go a.run()
+	return a
 }
 
 // ack acknowledges every entry of worker's group at or below rev, with
 // other workers' acknowledgements, and returns how many entries it
-// acknowledged. It waits at most about two writes' timeouts, whatever ctx
-// says: a batch it joined is written by whoever of its callers is there.
+// acknowledged. If ctx ends first it returns, and the acknowledgement is
+// written all the same.
 //
-// Errors: ENOTFOUND (the worker has no group), EUNAVAILABLE.
-func (a *acker) ack(ns, worker string, rev domain.Revision) (int, error) {
+// Errors: ENOTFOUND (the worker has no group), EUNAVAILABLE, ECANCELED.
+func (a *acker) ack(ctx context.Context, ns, worker string, rev domain.Revision) (int, error) {
 	a.mu.Lock()
-	b := a.open
-	if b == nil {
-		b = &ackBatch{revs: map[string]map[string]domain.Revision{}, lead: make(chan struct{}, 1), done: make(chan struct{})}
-		a.open = b
+	if a.closed {
+		// Shutting down: no batching, but the acknowledgement is
+		// written, for the requests still draining.
+		a.mu.Unlock()
+		b := newAckBatch()
+		b.add(ns, worker, rev)
+		a.write(b)
+		return b.result(ns, worker)
 	}
+	if a.open == nil {
+		a.open = newAckBatch()
+	}
+	b := a.open
+	b.add(ns, worker, rev)
+	a.mu.Unlock()
+	select {
+	case a.kick <- struct{}{}:
+	default: // the writer has been told already
+	}
+	select {
+	case <-b.done:
+		return b.result(ns, worker)
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return 0, domain.Errorf(domain.EUNAVAILABLE, "the acknowledgement was not written within the deadline: valkey is slow or unreachable")
+		}
+		return 0, domain.Errorf(domain.ECANCELED, "the request was cancelled before the acknowledgement was written")
+	}
+}
+
+func (b *ackBatch) add(ns, worker string, rev domain.Revision) {
 	ws := b.revs[ns]
 	if ws == nil {
 		ws = map[string]domain.Revision{}
 		b.revs[ns] = ws
 	}
 	ws[worker] = max(ws[worker], rev)
-	if !a.writing {
-		a.writing = true
-		b.lead <- struct{}{}
-	}
-	a.mu.Unlock()
+}
 
-	select {
-	case <-b.lead:
-		a.write(b)
-	case <-b.done:
-	}
+// result is worker's part of b, once done.
+func (b *ackBatch) result(ns, worker string) (int, error) {
 	if err := b.errs[ns]; err != nil {
 		return 0, err
 	}
@@ -89,16 +120,33 @@ func (a *acker) ack(ns, worker string, rev domain.Revision) (int, error) {
 	return n, nil
 }
 
-// write writes b, closed to new acknowledgements, and hands the turn to
-// the batch that filled meanwhile.
-func (a *acker) write(b *ackBatch) {
-	a.mu.Lock()
-	if a.open == b {
+// run is the writer: it writes the open batch whenever there is one,
+// until close, and then the last one.
+func (a *acker) run() {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.kick:
+		case <-a.ctx.Done():
+		}
+		a.mu.Lock()
+		b := a.open
 		a.open = nil
+		closed := a.closed
+		a.mu.Unlock()
+		if b != nil {
+			a.write(b)
+		}
+		if closed {
+			return
+		}
 	}
-	a.mu.Unlock()
+}
 
+// write writes b, closed to new acknowledgements, and closes b.done.
+func (a *acker) write(b *ackBatch) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
 	b.acked, b.errs = map[string]map[string]int{}, map[string]error{}
 	for ns, ws := range b.revs {
 		acks := make([]streams.WorkerAck, 0, len(ws))
@@ -123,14 +171,15 @@ func (a *acker) write(b *ackBatch) {
 		}
 		b.acked[ns] = got
 	}
-	cancel()
 	close(b.done)
+}
 
+// close stops the writer once it has written what it was given; later
+// acknowledgements are written by their callers, one by one.
+func (a *acker) close() {
 	a.mu.Lock()
-	if a.open != nil {
-		a.open.lead <- struct{}{}
-	} else {
-		a.writing = false
-	}
+	a.closed = true
 	a.mu.Unlock()
+	a.cancel()
+	a.wg.Wait()
 }

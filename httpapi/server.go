@@ -156,6 +156,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // drain them, and waits for background projections.
 func (s *Server) Close() {
 	s.feed.close()
+	s.acks.close()
 	s.waitProjections()
 }
 
