@@ -163,6 +163,7 @@ class Follower {
     // As the client does for its requests: a feed request that found its
     // flowhist gone goes to each other replica's URL at once.
     const urls = Array.isArray(this.client.urls) ? this.client.urls.length : 1;
+    let probing = false; // POST /feed got no answer: does GET /feed get one?
     for (let tried = 1; this.duplex; tried++) {
       try {
         await this.followDuplex(path, onLine);
@@ -170,6 +171,10 @@ class Follower {
         return news;
       } catch (err) {
         if (!news && err.failover && tried < urls && !this.stopped) continue;
+        if (!news && err.noAnswer) {
+          probing = true;
+          break;
+        }
         if (news || !(err.httpStatus === 404 || err.httpStatus === 405)) throw err;
         this.duplex = false;
         this.log.info('flowhist has no POST /feed: following with GET /feed and acknowledging with POST /feed/ack');
@@ -182,6 +187,16 @@ class Follower {
       onLine,
     });
     answered();
+    if (probing) {
+      // flowhist answers a feed request's headers at once; GET had them
+      // and POST did not: something in between holds request bodies until
+      // they end.
+      this.duplex = false;
+      this.log.warn(
+        'POST /feed got no answer within requestTimeout while GET /feed did: a proxy between here and flowhist holds request bodies until they end ' +
+          '(nginx: proxy_request_buffering off, proxy_http_version 1.1 to fix); following with GET /feed and acknowledging with POST /feed/ack',
+      );
+    }
     return news;
   }
 
@@ -212,6 +227,7 @@ class Follower {
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, agent: false });
       let timer;
+      let noAnswer;
       let settled = false;
       const arm = () => {
         clearTimeout(timer);
@@ -225,6 +241,7 @@ class Follower {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearTimeout(noAnswer);
         for (const s of signals) s.removeEventListener('abort', onAbort);
         if (this.ackLine === ackLine) this.ackLine = null;
         if (err) req.destroy();
@@ -245,6 +262,12 @@ class Follower {
       };
       for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
       arm();
+      // flowhist sends a feed answer's headers at once: none within
+      // requestTimeout is a hung flowhist, or a proxy holding the body.
+      noAnswer = setTimeout(() => {
+        const reason = `no answer within ${this.requestTimeout} ms`;
+        fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable', noAnswer: true }), 'lost', reason));
+      }, this.requestTimeout);
       req.on('error', (e) => {
         if (settled) return;
         const reason = e.message || e.code;
@@ -252,6 +275,7 @@ class Follower {
         fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), refused ? 'refused' : 'lost', reason));
       });
       req.on('response', async (res) => {
+        clearTimeout(noAnswer);
         try {
           if (GONE.has(res.statusCode)) {
             res.resume();

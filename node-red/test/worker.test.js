@@ -383,3 +383,27 @@ test('a worker keeps its settings saves in memory, on top of the shared settings
 function hang(res) {
   return new Promise((resolve) => res.once('close', () => resolve(null)));
 }
+
+test('a POST /feed that gets no answer while GET /feed does (a proxy holding request bodies) falls back to GET /feed and POST /feed/ack', async (t) => {
+  const { fake, storage, log, ackOf, feeds } = await setup(t, { stream: true, flowhist: { requestTimeout: 100, feedWait: 300 } });
+  fake.route('POST /feed', () => new Promise(() => {})); // headers never come
+  await storage.getFlows();
+  await fake.waitFor((r) => r.method === 'GET' && r.path === '/feed', 5000, 'GET /feed after the POST got no answer');
+  await until(() => log.lines.some((l) => l.level === 'warn' && l.msg.includes('holds request bodies')), 5000, 'the warning');
+  fake.append({ flows: [{ id: 'tab', rev: 4 }] });
+  const ack = await ackOf(4);
+  assert.equal(ack.via, undefined, 'a request of its own');
+  assert.equal(feeds().filter((r) => r.method === 'POST').length, 1, 'POST /feed tried once');
+});
+
+test('a POST /feed with no answer while GET /feed has none either (flowhist hangs) keeps POST /feed', async (t) => {
+  const { fake, storage, log, feeds } = await setup(t, { stream: true, flowhist: { requestTimeout: 100, feedWait: 100, retryDelay: 10, retryMaxDelay: 20 } });
+  let hang = true;
+  fake.route('POST /feed', (r, res) => (hang ? new Promise(() => {}) : fake.builtinFeed(r, res)));
+  fake.route('GET /feed', (r, res) => (hang ? new Promise(() => {}) : fake.builtinFeed(r, res)));
+  await storage.getFlows();
+  await fake.waitFor((r) => r.method === 'GET' && r.path === '/feed', 5000, 'GET /feed after the POST got no answer');
+  hang = false;
+  await until(() => feeds().filter((r) => r.method === 'POST').length >= 2, 5000, 'POST /feed again');
+  assert.ok(!log.lines.some((l) => l.msg.includes('holds request bodies')), 'no proxy warning');
+});
