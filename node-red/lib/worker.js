@@ -284,6 +284,7 @@ class Follower {
           }
           if (at === client.current) client.answered = true;
           if (res.statusCode >= 400) {
+            res.setEncoding('utf8');
             let text = '';
             for await (const chunk of res) text += chunk;
             let info = {};
@@ -298,6 +299,7 @@ class Follower {
           }
           answer = res;
           this.ackLine = ackLine;
+          res.setEncoding('utf8'); // a character split between chunks stays whole
           let buf = '';
           for await (const chunk of res) {
             if (settled) return;
