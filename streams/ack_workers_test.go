@@ -3,10 +3,12 @@ package streams_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
 // TestAckWorkers checks that acknowledging several workers in one call
@@ -63,6 +65,28 @@ func TestAckWorkers(t *testing.T) {
 	}
 	if got, err := s.AckWorkers(ctx, ns, nil); err != nil || got != nil {
 		t.Fatalf("got %v, %v for no acknowledgements, want nothing", got, err)
+	}
+}
+
+// TestAckWorkersRefused checks that a Valkey refusing writes fails the
+// call, EUNAVAILABLE, rather than passing for workers with no group.
+func TestAckWorkersRefused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		args func(primary string) []string
+	}{
+		{"ReadOnly", func(primary string) []string { return []string{"--replicaof", strings.Replace(primary, ":", " ", 1)} }},
+		{"NoReplicas", func(string) []string { return []string{"--min-replicas-to-write", "1"} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			primary := valkeytest.Start(t)
+			srv := valkeytest.Start(t, c.args(primary.Addr)...)
+			s := storeAt(t, srv.Addr)
+			_, err := s.AckWorkers(testCtx(t), randomNS(t), []streams.WorkerAck{{Worker: "w1", Revision: 1}})
+			wantCode(t, err, domain.EUNAVAILABLE)
+		})
 	}
 }
 

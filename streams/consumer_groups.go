@@ -492,7 +492,9 @@ type WorkerAck struct {
 // ackWorkersScript is AckUpTo for several workers of one namespace in one
 // round trip: for each, deliver what is new in its group, then acknowledge
 // every entry pending at or below its revision. A worker whose group does
-// not exist is skipped, not an error for the others.
+// not exist is skipped, not an error for the others; any other error ends
+// the call (the workers before it may be acknowledged: acknowledging again
+// is harmless).
 //
 // KEYS: log. ARGV: group, consumer, acknowledged entry id, for each worker.
 // Returns, for each worker, how many entries it acknowledged, -1 when it
@@ -503,6 +505,9 @@ for j = 1, #ARGV, 3 do
   local g, id = ARGV[j], ARGV[j + 2]
   local read = redis.pcall('XREADGROUP', 'GROUP', g, ARGV[j + 1], 'COUNT', 10000, 'STREAMS', KEYS[1], '>')
   if type(read) == 'table' and read.err then
+    -- No group is this worker's own answer; anything else (a read-only
+    -- replica, a refused write) fails the call.
+    if string.sub(read.err, 1, 7) ~= 'NOGROUP' then return read end
     out[#out + 1] = -1
   else
     local n = 0
@@ -523,7 +528,8 @@ return out
 // AckWorkers acknowledges, for each of acks, every entry of the worker's
 // group at or below its revision, as AckUpTo does for one, in one round
 // trip, and returns how many entries each acknowledged: -1 for a worker
-// with no group. Acks should name each worker once.
+// with no group. Acks should name each worker once. On an error some of
+// them may be acknowledged.
 //
 // Errors: EUNAVAILABLE.
 func (s *Store) AckWorkers(ctx context.Context, ns string, acks []WorkerAck) ([]int, error) {
