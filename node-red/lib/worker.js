@@ -269,7 +269,10 @@ class Follower {
         fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable', noAnswer: true }), 'lost', reason));
       }, this.requestTimeout);
       req.on('error', (e) => {
-        if (settled) return;
+        // An acknowledgement written as flowhist closed a whole answer:
+        // the answer's end is read as usual, the acknowledgement is lost
+        // (and made again when the entries come back).
+        if (settled || (answer && answer.complete)) return;
         const reason = e.message || e.code;
         const refused = NOT_SENT.has(e.code) && !answer;
         fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), refused ? 'refused' : 'lost', reason));
