@@ -26,7 +26,7 @@ SHELL := /bin/bash
 export GO
 
 .DEFAULT_GOAL := build
-.PHONY: build deps deps-e2e compose-check docker-check test fmt-check vet lint bench fuzz valkey run clean
+.PHONY: build deps deps-e2e compose-check docker-check test fmt-check vet lint bench bench-feed fuzz valkey run clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/flowhist
@@ -89,6 +89,14 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 50x ./httpapi/
 	$(GO) test -run '^$$' -bench Replay -benchtime 1x ./projector/
 	$(GO) test -run '^$$' -bench Notify50 -benchtime 200x ./e2e/
+
+# bench-feed measures issue 12's "a thousand workers per replica": N = 50,
+# 500 and 1 000 streamed workers acknowledging at once against N pub/sub
+# subscribers, in one run, flowhist and the listeners in processes of their
+# own (e2e/workers_bench_test.go). BENCH_FEED_ROUNDS deploys per figure.
+BENCH_FEED_ROUNDS ?= 100
+bench-feed: deps
+	$(GO) test -run '^$$' -bench WorkersNotify -benchtime $(BENCH_FEED_ROUNDS)x -timeout 30m ./e2e/
 
 # fuzz runs each fuzz target for FUZZTIME (go test fuzzes one target at a time).
 fuzz: deps

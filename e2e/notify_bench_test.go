@@ -137,123 +137,212 @@ func (lp *listenerProc) last(b *testing.B) time.Time {
 	return time.Unix(0, ns)
 }
 
-// runListeners is the listener process: 50 feed workers (long-poll, poll
-// again with the ack), 50 streamed-feed workers (ack after the round) or 50
-// pub/sub subscribers. It prints "ready", then for each round the Unix
-// nanoseconds at which its last listener heard.
+// runListeners is the listener process: BENCH_N listeners (50 if unset)
+// in the role its environment names (see listen). It prints "ready", then
+// for each round the Unix nanoseconds at which its last listener heard,
+// once every listener heard and, in the roles that acknowledge at once,
+// every acknowledgement was sent.
 func runListeners(role string) int {
-	wakes := make(chan time.Time, listeners)
-	release, acked := make(chan struct{}, listeners), make(chan struct{}, listeners)
-	fail := func(err error) { fmt.Fprintln(os.Stderr, "bench listeners:", err); os.Exit(1) }
-	base, token := os.Getenv("BENCH_URL"), os.Getenv("BENCH_TOKEN")
-	after, _ := strconv.Atoi(os.Getenv("BENCH_AFTER"))
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * listeners}}
-	request := func(method, path string, body []byte) (*http.Response, error) {
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		return hc.Do(req)
+	n := listeners
+	if v := os.Getenv("BENCH_N"); v != "" {
+		n, _ = strconv.Atoi(v)
 	}
-	do := func(method, path string, body []byte) (int, []byte, error) {
-		res, err := request(method, path, body)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		return res.StatusCode, b, err
+	l := &listenerSet{
+		n: n, role: role,
+		base: os.Getenv("BENCH_URL"), token: os.Getenv("BENCH_TOKEN"),
+		wakes:   make(chan time.Time, n),
+		release: make(chan struct{}, n), acked: make(chan struct{}, n),
+		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * n, MaxConnsPerHost: 0}},
 	}
-	switch role {
-	case "feed":
-		for w := range listeners {
-			go func() {
-				worker, at := fmt.Sprintf("w%02d", w), after
-				for {
-					status, body, err := do("GET", fmt.Sprintf("/feed?worker=%s&after=%d&ack=%d&wait=60s", worker, after, at), nil)
-					now := time.Now()
-					switch {
-					case err != nil:
-						fail(err)
-					case status == http.StatusNoContent:
-						continue
-					case status != http.StatusOK:
-						fail(fmt.Errorf("feed: %d %s", status, body))
-					}
-					var news struct{ Revision int }
-					if err := json.Unmarshal(body, &news); err != nil {
-						fail(err)
-					}
-					at = news.Revision
-					wakes <- now
-				}
-			}()
-		}
-	case "stream":
-		for w := range listeners {
-			go func() {
-				worker := fmt.Sprintf("w%02d", w)
-				for {
-					res, err := request("GET", fmt.Sprintf("/feed?worker=%s&after=%d&wait=60s&stream=1", worker, after), nil)
-					if err != nil {
-						fail(err)
-					}
-					if res.StatusCode != http.StatusOK {
-						fail(fmt.Errorf("feed: %d", res.StatusCode))
-					}
-					lines := bufio.NewScanner(res.Body)
-					for lines.Scan() {
-						now := time.Now()
-						var news struct{ Revision int }
-						if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
-							fail(err)
-						}
-						wakes <- now
-						<-release
-						ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision))
-						if status, body, err := do("POST", "/feed/ack", ack); err != nil || status != http.StatusOK {
-							fail(fmt.Errorf("ack: %d %s %v", status, body, err))
-						}
-						acked <- struct{}{}
-					}
-					if err := lines.Err(); err != nil {
-						fail(err)
-					}
-					res.Body.Close()
-				}
-			}()
-		}
-	case "pubsub":
-		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{os.Getenv("BENCH_ADDR")}, DisableCache: true})
-		if err != nil {
-			fail(err)
-		}
-		channel := os.Getenv("BENCH_CHANNEL")
-		for range listeners {
-			dc, _ := c.Dedicate()
-			go dc.Receive(context.Background(), dc.B().Subscribe().Channel(channel).Build(), func(rueidis.PubSubMessage) {
-				wakes <- time.Now()
-			})
-		}
-	default:
-		fail(fmt.Errorf("unknown role %q", role))
+	l.after, _ = strconv.Atoi(os.Getenv("BENCH_AFTER"))
+	if err := l.listen(); err != nil {
+		l.fail(err)
 	}
 	fmt.Println("ready")
 	for {
 		var last time.Time
-		for range listeners {
-			if t := <-wakes; t.After(last) {
+		for range n {
+			if t := <-l.wakes; t.After(last) {
 				last = t
 			}
 		}
-		if role == "stream" {
+		switch role {
+		case "stream":
 			// The round is over: let the acknowledgements go, before the
 			// next round can start.
-			for range listeners {
-				release <- struct{}{}
+			for range n {
+				l.release <- struct{}{}
 			}
-			for range listeners {
-				<-acked
+			for range n {
+				<-l.acked
+			}
+		case "stream-post", "stream-duplex":
+			for range n {
+				<-l.acked
 			}
 		}
 		fmt.Println(last.UnixNano())
+	}
+}
+
+// listenerSet is the listener process's listeners.
+type listenerSet struct {
+	n           int
+	role        string
+	base, token string
+	after       int
+	hc          *http.Client
+	wakes       chan time.Time
+	release     chan struct{} // "stream": one token per acknowledgement
+	acked       chan struct{} // an acknowledgement was sent
+}
+
+func (l *listenerSet) fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench listeners:", err)
+	os.Exit(1)
+}
+
+func (l *listenerSet) request(method, path string, body io.Reader) (*http.Response, error) {
+	req, _ := http.NewRequest(method, l.base+path, body)
+	req.Header.Set("Authorization", "Bearer "+l.token)
+	return l.hc.Do(req)
+}
+
+func (l *listenerSet) do(method, path string, body []byte) (int, []byte, error) {
+	res, err := l.request(method, path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+// listen starts the listeners of l's role:
+//   - feed: long-polling workers, each polling again at once with the ack
+//     (ack=REV);
+//   - stream: streamed-feed workers (GET stream=1) acknowledging with POST
+//     …/feed/ack once the round is over;
+//   - stream-post: the same, acknowledging with POST …/feed/ack at once;
+//   - stream-duplex: workers on POST …/feed, acknowledging at once with a
+//     line on the request's own body;
+//   - pubsub: the old module's subscribers, one connection each.
+func (l *listenerSet) listen() error {
+	switch l.role {
+	case "feed":
+		for w := range l.n {
+			go l.poll(fmt.Sprintf("w%04d", w))
+		}
+	case "stream", "stream-post":
+		for w := range l.n {
+			go l.stream(fmt.Sprintf("w%04d", w))
+		}
+	case "stream-duplex":
+		for w := range l.n {
+			go l.duplex(fmt.Sprintf("w%04d", w))
+		}
+	case "pubsub":
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{os.Getenv("BENCH_ADDR")}, DisableCache: true})
+		if err != nil {
+			return err
+		}
+		channel := os.Getenv("BENCH_CHANNEL")
+		for range l.n {
+			dc, _ := c.Dedicate()
+			go dc.Receive(context.Background(), dc.B().Subscribe().Channel(channel).Build(), func(rueidis.PubSubMessage) {
+				l.wakes <- time.Now()
+			})
+		}
+	default:
+		return fmt.Errorf("unknown role %q", l.role)
+	}
+	return nil
+}
+
+func (l *listenerSet) poll(worker string) {
+	at := l.after
+	for {
+		status, body, err := l.do("GET", fmt.Sprintf("/feed?worker=%s&after=%d&ack=%d&wait=60s", worker, l.after, at), nil)
+		now := time.Now()
+		switch {
+		case err != nil:
+			l.fail(err)
+		case status == http.StatusNoContent:
+			continue
+		case status != http.StatusOK:
+			l.fail(fmt.Errorf("feed: %d %s", status, body))
+		}
+		var news struct{ Revision int }
+		if err := json.Unmarshal(body, &news); err != nil {
+			l.fail(err)
+		}
+		at = news.Revision
+		l.wakes <- now
+	}
+}
+
+func (l *listenerSet) stream(worker string) {
+	for {
+		res, err := l.request("GET", fmt.Sprintf("/feed?worker=%s&after=%d&wait=60s&stream=1", worker, l.after), nil)
+		if err != nil {
+			l.fail(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			l.fail(fmt.Errorf("feed: %d", res.StatusCode))
+		}
+		lines := bufio.NewScanner(res.Body)
+		for lines.Scan() {
+			now := time.Now()
+			var news struct{ Revision int }
+			if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
+				l.fail(err)
+			}
+			l.wakes <- now
+			if l.role == "stream" {
+				<-l.release
+			}
+			ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision))
+			if status, body, err := l.do("POST", "/feed/ack", ack); err != nil || status != http.StatusOK {
+				l.fail(fmt.Errorf("ack: %d %s %v", status, body, err))
+			}
+			l.acked <- struct{}{}
+		}
+		if err := lines.Err(); err != nil {
+			l.fail(err)
+		}
+		res.Body.Close()
+	}
+}
+
+// duplex is a worker on POST …/feed: news lines come on the answer, its
+// acknowledgements go as lines on the request body.
+func (l *listenerSet) duplex(worker string) {
+	for {
+		acks, w := io.Pipe()
+		res, err := l.request("POST", fmt.Sprintf("/feed?worker=%s&after=%d&wait=60s", worker, l.after), acks)
+		if err != nil {
+			l.fail(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			l.fail(fmt.Errorf("feed: %d", res.StatusCode))
+		}
+		lines := bufio.NewScanner(res.Body)
+		for lines.Scan() {
+			now := time.Now()
+			var news struct{ Revision int }
+			if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
+				l.fail(err)
+			}
+			l.wakes <- now
+			if _, err := fmt.Fprintf(w, "{\"ack\":%d}\n", news.Revision); err != nil {
+				l.fail(fmt.Errorf("ack: %v", err))
+			}
+			l.acked <- struct{}{}
+		}
+		if err := lines.Err(); err != nil {
+			l.fail(err)
+		}
+		w.Close()
+		res.Body.Close()
 	}
 }

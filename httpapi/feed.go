@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"time"
 
@@ -11,9 +14,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// The worker feed: GET …/feed and POST …/feed/ack. A worker follows its own
-// consumer group on the namespace's log; feed_tail.go wakes waiting
-// workers without a blocked Valkey read each.
+// The worker feed: GET …/feed, POST …/feed and POST …/feed/ack. A worker
+// follows its own consumer group on the namespace's log; feed_tail.go
+// wakes waiting workers without a blocked Valkey read each, and
+// feed_acks.go writes their acknowledgements in batches.
 
 // feedRequest is one GET …/feed, parsed.
 type feedRequest struct {
@@ -26,6 +30,9 @@ type feedRequest struct {
 	// stream keeps the answer open for the wait, a line per burst;
 	// otherwise the first news ends it.
 	stream bool
+	// duplex: the request's body carries the worker's acknowledgements
+	// while the answer streams (POST …/feed).
+	duplex bool
 }
 
 func (s *Server) parseFeedRequest(r *http.Request) (feedRequest, error) {
@@ -50,6 +57,9 @@ func (s *Server) parseFeedRequest(r *http.Request) (feedRequest, error) {
 		f.wait = min(d, s.cfg.FeedMaxWait)
 	}
 	f.stream, err = queryBool(q, "stream")
+	if r.Method == http.MethodPost {
+		f.stream, f.duplex = true, true
+	}
 	return f, err
 }
 
@@ -60,12 +70,25 @@ func (s *Server) parseFeedRequest(r *http.Request) (feedRequest, error) {
 // up to REV first, as POST …/feed/ack does, saving a worker that request.
 // With stream=1 the answer does not end at the first news: it is one
 // FeedNews line per burst (application/x-ndjson) until the wait ends.
+//
+// POST …/feed is the streamed feed with the worker's acknowledgements on
+// the request's own body, one line {"ack": REV} each, read while the
+// answer streams (HTTP/1.1 full duplex, or HTTP/2): a worker acknowledges
+// without a request of its own. A line that is not an acknowledgement,
+// or an acknowledgement that could not be written, ends the answer; the
+// worker asks again and its group hands back what it had not
+// acknowledged.
 func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	f, err := s.parseFeedRequest(r)
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
+	if f.duplex {
+		var stop func()
+		ctx, stop = s.readAcks(ctx, w, r, f)
+		defer stop()
+	}
 	// Create the group once per process; if it is reaped, the read
 	// notices and creates it again.
 	if !s.feed.created(f.ns, f.worker) {
@@ -112,6 +135,9 @@ func (s *Server) follow(ctx context.Context, f feedRequest, out *feedAnswer, end
 			if err != nil {
 				done()
 				return err
+			}
+			if ack > 0 {
+				s.metrics.feedAcks.Inc()
 			}
 			ack, read = 0, false
 			news = coalesce(entries)
@@ -273,10 +299,76 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 	if err := validateWorker(req.Worker); err != nil {
 		return err
 	}
-	n, err := s.store.AckUpTo(r.Context(), r.PathValue("ns"), req.Worker, req.Revision)
+	n, err := s.acks.ack(r.Context(), r.PathValue("ns"), req.Worker, req.Revision)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, Acked{Acknowledged: req.Revision, Entries: n})
 	return nil
+}
+
+// maxAckLine bounds one line of a duplex feed's body.
+const maxAckLine = 256
+
+// readAcks reads the acknowledgements on a duplex feed request's body and
+// writes them, until the body ends or the answer does (stop, which waits
+// for the reading to end). The returned context ends when the worker sent
+// something that is not an acknowledgement or one could not be written:
+// the answer ends, and the worker asks again.
+func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Request, f feedRequest) (context.Context, func()) {
+	rc := http.NewResponseController(w)
+	// HTTP/1.1 stops reading the body when the answer starts unless told
+	// otherwise; HTTP/2 reads both ways anyway (ErrNotSupported).
+	rc.EnableFullDuplex()
+	// The server's read timeout is for ordinary bodies; this one lasts
+	// as long as the answer.
+	rc.SetReadDeadline(time.Now().Add(f.wait + s.cfg.RequestTimeout))
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.applyAcks(ctx, r.Body, f); err != nil && ctx.Err() == nil {
+			// The worker's fault, or an outage the Valkey monitor
+			// reports: the worker asks again either way.
+			s.log.Debug("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.ns), zap.String("worker", f.worker), zap.Error(err))
+			cancel()
+		}
+	}()
+	return ctx, func() {
+		cancel()
+		// Unblocks the read: the answer is over.
+		rc.SetReadDeadline(time.Now())
+		<-done
+	}
+}
+
+// applyAcks writes each acknowledgement line of body, in order, until it
+// ends. An acknowledgement past what the worker was told cannot cover
+// more than the group delivered: entries after it stay pending.
+//
+// Errors: EINVALID (a line that is not {"ack": REV}), ENOTFOUND (the
+// worker's group is gone: it asks again and is given one),
+// EUNAVAILABLE; and the body's read error once the answer ended.
+func (s *Server) applyAcks(ctx context.Context, body io.Reader, f feedRequest) error {
+	lines := bufio.NewScanner(body)
+	lines.Buffer(make([]byte, 0, maxAckLine), maxAckLine)
+	for lines.Scan() {
+		line := bytes.TrimSpace(lines.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var a struct {
+			Ack *domain.Revision `json:"ack"`
+		}
+		if err := json.Unmarshal(line, &a); err != nil || a.Ack == nil {
+			return domain.Errorf(domain.EINVALID, "feed body line %q is not an acknowledgement such as {\"ack\":12}", clip(string(line)))
+		}
+		if *a.Ack == 0 {
+			continue
+		}
+		if _, err := s.acks.ack(ctx, f.ns, f.worker, *a.Ack); err != nil {
+			return err
+		}
+	}
+	return lines.Err()
 }

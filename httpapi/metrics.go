@@ -16,6 +16,7 @@ type metrics struct {
 	appends     *prometheus.CounterVec
 	conflicts   prometheus.Counter
 	feedWaiters prometheus.Gauge
+	feedAcks    prometheus.Counter
 	workerLag   *prometheus.GaugeVec
 	valkeyUp    prometheus.Gauge
 	shortfalls  prometheus.Counter
@@ -37,6 +38,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		feedWaiters: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flowhist_feed_waiters", Help: "Worker feed requests waiting now.",
 		}),
+		feedAcks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowhist_feed_acks_total", Help: "Worker acknowledgements written, from POST …/feed/ack, ack= and feed request bodies.",
+		}),
 		workerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "flowhist_worker_lag_revisions", Help: "Revisions a worker has not acknowledged, as of the last reaper pass.",
 		}, []string{"namespace", "worker"}),
@@ -48,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.appends, m.conflicts, m.feedWaiters, m.workerLag, m.valkeyUp, m.shortfalls)
+		reg.MustRegister(m.requests, m.appends, m.conflicts, m.feedWaiters, m.feedAcks, m.workerLag, m.valkeyUp, m.shortfalls)
 		if g, ok := reg.(prometheus.Gatherer); ok {
 			m.gatherer = g
 		}

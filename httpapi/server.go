@@ -112,6 +112,7 @@ type Server struct {
 	log     *zap.Logger
 	metrics *metrics
 	feed    *feed
+	acks    *acker
 	mux     *http.ServeMux
 	ready   atomic.Bool
 
@@ -138,6 +139,7 @@ func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.L
 	}
 	s := &Server{store: store, proj: proj, cfg: cfg, log: log, metrics: newMetrics(reg), projecting: map[string]bool{}}
 	s.feed = newFeed(store, log, s.metrics)
+	s.acks = newAcker(store, s.metrics, cfg.RequestTimeout)
 	s.routes()
 	return s, nil
 }
@@ -154,6 +156,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // drain them, and waits for background projections.
 func (s *Server) Close() {
 	s.feed.close()
+	s.acks.close()
 	s.waitProjections()
 }
 
@@ -212,6 +215,7 @@ func (s *Server) routes() {
 	s.route("GET "+nsPath+"/project", ScopeRead, s.getProject)
 	s.route("PUT "+nsPath+"/project", ScopeDeploy, s.putProject)
 	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "GET "+nsPath+"/feed", ScopeRead, s.getFeed)
+	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "POST "+nsPath+"/feed", ScopeRead, s.getFeed)
 	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.ackFeed)
 	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
 	s.route("PUT "+nsPath+"/workers/{worker}/packages", ScopeRead, s.putWorkerPackages)

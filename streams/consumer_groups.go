@@ -481,3 +481,79 @@ func (s *Store) LastEntry(ctx context.Context, ns string) (domain.Revision, erro
 	r, _ := revisionOf(entries[0].ID)
 	return domain.Revision(r), nil
 }
+
+// WorkerAck is one worker's acknowledgement: every entry of its group at
+// or below Revision.
+type WorkerAck struct {
+	Worker   string
+	Revision domain.Revision
+}
+
+// ackWorkersScript is AckUpTo for several workers of one namespace in one
+// round trip: for each, deliver what is new in its group, then acknowledge
+// every entry pending at or below its revision. A worker whose group does
+// not exist is skipped, not an error for the others; any other error ends
+// the call (the workers before it may be acknowledged: acknowledging again
+// is harmless).
+//
+// KEYS: log. ARGV: group, consumer, acknowledged entry id, for each worker.
+// Returns, for each worker, how many entries it acknowledged, -1 when it
+// has no group.
+var ackWorkersScript = newScript(`
+local out = {}
+for j = 1, #ARGV, 3 do
+  local g, id = ARGV[j], ARGV[j + 2]
+  local read = redis.pcall('XREADGROUP', 'GROUP', g, ARGV[j + 1], 'COUNT', 10000, 'STREAMS', KEYS[1], '>')
+  if type(read) == 'table' and read.err then
+    -- No group is this worker's own answer; anything else (a read-only
+    -- replica, a refused write) fails the call.
+    if string.sub(read.err, 1, 7) ~= 'NOGROUP' then return read end
+    out[#out + 1] = -1
+  else
+    local n = 0
+    while true do
+      local pending = redis.call('XPENDING', KEYS[1], g, '-', id, 1000)
+      if #pending == 0 then break end
+      local ids = {}
+      for i, p in ipairs(pending) do ids[i] = p[1] end
+      n = n + redis.call('XACK', KEYS[1], g, unpack(ids))
+      if #pending < 1000 then break end
+    end
+    out[#out + 1] = n
+  end
+end
+return out
+`)
+
+// AckWorkers acknowledges, for each of acks, every entry of the worker's
+// group at or below its revision, as AckUpTo does for one, in one round
+// trip, and returns how many entries each acknowledged: -1 for a worker
+// with no group. Acks should name each worker once. On an error some of
+// them may be acknowledged.
+//
+// Errors: EUNAVAILABLE.
+func (s *Store) AckWorkers(ctx context.Context, ns string, acks []WorkerAck) ([]int, error) {
+	if len(acks) == 0 {
+		return nil, nil
+	}
+	args := make([]string, 0, 3*len(acks))
+	for _, a := range acks {
+		args = append(args, WorkerGroup(a.Worker), a.Worker, groupID(a.Revision))
+	}
+	vals, err := ackWorkersScript.exec(ctx, s.client, []string{logKey(ns)}, args).ToArray()
+	if err != nil {
+		return nil, fmt.Errorf("streams: ack %d workers on %s: %w", len(acks), ns, classify(err))
+	}
+	if len(vals) != len(acks) {
+		return nil, fmt.Errorf("streams: ack %d workers on %s: %d values in the reply", len(acks), ns, len(vals))
+	}
+	out := make([]int, len(vals))
+	for i, v := range vals {
+		n, err := v.AsInt64()
+		if err != nil {
+			return nil, fmt.Errorf("streams: ack %d workers on %s: %w", len(acks), ns, err)
+		}
+		out[i] = int(n)
+	}
+	return out, nil
+}

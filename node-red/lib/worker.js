@@ -13,7 +13,18 @@
 // flows change is newer than what it runs, coalesces a burst into one more
 // reload to the newest, and acknowledges only after the reload succeeded.
 // Network errors and 5xx answers are retried forever with backoff.
+//
+// The feed is one streamed request, POST …/feed: news comes as lines of
+// the answer, and the worker's acknowledgements go as lines of the
+// request's own body, {"ack": REV}, while the answer streams (HTTP/1.1
+// full duplex, which fetch cannot do: node:http here). A deploy costs
+// flowhist a line to each worker and a line back, not a request per
+// acknowledgement. An acknowledgement made when no feed answer is open
+// goes as POST …/feed/ack; a flowhist without POST …/feed (404, 405) is
+// followed with GET …/feed?stream=1 and POST …/feed/ack.
 
+const http = require('node:http');
+const https = require('node:https');
 const { backoffDelay, sleep } = require('./backoff');
 const { FlowhistError, parseJSON } = require('./client');
 
@@ -55,6 +66,8 @@ class Follower {
     this.loop = null;
     this.reloading = null;
     this.recovering = null;
+    this.duplex = opts.duplex !== false; // follow with POST …/feed
+    this.ackLine = null; // (rev) => bool: writes an ack on the open feed request
   }
 
   // read is told the namespace revision of every successful GET /flows.
@@ -141,18 +154,181 @@ class Follower {
     let news = false;
     const after = this.loaded === null ? 0 : this.loaded;
     const wait = this.feedWait % 1000 === 0 ? `${this.feedWait / 1000}s` : `${Math.ceil(this.feedWait)}ms`;
-    await this.client.request('GET', `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}&stream=1`, {
+    const path = `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}&stream=1`;
+    const onLine = async (line) => {
+      answered();
+      news = true;
+      await this.handle(parseNews(line));
+    };
+    // As the client does for its requests: a feed request that found its
+    // flowhist gone goes to each other replica's URL at once.
+    const urls = Array.isArray(this.client.urls) ? this.client.urls.length : 1;
+    let probing = false; // POST /feed got no answer: does GET /feed get one?
+    for (let tried = 1; this.duplex; tried++) {
+      try {
+        await this.followDuplex(path, onLine);
+        answered();
+        return news;
+      } catch (err) {
+        if (!news && err.failover && tried < urls && !this.stopped) continue;
+        if (!news && err.noAnswer) {
+          probing = true;
+          break;
+        }
+        if (news || !(err.httpStatus === 404 || err.httpStatus === 405)) throw err;
+        this.duplex = false;
+        this.log.info('flowhist has no POST /feed: following with GET /feed and acknowledging with POST /feed/ack');
+      }
+    }
+    await this.client.request('GET', path, {
       retry: false,
       timeout: this.feedWait + this.requestTimeout,
       signal: this.stopper.signal,
-      onLine: async (line) => {
-        answered();
-        news = true;
-        await this.handle(parseNews(line));
-      },
+      onLine,
     });
     answered();
+    if (probing) {
+      // flowhist answers a feed request's headers at once; GET had them
+      // and POST did not: something in between holds request bodies until
+      // they end.
+      this.duplex = false;
+      this.log.warn(
+        'POST /feed got no answer within requestTimeout while GET /feed did: a proxy between here and flowhist holds request bodies until they end ' +
+          '(nginx: proxy_request_buffering off, proxy_http_version 1.1 to fix); following with GET /feed and acknowledging with POST /feed/ack',
+      );
+    }
     return news;
+  }
+
+  // followDuplex reads one POST …/feed answer, handing each line to onLine
+  // in turn, while this.ackLine writes acknowledgements on the request's
+  // body. The answer has feedWait + requestTimeout, paused while a line is
+  // handled; a 4xx/5xx or network error rejects with a FlowhistError.
+  followDuplex(path, onLine) {
+    const client = this.client;
+    const at = client.current; // the replica asked, with several URLs
+    const url = new URL(namespaceURL(client) + path);
+    const headers = { 'Content-Type': 'application/x-ndjson', 'Transfer-Encoding': 'chunked' };
+    if (client.token) headers.Authorization = `Bearer ${client.token}`;
+    const timeout = this.feedWait + this.requestTimeout;
+    const signals = [this.stopper.signal, client.closer && client.closer.signal].filter(Boolean);
+    for (const s of signals) if (s.aborted) return Promise.reject(s.reason);
+    // gone tells the client that the replica asked stopped answering, so
+    // that its requests and the next feed request go to the next one.
+    const gone = (err, failover, reason) => {
+      err.failover = failover;
+      err.reason = reason;
+      if (typeof client.failover === 'function' && Array.isArray(client.urls)) {
+        err.url = client.urls[at];
+        client.failover(at, err);
+      }
+      return err;
+    };
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, agent: false });
+      let timer;
+      let noAnswer;
+      let settled = false;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const reason = `no answer within ${timeout} ms`;
+          fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), 'lost', reason));
+        }, timeout);
+      };
+      const onAbort = (ev) => fail(ev.target.reason);
+      const finish = (err) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(noAnswer);
+        for (const s of signals) s.removeEventListener('abort', onAbort);
+        if (this.ackLine === ackLine) this.ackLine = null;
+        if (err) req.destroy();
+        else req.end();
+        if (err) reject(err);
+        else resolve();
+      };
+      const fail = (err) => finish(err || new Error('aborted'));
+      let answer = null;
+      // An acknowledgement goes on the body only while the answer is open:
+      // flowhist stops reading it when the answer ends. (One written as the
+      // answer ends is lost: the group hands the entries back on the next
+      // feed request, and they are acknowledged again.)
+      const ackLine = (rev) => {
+        if (settled || req.destroyed || !req.writable || !answer || answer.complete) return false;
+        req.write(`{"ack":${rev}}\n`);
+        return true;
+      };
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+      arm();
+      // flowhist sends a feed answer's headers at once: none within
+      // requestTimeout is a hung flowhist, or a proxy holding the body.
+      noAnswer = setTimeout(() => {
+        const reason = `no answer within ${this.requestTimeout} ms`;
+        fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable', noAnswer: true }), 'lost', reason));
+      }, this.requestTimeout);
+      req.on('error', (e) => {
+        // An acknowledgement written as flowhist closed a whole answer:
+        // the answer's end is read as usual, the acknowledgement is lost
+        // (and made again when the entries come back).
+        if (settled || (answer && answer.complete)) return;
+        const reason = e.message || e.code;
+        const refused = NOT_SENT.has(e.code) && !answer;
+        fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), refused ? 'refused' : 'lost', reason));
+      });
+      req.on('response', async (res) => {
+        clearTimeout(noAnswer);
+        try {
+          if (GONE.has(res.statusCode)) {
+            res.resume();
+            const reason = `HTTP ${res.statusCode}`;
+            throw gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { httpStatus: res.statusCode, code: `http_${res.statusCode}` }), 'lost', reason);
+          }
+          if (at === client.current) client.answered = true;
+          if (res.statusCode >= 400) {
+            res.setEncoding('utf8');
+            let text = '';
+            for await (const chunk of res) text += chunk;
+            let info = {};
+            try {
+              info = JSON.parse(text) || {};
+            } catch (_) {
+              // not flowhist's JSON (a proxy's page): keep the status only
+            }
+            const code = typeof info.code === 'string' && info.code ? info.code : `http_${res.statusCode}`;
+            const message = typeof info.message === 'string' && info.message ? info.message : res.statusMessage || 'error';
+            throw new FlowhistError(`flowhist: POST /feed: HTTP ${res.statusCode} ${code}: ${message}`, { httpStatus: res.statusCode, code });
+          }
+          answer = res;
+          this.ackLine = ackLine;
+          res.setEncoding('utf8'); // a character split between chunks stays whole
+          let buf = '';
+          for await (const chunk of res) {
+            if (settled) return;
+            buf += chunk;
+            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+              const line = buf.slice(0, i).trim();
+              buf = buf.slice(i + 1);
+              if (!line) continue;
+              clearTimeout(timer);
+              await onLine(line);
+              if (settled) return;
+              arm();
+            }
+          }
+          if (!res.complete) throw new FlowhistError('flowhist: POST /feed: the answer broke off', { code: 'flowhist_unavailable' });
+          buf = buf.trim();
+          if (buf) await onLine(buf);
+          finish();
+        } catch (e) {
+          if (settled) return;
+          if (e instanceof FlowhistError || signals.some((s) => s.reason === e)) fail(e);
+          else fail(new FlowhistError(`flowhist: POST /feed: ${e.message}`, { code: 'flowhist_unavailable' }));
+        }
+      });
+      req.flushHeaders();
+    });
   }
 
   async handle(news) {
@@ -244,7 +420,10 @@ class Follower {
     else if (target !== undefined) this.loaded = target;
   }
 
+  // ack acknowledges rev: on the open feed request's body when there is
+  // one, else with a request of its own.
   async ack(rev) {
+    if (this.ackLine && this.ackLine(rev)) return;
     await this.client.request('POST', '/feed/ack', {
       json: { worker: this.workerId, revision: rev },
       retry: false,
@@ -274,6 +453,18 @@ class Follower {
     this.stopper.abort(new FlowhistError('flowhist: the worker stopped following', { code: 'flowhist_closed' }));
     await Promise.allSettled([this.loop, this.reloading, this.recovering].filter(Boolean));
   }
+}
+
+// Network error codes that mean the connection was never made, and
+// statuses a proxy answers when the flowhist behind it is gone, as the
+// client classifies them.
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const GONE = new Set([502, 503, 504]);
+
+// namespaceURL is the namespace's base URL the client sends requests to
+// now (one URL, or the current one of several replicas').
+function namespaceURL(client) {
+  return Array.isArray(client.bases) ? client.bases[client.current] : client.base;
 }
 
 // parseNews reads one line of the feed.

@@ -21,6 +21,10 @@ async function startFake(opts = {}) {
   fake.requests = [];
   fake.routes = new Map();
   fake.open = new Set(); // feed responses waiting
+  // With duplex (the default), POST /feed is the streamed feed with
+  // acknowledgements on its body; without, it is a 404, as from a flowhist
+  // older than it.
+  fake.duplex = opts.duplex !== false;
   // The namespace's state. With shareWith, this fake serves the state of
   // another fake, as two flowhist replicas on one Valkey do: the log, the
   // worker's consumer group and everything else are the same objects.
@@ -179,6 +183,7 @@ async function startFake(opts = {}) {
 
   async function handle(req, res) {
     const u = new URL(req.url, 'http://fake');
+    if (req.method === 'POST' && u.pathname === `${PREFIX}/feed`) return duplexFeed(req, res, u);
     let text = '';
     for await (const chunk of req) text += chunk;
     const path = u.pathname.startsWith(PREFIX) ? u.pathname.slice(PREFIX.length) : u.pathname;
@@ -194,6 +199,37 @@ async function startFake(opts = {}) {
     const libKey = key.startsWith('GET /library/') || key.startsWith('PUT /library/');
     const handler = fake.routes.get(key) || builtin[key] || (libKey && library);
     if (!handler) return send(res, { status: 404, body: { code: 'not_found', message: `no route ${key}` } });
+    const out = await handler(rec, res);
+    if (out && !res.headersSent) send(res, out);
+  }
+
+  // duplexFeed answers POST /feed as the real server does: the streamed
+  // feed (GET /feed's route, overridden or not) while the request's body
+  // carries the worker's acknowledgements, {"ack": REV} a line, each
+  // recorded as a POST /feed/ack of that worker (via: 'body').
+  async function duplexFeed(req, res, u) {
+    const query = Object.fromEntries(u.searchParams);
+    const rec = { method: 'POST', path: '/feed', query, headers: req.headers, text: '', at: Date.now() };
+    fake.requests.push(rec);
+    fake.emit('request', rec);
+    // Without duplex, answered without reading the body, as flowhist
+    // answers an unknown route.
+    if (!fake.duplex) return send(res, { status: 404, body: { code: 'not_found', message: 'no such endpoint: POST /feed' } });
+    let buf = '';
+    req.on('data', (chunk) => {
+      buf += chunk;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (!line) continue;
+        const revision = JSON.parse(line).ack;
+        if (fake.group) fake.group.acked = Math.max(fake.group.acked, revision);
+        const ack = { method: 'POST', path: '/feed/ack', via: 'body', query: {}, headers: req.headers, text: line, json: { worker: query.worker, revision }, at: Date.now() };
+        fake.requests.push(ack);
+        fake.emit('request', ack);
+      }
+    });
+    const handler = fake.routes.get('POST /feed') || fake.routes.get('GET /feed') || builtin['GET /feed'];
     const out = await handler(rec, res);
     if (out && !res.headersSent) send(res, out);
   }

@@ -61,7 +61,7 @@ async function setup(t, opts = {}) {
   const nthApply = (n) =>
     applies.length >= n ? Promise.resolve() : new Promise((resolve) => fake.on('applied', (k) => k >= n && resolve()));
   const ackOf = (rev) => fake.waitFor((r) => r.path === '/feed/ack' && r.json.revision === rev, 5000, `ack ${rev}`);
-  const writes = () => fake.requests.filter((r) => r.method !== 'GET' && r.path !== '/feed/ack');
+  const writes = () => fake.requests.filter((r) => r.method !== 'GET' && r.path !== '/feed/ack' && r.path !== '/feed');
   return { fake, storage, log, applies, feeds, nthApply, ackOf, writes };
 }
 

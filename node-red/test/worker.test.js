@@ -11,7 +11,7 @@ const TOKEN = 'tok-worker-0123456789abcdef';
 // runtime.nodes.loadFlows(true) does what Node-RED's does to storage: read
 // the flows, then the credentials. hooks.during(n) runs inside reload n.
 async function setup(t, opts = {}) {
-  const fake = await startFake({ feedMode: opts.feedMode, stream: opts.stream });
+  const fake = await startFake({ feedMode: opts.feedMode, stream: opts.stream, duplex: opts.duplex });
   for (let i = 1; i <= 3; i++) fake.append({ flows: [{ id: 'tab', rev: i }] });
   const storage = createStorage();
   const log = captureLog();
@@ -176,6 +176,58 @@ test('a streamed burst during a reload coalesces into one more reload and one ac
   assert.equal(feeds().length, 1);
 });
 
+test('acknowledgements go on the streamed feed request\'s own body, not as requests of their own', async (t) => {
+  const { fake, storage, loads, ackOf, acks, feeds } = await setup(t, { stream: true });
+  await storage.getFlows();
+  await until(() => fake.open.size === 1, 5000, 'the worker waiting on its stream');
+  fake.append({ flows: [{ id: 'tab', rev: 4 }] });
+  const ack4 = await ackOf(4);
+  fake.append(); // settings: no reload, acknowledged at once
+  const ack5 = await ackOf(5);
+  assert.equal(ack4.via, 'body', 'the reload\'s acknowledgement');
+  assert.equal(ack5.via, 'body', 'the acknowledgement without a reload');
+  assert.deepEqual(acks(), [4, 5]);
+  assert.equal(loads.length, 1);
+  assert.equal(fake.count('POST', '/feed/ack'), 2, 'the two acknowledgements, both on the body');
+  assert.deepEqual(
+    feeds().map((r) => r.method),
+    ['POST'],
+    'one POST /feed for both',
+  );
+  const reload = fake.requests.filter((r) => r.path === '/flows')[1];
+  assert.ok(fake.requests.indexOf(reload) < fake.requests.indexOf(ack4), 'acknowledged before the reload read the flows');
+});
+
+test('an acknowledgement made after the feed answer ended goes as POST /feed/ack', async (t) => {
+  // Without stream, the fake ends each answer after its first line.
+  const { fake, storage, ackOf, acks } = await setup(t);
+  await storage.getFlows();
+  await fake.waitFor((r) => r.path === '/feed', 5000, 'the first feed request');
+  fake.append({ flows: [{ id: 'tab', rev: 4 }] });
+  const ack = await ackOf(4);
+  assert.equal(ack.via, undefined, 'a request of its own');
+  assert.deepEqual(ack.json, { worker: 'w1', revision: 4 });
+  assert.deepEqual(acks(), [4]);
+});
+
+test('a flowhist without POST /feed is followed with GET /feed and POST /feed/ack', async (t) => {
+  const { fake, storage, log, loads, ackOf, acks, feeds } = await setup(t, { stream: true, duplex: false });
+  await storage.getFlows();
+  await until(() => fake.open.size === 1, 5000, 'the worker waiting on its stream');
+  fake.append({ flows: [{ id: 'tab', rev: 4 }] });
+  const ack = await ackOf(4);
+  assert.equal(ack.via, undefined, 'a request of its own');
+  assert.deepEqual(acks(), [4]);
+  assert.equal(loads.length, 1);
+  assert.deepEqual(
+    feeds().map((r) => r.method),
+    ['POST', 'GET'],
+    'one POST /feed (404), then GET /feed',
+  );
+  assert.ok(log.lines.some((l) => l.msg.includes('has no POST /feed')));
+  assert.ok(!log.lines.some((l) => l.level === 'warn'), 'the fallback is not a warning');
+});
+
 test('feed answers that end at once with no news are asked again with backoff, not in a tight loop', async (t) => {
   const { fake, storage, feeds } = await setup(t, { flowhist: { retryDelay: 20, retryMaxDelay: 40 } });
   fake.route('GET /feed', () => ({ status: 204 })); // as a flowhist shutting down answers
@@ -331,3 +383,27 @@ test('a worker keeps its settings saves in memory, on top of the shared settings
 function hang(res) {
   return new Promise((resolve) => res.once('close', () => resolve(null)));
 }
+
+test('a POST /feed that gets no answer while GET /feed does (a proxy holding request bodies) falls back to GET /feed and POST /feed/ack', async (t) => {
+  const { fake, storage, log, ackOf, feeds } = await setup(t, { stream: true, flowhist: { requestTimeout: 100, feedWait: 300 } });
+  fake.route('POST /feed', () => new Promise(() => {})); // headers never come
+  await storage.getFlows();
+  await fake.waitFor((r) => r.method === 'GET' && r.path === '/feed', 5000, 'GET /feed after the POST got no answer');
+  await until(() => log.lines.some((l) => l.level === 'warn' && l.msg.includes('holds request bodies')), 5000, 'the warning');
+  fake.append({ flows: [{ id: 'tab', rev: 4 }] });
+  const ack = await ackOf(4);
+  assert.equal(ack.via, undefined, 'a request of its own');
+  assert.equal(feeds().filter((r) => r.method === 'POST').length, 1, 'POST /feed tried once');
+});
+
+test('a POST /feed with no answer while GET /feed has none either (flowhist hangs) keeps POST /feed', async (t) => {
+  const { fake, storage, log, feeds } = await setup(t, { stream: true, flowhist: { requestTimeout: 100, feedWait: 100, retryDelay: 10, retryMaxDelay: 20 } });
+  let hang = true;
+  fake.route('POST /feed', (r, res) => (hang ? new Promise(() => {}) : fake.builtinFeed(r, res)));
+  fake.route('GET /feed', (r, res) => (hang ? new Promise(() => {}) : fake.builtinFeed(r, res)));
+  await storage.getFlows();
+  await fake.waitFor((r) => r.method === 'GET' && r.path === '/feed', 5000, 'GET /feed after the POST got no answer');
+  hang = false;
+  await until(() => feeds().filter((r) => r.method === 'POST').length >= 2, 5000, 'POST /feed again');
+  assert.ok(!log.lines.some((l) => l.msg.includes('holds request bodies')), 'no proxy warning');
+});
