@@ -192,7 +192,7 @@ func newFailoverEnv(t *testing.T) *failoverEnv {
 	f.rc = streamstest.Client(t, f.replica.Addr)
 	replicate(t, f.rc, f.link.Addr())
 	f.front = startProxy(t, f.primary.Addr)
-	f.e = newFaultEnvAt(t, f.primary, f.front.Addr(), "streams:\n  durability:\n    replicas: 1\n    timeout: 300ms\n    required: true\n")
+	f.e = newFaultEnvAt(t, f.primary, f.front.Addr(), "streams:\n  durability:\n    replicas: 1\n    timeout: 1s\n    required: true\n")
 	f.e.valkeyAddr = f.replica.Addr // where verify reads once the replica is the primary
 	return f
 }

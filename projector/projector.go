@@ -2,6 +2,7 @@ package projector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,8 +26,10 @@ type Projector struct {
 
 // nsState is one namespace's fold as this projector last wrote or read it.
 type nsState struct {
-	mu sync.Mutex
-	st *domain.State // nil: load from Valkey before use
+	// turn is held by whoever works on the namespace: a channel of one,
+	// so that waiting for it ends with the waiter's context.
+	turn chan struct{}
+	st   *domain.State // nil: load from Valkey before use
 	// last is the id of the event at st.Revision, "" when not known (the
 	// state was loaded): the next read checks the log still holds it.
 	last string
@@ -49,11 +52,28 @@ func (p *Projector) ns(ns string) *nsState {
 	defer p.mu.Unlock()
 	s, ok := p.nss[ns]
 	if !ok {
-		s = &nsState{}
+		s = &nsState{turn: make(chan struct{}, 1)}
 		p.nss[ns] = s
 	}
 	return s
 }
+
+// lock takes s's turn, or fails when ctx ends first: a request that waits
+// behind another (on a Valkey that hangs, say) gives up at its own deadline.
+func (s *nsState) lock(ctx context.Context) error {
+	select {
+	case s.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		code := domain.EUNAVAILABLE // the deadline passed
+		if errors.Is(ctx.Err(), context.Canceled) {
+			code = domain.ECANCELED
+		}
+		return &domain.Error{Code: code, Message: "the namespace's projection is busy (waiting for Valkey)", Err: ctx.Err()}
+	}
+}
+
+func (s *nsState) unlock() { <-s.turn }
 
 // CatchUp applies everything up to the end of every namespace's log.
 func (p *Projector) CatchUp(ctx context.Context) error {
@@ -77,8 +97,10 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 // revision), EUNAVAILABLE.
 func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Revision, error) {
 	s := p.ns(ns)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer s.unlock()
 	if s.st == nil {
 		if err := p.load(ctx, ns, s); err != nil {
 			return 0, err
@@ -290,8 +312,10 @@ func (p *Projector) View(ctx context.Context, ns string, fn func(*domain.State) 
 		return err
 	}
 	s := p.ns(ns)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
 	if s.st == nil {
 		// A concurrent write failed and dropped the fold: load it again.
 		if err := p.load(ctx, ns, s); err != nil {

@@ -52,8 +52,10 @@ func (p *Projector) rebuild(ctx context.Context, ns string, head domain.Revision
 	s := p.ns(ns)
 	// Live catch-ups of ns in this process wait for the rebuild rather than
 	// fold the same events beside it.
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer s.unlock()
 	if err := p.store.ResetState(ctx, ns); err != nil {
 		return 0, err
 	}
