@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -84,23 +85,29 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	if f.duplex {
-		var stop func()
-		ctx, stop = s.readAcks(ctx, w, r, f)
-		defer stop()
-	}
 	// Create the group once per process; if it is reaped, the read
-	// notices and creates it again.
+	// notices and creates it again. Before a duplex body's first
+	// acknowledgement, which needs the group.
 	if !s.feed.created(f.ns, f.worker) {
 		if err := s.createWorkerGroup(ctx, f); err != nil {
 			return err
 		}
 		s.feed.remember(f.ns, f.worker)
 	}
+	acks := &ackReader{}
+	if f.duplex {
+		ctx = s.readAcks(ctx, w, r, f, acks)
+		defer acks.stop()
+	}
 	end := time.NewTimer(f.wait)
 	defer end.Stop()
 	out := feedAnswer{w: w, stream: f.stream}
 	err = s.follow(ctx, f, &out, end.C)
+	if ackErr := acks.failure(); ackErr != nil && !out.started {
+		// The body ended the request before any answer: say why (a line
+		// that is not an acknowledgement is the worker's to fix).
+		return ackErr
+	}
 	if err != nil && out.started {
 		// The answer is under way: end it, and the worker asks again. An
 		// outage is the Valkey monitor's to report.
@@ -229,6 +236,16 @@ func (a *feedAnswer) give(news FeedNews) error {
 func (s *Server) createWorkerGroup(ctx context.Context, f feedRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
+	if f.start > 0 {
+		// A worker past the log's end (it read a log Valkey has since
+		// lost, or the namespace was restored) starts at the end: a group
+		// past it would hide the next revisions from it.
+		h, err := s.store.Head(ctx, f.ns)
+		if err != nil {
+			return err
+		}
+		f.start = min(f.start, h.Revision)
+	}
 	_, err := s.store.CreateWorkerGroup(ctx, f.ns, f.worker, f.start)
 	return err
 }
@@ -315,7 +332,7 @@ const maxAckLine = 256
 // for the reading to end). The returned context ends when the worker sent
 // something that is not an acknowledgement or one could not be written:
 // the answer ends, and the worker asks again.
-func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Request, f feedRequest) (context.Context, func()) {
+func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Request, f feedRequest, a *ackReader) context.Context {
 	rc := http.NewResponseController(w)
 	// HTTP/1.1 stops reading the body when the answer starts unless told
 	// otherwise; HTTP/2 reads both ways anyway (ErrNotSupported).
@@ -331,15 +348,34 @@ func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Re
 			// The worker's fault, or an outage the Valkey monitor
 			// reports: the worker asks again either way.
 			s.log.Debug("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.ns), zap.String("worker", f.worker), zap.Error(err))
+			a.err.Store(&err)
 			cancel()
 		}
 	}()
-	return ctx, func() {
+	a.stop = func() {
 		cancel()
 		// Unblocks the read: the answer is over.
 		rc.SetReadDeadline(time.Now())
 		<-done
+		// The connection may carry another request: a deadline left in
+		// the past would cancel it at once where the server sets none.
+		rc.SetReadDeadline(time.Time{})
 	}
+	return ctx
+}
+
+// ackReader is a duplex feed's acknowledgement reader: stop ends it (and
+// waits for it), failure is what ended the request, if the body did.
+type ackReader struct {
+	stop func()
+	err  atomic.Pointer[error]
+}
+
+func (a *ackReader) failure() error {
+	if p := a.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // applyAcks writes each acknowledgement line of body, in order, until it

@@ -285,3 +285,44 @@ func TestCloseDuplex(t *testing.T) {
 		t.Fatalf("got acknowledged %d after Close, want 2", got)
 	}
 }
+
+// TestFeedDuplexBadBody sends a body line that is not an acknowledgement
+// with the request: it ends the answer at once, and if that is before the
+// answer started, with 400 and the reason (it was an empty 499).
+func TestFeedDuplexBadBody(t *testing.T) {
+	t.Parallel()
+	ts := mustServer(t, httpapi.Config{})
+	ns := randomNS(t)
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
+	for i := range 20 {
+		start := time.Now()
+		r := ts.do(t, "POST", path(ns, fmt.Sprintf("/feed?worker=w%d&after=1&wait=10s", i)), []byte("garbage\n"), nil)
+		switch {
+		case r.status == http.StatusBadRequest:
+			wantError(t, r, http.StatusBadRequest, domain.EINVALID)
+		case r.status == http.StatusOK && time.Since(start) < 5*time.Second:
+			// The stream had started; the bad line ended it.
+		default:
+			t.Fatalf("attempt %d: got %d %q after %s, want 400 invalid or a stream ended at once", i, r.status, r.body, time.Since(start))
+		}
+	}
+}
+
+// TestFeedAfterPastTheEnd has a worker ask to start after a revision the
+// log does not have (it read a log Valkey has since lost): it starts at
+// the end, and the next deploy reaches it.
+func TestFeedAfterPastTheEnd(t *testing.T) {
+	t.Parallel()
+	ts := mustServer(t, httpapi.Config{})
+	ns := randomNS(t)
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
+	if r := ts.do(t, "GET", path(ns, "/feed?worker=w1&after=99&wait=0s"), nil, nil); r.status != http.StatusNoContent {
+		t.Fatalf("got %d %s, want 204: nothing after the end", r.status, r.body)
+	}
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
+	var news httpapi.FeedNews
+	ts.ok(t, "GET", path(ns, "/feed?worker=w1&wait=0s"), nil, nil, &news)
+	if news.Revision != 2 || !news.Flows {
+		t.Fatalf("got %+v, want the news of revision 2", news)
+	}
+}
