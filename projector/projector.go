@@ -106,7 +106,6 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 			return 0, err
 		}
 	}
-	reloaded := false
 	for {
 		events, idAt, diverged, err := p.store.ReadAfter(ctx, ns, s.st.Revision, s.last, p.cfg.Batch)
 		if err != nil {
@@ -116,12 +115,10 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 			// The log is not the one this state was folded from: Valkey
 			// lost data (a failover without durability) or was restored.
 			// Serving the old fold would answer flows that no longer
-			// exist: start again from what Valkey holds, and from the log
-			// itself if that diverges too.
-			if err := p.diverged(ctx, ns, s, reloaded); err != nil {
+			// exist.
+			if err := p.diverged(ctx, ns, s); err != nil {
 				return 0, err
 			}
-			reloaded = true
 			continue
 		}
 		if s.last == "" {
@@ -143,17 +140,14 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 	}
 }
 
-// diverged starts ns's fold again after its log changed under it: from the
-// stored state the first time, from an empty one (rewriting the stored
-// state) when that diverges too.
-func (p *Projector) diverged(ctx context.Context, ns string, s *nsState, again bool) error {
-	at := s.st.Revision
+// diverged starts ns's fold again from revision 1 after its log changed
+// under it, rewriting the stored state: that state, too, may have been
+// folded from events the log no longer has (written to the old primary
+// before a failover, say), and its checkpoint alone cannot tell.
+func (p *Projector) diverged(ctx context.Context, ns string, s *nsState) error {
+	p.log.Warn("the log no longer holds what was projected (Valkey lost or restored data): rebuilding the state from revision 1",
+		zap.String("ns", ns), zap.Uint64("rev", uint64(s.st.Revision)))
 	s.st, s.last = nil, ""
-	if !again {
-		p.log.Warn("the log no longer holds what was projected (Valkey lost or restored data): reloading the state", zap.String("ns", ns), zap.Uint64("rev", uint64(at)))
-		return p.load(ctx, ns, s)
-	}
-	p.log.Warn("the stored state is ahead of the log: rebuilding it from revision 1", zap.String("ns", ns), zap.Uint64("rev", uint64(at)))
 	if err := p.store.ResetState(ctx, ns); err != nil {
 		return err
 	}

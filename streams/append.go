@@ -39,7 +39,12 @@ var appendScript = newScript(`
 local meta, log, idem = KEYS[1], KEYS[2], KEYS[3]
 if ARGV[4] == '1' then
   local prev = redis.call('GET', idem)
-  if prev then return {'dup', prev} end
+  if prev then
+    -- A write of this connection's own, so that a WAIT after a retry
+    -- waits for replication up to here: past the first append too.
+    redis.call('EXPIRE', idem, ARGV[6])
+    return {'dup', prev}
+  end
 end
 local schema = redis.call('HGET', meta, 'schema')
 if schema and tonumber(schema) > tonumber(ARGV[10]) then

@@ -239,3 +239,48 @@ func TestDurabilityRequired(t *testing.T) {
 		}
 	})
 }
+
+// TestDurabilityRequiredRetry retries an append that fell short with its
+// idempotency key while the replica still lags: the retry must fall short
+// too, not be reported durable because its connection wrote nothing.
+func TestDurabilityRequiredRetry(t *testing.T) {
+	t.Parallel()
+	primary := valkeytest.Start(t)
+	replica := valkeytest.Start(t, "--replicaof", strings.Replace(primary.Addr, ":", " ", 1))
+	c := mustClient(t, primary.Addr)
+	ctx := testCtx(t)
+	waitLinked := func() {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			info, _ := c.Do(ctx, c.B().Info().Section("replication").Build()).ToString()
+			if strings.Contains(info, "state=online") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the replica did not link: %s", info)
+			}
+			time.Sleep(20 * time.Millisecond) // a replica links in its own time
+		}
+	}
+	waitLinked()
+	s, err := streams.New(c, streams.Config{Durability: streams.Durability{Replicas: 1, Timeout: 200 * time.Millisecond, Required: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := randomNS(t)
+	replica.Pause()
+	defer replica.Resume()
+	_, err = s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k"})
+	wantCode(t, err, domain.EUNAVAILABLE)
+	res, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k"})
+	if err == nil || res.Durability == nil || res.Durability.Achieved {
+		t.Fatalf("the retry with the replica still paused: got %+v durability %+v (%v), want a shortfall", res, res.Durability, err)
+	}
+	replica.Resume()
+	waitLinked()
+	res, err = s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k"})
+	if err != nil || !res.Duplicate || res.Revision != 1 {
+		t.Fatalf("the retry with the replica back: got %+v (%v), want revision 1, durable", res, err)
+	}
+}
