@@ -273,7 +273,13 @@ func TestDurabilityRequiredRetry(t *testing.T) {
 	defer replica.Resume()
 	_, err = s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k"})
 	wantCode(t, err, domain.EUNAVAILABLE)
-	res, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k"})
+	// The retry reaches another replica of flowhist: a connection that
+	// has written nothing before.
+	other, err := streams.New(mustClient(t, primary.Addr), streams.Config{Durability: streams.Durability{Replicas: 1, Timeout: 200 * time.Millisecond, Required: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := other.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k"})
 	if err == nil || res.Durability == nil || res.Durability.Achieved {
 		t.Fatalf("the retry with the replica still paused: got %+v durability %+v (%v), want a shortfall", res, res.Durability, err)
 	}
