@@ -1,6 +1,9 @@
 package domain
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // Kinds of change a revision made to one node.
 const (
@@ -32,7 +35,7 @@ func NodeHistory(id string, events []*Event, n int) ([]NodeRevision, error) {
 	for i, e := range events {
 		var p FlowsPayload
 		if err := DecodePayload(e, &p); err != nil {
-			return nil, err
+			return nil, &Error{Code: ECORRUPT, Message: fmt.Sprintf("namespace %s: revision %d does not decode: run flowhist verify", e.Namespace, e.Revision), Err: err}
 		}
 		if slices.Contains(p.Patch.Remove, id) {
 			removed[i] = true

@@ -81,8 +81,8 @@ func TestNodeHistory(t *testing.T) {
 	t.Run("ErrPayload", func(t *testing.T) {
 		bad := *log[1]
 		bad.Payload = []byte(`{`)
-		if _, err := domain.NodeHistory("f1", []*domain.Event{&bad}, 1); err == nil {
-			t.Fatal("got no error for a payload that does not decode")
+		if _, err := domain.NodeHistory("f1", []*domain.Event{&bad}, 1); domain.ErrorCode(err) != domain.ECORRUPT {
+			t.Fatalf("got %v for a payload that does not decode, want corrupt", err)
 		}
 	})
 }

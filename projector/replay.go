@@ -108,10 +108,26 @@ func (p *Projector) applyPage(ctx context.Context, s *nsState, events []*domain.
 	changes := make([]domain.Change, 0, len(events))
 	index := map[string][]domain.Revision{}
 	var lastFlows *domain.Event
+	// refold folds the page again from before, hashing every document, to
+	// name the first event that is not what was appended.
+	refold := func() error {
+		s.st = nil
+		again := &before
+		for _, e := range events {
+			if _, err := again.Apply(e); err != nil {
+				return p.corrupt(e, err)
+			}
+		}
+		return nil
+	}
 	for _, e := range events {
 		ch, err := st.ApplyUnhashed(e)
 		if err != nil {
-			s.st = nil
+			// A damaged event may break only a later one: name the
+			// first, as verify does.
+			if ferr := refold(); ferr != nil {
+				return ferr
+			}
 			return p.corrupt(e, err)
 		}
 		changes = append(changes, ch)
@@ -122,18 +138,14 @@ func (p *Projector) applyPage(ctx context.Context, s *nsState, events []*domain.
 			index[id] = append(index[id], e.Revision)
 		}
 	}
-	if lastFlows != nil && domain.CheckFlowsSHA256(lastFlows, st.Flows) != nil {
-		// Some flows event of the page is not what was appended: fold the
-		// page again, hashing every document, to name it.
-		st = &before
-		for _, e := range events {
-			if _, err := st.Apply(e); err != nil {
-				s.st = nil
-				return p.corrupt(e, err)
+	if lastFlows != nil {
+		if err := domain.CheckFlowsSHA256(lastFlows, st.Flows); err != nil {
+			// Some flows event of the page is not what was appended.
+			if ferr := refold(); ferr != nil {
+				return ferr
 			}
+			return p.corrupt(lastFlows, err)
 		}
-		s.st = nil
-		return p.corrupt(lastFlows, domain.CheckFlowsSHA256(lastFlows, st.Flows))
 	}
 	if err := p.store.IndexNodes(ctx, st.Namespace, index); err != nil {
 		s.st = nil

@@ -77,7 +77,7 @@ func classify(err error) error {
 	case "NOPERM":
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey's ACL does not let flowhist's user run a command it needs", Err: err}
 	case "ESCHEMA":
-		return domain.Errorf(domain.EINTERNAL, "%s; upgrade flowhist", strings.TrimPrefix(rerr.Error(), "ESCHEMA "))
+		return &domain.Error{Code: domain.EINTERNAL, Message: strings.TrimPrefix(rerr.Error(), "ESCHEMA ") + "; upgrade flowhist", Err: err}
 	}
 	return &domain.Error{Code: domain.EINTERNAL, Message: "internal error", Err: err}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/flowhist/flowhist/domain"
 )
@@ -45,7 +46,8 @@ type FlowsResult struct {
 // head the one before it cached.
 //
 // Errors: EINVALID, ECONFLICT (carrying the current revision; never with
-// ExpectAny), EUNAVAILABLE (also when ctx ends while waiting its turn).
+// ExpectAny), EUNAVAILABLE (also when ctx's deadline passes while it waits
+// its turn, or after maxAnyAttempts lost races), ECANCELED (ctx cancelled).
 func (s *Store) AppendFlows(ctx context.Context, ns string, c FlowsChange) (FlowsResult, error) {
 	if err := domain.ValidateNamespace(ns); err != nil {
 		return FlowsResult{}, err
@@ -74,13 +76,35 @@ func (s *Store) AppendFlows(ctx context.Context, ns string, c FlowsChange) (Flow
 		res, err := s.appendFlowsOn(ctx, ns, base, c)
 		if domain.ErrorCode(err) == domain.ECONFLICT && c.Expected.IsAny() {
 			// Another replica appended between our head and our
-			// append: one of us always lands, so this ends.
-			if ctx.Err() != nil {
+			// append: one of us always lands, so this ends — unless
+			// the meta and the log disagree (damage), which the bound
+			// turns into an answer.
+			if attempt >= maxAnyAttempts {
+				return FlowsResult{}, domain.Errorf(domain.EUNAVAILABLE, "namespace %s: %d deploys in a row lost the race for the head: retry", ns, attempt+1)
+			}
+			if !sleepCtx(ctx, time.Duration(attempt)*time.Millisecond) {
 				return FlowsResult{}, fmt.Errorf("streams: append flows to %s: %w", ns, classify(ctx.Err()))
 			}
 			continue
 		}
 		return res, err
+	}
+}
+
+// maxAnyAttempts bounds the re-diffs of an append with ExpectAny that
+// other replicas keep beating to the head; between attempts it backs off a
+// millisecond more each time.
+const maxAnyAttempts = 100
+
+// sleepCtx waits d or until ctx ends, and reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

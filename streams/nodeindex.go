@@ -139,18 +139,12 @@ func (s *Store) NodeEvents(ctx context.Context, ns string, revs []domain.Revisio
 	return out, nil
 }
 
-// briefEnvelope is an envelope without the summary: encoding/json skips the
-// field instead of building a NodeRef for every node it names.
+// briefEnvelope is an envelope whose summary is kept raw: encoding/json
+// skips building a NodeRef for every node it names (the field shadows the
+// embedded one).
 type briefEnvelope struct {
-	ID            string           `json:"id"`
-	Type          domain.EventType `json:"type"`
-	Actor         domain.Actor     `json:"actor"`
-	CorrelationID string           `json:"correlationId,omitempty"`
-	SHA256        string           `json:"sha256,omitempty"`
-	Cause         string           `json:"cause,omitempty"`
-	Target        domain.Revision  `json:"target,omitempty"`
-	Reason        string           `json:"reason,omitempty"`
-	Schema        int              `json:"schema"`
+	envelope
+	Summary json.RawMessage `json:"summary,omitempty"`
 }
 
 // decodeBrief is decodeEntry without the summary.
@@ -163,8 +157,7 @@ func decodeBrief(ns string, en rueidis.XRangeEntry) (*domain.Event, error) {
 	if err := json.Unmarshal([]byte(en.FieldValues["e"]), &b); err != nil {
 		return nil, corrupt(ns, "revision %d: envelope: %v", rev, err)
 	}
-	return entryEvent(ns, rev, en, envelope{ID: b.ID, Type: b.Type, Schema: b.Schema, Provenance: domain.Provenance{
-		Actor: b.Actor, CorrelationID: b.CorrelationID, SHA256: b.SHA256, Cause: b.Cause, Target: b.Target, Reason: b.Reason}})
+	return entryEvent(ns, rev, en, b.envelope)
 }
 
 // ResetNodeIndex deletes ns's node index and marks it incomplete, so that
