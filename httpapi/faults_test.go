@@ -301,6 +301,20 @@ func TestDurabilityInAnswers(t *testing.T) {
 			t.Fatalf("got head %d after the retry, want 1", got)
 		}
 		ts.ok(t, "GET", path(ns, "/flows"), nil, nil, nil)
+		// Settings that landed though answered 503 still bring the
+		// packages change they imply: workers must install the module.
+		settings := []byte(`{"nodes":{"node-red-node-random":{"version":"0.4.1","user":true}}}`)
+		wantError(t, ts.do(t, "PUT", path(ns, "/settings"), settings, hdr{"Idempotency-Key": "s1"}), http.StatusServiceUnavailable, domain.EUNAVAILABLE)
+		var h httpapi.History
+		ts.ok(t, "GET", path(ns, "/history?kind=packages"), nil, nil, &h)
+		if len(h.Entries) != 1 {
+			t.Fatalf("got %d packages events after settings answered 503, want 1", len(h.Entries))
+		}
+		// The retry with the same key appends nothing more.
+		ts.do(t, "PUT", path(ns, "/settings"), settings, hdr{"Idempotency-Key": "s1"})
+		if got := ts.head(t, ns); got != 3 {
+			t.Fatalf("got head %d after the retry, want 3 (flows, settings, packages)", got)
+		}
 	})
 }
 

@@ -63,33 +63,51 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	res, err := s.saveEvent(r, func(o domain.Origin) (domain.Event, error) { return domain.NewSettingsEvent(ns, settings, o) })
+	if res.Revision == 0 {
+		return err // nothing landed
+	}
+	// The settings landed (maybe answered 503 for durability, maybe this
+	// is the retry of one that was): the packages change they imply
+	// follows, under its own idempotency key, as long as these settings
+	// are still the newest.
+	pres, perr := s.appendPackagesOf(r, ns, settings, res)
 	if err != nil {
 		return err
 	}
-	var answer Saved
-	if !res.Duplicate {
-		var current []domain.Package
-		if err := s.proj.View(r.Context(), ns, func(st *domain.State) error { current = st.Packages; return nil }); err != nil {
-			return err
-		}
-		o, err := origin(r) // checked by saveEvent already
-		if err != nil {
-			return err
-		}
-		pe, err := domain.NewPackagesEvent(ns, settings, current, o)
-		if err != nil {
-			return err
-		}
-		if pe != nil {
-			pres, err := s.appendEvent(r, *pe, domain.ExpectAny)
-			if err != nil {
-				return err
-			}
-			answer.PackagesRevision = pres.Revision
-		}
+	if perr != nil {
+		return perr
 	}
-	writeSaved(w, res, answer)
+	writeSaved(w, res, Saved{PackagesRevision: pres})
 	return nil
+}
+
+// appendPackagesOf appends the packages.changed event that the settings
+// saved at res imply, if any, and returns its revision (0: none).
+func (s *Server) appendPackagesOf(r *http.Request, ns string, settings []byte, res streams.AppendResult) (domain.Revision, error) {
+	var current []domain.Package
+	var newest bool
+	if err := s.proj.View(r.Context(), ns, func(st *domain.State) error {
+		current, newest = st.Packages, st.Aggregates[domain.AggregateSettings] == res.AggregateRevision
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	if !newest {
+		return 0, nil // newer settings said what is installed
+	}
+	o, err := origin(r) // checked by saveEvent already
+	if err != nil {
+		return 0, err
+	}
+	pe, err := domain.NewPackagesEvent(ns, settings, current, o)
+	if err != nil || pe == nil {
+		return 0, err
+	}
+	pres, err := s.appendEvent(r, *pe, domain.ExpectAny)
+	if pres.Revision != 0 {
+		return pres.Revision, err
+	}
+	return 0, err
 }
 
 // saveEvent appends the event build makes from the request's origin, with
