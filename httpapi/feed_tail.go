@@ -144,20 +144,11 @@ func (f *feed) since(ns string, base domain.Revision) (FeedNews, bool) {
 	if !ok || len(t.recent) == 0 || t.recent[0].Revision > base+1 || t.last <= base {
 		return FeedNews{}, false
 	}
-	n := FeedNews{Revision: t.last}
-	for _, e := range t.recent {
-		if e.Revision <= base {
-			continue
-		}
-		n.Events++
-		switch e.Aggregate {
-		case domain.AggregateFlows:
-			n.Flows = true
-		case domain.AggregatePackages:
-			n.Packages = true
-		}
+	i := 0
+	for i < len(t.recent) && t.recent[i].Revision <= base {
+		i++
 	}
-	return n, true
+	return coalesce(t.recent[i:]), true
 }
 
 // run is ns's tail: it blocks on the log and wakes waiters on every new

@@ -105,7 +105,7 @@ func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.F
 	if typ == "" {
 		typ = domain.FlowsDeployed
 	}
-	s.landed(r, ns, res.AppendResult, typ, domain.AggregateFlows)
+	s.landed(ns, res.AppendResult, typ, domain.AggregateFlows)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			s.metrics.conflicts.Inc()

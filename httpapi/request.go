@@ -99,7 +99,7 @@ func errorsAs(err error, target **domain.Error) bool { return errors.As(err, tar
 
 // appended runs after every successful append: wake the namespace's feed
 // waiters, and project in the background (reads catch up themselves).
-func (s *Server) appended(r *http.Request, ns string, rev domain.Revision, typ domain.EventType, aggregate string) {
+func (s *Server) appended(ns string, rev domain.Revision, typ domain.EventType, aggregate string) {
 	s.metrics.appends.WithLabelValues(string(typ)).Inc()
 	s.feed.notify(ns, streams.Entry{Revision: rev, Aggregate: aggregate})
 	s.projectSoon(ns)
@@ -109,7 +109,7 @@ func (s *Server) appended(r *http.Request, ns string, rev domain.Revision, typ d
 // 503 because its durability fell short (it is in the log all the same):
 // the shortfall is logged and counted, followers are woken and the
 // namespace projected.
-func (s *Server) landed(r *http.Request, ns string, res streams.AppendResult, typ domain.EventType, aggregate string) {
+func (s *Server) landed(ns string, res streams.AppendResult, typ domain.EventType, aggregate string) {
 	if res.Revision == 0 || res.Duplicate {
 		return
 	}
@@ -118,7 +118,7 @@ func (s *Server) landed(r *http.Request, ns string, res streams.AppendResult, ty
 		s.log.Warn("append not confirmed as durable as configured (streams.durability)", zap.String("ns", ns),
 			zap.Uint64("rev", uint64(res.Revision)), zap.Int("replicas", d.Replicas), zap.Bool("aof", d.LocalAOF))
 	}
-	s.appended(r, ns, res.Revision, typ, aggregate)
+	s.appended(ns, res.Revision, typ, aggregate)
 }
 
 // writeSaved answers a successful append: answer with what res says.

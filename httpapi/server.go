@@ -232,35 +232,54 @@ func (s *Server) routes() {
 
 // ReapIdleWorkers destroys the consumer groups of workers idle for longer
 // than the configured WorkerIdleTTL, in every namespace, and returns how
-// many it destroyed.
+// many it destroyed. Each namespace has the request timeout; one that fails
+// does not stop the others (the first error is returned after them).
 func (s *Server) ReapIdleWorkers(ctx context.Context) (int, error) {
-	names, err := s.store.Namespaces(ctx)
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	names, err := s.store.Namespaces(lctx)
+	cancel()
 	if err != nil {
 		return 0, err
 	}
 	n := 0
+	var first error
 	for _, ns := range names {
-		groups, err := s.store.Groups(ctx, ns)
-		if err != nil {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		nctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		reaped, err := s.reapNamespace(nctx, ns)
+		cancel()
+		n += reaped
+		if err != nil && first == nil {
+			first = fmt.Errorf("httpapi: reap idle workers of %s: %w", ns, err)
+		}
+	}
+	return n, first
+}
+
+func (s *Server) reapNamespace(ctx context.Context, ns string) (int, error) {
+	groups, err := s.store.Groups(ctx, ns)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, g := range groups {
+		worker := g.Worker
+		if worker == "" {
+			continue
+		}
+		s.metrics.workerLag.WithLabelValues(ns, worker).Set(float64(g.Lag + g.Pending))
+		if g.Idle < s.cfg.WorkerIdleTTL {
+			continue
+		}
+		if err := s.store.DestroyGroup(ctx, ns, g.Name); err != nil {
 			return n, err
 		}
-		for _, g := range groups {
-			worker := g.Worker
-			if worker == "" {
-				continue
-			}
-			s.metrics.workerLag.WithLabelValues(ns, worker).Set(float64(g.Lag + g.Pending))
-			if g.Idle < s.cfg.WorkerIdleTTL {
-				continue
-			}
-			if err := s.store.DestroyGroup(ctx, ns, g.Name); err != nil {
-				return n, err
-			}
-			s.feed.forget(ns, worker)
-			s.metrics.workerLag.DeleteLabelValues(ns, worker)
-			s.log.Info("destroyed idle worker group", zap.String("ns", ns), zap.String("worker", worker), zap.Duration("idle", g.Idle))
-			n++
-		}
+		s.feed.forget(ns, worker)
+		s.metrics.workerLag.DeleteLabelValues(ns, worker)
+		s.log.Info("destroyed idle worker group", zap.String("ns", ns), zap.String("worker", worker), zap.Duration("idle", g.Idle))
+		n++
 	}
 	return n, nil
 }

@@ -142,7 +142,7 @@ func (s *Server) appendEvent(r *http.Request, e domain.Event, exp domain.Expecte
 		key += ":packages"
 	}
 	res, err := s.store.Append(r.Context(), streams.AppendRequest{Event: e, Expected: exp, IdempotencyKey: key})
-	s.landed(r, e.Namespace, res, e.Type, e.Aggregate)
+	s.landed(e.Namespace, res, e.Type, e.Aggregate)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			s.metrics.conflicts.Inc()

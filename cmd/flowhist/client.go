@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -129,10 +130,7 @@ func (c *client) do(ctx context.Context, method, u string, body []byte, header h
 // not flowhist's {"code","message"} (a proxy's page) gets the code of its
 // status.
 func answerError(status int, body []byte) error {
-	var e struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
+	var e httpapi.Error
 	if json.Unmarshal(body, &e) == nil && e.Code != "" {
 		return &domain.Error{Code: e.Code, Message: e.Message}
 	}
@@ -148,6 +146,8 @@ func answerError(status int, body []byte) error {
 		code = domain.EUNAUTHORIZED
 	case http.StatusForbidden:
 		code = domain.EFORBIDDEN
+	case http.StatusRequestEntityTooLarge:
+		code = domain.ETOOLARGE
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		code = domain.EUNAVAILABLE
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/flowhist/flowhist/domain"
@@ -104,8 +105,16 @@ func nodeLine(n domain.NodeRef) string {
 }
 
 // oneLine collapses s to one line of at most max characters, ending in
-// "…" when cut.
+// "…" when cut. Control characters become spaces: text from the API (a
+// worker's error, a rollback's reason) must not move the terminal's cursor
+// or colour it.
 func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 	s = strings.Join(strings.Fields(s), " ")
 	if utf8.RuneCountInString(s) <= max {
 		return s

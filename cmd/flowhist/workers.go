@@ -59,8 +59,8 @@ func packagesColumn(p *httpapi.WorkerPackages) string {
 	case p.OK:
 		return "in step @" + p.Revision.String()
 	case p.Module != "":
-		return fmt.Sprintf("FAILED %s@%s: %s", p.Module, p.Version, p.Error)
+		return oneLine(fmt.Sprintf("FAILED %s@%s: %s", p.Module, p.Version, p.Error), 100)
 	default:
-		return "FAILED: " + p.Error
+		return oneLine("FAILED: "+p.Error, 100)
 	}
 }

@@ -57,3 +57,13 @@ func TestWorkers(t *testing.T) {
 		}
 	})
 }
+
+// TestPackagesColumnIsOneLineOfText keeps a worker's reported error, which
+// any read-scope token may set, from breaking the table or reaching the
+// terminal as escape codes.
+func TestPackagesColumnIsOneLineOfText(t *testing.T) {
+	got := packagesColumn(&httpapi.WorkerPackages{Module: "m", Version: "1", Error: "npm ERR!\n\x1b[31mred\x1b[0m\ttab"})
+	if strings.ContainsAny(got, "\n\t\x1b") {
+		t.Fatalf("got %q, want one line without control characters", got)
+	}
+}
