@@ -39,10 +39,9 @@ func addClientFlags(fs *pflag.FlagSet) {
 	fs.Bool("json", false, "print the server's JSON instead of a table")
 }
 
-// newClient reads the connection settings, in increasing precedence: the
-// config file's cli section, FLOWHIST_URL, FLOWHIST_TOKEN and
-// FLOWHIST_NAMESPACE, and the --url, --token and --namespace flags.
-func newClient(v *viper.Viper, cmd *cobra.Command) (*client, error) {
+// readClientConfig reads the cli section into v, in increasing precedence:
+// the config file, FLOWHIST_URL/_TOKEN/_NAMESPACE, and the flags.
+func readClientConfig(v *viper.Viper, cmd *cobra.Command) {
 	v.SetDefault("cli.url", "http://127.0.0.1:8080")
 	v.SetDefault("cli.token", "")
 	v.SetDefault("cli.namespace", "")
@@ -52,6 +51,13 @@ func newClient(v *viper.Viper, cmd *cobra.Command) (*client, error) {
 			v.Set(key, f.Value.String())
 		}
 	}
+}
+
+// newClient reads the connection settings, in increasing precedence: the
+// config file's cli section, FLOWHIST_URL, FLOWHIST_TOKEN and
+// FLOWHIST_NAMESPACE, and the --url, --token and --namespace flags.
+func newClient(v *viper.Viper, cmd *cobra.Command) (*client, error) {
+	readClientConfig(v, cmd)
 	c := &client{
 		base:  strings.TrimRight(v.GetString("cli.url"), "/"),
 		token: v.GetString("cli.token"),

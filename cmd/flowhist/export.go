@@ -131,17 +131,19 @@ func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, 
 			return err
 		}
 	}
-	c, err := newClient(v, cmd)
-	if err != nil {
-		return err
+	// It reads Valkey directly: the namespace is needed, not flowhist's URL.
+	readClientConfig(v, cmd)
+	ns := v.GetString("cli.namespace")
+	if ns == "" {
+		return domain.Errorf(domain.EINVALID, "no namespace: set --namespace/-n, FLOWHIST_NAMESPACE or cli.namespace in the config file")
 	}
-	store, closeFn, err := openStore(v)
+	store, closeFn, err := openNamespace(v, ns)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
 	if file == "-" {
-		_, err := writeHistoryBundle(cmd.Context(), store, c.ns, rev, m.Stdout)
+		_, err := writeHistoryBundle(cmd.Context(), store, ns, rev, m.Stdout)
 		return err
 	}
 	tmp := file + ".tmp"
@@ -149,7 +151,7 @@ func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, 
 	if err != nil {
 		return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("create %s: %v", tmp, err)}
 	}
-	last, err := writeHistoryBundle(cmd.Context(), store, c.ns, rev, f)
+	last, err := writeHistoryBundle(cmd.Context(), store, ns, rev, f)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", tmp, cerr)}
 	}
@@ -161,10 +163,10 @@ func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, 
 		return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", file, err)}
 	}
 	if jsonFlag(cmd) {
-		data, _ := json.Marshal(map[string]any{"namespace": c.ns, "revision": last, "history": file})
+		data, _ := json.Marshal(map[string]any{"namespace": ns, "revision": last, "history": file})
 		return printJSON(m.Stdout, data)
 	}
-	fmt.Fprintf(m.Stdout, "wrote the history of %s up to revision %d to %s\n", c.ns, last, file)
+	fmt.Fprintf(m.Stdout, "wrote the history of %s up to revision %d to %s\n", ns, last, file)
 	return nil
 }
 
