@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +77,7 @@ func editorHistory(t *testing.T, red redRuntime) {
 	pictures := red.name == nodeRED4.name
 	tok := map[string]string{}
 	for u := range editorUsers {
-		tok[u] = editorLogin(t, c.admin, u)
+		tok[u] = c.admin.login(t, u, "")
 	}
 
 	// Three deploys by two users; each is one namespace revision.
@@ -370,24 +369,6 @@ func startEditorAdmin(t *testing.T, c *cluster, r redRuntime, token string, noAu
 	n.proc = startProc(t, name, c.dir, env, node, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
 	n.waitUp(t)
 	return n
-}
-
-// editorLogin logs user in to n's Admin API and returns the token.
-func editorLogin(t *testing.T, n *nodeRed, user string) string {
-	t.Helper()
-	form := url.Values{"client_id": {"node-red-admin"}, "grant_type": {"password"}, "scope": {""}, "username": {user}, "password": {editorPassword}}
-	resp, err := client.PostForm(n.URL+"/auth/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		t.Fatalf("login as %s: status %d, %v", user, resp.StatusCode, err)
-	}
-	return out.AccessToken
 }
 
 func postJSON(u, token, body string) (int, string) {

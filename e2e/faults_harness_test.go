@@ -425,42 +425,20 @@ func (f *follower) once(ctx context.Context) error {
 	f.mu.Lock()
 	after := f.seen
 	f.mu.Unlock()
-	u := fmt.Sprintf("%s/v1/namespaces/%s/feed?worker=%s&after=%d&wait=5s&stream=1", f.e.fh.URL, f.ns, f.id, after)
-	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
-	req.Header.Set("Authorization", "Bearer "+f.e.token)
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("GET feed: %d %s", resp.StatusCode, b)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		var n struct {
-			Revision uint64 `json:"revision"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
-			return fmt.Errorf("GET feed: line %q: %v", sc.Text(), err)
-		}
+	return readFeed(ctx, &http.Client{Timeout: 20 * time.Second}, f.e.fh.URL, f.ns, f.id, f.e.token, after, "5s", nil, func(rev uint64) error {
 		f.mu.Lock()
-		f.seen = max(f.seen, n.Revision)
+		f.seen = max(f.seen, rev)
 		f.mu.Unlock()
 		select {
-		case f.news <- n.Revision:
+		case f.news <- rev:
 		default:
 		}
-		ack := fmt.Sprintf(`{"worker":%q,"revision":%d}`, f.id, n.Revision)
+		ack := fmt.Sprintf(`{"worker":%q,"revision":%d}`, f.id, rev)
 		if a := f.e.callWith(faultClient, "POST", f.ns, "/feed/ack", []byte(ack), nil); a.status != 200 {
 			return fmt.Errorf("POST feed/ack: %s", a)
 		}
-	}
-	return sc.Err()
+		return nil
+	})
 }
 
 // waitNews waits until the follower is told of revision rev or later.

@@ -1,7 +1,9 @@
 package e2e_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -391,7 +393,13 @@ func (n *nodeRed) restart(tb testing.TB) {
 // token logs in to the admin's Admin API as the editor does.
 func (n *nodeRed) token(tb testing.TB) string {
 	tb.Helper()
-	form := url.Values{"client_id": {"node-red-admin"}, "grant_type": {"password"}, "scope": {"*"}, "username": {editorUser}, "password": {editorPassword}}
+	return n.login(tb, editorUser, "*")
+}
+
+// login logs user in to n's Admin API with scope and returns the token.
+func (n *nodeRed) login(tb testing.TB, user, scope string) string {
+	tb.Helper()
+	form := url.Values{"client_id": {"node-red-admin"}, "grant_type": {"password"}, "scope": {scope}, "username": {user}, "password": {editorPassword}}
 	resp, err := client.PostForm(n.URL+"/auth/token", form)
 	if err != nil {
 		tb.Fatal(err)
@@ -401,7 +409,7 @@ func (n *nodeRed) token(tb testing.TB) string {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		tb.Fatalf("login to %s: status %d, %v", n.name, resp.StatusCode, err)
+		tb.Fatalf("login as %s to %s: status %d, %v", user, n.name, resp.StatusCode, err)
 	}
 	return out.AccessToken
 }
@@ -639,4 +647,43 @@ func (c *cluster) flowhistJSON(tb testing.TB, path string, v any) {
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		tb.Fatalf("GET %s: %v", path, err)
 	}
+}
+
+// readFeed makes one streamed feed request for worker (GET …/feed?stream=1
+// from revision after, waiting up to wait) and calls onNews with each news
+// line's revision, in order, until the answer ends; opened, if not nil, is
+// called when the answer starts. A wait that ended with nothing (204) is
+// not an error.
+func readFeed(ctx context.Context, hc *http.Client, base, ns, worker, token string, after uint64, wait string, opened func(), onNews func(rev uint64) error) error {
+	u := fmt.Sprintf("%s/v1/namespaces/%s/feed?worker=%s&after=%d&wait=%s&stream=1", base, ns, worker, after, wait)
+	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET feed: %d %s", resp.StatusCode, b)
+	}
+	if opened != nil {
+		opened()
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var n struct {
+			Revision uint64 `json:"revision"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
+			return fmt.Errorf("GET feed: line %q: %v", sc.Text(), err)
+		}
+		if err := onNews(n.Revision); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -195,40 +194,16 @@ func (w *feedWorker) follow(ctx context.Context, hc *http.Client, u string) erro
 	w.mu.Lock()
 	after := w.acked
 	w.mu.Unlock()
-	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/v1/namespaces/%s/feed?worker=%s&after=%d&wait=30s&stream=1", u, w.ns, w.id, after), nil)
-	req.Header.Set("Authorization", "Bearer "+w.token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("feed: %d %s", resp.StatusCode, b)
-	}
-	w.note(func() { w.connects = append(w.connects, connect{u, time.Now()}) })
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		var news struct {
-			Revision uint64 `json:"revision"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &news); err != nil {
-			return err
-		}
+	opened := func() { w.note(func() { w.connects = append(w.connects, connect{u, time.Now()}) }) }
+	return readFeed(ctx, hc, u, w.ns, w.id, w.token, after, "30s", opened, func(rev uint64) error {
 		now := time.Now()
-		w.note(func() { w.heard = append(w.heard, heard{news.Revision, now}) })
-		if err := w.ack(ctx, hc, u, news.Revision); err != nil {
+		w.note(func() { w.heard = append(w.heard, heard{rev, now}) })
+		if err := w.ack(ctx, hc, u, rev); err != nil {
 			return err
 		}
-		w.note(func() { w.acked = max(w.acked, news.Revision) })
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return nil
+		w.note(func() { w.acked = max(w.acked, rev) })
+		return nil
+	})
 }
 
 func (w *feedWorker) ack(ctx context.Context, hc *http.Client, u string, rev uint64) error {

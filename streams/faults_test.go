@@ -230,7 +230,7 @@ func TestDurabilityRequired(t *testing.T) {
 		if res.Revision != 2 {
 			t.Fatalf("got revision %d, want 2 reported with the error", res.Revision)
 		}
-		// The next deploy is based on what landed, not on a stale cache.
+		// A deploy expecting what landed (though answered 503) lands after it.
 		doc.Touch(1)
 		res, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}, Expected: domain.ExpectRevision(res.AggregateRevision)})
 		wantCode(t, err, domain.EUNAVAILABLE)

@@ -108,31 +108,22 @@ func TestCluster(t *testing.T) {
 		// Deploy to every namespace while one shard's replica takes over.
 		var mu sync.Mutex
 		acked := map[string]map[domain.Revision]string{}
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w, ns := range namespaces {
+		for _, ns := range namespaces {
 			acked[ns] = map[domain.Revision]string{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					f, _ := domain.ParseFlows(fmt.Appendf(nil, `[{"id":"t1","type":"tab","label":"%d-%d"}]`, w, i))
-					res, err := deployUntilAcked(ctx, store, ns, f, fmt.Sprintf("k-%d", i))
-					if err != nil {
-						t.Errorf("%s: %v", ns, err)
-						return
-					}
-					mu.Lock()
-					acked[ns][res.Revision] = f.SHA256()
-					mu.Unlock()
-				}
-			}()
 		}
+		stop := keepDeploying(len(namespaces), func(w, i int) bool {
+			ns := namespaces[w]
+			f, _ := domain.ParseFlows(fmt.Appendf(nil, `[{"id":"t1","type":"tab","label":"%d-%d"}]`, w, i))
+			res, err := deployUntilAcked(ctx, store, ns, f, fmt.Sprintf("k-%d", i))
+			if err != nil {
+				t.Errorf("%s: %v", ns, err)
+				return false
+			}
+			mu.Lock()
+			acked[ns][res.Revision] = f.SHA256()
+			mu.Unlock()
+			return true
+		})
 		count := func() int {
 			mu.Lock()
 			defer mu.Unlock()
@@ -152,8 +143,7 @@ func TestCluster(t *testing.T) {
 		})
 		after := count()
 		waitUntil(t, 30*time.Second, "deploys after the failover", func() bool { return count() > after+100 })
-		close(stop)
-		wg.Wait()
+		stop()
 		for ns, revs := range acked {
 			for rev, sha := range revs {
 				v, err := store.FlowsAt(ctx, ns, rev)

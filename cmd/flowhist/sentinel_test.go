@@ -83,6 +83,31 @@ func raw(t *testing.T, addr string, cmd ...string) string {
 	return ""
 }
 
+// keepDeploying runs deploy(w, i) in a loop in each of writers goroutines,
+// i counting up, until deploy returns false or stop (returned) is called;
+// stop waits for them.
+func keepDeploying(writers int, deploy func(w, i int) bool) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if !deploy(w, i) {
+					return
+				}
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
+}
+
 // deployUntilAcked appends f to ns's flows, retrying an unavailable answer
 // with the same idempotency key (as the Node-RED module does) until it is
 // acknowledged or ctx ends.
@@ -159,23 +184,7 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 	// after the Sentinels elected another.
 	round := func(name string, fault func(primary string), elected func(old string)) {
 		t.Helper()
-		const writers = 8
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					deploy(w, i+len(name)*100000)
-				}
-			}()
-		}
+		stop := keepDeploying(8, func(w, i int) bool { deploy(w, i+len(name)*100000); return true })
 		count := func() int { mu.Lock(); defer mu.Unlock(); return deploys }
 		before := count()
 		waitUntil(t, 30*time.Second, "the first deploys of "+name, func() bool { return count() > before+40 })
@@ -188,8 +197,7 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 		waitUntil(t, 45*time.Second, "the first deploy acknowledged by the new primary", func() bool { return count() > moved })
 		resumed := time.Since(faultAt)
 		waitUntil(t, 30*time.Second, "40 deploys on the new primary", func() bool { return count() > moved+40 })
-		close(stop)
-		wg.Wait()
+		stop()
 		t.Logf("%s: elected after %s, deploys acknowledged again %s after the fault; %d acknowledged so far",
 			name, took.Round(time.Millisecond), resumed.Round(time.Millisecond), count())
 	}
