@@ -337,6 +337,11 @@ func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Re
 	// HTTP/1.1 stops reading the body when the answer starts unless told
 	// otherwise; HTTP/2 reads both ways anyway (ErrNotSupported).
 	rc.EnableFullDuplex()
+	// The body is read until the answer ends, which leaves the connection's
+	// reader in no state to take another request (it may have timed out
+	// or hold part of a line): the next feed request opens a connection of
+	// its own.
+	w.Header().Set("Connection", "close")
 	// The server's read timeout is for ordinary bodies; this one lasts
 	// as long as the answer.
 	rc.SetReadDeadline(time.Now().Add(f.wait + s.cfg.RequestTimeout))
