@@ -645,10 +645,20 @@ func TestClusterReplicas(t *testing.T) {
 	// flowhist_feed_waiters rose by one, then two, … are their moves.
 	kill := func(t *testing.T, fh, to *flowhist, movers int) {
 		t.Helper()
-		base, err := strconv.Atoi(feedWaiters(to))
-		if err != nil {
-			t.Fatalf("%s flowhist_feed_waiters: %v", to.name, err)
+		// First the cluster at rest: the movers on fh, the others (of the
+		// admin, w1, w2) on to. A feed just left (the second admin's, stopped
+		// by the test before) leaves its replica's count a moment later; a
+		// base counted before that would never be reached again.
+		others := strconv.Itoa(3 - movers)
+		settled := waitFor(t, 5*time.Second, "the Node-RED instances wait on the feeds before the kill", func() (bool, string) {
+			onFh, onTo := feedWaiters(fh), feedWaiters(to)
+			return onFh == strconv.Itoa(movers) && onTo == others,
+				fmt.Sprintf("feed waiters on %s/%s: %s/%s, want %d/%s", fh.name, to.name, onFh, onTo, movers, others)
+		})
+		if settled > 200*time.Millisecond {
+			t.Logf("the feeds settled %s after the previous step", settled.Round(time.Millisecond))
 		}
+		base := 3 - movers
 		killed := time.Now()
 		fh.stop(syscall.SIGKILL)
 		var moved []time.Duration
