@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -369,6 +370,39 @@ func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Re
 	return ctx
 }
 
+// ackLine reads an acknowledgement line, {"ack": REV}. The form workers
+// send, {"ack":12}, is read without the JSON decoder (a deploy brings one
+// from every worker at once); any other goes through it.
+func ackLine(line []byte) (domain.Revision, bool) {
+	if digits, ok := bytes.CutPrefix(line, []byte(`{"ack":`)); ok {
+		if digits, ok := bytes.CutSuffix(digits, []byte("}")); ok && isJSONUint(digits) {
+			if n, err := strconv.ParseUint(string(digits), 10, 64); err == nil {
+				return domain.Revision(n), true
+			}
+		}
+	}
+	var a struct {
+		Ack *domain.Revision `json:"ack"`
+	}
+	if err := json.Unmarshal(line, &a); err != nil || a.Ack == nil {
+		return 0, false
+	}
+	return *a.Ack, true
+}
+
+// isJSONUint: b is a JSON number made of digits only (no leading zero).
+func isJSONUint(b []byte) bool {
+	if len(b) == 0 || b[0] == '0' && len(b) > 1 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // ackReader is a duplex feed's acknowledgement reader: stop ends it (and
 // waits for it), failure is what ended the request, if the body did.
 type ackReader struct {
@@ -398,16 +432,14 @@ func (s *Server) applyAcks(ctx context.Context, body io.Reader, f feedRequest) e
 		if len(line) == 0 {
 			continue
 		}
-		var a struct {
-			Ack *domain.Revision `json:"ack"`
-		}
-		if err := json.Unmarshal(line, &a); err != nil || a.Ack == nil {
+		rev, ok := ackLine(line)
+		if !ok {
 			return domain.Errorf(domain.EINVALID, "feed body line %q is not an acknowledgement such as {\"ack\":12}", clip(string(line)))
 		}
-		if *a.Ack == 0 {
+		if rev == 0 {
 			continue
 		}
-		if _, err := s.acks.ack(ctx, f.ns, f.worker, *a.Ack); err != nil {
+		if _, err := s.acks.ack(ctx, f.ns, f.worker, rev); err != nil {
 			return err
 		}
 	}

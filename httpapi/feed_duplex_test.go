@@ -179,7 +179,7 @@ func TestFeedDuplex(t *testing.T) {
 	})
 
 	t.Run("BadLineEndsTheAnswer", func(t *testing.T) {
-		for _, line := range []string{`not json`, `{"revision":2}`, `{"ack":"2"}`, `{"ack":-1}`} {
+		for _, line := range []string{`not json`, `{"revision":2}`, `{"ack":"2"}`, `{"ack":-1}`, `{"ack":02}`, `{"ack":2.0}`, `{"ack":+2}`, `{"ack":2}}`, `{"ack":18446744073709551616}`} {
 			t.Run(line, func(t *testing.T) {
 				ns := randomNS(t)
 				ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
@@ -196,6 +196,19 @@ func TestFeedDuplex(t *testing.T) {
 				}
 			})
 		}
+	})
+
+	t.Run("AnyJSONFormOfAnAck", func(t *testing.T) {
+		// What workers send is read on a fast path; any other valid form
+		// of the same line counts as well.
+		ns := randomNS(t)
+		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
+		d := ts.openDuplex(t, ns, "w1", 1)
+		ts.waitForWaiters(t, 1)
+		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
+		nextLine(t, d.lines, d.end)
+		d.send(t, `{ "ack" : 2, "from": "a stranger" }`)
+		waitAcknowledged(t, ts, ns, "w1", 2)
 	})
 
 	t.Run("ManyWorkersAckAtOnce", func(t *testing.T) {
