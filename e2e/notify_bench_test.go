@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -176,7 +178,7 @@ func runListeners(role string) int {
 			for range n {
 				<-l.acked
 			}
-		case "stream-post", "stream-duplex":
+		case "stream-post", "stream-duplex", "stream-duplex-conn":
 			for range n {
 				<-l.acked
 			}
@@ -226,6 +228,9 @@ func (l *listenerSet) do(method, path string, body []byte) (int, []byte, error) 
 //   - stream-post: the same, acknowledging with POST …/feed/ack at once;
 //   - stream-duplex: workers on POST …/feed, acknowledging at once with a
 //     line on the request's own body;
+//   - stream-duplex-conn: the same on a connection of the worker's own,
+//     each acknowledgement one write to it (as node:http writes a chunk),
+//     not a hand-off through a pipe to the transport's writer;
 //   - pubsub: the old module's subscribers, one connection each.
 func (l *listenerSet) listen() error {
 	switch l.role {
@@ -240,6 +245,10 @@ func (l *listenerSet) listen() error {
 	case "stream-duplex":
 		for w := range l.n {
 			go l.duplex(fmt.Sprintf("w%04d", w))
+		}
+	case "stream-duplex-conn":
+		for w := range l.n {
+			go l.duplexConn(fmt.Sprintf("w%04d", w))
 		}
 	case "pubsub":
 		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{os.Getenv("BENCH_ADDR")}, DisableCache: true})
@@ -344,5 +353,54 @@ func (l *listenerSet) duplex(worker string) {
 		}
 		w.Close()
 		res.Body.Close()
+	}
+}
+
+// duplexConn is duplex on a connection of its own: the request and each
+// acknowledgement (a chunk of the request's body) written straight to it.
+func (l *listenerSet) duplexConn(worker string) {
+	u, err := url.Parse(l.base)
+	if err != nil {
+		l.fail(err)
+	}
+	for {
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			l.fail(err)
+		}
+		path := fmt.Sprintf("%s/feed?worker=%s&after=%d&wait=60s", u.Path, worker, l.after)
+		head := "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAuthorization: Bearer " + l.token +
+			"\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+		if _, err := io.WriteString(conn, head); err != nil {
+			l.fail(err)
+		}
+		br := bufio.NewReader(conn)
+		res, err := http.ReadResponse(br, &http.Request{Method: "POST"})
+		if err != nil {
+			l.fail(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			l.fail(fmt.Errorf("feed: %d", res.StatusCode))
+		}
+		lines := bufio.NewScanner(res.Body)
+		var ack []byte
+		for lines.Scan() {
+			now := time.Now()
+			var news struct{ Revision int }
+			if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
+				l.fail(err)
+			}
+			l.wakes <- now
+			line := fmt.Appendf(nil, "{\"ack\":%d}\n", news.Revision)
+			ack = fmt.Appendf(ack[:0], "%x\r\n%s\r\n", len(line), line)
+			if _, err := conn.Write(ack); err != nil {
+				l.fail(fmt.Errorf("ack: %v", err))
+			}
+			l.acked <- struct{}{}
+		}
+		if err := lines.Err(); err != nil {
+			l.fail(err)
+		}
+		conn.Close()
 	}
 }

@@ -47,6 +47,7 @@ func BenchmarkWorkersNotify(b *testing.B) {
 			b.Run("pubsub", func(b *testing.B) { benchPubSub(b, n) })
 			b.Run("ack-post", func(b *testing.B) { benchWorkers(b, n, "stream-post") })
 			b.Run("ack-duplex", func(b *testing.B) { benchWorkers(b, n, "stream-duplex") })
+			b.Run("ack-duplex-conn", func(b *testing.B) { benchWorkers(b, n, "stream-duplex-conn") })
 			b.Run("ack-after", func(b *testing.B) { benchWorkers(b, n, "stream") })
 		})
 	}
