@@ -42,9 +42,11 @@ const CompatPackagesKey = "nodered:packages"
 func (s *Store) WriteCompat(ctx context.Context, w CompatWrite) error {
 	b := s.client.B()
 	var cmds rueidis.Commands
+	// Values go without a copy (flows are often megabytes); none is
+	// modified after it was built.
 	put := func(key string, v []byte) {
 		if v != nil {
-			cmds = append(cmds, b.Set().Key(key).Value(string(v)).Build())
+			cmds = append(cmds, b.Set().Key(key).Value(rueidis.BinaryString(v)).Build())
 		}
 	}
 	put(w.Prefix+"flows", w.Flows)

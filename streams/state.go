@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/redis/rueidis"
 )
 
 // The projector's state of a namespace lives in two hashes: fh:{ns}:state
@@ -79,7 +80,9 @@ func (s *Store) SaveStates(ctx context.Context, st *domain.State, from domain.Re
 	slices.Sort(aggs)
 	slices.Sort(libs)
 	args := []string{from.String(), st.Revision.String()}
-	set := func(op, field string, value []byte) { args = append(args, op, field, string(value)) }
+	// The values go to Valkey without a copy (a flows document is often
+	// megabytes): none of them is modified after it was built.
+	set := func(op, field string, value []byte) { args = append(args, op, field, rueidis.BinaryString(value)) }
 	for _, agg := range slices.Compact(aggs) {
 		set("S", "a:"+agg, []byte(st.Aggregates[agg].String()))
 	}
