@@ -29,7 +29,9 @@ import (
 //   - ack-post: streamed feed (GET stream=1), each worker acknowledging with
 //     a POST …/feed/ack of its own;
 //   - ack-duplex: streamed feed on POST …/feed, each worker acknowledging
-//     with a line on that request's body (the Node-RED module's way);
+//     with a line on that request's body, through Go's HTTP client;
+//   - ack-duplex-conn: the same, each acknowledgement written straight on
+//     the worker's connection (the Node-RED module's way, node:http);
 //   - ack-after: streamed feed, acknowledging with POST …/feed/ack only
 //     once all N heard (untimed): the fan-out alone, for comparison.
 //
