@@ -299,26 +299,16 @@ func (l *listenerSet) stream(worker string) {
 		if res.StatusCode != http.StatusOK {
 			l.fail(fmt.Errorf("feed: %d", res.StatusCode))
 		}
-		lines := bufio.NewScanner(res.Body)
-		for lines.Scan() {
-			now := time.Now()
-			var news struct{ Revision int }
-			if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
-				l.fail(err)
-			}
-			l.wakes <- now
+		l.hear(res.Body, func(rev int) error {
 			if l.role == "stream" {
 				<-l.release
 			}
-			ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision))
+			ack := []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, rev))
 			if status, body, err := l.do("POST", "/feed/ack", ack); err != nil || status != http.StatusOK {
-				l.fail(fmt.Errorf("ack: %d %s %v", status, body, err))
+				return fmt.Errorf("%d %s %v", status, body, err)
 			}
-			l.acked <- struct{}{}
-		}
-		if err := lines.Err(); err != nil {
-			l.fail(err)
-		}
+			return nil
+		})
 		res.Body.Close()
 	}
 }
@@ -335,22 +325,10 @@ func (l *listenerSet) duplex(worker string) {
 		if res.StatusCode != http.StatusOK {
 			l.fail(fmt.Errorf("feed: %d", res.StatusCode))
 		}
-		lines := bufio.NewScanner(res.Body)
-		for lines.Scan() {
-			now := time.Now()
-			var news struct{ Revision int }
-			if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
-				l.fail(err)
-			}
-			l.wakes <- now
-			if _, err := fmt.Fprintf(w, "{\"ack\":%d}\n", news.Revision); err != nil {
-				l.fail(fmt.Errorf("ack: %v", err))
-			}
-			l.acked <- struct{}{}
-		}
-		if err := lines.Err(); err != nil {
-			l.fail(err)
-		}
+		l.hear(res.Body, func(rev int) error {
+			_, err := fmt.Fprintf(w, "{\"ack\":%d}\n", rev)
+			return err
+		})
 		w.Close()
 		res.Body.Close()
 	}
@@ -382,25 +360,34 @@ func (l *listenerSet) duplexConn(worker string) {
 		if res.StatusCode != http.StatusOK {
 			l.fail(fmt.Errorf("feed: %d", res.StatusCode))
 		}
-		lines := bufio.NewScanner(res.Body)
 		var ack []byte
-		for lines.Scan() {
-			now := time.Now()
-			var news struct{ Revision int }
-			if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
-				l.fail(err)
-			}
-			l.wakes <- now
-			line := fmt.Appendf(nil, "{\"ack\":%d}\n", news.Revision)
+		l.hear(res.Body, func(rev int) error {
+			line := fmt.Appendf(nil, "{\"ack\":%d}\n", rev)
 			ack = fmt.Appendf(ack[:0], "%x\r\n%s\r\n", len(line), line)
-			if _, err := conn.Write(ack); err != nil {
-				l.fail(fmt.Errorf("ack: %v", err))
-			}
-			l.acked <- struct{}{}
-		}
-		if err := lines.Err(); err != nil {
+			_, err := conn.Write(ack)
+			return err
+		})
+		conn.Close()
+	}
+}
+
+// hear reads a streamed feed answer's news lines: the time each was heard
+// goes to wakes, then ack acknowledges its revision.
+func (l *listenerSet) hear(body io.Reader, ack func(rev int) error) {
+	lines := bufio.NewScanner(body)
+	for lines.Scan() {
+		now := time.Now()
+		var news struct{ Revision int }
+		if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
 			l.fail(err)
 		}
-		conn.Close()
+		l.wakes <- now
+		if err := ack(news.Revision); err != nil {
+			l.fail(fmt.Errorf("ack: %v", err))
+		}
+		l.acked <- struct{}{}
+	}
+	if err := lines.Err(); err != nil {
+		l.fail(err)
 	}
 }

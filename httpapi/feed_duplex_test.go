@@ -25,6 +25,19 @@ type duplexFeed struct {
 	body  *io.PipeWriter
 }
 
+// duplexWithNews opens worker w1's duplex feed on a new namespace and
+// deploys once more: the answer has brought the news of revision 2.
+func (ts *testServer) duplexWithNews(tb testing.TB) (string, *duplexFeed) {
+	tb.Helper()
+	ns := randomNS(tb)
+	ts.ok(tb, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
+	d := ts.openDuplex(tb, ns, "w1", 1)
+	ts.waitForWaiters(tb, 1)
+	ts.ok(tb, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
+	nextLine(tb, d.lines, d.end)
+	return ns, d
+}
+
 // openDuplex starts POST …/feed for worker and waits for its answer's
 // status line.
 func (ts *testServer) openDuplex(tb testing.TB, ns, worker string, after domain.Revision) *duplexFeed {
@@ -161,12 +174,7 @@ func TestFeedDuplex(t *testing.T) {
 	})
 
 	t.Run("AckPastTheLogCoversOnlyWhatWasDelivered", func(t *testing.T) {
-		ns := randomNS(t)
-		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
-		d := ts.openDuplex(t, ns, "w1", 1)
-		ts.waitForWaiters(t, 1)
-		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
-		nextLine(t, d.lines, d.end)
+		ns, d := ts.duplexWithNews(t)
 		d.ack(t, 99)
 		waitAcknowledged(t, ts, ns, "w1", 2)
 		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("three"), nil, nil)
@@ -181,12 +189,7 @@ func TestFeedDuplex(t *testing.T) {
 	t.Run("BadLineEndsTheAnswer", func(t *testing.T) {
 		for _, line := range []string{`not json`, `{"revision":2}`, `{"ack":"2"}`, `{"ack":-1}`, `{"ack":02}`, `{"ack":2.0}`, `{"ack":+2}`, `{"ack":2}}`, `{"ack":18446744073709551616}`} {
 			t.Run(line, func(t *testing.T) {
-				ns := randomNS(t)
-				ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
-				d := ts.openDuplex(t, ns, "w1", 1)
-				ts.waitForWaiters(t, 1)
-				ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
-				nextLine(t, d.lines, d.end)
+				ns, d := ts.duplexWithNews(t)
 				d.send(t, line)
 				if err := d.ended(t); err != nil {
 					t.Fatalf("got the answer ending with %v, want a clean end", err)
@@ -201,12 +204,7 @@ func TestFeedDuplex(t *testing.T) {
 	t.Run("AnyJSONFormOfAnAck", func(t *testing.T) {
 		// What workers send is read on a fast path; any other valid form
 		// of the same line counts as well.
-		ns := randomNS(t)
-		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
-		d := ts.openDuplex(t, ns, "w1", 1)
-		ts.waitForWaiters(t, 1)
-		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
-		nextLine(t, d.lines, d.end)
+		ns, d := ts.duplexWithNews(t)
 		d.send(t, `{ "ack" : 2, "from": "a stranger" }`)
 		waitAcknowledged(t, ts, ns, "w1", 2)
 	})
@@ -282,12 +280,7 @@ func TestFeedDuplex(t *testing.T) {
 func TestCloseDuplex(t *testing.T) {
 	t.Parallel()
 	ts := mustServer(t, httpapi.Config{})
-	ns := randomNS(t)
-	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
-	d := ts.openDuplex(t, ns, "w1", 1)
-	ts.waitForWaiters(t, 1)
-	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
-	nextLine(t, d.lines, d.end)
+	ns, d := ts.duplexWithNews(t)
 	d.ack(t, 2)
 	waitAcknowledged(t, ts, ns, "w1", 2)
 	ts.api.Close()
