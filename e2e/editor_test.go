@@ -125,6 +125,12 @@ func editorHistory(t *testing.T, red redRuntime) {
 	t.Run("DiffOfFunctionChangeShowsRemovedAndAddedCode", func(t *testing.T) {
 		b.click(t, fmt.Sprintf(`.red-ui-flowhist-list li[data-revision="%d"]`, revs["v2"]))
 		b.trayOpen(t, 20*time.Second, `.red-ui-flowhist-view[data-done="true"] .red-ui-flowhist-diff[data-ready="true"]`)
+		// The code in the colours of the editor's own code editor (Monaco,
+		// Node-RED 4's and 5's default), as in the node's edit dialog.
+		b.waitJS(t, 10*time.Second, `(function () {
+			var el = document.querySelector('.red-ui-flowhist-view [data-property="func"] .red-ui-flowhist-code');
+			return !!el && el.getAttribute("data-colors") === "monaco" && !!el.querySelector('.ins span[class*="mtk"]');
+		})()`)
 		del := b.text(t, `.red-ui-flowhist-view [data-property="func"] .del`)
 		ins := b.text(t, `.red-ui-flowhist-view [data-property="func"] .ins`)
 		if !strings.Contains(del, `msg.payload = "v1";`) {
