@@ -139,7 +139,11 @@ class Follower {
         if (this.stopped) break;
         if (!failing) this.log.warn(`following the feed failed; retrying until it answers: ${err.message}`);
         else this.log.debug(`the feed still fails: ${err.message}`);
+        const first = !failing;
         failing = true;
+        // The replica followed went away and the client moved to the next
+        // URL: ask that one at once. A second failure in a row waits.
+        if (first && err.failover && Array.isArray(this.client.urls) && this.client.urls.length > 1) continue;
         if (!(await this.pause(attempt++))) break;
       }
     }
@@ -277,6 +281,12 @@ class Follower {
         const refused = NOT_SENT.has(e.code) && !answer;
         fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), refused ? 'refused' : 'lost', reason));
       });
+      // lost: the answer broke off (the replica died or the connection
+      // did): the next feed request goes to the next replica.
+      const lost = (e) => {
+        const reason = e.message || e.code;
+        return gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), 'lost', reason);
+      };
       req.on('response', async (res) => {
         clearTimeout(noAnswer);
         try {
@@ -317,14 +327,14 @@ class Follower {
               arm();
             }
           }
-          if (!res.complete) throw new FlowhistError('flowhist: POST /feed: the answer broke off', { code: 'flowhist_unavailable' });
+          if (!res.complete) throw lost(new Error('the answer broke off'));
           buf = buf.trim();
           if (buf) await onLine(buf);
           finish();
         } catch (e) {
           if (settled) return;
           if (e instanceof FlowhistError || signals.some((s) => s.reason === e)) fail(e);
-          else fail(new FlowhistError(`flowhist: POST /feed: ${e.message}`, { code: 'flowhist_unavailable' }));
+          else fail(lost(e));
         }
       });
       req.flushHeaders();

@@ -213,7 +213,7 @@ test("the admin's deploy whose answer was lost is sent to the next replica with 
 
 // worker starts a worker (reload 'full') on the replicas' URLs, with
 // Node-RED's start-up load done; loads records each reload's flows.
-async function worker(t, fakes) {
+async function worker(t, fakes, opts = {}) {
   const storage = createStorage();
   const log = captureLog();
   const loads = [];
@@ -230,7 +230,10 @@ async function worker(t, fakes) {
       },
     },
   };
-  const flowhist = { url: fakes.map((f) => f.url), token: TOKEN, namespace: NS, role: 'worker', workerId: 'w1', retryDelay: 2, retryMaxDelay: 10, retryFor: 3000, feedWait: 5000, reload: 'full', packages: false };
+  const flowhist = Object.assign(
+    { url: fakes.map((f) => f.url), token: TOKEN, namespace: NS, role: 'worker', workerId: 'w1', retryDelay: 2, retryMaxDelay: 10, retryFor: 3000, feedWait: 5000, reload: 'full', packages: false },
+    opts,
+  );
   await storage.init({ credentialSecret: 's', flowhist }, runtime);
   t.after(async () => {
     await storage.close();
@@ -286,6 +289,25 @@ test('a worker\'s feed resumes on the next replica: news delivered by the dead o
   await w.acked(2);
   assert.deepEqual(w.loads, [2], 'got reloads of revisions');
   assert.ok(b.requests.some((r) => r.path === '/feed/ack' && r.json.revision === 2), 'the ack did not go to B');
+  b.append({ flows: [{ id: 'tab', rev: 3 }] });
+  await w.acked(3);
+  assert.deepEqual(w.loads, [2, 3]);
+});
+
+test('a worker\'s feed that had news moves to the next replica at once, not after a backoff', async (t) => {
+  const fakes = await replicas(t, 2, { stream: true });
+  const [a, b] = fakes;
+  a.append({ flows: [{ id: 'tab', rev: 1 }] });
+  // A backoff of 3 s or more would show.
+  const w = await worker(t, fakes, { retryDelay: 6000, retryMaxDelay: 6000 });
+  await until(() => a.open.size === 1, 5000, 'the feed waiting on A');
+  a.append({ flows: [{ id: 'tab', rev: 2 }] });
+  await w.acked(2);
+  const stopped = Date.now();
+  await a.stop();
+  await until(() => b.open.size === 1, 2000, 'the feed waiting on B within 2 s');
+  const took = Date.now() - stopped;
+  assert.ok(took < 2000, `the feed moved after ${took} ms`);
   b.append({ flows: [{ id: 'tab', rev: 3 }] });
   await w.acked(3);
   assert.deepEqual(w.loads, [2, 3]);
