@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,6 +109,9 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 		if err := v.ReadInConfig(); err != nil {
 			return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("read config %s: %v", path, err)}
 		}
+		if err := checkConfigKeys(path); err != nil {
+			return err
+		}
 	} else {
 		// The default files by their full names: viper's own search for
 		// "flowhist" also takes an extensionless file of that name, such
@@ -120,6 +124,9 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 			if err := v.ReadInConfig(); err != nil {
 				return domain.Errorf(domain.EINVALID, "read config %s: %v", path, err)
 			}
+			if err := checkConfigKeys(path); err != nil {
+				return err
+			}
 			break
 		}
 	}
@@ -127,6 +134,56 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
 			v.Set(key, f.Value.String())
 		}
+	}
+	return nil
+}
+
+// newKnownOptions returns a viper holding every option some command reads,
+// at its default.
+func newKnownOptions() *viper.Viper {
+	v := viper.New()
+	setValkeyDefaults(v)
+	serveDefaults(v)
+	for _, k := range []string{"cli.url", "cli.token", "cli.namespace", "import_valkey_password"} {
+		v.SetDefault(k, "")
+	}
+	return v
+}
+
+// checkConfigKeys fails on a key of the config file at path that no
+// command reads: a misspelt option (valkey.sentinel.master for
+// master_name) would otherwise leave its default in force, silently.
+func checkConfigKeys(path string) error {
+	file := viper.New()
+	file.SetConfigFile(path)
+	if err := file.ReadInConfig(); err != nil {
+		return domain.Errorf(domain.EINVALID, "read config %s: %v", path, err)
+	}
+	keys := map[string]bool{}
+	for _, k := range newKnownOptions().AllKeys() {
+		keys[k] = true
+	}
+	for _, k := range file.AllKeys() {
+		if keys[k] || strings.HasPrefix(k, "auth.tokens.") || strings.HasPrefix(k, "compat.") {
+			continue // lists: their entries are checked as they are read
+		}
+		// Name the keys its section does take.
+		section, _, _ := strings.Cut(k, ".")
+		if i := strings.LastIndex(k, "."); i >= 0 {
+			section = k[:i]
+		}
+		var takes []string
+		for known := range keys {
+			if rest, ok := strings.CutPrefix(known, section+"."); ok && !strings.Contains(rest, ".") {
+				takes = append(takes, rest)
+			}
+		}
+		slices.Sort(takes)
+		hint := ""
+		if len(takes) > 0 && section != k {
+			hint = fmt.Sprintf(" (%s takes %s)", section, strings.Join(takes, ", "))
+		}
+		return domain.Errorf(domain.EINVALID, "config %s: unknown option %s%s: see flowhist.example.yaml", path, k, hint)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 )
 
@@ -161,7 +162,7 @@ func readCompat(v *viper.Viper) ([]compatConfig, error) {
 		return nil, fail("use a list, one entry per namespace: compat: [{namespace: prod, prefix: \"nodered:\"}] (a map keyed by namespace loses capitals in namespace names)")
 	}
 	var list []compatConfig
-	if err := v.UnmarshalKey("compat", &list); err != nil {
+	if err := v.UnmarshalKey("compat", &list, strictFields); err != nil {
 		return nil, fail("%v", err)
 	}
 	seen := map[string]bool{}
@@ -182,6 +183,10 @@ func readCompat(v *viper.Viper) ([]compatConfig, error) {
 	return list, nil
 }
 
+// strictFields makes a list entry's unknown field an error: a misspelt
+// one (prefx for prefix) would otherwise leave its default in force.
+func strictFields(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }
+
 // readTokens reads auth.tokens from the config file (a list) or from
 // FLOWHIST_AUTH_TOKENS (the same list as JSON).
 func readTokens(v *viper.Viper) ([]tokenConfig, error) {
@@ -196,7 +201,7 @@ func readTokens(v *viper.Viper) ([]tokenConfig, error) {
 			return nil, &domain.Error{Code: domain.EINVALID, Message: "auth.tokens from the environment must be a JSON list such as [{\"name\":\"admin\",\"token\":\"…\",\"scopes\":[\"deploy\"],\"namespaces\":[\"*\"]}]"}
 		}
 	default:
-		if err := v.UnmarshalKey("auth.tokens", &tokens); err != nil {
+		if err := v.UnmarshalKey("auth.tokens", &tokens, strictFields); err != nil {
 			return nil, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("auth.tokens: %v", err)}
 		}
 	}
