@@ -267,7 +267,18 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 	default:
 		// Valkey answered, and refused: a setting to fix, not an outage
 		// to wait out.
-		return nil, domain.Errorf(domain.ErrorCode(err), "Valkey (%s): %s (check valkey.username, valkey.password and valkey.db)", where, domain.ErrorMessage(err))
+		msg, hint := domain.ErrorMessage(err), "check valkey.username, valkey.password and valkey.db"
+		if s := c.Sentinel; s.MasterName != "" {
+			switch {
+			case strings.Contains(msg, "unknown command 'SENTINEL'"):
+				hint = "valkey.sentinel.addrs lists the Sentinels (port 26379 by default), and one of them is a Valkey server"
+			case strings.Contains(msg, "No such master"):
+				hint = fmt.Sprintf("the Sentinels monitor no primary named %q: valkey.sentinel.master_name is the name in their `sentinel monitor` line", s.MasterName)
+			default:
+				hint = "check valkey.sentinel.username and valkey.sentinel.password (the Sentinels'), valkey.username, valkey.password and valkey.db (the primary's)"
+			}
+		}
+		return nil, domain.Errorf(domain.ErrorCode(err), "Valkey (%s): %s (%s)", where, msg, hint)
 	}
 	if c.Cluster && client.Mode() != rueidis.ClientModeCluster {
 		client.Close()

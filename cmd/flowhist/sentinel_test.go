@@ -244,3 +244,33 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("%d acknowledged revisions, all readable byte-exact; verify: %d revisions", len(acked), report.Revisions)
 }
+
+// TestSentinelMisconfigured: the two mistakes of a first Sentinel setup
+// say what to fix, not to check credentials.
+func TestSentinelMisconfigured(t *testing.T) {
+	primary := valkeytest.Start(t)
+	sentinel := valkeytest.StartSentinel(t, masterName, primary, 1)
+	for _, tc := range []struct {
+		name   string
+		master string
+		addr   string
+		want   string
+	}{
+		{"UnknownPrimaryName", "no-such-master", sentinel.Addr, `the Sentinels monitor no primary named "no-such-master"`},
+		{"ValkeyServerListedAsSentinel", masterName, primary.Addr, "valkey.sentinel.addrs lists the Sentinels"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := newValkeyClient(ValkeyConfig{
+				Sentinel:    SentinelConfig{MasterName: tc.master, Addrs: []string{tc.addr}},
+				DialTimeout: time.Second, IOTimeout: 2 * time.Second,
+			})
+			if err == nil {
+				c.Close()
+				t.Fatal("got a client, want an error")
+			}
+			if domain.ErrorCode(err) != domain.EINVALID || !strings.Contains(domain.ErrorMessage(err), tc.want) {
+				t.Fatalf("got %v, want EINVALID saying %q", err, tc.want)
+			}
+		})
+	}
+}
