@@ -124,6 +124,13 @@ func TestCluster(t *testing.T) {
 			mu.Unlock()
 			return true
 		})
+		ended := false
+		defer func() {
+			if !ended {
+				cancel() // the subtest failed: end the deploys' retries too
+			}
+			stop()
+		}()
 		count := func() int {
 			mu.Lock()
 			defer mu.Unlock()
@@ -144,6 +151,7 @@ func TestCluster(t *testing.T) {
 		after := count()
 		waitUntil(t, 30*time.Second, "deploys after the failover", func() bool { return count() > after+100 })
 		stop()
+		ended = true
 		for ns, revs := range acked {
 			for rev, sha := range revs {
 				v, err := store.FlowsAt(ctx, ns, rev)

@@ -85,7 +85,9 @@ func raw(t *testing.T, addr string, cmd ...string) string {
 
 // keepDeploying runs deploy(w, i) in a loop in each of writers goroutines,
 // i counting up, until deploy returns false or stop (returned) is called;
-// stop waits for them.
+// stop waits for them. A test that fails before calling stop must still
+// have it called (defer it): writers that report after the test ended
+// panic the whole test binary.
 func keepDeploying(writers int, deploy func(w, i int) bool) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -105,7 +107,8 @@ func keepDeploying(writers int, deploy func(w, i int) bool) (stop func()) {
 			}
 		}()
 	}
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }); wg.Wait() }
 }
 
 // deployUntilAcked appends f to ns's flows, retrying an unavailable answer
@@ -185,6 +188,13 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 	round := func(name string, fault func(primary string), elected func(old string)) {
 		t.Helper()
 		stop := keepDeploying(8, func(w, i int) bool { deploy(w, i+len(name)*100000); return true })
+		ended := false
+		defer func() {
+			if !ended {
+				cancel() // the round failed: end the deploys' retries too
+			}
+			stop()
+		}()
 		count := func() int { mu.Lock(); defer mu.Unlock(); return deploys }
 		before := count()
 		waitUntil(t, 30*time.Second, "the first deploys of "+name, func() bool { return count() > before+40 })
@@ -198,6 +208,7 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 		resumed := time.Since(faultAt)
 		waitUntil(t, 30*time.Second, "40 deploys on the new primary", func() bool { return count() > moved+40 })
 		stop()
+		ended = true
 		t.Logf("%s: elected after %s, deploys acknowledged again %s after the fault; %d acknowledged so far",
 			name, took.Round(time.Millisecond), resumed.Round(time.Millisecond), count())
 	}
