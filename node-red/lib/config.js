@@ -23,6 +23,10 @@ const DEFAULTS = {
   packagesRetryMaxDelay: 60000, // …up to this
 };
 
+// OPTIONS are every settings.flowhist option: the module's and its History
+// plugin's (history, historyPageSize).
+const OPTIONS = ['url', 'namespace', 'role', 'token', 'workerId', 'reload', 'packages', 'history', 'historyPageSize', ...Object.keys(DEFAULTS)];
+
 // defaultAdminId is the admin's feed consumer: admin-<host>-<port>, cut to
 // the id rules (two admins on one host differ by port).
 function defaultAdminId(settings) {
@@ -82,6 +86,13 @@ function parseConfig(settings) {
   const o = settings && settings.flowhist;
   if (!o || typeof o !== 'object') {
     throw fail("settings.flowhist is missing: add flowhist: { url: 'http://127.0.0.1:8080', namespace: 'prod', role: 'admin' } to settings.js");
+  }
+  // An option misspelt (workerID for workerId) would leave its default in
+  // force without a word: two workers on one host would share a consumer.
+  for (const k of Object.keys(o)) {
+    if (OPTIONS.includes(k)) continue;
+    const near = OPTIONS.find((n) => n.toLowerCase() === k.toLowerCase());
+    throw fail(`settings.flowhist.${k} is not an option${near ? `: did you mean ${near}?` : ''} (options: ${OPTIONS.join(', ')})`);
   }
   const urls = parseURLs(o.url);
   if (typeof o.namespace !== 'string' || o.namespace === '') {

@@ -45,6 +45,8 @@ test('init rejects bad options with an error naming the option, never the token'
     [Object.assign({}, ok, { reload: 'flows' }), /settings\.flowhist\.reload "flows" is invalid: use 'nodes'/],
     [Object.assign({}, ok, { packages: 'yes' }), /settings\.flowhist\.packages must be true/],
     [Object.assign({}, ok, { retryFor: -1 }), /settings\.flowhist\.retryFor must be a number/],
+    [Object.assign({}, ok, { role: 'worker', workerID: 'w-1' }), /settings\.flowhist\.workerID is not an option: did you mean workerId\?/],
+    [Object.assign({}, ok, { namspace: 'x' }), /settings\.flowhist\.namspace is not an option \(options: url, namespace, role/],
   ];
   for (const [flowhist, want] of cases) {
     const storage = createStorage();
