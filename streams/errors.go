@@ -109,8 +109,23 @@ func connectError(err error) error {
 	case "NOAUTH", "WRONGPASS", "NOPERM":
 		return &domain.Error{Code: domain.EUNAUTHORIZED, Message: "valkey refused the credentials (" + replyPrefix(rerr) + ")", Err: err}
 	}
+	// The two replies of a Sentinel set-up gone wrong.
+	switch msg := rerr.Error(); {
+	case strings.Contains(msg, "unknown command 'SENTINEL'"):
+		return &domain.Error{Code: domain.EINVALID, Message: "an address given as a Sentinel's is a Valkey server's (it has no SENTINEL command)", Err: fmt.Errorf("%w: %w", ErrNotSentinel, err)}
+	case strings.Contains(msg, "No such master"):
+		return &domain.Error{Code: domain.EINVALID, Message: "the Sentinels monitor no primary of that name", Err: fmt.Errorf("%w: %w", ErrUnknownPrimary, err)}
+	}
 	return &domain.Error{Code: domain.EINVALID, Message: "valkey refused the connection: " + rerr.Error(), Err: err}
 }
+
+// ErrNotSentinel and ErrUnknownPrimary are what a connection through
+// Sentinels fails with when an address listed is not a Sentinel, or when
+// the Sentinels know no primary of the name given.
+var (
+	ErrNotSentinel    = errors.New("streams: not a Sentinel")
+	ErrUnknownPrimary = errors.New("streams: the Sentinels know no such primary")
+)
 
 // isBusyGroup reports XGROUP CREATE of a group that exists.
 func isBusyGroup(err error) bool {

@@ -127,9 +127,8 @@ func TestCluster(t *testing.T) {
 		ended := false
 		defer func() {
 			if !ended {
-				cancel() // the subtest failed: end the deploys' retries too
+				stop(cancel) // the subtest failed: end the deploys' retries too
 			}
-			stop()
 		}()
 		count := func() int {
 			mu.Lock()

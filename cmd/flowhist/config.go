@@ -163,29 +163,44 @@ func checkConfigKeys(path string) error {
 	for _, k := range newKnownOptions().AllKeys() {
 		keys[k] = true
 	}
+	// takes lists what section holds: its options and its subsections.
+	takes := func(section string) []string {
+		var out []string
+		for known := range keys {
+			if rest, ok := strings.CutPrefix(known, section+"."); ok {
+				rest, _, _ = strings.Cut(rest, ".")
+				if !slices.Contains(out, rest) {
+					out = append(out, rest)
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
 	for _, k := range file.AllKeys() {
 		if keys[k] || strings.HasPrefix(k, "auth.tokens.") || strings.HasPrefix(k, "compat.") {
 			continue // lists: their entries are checked as they are read
 		}
-		// Name the keys its section does take.
-		section, _, _ := strings.Cut(k, ".")
-		if i := strings.LastIndex(k, "."); i >= 0 {
-			section = k[:i]
+		if v := file.Get(k); (v == nil || isEmptyMap(v)) && len(takes(k)) > 0 {
+			continue // a known section left empty (its options commented out)
 		}
-		var takes []string
-		for known := range keys {
-			if rest, ok := strings.CutPrefix(known, section+"."); ok && !strings.Contains(rest, ".") {
-				takes = append(takes, rest)
-			}
-		}
-		slices.Sort(takes)
+		// Name what the nearest known section around it takes.
 		hint := ""
-		if len(takes) > 0 && section != k {
-			hint = fmt.Sprintf(" (%s takes %s)", section, strings.Join(takes, ", "))
+		for section := k; strings.Contains(section, "."); {
+			section = section[:strings.LastIndex(section, ".")]
+			if t := takes(section); len(t) > 0 {
+				hint = fmt.Sprintf(" (%s takes %s)", section, strings.Join(t, ", "))
+				break
+			}
 		}
 		return domain.Errorf(domain.EINVALID, "config %s: unknown option %s%s: see flowhist.example.yaml", path, k, hint)
 	}
 	return nil
+}
+
+func isEmptyMap(v any) bool {
+	m, ok := v.(map[string]any)
+	return ok && len(m) == 0
 }
 
 // valkeyConfig reads the valkey section key by key: viper's Unmarshal of a
@@ -267,18 +282,16 @@ func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
 	default:
 		// Valkey answered, and refused: a setting to fix, not an outage
 		// to wait out.
-		msg, hint := domain.ErrorMessage(err), "check valkey.username, valkey.password and valkey.db"
-		if s := c.Sentinel; s.MasterName != "" {
-			switch {
-			case strings.Contains(msg, "unknown command 'SENTINEL'"):
-				hint = "valkey.sentinel.addrs lists the Sentinels (port 26379 by default), and one of them is a Valkey server"
-			case strings.Contains(msg, "No such master"):
-				hint = fmt.Sprintf("the Sentinels monitor no primary named %q: valkey.sentinel.master_name is the name in their `sentinel monitor` line", s.MasterName)
-			default:
-				hint = "check valkey.sentinel.username and valkey.sentinel.password (the Sentinels'), valkey.username, valkey.password and valkey.db (the primary's)"
-			}
+		hint := "check valkey.username, valkey.password and valkey.db"
+		switch s := c.Sentinel; {
+		case errors.Is(err, streams.ErrNotSentinel):
+			hint = "valkey.sentinel.addrs lists the Sentinels (port 26379 by default), not Valkey servers"
+		case errors.Is(err, streams.ErrUnknownPrimary):
+			hint = fmt.Sprintf("no primary named %q: valkey.sentinel.master_name is the name in the Sentinels' `sentinel monitor` line", s.MasterName)
+		case s.MasterName != "":
+			hint = "check valkey.sentinel.username and valkey.sentinel.password (the Sentinels'), valkey.username, valkey.password and valkey.db (the primary's)"
 		}
-		return nil, domain.Errorf(domain.ErrorCode(err), "Valkey (%s): %s (%s)", where, msg, hint)
+		return nil, domain.Errorf(domain.ErrorCode(err), "Valkey (%s): %s (%s)", where, domain.ErrorMessage(err), hint)
 	}
 	if c.Cluster && client.Mode() != rueidis.ClientModeCluster {
 		client.Close()

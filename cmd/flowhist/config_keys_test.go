@@ -30,6 +30,9 @@ func TestConfigUnknownOption(t *testing.T) {
 		{"MisspeltSection", "valky:\n  addr: 127.0.0.1:6379\n", "unknown option valky.addr"},
 		{"MisspeltTopLevel", "lisen: 127.0.0.1:8080\n", "unknown option lisen"},
 		{"NestedTooDeep", "http:\n  request_timeout:\n    seconds: 5\n", "unknown option http.request_timeout.seconds"},
+		{"MisspeltSubsection", "valkey:\n  sentinal:\n    master_name: m\n",
+			"unknown option valkey.sentinal.master_name (valkey takes addr, cluster, db, dial_timeout, io_timeout, password, sentinel, tls, tls_ca_file, tls_server_name, username)"},
+		{"UnknownEmptySection", "valky:\n", "unknown option valky"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checkConfigKeys(write(t, tc.text))
@@ -42,6 +45,9 @@ func TestConfigUnknownOption(t *testing.T) {
 		{"EveryCommandsOptions", "listen: 127.0.0.1:8080\nvalkey:\n  addr: 127.0.0.1:6379\n  sentinel:\n    master_name: m\ncli:\n  url: http://127.0.0.1:8080\n  namespace: prod\nimport_valkey_password: x\n"},
 		{"TokensAndCompatLists", "auth:\n  tokens:\n    - {name: a, token: \"0123456789abcdef0123\", scopes: [admin], namespaces: [\"*\"]}\ncompat:\n  - {namespace: Prod, prefix: \"nodered:\"}\n"},
 		{"TheExampleFile", ""},
+		// A section whose options are all commented out, as in a copy of
+		// the example file.
+		{"EmptySections", "valkey:\n  # addr: x\n  sentinel:\n    # master_name: m\ncli:\nstreams:\n  durability: {}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := "flowhist.example.yaml"

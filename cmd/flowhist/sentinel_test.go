@@ -85,10 +85,11 @@ func raw(t *testing.T, addr string, cmd ...string) string {
 
 // keepDeploying runs deploy(w, i) in a loop in each of writers goroutines,
 // i counting up, until deploy returns false or stop (returned) is called;
-// stop waits for them. A test that fails before calling stop must still
-// have it called (defer it): writers that report after the test ended
-// panic the whole test binary.
-func keepDeploying(writers int, deploy func(w, i int) bool) (stop func()) {
+// stop runs then (if any: cancel what the writers wait on) and waits for
+// them. A test that fails before calling stop must still have it called
+// (defer it): writers that report after the test ended panic the whole
+// test binary.
+func keepDeploying(writers int, deploy func(w, i int) bool) (stop func(then ...func())) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -108,7 +109,13 @@ func keepDeploying(writers int, deploy func(w, i int) bool) (stop func()) {
 		}()
 	}
 	var once sync.Once
-	return func() { once.Do(func() { close(done) }); wg.Wait() }
+	return func(then ...func()) {
+		once.Do(func() { close(done) })
+		for _, f := range then {
+			f()
+		}
+		wg.Wait()
+	}
 }
 
 // deployUntilAcked appends f to ns's flows, retrying an unavailable answer
@@ -191,9 +198,8 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 		ended := false
 		defer func() {
 			if !ended {
-				cancel() // the round failed: end the deploys' retries too
+				stop(cancel) // the round failed: end the deploys' retries too
 			}
-			stop()
 		}()
 		count := func() int { mu.Lock(); defer mu.Unlock(); return deploys }
 		before := count()
@@ -267,7 +273,7 @@ func TestSentinelMisconfigured(t *testing.T) {
 		addr   string
 		want   string
 	}{
-		{"UnknownPrimaryName", "no-such-master", sentinel.Addr, `the Sentinels monitor no primary named "no-such-master"`},
+		{"UnknownPrimaryName", "no-such-master", sentinel.Addr, `no primary named "no-such-master": valkey.sentinel.master_name`},
 		{"ValkeyServerListedAsSentinel", masterName, primary.Addr, "valkey.sentinel.addrs lists the Sentinels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

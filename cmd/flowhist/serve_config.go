@@ -197,7 +197,13 @@ func readTokens(v *viper.Viper) ([]tokenConfig, error) {
 		if strings.TrimSpace(raw) == "" {
 			return nil, nil
 		}
-		if err := json.Unmarshal([]byte(raw), &tokens); err != nil {
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&tokens); err != nil {
+			// Never the value itself: it holds the tokens.
+			if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, scopes, namespaces)", field)
+			}
 			return nil, &domain.Error{Code: domain.EINVALID, Message: "auth.tokens from the environment must be a JSON list such as [{\"name\":\"admin\",\"token\":\"…\",\"scopes\":[\"deploy\"],\"namespaces\":[\"*\"]}]"}
 		}
 	default:

@@ -71,6 +71,11 @@ func TestTokensFromEnvironment(t *testing.T) {
 	if _, err := readServeConfig(v); err == nil || strings.Contains(err.Error(), "not json") {
 		t.Fatalf("got %v, want a usage error that does not echo the value", err)
 	}
+	// A misspelt field is named; the token is not repeated.
+	t.Setenv("FLOWHIST_AUTH_TOKENS", `[{"name":"admin","token":"0123456789abcdef0123","scope":["admin"],"namespaces":["*"]}]`)
+	if _, err := readServeConfig(v); err == nil || !strings.Contains(err.Error(), `unknown field "scope"`) || strings.Contains(err.Error(), "0123456789abcdef0123") {
+		t.Fatalf("got %v, want an error naming the field \"scope\" and not the token", err)
+	}
 }
 
 // TestConfigFileByItsName runs the CLI where a file named just "flowhist"

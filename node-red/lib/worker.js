@@ -287,6 +287,16 @@ class Follower {
         const reason = e.message || e.code;
         return gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), 'lost', reason);
       };
+      // handled hands a line on; what handling it throws is not the
+      // replica's doing, and does not move the client.
+      const handled = async (line) => {
+        try {
+          await onLine(line);
+        } catch (e) {
+          if (e && typeof e === 'object') e.fromLine = true;
+          throw e;
+        }
+      };
       req.on('response', async (res) => {
         clearTimeout(noAnswer);
         try {
@@ -322,19 +332,20 @@ class Follower {
               buf = buf.slice(i + 1);
               if (!line) continue;
               clearTimeout(timer);
-              await onLine(line);
+              await handled(line);
               if (settled) return;
               arm();
             }
           }
           if (!res.complete) throw lost(new Error('the answer broke off'));
           buf = buf.trim();
-          if (buf) await onLine(buf);
+          if (buf) await handled(buf);
           finish();
         } catch (e) {
           if (settled) return;
           if (e instanceof FlowhistError || signals.some((s) => s.reason === e)) fail(e);
-          else fail(lost(e));
+          else if (e && e.fromLine) fail(new FlowhistError(`flowhist: POST /feed: ${e.message}`, { code: 'flowhist_unavailable' }));
+          else fail(lost(e)); // the answer itself broke off
         }
       });
       req.flushHeaders();
