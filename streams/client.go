@@ -1,6 +1,8 @@
 package streams
 
 import (
+	"context"
+
 	"github.com/redis/rueidis"
 )
 
@@ -22,5 +24,46 @@ func NewClient(opt rueidis.ClientOption) (rueidis.Client, error) {
 	if err != nil {
 		return nil, connectError(err)
 	}
-	return c, nil
+	return deadlineClient{c}, nil
+}
+
+// deadlineClient ends every call by its context's deadline. rueidis does
+// not, in one case: while one call reconnects the shared connection, the
+// others wait for it without their contexts, and its handshake is bounded
+// by that one call's deadline. With Valkey hung a request could then take
+// twice its deadline (seen: 2 s against 1 s in TestValkeyFaults/Hung).
+// A call whose context ends first is answered with the context's error;
+// rueidis finishes it in the background.
+type deadlineClient struct{ rueidis.Client }
+
+func (c deadlineClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	if ctx.Done() == nil {
+		return c.Client.Do(ctx, cmd)
+	}
+	done := make(chan rueidis.RedisResult, 1)
+	go func() { done <- c.Client.Do(ctx, cmd) }()
+	select {
+	case r := <-done:
+		return r
+	case <-ctx.Done():
+		return rueidis.NewErrorResult(ctx.Err())
+	}
+}
+
+func (c deadlineClient) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
+	if ctx.Done() == nil {
+		return c.Client.DoMulti(ctx, multi...)
+	}
+	done := make(chan []rueidis.RedisResult, 1)
+	go func() { done <- c.Client.DoMulti(ctx, multi...) }()
+	select {
+	case r := <-done:
+		return r
+	case <-ctx.Done():
+		out := make([]rueidis.RedisResult, len(multi))
+		for i := range out {
+			out[i] = rueidis.NewErrorResult(ctx.Err())
+		}
+		return out
+	}
 }

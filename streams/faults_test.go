@@ -11,6 +11,7 @@ import (
 	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/valkeytest"
+	"github.com/redis/rueidis"
 )
 
 // fast bounds how long a store may take to say Valkey is unavailable: the
@@ -298,5 +299,51 @@ func TestDurabilityRequiredRetry(t *testing.T) {
 	}
 	if !res.Duplicate || res.Revision != 1 {
 		t.Fatalf("the retry with the replica back: got %+v, want the first append's revision 1", res)
+	}
+}
+
+// TestCallEndsByItsDeadlineWhileAnotherReconnects: with Valkey hung, a
+// call that finds the shared connection being re-established by another
+// call (whose deadline is long) still ends by its own deadline. rueidis
+// alone makes it wait for the other call's handshake.
+func TestCallEndsByItsDeadlineWhileAnotherReconnects(t *testing.T) {
+	t.Parallel()
+	srv := valkeytest.Start(t)
+	// One connection for pipelining (rueidis spreads calls over several):
+	// the second call must meet the reconnection of the first.
+	c, err := streams.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, PipelineMultiplex: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Do(ctx, c.B().Set().Key("k").Value("v").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	// Hang the server; a call that times out there leaves the connection
+	// broken, so the next call reconnects, and its handshake gets no
+	// answer.
+	srv.Pause()
+	defer srv.Resume()
+	first, cancel0 := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel0()
+	if err := c.Do(first, c.B().Get().Key("k").Build()).Error(); err == nil {
+		t.Fatal("got an answer from a hung Valkey")
+	}
+	long, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	go c.Do(long, c.B().Get().Key("k").Build())
+	// Give the long call the time to start the reconnection (nothing to
+	// wait on from outside: the server is stopped).
+	time.Sleep(100 * time.Millisecond)
+	short, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	start := time.Now()
+	err = c.Do(short, c.B().Get().Key("k").Build()).Error()
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("a call with a 200 ms deadline took %s (%v), want it ended by its deadline", took, err)
+	}
+	if err == nil {
+		t.Fatal("got an answer from a hung Valkey, want the deadline's error")
 	}
 }
