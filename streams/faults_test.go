@@ -347,3 +347,23 @@ func TestCallEndsByItsDeadlineWhileAnotherReconnects(t *testing.T) {
 		t.Fatal("got an answer from a hung Valkey, want the deadline's error")
 	}
 }
+
+// TestDurableAppendEndsByItsDeadline: an append that needs a connection
+// of its own (for WAIT) answers by its deadline when Valkey hangs (rueidis
+// takes that connection without a context; the script's call has one).
+func TestDurableAppendEndsByItsDeadline(t *testing.T) {
+	t.Parallel()
+	srv := valkeytest.Start(t)
+	s, err := streams.New(mustClient(t, srv.Addr), streams.Config{Durability: streams.Durability{Replicas: 1, Timeout: 50 * time.Millisecond}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := randomNS(t)
+	srv.Pause()
+	defer srv.Resume()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`), IdempotencyKey: "k1"})
+	wantUnavailable(t, err, start, "")
+}
