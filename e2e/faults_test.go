@@ -719,46 +719,40 @@ func deployUntilAccepted(t *testing.T, e *faultEnv, ns string, within time.Durat
 // restarted; the worker is told of the next deploy within 10 s of Valkey
 // being back.
 func TestFaultFeedFollowerGetsNextDeployAfterValkeyRestart(t *testing.T) {
-	e := newFaultEnv(t, "", durableValkey...)
-	ns := "follow-" + randomHex(4)
-	head := e.seedNamespace(t, ns, "w-seed")
-	f := e.follow(t, ns, "w-follower")
-	f.waitNews(t, head, 10*time.Second)
-
-	e.vk.Kill()
-	waitFor(t, 30*time.Second, "the follower's feed requests failing while Valkey is down", func() (bool, string) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.failures) > 0, "no failed feed request yet"
-	})
-	e.vk.Restart(t)
-	back := time.Now()
-	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
-	f.waitNews(t, rev, 10*time.Second)
-	t.Logf("the follower was told of revision %d %s after Valkey was back", rev, time.Since(back).Round(time.Millisecond))
+	followerGetsNextDeployAfter(t, "follow-", "Valkey",
+		func(e *faultEnv) { e.vk.Kill() }, func(e *faultEnv) { e.vk.Restart(t) })
 }
 
 // TestFaultFeedFollowerGetsNextDeployAfterFlowhistRestart: the same with flowhist killed
 // with -9 and started again while a worker follows: the worker's group
 // survives in Valkey, and the worker is told of the next deploy.
 func TestFaultFeedFollowerGetsNextDeployAfterFlowhistRestart(t *testing.T) {
+	followerGetsNextDeployAfter(t, "follow-fh-", "flowhist",
+		func(e *faultEnv) { e.fh.stop(syscall.SIGKILL) }, func(e *faultEnv) { e.fh.restart(t) })
+}
+
+// followerGetsNextDeployAfter has a worker follow a namespace while what
+// goes down and comes back up; the worker must then hear of the next
+// deploy.
+func followerGetsNextDeployAfter(t *testing.T, prefix, what string, down, up func(*faultEnv)) {
+	t.Helper()
 	e := newFaultEnv(t, "", durableValkey...)
-	ns := "follow-fh-" + randomHex(4)
+	ns := prefix + randomHex(4)
 	head := e.seedNamespace(t, ns, "w-seed")
 	f := e.follow(t, ns, "w-follower")
 	f.waitNews(t, head, 10*time.Second)
 
-	e.fh.stop(syscall.SIGKILL)
-	waitFor(t, 30*time.Second, "the follower's feed requests failing while flowhist is down", func() (bool, string) {
+	down(e)
+	waitFor(t, 30*time.Second, "the follower's feed requests failing while "+what+" is down", func() (bool, string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return len(f.failures) > 0, "no failed feed request yet"
 	})
-	e.fh.restart(t)
+	up(e)
 	back := time.Now()
 	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
 	f.waitNews(t, rev, 10*time.Second)
-	t.Logf("the follower was told of revision %d %s after flowhist was back", rev, time.Since(back).Round(time.Millisecond))
+	t.Logf("the follower was told of revision %d %s after %s was back", rev, time.Since(back).Round(time.Millisecond), what)
 }
 
 // TestUnconditionalWriters80AllLand: 80 clients PUT flows at the same moment on one

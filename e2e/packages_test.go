@@ -33,7 +33,8 @@ func randomFlows(version string) []map[string]any {
 	)
 }
 
-// adminAPI calls the admin's Node-RED Admin API as the editor does.
+// adminAPI calls the admin's Node-RED Admin API as the editor does (API
+// version v2), within installWithin.
 func (n *nodeRed) adminAPI(tb testing.TB, token, method, path string, body any) (int, string) {
 	tb.Helper()
 	var rd io.Reader
@@ -43,6 +44,7 @@ func (n *nodeRed) adminAPI(tb testing.TB, token, method, path string, body any) 
 	}
 	req, _ := http.NewRequest(method, n.URL+path, rd)
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Node-RED-API-Version", "v2")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

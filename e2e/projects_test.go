@@ -1,11 +1,8 @@
 package e2e_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,27 +65,12 @@ func startProjectsAdmin(tb testing.TB, c *cluster) *nodeRed {
 // answer into out (unless nil); it fails unless the answer is 2xx.
 func adminAPI(tb testing.TB, n *nodeRed, token, method, path string, body, out any) {
 	tb.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, n.URL+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Node-RED-API-Version", "v2")
-	c := &http.Client{Timeout: 2 * time.Minute}
-	resp, err := c.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		tb.Fatalf("%s %s: got %d %s", method, path, resp.StatusCode, b)
+	code, b := n.adminAPI(tb, token, method, path, body)
+	if code/100 != 2 {
+		tb.Fatalf("%s %s: got %d %s", method, path, code, b)
 	}
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
+		if err := json.Unmarshal([]byte(b), out); err != nil {
 			tb.Fatalf("%s %s: %v in %s", method, path, err, b)
 		}
 	}

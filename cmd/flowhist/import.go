@@ -367,6 +367,21 @@ func deployItem(flows, creds []byte, what, origin string) importItem {
 	return importItem{kind: "flows", what: what, method: http.MethodPost, path: "/deploy", body: body, origin: origin}
 }
 
+// settingsSource checks a source's settings document (where names it in
+// errors) and returns it as an item, saying how many user-installed
+// modules its node registry lists.
+func settingsSource(where string, doc []byte) (importItem, error) {
+	s, err := checkSettings(where, doc)
+	if err != nil {
+		return importItem{}, err
+	}
+	what := "settings"
+	if pk, ok := domain.PackagesFromSettings(s); ok {
+		what = fmt.Sprintf("settings (node registry: %d user-installed modules)", len(pk))
+	}
+	return settingsItem(s, what, ""), nil
+}
+
 func settingsItem(settings []byte, what, origin string) importItem {
 	return importItem{kind: "settings", what: what, method: http.MethodPut, path: "/settings", body: settings, origin: origin}
 }

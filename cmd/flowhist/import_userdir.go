@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -155,15 +154,11 @@ func readUserDirSource(dir, flowFile string) (*importSource, error) {
 	}
 	if len(settings) > 0 {
 		b, _ := json.Marshal(settings)
-		s, err := checkSettings(filepath.Join(dir, ".config.*.json"), b)
+		it, err := settingsSource(filepath.Join(dir, ".config.*.json"), b)
 		if err != nil {
 			return nil, err
 		}
-		what := "settings"
-		if pk, ok := domain.PackagesFromSettings(s); ok {
-			what = fmt.Sprintf("settings (node registry: %d user-installed modules)", len(pk))
-		}
-		src.items = append(src.items, settingsItem(s, what, ""))
+		src.items = append(src.items, it)
 	}
 
 	lib, err := readLibDir(filepath.Join(dir, "lib"))

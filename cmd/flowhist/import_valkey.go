@@ -104,15 +104,11 @@ func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*impo
 			if _, ok := probe[domain.CredentialSecretKey]; ok {
 				src.note("%s holds a generated _credentialSecret: not imported; set credentialSecret in every instance's settings.js (docs/migrating.md)", settingsKey)
 			}
-			s, err := checkSettings(where(settingsKey), settings)
+			it, err := settingsSource(where(settingsKey), settings)
 			if err != nil {
 				return nil, err
 			}
-			what := "settings"
-			if pk, ok := domain.PackagesFromSettings(s); ok {
-				what = fmt.Sprintf("settings (node registry: %d user-installed modules)", len(pk))
-			}
-			src.items = append(src.items, settingsItem(s, what, ""))
+			src.items = append(src.items, it)
 		}
 	}
 
