@@ -23,7 +23,7 @@ import (
 func TestCluster(t *testing.T) {
 	cl := valkeytest.StartCluster(t, 3, 1, "--appendonly", "yes", "--appendfsync", "everysec")
 	nodes := strings.Join(cl.Addrs(), ",")
-	client, err := newValkeyClient(ValkeyConfig{Addr: nodes, Cluster: true, DialTimeout: time.Second, IOTimeout: 2 * time.Second})
+	client, err := newValkeyClient(streams.DialConfig{Addr: nodes, Cluster: true, DialTimeout: time.Second, IOTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestCluster(t *testing.T) {
 	defer cancel()
 
 	t.Run("NotACluster", func(t *testing.T) {
-		_, err := newValkeyClient(ValkeyConfig{Addr: valkeytest.Shared(t), Cluster: true, DialTimeout: time.Second})
+		_, err := newValkeyClient(streams.DialConfig{Addr: valkeytest.Shared(t), Cluster: true, DialTimeout: time.Second})
 		if domain.ErrorCode(err) != domain.EINVALID || !strings.Contains(domain.ErrorMessage(err), "not a Valkey Cluster") {
 			t.Fatalf("got %v, want invalid: not a Valkey Cluster", err)
 		}

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -18,54 +15,6 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
-
-// ValkeyConfig is how flowhist reaches Valkey: one server, a Cluster
-// (detected from Addr, or required with Cluster), or the primary that
-// Sentinels name (Sentinel.MasterName set).
-type ValkeyConfig struct {
-	// Addr is host:port, or a comma-separated list of Cluster nodes.
-	Addr string
-	// Cluster requires Valkey Cluster: connecting to anything else fails.
-	Cluster  bool
-	Sentinel SentinelConfig
-	Username string
-	Password string
-	DB       int
-	TLS      bool
-	// TLSServerName overrides the name checked in the server certificate.
-	TLSServerName string
-	// TLSCAFile is a PEM file of the CAs to trust instead of the system's
-	// (a private CA).
-	TLSCAFile   string
-	DialTimeout time.Duration
-	// IOTimeout closes a connection on which Valkey has not answered for
-	// this long (blocking reads excepted), so a hung server is noticed.
-	IOTimeout time.Duration
-}
-
-// SentinelConfig names the Sentinels that know which server is the
-// primary. Username, Password and TLS are the Sentinels' own; the primary's
-// are ValkeyConfig's.
-type SentinelConfig struct {
-	MasterName string
-	Addrs      []string
-	Username   string
-	Password   string
-	TLS        bool
-}
-
-// addrs returns the comma-separated list s as addresses.
-func addrs(s []string) []string {
-	var out []string
-	for _, a := range s {
-		for _, p := range strings.Split(a, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
 
 func setValkeyDefaults(v *viper.Viper) {
 	v.SetDefault("valkey.addr", "127.0.0.1:6379")
@@ -205,8 +154,8 @@ func isEmptyMap(v any) bool {
 
 // valkeyConfig reads the valkey section key by key: viper's Unmarshal of a
 // nested section ignores environment overrides of its keys.
-func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
-	c := ValkeyConfig{
+func valkeyConfig(v *viper.Viper) (streams.DialConfig, error) {
+	c := streams.DialConfig{
 		Addr:          v.GetString("valkey.addr"),
 		Username:      v.GetString("valkey.username"),
 		Password:      v.GetString("valkey.password"),
@@ -217,9 +166,9 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 		DialTimeout:   v.GetDuration("valkey.dial_timeout"),
 		IOTimeout:     v.GetDuration("valkey.io_timeout"),
 		Cluster:       v.GetBool("valkey.cluster"),
-		Sentinel: SentinelConfig{
+		Sentinel: streams.SentinelConfig{
 			MasterName: v.GetString("valkey.sentinel.master_name"),
-			Addrs:      addrs(v.GetStringSlice("valkey.sentinel.addrs")),
+			Addrs:      streams.SplitAddrs(v.GetStringSlice("valkey.sentinel.addrs")),
 			Username:   v.GetString("valkey.sentinel.username"),
 			Password:   v.GetString("valkey.sentinel.password"),
 			TLS:        v.GetBool("valkey.sentinel.tls"),
@@ -238,80 +187,31 @@ func valkeyConfig(v *viper.Viper) (ValkeyConfig, error) {
 	return c, nil
 }
 
-// newValkeyClient connects to Valkey with every option of c honoured.
-func newValkeyClient(c ValkeyConfig) (rueidis.Client, error) {
-	dialer := net.Dialer{Timeout: c.DialTimeout, KeepAlive: time.Minute}
-	opt := rueidis.ClientOption{
-		InitAddress:      addrs([]string{c.Addr}),
-		Username:         c.Username,
-		Password:         c.Password,
-		SelectDB:         c.DB,
-		Dialer:           dialer,
-		ConnWriteTimeout: c.IOTimeout,
-	}
-	where := c.Addr
-	if c.TLS {
-		tc, err := tlsConfig(c)
-		if err != nil {
-			return nil, err
-		}
-		opt.TLSConfig = tc
-	}
-	if s := c.Sentinel; s.MasterName != "" {
-		opt.InitAddress = s.Addrs
-		opt.Sentinel = rueidis.SentinelOption{
-			MasterSet: s.MasterName, Username: s.Username, Password: s.Password, Dialer: dialer,
-			// Besides following +switch-master: a missed message would
-			// otherwise leave flowhist on a demoted primary.
-			TopologyRefreshInterval: 5 * time.Second,
-		}
-		if s.TLS {
-			tc, err := tlsConfig(c)
-			if err != nil {
-				return nil, err
-			}
-			opt.Sentinel.TLSConfig = tc
-		}
-		where = fmt.Sprintf("primary %q of the Sentinels at %s", s.MasterName, strings.Join(s.Addrs, ","))
-	}
-	client, err := streams.NewClient(opt)
-	switch domain.ErrorCode(err) {
-	case "":
-	case domain.EUNAVAILABLE:
+// newValkeyClient connects to flowhist's own Valkey (streams.Dial),
+// saying in a failure which of the valkey options to check.
+func newValkeyClient(c streams.DialConfig) (rueidis.Client, error) {
+	client, err := streams.Dial(c)
+	where := c.Where()
+	switch {
+	case err == nil:
+		return client, nil
+	case errors.Is(err, streams.ErrTLSCAFile):
+		return nil, domain.Errorf(domain.EINVALID, "valkey.tls_ca_file: %s", domain.ErrorMessage(err))
+	case errors.Is(err, streams.ErrNotCluster):
+		return nil, domain.Errorf(domain.EINVALID, "valkey.cluster is set but %s", domain.ErrorMessage(err))
+	case domain.ErrorCode(err) == domain.EUNAVAILABLE:
 		return nil, domain.Errorf(domain.EUNAVAILABLE, "cannot reach Valkey (%s): %v (check FLOWHIST_VALKEY_ADDR and that valkey-server is running)", where, errors.Unwrap(err))
-	default:
-		// Valkey answered, and refused: a setting to fix, not an outage
-		// to wait out.
-		hint := "check valkey.username, valkey.password and valkey.db"
-		switch s := c.Sentinel; {
-		case errors.Is(err, streams.ErrNotSentinel):
-			hint = "valkey.sentinel.addrs lists the Sentinels (port 26379 by default), not Valkey servers"
-		case errors.Is(err, streams.ErrUnknownPrimary):
-			hint = fmt.Sprintf("no primary named %q: valkey.sentinel.master_name is the name in the Sentinels' `sentinel monitor` line", s.MasterName)
-		case s.MasterName != "":
-			hint = "check valkey.sentinel.username and valkey.sentinel.password (the Sentinels'), valkey.username, valkey.password and valkey.db (the primary's)"
-		}
-		return nil, domain.Errorf(domain.ErrorCode(err), "Valkey (%s): %s (%s)", where, domain.ErrorMessage(err), hint)
 	}
-	if c.Cluster && client.Mode() != rueidis.ClientModeCluster {
-		client.Close()
-		return nil, domain.Errorf(domain.EINVALID, "valkey.cluster is set but %s is not a Valkey Cluster node (its mode is %s)", where, client.Mode())
+	// Valkey answered, and refused: a setting to fix, not an outage to
+	// wait out.
+	hint := "check valkey.username, valkey.password and valkey.db"
+	switch s := c.Sentinel; {
+	case errors.Is(err, streams.ErrNotSentinel):
+		hint = "valkey.sentinel.addrs lists the Sentinels (port 26379 by default), not Valkey servers"
+	case errors.Is(err, streams.ErrUnknownPrimary):
+		hint = fmt.Sprintf("no primary named %q: valkey.sentinel.master_name is the name in the Sentinels' `sentinel monitor` line", s.MasterName)
+	case s.MasterName != "":
+		hint = "check valkey.sentinel.username and valkey.sentinel.password (the Sentinels'), valkey.username, valkey.password and valkey.db (the primary's)"
 	}
-	return client, nil
-}
-
-// tlsConfig is the TLS configuration of c's connections.
-func tlsConfig(c ValkeyConfig) (*tls.Config, error) {
-	tc := &tls.Config{ServerName: c.TLSServerName, MinVersion: tls.VersionTLS12}
-	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
-		if err != nil {
-			return nil, domain.Errorf(domain.EINVALID, "valkey.tls_ca_file: %v", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, domain.Errorf(domain.EINVALID, "valkey.tls_ca_file %s has no PEM certificate", c.TLSCAFile)
-		}
-	}
-	return tc, nil
+	return nil, domain.Errorf(domain.ErrorCode(err), "Valkey (%s): %s (%s)", where, domain.ErrorMessage(err), hint)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
+	"github.com/flowhist/flowhist/streams"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -93,7 +94,7 @@ type importReport struct {
 
 type importOptions struct {
 	fromValkey, fromUserDir, fromExport string
-	valkey                              ValkeyConfig
+	valkey                              streams.DialConfig
 	prefix, flowFile                    string
 	dryRun                              bool
 	ifMatch                             uint64

@@ -3,13 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -22,7 +18,7 @@ import (
 // readValkeySource reads the old module's keys under prefix. Flows must be
 // there; credentials, settings, library entries and the active project are
 // imported when present. Sessions are live editor tokens: never imported.
-func readValkeySource(ctx context.Context, c ValkeyConfig, prefix string) (*importSource, error) {
+func readValkeySource(ctx context.Context, c streams.DialConfig, prefix string) (*importSource, error) {
 	src := &importSource{desc: fmt.Sprintf("valkey %s db %d prefix %s", c.Addr, c.DB, prefix)}
 	rc, err := dialSourceValkey(c)
 	if err != nil {
@@ -207,29 +203,11 @@ func oldLibraryEntry(typ, path string, v []byte) (domain.LibraryEntry, error) {
 }
 
 // dialSourceValkey connects to the source Valkey with c's options.
-func dialSourceValkey(c ValkeyConfig) (rueidis.Client, error) {
-	opt := rueidis.ClientOption{
-		InitAddress:      []string{c.Addr},
-		Username:         c.Username,
-		Password:         c.Password,
-		SelectDB:         c.DB,
-		Dialer:           net.Dialer{Timeout: c.DialTimeout},
-		ConnWriteTimeout: c.IOTimeout,
+func dialSourceValkey(c streams.DialConfig) (rueidis.Client, error) {
+	rc, err := streams.Dial(c)
+	if errors.Is(err, streams.ErrTLSCAFile) {
+		return nil, domain.Errorf(domain.EINVALID, "--from-valkey-tls-ca-file: %s", domain.ErrorMessage(err))
 	}
-	if c.TLS {
-		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.TLSCAFile != "" {
-			pem, err := os.ReadFile(c.TLSCAFile)
-			if err != nil {
-				return nil, domain.Errorf(domain.EINVALID, "--from-valkey-tls-ca-file: %v", err)
-			}
-			opt.TLSConfig.RootCAs = x509.NewCertPool()
-			if !opt.TLSConfig.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, domain.Errorf(domain.EINVALID, "--from-valkey-tls-ca-file %s has no PEM certificate", c.TLSCAFile)
-			}
-		}
-	}
-	rc, err := streams.NewClient(opt)
 	if err != nil {
 		return nil, sourceValkeyError(c, err)
 	}
@@ -238,7 +216,7 @@ func dialSourceValkey(c ValkeyConfig) (rueidis.Client, error) {
 
 // sourceValkeyError says that the source Valkey failed, and where, with
 // the failure's own code (unreachable: 6; credentials refused: 5).
-func sourceValkeyError(c ValkeyConfig, err error) error {
+func sourceValkeyError(c streams.DialConfig, err error) error {
 	detail := domain.ErrorMessage(err)
 	var de *domain.Error
 	if errors.As(err, &de) && de.Err != nil {

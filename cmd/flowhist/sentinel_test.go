@@ -24,7 +24,7 @@ import (
 type sentinelSet struct {
 	servers   []*valkeytest.Server // servers[0] is the first primary
 	sentinels []*valkeytest.Server
-	cfg       ValkeyConfig
+	cfg       streams.DialConfig
 }
 
 const masterName = "fh-master"
@@ -42,8 +42,8 @@ func startSentinelSet(t *testing.T) *sentinelSet {
 	for _, sn := range s.sentinels {
 		addrs = append(addrs, sn.Addr)
 	}
-	s.cfg = ValkeyConfig{
-		Sentinel:    SentinelConfig{MasterName: masterName, Addrs: addrs},
+	s.cfg = streams.DialConfig{
+		Sentinel:    streams.SentinelConfig{MasterName: masterName, Addrs: addrs},
 		DialTimeout: time.Second, IOTimeout: 2 * time.Second,
 	}
 	// Ready once the replica is in sync and every Sentinel knows of it and
@@ -277,8 +277,8 @@ func TestSentinelMisconfigured(t *testing.T) {
 		{"ValkeyServerListedAsSentinel", masterName, primary.Addr, "valkey.sentinel.addrs lists the Sentinels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := newValkeyClient(ValkeyConfig{
-				Sentinel:    SentinelConfig{MasterName: tc.master, Addrs: []string{tc.addr}},
+			c, err := newValkeyClient(streams.DialConfig{
+				Sentinel:    streams.SentinelConfig{MasterName: tc.master, Addrs: []string{tc.addr}},
 				DialTimeout: time.Second, IOTimeout: 2 * time.Second,
 			})
 			if err == nil {

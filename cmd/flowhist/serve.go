@@ -171,7 +171,7 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 
 // waitForValkey connects to Valkey, waiting (and saying so once) while it
 // cannot be reached: in a container, flowhist may start before it.
-func waitForValkey(ctx context.Context, c ValkeyConfig, log *zap.Logger) (rueidis.Client, error) {
+func waitForValkey(ctx context.Context, c streams.DialConfig, log *zap.Logger) (rueidis.Client, error) {
 	for waiting := false; ; waiting = true {
 		client, err := newValkeyClient(c)
 		if err == nil || domain.ErrorCode(err) != domain.EUNAVAILABLE {

@@ -75,7 +75,7 @@ type serveConfig struct {
 	ReapInterval    time.Duration
 	LogFormat       string
 	LogLevel        string
-	Valkey          ValkeyConfig
+	Valkey          streams.DialConfig
 	API             httpapi.Config
 	Projector       projector.Config
 	Streams         streams.Config
