@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
@@ -16,30 +15,8 @@ import (
 	"github.com/spf13/viper"
 )
 
-func setValkeyDefaults(v *viper.Viper) {
-	v.SetDefault("valkey.addr", "127.0.0.1:6379")
-	v.SetDefault("valkey.username", "")
-	v.SetDefault("valkey.password", "")
-	v.SetDefault("valkey.db", 0)
-	v.SetDefault("valkey.tls", false)
-	v.SetDefault("valkey.tls_server_name", "")
-	v.SetDefault("valkey.tls_ca_file", "")
-	v.SetDefault("valkey.dial_timeout", 5*time.Second)
-	v.SetDefault("valkey.io_timeout", 10*time.Second)
-	v.SetDefault("valkey.cluster", false)
-	v.SetDefault("valkey.sentinel.master_name", "")
-	v.SetDefault("valkey.sentinel.addrs", []string{})
-	v.SetDefault("valkey.sentinel.username", "")
-	v.SetDefault("valkey.sentinel.password", "")
-	v.SetDefault("valkey.sentinel.tls", false)
-}
-
 // addValkeyFlags adds the flags of commands that talk to Valkey directly.
-func addValkeyFlags(fs *pflag.FlagSet) {
-	fs.String("valkey-addr", "", "Valkey address host:port (env FLOWHIST_VALKEY_ADDR; default 127.0.0.1:6379)")
-	fs.Int("valkey-db", 0, "Valkey database number (env FLOWHIST_VALKEY_DB)")
-	fs.Bool("valkey-tls", false, "connect to Valkey with TLS (env FLOWHIST_VALKEY_TLS)")
-}
+func addValkeyFlags(fs *pflag.FlagSet) { addFlags(fs, "valkey-addr", "valkey-db", "valkey-tls") }
 
 // defaultConfigFiles are read, the first that exists, when --config names
 // none.
@@ -49,7 +26,7 @@ var defaultConfigFiles = []string{"flowhist.yaml", "flowhist.yml", "/etc/flowhis
 // FLOWHIST_* environment variables (FLOWHIST_VALKEY_ADDR for valkey.addr),
 // and flags.
 func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
-	setValkeyDefaults(v)
+	setDefaults(v)
 	v.SetEnvPrefix("FLOWHIST")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
@@ -79,11 +56,7 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 			break
 		}
 	}
-	for flag, key := range map[string]string{"valkey-addr": "valkey.addr", "valkey-db": "valkey.db", "valkey-tls": "valkey.tls"} {
-		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
-			v.Set(key, f.Value.String())
-		}
-	}
+	bindOptions(v, cmd.Flags())
 	return nil
 }
 
@@ -91,11 +64,7 @@ func loadConfig(v *viper.Viper, cmd *cobra.Command) error {
 // at its default.
 func newKnownOptions() *viper.Viper {
 	v := viper.New()
-	setValkeyDefaults(v)
-	serveDefaults(v)
-	for _, k := range []string{"cli.url", "cli.token", "cli.namespace", "import_valkey_password"} {
-		v.SetDefault(k, "")
-	}
+	setDefaults(v)
 	return v
 }
 
@@ -152,28 +121,11 @@ func isEmptyMap(v any) bool {
 	return ok && len(m) == 0
 }
 
-// valkeyConfig reads the valkey section key by key: viper's Unmarshal of a
-// nested section ignores environment overrides of its keys.
+// valkeyConfig reads and checks the valkey section.
 func valkeyConfig(v *viper.Viper) (streams.DialConfig, error) {
-	c := streams.DialConfig{
-		Addr:          v.GetString("valkey.addr"),
-		Username:      v.GetString("valkey.username"),
-		Password:      v.GetString("valkey.password"),
-		DB:            v.GetInt("valkey.db"),
-		TLS:           v.GetBool("valkey.tls"),
-		TLSServerName: v.GetString("valkey.tls_server_name"),
-		TLSCAFile:     v.GetString("valkey.tls_ca_file"),
-		DialTimeout:   v.GetDuration("valkey.dial_timeout"),
-		IOTimeout:     v.GetDuration("valkey.io_timeout"),
-		Cluster:       v.GetBool("valkey.cluster"),
-		Sentinel: streams.SentinelConfig{
-			MasterName: v.GetString("valkey.sentinel.master_name"),
-			Addrs:      streams.SplitAddrs(v.GetStringSlice("valkey.sentinel.addrs")),
-			Username:   v.GetString("valkey.sentinel.username"),
-			Password:   v.GetString("valkey.sentinel.password"),
-			TLS:        v.GetBool("valkey.sentinel.tls"),
-		},
-	}
+	var all config
+	readOptions(v, &all)
+	c := all.serve.Valkey
 	switch s := c.Sentinel; {
 	case s.MasterName != "" && len(s.Addrs) == 0:
 		return c, domain.Errorf(domain.EINVALID, "valkey.sentinel.master_name is set but valkey.sentinel.addrs is empty: list the Sentinels' host:port (FLOWHIST_VALKEY_SENTINEL_ADDRS, comma-separated)")

@@ -28,7 +28,7 @@ function's source. Changes of a node's place on the canvas only are marked
 ` + exitCodesHelp,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(v, cmd)
+			c, err := newClient(v)
 			if err != nil {
 				return err
 			}

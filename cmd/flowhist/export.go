@@ -66,7 +66,7 @@ Exactly one of -o, --dir and --history is required.
 			if err != nil {
 				return err
 			}
-			c, err := newClient(v, cmd)
+			c, err := newClient(v)
 			if err != nil {
 				return err
 			}
@@ -133,8 +133,9 @@ func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, 
 		}
 	}
 	// It reads Valkey directly: the namespace is needed, not flowhist's URL.
-	readClientConfig(v, cmd)
-	ns := v.GetString("cli.namespace")
+	var c config
+	readOptions(v, &c)
+	ns := c.cli.namespace
 	if ns == "" {
 		return domain.Errorf(domain.EINVALID, "no namespace: set --namespace/-n, FLOWHIST_NAMESPACE or cli.namespace in the config file")
 	}

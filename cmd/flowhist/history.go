@@ -36,7 +36,7 @@ flows, credentials, settings, library, packages, project, rollback),
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newClient(v, cmd)
+			c, err := newClient(v)
 			if err != nil {
 				return err
 			}

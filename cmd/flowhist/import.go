@@ -138,7 +138,9 @@ failure is safe). --dry-run shows what would be imported and appends nothing.
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.valkey.Password = firstNonEmpty(o.valkey.Password, v.GetString("import_valkey_password"))
+			var c config
+			readOptions(v, &c)
+			o.valkey.Password = firstNonEmpty(o.valkey.Password, c.importValkeyPassword)
 			return m.runImport(cmd, v, o)
 		},
 	}
@@ -156,7 +158,6 @@ failure is safe). --dry-run shows what would be imported and appends nothing.
 	f.StringVar(&o.flowFile, "flow-file", "", "the flow file in the userDir, when it cannot be told (--from-userdir)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "show what would be imported; append nothing")
 	f.Uint64Var(&o.ifMatch, "if-match", 0, "import onto a namespace that is not empty, if it is at this revision")
-	v.BindEnv("import_valkey_password", "FLOWHIST_IMPORT_VALKEY_PASSWORD")
 	return cmd
 }
 
@@ -193,7 +194,7 @@ func readSource(ctx context.Context, o importOptions) (*importSource, error) {
 
 func (m *Main) runImport(cmd *cobra.Command, v *viper.Viper, o importOptions) error {
 	ctx := cmd.Context()
-	c, err := newClient(v, cmd)
+	c, err := newClient(v)
 	if err != nil {
 		return err
 	}

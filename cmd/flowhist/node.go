@@ -22,7 +22,7 @@ changed. --all follows the pages to the first revision.
 ` + exitCodesHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(v, cmd)
+			c, err := newClient(v)
 			if err != nil {
 				return err
 			}

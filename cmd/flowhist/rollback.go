@@ -32,7 +32,7 @@ The token needs the admin scope.
 			if strings.TrimSpace(reason) == "" {
 				return &domain.Error{Code: domain.EINVALID, Message: `rollback needs --reason "why": it is recorded in the history`}
 			}
-			c, err := newClient(v, cmd)
+			c, err := newClient(v)
 			if err != nil {
 				return err
 			}

@@ -28,10 +28,6 @@ func (m *Main) serveCommand(v *viper.Viper) *cobra.Command {
 		Short: "Serve the HTTP API for Node-RED, workers and operators, and run the projector",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			serveDefaults(v)
-			if f := cmd.Flags().Lookup("listen"); f.Changed {
-				v.Set("listen", f.Value.String())
-			}
 			cfg, err := readServeConfig(v)
 			if err != nil {
 				return err
@@ -39,7 +35,7 @@ func (m *Main) serveCommand(v *viper.Viper) *cobra.Command {
 			return m.serve(cmd.Context(), cfg)
 		},
 	}
-	cmd.Flags().String("listen", "", "address to listen on (env FLOWHIST_LISTEN; default 127.0.0.1:8080)")
+	addFlags(cmd.Flags(), "listen")
 	addValkeyFlags(cmd.Flags())
 	return cmd
 }

@@ -14,38 +14,6 @@ import (
 	"github.com/spf13/viper"
 )
 
-// serveDefaults are every serve option's default: the packages' own
-// (httpapi, projector, streams), and serve's for what is serve's alone.
-// flowhist.example.yaml lists the same; a test holds it to that.
-func serveDefaults(v *viper.Viper) {
-	api, proj, st := httpapi.Config{}.WithDefaults(), projector.Config{}.WithDefaults(), streams.Config{}.WithDefaults()
-	v.SetDefault("listen", "127.0.0.1:8080")
-	v.SetDefault("auth.disabled", false)
-	v.SetDefault("auth.tokens", nil)
-	v.SetDefault("http.max_body", api.MaxBody)
-	v.SetDefault("http.request_timeout", api.RequestTimeout)
-	v.SetDefault("http.feed_max_wait", api.FeedMaxWait)
-	v.SetDefault("http.read_timeout", 60*time.Second)
-	v.SetDefault("http.write_timeout", api.WriteTimeout)
-	v.SetDefault("http.idle_timeout", 120*time.Second)
-	v.SetDefault("http.shutdown_timeout", 30*time.Second)
-	v.SetDefault("sessions.ttl", api.SessionTTL)
-	v.SetDefault("workers.idle_ttl", api.WorkerIdleTTL)
-	v.SetDefault("workers.reap_interval", time.Hour)
-	v.SetDefault("projector.interval", proj.Interval)
-	v.SetDefault("projector.reclaim_idle", proj.ReclaimIdle)
-	v.SetDefault("projector.timeout", proj.Timeout)
-	v.SetDefault("streams.snapshot_every", st.SnapshotEvery)
-	v.SetDefault("streams.idempotency_ttl", st.IdempotencyTTL)
-	v.SetDefault("streams.durability.replicas", st.Durability.Replicas)
-	v.SetDefault("streams.durability.aof", st.Durability.AOF)
-	v.SetDefault("streams.durability.timeout", st.Durability.Timeout)
-	v.SetDefault("streams.durability.required", st.Durability.Required)
-	v.SetDefault("compat", []any{})
-	v.SetDefault("log.format", "auto")
-	v.SetDefault("log.level", "info")
-}
-
 // tokenConfig is one entry of auth.tokens.
 type tokenConfig struct {
 	Name       string   `json:"name" mapstructure:"name"`
@@ -86,40 +54,10 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 	if err != nil {
 		return serveConfig{}, err
 	}
-	c := serveConfig{
-		Listen:          v.GetString("listen"),
-		ReadTimeout:     v.GetDuration("http.read_timeout"),
-		IdleTimeout:     v.GetDuration("http.idle_timeout"),
-		ShutdownTimeout: v.GetDuration("http.shutdown_timeout"),
-		ReapInterval:    v.GetDuration("workers.reap_interval"),
-		LogFormat:       v.GetString("log.format"),
-		LogLevel:        v.GetString("log.level"),
-		Valkey:          vc,
-		API: httpapi.Config{
-			AuthDisabled:   v.GetBool("auth.disabled"),
-			MaxBody:        v.GetInt64("http.max_body"),
-			RequestTimeout: v.GetDuration("http.request_timeout"),
-			WriteTimeout:   v.GetDuration("http.write_timeout"),
-			FeedMaxWait:    v.GetDuration("http.feed_max_wait"),
-			SessionTTL:     v.GetDuration("sessions.ttl"),
-			WorkerIdleTTL:  v.GetDuration("workers.idle_ttl"),
-		},
-		Projector: projector.Config{
-			Interval:    v.GetDuration("projector.interval"),
-			ReclaimIdle: v.GetDuration("projector.reclaim_idle"),
-			Timeout:     v.GetDuration("projector.timeout"),
-		},
-		Streams: streams.Config{
-			SnapshotEvery:  v.GetInt("streams.snapshot_every"),
-			IdempotencyTTL: v.GetDuration("streams.idempotency_ttl"),
-			Durability: streams.Durability{
-				Replicas: v.GetInt("streams.durability.replicas"),
-				AOF:      v.GetBool("streams.durability.aof"),
-				Timeout:  v.GetDuration("streams.durability.timeout"),
-				Required: v.GetBool("streams.durability.required"),
-			},
-		},
-	}
+	var all config
+	readOptions(v, &all)
+	c := all.serve
+	c.Valkey = vc
 	tokens, err := readTokens(v)
 	if err != nil {
 		return c, err

@@ -18,8 +18,7 @@ func readConfigText(t *testing.T, text string) (serveConfig, error) {
 		t.Fatal(err)
 	}
 	v := viper.New()
-	setValkeyDefaults(v)
-	serveDefaults(v)
+	setDefaults(v)
 	v.SetConfigFile(file)
 	if err := v.ReadInConfig(); err != nil {
 		t.Fatal(err)

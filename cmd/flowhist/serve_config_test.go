@@ -21,8 +21,7 @@ func TestExampleConfigIsTheDefaults(t *testing.T) {
 		t.Helper()
 		v := viper.New()
 		if file == "" {
-			setValkeyDefaults(v)
-			serveDefaults(v)
+			setDefaults(v)
 		} else {
 			v.SetConfigFile(file)
 			if err := v.ReadInConfig(); err != nil {
@@ -58,8 +57,7 @@ func TestTokensFromEnvironment(t *testing.T) {
 	v.SetEnvPrefix("FLOWHIST")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
-	setValkeyDefaults(v)
-	serveDefaults(v)
+	setDefaults(v)
 	c, err := readServeConfig(v)
 	if err != nil {
 		t.Fatal(err)
