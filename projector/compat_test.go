@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/domain/domaintest"
+	"github.com/flowhist/flowhist/oldmodule"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/streamstest"
@@ -71,7 +72,7 @@ func TestCompatKeys(t *testing.T) {
 				if compress && len(v) > 1024 && !bytes.HasPrefix(v, []byte("gzip:")) {
 					t.Fatalf("%s is %d bytes and not gzip: with compression on", key, len(v))
 				}
-				out, err := projector.DecodeCompat(v)
+				out, err := oldmodule.Decode(v)
 				if err != nil {
 					t.Fatalf("decode %s: %v", key, err)
 				}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,7 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
-	"github.com/flowhist/flowhist/projector"
+	"github.com/flowhist/flowhist/oldmodule"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/redis/rueidis"
 )
@@ -42,12 +41,9 @@ func readValkeySource(ctx context.Context, c streams.DialConfig, prefix string) 
 		if v == nil {
 			return nil, nil
 		}
-		doc, err := projector.DecodeCompat(v)
+		doc, err := oldmodule.DecodeJSON(v)
 		if err != nil {
-			return nil, domain.Errorf(domain.EINVALID, "%s: the gzip: value does not decode: %v", where(key), err)
-		}
-		if !json.Valid(doc) {
-			return nil, domain.Errorf(domain.EINVALID, "%s: the value is not JSON (%.40q…)", where(key), doc)
+			return nil, domain.Errorf(domain.EINVALID, "%s: %v", where(key), err)
 		}
 		return doc, nil
 	}
@@ -61,11 +57,11 @@ func readValkeySource(ctx context.Context, c streams.DialConfig, prefix string) 
 		n := countKeys(ctx, old)
 		return nil, domain.Errorf(domain.ENOTFOUND, "%s: no such key, nothing to import (%d keys start with %q: check --prefix and --from-valkey-db)", where(flowsKey), n, prefix)
 	}
-	doc, err := oldFlowsDoc(raw)
+	fv, err := oldmodule.ParseFlows(raw)
 	if err != nil {
 		return nil, domain.Errorf(domain.EINVALID, "%s: %v", where(flowsKey), err)
 	}
-	flows, err := checkFlows(where(flowsKey), doc)
+	flows, err := checkFlows(where(flowsKey), fv.Flows)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +121,7 @@ func readValkeySource(ctx context.Context, c streams.DialConfig, prefix string) 
 		if v == nil {
 			continue // deleted since the scan
 		}
-		e, err := oldLibraryEntry(typ, path, v)
+		e, err := oldmodule.ParseLibrary(typ, path, v)
 		if err != nil {
 			return nil, domain.Errorf(domain.EINVALID, "%s: %v", where(key), err)
 		}
@@ -141,16 +137,14 @@ func readValkeySource(ctx context.Context, c streams.DialConfig, prefix string) 
 		return nil, err
 	}
 	if proj != nil {
-		var p struct {
-			Name *string `json:"name"`
+		name, err := oldmodule.ParseProject(proj)
+		if err != nil {
+			return nil, domain.Errorf(domain.EINVALID, "%s: %v", where(projKey), err)
 		}
-		if json.Unmarshal(proj, &p) != nil || p.Name == nil {
-			return nil, domain.Errorf(domain.EINVALID, `%s: the value is not {"name": "…", "updated": …}`, where(projKey))
-		}
-		if err := domain.ValidateLabel("project name", *p.Name, 255); err != nil {
+		if err := domain.ValidateLabel("project name", name, 255); err != nil {
 			return nil, domain.Errorf(domain.EINVALID, "%s: %s", where(projKey), errMessage(err))
 		}
-		src.items = append(src.items, projectItem(*p.Name, ""))
+		src.items = append(src.items, projectItem(name, ""))
 	}
 
 	pk, err := get("packages")
@@ -158,48 +152,13 @@ func readValkeySource(ctx context.Context, c streams.DialConfig, prefix string) 
 		return nil, err
 	}
 	if pk != nil {
-		var names []string
-		json.Unmarshal(pk, &names)
+		names := oldmodule.ParsePackages(pk)
 		src.note("%s lists %d packages by name only (%s): flowhist records installed modules with their versions from the admin's node registry (settings), so this key is not imported", streams.CompatPackagesKey, len(names), strings.Join(names, ", "))
 	}
 	if has, _ := old.Has(ctx, "sessions"); has {
 		src.note("%ssessions not imported: they are live editor tokens (users log in again on the new admin)", prefix)
 	}
 	return src, nil
-}
-
-// oldFlowsDoc returns the flows array of the old module's flows value:
-// {"flows": [...], "rev": "…"} or a bare array.
-func oldFlowsDoc(v []byte) ([]byte, error) {
-	v = bytes.TrimSpace(v)
-	if len(v) > 0 && v[0] == '[' {
-		return v, nil
-	}
-	var obj struct {
-		Flows json.RawMessage `json:"flows"`
-	}
-	if err := json.Unmarshal(v, &obj); err != nil || len(obj.Flows) == 0 || obj.Flows[0] != '[' {
-		return nil, fmt.Errorf(`the value is neither {"flows": [...], "rev": …} nor a flows array`)
-	}
-	return obj.Flows, nil
-}
-
-// oldLibraryEntry reads the old module's library value: the entry's meta
-// properties with the body as "fn".
-func oldLibraryEntry(typ, path string, v []byte) (domain.LibraryEntry, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(v, &m); err != nil {
-		return domain.LibraryEntry{}, fmt.Errorf(`the value is not a JSON object {…meta, "fn": body}`)
-	}
-	var body string
-	if fn, ok := m["fn"]; ok {
-		if err := json.Unmarshal(fn, &body); err != nil {
-			return domain.LibraryEntry{}, fmt.Errorf(`"fn" (the entry's body) is not a string`)
-		}
-		delete(m, "fn")
-	}
-	meta, _ := json.Marshal(m)
-	return domain.LibraryEntry{Type: typ, Path: path, Meta: meta, Body: body}, nil
 }
 
 // dialSourceValkey connects to the source Valkey with c's options.
