@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/flowhist/flowhist/bundle"
 	"github.com/flowhist/flowhist/domain"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -145,7 +146,7 @@ func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, 
 	}
 	defer closeFn()
 	if file == "-" {
-		_, err := writeHistoryBundle(cmd.Context(), store, ns, rev, m.Stdout)
+		_, err := bundle.Write(cmd.Context(), store, ns, rev, m.Stdout)
 		return err
 	}
 	tmp := file + ".tmp"
@@ -153,7 +154,7 @@ func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, 
 	if err != nil {
 		return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("create %s: %v", tmp, err)}
 	}
-	last, err := writeHistoryBundle(cmd.Context(), store, ns, rev, f)
+	last, err := bundle.Write(cmd.Context(), store, ns, rev, f)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", tmp, cerr)}
 	}

@@ -1,14 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/flowhist/flowhist/bundle"
 	"github.com/flowhist/flowhist/domain"
 )
 
@@ -45,34 +46,22 @@ func readExportSource(path string) (*importSource, error) {
 
 // readBundle turns a history bundle into one item per event, in log order.
 func readBundle(path string, data []byte) (*importSource, error) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 1<<20), 1<<30)
-	if !sc.Scan() {
-		return nil, domain.Errorf(domain.EINVALID, "%s: empty", path)
+	r, err := bundle.NewReader(bytes.NewReader(data), path)
+	if err != nil {
+		return nil, err
 	}
-	var h bundleHeader
-	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Format == 0 || h.Namespace == "" {
-		return nil, domain.Errorf(domain.EINVALID, "%s line 1: not a flowhist history bundle header", path)
-	}
-	if h.Format != exportFormat {
-		return nil, domain.Errorf(domain.EINVALID, "%s line 1: bundle format %d is not readable by this version (reads %d)", path, h.Format, exportFormat)
-	}
+	h := r.Header
 	src := &importSource{desc: fmt.Sprintf("export %s (%s@%d)", filepath.Base(path), h.Namespace, h.Revision)}
 	skippedPackages := 0
-	var last domain.Revision
-	for line := 2; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
 		}
-		where := fmt.Sprintf("%s line %d", path, line)
-		var e bundleEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, domain.Errorf(domain.EINVALID, "%s: not a bundle event: %v", where, err)
+		if err != nil {
+			return nil, err
 		}
-		if e.Revision <= last {
-			return nil, domain.Errorf(domain.EINVALID, "%s: revision %d does not follow %d", where, e.Revision, last)
-		}
-		last = e.Revision
+		where := r.Where()
 		origin := fmt.Sprintf(" rev %d %s by %s", e.Revision, e.Type, e.Actor.User)
 		var it importItem
 		switch e.Type {
@@ -102,18 +91,12 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			}
 			it = settingsItem(s, fmt.Sprintf("rev %d settings", e.Revision), origin)
 		case domain.LibrarySaved:
-			if e.Entry == nil {
-				return nil, domain.Errorf(domain.EINVALID, "%s: library event without \"entry\"", where)
-			}
 			if err := checkLibrary(where, *e.Entry); err != nil {
 				return nil, err
 			}
 			it = libraryItem(*e.Entry, origin)
 			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
 		case domain.ProjectActivated:
-			if e.Project == nil {
-				return nil, domain.Errorf(domain.EINVALID, "%s: project event without \"project\"", where)
-			}
 			it = projectItem(*e.Project, origin)
 			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
 		case domain.PackagesChanged:
@@ -125,9 +108,6 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			return nil, domain.Errorf(domain.EINVALID, "%s: unknown event type %q", where, e.Type)
 		}
 		src.items = append(src.items, it)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, domain.Errorf(domain.EINVALID, "%s: %v", path, err)
 	}
 	if skippedPackages > 0 {
 		src.note("%d packages.changed events are not replayed as such: each follows from the settings save before it, which import replays", skippedPackages)

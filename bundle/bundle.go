@@ -1,0 +1,40 @@
+package bundle
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+// Format is the version in the header line; it changes when the lines
+// change meaning. Reader reads this version only.
+const Format = 1
+
+// Header is the first line of a bundle.
+type Header struct {
+	Format    int             `json:"flowhistExport"`
+	Namespace string          `json:"namespace"`
+	Revision  domain.Revision `json:"revision"`
+	Exported  time.Time       `json:"exported"`
+}
+
+// Event is one line of a bundle after the header: one event of the log
+// with the whole document of its aggregate after it (the flows and
+// credentials after a flows event, the settings after a settings event,
+// and so on).
+type Event struct {
+	Revision    domain.Revision      `json:"revision"`
+	Type        domain.EventType     `json:"type"`
+	Time        time.Time            `json:"time"`
+	Actor       domain.Actor         `json:"actor"`
+	Cause       string               `json:"cause,omitempty"`
+	Target      domain.Revision      `json:"target,omitempty"`
+	Reason      string               `json:"reason,omitempty"`
+	Flows       json.RawMessage      `json:"flows,omitempty"`
+	Credentials json.RawMessage      `json:"credentials,omitempty"`
+	Settings    json.RawMessage      `json:"settings,omitempty"`
+	Entry       *domain.LibraryEntry `json:"entry,omitempty"`
+	Packages    []domain.Package     `json:"packages,omitempty"`
+	Project     *string              `json:"project,omitempty"`
+}

@@ -1,0 +1,78 @@
+package bundle
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+// Reader reads a bundle line by line.
+type Reader struct {
+	// Header is the bundle's first line.
+	Header Header
+	name   string
+	sc     *bufio.Scanner
+	line   int
+	last   domain.Revision
+}
+
+// NewReader reads and checks the header of the bundle r; name (a file's
+// path) starts every error message. Errors: EINVALID.
+func NewReader(r io.Reader, name string) (*Reader, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<30)
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return nil, domain.Errorf(domain.EINVALID, "%s: %v", name, err)
+		}
+		return nil, domain.Errorf(domain.EINVALID, "%s: empty", name)
+	}
+	br := &Reader{name: name, sc: sc, line: 1}
+	h := &br.Header
+	if err := json.Unmarshal(sc.Bytes(), h); err != nil || h.Format == 0 || h.Namespace == "" {
+		return nil, domain.Errorf(domain.EINVALID, "%s line 1: not a flowhist history bundle header", name)
+	}
+	if h.Format != Format {
+		return nil, domain.Errorf(domain.EINVALID, "%s line 1: bundle format %d is not readable by this version (reads %d)", name, h.Format, Format)
+	}
+	return br, nil
+}
+
+// Where names the line Next returned last ("path line 3"), for messages
+// about its content.
+func (r *Reader) Where() string { return fmt.Sprintf("%s line %d", r.name, r.line) }
+
+// Next returns the next event, io.EOF after the last. It checks that each
+// line is an event, that revisions increase, and that a library or
+// project event has its document. Errors: EINVALID.
+func (r *Reader) Next() (Event, error) {
+	for r.sc.Scan() {
+		r.line++
+		if len(bytes.TrimSpace(r.sc.Bytes())) == 0 {
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal(r.sc.Bytes(), &e); err != nil {
+			return e, domain.Errorf(domain.EINVALID, "%s: not a bundle event: %v", r.Where(), err)
+		}
+		if e.Revision <= r.last {
+			return e, domain.Errorf(domain.EINVALID, "%s: revision %d does not follow %d", r.Where(), e.Revision, r.last)
+		}
+		r.last = e.Revision
+		switch {
+		case e.Type == domain.LibrarySaved && e.Entry == nil:
+			return e, domain.Errorf(domain.EINVALID, "%s: library event without \"entry\"", r.Where())
+		case e.Type == domain.ProjectActivated && e.Project == nil:
+			return e, domain.Errorf(domain.EINVALID, "%s: project event without \"project\"", r.Where())
+		}
+		return e, nil
+	}
+	if err := r.sc.Err(); err != nil {
+		return Event{}, domain.Errorf(domain.EINVALID, "%s: %v", r.name, err)
+	}
+	return Event{}, io.EOF
+}
