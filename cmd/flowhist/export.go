@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
-	"unicode"
 
 	"github.com/flowhist/flowhist/bundle"
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/userdir"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
-
-// globalFile holds the config nodes: those on no tab or subflow.
-const globalFile = "_global.json"
 
 func (m *Main) exportCommand(v *viper.Viper) *cobra.Command {
 	var output, dir, history string
@@ -90,23 +84,13 @@ Exactly one of -o, --dir and --history is required.
 					fmt.Fprintf(m.Stdout, "wrote the flows of revision %d to %s (%d bytes)\n", rev, output, len(doc))
 				}
 			} else {
-				files, err := splitFlows(doc)
+				names, err := userdir.WriteTabs(dir, doc)
 				if err != nil {
 					return err
 				}
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("create %s: %v", dir, err)}
-				}
-				names := make([]string, len(files))
-				for i, f := range files {
-					names[i] = f.name
-					if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
-						return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", filepath.Join(dir, f.name), err)}
-					}
-				}
 				report["dir"], report["files"] = dir, names
 				if !jsonFlag(cmd) {
-					fmt.Fprintf(m.Stdout, "wrote the flows of revision %d to %d files in %s\n", rev, len(files), dir)
+					fmt.Fprintf(m.Stdout, "wrote the flows of revision %d to %d files in %s\n", rev, len(names), dir)
 				}
 			}
 			if jsonFlag(cmd) {
@@ -171,126 +155,4 @@ func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, 
 	}
 	fmt.Fprintf(m.Stdout, "wrote the history of %s up to revision %d to %s\n", ns, last, file)
 	return nil
-}
-
-// flowFile is one file of an export --dir.
-type flowFile struct {
-	name string
-	data []byte
-}
-
-// splitFlows splits a flows document into one file per tab and subflow
-// definition, in document order, then the global file if any node is on no
-// tab. A node whose tab is missing goes to the global file too, so that
-// no node is lost.
-func splitFlows(doc []byte) ([]flowFile, error) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(doc, &raws); err != nil {
-		return nil, domain.Errorf(domain.EINTERNAL, "the flows are not a JSON array: %v", err)
-	}
-	type node struct {
-		ID    string `json:"id"`
-		Type  string `json:"type"`
-		Z     string `json:"z"`
-		Label string `json:"label"`
-		Name  string `json:"name"`
-	}
-	nodes := make([]node, len(raws))
-	var order []string                        // tab and subflow ids
-	members := map[string][]json.RawMessage{} // by tab or subflow id, the container first
-	names := map[string]string{}
-	container := map[string]int{} // index of each tab and subflow node
-	for i, r := range raws {
-		if err := json.Unmarshal(r, &nodes[i]); err != nil {
-			return nil, domain.Errorf(domain.EINTERNAL, "node %d of the flows is not an object: %v", i, err)
-		}
-		if n := nodes[i]; n.Type == "tab" || n.Type == "subflow" {
-			if _, dup := members[n.ID]; dup {
-				continue // a second node with the same id: kept with the global nodes
-			}
-			label := n.Label
-			if n.Type == "subflow" || label == "" {
-				label = n.Name
-			}
-			if label == "" {
-				label = n.Type
-			}
-			order = append(order, n.ID)
-			container[n.ID] = i
-			members[n.ID] = []json.RawMessage{r}
-			names[n.ID] = sanitize(label) + "-" + sanitize(n.ID) + ".json"
-		}
-	}
-	var global []json.RawMessage
-	for i, n := range nodes {
-		if at, ok := container[n.ID]; ok && at == i {
-			continue // a tab or subflow itself, already first in its file
-		}
-		if n.Z != "" && members[n.Z] != nil {
-			members[n.Z] = append(members[n.Z], raws[i])
-		} else {
-			global = append(global, raws[i])
-		}
-	}
-	var files []flowFile
-	for _, id := range order {
-		data, err := indentArray(members[id])
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, flowFile{names[id], data})
-	}
-	if len(global) > 0 {
-		data, err := indentArray(global)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, flowFile{globalFile, data})
-	}
-	return files, nil
-}
-
-// indentArray writes nodes as a JSON array indented by 4 spaces, as
-// Node-RED writes flows.json, with a final newline.
-func indentArray(nodes []json.RawMessage) ([]byte, error) {
-	var compact bytes.Buffer
-	compact.WriteByte('[')
-	for i, n := range nodes {
-		if i > 0 {
-			compact.WriteByte(',')
-		}
-		compact.Write(n)
-	}
-	compact.WriteByte(']')
-	var out bytes.Buffer
-	if err := json.Indent(&out, compact.Bytes(), "", "    "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
-}
-
-// sanitize makes s safe in a file name on every system: letters, digits,
-// '_', '.' and '-', other runs of characters as one '-', at most 40
-// characters.
-func sanitize(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '.' || r == '-' {
-			b.WriteRune(r)
-			dash = r == '-'
-		} else if !dash {
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	out := strings.Trim(b.String(), "-.")
-	if r := []rune(out); len(r) > 40 {
-		out = strings.TrimRight(string(r[:40]), "-.")
-	}
-	if out == "" {
-		return "_"
-	}
-	return out
 }

@@ -69,33 +69,6 @@ func TestExport(t *testing.T) {
 	})
 }
 
-func TestSplitFlows(t *testing.T) {
-	doc := `[{"id":"c9","type":"ui-base","name":"UI"},` +
-		`{"id":"t/1","type":"tab","label":"  Ünïcode / tab: ✓  "},` +
-		`{"id":"n1","type":"debug","z":"t/1","wires":[]},` +
-		`{"id":"n2","type":"debug","z":"gone","wires":[]},` +
-		`{"id":"t2","type":"tab","label":""}]`
-	files, err := splitFlows([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, f := range files {
-		names = append(names, f.name)
-	}
-	if want := []string{"Ünïcode-tab-t-1.json", "tab-t2.json", "_global.json"}; !slices.Equal(names, want) {
-		t.Fatalf("got files %q, want %q", names, want)
-	}
-	var global []map[string]any
-	json.Unmarshal(files[2].data, &global)
-	if len(global) != 2 || global[0]["id"] != "c9" || global[1]["id"] != "n2" {
-		t.Errorf("got global nodes %v, want c9 and the orphan n2", global)
-	}
-	if !strings.HasPrefix(string(files[0].data), "[\n    {\n        \"id\": \"t/1\",") {
-		t.Errorf("got %q, want 4-space indentation with the tab first", files[0].data)
-	}
-}
-
 func readDir(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)

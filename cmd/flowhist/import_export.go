@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/flowhist/flowhist/bundle"
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/userdir"
 )
 
 // readExportSource reads what flowhist export wrote: a history bundle
@@ -125,36 +125,13 @@ func bundleCreds(where string, c json.RawMessage) ([]byte, error) {
 	return checkObject(where, "credentials", c)
 }
 
-// readExportDir joins the files of export --dir back into one flows
-// document: each tab or subflow file in name order, then _global.json.
+// readExportDir reads what export --dir wrote (userdir.ReadTabs): the
+// flows alone.
 func readExportDir(dir string) (*importSource, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(files) == 0 {
-		return nil, domain.Errorf(domain.EINVALID, "%s: no .json files (want what export --dir writes)", dir)
+	doc, err := userdir.ReadTabs(dir)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(files, func(a, b string) int {
-		ga, gb := filepath.Base(a) == globalFile, filepath.Base(b) == globalFile
-		switch {
-		case ga && !gb:
-			return 1
-		case gb && !ga:
-			return -1
-		}
-		return bytes.Compare([]byte(a), []byte(b))
-	})
-	var all []json.RawMessage
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, domain.Errorf(domain.EINVALID, "%s: %v", f, err)
-		}
-		var nodes []json.RawMessage
-		if err := json.Unmarshal(b, &nodes); err != nil {
-			return nil, domain.Errorf(domain.EINVALID, "%s: not a JSON array of nodes: %v", f, err)
-		}
-		all = append(all, nodes...)
-	}
-	doc, _ := json.Marshal(all)
 	flows, err := checkFlows(dir, doc)
 	if err != nil {
 		return nil, err
