@@ -274,13 +274,17 @@ func (c *Client) save(ctx context.Context, method, path string, q url.Values, bo
 	return c.Save(ctx, Request{Method: method, Path: path, Query: q, Body: body, Write: w})
 }
 
-// saveJSON marshals body and saves it.
+// saveJSON encodes body and saves it. Not json.Marshal: it would write <,
+// > and & in strings as \u003c…, and flows are stored byte for byte as
+// sent.
 func (c *Client) saveJSON(ctx context.Context, method, path string, q url.Values, body any, w Write) (httpapi.Saved, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
 		return httpapi.Saved{}, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("encoding the request to %s: %v", path, err), Err: err}
 	}
-	return c.save(ctx, method, path, q, b, w)
+	return c.save(ctx, method, path, q, bytes.TrimSuffix(b.Bytes(), []byte("\n")), w)
 }
 
 // etagRevision reads an ETag "N" (or N) as a revision; 0 if absent.

@@ -72,8 +72,8 @@ func wantCode(tb testing.TB, err error, code string) *domain.Error {
 func rev(n domain.Revision) *domain.Revision { return &n }
 
 const (
-	flows1 = `[{"id":"t1","type":"tab","label":"A"},{"id":"n1","type":"inject","z":"t1","name":"tick","x":10,"y":20,"wires":[]}]`
-	flows2 = `[{"id":"t1","type":"tab","label":"A"},{"id":"n1","type":"inject","z":"t1","name":"tock","x":10,"y":20,"wires":[]}]`
+	flows1 = `[{"id":"t1","type":"tab","label":"A <&> B"},{"id":"n1","type":"inject","z":"t1","name":"tick","x":10,"y":20,"wires":[]}]`
+	flows2 = `[{"id":"t1","type":"tab","label":"A <&> B"},{"id":"n1","type":"inject","z":"t1","name":"tock","x":10,"y":20,"wires":[]}]`
 )
 
 func TestNew(t *testing.T) {
