@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -11,6 +10,27 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
+
+// exportFileReport and exportDirReport are what export -o and --dir
+// print with --json.
+type exportFileReport struct {
+	Bytes    int             `json:"bytes"`
+	Output   string          `json:"output"`
+	Revision domain.Revision `json:"revision"`
+}
+
+type exportDirReport struct {
+	Dir      string          `json:"dir"`
+	Files    []string        `json:"files"`
+	Revision domain.Revision `json:"revision"`
+}
+
+// exportHistoryReport is what export --history prints with --json.
+type exportHistoryReport struct {
+	History   string          `json:"history"`
+	Namespace string          `json:"namespace"`
+	Revision  domain.Revision `json:"revision"`
+}
 
 func (m *Main) exportCommand(v *viper.Viper) *cobra.Command {
 	var output, dir, history string
@@ -70,7 +90,7 @@ Exactly one of -o, --dir and --history is required.
 				return err
 			}
 			doc := []byte(d.Body)
-			report := map[string]any{"revision": rev}
+			var report any
 			if output != "" {
 				if output == "-" {
 					_, err := m.Stdout.Write(doc)
@@ -79,7 +99,7 @@ Exactly one of -o, --dir and --history is required.
 				if err := os.WriteFile(output, doc, 0o644); err != nil {
 					return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", output, err)}
 				}
-				report["output"], report["bytes"] = output, len(doc)
+				report = exportFileReport{Bytes: len(doc), Output: output, Revision: rev}
 				if !jsonFlag(cmd) {
 					fmt.Fprintf(m.Stdout, "wrote the flows of revision %d to %s (%d bytes)\n", rev, output, len(doc))
 				}
@@ -88,14 +108,13 @@ Exactly one of -o, --dir and --history is required.
 				if err != nil {
 					return err
 				}
-				report["dir"], report["files"] = dir, names
+				report = exportDirReport{Dir: dir, Files: names, Revision: rev}
 				if !jsonFlag(cmd) {
 					fmt.Fprintf(m.Stdout, "wrote the flows of revision %d to %d files in %s\n", rev, len(names), dir)
 				}
 			}
 			if jsonFlag(cmd) {
-				data, _ := json.Marshal(report)
-				return printJSON(m.Stdout, data)
+				return printAnswer(m.Stdout, report)
 			}
 			return nil
 		},
@@ -150,8 +169,7 @@ func (m *Main) exportHistory(cmd *cobra.Command, v *viper.Viper, args []string, 
 		return &domain.Error{Code: domain.EINTERNAL, Message: fmt.Sprintf("write %s: %v", file, err)}
 	}
 	if jsonFlag(cmd) {
-		data, _ := json.Marshal(map[string]any{"namespace": ns, "revision": last, "history": file})
-		return printJSON(m.Stdout, data)
+		return printAnswer(m.Stdout, exportHistoryReport{History: file, Namespace: ns, Revision: last})
 	}
 	fmt.Fprintf(m.Stdout, "wrote the history of %s up to revision %d to %s\n", ns, last, file)
 	return nil
