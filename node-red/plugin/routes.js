@@ -10,6 +10,7 @@
 // redacted: credentials only as "changed", settings secrets removed).
 
 const { randomUUID } = require('node:crypto');
+const { CODES, MODULE_CODES } = require('../lib/errors');
 
 const KINDS = ['flows', 'credentials', 'settings', 'library', 'packages', 'project', 'rollback'];
 const HISTORY_PARAMS = ['limit', 'cursor', 'kind', 'actor', 'since', 'until', 'node', 'project'];
@@ -39,7 +40,7 @@ function userCanDeploy(req, adminAuth) {
 }
 
 function bad(message) {
-  return { status: 400, body: { code: 'invalid', message } };
+  return { status: 400, body: { code: CODES.INVALID, message } };
 }
 
 // fromError turns a flowhist client error into an answer: flowhist's 4xx
@@ -50,11 +51,11 @@ function fromError(err) {
   const status = err && err.httpStatus;
   const message = String((err && err.message) || err).replace(/^flowhist: /, '');
   if (status === 401) {
-    return { status: 502, body: { code: 'unauthorized', message: `flowhist refused the admin's token (settings.flowhist.token): ${message}` } };
+    return { status: 502, body: { code: CODES.UNAUTHORIZED, message: `flowhist refused the admin's token (settings.flowhist.token): ${message}` } };
   }
-  if (status >= 400 && status < 500) return { status, body: { code: err.code || 'invalid', message } };
-  if (err && err.code === 'flowhist_not_ready') return { status: 503, body: { code: 'unavailable', message } };
-  return { status: 503, body: { code: 'unavailable', message: `flowhist did not answer: ${message}` } };
+  if (status >= 400 && status < 500) return { status, body: { code: err.code || CODES.INVALID, message } };
+  if (err && err.code === MODULE_CODES.NOT_READY) return { status: 503, body: { code: CODES.UNAVAILABLE, message } };
+  return { status: 503, body: { code: CODES.UNAVAILABLE, message: `flowhist did not answer: ${message}` } };
 }
 
 // query builds a query string from the allowed keys of q (strings only).
@@ -87,7 +88,7 @@ class HistoryRoutes {
     const s = this.state();
     if (!s || !s.client) {
       const err = new Error('flowhist: the storage module is not started');
-      err.code = 'flowhist_not_ready';
+      err.code = MODULE_CODES.NOT_READY;
       throw err;
     }
     return s;
@@ -190,11 +191,11 @@ class HistoryRoutes {
     if (!reason) return bad('a reason is required: the history shows who restored and why');
     if (reason.length > REASON_MAX) return bad(`the reason is longer than ${REASON_MAX} characters`);
     if (!userCanDeploy(req, this.adminAuth)) {
-      return { status: 403, body: { code: 'forbidden', message: 'restoring needs the flows.write permission (deploy)' } };
+      return { status: 403, body: { code: CODES.FORBIDDEN, message: 'restoring needs the flows.write permission (deploy)' } };
     }
     return this.wrap(async () => {
       if (!(await this.canRollback())) {
-        return { status: 403, body: { code: 'forbidden', message: "the admin's flowhist token lacks the admin scope a rollback needs" } };
+        return { status: 403, body: { code: CODES.FORBIDDEN, message: "the admin's flowhist token lacks the admin scope a rollback needs" } };
       }
       const s = this.current();
       const headers = { 'Idempotency-Key': randomUUID() };
