@@ -12,7 +12,6 @@
 const { randomUUID } = require('node:crypto');
 const { CODES, MODULE_CODES } = require('../lib/errors');
 
-const KINDS = ['flows', 'credentials', 'settings', 'library', 'packages', 'project', 'rollback'];
 const HISTORY_PARAMS = ['limit', 'cursor', 'kind', 'actor', 'since', 'until', 'node', 'project'];
 const DIFF_PARAMS = ['from', 'to', 'positions', 'reverse'];
 const REVISION = /^[0-9]{1,15}$/;
@@ -20,6 +19,13 @@ const READ_TIMEOUT = 15000; // ms for one read from flowhist
 const REASON_MAX = 1000; // characters
 // How long the scope probe's answer is trusted before asking again.
 const SCOPE_TTL = 60000;
+// How long flowhist's list of history kinds is kept before asking again
+// (it changes only with a flowhist upgrade).
+const KINDS_TTL = 10 * 60000;
+
+// RESTORE_DENIED are the reasons config gives the editor for offering no
+// restore (restoreDenied; '' when it offers one).
+const RESTORE_DENIED = Object.freeze({ PERMISSION: 'permission', UNAVAILABLE: 'unavailable', SCOPE: 'scope' });
 
 // hasPermission is Node-RED's rule (editor-api/lib/auth/permissions.js):
 // "*", the permission itself, or "read"/"write" for any *.read/*.write.
@@ -81,6 +87,7 @@ class HistoryRoutes {
     this.events = opts.events;
     this.applyTimeout = opts.applyTimeout === undefined ? 15000 : opts.applyTimeout;
     this.scope = null; // {ok, at}: the last probe of the token's scope
+    this.kindList = null; // {kinds, at}: flowhist's history kinds
   }
 
   // current returns the storage state, or throws a "not ready" error.
@@ -131,6 +138,22 @@ class HistoryRoutes {
     return ok;
   }
 
+  // kinds resolves to flowhist's history kinds (GET /history/kinds, kept
+  // for KINDS_TTL), or null when flowhist did not say: then a kind filter
+  // goes to flowhist unchecked, and its own 400 reaches the editor.
+  async kinds() {
+    if (this.kindList && Date.now() - this.kindList.at < KINDS_TTL) return this.kindList.kinds;
+    try {
+      const { body } = await this.current().client.getJSON('/history/kinds', { retry: false, timeout: READ_TIMEOUT });
+      if (!body || !Array.isArray(body.kinds) || !body.kinds.every((k) => typeof k === 'string')) throw new Error('the answer has no list of kinds');
+      this.kindList = { kinds: body.kinds, at: Date.now() };
+      return body.kinds;
+    } catch (err) {
+      if (this.log) this.log.warn(`history: could not read flowhist's history kinds: ${err.message}`);
+      return null;
+    }
+  }
+
   // GET flowhist/config: what this editor user may do.
   async config(req) {
     return this.wrap(async () => {
@@ -145,22 +168,26 @@ class HistoryRoutes {
         if (this.log) this.log.warn(`history: could not tell whether the flowhist token may roll back: ${err.message}`);
       }
       let why = '';
-      if (!deploy) why = 'permission';
-      else if (!asked) why = 'unavailable';
-      else if (!scope) why = 'scope';
+      if (!deploy) why = RESTORE_DENIED.PERMISSION;
+      else if (!asked) why = RESTORE_DENIED.UNAVAILABLE;
+      else if (!scope) why = RESTORE_DENIED.SCOPE;
+      const kinds = (await this.kinds()) || [];
       return {
         status: 200,
-        body: { enabled: true, namespace: s.config.namespace, canRestore: deploy && scope, restoreDenied: why, kinds: KINDS, pageSize: this.pageSize },
+        body: { enabled: true, namespace: s.config.namespace, canRestore: deploy && scope, restoreDenied: why, kinds, pageSize: this.pageSize },
       };
     });
   }
 
   async history(req) {
     const q = req.query || {};
-    if (q.kind !== undefined && !String(q.kind).split(',').every((k) => KINDS.includes(k))) {
-      return bad(`kind must be one or more of ${KINDS.join(', ')}`);
-    }
-    return this.wrap(() => this.read('/history' + query(q, HISTORY_PARAMS)));
+    return this.wrap(async () => {
+      const kinds = q.kind !== undefined ? await this.kinds() : null;
+      if (kinds && !String(q.kind).split(',').every((k) => kinds.includes(k))) {
+        return bad(`kind must be one or more of ${kinds.join(', ')}`);
+      }
+      return this.read('/history' + query(q, HISTORY_PARAMS));
+    });
   }
 
   async revision(req) {
@@ -279,4 +306,4 @@ class Watcher {
   }
 }
 
-module.exports = { HistoryRoutes, Watcher, hasPermission, userCanDeploy, KINDS };
+module.exports = { HistoryRoutes, Watcher, hasPermission, userCanDeploy, RESTORE_DENIED };
