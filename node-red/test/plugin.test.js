@@ -313,10 +313,10 @@ test('historyPageSize sets the sidebar\'s page; a bad one is warned about and ig
 test('every text the editor side asks for is in the English catalogue', () => {
   const fs = require('node:fs');
   const path = require('node:path');
-  const html = fs.readFileSync(path.join(__dirname, '..', 'plugin', 'history.html'), 'utf8');
+  const html = fs.readFileSync(path.join(__dirname, '..', 'resources', 'history.js'), 'utf8');
   const catalogue = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'plugin', 'locales', 'en-US', 'history.json'), 'utf8'));
   const keys = new Set();
-  for (const m of html.matchAll(/\bt\("([A-Za-z.]+)"/g)) if (!m[1].endsWith('.')) keys.add(m[1]);
+  for (const m of html.matchAll(/\bth?\("([A-Za-z.]+)"/g)) if (!m[1].endsWith('.')) keys.add(m[1]);
   // Built from a prefix: t("diff." + section).
   keys.add('diff.added').add('diff.removed');
   for (const m of html.matchAll(/"(restore\.denied[A-Za-z]+)"/g)) keys.add(m[1]);
