@@ -10,7 +10,7 @@
 // redacted: credentials only as "changed", settings secrets removed).
 
 const { randomUUID } = require('node:crypto');
-const { CODES, MODULE_CODES } = require('../lib/errors');
+const { CODES, MODULE_CODES, FlowhistError } = require('../lib/errors');
 
 const HISTORY_PARAMS = ['limit', 'cursor', 'kind', 'actor', 'since', 'until', 'node', 'project'];
 const DIFF_PARAMS = ['from', 'to', 'positions', 'reverse'];
@@ -145,7 +145,7 @@ class HistoryRoutes {
     if (this.kindList && Date.now() - this.kindList.at < KINDS_TTL) return this.kindList.kinds;
     try {
       const { body } = await this.current().client.getJSON('/history/kinds', { retry: false, timeout: READ_TIMEOUT });
-      if (!body || !Array.isArray(body.kinds) || !body.kinds.every((k) => typeof k === 'string')) throw new Error('the answer has no list of kinds');
+      if (!body || !Array.isArray(body.kinds) || !body.kinds.every((k) => typeof k === 'string')) throw new FlowhistError('flowhist: GET /history/kinds: the answer has no list of kinds', { code: MODULE_CODES.BAD_ANSWER });
       this.kindList = { kinds: body.kinds, at: Date.now() };
       return body.kinds;
     } catch (err) {

@@ -114,6 +114,32 @@ test('bad input is refused with 400 {code, message} before flowhist is asked', a
   assert.equal(fake.requests.length, 0, `got ${fake.requests.length} requests to flowhist, want none`);
 });
 
+test('the kind filter is checked against the kinds flowhist serves, read once', async (t) => {
+  const { fake, routes } = await setup(t);
+  const served = JSON.parse(answer('history-kinds.json')).kinds;
+  assert.deepEqual((await routes.config(alice)).body.kinds, served);
+  fake.route('GET /history', () => ({ body: golden('history.json') }));
+  assert.equal((await routes.history({ query: { kind: 'rollback' } })).status, 200);
+  const refused = await routes.history({ query: { kind: 'flows,nonsense' } });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.code, 'invalid');
+  assert.equal(refused.body.message, `kind must be one or more of ${served.join(', ')}`);
+  assert.equal(fake.count('GET', '/history/kinds'), 1, 'the kinds are kept');
+  assert.equal(fake.count('GET', '/history'), 1, 'the bad kind went to flowhist');
+});
+
+test('when flowhist does not say its kinds, the kind filter goes to flowhist, whose 400 reaches the editor', async (t) => {
+  const { fake, routes, log } = await setup(t);
+  fake.route('GET /history/kinds', () => failure(404, 'not_found', 'no such endpoint: GET /v1/namespaces/prod/history/kinds'));
+  fake.route('GET /history', () => failure(400, 'invalid', 'kind "nonsense" is not one of flows, credentials'));
+  assert.deepEqual((await routes.config(alice)).body.kinds, []);
+  const out = await routes.history({ query: { kind: 'nonsense' } });
+  assert.equal(out.status, 400);
+  assert.equal(out.body.code, 'invalid');
+  assert.match(out.body.message, /kind "nonsense" is not one of/);
+  assert.ok(log.lines.some((l) => l.level === 'warn' && l.msg.includes('history kinds')), 'no warning that the kinds are unknown');
+});
+
 test('flowhist\'s 4xx is passed on as it is; no answer is 503 unavailable', async (t) => {
   const { fake, routes } = await setup(t);
   fake.route('GET /diff', () => failure(400, 'invalid', 'from must not be after to'));
