@@ -265,7 +265,9 @@ func editorHistory(t *testing.T, red redRuntime) {
 }
 
 // TestEditorHistoryWithoutAdminAuth is the sidebar with adminAuth off,
-// used from the keyboard: everyone may restore.
+// used from the keyboard: everyone may restore. Its code comes from the
+// module's resources/ folder, and a node id with HTML in it stays text in
+// a tray title, which Node-RED fills as HTML.
 func TestEditorHistoryWithoutAdminAuth(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("chromium is not installed: run `make deps-e2e` (or `apt-get install -y chromium`): %v", err)
@@ -319,6 +321,26 @@ func TestEditorHistoryWithoutAdminAuth(t *testing.T) {
 	if n := b.count(t, `.red-ui-flowhist-restore-open`); n != 1 {
 		t.Errorf("without adminAuth: got %d Restore buttons, want 1", n)
 	}
+	b.closeTray(t)
+
+	// The sidebar's code is the module's resources/history.js, as Node-RED
+	// serves a module's resources/ folder.
+	b.waitJS(t, 10*time.Second, `performance.getEntriesByType("resource").some(e => new URL(e.name).pathname === "/resources/node-red-storage-flowhist/history.js")`)
+
+	// A node id is text in the title of its history's tray, which Node-RED
+	// fills as HTML.
+	const evil = `<img src=x onerror="window.flowhistXSS=1">`
+	b.do(t, 10*time.Second, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(function () {
+		RED.nodes.import([{ id: %q, type: "inject", z: RED.workspaces.active(), x: 400, y: 300, wires: [] }]);
+		RED.view.select(%q);
+		RED.actions.invoke("flowhist:show-node-history");
+	})()`, evil, evil)))
+	b.trayOpen(t, 20*time.Second, `.red-ui-flowhist-view.red-ui-flowhist-node-history[data-done="true"]`)
+	title := b.text(t, `.red-ui-tray-titlebar`)
+	if !strings.Contains(title, evil) || b.count(t, `.red-ui-tray-titlebar img`) != 0 {
+		t.Errorf("the node history's tray title: got %q with %d img elements, want the node id as text", title, b.count(t, `.red-ui-tray-titlebar img`))
+	}
+	b.waitJS(t, 5*time.Second, `window.flowhistXSS === undefined`)
 }
 
 // startEditorAdmin starts the Node-RED admin of the editor tests: the

@@ -16,6 +16,7 @@
 const { parseConfig } = require('./lib/config');
 const { createLogger } = require('./lib/log');
 const { Client } = require('./lib/client');
+const { MODULE_CODES } = require('./lib/errors');
 const { readFlows, readCredentials } = require('./lib/flows');
 const { Admin } = require('./lib/admin');
 const { Follower } = require('./lib/worker');
@@ -27,7 +28,7 @@ const { Projects, projectsFacade } = require('./lib/projects');
 
 function workerRefusal(what) {
   const err = new Error(`flowhist: this Node-RED is a worker (role 'worker'); ${what}`);
-  err.code = 'flowhist_worker';
+  err.code = MODULE_CODES.WORKER;
   return err;
 }
 

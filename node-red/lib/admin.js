@@ -15,7 +15,8 @@
 // after a lost answer never deploys twice.
 
 const { randomUUID } = require('node:crypto');
-const { FlowhistError, parseRevision, parseJSON } = require('./client');
+const { parseRevision, parseJSON } = require('./client');
+const { FlowhistError, MODULE_CODES } = require('./errors');
 
 class Admin {
   // opts: client, log, credentialsDelay (ms), onWrote ((revision) => void:
@@ -175,7 +176,7 @@ function conflict(err) {
   return new FlowhistError(
     `flowhist: the flows were changed by someone else${at} since this editor loaded them, so this deploy was not saved. ` +
       'Reload the flows in the editor (Deploy menu → Restart Flows, then reload the page) and deploy your changes again.',
-    { code: 'flowhist_conflict', httpStatus: 409, currentRevision: err.currentRevision },
+    { code: MODULE_CODES.CONFLICT, httpStatus: 409, currentRevision: err.currentRevision },
   );
 }
 

@@ -22,7 +22,7 @@
 const crypto = require('node:crypto');
 const { isDeepStrictEqual } = require('node:util');
 const { readFlows, readCredentials } = require('./flows');
-const { FlowhistError } = require('./client');
+const { FlowhistError, MODULE_CODES } = require('./errors');
 
 // decryptCredentials opens Node-RED's {"$": "<iv hex><base64>"} with
 // credentialSecret as Node-RED does (aes-256-ctr, key sha256(secret)).
@@ -32,7 +32,7 @@ function decryptCredentials(creds, secret) {
   if (!creds || typeof creds !== 'object') return {};
   if (typeof creds.$ !== 'string') return creds;
   if (typeof secret !== 'string' || secret === '') {
-    throw new FlowhistError('flowhist: the credentials are encrypted but settings.credentialSecret is not set', { code: 'flowhist_config' });
+    throw new FlowhistError('flowhist: the credentials are encrypted but settings.credentialSecret is not set', { code: MODULE_CODES.CONFIG });
   }
   try {
     const key = crypto.createHash('sha256').update(secret).digest();

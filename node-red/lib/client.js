@@ -26,29 +26,28 @@
 // passed; a 4xx answer is final. The client stays on a URL that answers:
 // it does not go back to the first one when it returns.
 //
-// Errors are FlowhistError: httpStatus and code come from flowhist's
-// {"code", "message"} body. They deliberately have no `status` property:
-// Node-RED's Admin API would send that status to the editor (a 409 there
-// opens the editor's merge dialog, which compares with the runtime's own
-// flows, not flowhist's).
+// The worker's feed is one streamed request, POST …/feed (duplex below):
+// news comes as lines of the answer, and acknowledgements go as lines of
+// the request's own body while the answer streams (HTTP/1.1 full duplex,
+// which fetch cannot do: node:http there). It moves between URLs by the
+// same rules.
+//
+// Errors are FlowhistError (lib/errors.js): httpStatus, code and
+// currentRevision come from flowhist's {"code", "message"} body.
 
+const http = require('node:http');
+const https = require('node:https');
 const { backoffDelay, sleep } = require('./backoff');
-
-class FlowhistError extends Error {
-  constructor(message, props) {
-    super(message);
-    this.name = 'FlowhistError';
-    Object.assign(this, props);
-  }
-}
+const { FlowhistError, MODULE_CODES, fromAnswer } = require('./errors');
 
 // isRetryable reports whether a failed request may succeed when repeated.
 function isRetryable(err) {
   return err instanceof FlowhistError && (err.httpStatus === undefined || err.httpStatus >= 500);
 }
 
-// Network error codes (err.cause.code of a failed fetch) that mean the
-// connection was never made: nothing was sent.
+// Network error codes (err.cause.code of a failed fetch, err.code of a
+// node:http request) that mean the connection was never made: nothing was
+// sent.
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 
 // Statuses a proxy or load balancer in front of a replica answers when the
@@ -96,7 +95,7 @@ class Client {
 
   // close aborts every request in flight and every retry wait.
   close() {
-    this.closer.abort(new FlowhistError('flowhist: the storage module was closed', { code: 'flowhist_closed' }));
+    this.closer.abort(new FlowhistError('flowhist: the storage module was closed', { code: MODULE_CODES.CLOSED }));
   }
 
   get closed() {
@@ -179,10 +178,7 @@ class Client {
   // HTTP error rejects, with failover 'refused' or 'lost' when that URL
   // stopped answering (see the top of this file).
   async once(at, method, path, opts) {
-    // The history says what was done through Node-RED (its editor, the
-    // admin's storage calls), as the CLI's requests say cli.
-    const headers = Object.assign({ 'Flowhist-Channel': 'node-red' }, opts.headers);
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    const headers = this.headers(opts.headers);
     let body;
     if (opts.json !== undefined) {
       body = JSON.stringify(opts.json);
@@ -232,26 +228,173 @@ class Client {
       for (const s of signals) if (s.aborted) throw s.reason;
       const reason = timedOut ? `no answer within ${timeout} ms` : describeNetworkError(e);
       const failover = !timedOut && NOT_SENT.has(networkCode(e)) ? 'refused' : 'lost';
-      throw new FlowhistError(`flowhist: ${what}: ${reason}`, { code: 'flowhist_unavailable', failover, reason, url: this.urls[at] });
+      throw this.gone(at, what, reason, failover);
     } finally {
       clearTimeout(timer);
       for (const s of signals) s.removeEventListener('abort', onAbort);
     }
-    if (res.status >= 400) {
-      let info = {};
-      try {
-        info = JSON.parse(text) || {};
-      } catch (_) {
-        // not flowhist's JSON (a proxy's page): keep the status only
-      }
-      const code = typeof info.code === 'string' && info.code ? info.code : `http_${res.status}`;
-      const message = typeof info.message === 'string' && info.message ? info.message : res.statusText || 'error';
-      const props = { httpStatus: res.status, code };
-      if (GONE.has(res.status)) Object.assign(props, { failover: 'lost', reason: `HTTP ${res.status}`, url: this.urls[at] });
-      if (info.currentRevision !== undefined) props.currentRevision = info.currentRevision;
-      throw new FlowhistError(`flowhist: ${what}: HTTP ${res.status} ${code}: ${message}`, props);
-    }
+    if (res.status >= 400) throw this.answerError(at, what, res.status, res.statusText, text);
     return { status: res.status, headers: res.headers, text };
+  }
+
+  // duplex sends POST path (relative to the namespace) as a stream both
+  // ways, the worker's feed: the answer is read as it comes, one
+  // opts.onLine(line) call per non-empty line, awaited in order, while
+  // the request's body stays open for lines of the caller's. Once the
+  // answer has begun (a 2xx), opts.onOpen(send) is called: send(line)
+  // writes line (and a newline) on the body and returns true, or returns
+  // false when the answer is over (flowhist stops reading the body then;
+  // a line written as the answer ends is lost). It resolves when flowhist
+  // ends the answer. opts: timeout (ms, default requestTimeout, for the
+  // answer, paused while a line is handled), signal.
+  //
+  // As request does with retry false: a failed duplex request that had no
+  // line handled goes to each other URL at once when the current one
+  // stopped answering. The answer's headers must come within
+  // requestTimeout (flowhist sends them at once): without them the error
+  // has noAnswer, as with a proxy that holds request bodies until they
+  // end. What onLine throws rejects (as a FlowhistError: one of another
+  // kind with code flowhist_unavailable) and does not move the client.
+  async duplex(path, opts) {
+    let handled = false;
+    const o = Object.assign({}, opts, {
+      onLine: (line) => {
+        handled = true;
+        return opts.onLine(line);
+      },
+    });
+    for (let tried = 1; ; tried++) {
+      const at = this.current;
+      try {
+        return await this.duplexOnce(at, path, o);
+      } catch (err) {
+        if (this.closed || (opts.signal && opts.signal.aborted)) throw err;
+        if (err.failover) this.failover(at, err);
+        if (handled || !err.failover || tried >= this.urls.length) throw err;
+      }
+    }
+  }
+
+  // duplexOnce sends one duplex request to URL number at (node:http:
+  // fetch cannot write a body while it reads the answer).
+  duplexOnce(at, path, opts) {
+    const url = new URL(this.bases[at] + path);
+    const what = `POST ${path.split('?')[0]}`;
+    const headers = this.headers({ 'Content-Type': 'application/x-ndjson', 'Transfer-Encoding': 'chunked' });
+    const timeout = opts.timeout === undefined ? this.requestTimeout : opts.timeout;
+    const signals = [this.closer.signal, opts.signal].filter(Boolean);
+    for (const s of signals) if (s.aborted) return Promise.reject(s.reason);
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, agent: false });
+      let timer;
+      let noAnswer;
+      let settled = false;
+      let answer = null;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => fail(this.gone(at, what, `no answer within ${timeout} ms`, 'lost')), timeout);
+      };
+      const onAbort = (ev) => fail(ev.target.reason);
+      const finish = (err) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(noAnswer);
+        for (const s of signals) s.removeEventListener('abort', onAbort);
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else {
+          req.end();
+          resolve();
+        }
+      };
+      const fail = (err) => finish(err || new Error('aborted'));
+      const send = (line) => {
+        if (settled || req.destroyed || !req.writable || !answer || answer.complete) return false;
+        req.write(line + '\n');
+        return true;
+      };
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+      arm();
+      noAnswer = setTimeout(() => {
+        const err = this.gone(at, what, `no answer within ${this.requestTimeout} ms`, 'lost');
+        err.noAnswer = true;
+        fail(err);
+      }, this.requestTimeout);
+      req.on('error', (e) => {
+        // A line written as flowhist closed a whole answer: the answer's
+        // end is read as usual, the line is lost.
+        if (settled || (answer && answer.complete)) return;
+        fail(this.gone(at, what, e.message || e.code, NOT_SENT.has(e.code) && !answer ? 'refused' : 'lost'));
+      });
+      // handled hands a line on; what handling it throws is not the
+      // replica's doing.
+      const handled = async (line) => {
+        try {
+          await opts.onLine(line);
+        } catch (e) {
+          if (e instanceof FlowhistError) throw e;
+          throw new FlowhistError(`flowhist: ${what}: ${e && e.message}`, { code: MODULE_CODES.UNAVAILABLE });
+        }
+      };
+      req.on('response', async (res) => {
+        clearTimeout(noAnswer);
+        try {
+          if (at === this.current && !GONE.has(res.statusCode)) this.answered = true;
+          res.setEncoding('utf8'); // a character split between chunks stays whole
+          if (res.statusCode >= 400) {
+            let text = '';
+            for await (const chunk of res) text += chunk;
+            throw this.answerError(at, what, res.statusCode, res.statusMessage, text);
+          }
+          answer = res;
+          if (opts.onOpen) opts.onOpen(send);
+          const lines = new Lines();
+          for await (const chunk of res) {
+            if (settled) return;
+            for (const line of lines.add(chunk)) {
+              clearTimeout(timer);
+              await handled(line);
+              if (settled) return;
+              arm();
+            }
+          }
+          // The answer broke off (the replica died, or the connection).
+          if (!res.complete) throw this.gone(at, what, 'the answer broke off', 'lost');
+          for (const line of lines.end()) await handled(line);
+          finish();
+        } catch (e) {
+          if (settled) return;
+          if (e instanceof FlowhistError || signals.some((s) => s.reason === e)) fail(e);
+          else fail(this.gone(at, what, (e && (e.message || e.code)) || String(e), 'lost'));
+        }
+      });
+      req.flushHeaders();
+    });
+  }
+
+  // headers are a request's headers: extra, the token, and the channel.
+  headers(extra) {
+    // The history says what was done through Node-RED (its editor, the
+    // admin's storage calls), as the CLI's requests say cli.
+    const h = Object.assign({ 'Flowhist-Channel': 'node-red' }, extra);
+    if (this.token) h.Authorization = `Bearer ${this.token}`;
+    return h;
+  }
+
+  // gone is the error of a request to URL number at that got no answer
+  // (failover 'refused': never sent; 'lost': it may have been).
+  gone(at, what, reason, failover) {
+    return new FlowhistError(`flowhist: ${what}: ${reason}`, { code: MODULE_CODES.UNAVAILABLE, failover, reason, url: this.urls[at] });
+  }
+
+  // answerError is the error of an HTTP error answer from URL number at;
+  // a proxy's "gone" status moves the client on.
+  answerError(at, what, status, statusText, text) {
+    const err = fromAnswer(what, status, statusText, text);
+    if (GONE.has(status)) Object.assign(err, { failover: 'lost', reason: `HTTP ${status}`, url: this.urls[at] });
+    return err;
   }
 
   // getJSON fetches path and parses its JSON body.
@@ -276,7 +419,7 @@ async function readLines(body, signal, onLine) {
   aborted.catch(() => {}); // raced below; not every call awaits it
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  let buf = '';
+  const lines = new Lines();
   const each = async (line) => {
     if (signal.aborted) throw signal.reason || new Error('aborted');
     await onLine(line);
@@ -285,17 +428,34 @@ async function readLines(body, signal, onLine) {
     for (;;) {
       const { done, value } = await Promise.race([reader.read(), aborted]);
       if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i).trim();
-        buf = buf.slice(i + 1);
-        if (line) await each(line);
-      }
+      for (const line of lines.add(decoder.decode(value, { stream: true }))) await each(line);
     }
-    buf = (buf + decoder.decode()).trim();
-    if (buf) await each(buf);
+    for (const line of lines.add(decoder.decode())) await each(line);
+    for (const line of lines.end()) await each(line);
   } finally {
     reader.cancel().catch(() => {});
+  }
+}
+
+// Lines splits text that comes in pieces into its non-empty lines, trimmed.
+class Lines {
+  constructor() {
+    this.buf = '';
+  }
+
+  // add returns the lines that text completes.
+  add(text) {
+    this.buf += text;
+    const parts = this.buf.split('\n');
+    this.buf = parts.pop();
+    return parts.map((l) => l.trim()).filter(Boolean);
+  }
+
+  // end returns the last line, which had no newline.
+  end() {
+    const last = this.buf.trim();
+    this.buf = '';
+    return last ? [last] : [];
   }
 }
 
@@ -303,7 +463,7 @@ function parseJSON(text, what) {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new FlowhistError(`flowhist: ${what}: the answer is not JSON (${e.message})`, { code: 'flowhist_bad_answer' });
+    throw new FlowhistError(`flowhist: ${what}: the answer is not JSON (${e.message})`, { code: MODULE_CODES.BAD_ANSWER });
   }
 }
 
@@ -321,4 +481,4 @@ function describeNetworkError(e) {
   return (e && e.message) || String(e);
 }
 
-module.exports = { Client, FlowhistError, parseRevision, parseJSON, isIdempotent };
+module.exports = { Client, parseRevision, parseJSON, isIdempotent };

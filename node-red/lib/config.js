@@ -4,13 +4,23 @@
 // Every error names the option to fix; none repeats a secret.
 
 const os = require('node:os');
+const { MODULE_CODES } = require('./errors');
 
 const ROLES = ['admin', 'worker'];
 const RELOADS = ['nodes', 'full'];
 
-// The rule flowhist applies to namespaces and worker ids: 1 to 64 letters,
-// digits, '_', '.' or '-', not starting with '.' or '-'.
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+// MAX_NAME and NAME are the rule flowhist applies to namespaces and worker
+// ids (domain.ValidateNamespace in domain/namespace.go): 1 to 64 letters,
+// digits, '_', '.' or '-', not starting with '.' or '-'. This is the
+// module's one copy; test/names.test.js checks it against the Go rule's
+// cases (test/testdata/names.json) and its length.
+const MAX_NAME = 64;
+const NAME = new RegExp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,${MAX_NAME - 1}}$`);
+
+// validName reports whether s may name a namespace or a worker.
+function validName(s) {
+  return typeof s === 'string' && NAME.test(s);
+}
 
 const DEFAULTS = {
   retryFor: 120000, // ms a save or read keeps retrying network errors and 5xx
@@ -32,13 +42,13 @@ const OPTIONS = ['url', 'namespace', 'role', 'token', 'workerId', 'reload', 'pac
 function defaultAdminId(settings) {
   const host = os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-');
   const port = settings && (typeof settings.uiPort === 'number' || typeof settings.uiPort === 'string') ? `-${settings.uiPort}` : '';
-  const id = `admin-${host}`.slice(0, 64 - port.length) + port;
+  const id = `admin-${host}`.slice(0, MAX_NAME - port.length) + port;
   return id.replace(/[^A-Za-z0-9_.-]/g, '-');
 }
 
 function fail(msg) {
   const err = new Error('flowhist: ' + msg);
-  err.code = 'flowhist_config';
+  err.code = MODULE_CODES.CONFIG;
   return err;
 }
 
@@ -98,8 +108,8 @@ function parseConfig(settings) {
   if (typeof o.namespace !== 'string' || o.namespace === '') {
     throw fail("settings.flowhist.namespace is missing: name this Node-RED deployment, e.g. 'prod' (the same on the admin and its workers)");
   }
-  if (!NAME.test(o.namespace)) {
-    throw fail(`settings.flowhist.namespace ${JSON.stringify(o.namespace)} is invalid: use 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'`);
+  if (!validName(o.namespace)) {
+    throw fail(`settings.flowhist.namespace ${JSON.stringify(o.namespace)} is invalid: use 1 to ${MAX_NAME} letters, digits, '_', '.' or '-', not starting with '.' or '-'`);
   }
   if (o.role === undefined || o.role === null || o.role === '') {
     throw fail("settings.flowhist.role is missing: set 'admin' on the instance with the editor, 'worker' on the others");
@@ -114,8 +124,8 @@ function parseConfig(settings) {
   // the admin's too (the admin follows the log to apply what others wrote).
   const unset = o.workerId === undefined || o.workerId === null || o.workerId === '';
   const workerId = unset ? (o.role === 'worker' ? os.hostname() : defaultAdminId(settings)) : o.workerId;
-  if (typeof workerId !== 'string' || !NAME.test(workerId)) {
-    throw fail(`settings.flowhist.workerId ${JSON.stringify(String(workerId))}${o.workerId ? '' : ' (the host name)'} is invalid: set a stable id of 1 to 64 letters, digits, '_', '.' or '-'`);
+  if (!validName(workerId)) {
+    throw fail(`settings.flowhist.workerId ${JSON.stringify(String(workerId))}${o.workerId ? '' : ' (the host name)'} is invalid: set a stable id of 1 to ${MAX_NAME} letters, digits, '_', '.' or '-'`);
   }
   const reload = o.reload === undefined || o.reload === null ? 'nodes' : o.reload;
   if (!RELOADS.includes(reload)) {
@@ -157,4 +167,4 @@ function parseConfig(settings) {
   return cfg;
 }
 
-module.exports = { parseConfig, DEFAULTS };
+module.exports = { parseConfig, validName, MAX_NAME, DEFAULTS };

@@ -2,7 +2,8 @@
 
 // Reading flows and credentials: the same for the admin and workers.
 
-const { FlowhistError, parseRevision } = require('./client');
+const { parseRevision } = require('./client');
+const { FlowhistError, MODULE_CODES } = require('./errors');
 
 // readFlows resolves to {flows, flowsRevision, revision}: the plain array
 // Node-RED expects, the flows revision (ETag: what a deploy's If-Match
@@ -11,7 +12,7 @@ const { FlowhistError, parseRevision } = require('./client');
 async function readFlows(client) {
   const { res, body } = await client.getJSON('/flows');
   if (!Array.isArray(body)) {
-    throw new FlowhistError('flowhist: GET /flows: the answer is not a JSON array of nodes', { code: 'flowhist_bad_answer' });
+    throw new FlowhistError('flowhist: GET /flows: the answer is not a JSON array of nodes', { code: MODULE_CODES.BAD_ANSWER });
   }
   return {
     flows: body,
@@ -25,7 +26,7 @@ async function readFlows(client) {
 async function readCredentials(client) {
   const { body } = await client.getJSON('/credentials');
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new FlowhistError('flowhist: GET /credentials: the answer is not a JSON object', { code: 'flowhist_bad_answer' });
+    throw new FlowhistError('flowhist: GET /credentials: the answer is not a JSON object', { code: MODULE_CODES.BAD_ANSWER });
   }
   return body;
 }

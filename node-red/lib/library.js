@@ -6,17 +6,17 @@
 // choice: a missing directory asked for as "" or "dir/" lists as empty, and
 // flows entries are stored with a ".json" suffix (found with or without it).
 
-const { FlowhistError } = require('./client');
+const { FlowhistError, CODES, MODULE_CODES } = require('./errors');
 
 function forbidden(path) {
   const err = new Error(`flowhist: library path ${JSON.stringify(path)} contains '..'`);
-  err.code = 'forbidden';
+  err.code = CODES.FORBIDDEN;
   return err;
 }
 
 function notFound(type, path) {
   const err = new Error(`flowhist: library ${type} has no entry ${JSON.stringify(path)}`);
-  err.code = 'not_found';
+  err.code = CODES.NOT_FOUND;
   return err;
 }
 
@@ -59,7 +59,7 @@ class Library {
     const { body } = await this.client.getJSON(entryPath(type, path));
     if (body && typeof body.body === 'string') return body.body;
     if (body && Array.isArray(body.listing)) return body.listing;
-    throw new FlowhistError(`flowhist: GET /library/${type}: the answer has neither "body" nor "listing"`, { code: 'flowhist_bad_answer' });
+    throw new FlowhistError(`flowhist: GET /library/${type}: the answer has neither "body" nor "listing"`, { code: MODULE_CODES.BAD_ANSWER });
   }
 
   async saveLibraryEntry(type, path, meta, body) {

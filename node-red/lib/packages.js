@@ -21,7 +21,7 @@
 // flowhist (PUT /workers/{id}/packages), shown by GET /workers.
 
 const { backoffDelay, sleep } = require('./backoff');
-const { FlowhistError } = require('./client');
+const { FlowhistError, MODULE_CODES } = require('./errors');
 
 // wanted reads the user modules from settings (the admin's registry):
 // Map name → version ('' when the registry has none).
@@ -218,7 +218,7 @@ class Packages {
   }
 
   async stop() {
-    this.stopper.abort(new FlowhistError('flowhist: the worker stopped', { code: 'flowhist_closed' }));
+    this.stopper.abort(new FlowhistError('flowhist: the worker stopped', { code: MODULE_CODES.CLOSED }));
     if (this.running) await this.running;
   }
 }

@@ -10,7 +10,7 @@
 // admin's settings. A worker's sessions stay in its memory too.
 
 const { isDeepStrictEqual } = require('node:util');
-const { FlowhistError } = require('./client');
+const { FlowhistError, MODULE_CODES } = require('./errors');
 
 // withoutSecret drops _credentialSecret: the key to every credential is never
 // sent (flowhist would drop it anyway).
@@ -24,7 +24,7 @@ function withoutSecret(settings) {
 async function getObject(client, path) {
   const { body } = await client.getJSON(path);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new FlowhistError(`flowhist: GET ${path}: the answer is not a JSON object`, { code: 'flowhist_bad_answer' });
+    throw new FlowhistError(`flowhist: GET ${path}: the answer is not a JSON object`, { code: MODULE_CODES.BAD_ANSWER });
   }
   return body;
 }

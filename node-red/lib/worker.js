@@ -16,17 +16,17 @@
 //
 // The feed is one streamed request, POST …/feed: news comes as lines of
 // the answer, and the worker's acknowledgements go as lines of the
-// request's own body, {"ack": REV}, while the answer streams (HTTP/1.1
-// full duplex, which fetch cannot do: node:http here). A deploy costs
-// flowhist a line to each worker and a line back, not a request per
-// acknowledgement. An acknowledgement made when no feed answer is open
-// goes as POST …/feed/ack; a flowhist without POST …/feed (404, 405) is
-// followed with GET …/feed?stream=1 and POST …/feed/ack.
+// request's own body, {"ack": REV}, while the answer streams (the
+// client's duplex request). A deploy costs flowhist a line to each worker
+// and a line back, not a request per acknowledgement. An acknowledgement
+// made when no feed answer is open goes as POST …/feed/ack; a flowhist
+// without POST …/feed (404, 405) is followed with GET …/feed?stream=1 and
+// POST …/feed/ack. Every request goes through the client (lib/client.js),
+// which moves between flowhist replicas.
 
-const http = require('node:http');
-const https = require('node:https');
 const { backoffDelay, sleep } = require('./backoff');
-const { FlowhistError, parseJSON } = require('./client');
+const { parseJSON } = require('./client');
+const { FlowhistError, MODULE_CODES } = require('./errors');
 
 class Follower {
   // opts: client, log, workerId, who (how the log names this follower),
@@ -67,7 +67,7 @@ class Follower {
     this.reloading = null;
     this.recovering = null;
     this.duplex = opts.duplex !== false; // follow with POST …/feed
-    this.ackLine = null; // (rev) => bool: writes an ack on the open feed request
+    this.send = null; // (line) => bool: writes a line on the open feed request's body
   }
 
   // read is told the namespace revision of every successful GET /flows.
@@ -143,7 +143,7 @@ class Follower {
         failing = true;
         // The replica followed went away and the client moved to the next
         // URL: ask that one at once. A second failure in a row waits.
-        if (first && err.failover && Array.isArray(this.client.urls) && this.client.urls.length > 1) continue;
+        if (first && err.failover && this.client.urls.length > 1) continue;
         if (!(await this.pause(attempt++))) break;
       }
     }
@@ -164,24 +164,28 @@ class Follower {
       news = true;
       await this.handle(parseNews(line));
     };
-    // As the client does for its requests: a feed request that found its
-    // flowhist gone goes to each other replica's URL at once.
-    const urls = Array.isArray(this.client.urls) ? this.client.urls.length : 1;
     let probing = false; // POST /feed got no answer: does GET /feed get one?
-    for (let tried = 1; this.duplex; tried++) {
+    if (this.duplex) {
       try {
-        await this.followDuplex(path, onLine);
+        await this.client.duplex(path, {
+          onLine,
+          onOpen: (send) => (this.send = send),
+          timeout: this.feedWait + this.requestTimeout,
+          signal: this.stopper.signal,
+        });
         answered();
         return news;
       } catch (err) {
-        if (!news && err.failover && tried < urls && !this.stopped) continue;
         if (!news && err.noAnswer) {
           probing = true;
-          break;
+        } else if (news || !(err.httpStatus === 404 || err.httpStatus === 405)) {
+          throw err;
+        } else {
+          this.duplex = false;
+          this.log.info('flowhist has no POST /feed: following with GET /feed and acknowledging with POST /feed/ack');
         }
-        if (news || !(err.httpStatus === 404 || err.httpStatus === 405)) throw err;
-        this.duplex = false;
-        this.log.info('flowhist has no POST /feed: following with GET /feed and acknowledging with POST /feed/ack');
+      } finally {
+        this.send = null;
       }
     }
     await this.client.request('GET', path, {
@@ -202,154 +206,6 @@ class Follower {
       );
     }
     return news;
-  }
-
-  // followDuplex reads one POST …/feed answer, handing each line to onLine
-  // in turn, while this.ackLine writes acknowledgements on the request's
-  // body. The answer has feedWait + requestTimeout, paused while a line is
-  // handled; a 4xx/5xx or network error rejects with a FlowhistError.
-  followDuplex(path, onLine) {
-    const client = this.client;
-    const at = client.current; // the replica asked, with several URLs
-    const url = new URL(namespaceURL(client) + path);
-    const headers = { 'Content-Type': 'application/x-ndjson', 'Transfer-Encoding': 'chunked' };
-    if (client.token) headers.Authorization = `Bearer ${client.token}`;
-    const timeout = this.feedWait + this.requestTimeout;
-    const signals = [this.stopper.signal, client.closer && client.closer.signal].filter(Boolean);
-    for (const s of signals) if (s.aborted) return Promise.reject(s.reason);
-    // gone tells the client that the replica asked stopped answering, so
-    // that its requests and the next feed request go to the next one.
-    const gone = (err, failover, reason) => {
-      err.failover = failover;
-      err.reason = reason;
-      if (typeof client.failover === 'function' && Array.isArray(client.urls)) {
-        err.url = client.urls[at];
-        client.failover(at, err);
-      }
-      return err;
-    };
-    return new Promise((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, agent: false });
-      let timer;
-      let noAnswer;
-      let settled = false;
-      const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          const reason = `no answer within ${timeout} ms`;
-          fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), 'lost', reason));
-        }, timeout);
-      };
-      const onAbort = (ev) => fail(ev.target.reason);
-      const finish = (err) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        clearTimeout(noAnswer);
-        for (const s of signals) s.removeEventListener('abort', onAbort);
-        if (this.ackLine === ackLine) this.ackLine = null;
-        if (err) req.destroy();
-        else req.end();
-        if (err) reject(err);
-        else resolve();
-      };
-      const fail = (err) => finish(err || new Error('aborted'));
-      let answer = null;
-      // An acknowledgement goes on the body only while the answer is open:
-      // flowhist stops reading it when the answer ends. (One written as the
-      // answer ends is lost: the group hands the entries back on the next
-      // feed request, and they are acknowledged again.)
-      const ackLine = (rev) => {
-        if (settled || req.destroyed || !req.writable || !answer || answer.complete) return false;
-        req.write(`{"ack":${rev}}\n`);
-        return true;
-      };
-      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
-      arm();
-      // flowhist sends a feed answer's headers at once: none within
-      // requestTimeout is a hung flowhist, or a proxy holding the body.
-      noAnswer = setTimeout(() => {
-        const reason = `no answer within ${this.requestTimeout} ms`;
-        fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable', noAnswer: true }), 'lost', reason));
-      }, this.requestTimeout);
-      req.on('error', (e) => {
-        // An acknowledgement written as flowhist closed a whole answer:
-        // the answer's end is read as usual, the acknowledgement is lost
-        // (and made again when the entries come back).
-        if (settled || (answer && answer.complete)) return;
-        const reason = e.message || e.code;
-        const refused = NOT_SENT.has(e.code) && !answer;
-        fail(gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), refused ? 'refused' : 'lost', reason));
-      });
-      // lost: the answer broke off (the replica died or the connection
-      // did): the next feed request goes to the next replica.
-      const lost = (e) => {
-        const reason = e.message || e.code;
-        return gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { code: 'flowhist_unavailable' }), 'lost', reason);
-      };
-      // handled hands a line on; what handling it throws is not the
-      // replica's doing, and does not move the client.
-      const handled = async (line) => {
-        try {
-          await onLine(line);
-        } catch (e) {
-          if (e && typeof e === 'object') e.fromLine = true;
-          throw e;
-        }
-      };
-      req.on('response', async (res) => {
-        clearTimeout(noAnswer);
-        try {
-          if (GONE.has(res.statusCode)) {
-            res.resume();
-            const reason = `HTTP ${res.statusCode}`;
-            throw gone(new FlowhistError(`flowhist: POST /feed: ${reason}`, { httpStatus: res.statusCode, code: `http_${res.statusCode}` }), 'lost', reason);
-          }
-          if (at === client.current) client.answered = true;
-          if (res.statusCode >= 400) {
-            res.setEncoding('utf8');
-            let text = '';
-            for await (const chunk of res) text += chunk;
-            let info = {};
-            try {
-              info = JSON.parse(text) || {};
-            } catch (_) {
-              // not flowhist's JSON (a proxy's page): keep the status only
-            }
-            const code = typeof info.code === 'string' && info.code ? info.code : `http_${res.statusCode}`;
-            const message = typeof info.message === 'string' && info.message ? info.message : res.statusMessage || 'error';
-            throw new FlowhistError(`flowhist: POST /feed: HTTP ${res.statusCode} ${code}: ${message}`, { httpStatus: res.statusCode, code });
-          }
-          answer = res;
-          this.ackLine = ackLine;
-          res.setEncoding('utf8'); // a character split between chunks stays whole
-          let buf = '';
-          for await (const chunk of res) {
-            if (settled) return;
-            buf += chunk;
-            for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-              const line = buf.slice(0, i).trim();
-              buf = buf.slice(i + 1);
-              if (!line) continue;
-              clearTimeout(timer);
-              await handled(line);
-              if (settled) return;
-              arm();
-            }
-          }
-          if (!res.complete) throw lost(new Error('the answer broke off'));
-          buf = buf.trim();
-          if (buf) await handled(buf);
-          finish();
-        } catch (e) {
-          if (settled) return;
-          if (e instanceof FlowhistError || signals.some((s) => s.reason === e)) fail(e);
-          else if (e && e.fromLine) fail(new FlowhistError(`flowhist: POST /feed: ${e.message}`, { code: 'flowhist_unavailable' }));
-          else fail(lost(e)); // the answer itself broke off
-        }
-      });
-      req.flushHeaders();
-    });
   }
 
   async handle(news) {
@@ -444,7 +300,7 @@ class Follower {
   // ack acknowledges rev: on the open feed request's body when there is
   // one, else with a request of its own.
   async ack(rev) {
-    if (this.ackLine && this.ackLine(rev)) return;
+    if (this.send && this.send(JSON.stringify({ ack: rev }))) return;
     await this.client.request('POST', '/feed/ack', {
       json: { worker: this.workerId, revision: rev },
       retry: false,
@@ -471,28 +327,16 @@ class Follower {
   async stop() {
     if (this.stopped) return;
     this.stopped = true;
-    this.stopper.abort(new FlowhistError('flowhist: the worker stopped following', { code: 'flowhist_closed' }));
+    this.stopper.abort(new FlowhistError('flowhist: the worker stopped following', { code: MODULE_CODES.CLOSED }));
     await Promise.allSettled([this.loop, this.reloading, this.recovering].filter(Boolean));
   }
-}
-
-// Network error codes that mean the connection was never made, and
-// statuses a proxy answers when the flowhist behind it is gone, as the
-// client classifies them.
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
-const GONE = new Set([502, 503, 504]);
-
-// namespaceURL is the namespace's base URL the client sends requests to
-// now (one URL, or the current one of several replicas').
-function namespaceURL(client) {
-  return Array.isArray(client.bases) ? client.bases[client.current] : client.base;
 }
 
 // parseNews reads one line of the feed.
 function parseNews(line) {
   const body = parseJSON(line, 'GET /feed');
   if (!body || !Number.isSafeInteger(body.revision) || body.revision < 0) {
-    throw new FlowhistError('flowhist: GET /feed: the answer has no revision', { code: 'flowhist_bad_answer' });
+    throw new FlowhistError('flowhist: GET /feed: the answer has no revision', { code: MODULE_CODES.BAD_ANSWER });
   }
   return { revision: body.revision, flows: body.flows === true, packages: body.packages === true };
 }

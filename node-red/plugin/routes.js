@@ -10,8 +10,8 @@
 // redacted: credentials only as "changed", settings secrets removed).
 
 const { randomUUID } = require('node:crypto');
+const { CODES, MODULE_CODES, FlowhistError } = require('../lib/errors');
 
-const KINDS = ['flows', 'credentials', 'settings', 'library', 'packages', 'project', 'rollback'];
 const HISTORY_PARAMS = ['limit', 'cursor', 'kind', 'actor', 'since', 'until', 'node', 'project'];
 const DIFF_PARAMS = ['from', 'to', 'positions', 'reverse'];
 const REVISION = /^[0-9]{1,15}$/;
@@ -19,6 +19,13 @@ const READ_TIMEOUT = 15000; // ms for one read from flowhist
 const REASON_MAX = 1000; // characters
 // How long the scope probe's answer is trusted before asking again.
 const SCOPE_TTL = 60000;
+// How long flowhist's list of history kinds is kept before asking again
+// (it changes only with a flowhist upgrade).
+const KINDS_TTL = 10 * 60000;
+
+// RESTORE_DENIED are the reasons config gives the editor for offering no
+// restore (restoreDenied; '' when it offers one).
+const RESTORE_DENIED = Object.freeze({ PERMISSION: 'permission', UNAVAILABLE: 'unavailable', SCOPE: 'scope' });
 
 // hasPermission is Node-RED's rule (editor-api/lib/auth/permissions.js):
 // "*", the permission itself, or "read"/"write" for any *.read/*.write.
@@ -39,7 +46,7 @@ function userCanDeploy(req, adminAuth) {
 }
 
 function bad(message) {
-  return { status: 400, body: { code: 'invalid', message } };
+  return { status: 400, body: { code: CODES.INVALID, message } };
 }
 
 // fromError turns a flowhist client error into an answer: flowhist's 4xx
@@ -50,11 +57,11 @@ function fromError(err) {
   const status = err && err.httpStatus;
   const message = String((err && err.message) || err).replace(/^flowhist: /, '');
   if (status === 401) {
-    return { status: 502, body: { code: 'unauthorized', message: `flowhist refused the admin's token (settings.flowhist.token): ${message}` } };
+    return { status: 502, body: { code: CODES.UNAUTHORIZED, message: `flowhist refused the admin's token (settings.flowhist.token): ${message}` } };
   }
-  if (status >= 400 && status < 500) return { status, body: { code: err.code || 'invalid', message } };
-  if (err && err.code === 'flowhist_not_ready') return { status: 503, body: { code: 'unavailable', message } };
-  return { status: 503, body: { code: 'unavailable', message: `flowhist did not answer: ${message}` } };
+  if (status >= 400 && status < 500) return { status, body: { code: err.code || CODES.INVALID, message } };
+  if (err && err.code === MODULE_CODES.NOT_READY) return { status: 503, body: { code: CODES.UNAVAILABLE, message } };
+  return { status: 503, body: { code: CODES.UNAVAILABLE, message: `flowhist did not answer: ${message}` } };
 }
 
 // query builds a query string from the allowed keys of q (strings only).
@@ -80,6 +87,7 @@ class HistoryRoutes {
     this.events = opts.events;
     this.applyTimeout = opts.applyTimeout === undefined ? 15000 : opts.applyTimeout;
     this.scope = null; // {ok, at}: the last probe of the token's scope
+    this.kindList = null; // {kinds, at}: flowhist's history kinds
   }
 
   // current returns the storage state, or throws a "not ready" error.
@@ -87,7 +95,7 @@ class HistoryRoutes {
     const s = this.state();
     if (!s || !s.client) {
       const err = new Error('flowhist: the storage module is not started');
-      err.code = 'flowhist_not_ready';
+      err.code = MODULE_CODES.NOT_READY;
       throw err;
     }
     return s;
@@ -130,6 +138,22 @@ class HistoryRoutes {
     return ok;
   }
 
+  // kinds resolves to flowhist's history kinds (GET /history/kinds, kept
+  // for KINDS_TTL), or null when flowhist did not say: then a kind filter
+  // goes to flowhist unchecked, and its own 400 reaches the editor.
+  async kinds() {
+    if (this.kindList && Date.now() - this.kindList.at < KINDS_TTL) return this.kindList.kinds;
+    try {
+      const { body } = await this.current().client.getJSON('/history/kinds', { retry: false, timeout: READ_TIMEOUT });
+      if (!body || !Array.isArray(body.kinds) || !body.kinds.every((k) => typeof k === 'string')) throw new FlowhistError('flowhist: GET /history/kinds: the answer has no list of kinds', { code: MODULE_CODES.BAD_ANSWER });
+      this.kindList = { kinds: body.kinds, at: Date.now() };
+      return body.kinds;
+    } catch (err) {
+      if (this.log) this.log.warn(`history: could not read flowhist's history kinds: ${err.message}`);
+      return null;
+    }
+  }
+
   // GET flowhist/config: what this editor user may do.
   async config(req) {
     return this.wrap(async () => {
@@ -144,22 +168,26 @@ class HistoryRoutes {
         if (this.log) this.log.warn(`history: could not tell whether the flowhist token may roll back: ${err.message}`);
       }
       let why = '';
-      if (!deploy) why = 'permission';
-      else if (!asked) why = 'unavailable';
-      else if (!scope) why = 'scope';
+      if (!deploy) why = RESTORE_DENIED.PERMISSION;
+      else if (!asked) why = RESTORE_DENIED.UNAVAILABLE;
+      else if (!scope) why = RESTORE_DENIED.SCOPE;
+      const kinds = (await this.kinds()) || [];
       return {
         status: 200,
-        body: { enabled: true, namespace: s.config.namespace, canRestore: deploy && scope, restoreDenied: why, kinds: KINDS, pageSize: this.pageSize },
+        body: { enabled: true, namespace: s.config.namespace, canRestore: deploy && scope, restoreDenied: why, kinds, pageSize: this.pageSize },
       };
     });
   }
 
   async history(req) {
     const q = req.query || {};
-    if (q.kind !== undefined && !String(q.kind).split(',').every((k) => KINDS.includes(k))) {
-      return bad(`kind must be one or more of ${KINDS.join(', ')}`);
-    }
-    return this.wrap(() => this.read('/history' + query(q, HISTORY_PARAMS)));
+    return this.wrap(async () => {
+      const kinds = q.kind !== undefined ? await this.kinds() : null;
+      if (kinds && !String(q.kind).split(',').every((k) => kinds.includes(k))) {
+        return bad(`kind must be one or more of ${kinds.join(', ')}`);
+      }
+      return this.read('/history' + query(q, HISTORY_PARAMS));
+    });
   }
 
   async revision(req) {
@@ -190,11 +218,11 @@ class HistoryRoutes {
     if (!reason) return bad('a reason is required: the history shows who restored and why');
     if (reason.length > REASON_MAX) return bad(`the reason is longer than ${REASON_MAX} characters`);
     if (!userCanDeploy(req, this.adminAuth)) {
-      return { status: 403, body: { code: 'forbidden', message: 'restoring needs the flows.write permission (deploy)' } };
+      return { status: 403, body: { code: CODES.FORBIDDEN, message: 'restoring needs the flows.write permission (deploy)' } };
     }
     return this.wrap(async () => {
       if (!(await this.canRollback())) {
-        return { status: 403, body: { code: 'forbidden', message: "the admin's flowhist token lacks the admin scope a rollback needs" } };
+        return { status: 403, body: { code: CODES.FORBIDDEN, message: "the admin's flowhist token lacks the admin scope a rollback needs" } };
       }
       const s = this.current();
       const headers = { 'Idempotency-Key': randomUUID() };
@@ -278,4 +306,4 @@ class Watcher {
   }
 }
 
-module.exports = { HistoryRoutes, Watcher, hasPermission, userCanDeploy, KINDS };
+module.exports = { HistoryRoutes, Watcher, hasPermission, userCanDeploy, RESTORE_DENIED };

@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createStorage } = require('..');
-const { startFake, captureLog, NS } = require('./fake-flowhist');
+const { startFake, captureLog, golden, failure, NS } = require('./fake-flowhist');
 
 const TOKEN = 'tok-admin-0123456789abcdef';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -94,7 +94,7 @@ test('a deploy is retried on 503 with the same Idempotency-Key', async (t) => {
   fake.route('POST /deploy', () => {
     calls++;
     if (calls < 3) return { status: 503, body: { code: 'unavailable', message: 'valkey is away' } };
-    return { body: { revision: 9, flowsRevision: 8, sha256: 'x' } };
+    return { body: golden('deploy.json', { revision: 9, aggregateRevision: 8, flowsRevision: 8 }) };
   });
   await storage.saveFlows([{ id: 'a' }], { username: 'bob' });
   const d = deploys(fake);
@@ -103,7 +103,7 @@ test('a deploy is retried on 503 with the same Idempotency-Key', async (t) => {
   assert.equal(keys.size, 1);
   assert.match([...keys][0], UUID);
   // After the 200, the base is the flowsRevision it answered.
-  fake.route('POST /deploy', () => ({ body: { revision: 10, flowsRevision: 10 } }));
+  fake.route('POST /deploy', () => ({ body: golden('deploy.json', { revision: 10, aggregateRevision: 10, flowsRevision: 10 }) }));
   await storage.saveFlows([{ id: 'a' }]);
   assert.equal(deploys(fake)[3].headers['if-match'], '"8"');
 });
@@ -124,7 +124,7 @@ test('a deploy is retried when flowhist cannot be reached, and gives up after re
 
 test('a deploy is not retried on 400', async (t) => {
   const { fake, storage } = await setup(t);
-  fake.route('POST /deploy', () => ({ status: 400, body: { code: 'invalid', message: 'node 3 has no id' } }));
+  fake.route('POST /deploy', () => failure(400, 'invalid', 'node 3 has no id'));
   await assert.rejects(storage.saveFlows([{}]), (err) => {
     assert.match(err.message, /HTTP 400 invalid: node 3 has no id/);
     assert.equal(err.code, 'invalid');

@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { createStorage } = require('..');
 const { Client } = require('../lib/client');
 const { parseConfig } = require('../lib/config');
-const { startFake, until, captureLog, NS } = require('./fake-flowhist');
+const { startFake, until, captureLog, golden, NS } = require('./fake-flowhist');
 
 const TOKEN = 'tok-failover-0123456789abcdef';
 
@@ -201,7 +201,7 @@ test("the admin's deploy whose answer was lost is sent to the next replica with 
   b.route('POST /deploy', (r) => {
     const key = r.headers['idempotency-key'];
     const first = a.requests.find((x) => x.path === '/deploy' && x.headers['idempotency-key'] === key);
-    if (first) return { body: { revision: before + 1, aggregateRevision: before + 1, flowsRevision: before + 1 } };
+    if (first) return { body: golden('deploy-repeated-again.json', { revision: before + 1, aggregateRevision: before + 1, flowsRevision: before + 1 }) };
     return b.builtin['POST /deploy'](r);
   });
   await storage.saveFlows([{ id: 'tab', label: 'v2' }]);

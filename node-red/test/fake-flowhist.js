@@ -4,14 +4,60 @@
 // namespace's state in memory, every request recorded. It models the parts of
 // the real server the module's protocol handling depends on (revisions, the
 // worker's consumer group with its pending entries); the real server is
-// tested end to end in Go. Tests override any route with fake.route().
+// tested end to end in Go. Every answer it gives is one of the server's
+// golden answers (httpapi/testdata/answers, the contract the Go tests pin)
+// with the fields that depend on the fake's state put in: golden() refuses
+// a field the golden file lacks. Tests override any route with
+// fake.route().
 // startFake({shareWith: other}) serves other's state, as a second flowhist
 // replica on the same Valkey does; stop() and restart() let a test kill and
 // bring back one of them. (node --test runs this file too; it defines no
 // tests.)
 
+const fs = require('node:fs');
 const http = require('node:http');
+const path = require('node:path');
 const { EventEmitter } = require('node:events');
+
+// ANSWERS holds the server's golden answers, one file per endpoint and
+// error code.
+const ANSWERS = path.join(__dirname, '..', '..', 'httpapi', 'testdata', 'answers');
+
+// answer returns the text of the golden answer file name.
+function answer(name) {
+  return fs.readFileSync(path.join(ANSWERS, name), 'utf8');
+}
+
+// golden returns the golden answer name with values put in: each key must
+// be a field of the golden answer (undefined removes it, as an omitempty
+// field the server leaves out). With a value that is not an object (an
+// array, or a whole object of the fake's state), it returns that value
+// once it has the golden answer's JSON type.
+function golden(name, values = {}) {
+  const body = JSON.parse(answer(name));
+  const kind = (v) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
+  if (values === null || typeof values !== 'object' || Array.isArray(values) || values.whole) {
+    const v = values && values.whole ? values.whole : values;
+    if (kind(v) !== kind(body)) throw new Error(`fake flowhist: ${name} is a JSON ${kind(body)}, not ${kind(v)}`);
+    return v;
+  }
+  for (const [k, v] of Object.entries(values)) {
+    if (!Object.prototype.hasOwnProperty.call(body, k)) throw new Error(`fake flowhist: ${name} has no field ${k}`);
+    if (v === undefined) delete body[k];
+    else body[k] = v;
+  }
+  return body;
+}
+
+// ERRORS name the golden answer of each error code.
+const ERRORS = { conflict: 'err-conflict.json', forbidden: 'err-forbidden.json', invalid: 'err-invalid.json', not_found: 'err-not-found.json', unauthorized: 'err-unauthorized.json' };
+
+// failure is an error answer: the golden answer of code with message (and
+// currentRevision with a conflict).
+function failure(status, code, message, extra = {}) {
+  if (!ERRORS[code]) throw new Error(`fake flowhist: no golden answer for the error code ${code}`);
+  return { status, body: golden(ERRORS[code], Object.assign({ message }, extra)) };
+}
 
 const NS = 'prod';
 const PREFIX = `/v1/namespaces/${NS}`;
@@ -78,48 +124,57 @@ async function startFake(opts = {}) {
   const builtin = {
     'GET /flows': () => ({
       headers: { ETag: `"${fake.flowsRevision}"`, 'Flowhist-Revision': String(fake.revision()) },
-      body: JSON.stringify(fake.flows),
+      body: JSON.stringify(golden('get-flows.json', fake.flows)),
     }),
-    'GET /credentials': () => ({ headers: { ETag: `"${fake.flowsRevision}"` }, body: fake.credentials }),
+    'GET /credentials': () => ({ headers: { ETag: `"${fake.flowsRevision}"` }, body: golden('get-credentials.json', { whole: fake.credentials }) }),
     'POST /deploy': (r) => {
       if (r.headers['if-match'] && r.headers['if-match'] !== `"${fake.flowsRevision}"`) {
-        return { status: 409, body: { code: 'conflict', message: 'flows are at a newer revision', currentRevision: fake.flowsRevision } };
+        return failure(409, 'conflict', 'flows are at a newer revision', { currentRevision: fake.flowsRevision });
       }
       if (r.json.credentials) fake.credentials = r.json.credentials;
       const revision = fake.append({ flows: r.json.flows });
-      return { body: { revision, aggregateRevision: revision, flowsRevision: revision, sha256: 'x' } };
+      return { body: golden('deploy.json', { revision, aggregateRevision: revision, flowsRevision: revision }) };
     },
     'PUT /credentials': (r) => {
       fake.credentials = r.json;
       const revision = fake.append({ flows: fake.flows });
-      return { headers: { ETag: `"${revision}"` }, body: { revision, aggregateRevision: revision } };
+      return { headers: { ETag: `"${revision}"` }, body: golden('put-credentials.json', { revision, aggregateRevision: revision, flowsRevision: revision }) };
     },
-    'GET /settings': () => ({ body: fake.settings }),
+    'GET /settings': () => ({ body: golden('get-settings.json', { whole: fake.settings }) }),
     'PUT /settings': (r) => {
       fake.settings = r.json;
-      return { body: { revision: fake.append() } };
+      const revision = fake.append();
+      return { body: golden('put-settings.json', { revision, aggregateRevision: revision, packagesRevision: undefined }) };
     },
-    'GET /sessions': () => ({ body: fake.sessions }),
+    'GET /sessions': () => ({ body: golden('get-sessions.json', { whole: fake.sessions }) }),
     'PUT /sessions': (r) => {
       fake.sessions = r.json;
-      return { body: { saved: true } };
+      return { body: golden('put-sessions.json') };
     },
+    'GET /history/kinds': () => ({ body: golden('history-kinds.json') }),
     'GET /feed': (r, res) => feed(r, res),
-    'POST /feed/ack': (r) => {
-      fake.group.acked = Math.max(fake.group.acked, r.json.revision);
-      return { body: { acknowledged: r.json.revision } };
-    },
+    'POST /feed/ack': (r) => ({ body: golden('feed-ack.json', { acknowledged: r.json.revision, entries: acknowledge(r.json.revision) }) }),
   };
+
+  // acknowledge acknowledges the worker's entries up to revision and returns how
+  // many it acknowledged.
+  function acknowledge(revision) {
+    const g = fake.group;
+    const entries = fake.log.filter((e) => e.revision > g.acked && e.revision <= Math.min(revision, g.lastDelivered)).length;
+    g.acked = Math.max(g.acked, revision);
+    return entries;
+  }
 
   fake.builtin = builtin;
   fake.builtinFeed = (r, res) => feed(r, res);
 
   function news(entries) {
-    return {
+    return golden('feed.json', {
       revision: Math.max(...entries.map((e) => e.revision)),
       flows: entries.some((e) => e.flows),
       packages: entries.some((e) => e.packages),
-    };
+      events: entries.length,
+    });
   }
 
   async function feed(r, res) {
@@ -198,7 +253,7 @@ async function startFake(opts = {}) {
     const key = `${req.method} ${path}`;
     const libKey = key.startsWith('GET /library/') || key.startsWith('PUT /library/');
     const handler = fake.routes.get(key) || builtin[key] || (libKey && library);
-    if (!handler) return send(res, { status: 404, body: { code: 'not_found', message: `no route ${key}` } });
+    if (!handler) return send(res, failure(404, 'not_found', `no route ${key}`));
     const out = await handler(rec, res);
     if (out && !res.headersSent) send(res, out);
   }
@@ -214,7 +269,7 @@ async function startFake(opts = {}) {
     fake.emit('request', rec);
     // Without duplex, answered without reading the body, as flowhist
     // answers an unknown route.
-    if (!fake.duplex) return send(res, { status: 404, body: { code: 'not_found', message: 'no such endpoint: POST /feed' } });
+    if (!fake.duplex) return send(res, failure(404, 'not_found', 'no such endpoint: POST /feed'));
     let buf = '';
     req.on('data', (chunk) => {
       buf += chunk;
@@ -223,7 +278,7 @@ async function startFake(opts = {}) {
         buf = buf.slice(i + 1);
         if (!line) continue;
         const revision = JSON.parse(line).ack;
-        if (fake.group) fake.group.acked = Math.max(fake.group.acked, revision);
+        if (fake.group) acknowledge(revision);
         const ack = { method: 'POST', path: '/feed/ack', via: 'body', query: {}, headers: req.headers, text: line, json: { worker: query.worker, revision }, at: Date.now() };
         fake.requests.push(ack);
         fake.emit('request', ack);
@@ -239,10 +294,11 @@ async function startFake(opts = {}) {
     const path = (r.query.path || '').replace(/^\/+|\/+$/g, '');
     if (r.method === 'PUT') {
       fake.library.set(`${type}:${path}`, r.json);
-      return { body: { revision: fake.append() } };
+      const revision = fake.append();
+      return { body: golden('put-library.json', { revision, aggregateRevision: revision }) };
     }
     const entry = fake.library.get(`${type}:${path}`);
-    if (entry && path) return { body: { body: entry.body, meta: entry.meta || {} } };
+    if (entry && path) return { body: golden('get-library-entry.json', { body: entry.body, meta: entry.meta || {} }) };
     const prefix = path ? path + '/' : '';
     const dirs = new Set();
     const files = [];
@@ -254,8 +310,8 @@ async function startFake(opts = {}) {
       if (rest.includes('/')) dirs.add(rest.split('/')[0]);
       else files.push(Object.assign({}, v.meta, { fn: rest }));
     }
-    if (!dirs.size && !files.length && path) return { status: 404, body: { code: 'not_found', message: 'no such entry' } };
-    return { body: { listing: [...[...dirs].sort(), ...files.sort((a, b) => (a.fn < b.fn ? -1 : 1))] } };
+    if (!dirs.size && !files.length && path) return failure(404, 'not_found', 'no such entry');
+    return { body: golden('get-library-listing.json', { listing: [...[...dirs].sort(), ...files.sort((a, b) => (a.fn < b.fn ? -1 : 1))] }) };
   }
 
   function send(res, { status = 200, headers = {}, body }) {
@@ -355,4 +411,4 @@ function fakeNodes(extra) {
   );
 }
 
-module.exports = { startFake, until, captureLog, fakeNodes, NS };
+module.exports = { startFake, until, captureLog, fakeNodes, answer, golden, failure, NS };

@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createStorage } = require('..');
 const { plan, wanted } = require('../lib/packages');
-const { startFake, until, captureLog, fakeNodes, NS } = require('./fake-flowhist');
+const { startFake, until, captureLog, fakeNodes, golden, NS } = require('./fake-flowhist');
 
 // registry is the admin's settings.nodes with user modules name → version.
 function registry(mods) {
@@ -25,7 +25,7 @@ async function setup(t, opts = {}) {
   fake.route('PUT /workers/w1/packages', (r) => {
     fake.reports.push(r.json);
     fake.emit('report', r.json);
-    return { body: { saved: true } };
+    return { body: golden('put-worker-packages.json', { worker: 'w1' }) };
   });
   fake.reports = [];
   const have = new Map(Object.entries(opts.worker || {}));

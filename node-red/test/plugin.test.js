@@ -10,7 +10,7 @@ const { createStorage } = require('..');
 const { Client } = require('../lib/client');
 const { HistoryRoutes, Watcher, hasPermission, userCanDeploy } = require('../plugin/routes');
 const plugin = require('../plugin/history');
-const { startFake, until, captureLog, fakeNodes, NS } = require('./fake-flowhist');
+const { startFake, until, captureLog, fakeNodes, answer, golden, failure, NS } = require('./fake-flowhist');
 
 const TOKEN = 'secret-admin-token';
 const alice = { user: { username: 'alice', permissions: '*' }, authInfo: { scope: '*' } };
@@ -28,9 +28,9 @@ async function setup(t, opts = {}) {
   // invalid), unless the test says otherwise.
   fake.scope = opts.scope || 'admin';
   fake.route('POST /rollback', (r) => {
-    if (fake.scope !== 'admin') return { status: 403, body: { code: 'forbidden', message: 'token lacks the admin scope' } };
-    if (!r.json || r.json.to === undefined) return { status: 400, body: { code: 'invalid', message: 'rollback must be {"to": <revision>, "reason": "<why>"}' } };
-    return { body: { revision: 9, flowsRevision: 9, aggregateRevision: 9, sha256: 'x' } };
+    if (fake.scope !== 'admin') return failure(403, 'forbidden', 'token lacks the admin scope');
+    if (!r.json || r.json.to === undefined) return failure(400, 'invalid', 'rollback must be {"to": <revision>, "reason": "<why>"}');
+    return { body: golden('rollback.json', { revision: 9, flowsRevision: 9, aggregateRevision: 9 }) };
   });
   t.after(async () => {
     client.close();
@@ -65,7 +65,7 @@ test('permissions follow Node-RED\'s rule', () => {
 
 test('reads pass flowhist\'s answer on, with only the known parameters, and the token stays on the server', async (t) => {
   const { fake, routes } = await setup(t);
-  const page = { entries: [{ revision: 3, type: 'flows.deployed', actor: { user: 'alice', channel: 'api' } }], nextCursor: '3' };
+  const page = golden('history.json');
   fake.route('GET /history', () => ({ body: page }));
   const out = await routes.history({ query: { limit: '50', kind: 'flows,rollback', actor: 'alice', evil: 'x', cursor: '7' } });
   assert.equal(out.status, 200);
@@ -75,16 +75,17 @@ test('reads pass flowhist\'s answer on, with only the known parameters, and the 
   assert.equal(r.headers.authorization, `Bearer ${TOKEN}`);
   assert.ok(!JSON.stringify(out).includes(TOKEN), 'the answer holds no token');
 
-  fake.route('GET /diff', (q) => ({ body: { from: Number(q.query.from), to: Number(q.query.to), added: [], removed: [], changed: [], credentials: { changed: true } } }));
+  fake.route('GET /diff', (q) => ({ body: golden('diff.json', { from: Number(q.query.from), to: Number(q.query.to) }) }));
   const d = await routes.diff({ query: { from: '2', to: '3', positions: 'false' } });
   assert.equal(d.status, 200);
   assert.deepEqual(d.body.credentials, { changed: true });
   assert.equal(fake.requests.find((x) => x.path === '/diff').query.positions, 'false');
 
-  fake.route('GET /revisions/3', () => ({ body: { revision: 3 } }));
-  assert.deepEqual((await routes.revision({ params: { rev: '3' } })).body, { revision: 3 });
+  const rev = golden('revision-settings.json', { revision: 3 });
+  fake.route('GET /revisions/3', () => ({ body: rev }));
+  assert.deepEqual((await routes.revision({ params: { rev: '3' } })).body, rev);
 
-  fake.route('GET /nodes/a%2Fb/history', () => ({ body: { node: 'a/b', entries: [] } }));
+  fake.route('GET /nodes/a%2Fb/history', () => ({ body: golden('node-history.json') }));
   fake.route('GET /nodes/a/b/history', () => ({ status: 500, body: { code: 'internal', message: 'the id was not escaped' } }));
   const nh = await routes.nodeHistory({ params: { id: 'a/b' }, query: {} });
   assert.equal(nh.status, 200, JSON.stringify(nh.body));
@@ -92,6 +93,9 @@ test('reads pass flowhist\'s answer on, with only the known parameters, and the 
 
 test('bad input is refused with 400 {code, message} before flowhist is asked', async (t) => {
   const { fake, routes } = await setup(t);
+  // The editor's config request has read flowhist's history kinds.
+  assert.deepEqual(await routes.kinds(), JSON.parse(answer('history-kinds.json')).kinds);
+  fake.requests.length = 0;
   const cases = [
     { name: 'unknown kind', call: () => routes.history({ query: { kind: 'flows,nonsense' } }) },
     { name: 'revision not a number', call: () => routes.revision({ params: { rev: '1; DROP' } }) },
@@ -110,14 +114,40 @@ test('bad input is refused with 400 {code, message} before flowhist is asked', a
   assert.equal(fake.requests.length, 0, `got ${fake.requests.length} requests to flowhist, want none`);
 });
 
+test('the kind filter is checked against the kinds flowhist serves, read once', async (t) => {
+  const { fake, routes } = await setup(t);
+  const served = JSON.parse(answer('history-kinds.json')).kinds;
+  assert.deepEqual((await routes.config(alice)).body.kinds, served);
+  fake.route('GET /history', () => ({ body: golden('history.json') }));
+  assert.equal((await routes.history({ query: { kind: 'rollback' } })).status, 200);
+  const refused = await routes.history({ query: { kind: 'flows,nonsense' } });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.code, 'invalid');
+  assert.equal(refused.body.message, `kind must be one or more of ${served.join(', ')}`);
+  assert.equal(fake.count('GET', '/history/kinds'), 1, 'the kinds are kept');
+  assert.equal(fake.count('GET', '/history'), 1, 'the bad kind went to flowhist');
+});
+
+test('when flowhist does not say its kinds, the kind filter goes to flowhist, whose 400 reaches the editor', async (t) => {
+  const { fake, routes, log } = await setup(t);
+  fake.route('GET /history/kinds', () => failure(404, 'not_found', 'no such endpoint: GET /v1/namespaces/prod/history/kinds'));
+  fake.route('GET /history', () => failure(400, 'invalid', 'kind "nonsense" is not one of flows, credentials'));
+  assert.deepEqual((await routes.config(alice)).body.kinds, []);
+  const out = await routes.history({ query: { kind: 'nonsense' } });
+  assert.equal(out.status, 400);
+  assert.equal(out.body.code, 'invalid');
+  assert.match(out.body.message, /kind "nonsense" is not one of/);
+  assert.ok(log.lines.some((l) => l.level === 'warn' && l.msg.includes('history kinds')), 'no warning that the kinds are unknown');
+});
+
 test('flowhist\'s 4xx is passed on as it is; no answer is 503 unavailable', async (t) => {
   const { fake, routes } = await setup(t);
-  fake.route('GET /diff', () => ({ status: 400, body: { code: 'invalid', message: 'from must not be after to' } }));
+  fake.route('GET /diff', () => failure(400, 'invalid', 'from must not be after to'));
   const out = await routes.diff({ query: { from: '5', to: '2' } });
   assert.equal(out.status, 400);
   assert.equal(out.body.code, 'invalid');
   assert.match(out.body.message, /from must not be after to/);
-  fake.route('GET /history', () => ({ status: 401, body: { code: 'unauthorized', message: 'unknown token' } }));
+  fake.route('GET /history', () => failure(401, 'unauthorized', 'unknown token'));
   const refused = await routes.history({ query: {} });
   assert.equal(refused.status, 502, 'flowhist refusing the admin\'s token is not the editor user\'s 401');
   assert.equal(refused.body.code, 'unauthorized');
@@ -309,10 +339,10 @@ test('historyPageSize sets the sidebar\'s page; a bad one is warned about and ig
 test('every text the editor side asks for is in the English catalogue', () => {
   const fs = require('node:fs');
   const path = require('node:path');
-  const html = fs.readFileSync(path.join(__dirname, '..', 'plugin', 'history.html'), 'utf8');
+  const html = fs.readFileSync(path.join(__dirname, '..', 'resources', 'history.js'), 'utf8');
   const catalogue = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'plugin', 'locales', 'en-US', 'history.json'), 'utf8'));
   const keys = new Set();
-  for (const m of html.matchAll(/\bt\("([A-Za-z.]+)"/g)) if (!m[1].endsWith('.')) keys.add(m[1]);
+  for (const m of html.matchAll(/\bth?\("([A-Za-z.]+)"/g)) if (!m[1].endsWith('.')) keys.add(m[1]);
   // Built from a prefix: t("diff." + section).
   keys.add('diff.added').add('diff.removed');
   for (const m of html.matchAll(/"(restore\.denied[A-Za-z]+)"/g)) keys.add(m[1]);
@@ -320,6 +350,5 @@ test('every text the editor side asks for is in the English catalogue', () => {
   const missing = [...keys].filter((k) => k.split('.').reduce((o, p) => (o && typeof o === 'object' ? o[p] : undefined), catalogue.history) === undefined);
   assert.deepEqual(missing, [], 'keys missing from locales/en-US/history.json');
   // "kinds.<kind>" for every kind the server offers.
-  const { KINDS } = require('../plugin/routes');
-  for (const k of KINDS) assert.equal(typeof catalogue.history.kinds[k], 'string', `kinds.${k}`);
+  for (const k of JSON.parse(answer('history-kinds.json')).kinds) assert.equal(typeof catalogue.history.kinds[k], 'string', `kinds.${k}`);
 });

@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createStorage } = require('..');
-const { startFake, until, captureLog, NS } = require('./fake-flowhist');
+const { startFake, until, captureLog, golden, NS } = require('./fake-flowhist');
 
 const TOKEN = 'tok-worker-0123456789abcdef';
 
@@ -108,9 +108,9 @@ test('news that needs no reload is acknowledged at once', async (t) => {
 
 test('a delivered flows change the worker already runs is acknowledged without a reload', async (t) => {
   const { fake, storage, loads, ackOf } = await setup(t);
-  const answers = [{ revision: 2, flows: true, packages: false }];
+  const answers = [golden('feed.json', { revision: 2, flows: true, packages: false, events: 1 })];
   fake.route('GET /feed', (r, res) => (answers.length ? { body: answers.shift() } : hang(res)));
-  fake.route('POST /feed/ack', (r) => ({ body: { acknowledged: r.json.revision } }));
+  fake.route('POST /feed/ack', (r) => ({ body: golden('feed-ack.json', { acknowledged: r.json.revision, entries: 1 }) }));
   await storage.getFlows(); // restored revision 3
   await ackOf(2);
   assert.equal(loads.length, 0);
