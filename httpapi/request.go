@@ -83,15 +83,8 @@ func origin(r *http.Request) (domain.Origin, error) {
 	return domain.Origin{Actor: actor(r), CorrelationID: cid, Project: project}, nil
 }
 
-// clip shortens a client's value for an error message: a message quotes
-// what was wrong, not 64 KB of it.
-func clip(v string) string {
-	const max = 64
-	if len(v) <= max {
-		return v
-	}
-	return strings.ToValidUTF8(v[:max], "") + "…"
-}
+// clip shortens a client's value for an error message (domain.Clip).
+func clip(v string) string { return domain.Clip(v) }
 
 func etag(rev domain.Revision) string { return `"` + rev.String() + `"` }
 

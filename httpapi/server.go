@@ -220,6 +220,7 @@ func (s *Server) routes() {
 	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
 	s.route("PUT "+nsPath+"/workers/{worker}/packages", ScopeRead, s.putWorkerPackages)
 	s.route("GET "+nsPath+"/history", ScopeRead, s.getHistory)
+	s.route("GET "+nsPath+"/history/kinds", ScopeRead, s.getHistoryKinds)
 	s.route("GET "+nsPath+"/revisions/{rev}", ScopeRead, s.getRevision)
 	s.route("GET "+nsPath+"/revisions/{rev}/flows", ScopeRead, s.getRevisionFlows)
 	s.route("GET "+nsPath+"/diff", ScopeRead, s.getDiff)
