@@ -27,10 +27,13 @@ func mustStore(tb testing.TB) (*streams.Store, string) {
 	return s, streamstest.Namespace(tb)
 }
 
-// mustApp returns the use cases over s, with a projector, as a replica
-// of flowhist runs them.
+// mustApp returns the use cases over s (nil: a store of their own), with a
+// projector, as a replica of flowhist runs them.
 func mustApp(tb testing.TB, s *streams.Store) *usecase.App {
 	tb.Helper()
+	if s == nil {
+		s, _ = mustStore(tb)
+	}
 	p, err := projector.New(s, projector.Config{}, nil)
 	if err != nil {
 		tb.Fatalf("projector.New: %v", err)

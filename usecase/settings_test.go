@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/usecase"
 )
 
@@ -13,9 +14,7 @@ import (
 // which is in the state now).
 func TestSaveSettingsPackages(t *testing.T) {
 	t.Parallel()
-	s, ns := mustStore(t)
-	app := mustApp(t, s)
-	ctx := testCtx(t)
+	app, ns, ctx := mustApp(t, nil), streamstest.Namespace(t), testCtx(t)
 	random := `{"nodes":{"node-red-node-random":{"name":"node-red-node-random","version":"0.4.1","user":true}}}`
 	tests := []struct {
 		name, settings, key string
