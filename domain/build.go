@@ -9,8 +9,9 @@ import (
 )
 
 // The builders here turn a request and the current state into the event to
-// append. The store appends what it is given; the HTTP API translates
-// requests into these calls; neither decides what an event contains.
+// append. The use cases (package usecase) call them and hand the event to
+// the store, which appends what it is given; neither they nor the HTTP API
+// decide what an event contains.
 
 // Origin is who asked for a change, and the request's correlation id.
 type Origin struct {

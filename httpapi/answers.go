@@ -126,6 +126,12 @@ type NodeHistoryEntry struct {
 	Reason       string                  `json:"reason,omitempty"`
 }
 
+// HistoryKinds is the answer of GET history/kinds: the values of the
+// history's kind filter, in the order the editor offers them.
+type HistoryKinds struct {
+	Kinds []string `json:"kinds"`
+}
+
 // FeedNews is what a feed request answers when entries were delivered (and
 // each line of a streamed feed): a burst coalesced to its newest revision.
 type FeedNews struct {

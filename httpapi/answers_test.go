@@ -45,6 +45,7 @@ func TestAnswersGolden(t *testing.T) {
 		{"put-worker-packages", "PUT", "/workers/w1/packages", `{"revision":5,"ok":true,"packages":[{"name":"node-red-node-random","version":"0.4.1"}]}`, hdr{"Authorization": "Bearer " + readSecret}, 200},
 		{"workers", "GET", "/workers", "", nil, 200},
 		{"history", "GET", "/history?limit=3", "", nil, 200},
+		{"history-kinds", "GET", "/history/kinds", "", hdr{"Authorization": "Bearer " + readSecret}, 200},
 		{"revision-settings", "GET", "/revisions/4", "", nil, 200},
 		{"revision-flows-event", "GET", "/revisions/2", "", nil, 200},
 		{"revision-flows", "GET", "/revisions/1/flows", "", nil, 200},

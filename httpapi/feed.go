@@ -12,22 +12,18 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
-	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/feed"
 	"go.uber.org/zap"
 )
 
-// The worker feed: GET …/feed, POST …/feed and POST …/feed/ack. A worker
-// follows its own consumer group on the namespace's log; feed_tail.go
-// wakes waiting workers without a blocked Valkey read each, and
-// feed_acks.go writes their acknowledgements in batches.
+// The worker feed's HTTP: GET …/feed, POST …/feed and POST …/feed/ack. The
+// following, waiting and acknowledgement batching are package feed's; here
+// are the request's parsing, the answer's framing (a long poll's JSON, a
+// stream's lines) and the acknowledgement lines of a duplex request's body.
 
 // feedRequest is one GET …/feed, parsed.
 type feedRequest struct {
-	ns, worker string
-	// start is where the worker's group begins if it is new.
-	start domain.Revision
-	// ack is acknowledged before anything is read (0: nothing).
-	ack  domain.Revision
+	feed.Request
 	wait time.Duration
 	// stream keeps the answer open for the wait, a line per burst;
 	// otherwise the first news ends it.
@@ -39,15 +35,15 @@ type feedRequest struct {
 
 func (s *Server) parseFeedRequest(r *http.Request) (feedRequest, error) {
 	q := r.URL.Query()
-	f := feedRequest{ns: r.PathValue("ns"), worker: q.Get("worker")}
-	if err := validateWorker(f.worker); err != nil {
+	f := feedRequest{Request: feed.Request{Namespace: r.PathValue("ns"), Worker: q.Get("worker")}}
+	if err := validateWorker(f.Worker); err != nil {
 		return f, err
 	}
 	var err error
-	if f.start, err = queryRevision(q.Get("after"), "after"); err != nil {
+	if f.Start, err = queryRevision(q.Get("after"), "after"); err != nil {
 		return f, err
 	}
-	if f.ack, err = queryRevision(q.Get("ack"), "ack"); err != nil {
+	if f.Ack, err = queryRevision(q.Get("ack"), "ack"); err != nil {
 		return f, err
 	}
 	f.wait = min(s.cfg.FeedDefaultWait, s.cfg.FeedMaxWait)
@@ -86,14 +82,9 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	// Create the group once per process; if it is reaped, the read
-	// notices and creates it again. Before a duplex body's first
-	// acknowledgement, which needs the group.
-	if !s.feed.created(f.ns, f.worker) {
-		if err := s.createWorkerGroup(ctx, f); err != nil {
-			return err
-		}
-		s.feed.remember(f.ns, f.worker)
+	// Before a duplex body's first acknowledgement, which needs the group.
+	if err := s.feed.Join(ctx, f.Request); err != nil {
+		return err
 	}
 	acks := &ackReader{}
 	if f.duplex {
@@ -103,7 +94,7 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	end := time.NewTimer(f.wait)
 	defer end.Stop()
 	out := feedAnswer{w: w, stream: f.stream}
-	err = s.follow(ctx, f, &out, end.C)
+	err = s.feed.Follow(ctx, f.Request, &out, end.C)
 	if ackErr := acks.failure(); ackErr != nil && !out.started {
 		// The body ended the request before any answer: say why (a line
 		// that is not an acknowledgement is the worker's to fix).
@@ -116,82 +107,13 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 		if c := domain.ErrorCode(err); c == domain.EUNAVAILABLE || c == domain.ECANCELED {
 			log = s.log.Debug
 		}
-		log("feed stream ends: reading the worker's group failed", zap.String("ns", f.ns), zap.String("worker", f.worker), zap.Error(err))
+		log("feed stream ends: reading the worker's group failed", zap.String("ns", f.Namespace), zap.String("worker", f.Worker), zap.Error(err))
 		return nil
 	}
 	if err == nil && !out.started {
 		w.WriteHeader(http.StatusNoContent)
 	}
 	return err
-}
-
-// follow reads the worker's group (acknowledging f.ack first) and then
-// waits on the namespace's tail, giving out each burst of news, until
-// out is done (a long poll's first news), end fires, the feed closes or
-// the worker goes away. known is the revision up to which the worker has
-// been told everything: acknowledged, given out, or up to date when its
-// group was read.
-func (s *Server) follow(ctx context.Context, f feedRequest, out *feedAnswer, end <-chan time.Time) error {
-	var known domain.Revision
-	ack, read := f.ack, true
-	for s.feed.ctx.Err() == nil { // a closed feed's subscriptions are always woken
-		woken, base, done := s.feed.subscribe(f.ns)
-		var news FeedNews
-		switch {
-		case read:
-			entries, err := s.readWorkerGroup(ctx, f, ack, known)
-			if err != nil {
-				done()
-				return err
-			}
-			if ack > 0 {
-				s.metrics.feedAcks.Inc()
-			}
-			ack, read = 0, false
-			news = coalesce(entries)
-			if len(entries) == feedBatch {
-				// More may be pending: the next round reads on from here.
-				known, read = news.Revision, true
-			} else {
-				// Everything up to the log's end when it was read is
-				// acknowledged or in news.
-				known = max(known, base, news.Revision)
-			}
-		case base > known:
-			// The tail is past what the worker was told: what it saw
-			// since is the news, unless it missed some (then read the
-			// group). The group records the delivery when the worker acks.
-			n, ok := s.feed.since(f.ns, known)
-			if !ok {
-				done()
-				read = true
-				continue
-			}
-			news, known = n, n.Revision
-		}
-		if err := out.give(news); err != nil || out.done {
-			done()
-			return nil // given, or the worker went away
-		}
-		if read {
-			done()
-			continue
-		}
-		select {
-		case <-woken:
-			done()
-		case <-end:
-			done()
-			return nil
-		case <-s.feed.ctx.Done():
-			done()
-			return nil
-		case <-ctx.Done():
-			done()
-			return nil
-		}
-	}
-	return nil
 }
 
 // feedAnswer writes news the way the request asked: a long poll's single
@@ -203,9 +125,13 @@ type feedAnswer struct {
 	done    bool // a long poll gave its answer
 }
 
-// give writes news if it has any (a stream's headers in any case). It
+// Done reports whether a long poll gave its answer.
+func (a *feedAnswer) Done() bool { return a.done }
+
+// Give writes news if it has any (a stream's headers in any case). It
 // fails when the worker has gone away.
-func (a *feedAnswer) give(news FeedNews) error {
+func (a *feedAnswer) Give(n feed.News) error {
+	news := FeedNews(n)
 	if !a.stream {
 		if news.Events > 0 {
 			writeJSON(a.w, http.StatusOK, news)
@@ -231,48 +157,6 @@ func (a *feedAnswer) give(news FeedNews) error {
 	return http.NewResponseController(a.w).Flush()
 }
 
-// createWorkerGroup creates the worker's group at f.start, unless it
-// exists. Each step of the feed's work has the request timeout: the
-// request's own deadline leaves room for the wait.
-func (s *Server) createWorkerGroup(ctx context.Context, f feedRequest) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	if f.start > 0 {
-		// A worker past the log's end (it read a log Valkey has since
-		// lost, or the namespace was restored) starts at the end: a group
-		// past it would hide the next revisions from it.
-		h, err := s.store.Head(ctx, f.ns)
-		if err != nil {
-			return err
-		}
-		f.start = min(f.start, h.Revision)
-	}
-	_, err := s.store.CreateWorkerGroup(ctx, f.ns, f.worker, f.start)
-	return err
-}
-
-// feedBatch is the most entries one read of a worker's group returns.
-const feedBatch = 1000
-
-// readWorkerGroup acknowledges up to ack and returns the worker's pending
-// entries after revision after. A group reaped since this process created
-// it (by another replica, say) is created again where the worker asked,
-// and read: what was appended since is the worker's news.
-func (s *Server) readWorkerGroup(ctx context.Context, f feedRequest, ack, after domain.Revision) ([]streams.Entry, error) {
-	poll := streams.WorkerPoll{Worker: f.worker, Ack: ack, After: after, Count: feedBatch}
-	vctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	entries, _, err := s.store.Poll(vctx, f.ns, poll)
-	if domain.ErrorCode(err) != domain.ENOTFOUND {
-		return entries, err
-	}
-	if err := s.createWorkerGroup(ctx, f); err != nil {
-		return nil, err
-	}
-	entries, _, err = s.store.Poll(vctx, f.ns, poll)
-	return entries, err
-}
-
 // queryRevision reads an optional revision query parameter; absent is 0.
 func queryRevision(v, name string) (domain.Revision, error) {
 	if v == "" {
@@ -283,22 +167,6 @@ func queryRevision(v, name string) (domain.Revision, error) {
 		return 0, domain.Errorf(domain.EINVALID, "%s %q is not a revision: use a whole number such as %s=12", name, clip(v), name)
 	}
 	return rev, nil
-}
-
-// coalesce is the news of entries: their newest revision, and whether
-// flows or packages changed.
-func coalesce(entries []streams.Entry) FeedNews {
-	n := FeedNews{Events: len(entries)}
-	for _, e := range entries {
-		n.Revision = max(n.Revision, e.Revision)
-		switch e.Aggregate {
-		case domain.AggregateFlows:
-			n.Flows = true
-		case domain.AggregatePackages:
-			n.Packages = true
-		}
-	}
-	return n
 }
 
 // ackFeed acknowledges everything delivered to the worker up to a revision.
@@ -317,7 +185,7 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 	if err := validateWorker(req.Worker); err != nil {
 		return err
 	}
-	n, err := s.acks.ack(r.Context(), r.PathValue("ns"), req.Worker, req.Revision)
+	n, err := s.feed.Ack(r.Context(), r.PathValue("ns"), req.Worker, req.Revision)
 	if err != nil {
 		return err
 	}
@@ -353,7 +221,7 @@ func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Re
 		if err := s.applyAcks(ctx, r.Body, f); err != nil && ctx.Err() == nil {
 			// The worker's fault, or an outage the Valkey monitor
 			// reports: the worker asks again either way.
-			s.log.Debug("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.ns), zap.String("worker", f.worker), zap.Error(err))
+			s.log.Debug("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.Namespace), zap.String("worker", f.Worker), zap.Error(err))
 			a.err.Store(&err)
 			cancel()
 		}
@@ -439,7 +307,7 @@ func (s *Server) applyAcks(ctx context.Context, body io.Reader, f feedRequest) e
 		if rev == 0 {
 			continue
 		}
-		if _, err := s.acks.ack(ctx, f.ns, f.worker, rev); err != nil {
+		if _, err := s.feed.Ack(ctx, f.Namespace, f.Worker, rev); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/usecase"
 )
 
 // getFlows answers the current flows document byte for byte, with its flows
@@ -40,7 +41,12 @@ func (s *Server) putFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.deployFlows(w, r, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}})
+	req, err := request(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.app.Deploy(r.Context(), usecase.Deploy{Request: req, Flows: f})
+	return writeFlowsSaved(w, res, err)
 }
 
 // deployRequest is the body of POST …/deploy: flows and credentials saved as
@@ -56,60 +62,40 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req deployRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	var dr deployRequest
+	if err := json.Unmarshal(body, &dr); err != nil {
 		return domain.Errorf(domain.EINVALID, "deploy body must be {\"flows\": [...], \"credentials\": {...}, \"user\": \"...\"}: %v", err)
 	}
-	if req.Flows == nil {
+	if dr.Flows == nil {
 		return domain.Errorf(domain.EINVALID, "deploy body has no \"flows\"")
 	}
-	f, err := domain.ParseFlowsInput(req.Flows)
-	if err != nil {
+	d := usecase.Deploy{}
+	if d.Flows, err = domain.ParseFlowsInput(dr.Flows); err != nil {
 		return err
 	}
-	c := streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}}
 	// "credentials": null (or none) leaves the credentials as they are.
-	if len(req.Credentials) > 0 && string(req.Credentials) != "null" {
-		if c.Credentials, err = domain.CanonicalObject("credentials", req.Credentials); err != nil {
+	if len(dr.Credentials) > 0 && string(dr.Credentials) != "null" {
+		if d.Credentials, err = domain.CanonicalObject("credentials", dr.Credentials); err != nil {
 			return err
 		}
 	}
-	user, err := deployUser(req.User)
+	user, err := deployUser(dr.User)
 	if err != nil {
 		return err
 	}
 	if user != "" {
 		r.Header.Set("Flowhist-User", user)
 	}
-	return s.deployFlows(w, r, c)
+	if d.Request, err = request(r); err != nil {
+		return err
+	}
+	res, err := s.app.Deploy(r.Context(), d)
+	return writeFlowsSaved(w, res, err)
 }
 
-// deployFlows appends a flows change with the request's expectation,
-// idempotency key and actor.
-func (s *Server) deployFlows(w http.ResponseWriter, r *http.Request, c streams.FlowsChange) error {
-	ns := r.PathValue("ns")
-	o, err := origin(r)
+// writeFlowsSaved answers a flows append: its error, or what it saved.
+func writeFlowsSaved(w http.ResponseWriter, res streams.FlowsResult, err error) error {
 	if err != nil {
-		return err
-	}
-	exp, err := expected(r)
-	if err != nil {
-		return err
-	}
-	if c.Expected.IsAny() {
-		c.Expected = exp
-	}
-	c.IdempotencyKey, c.Origin = r.Header.Get("Idempotency-Key"), o
-	res, err := s.store.AppendFlows(r.Context(), ns, c)
-	typ := c.Type
-	if typ == "" {
-		typ = domain.FlowsDeployed
-	}
-	s.landed(ns, res.AppendResult, typ, domain.AggregateFlows)
-	if err != nil {
-		if domain.ErrorCode(err) == domain.ECONFLICT {
-			s.metrics.conflicts.Inc()
-		}
 		return err
 	}
 	writeSaved(w, res.AppendResult, Saved{SHA256: res.SHA256, FlowsRevision: res.AggregateRevision, Summary: &res.Summary})

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -22,41 +21,11 @@ func newEntry(e *domain.Event) HistoryEntry {
 		Provenance: e.Provenance,
 	}
 	if e.Aggregate == domain.AggregateFlows {
-		if creds := credentialsOf(e); creds != nil {
+		if creds := domain.CredentialsOf(e); creds != nil {
 			h.Credentials = &CredentialsRef{Changed: true, SHA256: domain.SHA256Hex(creds)}
 		}
 	}
 	return h
-}
-
-// credentialsOf returns the credentials a flows event set, nil if none. The
-// payload is decoded only when it can hold them.
-func credentialsOf(e *domain.Event) []byte {
-	if !bytes.Contains(e.Payload, []byte(`"credentials":`)) {
-		return nil
-	}
-	var p domain.FlowsPayload
-	if err := domain.DecodePayload(e, &p); err != nil {
-		return nil
-	}
-	return p.Credentials
-}
-
-// historyKinds are the kind filter's values.
-var historyKinds = map[string]func(e *domain.Event) bool{
-	"flows": func(e *domain.Event) bool {
-		return e.Type == domain.FlowsDeployed || e.Type == domain.FlowsRolledBack
-	},
-	"credentials": func(e *domain.Event) bool {
-		return e.Type == domain.CredentialsSaved || e.Aggregate == domain.AggregateFlows && credentialsOf(e) != nil
-	},
-	"settings": func(e *domain.Event) bool { return e.Aggregate == domain.AggregateSettings },
-	"library":  func(e *domain.Event) bool { return domain.IsLibraryAggregate(e.Aggregate) },
-	"packages": func(e *domain.Event) bool { return e.Aggregate == domain.AggregatePackages },
-	"project":  func(e *domain.Event) bool { return e.Aggregate == domain.AggregateProject },
-	"rollback": func(e *domain.Event) bool {
-		return e.Type == domain.FlowsRolledBack || e.Cause == domain.CauseRollback
-	},
 }
 
 // historyFilter is a history query's filters.
@@ -66,16 +35,23 @@ type historyFilter struct {
 	since, until         time.Time
 }
 
+// getHistoryKinds answers the names the kind filter takes, in the order
+// the editor offers them.
+func (s *Server) getHistoryKinds(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, HistoryKinds{Kinds: domain.HistoryKinds()})
+	return nil
+}
+
 func parseHistoryFilter(r *http.Request) (historyFilter, error) {
 	q := r.URL.Query()
 	f := historyFilter{actor: q.Get("actor"), node: q.Get("node"), project: q.Get("project")}
 	if k := q.Get("kind"); k != "" {
 		for _, name := range strings.Split(k, ",") {
-			match, ok := historyKinds[strings.TrimSpace(name)]
-			if !ok {
-				return f, domain.Errorf(domain.EINVALID, "kind %q is not one of flows, credentials, settings, library, packages, project, rollback", clip(name))
+			kind, err := domain.ParseHistoryKind(strings.TrimSpace(name))
+			if err != nil {
+				return f, err
 			}
-			f.kinds = append(f.kinds, match)
+			f.kinds = append(f.kinds, kind.Match)
 		}
 	}
 	for _, p := range []struct {

@@ -63,7 +63,7 @@ func fillAudit(store *streams.Store, ns string) error {
 		return err
 	}
 	actor := domain.Actor{User: "bench", Channel: domain.ChannelAPI}
-	if _, err := store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: cur, Origin: domain.Origin{Actor: actor}}}); err != nil {
+	if _, err := streamstest.AppendFlows(ctx, store, ns, domain.FlowsChange{Flows: cur, Origin: domain.Origin{Actor: actor}}, ""); err != nil {
 		return err
 	}
 	for i := 1; i < auditEvents; i++ {
@@ -77,7 +77,7 @@ func fillAudit(store *streams.Store, ns string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}}); err != nil {
+		if _, err := streamstest.AppendFlows(ctx, store, ns, domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}, ""); err != nil {
 			return fmt.Errorf("deploy %d: %w", i+1, err)
 		}
 		cur = next
@@ -179,7 +179,7 @@ func growLong(b *testing.B, store *streams.Store, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := store.AppendFlows(ctx, longLog.ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: cur, Origin: domain.Origin{Actor: actor}}}); err != nil {
+		if _, err := streamstest.AppendFlows(ctx, store, longLog.ns, domain.FlowsChange{Flows: cur, Origin: domain.Origin{Actor: actor}}, ""); err != nil {
 			b.Fatal(err)
 		}
 		longLog.cur, longLog.events = cur, 1
@@ -195,7 +195,7 @@ func growLong(b *testing.B, store *streams.Store, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := store.AppendFlows(ctx, longLog.ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}}); err != nil {
+		if _, err := streamstest.AppendFlows(ctx, store, longLog.ns, domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}, ""); err != nil {
 			b.Fatalf("deploy %d: %v", longLog.events+1, err)
 		}
 		longLog.cur = next

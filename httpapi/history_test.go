@@ -14,6 +14,7 @@ import (
 	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
 )
 
 // historyEntry is one entry of GET …/history and GET …/revisions/{rev}.
@@ -415,7 +416,7 @@ func TestHistoryPagination(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := ts.store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f, Origin: domain.Origin{Actor: domain.Actor{User: "carol"}}}}); err != nil {
+			if _, err := streamstest.AppendFlows(ctx, ts.store, ns, domain.FlowsChange{Flows: f, Origin: domain.Origin{Actor: domain.Actor{User: "carol"}}}, ""); err != nil {
 				t.Fatalf("AppendFlows %d: %v", rev, err)
 			}
 			continue

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/usecase"
 )
 
 // libraryPath reads the library type and path (without its leading and
@@ -96,7 +97,6 @@ func (s *Server) getLibrary(w http.ResponseWriter, r *http.Request) error {
 
 // putLibrary saves one library entry: {"meta": {...}, "body": "..."}.
 func (s *Server) putLibrary(w http.ResponseWriter, r *http.Request) error {
-	ns := r.PathValue("ns")
 	typ, path, err := libraryPath(r)
 	if err != nil {
 		return err
@@ -124,9 +124,12 @@ func (s *Server) putLibrary(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		req.Meta = nil
 	}
-	res, err := s.saveEvent(r, func(o domain.Origin) (domain.Event, error) {
-		return domain.NewLibraryEvent(ns, domain.LibraryEntry{Type: typ, Path: path, Meta: req.Meta, Body: *req.Body}, o)
-	})
+	ureq, err := request(r)
+	if err != nil {
+		return err
+	}
+	entry := domain.LibraryEntry{Type: typ, Path: path, Meta: req.Meta, Body: *req.Body}
+	res, err := s.app.SaveLibrary(r.Context(), usecase.SaveLibrary{Request: ureq, Entry: entry})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/usecase"
 )
 
 // Project is the answer of GET /project.
@@ -50,9 +51,11 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request) error {
 	if err := domain.ValidateLabel("project name", *req.Name, 255); err != nil {
 		return err
 	}
-	res, err := s.saveEvent(r, func(o domain.Origin) (domain.Event, error) {
-		return domain.NewProjectEvent(r.PathValue("ns"), *req.Name, o)
-	})
+	ureq, err := request(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.app.ActivateProject(r.Context(), usecase.ActivateProject{Request: ureq, Name: *req.Name})
 	if err != nil {
 		return err
 	}

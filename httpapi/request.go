@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/flowhist/flowhist/streams"
-	"go.uber.org/zap"
+	"github.com/flowhist/flowhist/usecase"
 
 	"github.com/flowhist/flowhist/domain"
 )
@@ -66,6 +66,20 @@ func expected(r *http.Request) (domain.Expected, error) {
 	return domain.ExpectRevision(rev), nil
 }
 
+// request is what the use cases are asked with from r: its namespace,
+// origin, If-Match expectation and Idempotency-Key.
+func request(r *http.Request) (usecase.Request, error) {
+	o, err := origin(r)
+	if err != nil {
+		return usecase.Request{}, err
+	}
+	exp, err := expected(r)
+	if err != nil {
+		return usecase.Request{}, err
+	}
+	return usecase.Request{Namespace: r.PathValue("ns"), Origin: o, Expected: exp, IdempotencyKey: r.Header.Get("Idempotency-Key")}, nil
+}
+
 // origin is who makes the request, for the events it appends; a user or
 // correlation id that is not printable text is refused (EINVALID).
 func origin(r *http.Request) (domain.Origin, error) {
@@ -83,43 +97,12 @@ func origin(r *http.Request) (domain.Origin, error) {
 	return domain.Origin{Actor: actor(r), CorrelationID: cid, Project: project}, nil
 }
 
-// clip shortens a client's value for an error message: a message quotes
-// what was wrong, not 64 KB of it.
-func clip(v string) string {
-	const max = 64
-	if len(v) <= max {
-		return v
-	}
-	return strings.ToValidUTF8(v[:max], "") + "…"
-}
+// clip shortens a client's value for an error message (domain.Clip).
+func clip(v string) string { return domain.Clip(v) }
 
 func etag(rev domain.Revision) string { return `"` + rev.String() + `"` }
 
 func errorsAs(err error, target **domain.Error) bool { return errors.As(err, target) }
-
-// appended runs after every successful append: wake the namespace's feed
-// waiters, and project in the background (reads catch up themselves).
-func (s *Server) appended(ns string, rev domain.Revision, typ domain.EventType, aggregate string) {
-	s.metrics.appends.WithLabelValues(string(typ)).Inc()
-	s.feed.notify(ns, streams.Entry{Revision: rev, Aggregate: aggregate})
-	s.projectSoon(ns)
-}
-
-// landed runs after every append that wrote an event, even one answered
-// 503 because its durability fell short (it is in the log all the same):
-// the shortfall is logged and counted, followers are woken and the
-// namespace projected.
-func (s *Server) landed(ns string, res streams.AppendResult, typ domain.EventType, aggregate string) {
-	if res.Revision == 0 || res.Duplicate {
-		return
-	}
-	if d := res.Durability; d != nil && !d.Achieved {
-		s.metrics.shortfalls.Inc()
-		s.log.Warn("append not confirmed as durable as configured (streams.durability)", zap.String("ns", ns),
-			zap.Uint64("rev", uint64(res.Revision)), zap.Int("replicas", d.Replicas), zap.Bool("aof", d.LocalAOF))
-	}
-	s.appended(ns, res.Revision, typ, aggregate)
-}
 
 // writeSaved answers a successful append: answer with what res says.
 func writeSaved(w http.ResponseWriter, res streams.AppendResult, answer Saved) {

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/feed"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/usecase"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -111,15 +112,10 @@ type Server struct {
 	cfg     Config
 	log     *zap.Logger
 	metrics *metrics
-	feed    *feed
-	acks    *acker
+	feed    *feed.Feed
+	app     *usecase.App
 	mux     *http.ServeMux
 	ready   atomic.Bool
-
-	pmu        sync.Mutex
-	projecting map[string]bool // namespace → another run requested
-	closed     bool
-	pwg        sync.WaitGroup
 }
 
 // New returns a Server over store and proj, registering its metrics with
@@ -137,9 +133,11 @@ func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.L
 	for i := range cfg.Tokens {
 		cfg.Tokens[i].sum = sha256.Sum256([]byte(cfg.Tokens[i].Secret))
 	}
-	s := &Server{store: store, proj: proj, cfg: cfg, log: log, metrics: newMetrics(reg), projecting: map[string]bool{}}
-	s.feed = newFeed(store, log, s.metrics)
-	s.acks = newAcker(store, s.metrics, cfg.RequestTimeout)
+	s := &Server{store: store, proj: proj, cfg: cfg, log: log, metrics: newMetrics(reg)}
+	s.feed = feed.New(store, feed.Config{Timeout: cfg.RequestTimeout, WorkerIdleTTL: cfg.WorkerIdleTTL}, log,
+		feed.Metrics{Waiters: s.metrics.feedWaiters, Acks: s.metrics.feedAcks, WorkerLag: s.metrics.workerLag})
+	m := usecase.Metrics{Appends: s.metrics.appends, Conflicts: s.metrics.conflicts, Shortfalls: s.metrics.shortfalls}
+	s.app = usecase.New(store, proj, s.feed, usecase.Config{ProjectTimeout: cfg.RequestTimeout}, log, m)
 	s.routes()
 	return s, nil
 }
@@ -155,9 +153,8 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // requests in flight with "no news" so that an HTTP server's Shutdown can
 // drain them, and waits for background projections.
 func (s *Server) Close() {
-	s.feed.close()
-	s.acks.close()
-	s.waitProjections()
+	s.feed.Close()
+	s.app.Close()
 }
 
 // route registers h for pattern with the scope it needs, wrapped with auth,
@@ -220,6 +217,7 @@ func (s *Server) routes() {
 	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
 	s.route("PUT "+nsPath+"/workers/{worker}/packages", ScopeRead, s.putWorkerPackages)
 	s.route("GET "+nsPath+"/history", ScopeRead, s.getHistory)
+	s.route("GET "+nsPath+"/history/kinds", ScopeRead, s.getHistoryKinds)
 	s.route("GET "+nsPath+"/revisions/{rev}", ScopeRead, s.getRevision)
 	s.route("GET "+nsPath+"/revisions/{rev}/flows", ScopeRead, s.getRevisionFlows)
 	s.route("GET "+nsPath+"/diff", ScopeRead, s.getDiff)
@@ -232,54 +230,5 @@ func (s *Server) routes() {
 
 // ReapIdleWorkers destroys the consumer groups of workers idle for longer
 // than the configured WorkerIdleTTL, in every namespace, and returns how
-// many it destroyed. Each namespace has the request timeout; one that fails
-// does not stop the others (the first error is returned after them).
-func (s *Server) ReapIdleWorkers(ctx context.Context) (int, error) {
-	lctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	names, err := s.store.Namespaces(lctx)
-	cancel()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var first error
-	for _, ns := range names {
-		if ctx.Err() != nil {
-			return n, ctx.Err()
-		}
-		nctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-		reaped, err := s.reapNamespace(nctx, ns)
-		cancel()
-		n += reaped
-		if err != nil && first == nil {
-			first = fmt.Errorf("httpapi: reap idle workers of %s: %w", ns, err)
-		}
-	}
-	return n, first
-}
-
-func (s *Server) reapNamespace(ctx context.Context, ns string) (int, error) {
-	groups, err := s.store.Groups(ctx, ns)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, g := range groups {
-		worker := g.Worker
-		if worker == "" {
-			continue
-		}
-		s.metrics.workerLag.WithLabelValues(ns, worker).Set(float64(g.Lag + g.Pending))
-		if g.Idle < s.cfg.WorkerIdleTTL {
-			continue
-		}
-		if err := s.store.DestroyGroup(ctx, ns, g.Name); err != nil {
-			return n, err
-		}
-		s.feed.forget(ns, worker)
-		s.metrics.workerLag.DeleteLabelValues(ns, worker)
-		s.log.Info("destroyed idle worker group", zap.String("ns", ns), zap.String("worker", worker), zap.Duration("idle", g.Idle))
-		n++
-	}
-	return n, nil
-}
+// many it destroyed (feed.Feed.ReapIdle).
+func (s *Server) ReapIdleWorkers(ctx context.Context) (int, error) { return s.feed.ReapIdle(ctx) }

@@ -6,7 +6,7 @@ import (
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/projector"
-	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
 )
@@ -44,7 +44,7 @@ func TestCompatTurnedOn(t *testing.T) {
 			ctx := testCtx(t)
 			s := mustStore(t, c)
 			ns := randomNS(t)
-			if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f, Credentials: []byte(creds)}}); err != nil {
+			if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: f, Credentials: []byte(creds)}, ""); err != nil {
 				t.Fatal(err)
 			}
 			// Projected without compat first, as before compat was on.

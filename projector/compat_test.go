@@ -11,7 +11,6 @@ import (
 	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/oldmodule"
 	"github.com/flowhist/flowhist/projector"
-	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
@@ -49,7 +48,7 @@ func TestCompatKeys(t *testing.T) {
 			doc := domaintest.NewDoc(20) // > 1024 bytes: compressed when on
 			creds := []byte(`{"$":"00112233445566778899aabbccddeeffAAAA"}`)
 			f, _ := domain.ParseFlows(doc.Bytes())
-			if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f, Credentials: creds}}); err != nil {
+			if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: f, Credentials: creds}, ""); err != nil {
 				t.Fatal(err)
 			}
 			settings := `{"_credentialSecret":"x","nodes":{}}`

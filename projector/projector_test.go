@@ -203,7 +203,7 @@ func TestLogLostUnderTheProjector(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}}); err != nil {
+		if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: f}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

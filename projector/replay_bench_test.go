@@ -68,13 +68,13 @@ func fillMixed(s *streams.Store, ns string, n int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: cur, Origin: domain.Origin{Actor: actor}}}); err != nil {
+	if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: cur, Origin: domain.Origin{Actor: actor}}, ""); err != nil {
 		return err
 	}
 	for i := 1; i < n; i++ {
 		switch i % 10 {
 		case 7:
-			_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Type: domain.CredentialsSaved, Credentials: fmt.Appendf(nil, `{"$":"%064x"}`, i), Origin: domain.Origin{Actor: actor}}})
+			_, err = streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Type: domain.CredentialsSaved, Credentials: fmt.Appendf(nil, `{"$":"%064x"}`, i), Origin: domain.Origin{Actor: actor}}, "")
 		case 8:
 			settings := fmt.Sprintf(`{"_credentialSecret":"s3cr3t","editorTheme":{"projects":{"enabled":false}},"n":%d}`, i)
 			err = streamstest.AppendEvent(ctx, s, ns, domain.SettingsSaved, domain.AggregateSettings, domain.SettingsPayload{Settings: []byte(settings)}, settings)
@@ -92,7 +92,7 @@ func fillMixed(s *streams.Store, ns string, n int) error {
 			if next, err = cur.Apply(domain.FlowsPatch{Upsert: one.Nodes()}); err != nil {
 				return err
 			}
-			_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}})
+			_, err = streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}, "")
 			cur = next
 		}
 		if err != nil {

@@ -57,7 +57,7 @@ func TestAppend(t *testing.T) {
 		ctx := testCtx(t)
 		s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)})
 		doc := []byte(`[{"id":"a","type":"tab"}]`)
-		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc)}, Expected: domain.ExpectNone})
+		res, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: mustParse(t, doc)}, "") // based on no flows
 		if err != nil {
 			t.Fatalf("a settings save made a flows deploy fail: %v", err)
 		}
@@ -194,12 +194,12 @@ func TestIdempotency(t *testing.T) {
 	t.Run("FlowsRetryAfterSuccess", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
-		c := streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, []byte(`[{"id":"a"}]`))}, IdempotencyKey: "deploy-7"}
-		first, err := s.AppendFlows(ctx, ns, c)
+		c := domain.FlowsChange{Flows: mustParse(t, []byte(`[{"id":"a"}]`))}
+		first, err := streamstest.AppendFlows(ctx, s, ns, c, "deploy-7")
 		if err != nil {
 			t.Fatal(err)
 		}
-		second, err := s.AppendFlows(ctx, ns, c)
+		second, err := streamstest.AppendFlows(ctx, s, ns, c, "deploy-7")
 		if err != nil {
 			t.Fatal(err)
 		}

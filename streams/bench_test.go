@@ -52,7 +52,7 @@ func BenchmarkDeployAppendOneNode(b *testing.B) {
 	s, ns := mustStore(b, streams.Config{})
 	ctx := testCtx(b)
 	doc := domaintest.NewDoc(benchNodes)
-	if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(b, doc.Bytes())}}); err != nil {
+	if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: mustParse(b, doc.Bytes())}, ""); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(doc.Bytes())))
@@ -65,7 +65,7 @@ func BenchmarkDeployAppendOneNode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}}); err != nil {
+		if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: f}, ""); err != nil {
 			b.Fatal(err)
 		}
 		lat.Stop()
@@ -82,7 +82,7 @@ func BenchmarkFlowsAt(b *testing.B) {
 	var target domain.Revision
 	for i := 0; i < 150; i++ {
 		doc.Touch((i * 7) % benchNodes)
-		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(b, doc.Bytes())}})
+		res, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: mustParse(b, doc.Bytes())}, "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func memoryPerRevision(tb testing.TB, deploys int) (perRev float64, docSize int)
 	ctx := testCtx(tb)
 	c := s.Client()
 	doc := domaintest.NewDoc(benchNodes)
-	if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(tb, doc.Bytes())}}); err != nil {
+	if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: mustParse(tb, doc.Bytes())}, ""); err != nil {
 		tb.Fatal(err)
 	}
 	usage := func(key string) int64 {
@@ -158,7 +158,7 @@ func memoryPerRevision(tb testing.TB, deploys int) (perRev float64, docSize int)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: next}}); err != nil {
+		if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: next}, ""); err != nil {
 			tb.Fatal(err)
 		}
 		cur = next

@@ -158,3 +158,8 @@ func isNoScript(err error) bool {
 	rerr, ok := rueidis.IsRedisErr(err)
 	return ok && rerr.IsNoScript()
 }
+
+// ContextError is ctx's end as the domain error a Valkey call ended by it
+// gives: EUNAVAILABLE past its deadline, ECANCELED when cancelled. For a
+// caller that waits on ctx around the store's calls.
+func ContextError(ctx context.Context) error { return classify(ctx.Err()) }

@@ -2,9 +2,7 @@ package streams
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/flowhist/flowhist/domain"
 )
@@ -21,12 +19,9 @@ type FlowsVersion struct {
 	AggregateRevision domain.Revision
 }
 
-// FlowsChange is a change to a namespace's flows aggregate, with what its
-// append expects and its idempotency key.
-type FlowsChange struct {
-	domain.FlowsChange
-	Expected       domain.Expected
-	IdempotencyKey string
+// Head is the flows aggregate of v as domain's event builders take it.
+func (v *FlowsVersion) Head() domain.FlowsHead {
+	return domain.FlowsHead{Flows: v.Flows, Credentials: v.Credentials}
 }
 
 // FlowsResult is the outcome of AppendFlows.
@@ -36,106 +31,28 @@ type FlowsResult struct {
 	Summary domain.Summary `json:"summary"`
 }
 
-// AppendFlows appends a change of ns's flows as a patch against the current
-// document. With ExpectAny it never conflicts: when another replica's
-// deploy got in first it re-diffs against the new head and tries again,
-// until ctx ends. Otherwise a stale expectation is a conflict.
+// AppendFlows appends fe, a flows event built against base (a version
+// FlowsHead returned), to ns's log, expecting base to be the head still,
+// with idempotency key key. On success the new version is the cached head,
+// and a snapshot is written when one is due. A duplicate (key seen before)
+// answers what the first append was answered.
 //
-// This process's flows appends to one namespace take turns: concurrent
-// deploys queue instead of racing for the head, and each diffs against the
-// head the one before it cached.
-//
-// Errors: EINVALID, ECONFLICT (carrying the current revision; never with
-// ExpectAny), EUNAVAILABLE (also when ctx's deadline passes while it waits
-// its turn, or after maxAnyAttempts lost races), ECANCELED (ctx cancelled).
-func (s *Store) AppendFlows(ctx context.Context, ns string, c FlowsChange) (FlowsResult, error) {
-	if err := domain.ValidateNamespace(ns); err != nil {
-		return FlowsResult{}, err
-	}
-	turn := s.flowsTurn(ns)
-	select {
-	case turn <- struct{}{}:
-		defer func() { <-turn }()
-	case <-ctx.Done():
-		return FlowsResult{}, fmt.Errorf("streams: append flows to %s: waiting for the deploys before it: %w", ns, classify(ctx.Err()))
-	}
-	for attempt := 0; ; attempt++ {
-		base, err := s.head(ctx, ns, attempt > 0)
-		if err != nil {
-			return FlowsResult{}, err
-		}
-		if !c.Expected.Allows(base.AggregateRevision) && attempt == 0 {
-			// The cached head may lag another replica's deploys.
-			if base, err = s.head(ctx, ns, true); err != nil {
-				return FlowsResult{}, err
-			}
-		}
-		if !c.Expected.Allows(base.AggregateRevision) {
-			return FlowsResult{}, domain.ConflictError(domain.AggregateFlows, c.Expected, base.AggregateRevision)
-		}
-		res, err := s.appendFlowsOn(ctx, ns, base, c)
-		if domain.ErrorCode(err) == domain.ECONFLICT && c.Expected.IsAny() {
-			// Another replica appended between our head and our
-			// append: one of us always lands, so this ends — unless
-			// the meta and the log disagree (damage), which the bound
-			// turns into an answer.
-			if attempt >= maxAnyAttempts {
-				return FlowsResult{}, domain.Errorf(domain.EUNAVAILABLE, "namespace %s: %d deploys in a row lost the race for the head: retry", ns, attempt+1)
-			}
-			if !sleepCtx(ctx, time.Duration(attempt)*time.Millisecond) {
-				return FlowsResult{}, fmt.Errorf("streams: append flows to %s: %w", ns, classify(ctx.Err()))
-			}
-			continue
-		}
-		return res, err
-	}
-}
-
-// maxAnyAttempts bounds the re-diffs of an append with ExpectAny that
-// other replicas keep beating to the head; between attempts it backs off a
-// millisecond more each time.
-const maxAnyAttempts = 100
-
-// sleepCtx waits d or until ctx ends, and reports whether d passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// flowsTurn returns ns's turn token: a channel of capacity one that a flows
-// append holds while it runs.
-func (s *Store) flowsTurn(ns string) chan struct{} {
-	if t, ok := s.turns.Load(ns); ok {
-		return t.(chan struct{})
-	}
-	t, _ := s.turns.LoadOrStore(ns, make(chan struct{}, 1))
-	return t.(chan struct{})
-}
-
-func (s *Store) appendFlowsOn(ctx context.Context, ns string, base *FlowsVersion, c FlowsChange) (FlowsResult, error) {
-	fe, err := domain.NewFlowsEvent(ns, domain.FlowsHead{Flows: base.Flows, Credentials: base.Credentials}, c.FlowsChange)
-	if err != nil {
-		return FlowsResult{}, err
-	}
+// Errors: ECONFLICT (base is no longer the head; it carries the current
+// flows revision and the cached head is dropped), EINVALID, EUNAVAILABLE
+// (with a non-zero Revision when the event was appended but its
+// durability fell short), ECANCELED.
+func (s *Store) AppendFlows(ctx context.Context, ns string, base *FlowsVersion, fe domain.FlowsEvent, key string) (FlowsResult, error) {
 	sha, summary, next := fe.Event.SHA256, fe.Summary, fe.Next.Flows
 	res, err := s.Append(ctx, AppendRequest{
 		Event:          fe.Event,
 		Expected:       domain.ExpectRevision(base.AggregateRevision),
-		IdempotencyKey: c.IdempotencyKey,
+		IdempotencyKey: key,
 		Fingerprint:    fe.Fingerprint,
 		patchBytes:     fe.PatchBytes,
 	})
-	var derr *domain.Error
-	if errors.As(err, &derr) && derr.Code == domain.ECONFLICT {
+	if domain.ErrorCode(err) == domain.ECONFLICT {
 		s.heads.drop(ns)
-		// Report the caller's expectation, not the internal base.
-		return FlowsResult{}, domain.ConflictError(domain.AggregateFlows, c.Expected, derr.CurrentRevision)
+		return FlowsResult{}, err
 	}
 	if err != nil && res.Revision != 0 {
 		// Appended, but not as durably as required: the caller is told
@@ -174,8 +91,15 @@ func (s *Store) appendFlowsOn(ctx context.Context, ns string, base *FlowsVersion
 	return out, nil
 }
 
-// head returns ns's current flows, from the cache unless fresh is set.
-func (s *Store) head(ctx context.Context, ns string, fresh bool) (*FlowsVersion, error) {
+// FlowsHead returns ns's current flows, from this process's cache unless
+// fresh is set (another replica may have deployed since the cache was
+// filled: a conflict says so).
+//
+// Errors: those of FlowsAt.
+func (s *Store) FlowsHead(ctx context.Context, ns string, fresh bool) (*FlowsVersion, error) {
+	if err := domain.ValidateNamespace(ns); err != nil {
+		return nil, err
+	}
 	if !fresh {
 		if v, ok := s.heads.get(ns); ok {
 			return v, nil

@@ -7,6 +7,7 @@ import (
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
 )
 
 func TestFlowsAt(t *testing.T) {
@@ -19,7 +20,7 @@ func TestFlowsAt(t *testing.T) {
 	creds := map[domain.Revision][]byte{}
 	var cur []byte
 	for i := 0; i < 40; i++ {
-		c := streams.FlowsChange{FlowsChange: domain.FlowsChange{}, Expected: domain.ExpectAny}
+		var c domain.FlowsChange
 		switch {
 		case i%10 == 3:
 			cur = []byte(`{"$":"` + string(rune('a'+i%26)) + `0011223344"}`)
@@ -35,7 +36,7 @@ func TestFlowsAt(t *testing.T) {
 			doc.Touch((i * 37) % doc.Len())
 			c.Flows = mustParse(t, doc.Bytes())
 		}
-		res, err := s.AppendFlows(ctx, ns, c)
+		res, err := streamstest.AppendFlows(ctx, s, ns, c, "")
 		if err != nil {
 			t.Fatalf("deploy %d: %v", i, err)
 		}
@@ -68,35 +69,4 @@ func TestFlowsAt(t *testing.T) {
 		_, err := s.FlowsAt(ctx, ns, 1000)
 		wantCode(t, err, domain.ENOTFOUND)
 	})
-}
-
-func TestAppendFlowsConflict(t *testing.T) {
-	t.Parallel()
-	s, ns := mustStore(t, streams.Config{})
-	other, _ := streams.New(s.Client(), streams.Config{}, nil) // a second replica with its own cache
-	ctx := testCtx(t)
-	doc := domaintest.NewDoc(10)
-	if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}, Expected: domain.ExpectNone}); err != nil {
-		t.Fatal(err)
-	}
-	doc.Touch(3)
-	if _, err := other.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}, Expected: domain.ExpectRevision(1)}); err != nil {
-		t.Fatalf("second replica, fresh expectation: %v", err)
-	}
-	doc.Touch(4)
-	// s's cache still says revision 1.
-	_, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}, Expected: domain.ExpectRevision(1)})
-	wantCode(t, err, domain.ECONFLICT)
-	// With ExpectAny, s re-diffs against the real head.
-	res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, doc.Bytes())}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := other.FlowsAt(ctx, ns, res.Revision)
-	if err != nil || !bytes.Equal(v.Flows.Bytes(), doc.Bytes()) {
-		t.Fatalf("after a re-diffed deploy the document does not rebuild (%v)", err)
-	}
-	if len(res.Summary.Changed) != 1 || res.Summary.Changed[0].ID != domaintest.ID(4) {
-		t.Fatalf("got summary %+v, want node 4 changed only", res.Summary)
-	}
 }

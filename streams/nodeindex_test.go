@@ -9,14 +9,15 @@ import (
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/streams/streamstest"
 )
 
 // deployNodes appends a flows change of ns to doc (a JSON array) and
 // returns its revision.
-func deployNodes(t *testing.T, s *streams.Store, ns, doc string, c streams.FlowsChange) domain.Revision {
+func deployNodes(t *testing.T, s *streams.Store, ns, doc string, c domain.FlowsChange, key string) domain.Revision {
 	t.Helper()
-	c.FlowsChange.Flows = mustParse(t, []byte(doc))
-	res, err := s.AppendFlows(testCtx(t), ns, c)
+	c.Flows = mustParse(t, []byte(doc))
+	res, err := streamstest.AppendFlows(testCtx(t), s, ns, c, key)
 	if err != nil {
 		t.Fatalf("deploy %s: %v", doc, err)
 	}
@@ -41,13 +42,13 @@ func TestNodeIndex(t *testing.T) {
 	t.Run("AppendIndexesEveryNodeItsSummaryNames", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
-		deployNodes(t, s, ns, `[{"id":"t","type":"tab"},{"id":"a","type":"inject","z":"t"},{"id":"b","type":"debug","z":"t"}]`, streams.FlowsChange{})            // 1
-		deployNodes(t, s, ns, `[{"id":"t","type":"tab"},{"id":"a","type":"inject","z":"t","name":"x"},{"id":"b","type":"debug","z":"t"}]`, streams.FlowsChange{}) // 2
-		if _, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)}); err != nil {                                                           // 3
+		deployNodes(t, s, ns, `[{"id":"t","type":"tab"},{"id":"a","type":"inject","z":"t"},{"id":"b","type":"debug","z":"t"}]`, domain.FlowsChange{}, "")            // 1
+		deployNodes(t, s, ns, `[{"id":"t","type":"tab"},{"id":"a","type":"inject","z":"t","name":"x"},{"id":"b","type":"debug","z":"t"}]`, domain.FlowsChange{}, "") // 2
+		if _, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)}); err != nil {                                                              // 3
 			t.Fatal(err)
 		}
-		deployNodes(t, s, ns, `[{"id":"t","type":"tab"},{"id":"a","type":"inject","z":"t","name":"x"}]`, streams.FlowsChange{})                                   // 4
-		deployNodes(t, s, ns, `[{"id":"t","type":"tab"},{"id":"a","type":"inject","z":"t","name":"x"},{"id":"b","type":"debug","z":"t"}]`, streams.FlowsChange{}) // 5
+		deployNodes(t, s, ns, `[{"id":"t","type":"tab"},{"id":"a","type":"inject","z":"t","name":"x"}]`, domain.FlowsChange{}, "")                                   // 4
+		deployNodes(t, s, ns, `[{"id":"t","type":"tab"},{"id":"a","type":"inject","z":"t","name":"x"},{"id":"b","type":"debug","z":"t"}]`, domain.FlowsChange{}, "") // 5
 		for id, want := range map[string][]domain.Revision{"t": {1}, "a": {2, 1}, "b": {5, 4, 1}} {
 			if got := nodeRevisions(t, s, ns, id); !slices.Equal(got, want) {
 				t.Errorf("node %s: got revisions %v, want %v", id, got, want)
@@ -66,8 +67,8 @@ func TestNodeIndex(t *testing.T) {
 	t.Run("NodeEventsAreEventsWithoutSummaries", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{CompressAbove: 10})
 		ctx := testCtx(t)
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab"}]`, streams.FlowsChange{})
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab","label":"x"}]`, streams.FlowsChange{FlowsChange: domain.FlowsChange{Cause: "rollback", Reason: "why", Target: 1}})
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab"}]`, domain.FlowsChange{}, "")
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab","label":"x"}]`, domain.FlowsChange{Cause: "rollback", Reason: "why", Target: 1}, "")
 		got, err := s.NodeEvents(ctx, ns, []domain.Revision{2, 1})
 		if err != nil || len(got) != 2 {
 			t.Fatalf("got %d events (%v), want 2", len(got), err)
@@ -91,9 +92,9 @@ func TestNodeIndex(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
 		doc := `[{"id":"a","type":"tab"}]`
-		deployNodes(t, s, ns, doc, streams.FlowsChange{IdempotencyKey: "dup"})
+		deployNodes(t, s, ns, doc, domain.FlowsChange{}, "dup")
 		// The same request again: the first result, nothing appended.
-		res, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: mustParse(t, []byte(doc))}, IdempotencyKey: "dup"})
+		res, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: mustParse(t, []byte(doc))}, "dup")
 		if err != nil || !res.Duplicate {
 			t.Fatalf("got %+v, %v, want a duplicate", res, err)
 		}
@@ -119,7 +120,7 @@ func TestNodeIndex(t *testing.T) {
 	t.Run("EveryKeySharesTheHashTag", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
-		deployNodes(t, s, ns, `[{"id":"a}{x","type":"tab"}]`, streams.FlowsChange{})
+		deployNodes(t, s, ns, `[{"id":"a}{x","type":"tab"}]`, domain.FlowsChange{}, "")
 		c := s.Client()
 		keys, err := c.Do(ctx, c.B().Keys().Pattern("*"+ns+"*").Build()).AsStrSlice()
 		if err != nil {
@@ -140,8 +141,8 @@ func TestNodeIndex(t *testing.T) {
 	t.Run("ResetFallsBackUntilRebuilt", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab"}]`, streams.FlowsChange{})
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab","label":"x"}]`, streams.FlowsChange{})
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab"}]`, domain.FlowsChange{}, "")
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab","label":"x"}]`, domain.FlowsChange{}, "")
 		if err := s.ResetNodeIndex(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +151,7 @@ func TestNodeIndex(t *testing.T) {
 		}
 		// An append after the reset indexes its own revision but must not
 		// make the index look complete.
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab","label":"y"}]`, streams.FlowsChange{})
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab","label":"y"}]`, domain.FlowsChange{}, "")
 		if _, ok, _ := s.NodeRevisions(ctx, ns, "a", 0, 10); ok {
 			t.Fatalf("after an append: got a complete index, want none until replay")
 		}
@@ -172,9 +173,9 @@ func TestNodeIndex(t *testing.T) {
 	t.Run("CheckNamesTheBadNode", func(t *testing.T) {
 		s, ns := mustStore(t, streams.Config{})
 		ctx := testCtx(t)
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab"}]`, streams.FlowsChange{})
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab","label":"x"}]`, streams.FlowsChange{})
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab","label":"y"}]`, streams.FlowsChange{})
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab"}]`, domain.FlowsChange{}, "")
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab","label":"x"}]`, domain.FlowsChange{}, "")
+		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab","label":"y"}]`, domain.FlowsChange{}, "")
 		want := map[string][]domain.Revision{"a": {1}, "b": {1, 2, 3}}
 		if key, problem, err := s.CheckNodeIndex(ctx, ns, want, 3); key != "" || err != nil {
 			t.Fatalf("got %q %q %v, want the index to match", key, problem, err)
@@ -232,7 +233,7 @@ func TestNodeIndexMemory(t *testing.T) {
 	const nodes = 2000
 	doc := domaintest.NewDoc(nodes)
 	cur := mustParse(t, doc.Bytes())
-	if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: cur}}); err != nil {
+	if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: cur}, ""); err != nil {
 		t.Fatal(err)
 	}
 	deploy := func(k int) {
@@ -242,7 +243,7 @@ func TestNodeIndexMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: next}}); err != nil {
+		if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: next}, ""); err != nil {
 			t.Fatal(err)
 		}
 		cur = next

@@ -24,7 +24,6 @@ type Store struct {
 
 	heads *headCache
 	known sync.Map // namespaces registered in namespacesKey by this process
-	turns sync.Map // namespace → its flows appends' turn (see AppendFlows)
 }
 
 // New returns a Store using client, which the caller owns and closes.

@@ -13,6 +13,7 @@ import (
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/streams/valkeytest"
+	"github.com/flowhist/flowhist/usecase"
 	"github.com/redis/rueidis"
 )
 
@@ -122,8 +123,9 @@ func keepDeploying(writers int, deploy func(w, i int) bool) (stop func(then ...f
 // with the same idempotency key (as the Node-RED module does) until it is
 // acknowledged or ctx ends.
 func deployUntilAcked(ctx context.Context, store *streams.Store, ns string, f *domain.Flows, key string) (streams.FlowsResult, error) {
+	app := usecase.New(store, nil, nil, usecase.Config{}, nil, usecase.Metrics{})
 	for {
-		res, err := store.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f}, IdempotencyKey: key})
+		res, err := app.Deploy(ctx, usecase.Deploy{Request: usecase.Request{Namespace: ns, IdempotencyKey: key}, Flows: f})
 		if domain.ErrorCode(err) != domain.EUNAVAILABLE || ctx.Err() != nil {
 			return res, err
 		}

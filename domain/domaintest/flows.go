@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"testing"
+
+	"github.com/flowhist/flowhist/domain"
 )
 
 // Doc is a Node-RED flows document being edited: tabs, and nodes of the
@@ -36,6 +39,16 @@ func (d *Doc) Touch(i int) {
 // Bytes returns the document as JSON.stringify would write it.
 func (d *Doc) Bytes() []byte {
 	return append(append([]byte{'['}, bytes.Join(d.nodes, []byte{','})...), ']')
+}
+
+// Flows returns the document parsed, failing tb if it does not parse.
+func (d *Doc) Flows(tb testing.TB) *domain.Flows {
+	tb.Helper()
+	f, err := domain.ParseFlows(d.Bytes())
+	if err != nil {
+		tb.Fatalf("ParseFlows: %v", err)
+	}
+	return f
 }
 
 // Node returns node i's bytes.

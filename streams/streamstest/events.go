@@ -23,10 +23,10 @@ func AppendMixed(tb testing.TB, ctx context.Context, s *streams.Store, ns string
 			doc.Touch((i * 11) % doc.Len())
 			var f *domain.Flows
 			if f, err = domain.ParseFlows(doc.Bytes()); err == nil {
-				_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Flows: f, Origin: domain.Origin{Actor: domain.Actor{User: "admin", Channel: domain.ChannelNodeRED}}}})
+				_, err = AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: f, Origin: domain.Origin{Actor: domain.Actor{User: "admin", Channel: domain.ChannelNodeRED}}}, "")
 			}
 		case 3:
-			_, err = s.AppendFlows(ctx, ns, streams.FlowsChange{FlowsChange: domain.FlowsChange{Type: domain.CredentialsSaved, Credentials: []byte(fmt.Sprintf(`{"$":"%032x"}`, i))}})
+			_, err = AppendFlows(ctx, s, ns, domain.FlowsChange{Type: domain.CredentialsSaved, Credentials: []byte(fmt.Sprintf(`{"$":"%032x"}`, i))}, "")
 		case 4:
 			err = AppendEvent(ctx, s, ns, domain.SettingsSaved, domain.AggregateSettings, domain.SettingsPayload{Settings: []byte(fmt.Sprintf(`{"_credentialSecret":"s3cr3t","n":%d}`, i))}, fmt.Sprintf(`{"_credentialSecret":"s3cr3t","n":%d}`, i))
 		case 5:
@@ -41,6 +41,22 @@ func AppendMixed(tb testing.TB, ctx context.Context, s *streams.Store, ns string
 			tb.Fatalf("append %d: %v", i, err)
 		}
 	}
+}
+
+// AppendFlows appends change c to ns's flows, built against the head this
+// process knows, with idempotency key key: one attempt, for a test that is
+// the namespace's only writer (usecase.App.Deploy is what takes turns and
+// retries a lost race).
+func AppendFlows(ctx context.Context, s *streams.Store, ns string, c domain.FlowsChange, key string) (streams.FlowsResult, error) {
+	base, err := s.FlowsHead(ctx, ns, false)
+	if err != nil {
+		return streams.FlowsResult{}, err
+	}
+	fe, err := domain.NewFlowsEvent(ns, base.Head(), c)
+	if err != nil {
+		return streams.FlowsResult{}, err
+	}
+	return s.AppendFlows(ctx, ns, base, fe, key)
 }
 
 // AppendEvent appends one event of type typ with payload to ns; doc, when

@@ -1,49 +1,12 @@
-package httpapi
+package feed
 
 import (
-	"context"
-	"sync"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
 	"go.uber.org/zap"
 )
-
-// The worker feed's tail: one blocked read of a namespace's log, shared by
-// every worker waiting on it.
-
-// feed wakes waiting workers when their namespace's log grows, with one
-// blocked Valkey read per namespace that has waiters (a "tail"), however
-// many workers wait: a woken waiter answers from the entries the tail saw,
-// and reads its own consumer group (without blocking) only when the tail
-// cannot tell. Appends made by this process wake waiters directly.
-type feed struct {
-	store   *streams.Store
-	log     *zap.Logger
-	metrics *metrics
-
-	ctx    context.Context // cancelled by close: ends every tail
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	tails map[string]*tail
-
-	groups sync.Map // "ns/worker" of worker groups this process created
-}
-
-// created reports whether this process created (or found) worker's group.
-func (f *feed) created(ns, worker string) bool {
-	_, ok := f.groups.Load(ns + "/" + worker)
-	return ok
-}
-
-// remember records that worker's group exists.
-func (f *feed) remember(ns, worker string) { f.groups.Store(ns+"/"+worker, true) }
-
-// forget drops what remember recorded: the group was destroyed.
-func (f *feed) forget(ns, worker string) { f.groups.Delete(ns + "/" + worker) }
 
 // tail is one namespace's wake-up channel, closed and replaced whenever the
 // log grows past last, and the recent entries it saw: a woken waiter that
@@ -67,16 +30,11 @@ const (
 	tailBackoff = time.Second
 )
 
-func newFeed(store *streams.Store, log *zap.Logger, m *metrics) *feed {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &feed{store: store, log: log, metrics: m, ctx: ctx, cancel: cancel, tails: map[string]*tail{}}
-}
-
 // subscribe returns a channel closed at ns's next new entry, the revision
 // the tail was at, and a function to call when the caller stops waiting.
 // Subscribe before reading the group, so that an entry appended between the
 // read and the wait is not missed.
-func (f *feed) subscribe(ns string) (<-chan struct{}, domain.Revision, func()) {
+func (f *Feed) subscribe(ns string) (<-chan struct{}, domain.Revision, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ctx.Err() != nil {
@@ -93,22 +51,22 @@ func (f *feed) subscribe(ns string) (<-chan struct{}, domain.Revision, func()) {
 		go f.run(ns, t)
 	}
 	t.waiters++
-	f.metrics.feedWaiters.Inc()
+	f.waiting(1)
 	return t.ch, t.last, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		t.waiters--
-		f.metrics.feedWaiters.Dec()
+		f.waiting(-1)
 		if t.waiters == 0 {
 			t.idleSince = time.Now()
 		}
 	}
 }
 
-// notify records new entries of ns and wakes its waiters. Entries at or
+// Notify records new entries of ns and wakes its waiters. Entries at or
 // below what the tail has are ignored; a gap (entries this process has not
 // seen) empties the recent list, so waiters fall back to their groups.
-func (f *feed) notify(ns string, entries ...streams.Entry) {
+func (f *Feed) Notify(ns string, entries ...streams.Entry) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.tails[ns]
@@ -137,12 +95,12 @@ func (f *feed) notify(ns string, entries ...streams.Entry) {
 
 // since coalesces what ns's tail saw after revision base, and reports
 // false when it cannot tell (it did not see all of it).
-func (f *feed) since(ns string, base domain.Revision) (FeedNews, bool) {
+func (f *Feed) since(ns string, base domain.Revision) (News, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.tails[ns]
 	if !ok || len(t.recent) == 0 || t.recent[0].Revision > base+1 || t.last <= base {
-		return FeedNews{}, false
+		return News{}, false
 	}
 	i := 0
 	for i < len(t.recent) && t.recent[i].Revision <= base {
@@ -153,7 +111,7 @@ func (f *feed) since(ns string, base domain.Revision) (FeedNews, bool) {
 
 // run is ns's tail: it blocks on the log and wakes waiters on every new
 // entry, until it has had no waiters for tailLinger or the feed is closed.
-func (f *feed) run(ns string, t *tail) {
+func (f *Feed) run(ns string, t *tail) {
 	defer f.wg.Done()
 	// Failures are logged when they start and when they end, not at
 	// every retry: the Valkey monitor reports the outage itself.
@@ -209,16 +167,14 @@ func (f *feed) run(ns string, t *tail) {
 		}
 		if len(entries) > 0 {
 			last = entries[len(entries)-1].Revision
-			f.notify(ns, entries...)
+			f.Notify(ns, entries...)
 		}
 	}
 }
 
-// close ends every tail and waits for them; waiting requests answer "no
-// news" at once.
-func (f *feed) close() {
-	f.mu.Lock() // no tail starts between the cancel and the wait
-	f.cancel()
-	f.mu.Unlock()
-	f.wg.Wait()
+// waiting counts n more waiters (n < 0: fewer).
+func (f *Feed) waiting(n float64) {
+	if f.metrics.Waiters != nil {
+		f.metrics.Waiters.Add(n)
+	}
 }

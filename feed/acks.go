@@ -1,4 +1,4 @@
-package httpapi
+package feed
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // trip, and a burst for about two, however large.
 type acker struct {
 	store   *streams.Store
-	metrics *metrics
+	written func()        // counts one acknowledgement written
 	timeout time.Duration // of one batch's write
 
 	kick   chan struct{} // the open batch has something (a token)
@@ -53,9 +53,9 @@ func newAckBatch() *ackBatch {
 }
 
 // newAcker returns an acker whose writer runs until close.
-func newAcker(store *streams.Store, m *metrics, timeout time.Duration) *acker {
+func newAcker(store *streams.Store, written func(), timeout time.Duration) *acker {
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &acker{store: store, metrics: m, timeout: timeout, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	a := &acker{store: store, written: written, timeout: timeout, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 	a.wg.Add(1)
 	go a.run()
 	return a
@@ -165,7 +165,7 @@ func (a *acker) write(b *ackBatch) {
 			for i, n := range counts {
 				got[part[i].Worker] = n
 				if n >= 0 {
-					a.metrics.feedAcks.Inc()
+					a.written()
 				}
 			}
 		}
@@ -182,4 +182,14 @@ func (a *acker) close() {
 	a.mu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+}
+
+// Ack acknowledges every entry of worker's group in ns at or below rev,
+// batched with other workers' acknowledgements, and returns how many
+// entries it acknowledged. If ctx ends first it returns, and the
+// acknowledgement is written all the same.
+//
+// Errors: ENOTFOUND (the worker has no group), EUNAVAILABLE, ECANCELED.
+func (f *Feed) Ack(ctx context.Context, ns, worker string, rev domain.Revision) (int, error) {
+	return f.acks.ack(ctx, ns, worker, rev)
 }
