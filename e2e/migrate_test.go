@@ -17,8 +17,8 @@ import (
 )
 
 // oldModule returns the path of the old node-red-storage-valkey 4.0.0
-// that .ci/install-deps.sh installs from ../shared/fixtures, or fails
-// saying what is missing.
+// that .ci/install-deps.sh installs into e2e/oldmodule, or fails in one line
+// naming the three ways to provide it (the script's install_oldmodule).
 func oldModule(tb testing.TB) string {
 	tb.Helper()
 	p := filepath.Join(repoRoot(), "e2e", "oldmodule", "node_modules", "node-red-storage-valkey")
@@ -26,8 +26,9 @@ func oldModule(tb testing.TB) string {
 	var pkg struct{ Version string }
 	json.Unmarshal(b, &pkg)
 	if err != nil || pkg.Version != "4.0.0" {
-		tb.Fatalf("the old module node-red-storage-valkey 4.0.0 is not installed in e2e/oldmodule (got version %q, %v): "+
-			"run `bash .ci/install-deps.sh oldmodule`, which needs ../shared/fixtures/node-red-storage-valkey-4.0.0.tgz beside the repository", pkg.Version, err)
+		tb.Fatalf("the old module node-red-storage-valkey 4.0.0 is not installed in e2e/oldmodule (got version %q): "+
+			"provide it by FLOWHIST_OLD_MODULE_TGZ=<its tarball>, ../shared/fixtures/node-red-storage-valkey-4.0.0.tgz beside the repository, "+
+			"or access to https://github.com/Siphion/node-red-storage-valkey (or FLOWHIST_OLD_MODULE_REPO=<a copy>), then run `bash .ci/install-deps.sh oldmodule`", pkg.Version)
 	}
 	return p
 }
