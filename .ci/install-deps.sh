@@ -212,7 +212,7 @@ OLDMODULE_REPO=${FLOWHIST_OLD_MODULE_REPO:-https://github.com/Siphion/node-red-s
 OLDMODULE_COMMIT=7e89a79a1b6a38cae016919f36d90fcb0af08f3c
 # OLDMODULE_DIGEST is tgz_digest of the tarball: the sha256 of its files'
 # sorted sha256 lines, so it holds whatever npm version packed them.
-OLDMODULE_DIGEST=2afce91bc44a1f26bb986c2d287a5b62e85ffe5fdb43a073c96921139c524231
+OLDMODULE_DIGEST=5572e0a40600334fd5dd10ba1d00b9700a2bc8ee7d898883c0b9c53204749a5e
 OLDMODULE_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/flowhist
 
 # tgz_digest prints the digest of the files in tarball $1 (names and
