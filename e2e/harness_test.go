@@ -315,18 +315,12 @@ type nrConfig struct {
 	reload           string // flowhist.reload; "" is the module's default
 }
 
+// startNodeRED starts a Node-RED on the module (node-red/) as c says.
 func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 	tb.Helper()
-	node, red := nodeRED(tb, c.red)
-	port := freePort(tb)
 	name := c.role
 	if c.workerID != "" {
 		name = c.workerID
-	}
-	name = fmt.Sprintf("nodered-%s-%d", name, port)
-	userDir := filepath.Join(dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		tb.Fatal(err)
 	}
 	fo := map[string]any{
 		"url": c.flowhistURL, "token": c.token, "namespace": c.namespace, "role": c.role, "workerId": c.workerID,
@@ -339,39 +333,9 @@ func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 	if len(c.flowhistURLs) > 0 {
 		fo["url"] = c.flowhistURLs
 	}
-	opts, _ := json.Marshal(fo)
-	// Node-RED installs palette modules with npm in its userDir, which
-	// must be its own npm project.
-	if err := os.WriteFile(filepath.Join(userDir, "package.json"), []byte(`{"name":"node-red-project","private":true,"dependencies":{}}`), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	admin := fmt.Sprintf(`adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },`, editorUser, editorHash)
-	if c.role == "worker" {
-		admin = `httpAdminRoot: false,`
-	}
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  credentialSecret: %q,
-  storageModule: require(%q),
-  flowhist: %s,
-  %s
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, c.credentialSecret, filepath.Join(repoRoot(), "node-red"), opts, admin)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: c.role, workerID: c.workerID}
-	var env []string
-	if c.red.nodeDir != "" {
-		env = append(env, "PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	}
-	n.proc = startProc(tb, name, dir, env, node, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(tb)
+	s := redSettings{secret: c.credentialSecret, storage: filepath.Join(repoRoot(), "node-red"), optionsKey: "flowhist", options: fo, worker: c.role == "worker"}
+	n := launchRed(tb, dir, "nodered-"+name, s, redLaunch{red: c.red, npmProject: true})
+	n.role, n.workerID = c.role, c.workerID
 	return n
 }
 

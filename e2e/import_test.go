@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,35 +19,8 @@ import (
 // generates one and keeps it in .config.runtime.json).
 func startPlainNodeRED(tb testing.TB, dir, secret string) *nodeRed {
 	tb.Helper()
-	nodeBin, red := nodeRED(tb, nodeRED4)
-	port := freePort(tb)
-	name := fmt.Sprintf("plain-%d", port)
-	userDir := filepath.Join(dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	secretLine := ""
-	if secret != "" {
-		secretLine = fmt.Sprintf("credentialSecret: %q,", secret)
-	}
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  flowFile: "flows.json",
-  %s
-  adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, secretLine, editorUser, editorHash)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "plain"}
-	n.proc = startProc(tb, name, dir, nil, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(tb)
+	n := launchRed(tb, dir, "plain", redSettings{secret: secret}, redLaunch{red: nodeRED4})
+	n.role = "plain"
 	return n
 }
 

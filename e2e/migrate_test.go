@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,40 +43,17 @@ type oldConfig struct {
 // configured as its README says (role, host, port; compression on).
 func startOldNodeRED(tb testing.TB, dir string, c oldConfig) *nodeRed {
 	tb.Helper()
-	nodeBin, red := nodeRED(tb, nodeRED4)
-	mod := oldModule(tb)
-	port := freePort(tb)
-	name := fmt.Sprintf("old-%s-%d", c.role, port)
-	userDir := filepath.Join(dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
 	host, vport, _ := strings.Cut(c.valkeyAddr, ":")
-	admin := fmt.Sprintf(`adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },`, editorUser, editorHash)
-	if c.role == "worker" {
-		admin = `httpAdminRoot: false,`
+	port, err := strconv.Atoi(vport)
+	if err != nil {
+		tb.Fatalf("valkey address %q: %v", c.valkeyAddr, err)
 	}
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  credentialSecret: %q,
-  storageModule: require(%q),
-  valkey: { role: %q, host: %q, port: %s, enableCompression: true, syncPackages: false },
-  %s
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, c.secret, mod, c.role, host, vport, admin)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: c.role}
+	s := redSettings{secret: c.secret, storage: oldModule(tb), optionsKey: "valkey", worker: c.role == "worker",
+		options: map[string]any{"role": c.role, "host": host, "port": port, "enableCompression": true, "syncPackages": false}}
 	// The old module finds Node-RED's own file storage through NODE_PATH.
 	env := []string{"NODE_PATH=" + filepath.Join(repoRoot(), "e2e", "nodered", "node_modules")}
-	n.proc = startProc(tb, name, dir, env, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(tb)
+	n := launchRed(tb, dir, "old-"+c.role, s, redLaunch{red: nodeRED4, env: env})
+	n.role = c.role
 	return n
 }
 

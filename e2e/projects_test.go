@@ -19,30 +19,6 @@ func startProjectsAdmin(tb testing.TB, c *cluster) *nodeRed {
 	if _, err := exec.LookPath("git"); err != nil {
 		tb.Fatalf("git not found in PATH: Node-RED Projects need it: run `bash .ci/install-deps.sh git` or `apt-get install git`")
 	}
-	nodeBin, red := nodeRED(tb, nodeRED4)
-	port := freePort(tb)
-	name := fmt.Sprintf("nodered-projects-admin-%d", port)
-	userDir := filepath.Join(c.dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	opts, _ := json.Marshal(map[string]any{"url": c.fh.URL, "token": c.tokens["deploy-admin"], "namespace": c.ns, "role": "admin"})
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  credentialSecret: %q,
-  storageModule: require(%q),
-  flowhist: %s,
-  adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: true } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, c.secret, filepath.Join(repoRoot(), "node-red"), opts, editorUser, editorHash)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		tb.Fatal(err)
-	}
 	home := filepath.Join(c.dir, "home")
 	os.MkdirAll(home, 0o755)
 	env := []string{"HOME=" + home, "GIT_CONFIG_NOSYSTEM=1",
@@ -55,9 +31,10 @@ func startProjectsAdmin(tb testing.TB, c *cluster) *nodeRed {
 	gitCfg = exec.Command("git", "config", "--global", "user.email", "alice@example.com")
 	gitCfg.Env = append(os.Environ(), env...)
 	gitCfg.Run()
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "admin"}
-	n.proc = startProc(tb, name, c.dir, env, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(tb)
+	s := redSettings{secret: c.secret, storage: filepath.Join(repoRoot(), "node-red"), optionsKey: "flowhist", projects: true,
+		options: map[string]any{"url": c.fh.URL, "token": c.tokens["deploy-admin"], "namespace": c.ns, "role": "admin"}}
+	n := launchRed(tb, c.dir, "nodered-projects-admin", s, redLaunch{red: nodeRED4, env: env})
+	n.role = "admin"
 	return n
 }
 
