@@ -102,16 +102,9 @@ func TestImportFromExport(t *testing.T) {
 	ns := "copy-" + randomHex(4)
 	put := func(path, body string) {
 		t.Helper()
-		req, _ := http.NewRequest("PUT", fh1.URL+"/v1/namespaces/"+ns+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tokens["admin-cli"])
-		req.Header.Set("Flowhist-User", "alice")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("PUT %s: %d", path, resp.StatusCode)
+		a := callFlowhist(client, fh1.URL, tokens["admin-cli"], http.MethodPut, ns, path, []byte(body), http.Header{"Flowhist-User": {"alice"}})
+		if a.status != 200 {
+			t.Fatalf("PUT %s: got %s, want 200", path, a)
 		}
 	}
 	for _, v := range []string{"c1", "c2", "c3"} {
@@ -132,12 +125,11 @@ func TestImportFromExport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("import --from-export: got exit %d:\n%s", code, out)
 	}
-	h := http.Header{"Authorization": {"Bearer " + tokens["admin-cli"]}}
 	for _, p := range []string{"/flows", "/credentials", "/settings", "/library/functions?path=team/a.js"} {
-		c1, b1 := get(fh1.URL+"/v1/namespaces/"+ns+p, h)
-		c2, b2 := get(fh2.URL+"/v1/namespaces/"+ns+p, h)
-		if c1 != 200 || c2 != 200 || !bytes.Equal([]byte(b1), []byte(b2)) {
-			t.Errorf("GET %s: got %d %s on the copy, want %d %s as on the source", p, c2, b2, c1, b1)
+		a1 := callFlowhist(client, fh1.URL, tokens["admin-cli"], http.MethodGet, ns, p, nil, nil)
+		a2 := callFlowhist(client, fh2.URL, tokens["admin-cli"], http.MethodGet, ns, p, nil, nil)
+		if a1.status != 200 || a2.status != 200 || !bytes.Equal(a1.body, a2.body) {
+			t.Errorf("GET %s: got %s on the copy, want 200 and the source's %s", p, a2, a1)
 		}
 	}
 	code, out = runFlowhist(t, nil, "verify", "-n", ns, "--valkey-addr", vk2.Addr)

@@ -371,23 +371,18 @@ func (l *listenerSet) duplexConn(worker string) {
 	}
 }
 
-// hear reads a streamed feed answer's news lines: the time each was heard
-// goes to wakes, then ack acknowledges its revision.
+// hear reads a streamed feed answer's news lines (readNews): the time each
+// was heard goes to wakes, then ack acknowledges its revision.
 func (l *listenerSet) hear(body io.Reader, ack func(rev int) error) {
-	lines := bufio.NewScanner(body)
-	for lines.Scan() {
-		now := time.Now()
-		var news struct{ Revision int }
-		if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
-			l.fail(err)
-		}
-		l.wakes <- now
-		if err := ack(news.Revision); err != nil {
-			l.fail(fmt.Errorf("ack: %v", err))
+	err := readNews(body, func(rev uint64, at time.Time) error {
+		l.wakes <- at
+		if err := ack(int(rev)); err != nil {
+			return fmt.Errorf("ack: %v", err)
 		}
 		l.acked <- struct{}{}
-	}
-	if err := lines.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		l.fail(err)
 	}
 }

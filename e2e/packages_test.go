@@ -1,9 +1,7 @@
 package e2e_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,25 +35,17 @@ func randomFlows(version string) []map[string]any {
 // version v2), within installWithin.
 func (n *nodeRed) adminAPI(tb testing.TB, token, method, path string, body any) (int, string) {
 	tb.Helper()
-	var rd io.Reader
+	var b []byte
+	h := http.Header{"Authorization": {"Bearer " + token}, "Node-Red-Api-Version": {"v2"}}
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		b, _ = json.Marshal(body)
+		h.Set("Content-Type", "application/json")
 	}
-	req, _ := http.NewRequest(method, n.URL+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Node-RED-API-Version", "v2")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	a := send(&http.Client{Timeout: installWithin}, method, n.URL+path, b, h)
+	if a.err != nil {
+		tb.Fatalf("%s %s on %s: %v", method, path, n.name, a.err)
 	}
-	c := &http.Client{Timeout: installWithin}
-	resp, err := c.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s on %s: %v", method, path, n.name, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return a.status, string(a.body)
 }
 
 // installedVersion is the version of module in n's userDir, "" if absent.
@@ -198,17 +188,7 @@ func testPackages(t *testing.T, red redRuntime) {
 		// A version npm cannot install, recorded as the admin's registry
 		// (through flowhist's API: the admin's palette refuses it).
 		settings := `{"nodes":{"` + randomModule + `":{"name":"` + randomModule + `","version":"99.0.0","local":false,"user":true,"nodes":{}}}}`
-		req, _ := http.NewRequest("PUT", c.fh.URL+"/v1/namespaces/"+c.ns+"/settings", strings.NewReader(settings))
-		req.Header.Set("Authorization", "Bearer "+c.tokens["admin-cli"])
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("PUT settings: got %d, want 200", resp.StatusCode)
-		}
+		flowhistJSON(t, c.fh.URL, c.tokens["admin-cli"], http.MethodPut, c.ns, "/settings", []byte(settings), nil)
 		waitFor(t, installWithin, "every worker reports the failed install", func() (bool, string) {
 			states := c.packageStates(t)
 			for _, w := range c.workers {

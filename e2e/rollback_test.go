@@ -39,16 +39,10 @@ func TestRollback(t *testing.T) {
 // namespaceRevision reads flowhist's current namespace revision.
 func (c *cluster) namespaceRevision(t *testing.T) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", c.fh.URL+"/v1/namespaces/"+c.ns+"/flows", nil)
-	req.Header.Set("Authorization", "Bearer "+c.tokens["admin-cli"])
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	rev := resp.Header.Get("Flowhist-Revision")
-	if rev == "" || resp.StatusCode != 200 {
-		t.Fatalf("GET flows: %d, no Flowhist-Revision", resp.StatusCode)
+	a := flowhistJSON(t, c.fh.URL, c.tokens["admin-cli"], http.MethodGet, c.ns, "/flows", nil, nil)
+	rev := a.header.Get("Flowhist-Revision")
+	if rev == "" {
+		t.Fatalf("GET flows: got %s with no Flowhist-Revision", a)
 	}
 	return rev
 }

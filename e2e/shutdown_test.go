@@ -25,15 +25,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		req, _ := http.NewRequest("GET", fh.URL+"/v1/namespaces/e2e/feed?worker=w1&after=0&wait=50s", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		resp.Body.Close()
-		done <- result{code: resp.StatusCode}
+		a := callFlowhist(&http.Client{Timeout: time.Minute}, fh.URL, token, http.MethodGet, "e2e", "/feed?worker=w1&after=0&wait=50s", nil, nil)
+		done <- result{code: a.status, err: a.err}
 	}()
 	waitFor(t, 10*time.Second, "the feed request waiting", func() (bool, string) {
 		_, body := get(fh.URL+"/metrics", nil)

@@ -1,0 +1,235 @@
+package e2e_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The tests' one feed client: feedWorker follows a namespace's feed as the
+// Node-RED module does, through readFeed, one streamed feed request;
+// readNews is the reader of a streamed answer's news lines that the
+// benchmarks' listeners share.
+
+// feedWorker follows a namespace's feed as the Node-RED module does:
+// streamed feed requests (stream=1) one after another, each line's
+// revision acknowledged (POST …/feed/ack) once it has it, asking from the
+// revision it acknowledged; when a request fails it moves to the next URL
+// (round robin), and once every URL failed in a row it backs off (20 ms,
+// doubling up to 500 ms). It records what it heard, when each stream
+// answered, and each failure, for the tests to wait on with waitFor.
+type feedWorker struct {
+	id, ns, token string
+	urls          []string
+	wait          time.Duration // each feed request's wait
+	stream, acks  *http.Client
+
+	mu       sync.Mutex
+	acked    uint64
+	heard    []heard   // every line, in order
+	connects []connect // every stream that answered 200
+	failures []string  // every failed request, in order
+}
+
+type heard struct {
+	rev uint64
+	at  time.Time
+}
+
+type connect struct {
+	url string
+	at  time.Time
+}
+
+// feedWait is a feedWorker's feed requests' wait unless a test sets
+// another.
+const feedWait = 30 * time.Second
+
+// startFeedWorker starts worker id on namespace ns with token, its group
+// (if new) from revision after, following the flowhists at urls (the first
+// first), each request waiting up to wait (0: feedWait). It stops when the
+// test ends.
+func startFeedWorker(tb testing.TB, id, ns, token string, after uint64, wait time.Duration, urls ...string) *feedWorker {
+	tb.Helper()
+	if wait == 0 {
+		wait = feedWait
+	}
+	w := &feedWorker{
+		id: id, ns: ns, token: token, urls: urls, wait: wait, acked: after,
+		// A request that hangs (an outage) fails a while after its wait
+		// would have ended; an acknowledgement is quick or failed.
+		stream: &http.Client{Timeout: wait + 15*time.Second},
+		acks:   &http.Client{Timeout: 10 * time.Second},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+func (w *feedWorker) run(ctx context.Context) {
+	backoff := 20 * time.Millisecond
+	failures := 0
+	for i := 0; ctx.Err() == nil; {
+		if failures >= len(w.urls) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 500*time.Millisecond)
+		}
+		u := w.urls[i%len(w.urls)]
+		if err := w.follow(ctx, u); err != nil {
+			if ctx.Err() == nil {
+				w.mu.Lock()
+				w.failures = append(w.failures, err.Error())
+				w.mu.Unlock()
+			}
+			failures++
+			i++
+			continue
+		}
+		failures, backoff = 0, 20*time.Millisecond
+	}
+}
+
+// follow reads one streamed feed answer from u to its end.
+func (w *feedWorker) follow(ctx context.Context, u string) error {
+	w.mu.Lock()
+	after := w.acked
+	w.mu.Unlock()
+	opened := func() {
+		w.mu.Lock()
+		w.connects = append(w.connects, connect{u, time.Now()})
+		w.mu.Unlock()
+	}
+	return readFeed(ctx, w.stream, u, w.ns, w.id, w.token, after, w.wait, opened, func(rev uint64) error {
+		now := time.Now()
+		w.mu.Lock()
+		w.heard = append(w.heard, heard{rev, now})
+		w.mu.Unlock()
+		ack := fmt.Appendf(nil, `{"worker":%q,"revision":%d}`, w.id, rev)
+		if a := callFlowhist(w.acks, u, w.token, http.MethodPost, w.ns, "/feed/ack", ack, nil); a.status != http.StatusOK {
+			return fmt.Errorf("POST feed/ack: %s", a)
+		}
+		w.mu.Lock()
+		w.acked = max(w.acked, rev)
+		w.mu.Unlock()
+		return nil
+	})
+}
+
+// heardAt is when w first heard of rev or later.
+func (w *feedWorker) heardAt(rev uint64) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, h := range w.heard {
+		if h.rev >= rev {
+			return h.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// connectedTo is when w's first stream from u after since answered.
+func (w *feedWorker) connectedTo(u string, since time.Time) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.connects {
+		if c.url == u && c.at.After(since) {
+			return c.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// ackedAt reports whether w acknowledged rev or later.
+func (w *feedWorker) ackedAt(rev uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.acked >= rev
+}
+
+// failed is how many of w's requests failed.
+func (w *feedWorker) failed() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.failures)
+}
+
+// String is w's state, for failure messages.
+func (w *feedWorker) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last := "none"
+	if n := len(w.failures); n > 0 {
+		last = w.failures[n-1]
+	}
+	return fmt.Sprintf("worker %s: heard %v, acked %d, connects %v, %d failed requests, the last: %s", w.id, w.heard, w.acked, w.connects, len(w.failures), last)
+}
+
+// heardWithin waits until w heard of rev and returns how long after at
+// (a deploy's sending) that was; 0 if before.
+func (w *feedWorker) heardWithin(tb testing.TB, rev uint64, at time.Time, within time.Duration) time.Duration {
+	tb.Helper()
+	waitFor(tb, within, fmt.Sprintf("worker %s told of revision %d", w.id, rev), func() (bool, string) {
+		_, ok := w.heardAt(rev)
+		return ok, w.String()
+	})
+	t, _ := w.heardAt(rev)
+	return max(t.Sub(at), 0)
+}
+
+// readFeed makes one streamed feed request for worker (GET …/feed?stream=1
+// from revision after, waiting up to wait) and calls onNews with each news
+// line's revision, in order, until the answer ends; opened, if not nil, is
+// called when the answer starts. A wait that ended with nothing (204) is
+// not an error.
+func readFeed(ctx context.Context, hc *http.Client, base, ns, worker, token string, after uint64, wait time.Duration, opened func(), onNews func(rev uint64) error) error {
+	u := fmt.Sprintf("%s/v1/namespaces/%s/feed?worker=%s&after=%d&wait=%s&stream=1", base, ns, worker, after, wait)
+	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET feed: %d %s", resp.StatusCode, b)
+	}
+	if opened != nil {
+		opened()
+	}
+	return readNews(resp.Body, func(rev uint64, _ time.Time) error { return onNews(rev) })
+}
+
+// readNews reads a streamed feed answer's news lines and calls onNews with
+// each one's revision and when it was read, until the answer ends.
+func readNews(body io.Reader, onNews func(rev uint64, at time.Time) error) error {
+	sc := bufio.NewScanner(body)
+	for sc.Scan() {
+		at := time.Now()
+		var n struct {
+			Revision uint64 `json:"revision"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
+			return fmt.Errorf("GET feed: line %q: %v", sc.Text(), err)
+		}
+		if err := onNews(n.Revision, at); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
