@@ -8,56 +8,24 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/flowhist/flowhist/client/clienttest"
 	"github.com/flowhist/flowhist/httpapi"
-	"github.com/flowhist/flowhist/projector"
-	"github.com/flowhist/flowhist/streams"
-	"github.com/flowhist/flowhist/streams/valkeytest"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/rueidis"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // testServer is a real flowhist HTTP API over the shared valkey-server.
-type testServer struct {
-	*httptest.Server
-	addr   string // valkey-server's
-	client rueidis.Client
-	store  *streams.Store
-	proj   *projector.Projector
-}
+type testServer struct{ *clienttest.Server }
 
 func mustServer(t *testing.T, cfg httpapi.Config) *testServer {
 	t.Helper()
-	addr := valkeytest.Shared(t)
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	store, err := streams.New(client, streams.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proj, err := projector.New(store, projector.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := httpapi.New(store, proj, cfg, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(api.Close)
-	return &testServer{Server: srv, addr: addr, client: client, store: store, proj: proj}
+	return &testServer{clienttest.Start(t, cfg)}
 }
 
 func randomNS(t *testing.T) string {

@@ -4,18 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/flowhist/flowhist/client/clienttest"
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
-	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/valkeytest"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestCluster runs flowhist on a real Valkey Cluster (three primaries, a
@@ -29,20 +27,9 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
-	store, err := streams.New(client, streams.Config{Durability: streams.Durability{Replicas: 1, Timeout: time.Second, Required: true}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proj, _ := projector.New(store, projector.Config{}, nil)
-	api, err := httpapi.New(store, proj, httpapi.Config{AuthDisabled: true}, nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.Handler())
-	defer srv.Close()
-	defer api.Close()
-	s := &testServer{Server: srv, client: client, store: store, proj: proj}
+	t.Cleanup(client.Close)
+	s := &testServer{clienttest.StartOn(t, client, streams.Config{Durability: streams.Durability{Replicas: 1, Timeout: time.Second, Required: true}}, httpapi.Config{AuthDisabled: true})}
+	store, proj := s.Store, s.Projector
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 
+	"github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -40,21 +40,17 @@ function's source. Changes of a node's place on the canvas only are marked
 			if err != nil {
 				return err
 			}
-			q := url.Values{"from": {from.String()}, "to": {to.String()}}
+			q := client.DiffQuery{From: from, To: to, NoPositions: !positions}
 			if from > to {
 				// "diff 12 3": what going back from 12 to 3 changes.
-				q = url.Values{"from": {to.String()}, "to": {from.String()}, "reverse": {"1"}}
+				q.From, q.To, q.Reverse = to, from, true
 			}
-			if !positions {
-				q.Set("positions", "false")
-			}
-			var d httpapi.Diff
-			data, err := c.get(cmd.Context(), "/diff", q, &d)
+			d, err := c.Diff(cmd.Context(), q)
 			if err != nil {
 				return err
 			}
 			if jsonFlag(cmd) {
-				return printJSON(m.Stdout, data)
+				return printAnswer(m.Stdout, d)
 			}
 			printDiff(m.Stdout, d, colorsFor(m.Stdout))
 			return nil

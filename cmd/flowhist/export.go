@@ -70,10 +70,11 @@ Exactly one of -o, --dir and --history is required.
 			if err != nil {
 				return err
 			}
-			doc, err := c.get(cmd.Context(), "/revisions/"+rev.String()+"/flows", nil, nil)
+			d, err := c.RevisionFlows(cmd.Context(), rev)
 			if err != nil {
 				return err
 			}
+			doc := []byte(d.Body)
 			report := map[string]any{"revision": rev}
 			if output != "" {
 				if output == "-" {

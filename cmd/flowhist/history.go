@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
+	"github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -40,54 +40,30 @@ flows, credentials, settings, library, packages, project, rollback),
 			if err != nil {
 				return err
 			}
-			params, err := limitQuery(limit)
-			if err != nil {
+			if err := checkLimit(limit); err != nil {
 				return err
 			}
-			for k, p := range q {
-				if *p != "" {
-					params.Set(k, *p)
-				}
-			}
-			var entries []httpapi.HistoryEntry
-			var raws []json.RawMessage
-			next := cursor
+			hq := client.HistoryQuery{Page: client.Page{Limit: limit, Cursor: cursor}, Kind: *q["kind"], Actor: *q["actor"], Since: *q["since"], Until: *q["until"], Node: *q["node"]}
+			entries := []httpapi.HistoryEntry{}
+			var next string
 			for {
-				if next != "" {
-					params.Set("cursor", next)
-				}
-				var page httpapi.History
-				data, err := c.get(cmd.Context(), "/history", params, &page)
+				page, err := c.History(cmd.Context(), hq)
 				if err != nil {
 					return err
 				}
-				if !all {
-					if jsonFlag(cmd) {
-						return printJSON(m.Stdout, data)
-					}
-					entries, next = page.Entries, page.NextCursor
-					break
+				if !all && jsonFlag(cmd) {
+					return printAnswer(m.Stdout, page)
 				}
-				var raw struct {
-					Entries []json.RawMessage `json:"entries"`
-				}
-				if err := json.Unmarshal(data, &raw); err != nil {
-					return err
-				}
-				entries, raws = append(entries, page.Entries...), append(raws, raw.Entries...)
-				if next = page.NextCursor; next == "" {
+				entries, next = append(entries, page.Entries...), page.NextCursor
+				if hq.Cursor = next; !all || next == "" {
 					break
 				}
 			}
 			if jsonFlag(cmd) {
-				if raws == nil {
-					raws = []json.RawMessage{}
-				}
-				data, _ := json.Marshal(map[string]any{"entries": raws})
-				return printJSON(m.Stdout, data)
+				return printAnswer(m.Stdout, httpapi.History{Entries: entries})
 			}
 			if len(entries) == 0 {
-				fmt.Fprintf(m.Stdout, "no history in namespace %s matches\n", c.ns)
+				fmt.Fprintf(m.Stdout, "no history in namespace %s matches\n", c.Namespace())
 				return nil
 			}
 			if err := printHistory(m, entries); err != nil {

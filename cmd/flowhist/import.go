@@ -13,7 +13,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -34,6 +36,11 @@ type importItem struct {
 	// source revision): part of its identity, so that two equal deploys
 	// at different revisions of a bundle are two items.
 	origin string
+}
+
+// send appends the item through c.
+func (it importItem) send(ctx context.Context, c *client.Client, w client.Write) (httpapi.Saved, error) {
+	return c.Save(ctx, client.Request{Method: it.method, Path: it.path, Query: it.query, Body: it.body, Write: w})
 }
 
 // hash identifies an item by its content and origin, whatever the source's
@@ -66,6 +73,22 @@ func (s *importSource) correlationID(it importItem) string {
 		cid = strings.ToValidUTF8(cid[:domain.MaxCorrelationID], "")
 	}
 	return cid
+}
+
+// importReport is what import --json prints.
+type importReport struct {
+	AlreadyImported int             `json:"alreadyImported"`
+	DryRun          bool            `json:"dryRun"`
+	FirstRevision   domain.Revision `json:"firstRevision,omitempty"`
+	// Imported is how many items this run appended; absent in a dry run.
+	Imported     *int            `json:"imported,omitempty"`
+	Items        int             `json:"items"`
+	LastRevision domain.Revision `json:"lastRevision,omitempty"`
+	Namespace    string          `json:"namespace"`
+	Notes        []string        `json:"notes"`
+	Revision     domain.Revision `json:"revision"`
+	Source       string          `json:"source"`
+	ToImport     []string        `json:"toImport"`
 }
 
 type importOptions struct {
@@ -195,58 +218,47 @@ func (m *Main) runImport(cmd *cobra.Command, v *viper.Viper, o importOptions) er
 		delete(done, it.hash())
 	}
 	resumed := ours > 0 && domain.Revision(ours) == nsRev
-	report := map[string]any{
-		"namespace": c.ns, "source": src.desc, "revision": nsRev, "items": len(src.items),
-		"alreadyImported": len(src.items) - len(todo), "notes": src.notes, "dryRun": o.dryRun,
+	report := importReport{
+		Namespace: c.Namespace(), Source: src.desc, Revision: nsRev, Items: len(src.items),
+		AlreadyImported: len(src.items) - len(todo), Notes: src.notes, DryRun: o.dryRun,
+		ToImport: make([]string, len(todo)),
 	}
-	whats := make([]string, len(todo))
 	for i, it := range todo {
-		whats[i] = it.what
+		report.ToImport[i] = it.what
 	}
-	report["toImport"] = whats
 	if o.dryRun {
 		if jsonFlag(cmd) {
-			data, _ := json.Marshal(report)
-			return printJSON(m.Stdout, data)
+			return printAnswer(m.Stdout, report)
 		}
 		fmt.Fprintf(m.Stdout, "dry run: %d of %d items from %s would be imported into %s (now at revision %d); nothing appended\n",
-			len(todo), len(src.items), src.desc, c.ns, nsRev)
+			len(todo), len(src.items), src.desc, c.Namespace(), nsRev)
 		printItems(m.Stdout, todo, src.notes)
 		return nil
 	}
 	if len(todo) == 0 {
 		if jsonFlag(cmd) {
-			report["imported"] = 0
-			data, _ := json.Marshal(report)
-			return printJSON(m.Stdout, data)
+			report.Imported = new(int)
+			return printAnswer(m.Stdout, report)
 		}
-		fmt.Fprintf(m.Stdout, "nothing to import: all %d items from %s are already in %s\n", len(src.items), src.desc, c.ns)
+		fmt.Fprintf(m.Stdout, "nothing to import: all %d items from %s are already in %s\n", len(src.items), src.desc, c.Namespace())
 		return nil
 	}
 	switch {
 	case cmd.Flags().Changed("if-match") && domain.Revision(o.ifMatch) != nsRev:
-		return domain.Errorf(domain.ECONFLICT, "namespace %s is at revision %d, not %d (--if-match): nothing imported", c.ns, nsRev, o.ifMatch)
+		return domain.Errorf(domain.ECONFLICT, "namespace %s is at revision %d, not %d (--if-match): nothing imported", c.Namespace(), nsRev, o.ifMatch)
 	case !cmd.Flags().Changed("if-match") && nsRev > 0 && !resumed:
-		return domain.Errorf(domain.ECONFLICT, "namespace %s is not empty (revision %d): import onto it with --if-match %d, or into a new namespace; nothing imported", c.ns, nsRev, nsRev)
+		return domain.Errorf(domain.ECONFLICT, "namespace %s is not empty (revision %d): import onto it with --if-match %d, or into a new namespace; nothing imported", c.Namespace(), nsRev, nsRev)
 	}
 	bar := newImportProgress(m.Stderr, len(todo))
 	var first, last domain.Revision
 	for i, it := range todo {
-		header := http.Header{
-			"Flowhist-User":           {importUser},
-			"Flowhist-Correlation-Id": {src.correlationID(it)},
-			"Idempotency-Key":         {"import-" + it.hash()},
-		}
-		data, err := c.do(ctx, it.method, c.nsPath(it.path, it.query), it.body, header)
+		w := client.Write{User: importUser, CorrelationID: src.correlationID(it), IdempotencyKey: "import-" + it.hash()}
+		res, err := it.send(ctx, c, w)
 		if err != nil {
 			bar.done()
 			return domain.Errorf(domain.ErrorCode(err), "importing %s (item %d of %d): %s; %d items were imported before it: run the same import again to finish",
 				it.what, i+1, len(todo), errMessage(err), i)
 		}
-		var res struct {
-			Revision domain.Revision `json:"revision"`
-		}
-		json.Unmarshal(data, &res)
 		if first == 0 {
 			first = res.Revision
 		}
@@ -255,11 +267,11 @@ func (m *Main) runImport(cmd *cobra.Command, v *viper.Viper, o importOptions) er
 	}
 	bar.done()
 	if jsonFlag(cmd) {
-		report["imported"], report["firstRevision"], report["lastRevision"] = len(todo), first, last
-		data, _ := json.Marshal(report)
-		return printJSON(m.Stdout, data)
+		imported := len(todo)
+		report.Imported, report.FirstRevision, report.LastRevision = &imported, first, last
+		return printAnswer(m.Stdout, report)
 	}
-	fmt.Fprintf(m.Stdout, "imported %d items from %s into %s as revisions %d–%d\n", len(todo), src.desc, c.ns, first, last)
+	fmt.Fprintf(m.Stdout, "imported %d items from %s into %s as revisions %d–%d\n", len(todo), src.desc, c.Namespace(), first, last)
 	for _, n := range src.notes {
 		fmt.Fprintf(m.Stdout, "  note: %s\n", n)
 	}
@@ -286,16 +298,9 @@ func printItems(w io.Writer, items []importItem, notes []string) {
 // earlier imports appended (from the correlation ids of the events by the
 // user "import"), with how many events each has (a settings save may
 // append packages.changed too).
-func importState(ctx context.Context, c *client) (domain.Revision, map[string]int, error) {
-	type page struct {
-		Entries []struct {
-			Revision      domain.Revision `json:"revision"`
-			CorrelationID string          `json:"correlationId"`
-		} `json:"entries"`
-		NextCursor string `json:"nextCursor"`
-	}
-	var head page
-	if _, err := c.get(ctx, "/history", url.Values{"limit": {"1"}}, &head); err != nil {
+func importState(ctx context.Context, c *client.Client) (domain.Revision, map[string]int, error) {
+	head, err := c.History(ctx, client.HistoryQuery{Page: client.Page{Limit: 1}})
+	if err != nil {
 		return 0, nil, err
 	}
 	var rev domain.Revision
@@ -303,10 +308,10 @@ func importState(ctx context.Context, c *client) (domain.Revision, map[string]in
 		rev = head.Entries[0].Revision
 	}
 	done := map[string]int{}
-	q := url.Values{"actor": {importUser}, "limit": {"500"}}
+	q := client.HistoryQuery{Page: client.Page{Limit: 500}, Actor: importUser}
 	for rev > 0 {
-		var p page
-		if _, err := c.get(ctx, "/history", q, &p); err != nil {
+		p, err := c.History(ctx, q)
+		if err != nil {
 			return 0, nil, err
 		}
 		for _, e := range p.Entries {
@@ -317,7 +322,7 @@ func importState(ctx context.Context, c *client) (domain.Revision, map[string]in
 		if p.NextCursor == "" {
 			break
 		}
-		q.Set("cursor", p.NextCursor)
+		q.Cursor = p.NextCursor
 	}
 	return rev, done, nil
 }

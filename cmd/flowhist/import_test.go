@@ -69,7 +69,7 @@ func wantNothingImported(t *testing.T, s *testServer, ns string) {
 
 func verifyOK(t *testing.T, s *testServer, ns string) {
 	t.Helper()
-	code, out, errOut := run(t, "verify", "-n", ns, "--valkey-addr", s.addr)
+	code, out, errOut := run(t, "verify", "-n", ns, "--valkey-addr", s.Addr)
 	if code != 0 || !strings.Contains(out, "verified") {
 		t.Fatalf("verify: got exit %d, stdout %q, stderr %q, want 0", code, out, errOut)
 	}
@@ -406,7 +406,7 @@ func TestImportFromExport(t *testing.T) {
 	srcEvents := namespaceEvents(t, s, src)
 
 	bundle := filepath.Join(t.TempDir(), "src.jsonl")
-	code, out, errOut := run(t, "export", "--history", bundle, "--url", s.URL, "-n", src, "--valkey-addr", s.addr)
+	code, out, errOut := run(t, "export", "--history", bundle, "--url", s.URL, "-n", src, "--valkey-addr", s.Addr)
 	if code != 0 || !strings.Contains(out, "up to revision "+strconv.Itoa(srcEvents)) {
 		t.Fatalf("export --history: got exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 
+	"github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -27,50 +26,30 @@ changed. --all follows the pages to the first revision.
 			if err != nil {
 				return err
 			}
-			q, err := limitQuery(limit)
-			if err != nil {
+			if err := checkLimit(limit); err != nil {
 				return err
 			}
-			var entries []httpapi.NodeHistoryEntry
-			var raws []json.RawMessage
-			next := ""
+			p := client.Page{Limit: limit}
+			entries := []httpapi.NodeHistoryEntry{}
+			var next string
 			for {
-				if next != "" {
-					q.Set("cursor", next)
-				}
-				var page struct {
-					Entries    []json.RawMessage `json:"entries"`
-					NextCursor string            `json:"nextCursor"`
-				}
-				data, err := c.get(cmd.Context(), "/nodes/"+url.PathEscape(args[0])+"/history", q, &page)
+				page, err := c.NodeHistory(cmd.Context(), args[0], p)
 				if err != nil {
 					return err
 				}
 				if jsonFlag(cmd) && !all {
-					return printJSON(m.Stdout, data)
+					return printAnswer(m.Stdout, page)
 				}
-				for _, r := range page.Entries {
-					var e httpapi.NodeHistoryEntry
-					if err := json.Unmarshal(r, &e); err != nil {
-						return fmt.Errorf("flowhist answered a node history entry with unexpected JSON: %v", err)
-					}
-					entries = append(entries, e)
-				}
-				raws = append(raws, page.Entries...)
-				next = page.NextCursor
-				if !all || next == "" {
+				entries, next = append(entries, page.Entries...), page.NextCursor
+				if p.Cursor = next; !all || next == "" {
 					break
 				}
 			}
 			if jsonFlag(cmd) {
-				if raws == nil {
-					raws = []json.RawMessage{}
-				}
-				data, _ := json.Marshal(map[string]any{"node": args[0], "entries": raws})
-				return printJSON(m.Stdout, data)
+				return printAnswer(m.Stdout, httpapi.NodeHistory{Node: args[0], Entries: entries})
 			}
 			if len(entries) == 0 {
-				fmt.Fprintf(m.Stdout, "no revision in namespace %s touched node %s\n", c.ns, args[0])
+				fmt.Fprintf(m.Stdout, "no revision in namespace %s touched node %s\n", c.Namespace(), args[0])
 				return nil
 			}
 			rows := make([][]string, len(entries))

@@ -16,7 +16,7 @@ func TestReplay(t *testing.T) {
 	ns := seed(t, s, "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	valkey := []string{"-n", ns, "--valkey-addr", s.addr}
+	valkey := []string{"-n", ns, "--valkey-addr", s.Addr}
 
 	t.Run("DryRunNothingToDo", func(t *testing.T) {
 		code, out, errOut := run(t, append([]string{"replay", "--dry-run"}, valkey...)...)
@@ -25,7 +25,7 @@ func TestReplay(t *testing.T) {
 		}
 	})
 	t.Run("DryRunWouldRewrite", func(t *testing.T) {
-		streamstest.CorruptState(t, ctx, s.client, ns, "settings", `{"tampered":true}`)
+		streamstest.CorruptState(t, ctx, s.Valkey, ns, "settings", `{"tampered":true}`)
 		code, out, errOut := run(t, append([]string{"replay", "--dry-run"}, valkey...)...)
 		if code != 0 || !strings.HasPrefix(out, "replay would rewrite fh:{"+ns+"}:state settings: ") {
 			t.Fatalf("got exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -55,7 +55,7 @@ func TestReplay(t *testing.T) {
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
 		for _, args := range [][]string{{"replay"}, {"replay", "--dry-run"}} {
-			code, _, errOut := run(t, append(args, "-n", randomNS(t), "--valkey-addr", s.addr)...)
+			code, _, errOut := run(t, append(args, "-n", randomNS(t), "--valkey-addr", s.Addr)...)
 			if code != exitNotFound {
 				t.Errorf("%v: got exit %d, stderr %q, want %d", args, code, errOut, exitNotFound)
 			}
@@ -63,14 +63,14 @@ func TestReplay(t *testing.T) {
 		}
 	})
 	t.Run("ErrUsage", func(t *testing.T) {
-		code, _, errOut := run(t, "replay", "--valkey-addr", s.addr)
+		code, _, errOut := run(t, "replay", "--valkey-addr", s.Addr)
 		if code != exitUsage || !strings.Contains(errOut, "namespace") {
 			t.Fatalf("got exit %d, stderr %q, want %d", code, errOut, exitUsage)
 		}
 		oneLineErr(t, errOut)
 	})
 	t.Run("ErrBadRevision", func(t *testing.T) {
-		bad := streamstest.CorruptEvent(t, ctx, s.client, ns, 2, []byte(`transform`), []byte(`tr4nsform`))
+		bad := streamstest.CorruptEvent(t, ctx, s.Valkey, ns, 2, []byte(`transform`), []byte(`tr4nsform`))
 		code, _, errOut := run(t, append([]string{"replay", "--dry-run"}, valkey...)...)
 		if code != exitFailed || !strings.Contains(errOut, "revision "+bad.String()+" is bad") {
 			t.Fatalf("got exit %d, stderr %q, want %d naming revision %d", code, errOut, exitFailed, bad)

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 
+	"github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/domain"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -36,25 +36,23 @@ The token needs the admin scope.
 			if err != nil {
 				return err
 			}
-			header := http.Header{}
+			var w client.Write
 			if cmd.Flags().Changed("if-match") {
-				header.Set("If-Match", `"`+domain.Revision(ifMatch).String()+`"`)
+				w.IfMatch = (*domain.Revision)(&ifMatch)
 			}
-			var res struct {
-				Revision domain.Revision `json:"revision"`
-				Noop     bool            `json:"noop"`
-			}
-			data, err := c.post(cmd.Context(), "/rollback", map[string]any{"to": rev, "reason": reason}, header, &res)
+			res, err := c.Rollback(cmd.Context(), rev, reason, w)
 			if err != nil {
 				return err
 			}
-			if jsonFlag(cmd) {
-				return printJSON(m.Stdout, data)
-			}
-			if res.Noop {
+			switch {
+			case jsonFlag(cmd) && res.Noop != nil:
+				return printAnswer(m.Stdout, res.Noop)
+			case jsonFlag(cmd):
+				return printAnswer(m.Stdout, res.Saved)
+			case res.Noop != nil:
 				fmt.Fprintf(m.Stdout, "already at %d: nothing to do\n", rev)
-			} else {
-				fmt.Fprintf(m.Stdout, "rolled back to %d as revision %d\n", rev, res.Revision)
+			default:
+				fmt.Fprintf(m.Stdout, "rolled back to %d as revision %d\n", rev, res.Saved.Revision)
 			}
 			return nil
 		},

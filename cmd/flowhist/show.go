@@ -31,13 +31,12 @@ redacted). Credentials are never shown, only whether they changed.
 			if err != nil {
 				return err
 			}
-			var e httpapi.HistoryEntry
-			data, err := c.get(cmd.Context(), "/revisions/"+rev.String(), nil, &e)
+			e, err := c.Revision(cmd.Context(), rev)
 			if err != nil {
 				return err
 			}
 			if jsonFlag(cmd) {
-				return printJSON(m.Stdout, data)
+				return printAnswer(m.Stdout, e)
 			}
 			m.printEntry(e)
 			return nil

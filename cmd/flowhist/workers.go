@@ -27,16 +27,15 @@ error", or "-" when it never reported.
 			if err != nil {
 				return err
 			}
-			var res httpapi.Workers
-			data, err := c.get(cmd.Context(), "/workers", nil, &res)
+			res, err := c.Workers(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if jsonFlag(cmd) {
-				return printJSON(m.Stdout, data)
+				return printAnswer(m.Stdout, res)
 			}
 			if len(res.Workers) == 0 {
-				fmt.Fprintf(m.Stdout, "no workers follow namespace %s (at revision %d)\n", c.ns, res.Revision)
+				fmt.Fprintf(m.Stdout, "no workers follow namespace %s (at revision %d)\n", c.Namespace(), res.Revision)
 				return nil
 			}
 			rows := make([][]string, len(res.Workers))
