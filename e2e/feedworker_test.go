@@ -6,16 +6,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	fhclient "github.com/flowhist/flowhist/client"
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 )
 
 // The tests' one feed client: feedWorker follows a namespace's feed as the
-// Node-RED module does, through readFeed, one streamed feed request;
-// readNews is the reader of a streamed answer's news lines that the
-// benchmarks' listeners share.
+// Node-RED module does, through flowhist's Go client (FeedStream, Ack).
+// readNews reads a streamed answer's news lines for the benchmarks'
+// listeners, which play the wire patterns the client does not (long polls
+// acknowledging in the next request, acknowledgements on the request's own
+// body).
 
 // feedWorker follows a namespace's feed as the Node-RED module does:
 // streamed feed requests (stream=1) one after another, each line's
@@ -25,15 +30,15 @@ import (
 // doubling up to 500 ms). It records what it heard, when each stream
 // answered, and each failure, for the tests to wait on with waitFor.
 type feedWorker struct {
-	id, ns, token string
-	urls          []string
-	wait          time.Duration // each feed request's wait
-	stream, acks  *http.Client
+	id   string
+	urls []string
+	apis []*fhclient.Client // one per URL
+	wait time.Duration      // each feed request's wait
 
 	mu       sync.Mutex
 	acked    uint64
 	heard    []heard   // every line, in order
-	connects []connect // every stream that answered 200
+	connects []connect // every feed request the server answered
 	failures []string  // every failed request, in order
 }
 
@@ -60,12 +65,15 @@ func startFeedWorker(tb testing.TB, id, ns, token string, after uint64, wait tim
 	if wait == 0 {
 		wait = feedWait
 	}
-	w := &feedWorker{
-		id: id, ns: ns, token: token, urls: urls, wait: wait, acked: after,
-		// A request that hangs (an outage) fails a while after its wait
+	w := &feedWorker{id: id, urls: urls, wait: wait, acked: after}
+	for _, u := range urls {
+		// A request that hangs (an outage) fails 10 s after its wait
 		// would have ended; an acknowledgement is quick or failed.
-		stream: &http.Client{Timeout: wait + 15*time.Second},
-		acks:   &http.Client{Timeout: 10 * time.Second},
+		c, err := fhclient.New(fhclient.Config{URL: u, Token: token, Namespace: ns, Timeout: 10 * time.Second})
+		if err != nil {
+			tb.Fatalf("feed worker %s on %s: %v", id, u, err)
+		}
+		w.apis = append(w.apis, c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -86,8 +94,7 @@ func (w *feedWorker) run(ctx context.Context) {
 			}
 			backoff = min(2*backoff, 500*time.Millisecond)
 		}
-		u := w.urls[i%len(w.urls)]
-		if err := w.follow(ctx, u); err != nil {
+		if err := w.follow(ctx, i%len(w.urls)); err != nil {
 			if ctx.Err() == nil {
 				w.mu.Lock()
 				w.failures = append(w.failures, err.Error())
@@ -101,27 +108,27 @@ func (w *feedWorker) run(ctx context.Context) {
 	}
 }
 
-// follow reads one streamed feed answer from u to its end.
-func (w *feedWorker) follow(ctx context.Context, u string) error {
+// follow reads one streamed feed answer from the i-th URL to its end.
+func (w *feedWorker) follow(ctx context.Context, i int) error {
 	w.mu.Lock()
 	after := w.acked
 	w.mu.Unlock()
 	opened := func() {
 		w.mu.Lock()
-		w.connects = append(w.connects, connect{u, time.Now()})
+		w.connects = append(w.connects, connect{w.urls[i], time.Now()})
 		w.mu.Unlock()
 	}
-	return readFeed(ctx, w.stream, u, w.ns, w.id, w.token, after, w.wait, opened, func(rev uint64) error {
+	q := fhclient.FeedQuery{Worker: w.id, After: domain.Revision(after), Wait: w.wait}
+	return w.apis[i].FeedStream(ctx, q, opened, func(n httpapi.FeedNews) error {
 		now := time.Now()
 		w.mu.Lock()
-		w.heard = append(w.heard, heard{rev, now})
+		w.heard = append(w.heard, heard{uint64(n.Revision), now})
 		w.mu.Unlock()
-		ack := fmt.Appendf(nil, `{"worker":%q,"revision":%d}`, w.id, rev)
-		if a := callFlowhist(w.acks, u, w.token, http.MethodPost, w.ns, "/feed/ack", ack, nil); a.status != http.StatusOK {
-			return fmt.Errorf("POST feed/ack: %s", a)
+		if _, err := w.apis[i].Ack(ctx, w.id, n.Revision); err != nil {
+			return fmt.Errorf("POST feed/ack: %w", err)
 		}
 		w.mu.Lock()
-		w.acked = max(w.acked, rev)
+		w.acked = max(w.acked, uint64(n.Revision))
 		w.mu.Unlock()
 		return nil
 	})
@@ -186,33 +193,6 @@ func (w *feedWorker) heardWithin(tb testing.TB, rev uint64, at time.Time, within
 	})
 	t, _ := w.heardAt(rev)
 	return max(t.Sub(at), 0)
-}
-
-// readFeed makes one streamed feed request for worker (GET …/feed?stream=1
-// from revision after, waiting up to wait) and calls onNews with each news
-// line's revision, in order, until the answer ends; opened, if not nil, is
-// called when the answer starts. A wait that ended with nothing (204) is
-// not an error.
-func readFeed(ctx context.Context, hc *http.Client, base, ns, worker, token string, after uint64, wait time.Duration, opened func(), onNews func(rev uint64) error) error {
-	u := fmt.Sprintf("%s/v1/namespaces/%s/feed?worker=%s&after=%d&wait=%s&stream=1", base, ns, worker, after, wait)
-	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("GET feed: %d %s", resp.StatusCode, b)
-	}
-	if opened != nil {
-		opened()
-	}
-	return readNews(resp.Body, func(rev uint64, _ time.Time) error { return onNews(rev) })
 }
 
 // readNews reads a streamed feed answer's news lines and calls onNews with

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -19,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	fhclient "github.com/flowhist/flowhist/client"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
@@ -592,9 +595,36 @@ func waitForFirst(tb testing.TB, start time.Time, within time.Duration, what str
 	}
 }
 
+// api is flowhist's client for the cluster's namespace with the CLI's
+// admin token.
+func (c *cluster) api(tb testing.TB) *fhclient.Client {
+	tb.Helper()
+	return api(tb, c.fh.URL, c.tokens["admin-cli"], c.ns)
+}
+
 // flowhistJSON GETs path of the cluster's namespace with the CLI's admin
 // token into v.
 func (c *cluster) flowhistJSON(tb testing.TB, path string, v any) {
 	tb.Helper()
-	flowhistJSON(tb, c.fh.URL, c.tokens["admin-cli"], http.MethodGet, c.ns, path, nil, v)
+	getJSON(tb, c.api(tb), path, v)
+}
+
+// history is a page of the cluster's namespace's history.
+func (c *cluster) history(tb testing.TB, q fhclient.HistoryQuery) httpapi.History {
+	tb.Helper()
+	h, err := c.api(tb).History(context.Background(), q)
+	if err != nil {
+		tb.Fatalf("GET history: %v", err)
+	}
+	return h
+}
+
+// workersInfo is GET workers of the cluster's namespace.
+func (c *cluster) workersInfo(tb testing.TB) httpapi.Workers {
+	tb.Helper()
+	ws, err := c.api(tb).Workers(context.Background())
+	if err != nil {
+		tb.Fatalf("GET workers: %v", err)
+	}
+	return ws
 }

@@ -2,20 +2,26 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	fhclient "github.com/flowhist/flowhist/client"
 )
 
-// How the tests speak HTTP: send is the one function that makes a request
-// and reads its answer, to flowhist or to Node-RED; callFlowhist is flowhist's
-// API on top of it (the token, a namespace's paths, JSON bodies). Only
-// rawRequest writes requests by hand, for the malformed ones Go's client
-// refuses to send.
+// How the tests speak HTTP. Flowhist's API, where the exchange itself is
+// not what a test checks, through flowhist's Go client (package client,
+// api). Where it is (the fault suite's statuses, headers and timings, a
+// byte-exact answer) and to Node-RED: send, the one function that makes a
+// request and reads its answer, and callFlowhist, flowhist's API on top of
+// it. Only rawRequest writes requests by hand, for the malformed ones Go's
+// client refuses to send.
 
 // client is the tests' default HTTP client.
 var client = &http.Client{Timeout: 30 * time.Second}
@@ -113,18 +119,31 @@ func callFlowhist(hc *http.Client, base, token, method, ns, path string, body []
 	return send(hc, method, u, body, h)
 }
 
-// flowhistJSON calls flowhist's API (as callFlowhist) and decodes its JSON
-// answer into out (unless nil); it fails the test unless the status is 200.
-func flowhistJSON(tb testing.TB, base, token, method, ns, path string, body []byte, out any) answer {
+// api is flowhist's Go client for namespace ns of the flowhist at base,
+// with token.
+func api(tb testing.TB, base, token, ns string) *fhclient.Client {
 	tb.Helper()
-	a := callFlowhist(client, base, token, method, ns, path, body, nil)
-	if a.err != nil || a.status != http.StatusOK {
-		tb.Fatalf("%s %s on %s: got %s, want 200", method, path, base, a)
+	c, err := fhclient.New(fhclient.Config{URL: base, Token: token, Namespace: ns, Timeout: 30 * time.Second})
+	if err != nil {
+		tb.Fatalf("flowhist client for %s: %v", base, err)
 	}
-	if out != nil {
-		if err := json.Unmarshal(a.body, out); err != nil {
-			tb.Fatalf("%s %s on %s: %v in %s", method, path, base, err, a)
-		}
+	return c
+}
+
+// getJSON GETs path (below the namespace, with a query if any) through c
+// and decodes the JSON answer into out; it fails the test on an error.
+func getJSON(tb testing.TB, c *fhclient.Client, path string, out any) {
+	tb.Helper()
+	p, q, _ := strings.Cut(path, "?")
+	query, err := url.ParseQuery(q)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
 	}
-	return a
+	a, err := c.Do(context.Background(), fhclient.Request{Method: http.MethodGet, Path: p, Query: query})
+	if err != nil {
+		tb.Fatalf("GET %s on %s: %v", path, c.URL(), err)
+	}
+	if err := json.Unmarshal(a.Body, out); err != nil {
+		tb.Fatalf("GET %s on %s: %v in %s", path, c.URL(), err, a.Body)
+	}
 }

@@ -2,8 +2,10 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	fhclient "github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
@@ -100,20 +103,23 @@ func TestImportFromExport(t *testing.T) {
 	fh1 := startFlowhist(t, dir, fhConfig{valkeyAddr: vk1.Addr, tokens: tokens})
 	fh2 := startFlowhist(t, dir, fhConfig{valkeyAddr: vk2.Addr, tokens: tokens})
 	ns := "copy-" + randomHex(4)
-	put := func(path, body string) {
-		t.Helper()
-		a := callFlowhist(client, fh1.URL, tokens["admin-cli"], http.MethodPut, ns, path, []byte(body), http.Header{"Flowhist-User": {"alice"}})
-		if a.status != 200 {
-			t.Fatalf("PUT %s: got %s, want 200", path, a)
-		}
-	}
+	src, cp := api(t, fh1.URL, tokens["admin-cli"], ns), api(t, fh2.URL, tokens["admin-cli"], ns)
+	ctx, alice := context.Background(), fhclient.Write{User: "alice"}
 	for _, v := range []string{"c1", "c2", "c3"} {
 		b, _ := json.Marshal(versionFlow(v))
-		put("/flows", string(b))
+		if _, err := src.PutFlows(ctx, b, alice); err != nil {
+			t.Fatalf("PUT flows %s: %v", v, err)
+		}
 	}
-	put("/credentials", `{"$":"00112233445566778899aabbccddeeffQUJD"}`)
-	put("/settings", `{"nodes":{"node-red-contrib-x":{"name":"node-red-contrib-x","version":"1.0.0","user":true}}}`)
-	put("/library/functions?path=team/a.js", `{"meta":{"name":"a"},"body":"return msg;"}`)
+	if _, err := src.PutCredentials(ctx, []byte(`{"$":"00112233445566778899aabbccddeeffQUJD"}`), alice); err != nil {
+		t.Fatalf("PUT credentials: %v", err)
+	}
+	if _, err := src.PutSettings(ctx, []byte(`{"nodes":{"node-red-contrib-x":{"name":"node-red-contrib-x","version":"1.0.0","user":true}}}`), alice); err != nil {
+		t.Fatalf("PUT settings: %v", err)
+	}
+	if _, err := src.PutLibrary(ctx, "functions", "team/a.js", fhclient.LibraryEntry{Meta: json.RawMessage(`{"name":"a"}`), Body: "return msg;"}, alice); err != nil {
+		t.Fatalf("PUT library: %v", err)
+	}
 
 	bundle := filepath.Join(dir, "copy.jsonl")
 	code, out := runFlowhist(t, nil, "export", "--history", bundle, "-n", ns, "--valkey-addr", vk1.Addr)
@@ -125,11 +131,19 @@ func TestImportFromExport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("import --from-export: got exit %d:\n%s", code, out)
 	}
-	for _, p := range []string{"/flows", "/credentials", "/settings", "/library/functions?path=team/a.js"} {
-		a1 := callFlowhist(client, fh1.URL, tokens["admin-cli"], http.MethodGet, ns, p, nil, nil)
-		a2 := callFlowhist(client, fh2.URL, tokens["admin-cli"], http.MethodGet, ns, p, nil, nil)
-		if a1.status != 200 || a2.status != 200 || !bytes.Equal(a1.body, a2.body) {
-			t.Errorf("GET %s: got %s on the copy, want 200 and the source's %s", p, a2, a1)
+	// The answers byte for byte, as the client reads them.
+	for _, r := range []fhclient.Request{
+		{Path: "/flows"}, {Path: "/credentials"}, {Path: "/settings"},
+		{Path: "/library/functions", Query: url.Values{"path": {"team/a.js"}}},
+	} {
+		r.Method = http.MethodGet
+		a1, err1 := src.Do(ctx, r)
+		a2, err2 := cp.Do(ctx, r)
+		if err1 != nil || err2 != nil || !bytes.Equal(a1.Body, a2.Body) {
+			t.Errorf("GET %s: got %v %v on the copy, want the source's answer (%v)", r.Path, a2, err2, err1)
+			if err1 == nil && err2 == nil {
+				t.Errorf("source: %s\ncopy:   %s", a1.Body, a2.Body)
+			}
 		}
 	}
 	code, out = runFlowhist(t, nil, "verify", "-n", ns, "--valkey-addr", vk2.Addr)

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	fhclient "github.com/flowhist/flowhist/client"
+	"github.com/flowhist/flowhist/httpapi"
 )
 
 // The palette module the test installs: small, no dependencies, two
@@ -61,30 +65,11 @@ func (n *nodeRed) installedVersion(module string) string {
 	return p.Version
 }
 
-// workerPackages is GET /workers' package state of each worker.
-type workerPackageState struct {
-	Revision uint64 `json:"revision"`
-	OK       bool   `json:"ok"`
-	Module   string `json:"module"`
-	Version  string `json:"version"`
-	Error    string `json:"error"`
-	Packages []struct {
-		Name    string `json:"name"`
-		Version string `json:"version"`
-	} `json:"packages"`
-}
-
-func (c *cluster) packageStates(tb testing.TB) map[string]*workerPackageState {
+// packageStates is GET workers' package report of each worker.
+func (c *cluster) packageStates(tb testing.TB) map[string]*httpapi.WorkerPackages {
 	tb.Helper()
-	var res struct {
-		Workers []struct {
-			Worker   string              `json:"worker"`
-			Packages *workerPackageState `json:"packages"`
-		} `json:"workers"`
-	}
-	c.flowhistJSON(tb, "/workers", &res)
-	out := map[string]*workerPackageState{}
-	for _, w := range res.Workers {
+	out := map[string]*httpapi.WorkerPackages{}
+	for _, w := range c.workersInfo(tb).Workers {
 		out[w.Worker] = w.Packages
 	}
 	return out
@@ -188,7 +173,9 @@ func testPackages(t *testing.T, red redRuntime) {
 		// A version npm cannot install, recorded as the admin's registry
 		// (through flowhist's API: the admin's palette refuses it).
 		settings := `{"nodes":{"` + randomModule + `":{"name":"` + randomModule + `","version":"99.0.0","local":false,"user":true,"nodes":{}}}}`
-		flowhistJSON(t, c.fh.URL, c.tokens["admin-cli"], http.MethodPut, c.ns, "/settings", []byte(settings), nil)
+		if _, err := c.api(t).PutSettings(context.Background(), []byte(settings), fhclient.Write{}); err != nil {
+			t.Fatalf("PUT settings: %v", err)
+		}
 		waitFor(t, installWithin, "every worker reports the failed install", func() (bool, string) {
 			states := c.packageStates(t)
 			for _, w := range c.workers {

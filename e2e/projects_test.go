@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	fhclient "github.com/flowhist/flowhist/client"
 )
 
 // startProjectsAdmin starts the cluster's admin with Node-RED Projects on,
@@ -98,14 +101,7 @@ func TestProjects(t *testing.T) {
 	wantSecret(t, c.workers...)
 
 	t.Run("HistoryNamesProjects", func(t *testing.T) {
-		var h struct {
-			Entries []struct {
-				Revision uint64 `json:"revision"`
-				Type     string `json:"type"`
-				Project  string `json:"project"`
-			} `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows", &h)
+		h := c.history(t, fhclient.HistoryQuery{Kind: "flows"})
 		var got []string
 		for i := len(h.Entries) - 1; i >= 0; i-- {
 			got = append(got, h.Entries[i].Project)
@@ -115,10 +111,7 @@ func TestProjects(t *testing.T) {
 		if strings.Join(got, ",") != "A,B,B,A" {
 			t.Fatalf("got flows events of projects %q, want A, B, B, A (A's deploy, the switch to B, B's deploy, the switch back)", got)
 		}
-		var byA struct {
-			Entries []json.RawMessage `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows&project=A", &byA)
+		byA := c.history(t, fhclient.HistoryQuery{Kind: "flows", Project: "A"})
 		if len(byA.Entries) != 2 {
 			t.Fatalf("got %d flows events for project A, want 2", len(byA.Entries))
 		}
@@ -128,22 +121,16 @@ func TestProjects(t *testing.T) {
 		if b, _ := json.Marshal(settings); strings.Contains(string(b), c.secret) || !strings.Contains(string(b), `"A"`) {
 			t.Fatalf("got settings %.300s, want the projects section without their credentialSecret", b)
 		}
-		var proj struct{ Name string }
-		c.flowhistJSON(t, "/project", &proj)
-		if proj.Name != "A" {
-			t.Fatalf("got active project %q in flowhist, want A", proj.Name)
+		proj, err := c.api(t).Project(context.Background())
+		if err != nil || proj.Name != "A" {
+			t.Fatalf("got active project %q in flowhist (%v), want A", proj.Name, err)
 		}
 	})
 
 	t.Run("RollbackShowsAsUncommittedChange", func(t *testing.T) {
 		// Roll back to B's deploy (the newest of B's events): flowhist's
 		// head is then not what A's committed files hold.
-		var h struct {
-			Entries []struct {
-				Revision uint64 `json:"revision"`
-			} `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows&project=B", &h)
+		h := c.history(t, fhclient.HistoryQuery{Kind: "flows", Project: "B"})
 		if len(h.Entries) != 2 {
 			t.Fatalf("got %d flows events of B, want 2", len(h.Entries))
 		}
@@ -203,10 +190,7 @@ func TestProjects(t *testing.T) {
 		}, nil)
 		c.waitServes(t, 10*time.Second, "pA")
 		wantSecret(t, c.workers...)
-		var h struct {
-			Entries []json.RawMessage `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows&project=C", &h)
+		h := c.history(t, fhclient.HistoryQuery{Kind: "flows", Project: "C"})
 		if len(h.Entries) != 1 {
 			t.Fatalf("got %d flows events for the cloned C, want 1 (opening it)", len(h.Entries))
 		}
@@ -235,10 +219,7 @@ func TestProjects(t *testing.T) {
 		git("-C", work, "push", "-q")
 		adminAPI(t, admin, tok, "POST", "/projects/C/pull", nil, nil)
 		c.waitServes(t, 10*time.Second, "pC2")
-		var h struct {
-			Entries []json.RawMessage `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows&project=C", &h)
+		h := c.history(t, fhclient.HistoryQuery{Kind: "flows", Project: "C"})
 		if len(h.Entries) != 2 {
 			t.Fatalf("got %d flows events for C, want 2 (opening it, the pull)", len(h.Entries))
 		}

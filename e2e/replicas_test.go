@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	fhclient "github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
@@ -63,33 +63,48 @@ func startReplicas(tb testing.TB, n int, compat bool, extra ...string) *replicaS
 // when the request was sent.
 func (rs *replicaSet) deploy(tb testing.TB, fh *flowhist, tag string) (uint64, time.Time) {
 	tb.Helper()
+	c := rs.api(tb, fh)
 	sent := time.Now()
-	a := callFlowhist(client, fh.URL, rs.token, http.MethodPut, rs.ns, "/flows", fmt.Appendf(nil, `[{"id":"t1","type":"tab","label":%q}]`, tag), nil)
-	var out struct {
-		Revision uint64 `json:"revision"`
-	}
-	if a.status != 200 || json.Unmarshal(a.body, &out) != nil || out.Revision == 0 {
+	saved, err := c.PutFlows(context.Background(), fmt.Appendf(nil, `[{"id":"t1","type":"tab","label":%q}]`, tag), fhclient.Write{})
+	if err != nil || saved.Revision == 0 {
 		// Errorf and Goexit, not Fatalf: deploy runs in goroutines too.
-		tb.Errorf("deploy %s through %s: got %s, want 200 with a revision", tag, fh.name, a)
+		tb.Errorf("deploy %s through %s: got revision %d (%v), want one", tag, fh.name, saved.Revision, err)
 		runtime.Goexit()
 	}
+	rev := uint64(saved.Revision)
 	rs.mu.Lock()
-	rs.head = max(rs.head, out.Revision)
+	rs.head = max(rs.head, rev)
 	rs.mu.Unlock()
-	return out.Revision, sent
+	return rev, sent
 }
 
-// getJSON GETs path of the namespace through fh into v.
-func (rs *replicaSet) getJSON(tb testing.TB, fh *flowhist, path string, v any) {
+// api is flowhist's client for the set's namespace through fh.
+func (rs *replicaSet) api(tb testing.TB, fh *flowhist) *fhclient.Client {
 	tb.Helper()
-	flowhistJSON(tb, fh.URL, rs.token, http.MethodGet, rs.ns, path, nil, v)
+	return api(tb, fh.URL, rs.token, rs.ns)
+}
+
+// flows is the namespace's flows as fh reads them.
+func (rs *replicaSet) flows(tb testing.TB, fh *flowhist) []map[string]any {
+	tb.Helper()
+	d, err := rs.api(tb, fh).Flows(context.Background())
+	var flows []map[string]any
+	if err == nil {
+		err = json.Unmarshal(d.Body, &flows)
+	}
+	if err != nil {
+		tb.Fatalf("GET flows through %s: %v", fh.name, err)
+	}
+	return flows
 }
 
 // workersAcked reports whether GET /workers through fh shows every id
 // acknowledged at rev.
 func (rs *replicaSet) workersAcked(tb testing.TB, fh *flowhist, rev uint64, ids ...string) (bool, string) {
-	var ws httpapi.Workers
-	rs.getJSON(tb, fh, "/workers", &ws)
+	ws, err := rs.api(tb, fh).Workers(context.Background())
+	if err != nil {
+		tb.Fatalf("GET workers through %s: %v", fh.name, err)
+	}
 	acked := map[string]bool{}
 	for _, w := range ws.Workers {
 		acked[w.Worker] = uint64(w.Acknowledged) == rev && w.Lag == 0 && w.Pending == 0
@@ -243,8 +258,7 @@ func TestReplicasInterchangeable(t *testing.T) {
 			// "Several replicas"). Once each has loaded, every revision's
 			// compat write must happen exactly once.
 			for _, fh := range rs.fhs {
-				var flows []map[string]any
-				rs.getJSON(t, fh, "/flows", &flows)
+				rs.flows(t, fh)
 			}
 			p0, s0 := counter.mark(t, "start")
 
@@ -287,8 +301,7 @@ func TestReplicasInterchangeable(t *testing.T) {
 				// Every replica reads the last deploy, whoever made it.
 				var last string
 				for _, fh := range rs.fhs {
-					var flows []map[string]any
-					rs.getJSON(t, fh, "/flows", &flows)
+					flows := rs.flows(t, fh)
 					label, _ := flows[0]["label"].(string)
 					if last != "" && label != last {
 						t.Fatalf("%s reads %q, another replica %q: want the same head", fh.name, label, last)
@@ -301,8 +314,7 @@ func TestReplicasInterchangeable(t *testing.T) {
 				deploys := int(rs.head - rev) // every revision since "start" is a flows deploy
 				// Every replica has projected the head by now (reads catch up).
 				for _, fh := range rs.fhs {
-					var flows []map[string]any
-					rs.getJSON(t, fh, "/flows", &flows)
+					rs.flows(t, fh)
 				}
 				p1, s1 := counter.mark(t, "end")
 				if got := p1 - p0; got != deploys {
@@ -438,8 +450,10 @@ func TestClusterReplicas(t *testing.T) {
 	// workers reads GET /workers through fh: consumer → its info.
 	workers := func(t *testing.T, fh *flowhist) (httpapi.Workers, map[string]httpapi.WorkerInfo) {
 		t.Helper()
-		var ws httpapi.Workers
-		flowhistJSON(t, fh.URL, c.tokens["admin-cli"], http.MethodGet, c.ns, "/workers", nil, &ws)
+		ws, err := api(t, fh.URL, c.tokens["admin-cli"], c.ns).Workers(context.Background())
+		if err != nil {
+			t.Fatalf("GET workers through %s: %v", fh.name, err)
+		}
 		m := map[string]httpapi.WorkerInfo{}
 		for _, w := range ws.Workers {
 			m[w.Worker] = w

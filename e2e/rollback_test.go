@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -39,12 +38,11 @@ func TestRollback(t *testing.T) {
 // namespaceRevision reads flowhist's current namespace revision.
 func (c *cluster) namespaceRevision(t *testing.T) string {
 	t.Helper()
-	a := flowhistJSON(t, c.fh.URL, c.tokens["admin-cli"], http.MethodGet, c.ns, "/flows", nil, nil)
-	rev := a.header.Get("Flowhist-Revision")
-	if rev == "" {
-		t.Fatalf("GET flows: got %s with no Flowhist-Revision", a)
+	d, err := c.api(t).Flows(context.Background())
+	if err != nil || d.Revision == 0 {
+		t.Fatalf("GET flows: got revision %d (%v), want one", d.Revision, err)
 	}
-	return rev
+	return d.Revision.String()
 }
 
 // cli runs the flowhist binary against the cluster with the admin-cli
