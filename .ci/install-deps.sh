@@ -200,7 +200,8 @@ install_nodered5() {
 #      at OLDMODULE_COMMIT: its committed dist/ is stale, so src/ is built
 #      with the repository's own TypeScript toolchain (npm ci from its lock
 #      file), then npm pack; the tarball is cached in OLDMODULE_CACHE,
-#      outside the tree, and built again only when it is missing.
+#      outside the tree (~/.cache/flowhist, or $XDG_CACHE_HOME/flowhist),
+#      and built again only when it is missing.
 # It is installed into e2e/oldmodule with its ioredis from the registry
 # (npm ci; --legacy-peer-deps keeps npm from installing a second Node-RED
 # beside it: it finds e2e/nodered's through NODE_PATH). With none of the
@@ -213,7 +214,13 @@ OLDMODULE_COMMIT=7e89a79a1b6a38cae016919f36d90fcb0af08f3c
 # OLDMODULE_DIGEST is tgz_digest of the tarball: the sha256 of its files'
 # sorted sha256 lines, so it holds whatever npm version packed them.
 OLDMODULE_DIGEST=5572e0a40600334fd5dd10ba1d00b9700a2bc8ee7d898883c0b9c53204749a5e
-OLDMODULE_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/flowhist
+if [ -n "${XDG_CACHE_HOME:-}" ]; then
+	OLDMODULE_CACHE=$XDG_CACHE_HOME/flowhist
+elif [ -n "${HOME:-}" ]; then
+	OLDMODULE_CACHE=$HOME/.cache/flowhist
+else
+	OLDMODULE_CACHE=/var/cache/flowhist
+fi
 
 # tgz_digest prints the digest of the files in tarball $1 (names and
 # contents, not modes, times or compression).
