@@ -28,6 +28,12 @@
 # As root it installs with apt-get; as anyone else it prints the commands to
 # run and fails.
 set -euo pipefail
+# The old module's local sources, relative to where the script was started.
+for v in FLOWHIST_OLD_MODULE_TGZ FLOWHIST_OLD_MODULE_REPO; do
+	if [ -n "${!v:-}" ] && [[ ${!v} != /* ]] && [ -e "${!v}" ]; then
+		printf -v "$v" '%s/%s' "$PWD" "${!v}"
+	fi
+done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 GO=${GO:-go}
