@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -204,20 +203,17 @@ func (l *listenerSet) fail(err error) {
 	os.Exit(1)
 }
 
+// request is one request of l's listeners whose answer streams.
 func (l *listenerSet) request(method, path string, body io.Reader) (*http.Response, error) {
 	req, _ := http.NewRequest(method, l.base+path, body)
 	req.Header.Set("Authorization", "Bearer "+l.token)
 	return l.hc.Do(req)
 }
 
+// do is one request of l's listeners, answer read (send).
 func (l *listenerSet) do(method, path string, body []byte) (int, []byte, error) {
-	res, err := l.request(method, path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
+	a := send(l.hc, method, l.base+path, body, http.Header{"Authorization": {"Bearer " + l.token}})
+	return a.status, a.body, a.err
 }
 
 // listen starts the listeners of l's role:
