@@ -985,14 +985,7 @@ func TestOutagePausedValkeyAnswers503(t *testing.T) {
 	e.vk.Resume()
 	paused = false
 	e.client = faultClient
-	waitFor(t, 30*time.Second, "every route answering again after Valkey runs again", func() (bool, string) {
-		for _, r := range everyRoute(worker) {
-			if a := r.do(e, ns); !r.isHealthy(a) {
-				return false, r.name + ": " + a.String()
-			}
-		}
-		return true, ""
-	})
+	e.waitEveryRouteHealthy(t, ns, worker, "after Valkey runs again")
 	e.verify(t, ns)
 	if log := e.logSince(t, logFrom); strings.Contains(log, `"internal error"`) {
 		t.Errorf("flowhist logged internal errors while Valkey was paused (timeouts and clients that gave up are not bugs):\n%s", tail(log, 3000))
@@ -1043,13 +1036,6 @@ func TestFaultReadOnlyValkeyAnswers503(t *testing.T) {
 	}
 	e.client = faultClient
 	promote()
-	waitFor(t, 30*time.Second, "every route answering again once Valkey is a primary", func() (bool, string) {
-		for _, r := range everyRoute(worker) {
-			if a := r.do(e, ns); !r.isHealthy(a) {
-				return false, r.name + ": " + a.String()
-			}
-		}
-		return true, ""
-	})
+	e.waitEveryRouteHealthy(t, ns, worker, "once Valkey is a primary")
 	e.verify(t, ns)
 }

@@ -121,6 +121,15 @@ func (rs *replicaSet) workersAcked(tb testing.TB, fh *flowhist, rev uint64, ids 
 	return true, ""
 }
 
+// waitFeedWaiters waits until n feed requests wait on fh.
+func waitFeedWaiters(tb testing.TB, fh *flowhist, n int) {
+	tb.Helper()
+	waitFor(tb, 10*time.Second, fmt.Sprintf("%d feed requests waiting on %s", n, fh.name), func() (bool, string) {
+		v := feedWaiters(fh)
+		return v == strconv.Itoa(n), "flowhist_feed_waiters " + v
+	})
+}
+
 // feedWaiters is fh's flowhist_feed_waiters.
 func feedWaiters(fh *flowhist) string {
 	_, body := get(fh.URL+"/metrics", nil)
@@ -244,10 +253,7 @@ func TestReplicasInterchangeable(t *testing.T) {
 				}
 			}
 			for _, fh := range rs.fhs {
-				waitFor(t, 10*time.Second, fh.name+" has its 2 workers waiting", func() (bool, string) {
-					v := feedWaiters(fh)
-					return v == "2", "flowhist_feed_waiters " + v
-				})
+				waitFeedWaiters(t, fh, 2)
 			}
 			// Every replica loads the namespace's state once, at its first
 			// read. That load repairs the old module's keys when the state
@@ -363,10 +369,7 @@ func TestReplicaKilled(t *testing.T) {
 	}
 	all := append(slices.Clone(onA), onB...)
 	for _, fh := range rs.fhs {
-		waitFor(t, 10*time.Second, fh.name+" has its 3 workers waiting", func() (bool, string) {
-			v := feedWaiters(fh)
-			return v == "3", "flowhist_feed_waiters " + v
-		})
+		waitFeedWaiters(t, fh, 3)
 	}
 	for _, fh := range rs.fhs {
 		rev, at := rs.deploy(t, fh, "before-"+fh.name)
@@ -408,10 +411,7 @@ func TestReplicasReaper(t *testing.T) {
 	a, b := rs.fhs[0], rs.fhs[1]
 	rev, _ := rs.deploy(t, a, "start")
 	w := startFeedWorker(t, "w1", rs.ns, rs.token, rev, 0, b.URL)
-	waitFor(t, 10*time.Second, "the worker waiting on "+b.name, func() (bool, string) {
-		v := feedWaiters(b)
-		return v == "1", "flowhist_feed_waiters " + v
-	})
+	waitFeedWaiters(t, b, 1)
 	waitFor(t, 10*time.Second, a.name+" reaped the waiting worker's group", func() (bool, string) {
 		b, _ := os.ReadFile(a.log)
 		log := string(b)
