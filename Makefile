@@ -98,11 +98,17 @@ BENCH_FEED_ROUNDS ?= 100
 bench-feed: deps
 	$(GO) test -run '^$$' -bench WorkersNotify -benchtime $(BENCH_FEED_ROUNDS)x -timeout 30m ./e2e/
 
-# fuzz runs each fuzz target for FUZZTIME (go test fuzzes one target at a time).
+# fuzz runs every fuzz target in the tree (each `func Fuzz…` in a _test.go
+# file, found here so that a new one cannot be left out) for FUZZTIME, one
+# at a time: go test fuzzes one target per run.
 fuzz: deps
-	$(GO) test -run '^$$' -fuzz '^FuzzPatchRoundTrip$$' -fuzztime $(FUZZTIME) ./domain/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseFlows$$' -fuzztime $(FUZZTIME) ./domain/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFlowsPayload$$' -fuzztime $(FUZZTIME) ./domain/
+	@targets=$$(grep -rHo --include='*_test.go' --exclude-dir=node_modules --exclude-dir=.git '^func Fuzz[A-Za-z0-9_]*' . | \
+		sed 's#/[^/]*:func # #' | LC_ALL=C sort); \
+	[ -n "$$targets" ] || { echo "fuzz: no fuzz targets found"; exit 1; }; \
+	while read -r pkg name; do \
+		echo "fuzz: $$name in $$pkg/ for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg/"; \
+	done <<<"$$targets"
 
 # valkey makes sure a Valkey answers on 127.0.0.1:VALKEY_PORT, installing and
 # starting one (daemonized: there is no systemd here) with its AOF in

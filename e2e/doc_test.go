@@ -10,4 +10,13 @@
 // tests new with the admin following the log, "modified nodes" reloads and
 // packages run on both versions; the others on 4.1. Node-RED installs
 // palette modules with npm, which must be on PATH and reach the registry.
+// The migration test runs the old node-red-storage-valkey 4.0.0 from
+// e2e/oldmodule, which `make deps-e2e` installs from a local tarball or a
+// build of its upstream repository (README, "Two commands").
+//
+// The tests call flowhist's API through its Go client (package client),
+// but where the HTTP exchange is what they check (send, callFlowhist);
+// every Node-RED gets its settings.js from one template (settingsJS), every
+// feed is followed by one client (feedWorker), and every wait on a
+// condition goes through waitFor.
 package e2e_test

@@ -15,8 +15,6 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,45 +74,6 @@ func newFaultEnvAt(tb testing.TB, vk *valkeytest.Server, addr, extra string) *fa
 	return e
 }
 
-// answer is one HTTP exchange.
-type answer struct {
-	status int
-	header http.Header
-	body   []byte
-	took   time.Duration
-	err    error
-}
-
-func (a answer) String() string {
-	if a.err != nil {
-		return fmt.Sprintf("no answer after %s (%v)", a.took.Round(time.Millisecond), a.err)
-	}
-	b := a.body
-	if len(b) > 300 {
-		b = append(b[:300:300], "…"...)
-	}
-	return fmt.Sprintf("%d %s %q after %s", a.status, a.header.Get("Content-Type"), b, a.took.Round(time.Millisecond))
-}
-
-// apiError is every error answer's body.
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// jsonError reports whether a is an error answer in the API's shape
-// (application/json, {"code","message"} both set) and returns it.
-func (a answer) jsonError() (apiError, bool) {
-	var e apiError
-	if a.err != nil || !strings.HasPrefix(a.header.Get("Content-Type"), "application/json") {
-		return e, false
-	}
-	if err := json.Unmarshal(a.body, &e); err != nil || e.Code == "" || e.Message == "" {
-		return e, false
-	}
-	return e, true
-}
-
 // unavailable checks a is what issue 8 wants while Valkey is down or
 // loading: 503 {"code":"unavailable","message":…} with a Retry-After,
 // within outageBound. It returns "" or what is wrong.
@@ -157,33 +116,7 @@ func (e *faultEnv) call(method, ns, path string, body []byte, hdr http.Header) a
 // callWith is call with client: for goroutines that run while a test
 // changes e.client.
 func (e *faultEnv) callWith(client *http.Client, method, ns, path string, body []byte, hdr http.Header) answer {
-	u := e.fh.URL + path
-	if ns != "" {
-		u = e.fh.URL + "/v1/namespaces/" + ns + path
-	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		return answer{err: err}
-	}
-	req.Header.Set("Authorization", "Bearer "+e.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	start := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		return answer{err: err, took: time.Since(start)}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, header: resp.Header, body: b, took: time.Since(start), err: err}
+	return callFlowhist(client, e.fh.URL, e.token, method, ns, path, body, hdr)
 }
 
 // mustCall is call that fails the test unless the status is want.
@@ -371,98 +304,11 @@ func (r routeCall) isHealthyRacing(a answer) bool {
 	return r.isHealthy(a) || a.err == nil && slices.Contains(r.racing, a.status)
 }
 
-// follower is a worker following the feed as node-red/lib/worker.js does:
-// streamed feed requests (stream=1) one after another, each line of news
-// acknowledged, errors and 5xx retried with a short backoff. news receives
-// every revision announced.
-type follower struct {
-	e      *faultEnv
-	ns, id string
-	news   chan uint64
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu       sync.Mutex
-	seen     uint64
-	failures []string
-}
-
-func (e *faultEnv) follow(tb testing.TB, ns, id string) *follower {
+// follow starts worker id following ns's feed as the Node-RED module does
+// (feedWorker), each request waiting 5 s: an outage fails it soon.
+func (e *faultEnv) follow(tb testing.TB, ns, id string) *feedWorker {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	f := &follower{e: e, ns: ns, id: id, news: make(chan uint64, 1024), cancel: cancel, done: make(chan struct{})}
-	go f.loop(ctx)
-	tb.Cleanup(f.stop)
-	return f
-}
-
-func (f *follower) stop() {
-	f.cancel()
-	<-f.done
-}
-
-func (f *follower) loop(ctx context.Context) {
-	defer close(f.done)
-	backoff := 20 * time.Millisecond
-	for ctx.Err() == nil {
-		if err := f.once(ctx); err != nil && ctx.Err() == nil {
-			f.mu.Lock()
-			f.failures = append(f.failures, err.Error())
-			f.mu.Unlock()
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 500*time.Millisecond)
-			continue
-		}
-		backoff = 20 * time.Millisecond
-	}
-}
-
-// once is one streamed feed request, up to its 5 s wait.
-func (f *follower) once(ctx context.Context) error {
-	f.mu.Lock()
-	after := f.seen
-	f.mu.Unlock()
-	return readFeed(ctx, &http.Client{Timeout: 20 * time.Second}, f.e.fh.URL, f.ns, f.id, f.e.token, after, "5s", nil, func(rev uint64) error {
-		f.mu.Lock()
-		f.seen = max(f.seen, rev)
-		f.mu.Unlock()
-		select {
-		case f.news <- rev:
-		default:
-		}
-		ack := fmt.Sprintf(`{"worker":%q,"revision":%d}`, f.id, rev)
-		if a := f.e.callWith(faultClient, "POST", f.ns, "/feed/ack", []byte(ack), nil); a.status != 200 {
-			return fmt.Errorf("POST feed/ack: %s", a)
-		}
-		return nil
-	})
-}
-
-// waitNews waits until the follower is told of revision rev or later.
-func (f *follower) waitNews(tb testing.TB, rev uint64, within time.Duration) time.Duration {
-	tb.Helper()
-	start := time.Now()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	for {
-		select {
-		case r := <-f.news:
-			if r >= rev {
-				return time.Since(start)
-			}
-		case <-deadline.C:
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			last := "none"
-			if n := len(f.failures); n > 0 {
-				last = f.failures[n-1]
-			}
-			tb.Fatalf("worker %s was not told of revision %d within %s (newest seen %d; %d failed feed requests, the last: %s)", f.id, rev, within, f.seen, len(f.failures), last)
-		}
-	}
+	return startFeedWorker(tb, id, ns, e.token, 0, 5*time.Second, e.fh.URL)
 }
 
 // rawRequest sends req as written (headers Go's client refuses to send, such

@@ -305,21 +305,7 @@ func (c hostileCase) send(e *faultEnv, ns string) answer {
 
 // callNoAuth sends a request without the Authorization header.
 func (e *faultEnv) callNoAuth(method, path string, body []byte, hdr http.Header) answer {
-	req, err := http.NewRequest(method, e.fh.URL+path, strings.NewReader(string(body)))
-	if err != nil {
-		return answer{err: err}
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	start := time.Now()
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return answer{err: err, took: time.Since(start)}
-	}
-	defer resp.Body.Close()
-	bb, err := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, header: resp.Header, body: bb, took: time.Since(start), err: err}
+	return send(e.client, method, e.fh.URL+path, body, hdr)
 }
 
 // fingerprint is what a refused request must not change: the namespace

@@ -510,7 +510,7 @@ func TestLoadingAnswers503Never500(t *testing.T) {
 	ns, worker := "loading-"+randomHex(4), "w-loading"
 	head := e.seedNamespace(t, ns, worker)
 	f := e.follow(t, ns, "w-follower")
-	f.waitNews(t, head, 10*time.Second)
+	f.heardWithin(t, head, time.Now(), 10*time.Second)
 
 	c := streamstest.Client(t, e.vk.Addr)
 	ctx := context.Background()
@@ -661,7 +661,7 @@ func TestLoadingAnswers503Never500(t *testing.T) {
 	}
 
 	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
-	took := f.waitNews(t, rev, 10*time.Second)
+	took := f.heardWithin(t, rev, time.Now(), 10*time.Second)
 	t.Logf("the follower was told of revision %d %s after the deploy that followed loading", rev, took.Round(time.Millisecond))
 	e.verify(t, ns)
 }
@@ -740,18 +740,16 @@ func followerGetsNextDeployAfter(t *testing.T, prefix, what string, down, up fun
 	ns := prefix + randomHex(4)
 	head := e.seedNamespace(t, ns, "w-seed")
 	f := e.follow(t, ns, "w-follower")
-	f.waitNews(t, head, 10*time.Second)
+	f.heardWithin(t, head, time.Now(), 10*time.Second)
 
 	down(e)
 	waitFor(t, 30*time.Second, "the follower's feed requests failing while "+what+" is down", func() (bool, string) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.failures) > 0, "no failed feed request yet"
+		return f.failed() > 0, "no failed feed request yet"
 	})
 	up(e)
 	back := time.Now()
 	rev := deployUntilAccepted(t, e, ns, 10*time.Second, nil)
-	f.waitNews(t, rev, 10*time.Second)
+	f.heardWithin(t, rev, time.Now(), 10*time.Second)
 	t.Logf("the follower was told of revision %d %s after %s was back", rev, time.Since(back).Round(time.Millisecond), what)
 }
 
@@ -987,14 +985,7 @@ func TestOutagePausedValkeyAnswers503(t *testing.T) {
 	e.vk.Resume()
 	paused = false
 	e.client = faultClient
-	waitFor(t, 30*time.Second, "every route answering again after Valkey runs again", func() (bool, string) {
-		for _, r := range everyRoute(worker) {
-			if a := r.do(e, ns); !r.isHealthy(a) {
-				return false, r.name + ": " + a.String()
-			}
-		}
-		return true, ""
-	})
+	e.waitEveryRouteHealthy(t, ns, worker, "after Valkey runs again")
 	e.verify(t, ns)
 	if log := e.logSince(t, logFrom); strings.Contains(log, `"internal error"`) {
 		t.Errorf("flowhist logged internal errors while Valkey was paused (timeouts and clients that gave up are not bugs):\n%s", tail(log, 3000))
@@ -1045,13 +1036,6 @@ func TestFaultReadOnlyValkeyAnswers503(t *testing.T) {
 	}
 	e.client = faultClient
 	promote()
-	waitFor(t, 30*time.Second, "every route answering again once Valkey is a primary", func() (bool, string) {
-		for _, r := range everyRoute(worker) {
-			if a := r.do(e, ns); !r.isHealthy(a) {
-				return false, r.name + ": " + a.String()
-			}
-		}
-		return true, ""
-	})
+	e.waitEveryRouteHealthy(t, ns, worker, "once Valkey is a primary")
 	e.verify(t, ns)
 }

@@ -43,14 +43,7 @@ func TestWorkersAckOnTheFeed(t *testing.T) {
 	for _, n := range nodes {
 		c.waitAcked(t, 10*time.Second, n, rev)
 	}
-	var ws struct {
-		Workers []struct {
-			Worker  string `json:"worker"`
-			Pending int64  `json:"pending"`
-		} `json:"workers"`
-	}
-	c.flowhistJSON(t, "/workers", &ws)
-	for _, w := range ws.Workers {
+	for _, w := range c.workersInfo(t).Workers {
 		if w.Pending != 0 {
 			t.Fatalf("worker %s: got %d entries pending, want none", w.Worker, w.Pending)
 		}

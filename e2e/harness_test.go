@@ -1,14 +1,11 @@
 package e2e_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	fhclient "github.com/flowhist/flowhist/client"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
@@ -188,8 +187,12 @@ func (p *proc) stop(sig syscall.Signal) {
 	}
 }
 
-// waitFor polls cond until it is true or the deadline passes; it fails with
-// what cond last said.
+// waitFor polls cond until it is true or the deadline passes, and returns
+// how long that took; it fails with what cond last said. It is the tests'
+// one wait on a condition (waitForFirst, for latencies, probes without
+// waiting for earlier probes): whatever it waits on records what happened
+// and when (a feedWorker's news, a Node-RED's answer), so that a figure is
+// not the poll's backoff.
 func waitFor(tb testing.TB, within time.Duration, what string, cond func() (bool, string)) time.Duration {
 	tb.Helper()
 	start := time.Now()
@@ -206,23 +209,6 @@ func waitFor(tb testing.TB, within time.Duration, what string, cond func() (bool
 		}
 		time.Sleep(backoff)
 	}
-}
-
-var client = &http.Client{Timeout: 30 * time.Second}
-
-// get returns the status and body of a GET, or an error string.
-func get(u string, header http.Header) (int, string) {
-	req, _ := http.NewRequest("GET", u, nil)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // flowhist is one `flowhist serve` process.
@@ -315,18 +301,12 @@ type nrConfig struct {
 	reload           string // flowhist.reload; "" is the module's default
 }
 
+// startNodeRED starts a Node-RED on the module (node-red/) as c says.
 func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 	tb.Helper()
-	node, red := nodeRED(tb, c.red)
-	port := freePort(tb)
 	name := c.role
 	if c.workerID != "" {
 		name = c.workerID
-	}
-	name = fmt.Sprintf("nodered-%s-%d", name, port)
-	userDir := filepath.Join(dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		tb.Fatal(err)
 	}
 	fo := map[string]any{
 		"url": c.flowhistURL, "token": c.token, "namespace": c.namespace, "role": c.role, "workerId": c.workerID,
@@ -339,39 +319,9 @@ func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 	if len(c.flowhistURLs) > 0 {
 		fo["url"] = c.flowhistURLs
 	}
-	opts, _ := json.Marshal(fo)
-	// Node-RED installs palette modules with npm in its userDir, which
-	// must be its own npm project.
-	if err := os.WriteFile(filepath.Join(userDir, "package.json"), []byte(`{"name":"node-red-project","private":true,"dependencies":{}}`), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	admin := fmt.Sprintf(`adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },`, editorUser, editorHash)
-	if c.role == "worker" {
-		admin = `httpAdminRoot: false,`
-	}
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  credentialSecret: %q,
-  storageModule: require(%q),
-  flowhist: %s,
-  %s
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, c.credentialSecret, filepath.Join(repoRoot(), "node-red"), opts, admin)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: c.role, workerID: c.workerID}
-	var env []string
-	if c.red.nodeDir != "" {
-		env = append(env, "PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	}
-	n.proc = startProc(tb, name, dir, env, node, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(tb)
+	s := redSettings{secret: c.credentialSecret, storage: filepath.Join(repoRoot(), "node-red"), optionsKey: "flowhist", options: fo, worker: c.role == "worker"}
+	n := launchRed(tb, dir, "nodered-"+name, s, redLaunch{red: c.red, npmProject: true})
+	n.role, n.workerID = c.role, c.workerID
 	return n
 }
 
@@ -400,16 +350,15 @@ func (n *nodeRed) token(tb testing.TB) string {
 func (n *nodeRed) login(tb testing.TB, user, scope string) string {
 	tb.Helper()
 	form := url.Values{"client_id": {"node-red-admin"}, "grant_type": {"password"}, "scope": {scope}, "username": {user}, "password": {editorPassword}}
-	resp, err := client.PostForm(n.URL+"/auth/token", form)
-	if err != nil {
-		tb.Fatal(err)
+	a := send(client, http.MethodPost, n.URL+"/auth/token", []byte(form.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+	if a.err != nil {
+		tb.Fatal(a.err)
 	}
-	defer resp.Body.Close()
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		tb.Fatalf("login as %s to %s: status %d, %v", user, n.name, resp.StatusCode, err)
+	if err := json.Unmarshal(a.body, &out); err != nil || out.AccessToken == "" {
+		tb.Fatalf("login as %s to %s: status %d, %v", user, n.name, a.status, err)
 	}
 	return out.AccessToken
 }
@@ -439,23 +388,22 @@ func (n *nodeRed) deploy(token string, flows any, rev string) (int, string) {
 	return n.deployAs(token, flows, rev, "full")
 }
 
+// deployClient waits for a deploy as long as Node-RED may take to save and
+// start the flows on a loaded machine.
+var deployClient = &http.Client{Timeout: 3 * time.Minute}
+
 // deployAs deploys with Node-RED-Deployment-Type typ: "full", or "nodes"
 // (the editor's default, "modified nodes").
 func (n *nodeRed) deployAs(token string, flows any, rev, typ string) (int, string) {
 	body, _ := json.Marshal(map[string]any{"flows": flows, "rev": rev})
-	req, _ := http.NewRequest("POST", n.URL+"/flows", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Node-RED-API-Version", "v2")
-	req.Header.Set("Node-RED-Deployment-Type", typ)
-	c := &http.Client{Timeout: 3 * time.Minute}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err.Error()
+	a := send(deployClient, http.MethodPost, n.URL+"/flows", body, http.Header{
+		"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"},
+		"Node-Red-Api-Version": {"v2"}, "Node-Red-Deployment-Type": {typ},
+	})
+	if a.status == 0 && a.err != nil {
+		return 0, a.err.Error()
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return a.status, string(a.body)
 }
 
 // mustDeploy deploys flows on top of what the admin has now.
@@ -483,15 +431,15 @@ func versionFlow(version string) []map[string]any {
 var probe = &http.Client{Timeout: 500 * time.Millisecond}
 
 // serves reports whether n answers GET /version with version.
-func (n *nodeRed) serves(version string) (bool, string) {
-	resp, err := probe.Get(n.URL + "/version")
-	if err != nil {
-		return false, n.name + ": " + err.Error()
+func (n *nodeRed) serves(version string) (bool, string) { return n.answers("/version", version) }
+
+// answers reports whether n answers GET path with 200 and want.
+func (n *nodeRed) answers(path, want string) (bool, string) {
+	a := send(probe, http.MethodGet, n.URL+path, nil, nil)
+	if a.err != nil {
+		return false, n.name + ": " + a.err.Error()
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	code, body := resp.StatusCode, string(b)
-	return code == 200 && body == version, fmt.Sprintf("%s: %d %q", n.name, code, body)
+	return a.status == 200 && string(a.body) == want, fmt.Sprintf("%s: %d %q", n.name, a.status, a.body)
 }
 
 // cluster is valkey, flowhist and Node-RED processes for one test.
@@ -581,25 +529,35 @@ func (c *cluster) waitServes(tb testing.TB, within time.Duration, version string
 	if len(nodes) == 0 {
 		nodes = c.workers
 	}
+	return waitServesAt(tb, within, "/version", version, nodes...)
+}
+
+// waitServesAt waits until every node answers GET path with want, and
+// returns how long after the call the last of them first did.
+func waitServesAt(tb testing.TB, within time.Duration, path, want string, nodes ...*nodeRed) time.Duration {
+	tb.Helper()
 	start := time.Now()
 	var took time.Duration
 	for _, n := range nodes {
-		took = max(took, firstServed(tb, n, version, start, within))
+		took = max(took, firstServedAt(tb, n, path, want, start, within))
 	}
 	return took
 }
 
-// firstServed probes n until it serves version and returns when (after
-// start) the first answer with it came.
-func firstServed(tb testing.TB, n *nodeRed, version string, start time.Time, within time.Duration) time.Duration {
+// firstServedAt probes GET path on n (waitForFirst) until it answers want,
+// and returns when, after start, the first answer with it came.
+func firstServedAt(tb testing.TB, n *nodeRed, path, want string, start time.Time, within time.Duration) time.Duration {
 	tb.Helper()
-	return firstTrue(tb, start, within, fmt.Sprintf("%s to serve %s", n.name, version), func() (bool, string) { return n.serves(version) })
+	return waitForFirst(tb, start, within, fmt.Sprintf("%s to answer %s with %q", n.name, path, want), func() (bool, string) { return n.answers(path, want) })
 }
 
-// firstTrue calls probe every 10 ms, without waiting for earlier calls (up
-// to 32 at once), until one reports true, and returns when that answer came
-// (after start). It fails the test after within, with the last answer.
-func firstTrue(tb testing.TB, start time.Time, within time.Duration, what string, probe func() (bool, string)) time.Duration {
+// waitForFirst is waitFor for latencies: it calls probe every 10 ms,
+// without waiting for earlier calls (up to 32 at once), until one reports
+// true, and returns when that answer came (after start). A probe that
+// reaches Node-RED while it restarts its flows hangs until its timeout: it
+// must not hold back, or add its timeout to, the figure. It fails the test
+// after within, with the last answer.
+func waitForFirst(tb testing.TB, start time.Time, within time.Duration, what string, probe func() (bool, string)) time.Duration {
 	tb.Helper()
 	type result struct {
 		at   time.Time
@@ -637,53 +595,36 @@ func firstTrue(tb testing.TB, start time.Time, within time.Duration, what string
 	}
 }
 
-// flowhistJSON calls flowhist's API with the CLI's admin token.
-func (c *cluster) flowhistJSON(tb testing.TB, path string, v any) {
+// api is flowhist's client for the cluster's namespace with the CLI's
+// admin token.
+func (c *cluster) api(tb testing.TB) *fhclient.Client {
 	tb.Helper()
-	code, body := get(c.fh.URL+"/v1/namespaces/"+c.ns+path, http.Header{"Authorization": {"Bearer " + c.tokens["admin-cli"]}})
-	if code != 200 {
-		tb.Fatalf("GET %s: %d %s", path, code, body)
-	}
-	if err := json.Unmarshal([]byte(body), v); err != nil {
-		tb.Fatalf("GET %s: %v", path, err)
-	}
+	return api(tb, c.fh.URL, c.tokens["admin-cli"], c.ns)
 }
 
-// readFeed makes one streamed feed request for worker (GET …/feed?stream=1
-// from revision after, waiting up to wait) and calls onNews with each news
-// line's revision, in order, until the answer ends; opened, if not nil, is
-// called when the answer starts. A wait that ended with nothing (204) is
-// not an error.
-func readFeed(ctx context.Context, hc *http.Client, base, ns, worker, token string, after uint64, wait string, opened func(), onNews func(rev uint64) error) error {
-	u := fmt.Sprintf("%s/v1/namespaces/%s/feed?worker=%s&after=%d&wait=%s&stream=1", base, ns, worker, after, wait)
-	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := hc.Do(req)
+// flowhistJSON GETs path of the cluster's namespace with the CLI's admin
+// token into v.
+func (c *cluster) flowhistJSON(tb testing.TB, path string, v any) {
+	tb.Helper()
+	getJSON(tb, c.api(tb), path, v)
+}
+
+// history is a page of the cluster's namespace's history.
+func (c *cluster) history(tb testing.TB, q fhclient.HistoryQuery) httpapi.History {
+	tb.Helper()
+	h, err := c.api(tb).History(context.Background(), q)
 	if err != nil {
-		return err
+		tb.Fatalf("GET history: %v", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
-		return nil
+	return h
+}
+
+// workersInfo is GET workers of the cluster's namespace.
+func (c *cluster) workersInfo(tb testing.TB) httpapi.Workers {
+	tb.Helper()
+	ws, err := c.api(tb).Workers(context.Background())
+	if err != nil {
+		tb.Fatalf("GET workers: %v", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("GET feed: %d %s", resp.StatusCode, b)
-	}
-	if opened != nil {
-		opened()
-	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		var n struct {
-			Revision uint64 `json:"revision"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
-			return fmt.Errorf("GET feed: line %q: %v", sc.Text(), err)
-		}
-		if err := onNews(n.Revision); err != nil {
-			return err
-		}
-	}
-	return sc.Err()
+	return ws
 }

@@ -2,9 +2,10 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	fhclient "github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
@@ -20,35 +22,8 @@ import (
 // generates one and keeps it in .config.runtime.json).
 func startPlainNodeRED(tb testing.TB, dir, secret string) *nodeRed {
 	tb.Helper()
-	nodeBin, red := nodeRED(tb, nodeRED4)
-	port := freePort(tb)
-	name := fmt.Sprintf("plain-%d", port)
-	userDir := filepath.Join(dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	secretLine := ""
-	if secret != "" {
-		secretLine = fmt.Sprintf("credentialSecret: %q,", secret)
-	}
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  flowFile: "flows.json",
-  %s
-  adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, secretLine, editorUser, editorHash)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "plain"}
-	n.proc = startProc(tb, name, dir, nil, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(tb)
+	n := launchRed(tb, dir, "plain", redSettings{secret: secret}, redLaunch{red: nodeRED4})
+	n.role = "plain"
 	return n
 }
 
@@ -128,27 +103,23 @@ func TestImportFromExport(t *testing.T) {
 	fh1 := startFlowhist(t, dir, fhConfig{valkeyAddr: vk1.Addr, tokens: tokens})
 	fh2 := startFlowhist(t, dir, fhConfig{valkeyAddr: vk2.Addr, tokens: tokens})
 	ns := "copy-" + randomHex(4)
-	put := func(path, body string) {
-		t.Helper()
-		req, _ := http.NewRequest("PUT", fh1.URL+"/v1/namespaces/"+ns+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tokens["admin-cli"])
-		req.Header.Set("Flowhist-User", "alice")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("PUT %s: %d", path, resp.StatusCode)
-		}
-	}
+	src, cp := api(t, fh1.URL, tokens["admin-cli"], ns), api(t, fh2.URL, tokens["admin-cli"], ns)
+	ctx, alice := context.Background(), fhclient.Write{User: "alice"}
 	for _, v := range []string{"c1", "c2", "c3"} {
 		b, _ := json.Marshal(versionFlow(v))
-		put("/flows", string(b))
+		if _, err := src.PutFlows(ctx, b, alice); err != nil {
+			t.Fatalf("PUT flows %s: %v", v, err)
+		}
 	}
-	put("/credentials", `{"$":"00112233445566778899aabbccddeeffQUJD"}`)
-	put("/settings", `{"nodes":{"node-red-contrib-x":{"name":"node-red-contrib-x","version":"1.0.0","user":true}}}`)
-	put("/library/functions?path=team/a.js", `{"meta":{"name":"a"},"body":"return msg;"}`)
+	if _, err := src.PutCredentials(ctx, []byte(`{"$":"00112233445566778899aabbccddeeffQUJD"}`), alice); err != nil {
+		t.Fatalf("PUT credentials: %v", err)
+	}
+	if _, err := src.PutSettings(ctx, []byte(`{"nodes":{"node-red-contrib-x":{"name":"node-red-contrib-x","version":"1.0.0","user":true}}}`), alice); err != nil {
+		t.Fatalf("PUT settings: %v", err)
+	}
+	if _, err := src.PutLibrary(ctx, "functions", "team/a.js", fhclient.LibraryEntry{Meta: json.RawMessage(`{"name":"a"}`), Body: "return msg;"}, alice); err != nil {
+		t.Fatalf("PUT library: %v", err)
+	}
 
 	bundle := filepath.Join(dir, "copy.jsonl")
 	code, out := runFlowhist(t, nil, "export", "--history", bundle, "-n", ns, "--valkey-addr", vk1.Addr)
@@ -160,12 +131,19 @@ func TestImportFromExport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("import --from-export: got exit %d:\n%s", code, out)
 	}
-	h := http.Header{"Authorization": {"Bearer " + tokens["admin-cli"]}}
-	for _, p := range []string{"/flows", "/credentials", "/settings", "/library/functions?path=team/a.js"} {
-		c1, b1 := get(fh1.URL+"/v1/namespaces/"+ns+p, h)
-		c2, b2 := get(fh2.URL+"/v1/namespaces/"+ns+p, h)
-		if c1 != 200 || c2 != 200 || !bytes.Equal([]byte(b1), []byte(b2)) {
-			t.Errorf("GET %s: got %d %s on the copy, want %d %s as on the source", p, c2, b2, c1, b1)
+	// The answers byte for byte, as the client reads them.
+	for _, r := range []fhclient.Request{
+		{Path: "/flows"}, {Path: "/credentials"}, {Path: "/settings"},
+		{Path: "/library/functions", Query: url.Values{"path": {"team/a.js"}}},
+	} {
+		r.Method = http.MethodGet
+		a1, err1 := src.Do(ctx, r)
+		a2, err2 := cp.Do(ctx, r)
+		if err1 != nil || err2 != nil || !bytes.Equal(a1.Body, a2.Body) {
+			t.Errorf("GET %s: got %v %v on the copy, want the source's answer (%v)", r.Path, a2, err2, err1)
+			if err1 == nil && err2 == nil {
+				t.Errorf("source: %s\ncopy:   %s", a1.Body, a2.Body)
+			}
 		}
 	}
 	code, out = runFlowhist(t, nil, "verify", "-n", ns, "--valkey-addr", vk2.Addr)

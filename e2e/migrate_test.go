@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,8 +18,8 @@ import (
 )
 
 // oldModule returns the path of the old node-red-storage-valkey 4.0.0
-// that .ci/install-deps.sh installs from ../shared/fixtures, or fails
-// saying what is missing.
+// that .ci/install-deps.sh installs into e2e/oldmodule, or fails in one line
+// naming the three ways to provide it (the script's install_oldmodule).
 func oldModule(tb testing.TB) string {
 	tb.Helper()
 	p := filepath.Join(repoRoot(), "e2e", "oldmodule", "node_modules", "node-red-storage-valkey")
@@ -26,8 +27,9 @@ func oldModule(tb testing.TB) string {
 	var pkg struct{ Version string }
 	json.Unmarshal(b, &pkg)
 	if err != nil || pkg.Version != "4.0.0" {
-		tb.Fatalf("the old module node-red-storage-valkey 4.0.0 is not installed in e2e/oldmodule (got version %q, %v): "+
-			"run `bash .ci/install-deps.sh oldmodule`, which needs ../shared/fixtures/node-red-storage-valkey-4.0.0.tgz beside the repository", pkg.Version, err)
+		tb.Fatalf("the old module node-red-storage-valkey 4.0.0 is not installed in e2e/oldmodule (got version %q): "+
+			"provide it by FLOWHIST_OLD_MODULE_TGZ=<its tarball>, ../shared/fixtures/node-red-storage-valkey-4.0.0.tgz beside the repository, "+
+			"or access to https://github.com/Siphion/node-red-storage-valkey (or FLOWHIST_OLD_MODULE_REPO=<a copy>), then run `bash .ci/install-deps.sh oldmodule`", pkg.Version)
 	}
 	return p
 }
@@ -41,40 +43,17 @@ type oldConfig struct {
 // configured as its README says (role, host, port; compression on).
 func startOldNodeRED(tb testing.TB, dir string, c oldConfig) *nodeRed {
 	tb.Helper()
-	nodeBin, red := nodeRED(tb, nodeRED4)
-	mod := oldModule(tb)
-	port := freePort(tb)
-	name := fmt.Sprintf("old-%s-%d", c.role, port)
-	userDir := filepath.Join(dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
 	host, vport, _ := strings.Cut(c.valkeyAddr, ":")
-	admin := fmt.Sprintf(`adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },`, editorUser, editorHash)
-	if c.role == "worker" {
-		admin = `httpAdminRoot: false,`
+	port, err := strconv.Atoi(vport)
+	if err != nil {
+		tb.Fatalf("valkey address %q: %v", c.valkeyAddr, err)
 	}
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  credentialSecret: %q,
-  storageModule: require(%q),
-  valkey: { role: %q, host: %q, port: %s, enableCompression: true, syncPackages: false },
-  %s
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, c.secret, mod, c.role, host, vport, admin)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: c.role}
+	s := redSettings{secret: c.secret, storage: oldModule(tb), optionsKey: "valkey", worker: c.role == "worker",
+		options: map[string]any{"role": c.role, "host": host, "port": port, "enableCompression": true, "syncPackages": false}}
 	// The old module finds Node-RED's own file storage through NODE_PATH.
 	env := []string{"NODE_PATH=" + filepath.Join(repoRoot(), "e2e", "nodered", "node_modules")}
-	n.proc = startProc(tb, name, dir, env, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(tb)
+	n := launchRed(tb, dir, "old-"+c.role, s, redLaunch{red: nodeRED4, env: env})
+	n.role = c.role
 	return n
 }
 

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -204,20 +203,17 @@ func (l *listenerSet) fail(err error) {
 	os.Exit(1)
 }
 
+// request is one request of l's listeners whose answer streams.
 func (l *listenerSet) request(method, path string, body io.Reader) (*http.Response, error) {
 	req, _ := http.NewRequest(method, l.base+path, body)
 	req.Header.Set("Authorization", "Bearer "+l.token)
 	return l.hc.Do(req)
 }
 
+// do is one request of l's listeners, answer read (send).
 func (l *listenerSet) do(method, path string, body []byte) (int, []byte, error) {
-	res, err := l.request(method, path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
+	a := send(l.hc, method, l.base+path, body, http.Header{"Authorization": {"Bearer " + l.token}})
+	return a.status, a.body, a.err
 }
 
 // listen starts the listeners of l's role:
@@ -371,23 +367,18 @@ func (l *listenerSet) duplexConn(worker string) {
 	}
 }
 
-// hear reads a streamed feed answer's news lines: the time each was heard
-// goes to wakes, then ack acknowledges its revision.
+// hear reads a streamed feed answer's news lines (readNews): the time each
+// was heard goes to wakes, then ack acknowledges its revision.
 func (l *listenerSet) hear(body io.Reader, ack func(rev int) error) {
-	lines := bufio.NewScanner(body)
-	for lines.Scan() {
-		now := time.Now()
-		var news struct{ Revision int }
-		if err := json.Unmarshal(lines.Bytes(), &news); err != nil {
-			l.fail(err)
-		}
-		l.wakes <- now
-		if err := ack(news.Revision); err != nil {
-			l.fail(fmt.Errorf("ack: %v", err))
+	err := readNews(body, func(rev uint64, at time.Time) error {
+		l.wakes <- at
+		if err := ack(int(rev)); err != nil {
+			return fmt.Errorf("ack: %v", err)
 		}
 		l.acked <- struct{}{}
-	}
-	if err := lines.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		l.fail(err)
 	}
 }

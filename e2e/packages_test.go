@@ -1,15 +1,17 @@
 package e2e_test
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	fhclient "github.com/flowhist/flowhist/client"
+	"github.com/flowhist/flowhist/httpapi"
 )
 
 // The palette module the test installs: small, no dependencies, two
@@ -37,25 +39,17 @@ func randomFlows(version string) []map[string]any {
 // version v2), within installWithin.
 func (n *nodeRed) adminAPI(tb testing.TB, token, method, path string, body any) (int, string) {
 	tb.Helper()
-	var rd io.Reader
+	var b []byte
+	h := http.Header{"Authorization": {"Bearer " + token}, "Node-Red-Api-Version": {"v2"}}
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		b, _ = json.Marshal(body)
+		h.Set("Content-Type", "application/json")
 	}
-	req, _ := http.NewRequest(method, n.URL+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Node-RED-API-Version", "v2")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	a := send(&http.Client{Timeout: installWithin}, method, n.URL+path, b, h)
+	if a.err != nil {
+		tb.Fatalf("%s %s on %s: %v", method, path, n.name, a.err)
 	}
-	c := &http.Client{Timeout: installWithin}
-	resp, err := c.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s on %s: %v", method, path, n.name, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return a.status, string(a.body)
 }
 
 // installedVersion is the version of module in n's userDir, "" if absent.
@@ -71,30 +65,11 @@ func (n *nodeRed) installedVersion(module string) string {
 	return p.Version
 }
 
-// workerPackages is GET /workers' package state of each worker.
-type workerPackageState struct {
-	Revision uint64 `json:"revision"`
-	OK       bool   `json:"ok"`
-	Module   string `json:"module"`
-	Version  string `json:"version"`
-	Error    string `json:"error"`
-	Packages []struct {
-		Name    string `json:"name"`
-		Version string `json:"version"`
-	} `json:"packages"`
-}
-
-func (c *cluster) packageStates(tb testing.TB) map[string]*workerPackageState {
+// packageStates is GET workers' package report of each worker.
+func (c *cluster) packageStates(tb testing.TB) map[string]*httpapi.WorkerPackages {
 	tb.Helper()
-	var res struct {
-		Workers []struct {
-			Worker   string              `json:"worker"`
-			Packages *workerPackageState `json:"packages"`
-		} `json:"workers"`
-	}
-	c.flowhistJSON(tb, "/workers", &res)
-	out := map[string]*workerPackageState{}
-	for _, w := range res.Workers {
+	out := map[string]*httpapi.WorkerPackages{}
+	for _, w := range c.workersInfo(tb).Workers {
 		out[w.Worker] = w.Packages
 	}
 	return out
@@ -198,16 +173,8 @@ func testPackages(t *testing.T, red redRuntime) {
 		// A version npm cannot install, recorded as the admin's registry
 		// (through flowhist's API: the admin's palette refuses it).
 		settings := `{"nodes":{"` + randomModule + `":{"name":"` + randomModule + `","version":"99.0.0","local":false,"user":true,"nodes":{}}}}`
-		req, _ := http.NewRequest("PUT", c.fh.URL+"/v1/namespaces/"+c.ns+"/settings", strings.NewReader(settings))
-		req.Header.Set("Authorization", "Bearer "+c.tokens["admin-cli"])
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("PUT settings: got %d, want 200", resp.StatusCode)
+		if _, err := c.api(t).PutSettings(context.Background(), []byte(settings), fhclient.Write{}); err != nil {
+			t.Fatalf("PUT settings: %v", err)
 		}
 		waitFor(t, installWithin, "every worker reports the failed install", func() (bool, string) {
 			states := c.packageStates(t)

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	fhclient "github.com/flowhist/flowhist/client"
 )
 
 // startProjectsAdmin starts the cluster's admin with Node-RED Projects on,
@@ -18,30 +21,6 @@ func startProjectsAdmin(tb testing.TB, c *cluster) *nodeRed {
 	tb.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		tb.Fatalf("git not found in PATH: Node-RED Projects need it: run `bash .ci/install-deps.sh git` or `apt-get install git`")
-	}
-	nodeBin, red := nodeRED(tb, nodeRED4)
-	port := freePort(tb)
-	name := fmt.Sprintf("nodered-projects-admin-%d", port)
-	userDir := filepath.Join(c.dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	opts, _ := json.Marshal(map[string]any{"url": c.fh.URL, "token": c.tokens["deploy-admin"], "namespace": c.ns, "role": "admin"})
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  credentialSecret: %q,
-  storageModule: require(%q),
-  flowhist: %s,
-  adminAuth: { type: "credentials", users: [{ username: %q, password: %q, permissions: "*" }] },
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: true } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, c.secret, filepath.Join(repoRoot(), "node-red"), opts, editorUser, editorHash)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		tb.Fatal(err)
 	}
 	home := filepath.Join(c.dir, "home")
 	os.MkdirAll(home, 0o755)
@@ -55,9 +34,10 @@ func startProjectsAdmin(tb testing.TB, c *cluster) *nodeRed {
 	gitCfg = exec.Command("git", "config", "--global", "user.email", "alice@example.com")
 	gitCfg.Env = append(os.Environ(), env...)
 	gitCfg.Run()
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "admin"}
-	n.proc = startProc(tb, name, c.dir, env, nodeBin, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(tb)
+	s := redSettings{secret: c.secret, storage: filepath.Join(repoRoot(), "node-red"), optionsKey: "flowhist", projects: true,
+		options: map[string]any{"url": c.fh.URL, "token": c.tokens["deploy-admin"], "namespace": c.ns, "role": "admin"}}
+	n := launchRed(tb, c.dir, "nodered-projects-admin", s, redLaunch{red: nodeRED4, env: env})
+	n.role = "admin"
 	return n
 }
 
@@ -121,14 +101,7 @@ func TestProjects(t *testing.T) {
 	wantSecret(t, c.workers...)
 
 	t.Run("HistoryNamesProjects", func(t *testing.T) {
-		var h struct {
-			Entries []struct {
-				Revision uint64 `json:"revision"`
-				Type     string `json:"type"`
-				Project  string `json:"project"`
-			} `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows", &h)
+		h := c.history(t, fhclient.HistoryQuery{Kind: "flows"})
 		var got []string
 		for i := len(h.Entries) - 1; i >= 0; i-- {
 			got = append(got, h.Entries[i].Project)
@@ -138,10 +111,7 @@ func TestProjects(t *testing.T) {
 		if strings.Join(got, ",") != "A,B,B,A" {
 			t.Fatalf("got flows events of projects %q, want A, B, B, A (A's deploy, the switch to B, B's deploy, the switch back)", got)
 		}
-		var byA struct {
-			Entries []json.RawMessage `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows&project=A", &byA)
+		byA := c.history(t, fhclient.HistoryQuery{Kind: "flows", Project: "A"})
 		if len(byA.Entries) != 2 {
 			t.Fatalf("got %d flows events for project A, want 2", len(byA.Entries))
 		}
@@ -151,22 +121,16 @@ func TestProjects(t *testing.T) {
 		if b, _ := json.Marshal(settings); strings.Contains(string(b), c.secret) || !strings.Contains(string(b), `"A"`) {
 			t.Fatalf("got settings %.300s, want the projects section without their credentialSecret", b)
 		}
-		var proj struct{ Name string }
-		c.flowhistJSON(t, "/project", &proj)
-		if proj.Name != "A" {
-			t.Fatalf("got active project %q in flowhist, want A", proj.Name)
+		proj, err := c.api(t).Project(context.Background())
+		if err != nil || proj.Name != "A" {
+			t.Fatalf("got active project %q in flowhist (%v), want A", proj.Name, err)
 		}
 	})
 
 	t.Run("RollbackShowsAsUncommittedChange", func(t *testing.T) {
 		// Roll back to B's deploy (the newest of B's events): flowhist's
 		// head is then not what A's committed files hold.
-		var h struct {
-			Entries []struct {
-				Revision uint64 `json:"revision"`
-			} `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows&project=B", &h)
+		h := c.history(t, fhclient.HistoryQuery{Kind: "flows", Project: "B"})
 		if len(h.Entries) != 2 {
 			t.Fatalf("got %d flows events of B, want 2", len(h.Entries))
 		}
@@ -226,10 +190,7 @@ func TestProjects(t *testing.T) {
 		}, nil)
 		c.waitServes(t, 10*time.Second, "pA")
 		wantSecret(t, c.workers...)
-		var h struct {
-			Entries []json.RawMessage `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows&project=C", &h)
+		h := c.history(t, fhclient.HistoryQuery{Kind: "flows", Project: "C"})
 		if len(h.Entries) != 1 {
 			t.Fatalf("got %d flows events for the cloned C, want 1 (opening it)", len(h.Entries))
 		}
@@ -258,10 +219,7 @@ func TestProjects(t *testing.T) {
 		git("-C", work, "push", "-q")
 		adminAPI(t, admin, tok, "POST", "/projects/C/pull", nil, nil)
 		c.waitServes(t, 10*time.Second, "pC2")
-		var h struct {
-			Entries []json.RawMessage `json:"entries"`
-		}
-		c.flowhistJSON(t, "/history?kind=flows&project=C", &h)
+		h := c.history(t, fhclient.HistoryQuery{Kind: "flows", Project: "C"})
 		if len(h.Entries) != 2 {
 			t.Fatalf("got %d flows events for C, want 2 (opening it, the pull)", len(h.Entries))
 		}

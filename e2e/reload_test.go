@@ -118,8 +118,8 @@ func TestZeroDowntimeReload(t *testing.T) {
 				c := newClusterWith(t, 2, false, clusterOpts{red: red, reload: mode})
 				c.admin.mustDeploy(t, c.editorTok, probeFlows("b0"))
 				all := append([]*nodeRed{c.admin}, c.workers...)
-				c.waitServesAt(t, 5*time.Second, "/b", "b0", all...)
-				c.waitServesAt(t, 5*time.Second, "/probe", "ok", all...)
+				waitServesAt(t, 5*time.Second, "/b", "b0", all...)
+				waitServesAt(t, 5*time.Second, "/probe", "ok", all...)
 
 				probers := make([]*prober, len(all))
 				for i, n := range all {
@@ -165,30 +165,6 @@ func TestZeroDowntimeReload(t *testing.T) {
 	}
 }
 
-// waitServesAt waits until every node answers GET path with want.
-func (c *cluster) waitServesAt(tb testing.TB, within time.Duration, path, want string, nodes ...*nodeRed) {
-	tb.Helper()
-	start := time.Now()
-	for _, n := range nodes {
-		firstServedAt(tb, n, path, want, start, within)
-	}
-}
-
-// firstServedAt probes GET path on n every 10 ms (not waiting for earlier
-// probes) until it answers want, and returns when, after start.
-func firstServedAt(tb testing.TB, n *nodeRed, path, want string, start time.Time, within time.Duration) time.Duration {
-	tb.Helper()
-	return firstTrue(tb, start, within, fmt.Sprintf("%s to answer %s with %q", n.name, path, want), func() (bool, string) {
-		resp, err := probe.Get(n.URL + path)
-		if err != nil {
-			return false, err.Error()
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == 200 && string(b) == want, fmt.Sprintf("%d %q", resp.StatusCode, b)
-	})
-}
-
 // TestCredentialsOnlyChange deploys the same flows with only a node's
 // credentials changed ("modified nodes"): with reload 'nodes' the workers
 // restart that node, and it uses the new credentials.
@@ -206,10 +182,10 @@ func TestCredentialsOnlyChange(t *testing.T) {
 	c.admin.mustDeploy(t, c.editorTok, withPassword("first"))
 	c.waitServes(t, 5*time.Second, "v1")
 	// Basic base64("svc:first") / base64("svc:second")
-	c.waitServesAt(t, 2*time.Second, "/secret", "Basic c3ZjOmZpcnN0", c.workers...)
+	waitServesAt(t, 2*time.Second, "/secret", "Basic c3ZjOmZpcnN0", c.workers...)
 	_, rev := c.admin.flows(t, c.editorTok)
 	if code, body := c.admin.deployAs(c.editorTok, withPassword("second"), rev, "nodes"); code != 200 {
 		t.Fatalf("deploy: got %d %s, want 200", code, body)
 	}
-	c.waitServesAt(t, 2*time.Second, "/secret", "Basic c3ZjOnNlY29uZA==", c.workers...)
+	waitServesAt(t, 2*time.Second, "/secret", "Basic c3ZjOnNlY29uZA==", c.workers...)
 }

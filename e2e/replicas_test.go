@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	fhclient "github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
@@ -64,46 +63,48 @@ func startReplicas(tb testing.TB, n int, compat bool, extra ...string) *replicaS
 // when the request was sent.
 func (rs *replicaSet) deploy(tb testing.TB, fh *flowhist, tag string) (uint64, time.Time) {
 	tb.Helper()
+	c := rs.api(tb, fh)
 	sent := time.Now()
-	req, _ := http.NewRequest("PUT", fh.URL+"/v1/namespaces/"+rs.ns+"/flows", strings.NewReader(fmt.Sprintf(`[{"id":"t1","type":"tab","label":%q}]`, tag)))
-	req.Header.Set("Authorization", "Bearer "+rs.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		tb.Fatalf("deploy %s through %s: %v", tag, fh.name, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var out struct {
-		Revision uint64 `json:"revision"`
-	}
-	if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil || out.Revision == 0 {
-		tb.Errorf("deploy %s through %s: got %d %s, want 200 with a revision", tag, fh.name, resp.StatusCode, b)
+	saved, err := c.PutFlows(context.Background(), fmt.Appendf(nil, `[{"id":"t1","type":"tab","label":%q}]`, tag), fhclient.Write{})
+	if err != nil || saved.Revision == 0 {
+		// Errorf and Goexit, not Fatalf: deploy runs in goroutines too.
+		tb.Errorf("deploy %s through %s: got revision %d (%v), want one", tag, fh.name, saved.Revision, err)
 		runtime.Goexit()
 	}
+	rev := uint64(saved.Revision)
 	rs.mu.Lock()
-	rs.head = max(rs.head, out.Revision)
+	rs.head = max(rs.head, rev)
 	rs.mu.Unlock()
-	return out.Revision, sent
+	return rev, sent
 }
 
-// getJSON GETs path of the namespace through fh into v.
-func (rs *replicaSet) getJSON(tb testing.TB, fh *flowhist, path string, v any) {
+// api is flowhist's client for the set's namespace through fh.
+func (rs *replicaSet) api(tb testing.TB, fh *flowhist) *fhclient.Client {
 	tb.Helper()
-	code, body := get(fh.URL+"/v1/namespaces/"+rs.ns+path, http.Header{"Authorization": {"Bearer " + rs.token}})
-	if code != 200 {
-		tb.Fatalf("GET %s through %s: got %d %s, want 200", path, fh.name, code, body)
+	return api(tb, fh.URL, rs.token, rs.ns)
+}
+
+// flows is the namespace's flows as fh reads them.
+func (rs *replicaSet) flows(tb testing.TB, fh *flowhist) []map[string]any {
+	tb.Helper()
+	d, err := rs.api(tb, fh).Flows(context.Background())
+	var flows []map[string]any
+	if err == nil {
+		err = json.Unmarshal(d.Body, &flows)
 	}
-	if err := json.Unmarshal([]byte(body), v); err != nil {
-		tb.Fatalf("GET %s through %s: %v", path, fh.name, err)
+	if err != nil {
+		tb.Fatalf("GET flows through %s: %v", fh.name, err)
 	}
+	return flows
 }
 
 // workersAcked reports whether GET /workers through fh shows every id
 // acknowledged at rev.
 func (rs *replicaSet) workersAcked(tb testing.TB, fh *flowhist, rev uint64, ids ...string) (bool, string) {
-	var ws httpapi.Workers
-	rs.getJSON(tb, fh, "/workers", &ws)
+	ws, err := rs.api(tb, fh).Workers(context.Background())
+	if err != nil {
+		tb.Fatalf("GET workers through %s: %v", fh.name, err)
+	}
 	acked := map[string]bool{}
 	for _, w := range ws.Workers {
 		acked[w.Worker] = uint64(w.Acknowledged) == rev && w.Lag == 0 && w.Pending == 0
@@ -120,6 +121,15 @@ func (rs *replicaSet) workersAcked(tb testing.TB, fh *flowhist, rev uint64, ids 
 	return true, ""
 }
 
+// waitFeedWaiters waits until n feed requests wait on fh.
+func waitFeedWaiters(tb testing.TB, fh *flowhist, n int) {
+	tb.Helper()
+	waitFor(tb, 10*time.Second, fmt.Sprintf("%d feed requests waiting on %s", n, fh.name), func() (bool, string) {
+		v := feedWaiters(fh)
+		return v == strconv.Itoa(n), "flowhist_feed_waiters " + v
+	})
+}
+
 // feedWaiters is fh's flowhist_feed_waiters.
 func feedWaiters(fh *flowhist) string {
 	_, body := get(fh.URL+"/metrics", nil)
@@ -129,162 +139,6 @@ func feedWaiters(fh *flowhist) string {
 		}
 	}
 	return "none"
-}
-
-// feedWorker follows a namespace's feed as the Node-RED module does:
-// streamed, acknowledging each line's revision once it has it, asking from
-// the revision it acknowledged, and moving to the next URL (round robin)
-// when the one it uses fails.
-type feedWorker struct {
-	id, ns, token string
-	urls          []string
-
-	mu       sync.Mutex
-	acked    uint64
-	heard    []heard   // every line, in order
-	connects []connect // every stream that answered 200
-	changed  chan struct{}
-}
-
-type heard struct {
-	rev uint64
-	at  time.Time
-}
-
-type connect struct {
-	url string
-	at  time.Time
-}
-
-func startFeedWorker(tb testing.TB, id, ns, token string, after uint64, urls ...string) *feedWorker {
-	tb.Helper()
-	w := &feedWorker{id: id, ns: ns, token: token, urls: urls, acked: after, changed: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.run(ctx) }()
-	tb.Cleanup(func() { cancel(); <-done })
-	return w
-}
-
-func (w *feedWorker) run(ctx context.Context) {
-	hc := &http.Client{} // the stream's lifetime is ctx's and the server's wait
-	failures := 0
-	for i := 0; ctx.Err() == nil; {
-		if failures >= len(w.urls) {
-			// Every URL failed in a row: wait a little, as the module's
-			// backoff does.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		u := w.urls[i%len(w.urls)]
-		if err := w.follow(ctx, hc, u); err != nil {
-			failures++
-			i++
-			continue
-		}
-		failures = 0
-	}
-}
-
-// follow reads one streamed feed answer from u to its end.
-func (w *feedWorker) follow(ctx context.Context, hc *http.Client, u string) error {
-	w.mu.Lock()
-	after := w.acked
-	w.mu.Unlock()
-	opened := func() { w.note(func() { w.connects = append(w.connects, connect{u, time.Now()}) }) }
-	return readFeed(ctx, hc, u, w.ns, w.id, w.token, after, "30s", opened, func(rev uint64) error {
-		now := time.Now()
-		w.note(func() { w.heard = append(w.heard, heard{rev, now}) })
-		if err := w.ack(ctx, hc, u, rev); err != nil {
-			return err
-		}
-		w.note(func() { w.acked = max(w.acked, rev) })
-		return nil
-	})
-}
-
-func (w *feedWorker) ack(ctx context.Context, hc *http.Client, u string, rev uint64) error {
-	req, _ := http.NewRequestWithContext(ctx, "POST", u+"/v1/namespaces/"+w.ns+"/feed/ack", strings.NewReader(fmt.Sprintf(`{"worker":%q,"revision":%d}`, w.id, rev)))
-	req.Header.Set("Authorization", "Bearer "+w.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("ack: %d", resp.StatusCode)
-	}
-	return nil
-}
-
-// note changes w under its lock and wakes whoever waits for a change.
-func (w *feedWorker) note(f func()) {
-	w.mu.Lock()
-	f()
-	close(w.changed)
-	w.changed = make(chan struct{})
-	w.mu.Unlock()
-}
-
-// heardAt is when w first heard of rev or later.
-func (w *feedWorker) heardAt(rev uint64) (time.Time, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, h := range w.heard {
-		if h.rev >= rev {
-			return h.at, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// connectedTo is when w's first stream from u after since answered.
-func (w *feedWorker) connectedTo(u string, since time.Time) (time.Time, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, c := range w.connects {
-		if c.url == u && c.at.After(since) {
-			return c.at, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// waitUntil waits for cond (checked on every change of w) for at most
-// within.
-func (w *feedWorker) waitUntil(tb testing.TB, within time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	for {
-		w.mu.Lock()
-		ch := w.changed
-		w.mu.Unlock()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			tb.Fatalf("worker %s: %s: not within %s (heard %v, acked %d, connects %v)", w.id, what, within, w.heard, w.acked, w.connects)
-		}
-	}
-}
-
-// heardWithin waits until w heard of rev and returns how long after at
-// (a deploy's sending).
-func (w *feedWorker) heardWithin(tb testing.TB, rev uint64, at time.Time, within time.Duration) time.Duration {
-	tb.Helper()
-	w.waitUntil(tb, within, fmt.Sprintf("news of revision %d", rev), func() bool { _, ok := w.heardAt(rev); return ok })
-	t, _ := w.heardAt(rev)
-	return t.Sub(at)
 }
 
 // compatCounter counts, in order, the old module's flows-updated messages
@@ -393,16 +247,13 @@ func TestReplicasInterchangeable(t *testing.T) {
 			on := map[*feedWorker]int{}
 			for i, fh := range rs.fhs {
 				for k := 0; k < 2; k++ {
-					w := startFeedWorker(t, fmt.Sprintf("w%d-%d", i, k), rs.ns, rs.token, rev, fh.URL)
+					w := startFeedWorker(t, fmt.Sprintf("w%d-%d", i, k), rs.ns, rs.token, rev, 0, fh.URL)
 					ws = append(ws, w)
 					on[w] = i
 				}
 			}
 			for _, fh := range rs.fhs {
-				waitFor(t, 10*time.Second, fh.name+" has its 2 workers waiting", func() (bool, string) {
-					v := feedWaiters(fh)
-					return v == "2", "flowhist_feed_waiters " + v
-				})
+				waitFeedWaiters(t, fh, 2)
 			}
 			// Every replica loads the namespace's state once, at its first
 			// read. That load repairs the old module's keys when the state
@@ -413,8 +264,7 @@ func TestReplicasInterchangeable(t *testing.T) {
 			// "Several replicas"). Once each has loaded, every revision's
 			// compat write must happen exactly once.
 			for _, fh := range rs.fhs {
-				var flows []map[string]any
-				rs.getJSON(t, fh, "/flows", &flows)
+				rs.flows(t, fh)
 			}
 			p0, s0 := counter.mark(t, "start")
 
@@ -457,8 +307,7 @@ func TestReplicasInterchangeable(t *testing.T) {
 				// Every replica reads the last deploy, whoever made it.
 				var last string
 				for _, fh := range rs.fhs {
-					var flows []map[string]any
-					rs.getJSON(t, fh, "/flows", &flows)
+					flows := rs.flows(t, fh)
 					label, _ := flows[0]["label"].(string)
 					if last != "" && label != last {
 						t.Fatalf("%s reads %q, another replica %q: want the same head", fh.name, label, last)
@@ -471,8 +320,7 @@ func TestReplicasInterchangeable(t *testing.T) {
 				deploys := int(rs.head - rev) // every revision since "start" is a flows deploy
 				// Every replica has projected the head by now (reads catch up).
 				for _, fh := range rs.fhs {
-					var flows []map[string]any
-					rs.getJSON(t, fh, "/flows", &flows)
+					rs.flows(t, fh)
 				}
 				p1, s1 := counter.mark(t, "end")
 				if got := p1 - p0; got != deploys {
@@ -516,15 +364,12 @@ func TestReplicaKilled(t *testing.T) {
 	rev, _ := rs.deploy(t, a, "start")
 	var onA, onB []*feedWorker
 	for k := 0; k < 3; k++ {
-		onA = append(onA, startFeedWorker(t, fmt.Sprintf("a%d", k), rs.ns, rs.token, rev, a.URL, b.URL))
-		onB = append(onB, startFeedWorker(t, fmt.Sprintf("b%d", k), rs.ns, rs.token, rev, b.URL, a.URL))
+		onA = append(onA, startFeedWorker(t, fmt.Sprintf("a%d", k), rs.ns, rs.token, rev, 0, a.URL, b.URL))
+		onB = append(onB, startFeedWorker(t, fmt.Sprintf("b%d", k), rs.ns, rs.token, rev, 0, b.URL, a.URL))
 	}
 	all := append(slices.Clone(onA), onB...)
 	for _, fh := range rs.fhs {
-		waitFor(t, 10*time.Second, fh.name+" has its 3 workers waiting", func() (bool, string) {
-			v := feedWaiters(fh)
-			return v == "3", "flowhist_feed_waiters " + v
-		})
+		waitFeedWaiters(t, fh, 3)
 	}
 	for _, fh := range rs.fhs {
 		rev, at := rs.deploy(t, fh, "before-"+fh.name)
@@ -537,7 +382,10 @@ func TestReplicaKilled(t *testing.T) {
 	b.stop(syscall.SIGKILL)
 	var moves []time.Duration
 	for _, w := range onB {
-		w.waitUntil(t, 5*time.Second, "following "+a.name, func() bool { _, ok := w.connectedTo(a.URL, killed); return ok })
+		waitFor(t, 5*time.Second, "worker "+w.id+" following "+a.name, func() (bool, string) {
+			_, ok := w.connectedTo(a.URL, killed)
+			return ok, w.String()
+		})
 		at, _ := w.connectedTo(a.URL, killed)
 		moves = append(moves, at.Sub(killed))
 	}
@@ -562,11 +410,8 @@ func TestReplicasReaper(t *testing.T) {
 	rs := startReplicas(t, 2, false, "workers:\n  idle_ttl: 1s\n  reap_interval: 100ms\n")
 	a, b := rs.fhs[0], rs.fhs[1]
 	rev, _ := rs.deploy(t, a, "start")
-	w := startFeedWorker(t, "w1", rs.ns, rs.token, rev, b.URL)
-	waitFor(t, 10*time.Second, "the worker waiting on "+b.name, func() (bool, string) {
-		v := feedWaiters(b)
-		return v == "1", "flowhist_feed_waiters " + v
-	})
+	w := startFeedWorker(t, "w1", rs.ns, rs.token, rev, 0, b.URL)
+	waitFeedWaiters(t, b, 1)
 	waitFor(t, 10*time.Second, a.name+" reaped the waiting worker's group", func() (bool, string) {
 		b, _ := os.ReadFile(a.log)
 		log := string(b)
@@ -581,11 +426,7 @@ func TestReplicasReaper(t *testing.T) {
 	last, at := rs.deploy(t, a, "after-reap")
 	took := w.heardWithin(t, last, at, notifyBound)
 	t.Logf("a deploy through %s reached the worker on %s %s after its group was reaped", a.name, b.name, took)
-	w.waitUntil(t, 5*time.Second, "acknowledged", func() bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return w.acked >= last
-	})
+	waitFor(t, 5*time.Second, "worker w1 acknowledged", func() (bool, string) { return w.ackedAt(last), w.String() })
 }
 
 // TestClusterReplicas is the cluster scenario on two flowhist replicas with
@@ -609,10 +450,9 @@ func TestClusterReplicas(t *testing.T) {
 	// workers reads GET /workers through fh: consumer → its info.
 	workers := func(t *testing.T, fh *flowhist) (httpapi.Workers, map[string]httpapi.WorkerInfo) {
 		t.Helper()
-		var ws httpapi.Workers
-		code, body := get(fh.URL+"/v1/namespaces/"+c.ns+"/workers", http.Header{"Authorization": {"Bearer " + c.tokens["admin-cli"]}})
-		if code != 200 || json.Unmarshal([]byte(body), &ws) != nil {
-			t.Fatalf("GET /workers through %s: got %d %s, want 200", fh.name, code, body)
+		ws, err := api(t, fh.URL, c.tokens["admin-cli"], c.ns).Workers(context.Background())
+		if err != nil {
+			t.Fatalf("GET workers through %s: %v", fh.name, err)
 		}
 		m := map[string]httpapi.WorkerInfo{}
 		for _, w := range ws.Workers {
@@ -685,7 +525,7 @@ func TestClusterReplicas(t *testing.T) {
 			v := deploy(t)
 			start := time.Now()
 			w := c.workers[k%2]
-			d := firstServed(t, w, v, start, 2*time.Second)
+			d := firstServedAt(t, w, "/version", v, start, 2*time.Second)
 			if k%2 == 0 {
 				onA = append(onA, d)
 			} else {

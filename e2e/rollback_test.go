@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -39,18 +38,11 @@ func TestRollback(t *testing.T) {
 // namespaceRevision reads flowhist's current namespace revision.
 func (c *cluster) namespaceRevision(t *testing.T) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", c.fh.URL+"/v1/namespaces/"+c.ns+"/flows", nil)
-	req.Header.Set("Authorization", "Bearer "+c.tokens["admin-cli"])
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	d, err := c.api(t).Flows(context.Background())
+	if err != nil || d.Revision == 0 {
+		t.Fatalf("GET flows: got revision %d (%v), want one", d.Revision, err)
 	}
-	resp.Body.Close()
-	rev := resp.Header.Get("Flowhist-Revision")
-	if rev == "" || resp.StatusCode != 200 {
-		t.Fatalf("GET flows: %d, no Flowhist-Revision", resp.StatusCode)
-	}
-	return rev
+	return d.Revision.String()
 }
 
 // cli runs the flowhist binary against the cluster with the admin-cli

@@ -1,13 +1,14 @@
 package e2e_test
 
 import (
-	"net/http"
+	"context"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	fhclient "github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
@@ -20,20 +21,13 @@ func TestGracefulShutdown(t *testing.T) {
 	fh := startFlowhist(t, dir, fhConfig{valkeyAddr: valkeytest.Start(t).Addr, tokens: map[string]string{"read-w": token}})
 
 	type result struct {
-		code int
+		news bool
 		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		req, _ := http.NewRequest("GET", fh.URL+"/v1/namespaces/e2e/feed?worker=w1&after=0&wait=50s", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		resp.Body.Close()
-		done <- result{code: resp.StatusCode}
+		_, news, err := api(t, fh.URL, token, "e2e").Feed(context.Background(), fhclient.FeedQuery{Worker: "w1", Wait: 50 * time.Second})
+		done <- result{news: news, err: err}
 	}()
 	waitFor(t, 10*time.Second, "the feed request waiting", func() (bool, string) {
 		_, body := get(fh.URL+"/metrics", nil)
@@ -47,8 +41,8 @@ func TestGracefulShutdown(t *testing.T) {
 	fh.stop(syscall.SIGTERM)
 	select {
 	case r := <-done:
-		if r.err != nil || r.code != http.StatusNoContent {
-			t.Fatalf("the waiting feed request got %d (%v), want 204", r.code, r.err)
+		if r.err != nil || r.news {
+			t.Fatalf("the waiting feed request got news %t (%v), want none (204)", r.news, r.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting feed request was not answered at shutdown")
