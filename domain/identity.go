@@ -27,6 +27,22 @@ type Claim struct {
 // IsZero reports whether c claims nothing.
 func (c Claim) IsZero() bool { return c == Claim{} }
 
+// MaxClaim is the longest value of a claim's field, in bytes.
+const MaxClaim = 200
+
+// Validate checks that each of c's fields is printable text of at most
+// MaxClaim bytes, naming the field as what + " user" etc.
+//
+// Errors: EINVALID.
+func (c Claim) Validate(what string) error {
+	for _, f := range []struct{ name, v string }{{"user", c.User}, {"token", c.Token}, {"channel", c.Channel}} {
+		if err := ValidateLabel(what+" "+f.name, f.v, MaxClaim); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Attribute decides who a request acts as: the user it names (a request
 // header, a deploy's "user"), or without one the token's name. Only a
 // credential with AssertUsers may name a user other than its own name; a

@@ -121,19 +121,12 @@ func origin(r *http.Request) (domain.Origin, error) {
 // -Token and -Channel). Any writer may send one: it is recorded as the
 // source's claim beside the token that made it, never as the actor.
 func claim(r *http.Request) (*domain.Claim, error) {
-	var c domain.Claim
-	for _, f := range []struct {
-		header string
-		into   *string
-	}{{"Flowhist-Claimed-User", &c.User}, {"Flowhist-Claimed-Token", &c.Token}, {"Flowhist-Claimed-Channel", &c.Channel}} {
-		v := r.Header.Get(f.header)
-		if err := domain.ValidateLabel(f.header, v, maxUser); err != nil {
-			return nil, err
-		}
-		*f.into = v
-	}
+	c := domain.Claim{User: r.Header.Get("Flowhist-Claimed-User"), Token: r.Header.Get("Flowhist-Claimed-Token"), Channel: r.Header.Get("Flowhist-Claimed-Channel")}
 	if c.IsZero() {
 		return nil, nil
+	}
+	if err := c.Validate("Flowhist-Claimed"); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
