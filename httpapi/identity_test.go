@@ -48,6 +48,15 @@ func TestIdentity(t *testing.T) {
 		}
 	})
 
+	t.Run("OKUserInUTF8", func(t *testing.T) {
+		// The Node-RED module sends a name past Latin-1 as its UTF-8 bytes.
+		ns := randomNS(t)
+		ts.ok(t, "PUT", path(ns, "/settings"), []byte(`{}`), admin(hdr{"Flowhist-User": "李"}), nil)
+		if e := ts.events(t, ns)[0]; e.Actor.User != "李" || e.Token != "nr-admin" {
+			t.Fatalf("got actor %+v token %q, want 李 via nr-admin", e.Actor, e.Token)
+		}
+	})
+
 	t.Run("OKNoUserIsTokenName", func(t *testing.T) {
 		ns := randomNS(t)
 		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("a"), worker(hdr{}), nil)

@@ -11,6 +11,7 @@
 
 const { isDeepStrictEqual } = require('node:util');
 const { FlowhistError, MODULE_CODES } = require('./errors');
+const { userHeader } = require('./client');
 
 // withoutSecret drops _credentialSecret: the key to every credential is never
 // sent (flowhist would drop it anyway).
@@ -64,10 +65,7 @@ class SharedSettings {
   async saveSettings(settings) {
     const body = withoutSecret(settings);
     const user = preferenceUser(this.last, body);
-    // A header carries bytes: the name goes as its UTF-8 bytes, which
-    // flowhist reads back as UTF-8 (fetch would refuse "李" as it is).
-    const headers = user === undefined ? {} : { 'Flowhist-User': Buffer.from(user, 'utf8').toString('latin1') };
-    await this.client.request('PUT', '/settings', { json: body, headers });
+    await this.client.request('PUT', '/settings', { json: body, headers: user === undefined ? {} : userHeader(user) });
     this.last = structuredClone(body);
   }
 
