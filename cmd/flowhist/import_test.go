@@ -446,6 +446,15 @@ func TestImportFromExport(t *testing.T) {
 				t.Errorf("revision %d: got actor %+v claimed %+v, want no user claiming %+v", e.Revision, e.Actor, e.Claimed, want)
 			}
 		}
+		// The CLI shows the claim as one.
+		_, out, _ = run(t, append([]string{"show", "1"}, conn...)...)
+		if !strings.Contains(out, "claimed:   alice on api (the import source's claim, not checked)") {
+			t.Errorf("show 1: got\n%s\nwant alice as the source's claim", out)
+		}
+		_, out, _ = run(t, append([]string{"history", "--limit", "1", "--cursor", "2"}, conn...)...)
+		if !strings.Contains(out, "alice (claimed)") {
+			t.Errorf("history: got\n%s\nwant alice (claimed)", out)
+		}
 		for rev := 1; rev <= 3; rev++ {
 			p := "/revisions/" + strconv.Itoa(rev) + "/flows"
 			if got, want := s.request(t, "GET", "/v1/namespaces/"+ns+p, "", "", nil), s.request(t, "GET", base+p, "", "", nil); !bytes.Equal(got, want) {
