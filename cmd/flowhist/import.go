@@ -112,8 +112,10 @@ func (m *Main) importCommand(v *viper.Viper) *cobra.Command {
 		Short: "Bring existing flows into a namespace: from the old Valkey module, a Node-RED userDir or a flowhist export",
 		Long: `import appends what a source holds to the namespace as ordinary events
 (deploys, settings, library entries, the active project), through the same
-API the Node-RED admin uses, with the acting user "import" and the source in
-each event's correlation id. Workers following the namespace run the result.
+API the Node-RED admin uses, made by the CLI's token as itself, with the
+source in each event's correlation id (and a history bundle's actors kept as
+the source's claim beside the token). Workers following the namespace run
+the result.
 
 Sources (exactly one):
   --from-valkey ADDR   the keys of node-red-storage-valkey under --prefix
