@@ -113,9 +113,6 @@ func (s *Server) authorize(r *http.Request, scope Scope, ns string) (*Token, err
 	return found, nil
 }
 
-// maxUser is the longest user name an event records.
-const maxUser = 200
-
 // actor is who makes r: user (see origin), the channel the client names
 // (Flowhist-Channel: node-red, cli or api; its claim) and the remote
 // address.
@@ -125,9 +122,9 @@ func actor(r *http.Request, user string) domain.Actor {
 	case domain.ChannelNodeRED, domain.ChannelCLI:
 		a.Channel = c
 	}
-	if len(a.User) > maxUser {
+	if len(a.User) > 200 {
 		// Without the character the cut splits, if any.
-		a.User = strings.ToValidUTF8(a.User[:maxUser], "")
+		a.User = strings.ToValidUTF8(a.User[:200], "")
 	}
 	return a
 }
