@@ -61,7 +61,7 @@ func newEditorCluster(t *testing.T, red redRuntime, noAuth bool) *cluster {
 		valkey: valkeytest.Start(t),
 		ns:     "e2e-" + randomHex(4),
 		// The admin's token has the admin scope: restore is a rollback.
-		tokens: map[string]string{"admin-node-red": randomHex(24), "read-workers": randomHex(24), "admin-cli": randomHex(24)},
+		tokens: map[string]string{"admin-node-red": randomHex(24), "read-workers": randomHex(24), "admin-cli": randomHex(24), "deploy-ci": randomHex(24)},
 		secret: randomHex(16),
 		opts:   clusterOpts{red: red},
 	}

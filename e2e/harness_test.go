@@ -239,7 +239,10 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 		case strings.HasPrefix(name, "deploy"):
 			scopes = "[deploy]"
 		}
-		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n", name, secret, scopes)
+		// Node-RED's admin names its editor users; so may an admin's CLI in
+		// these tests. A worker acts as itself.
+		assertUsers := strings.HasPrefix(name, "admin") || name == "deploy-admin"
+		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n      assert_users: %t\n", name, secret, scopes, assertUsers)
 	}
 	if len(c.compat) > 0 {
 		b.WriteString("compat:\n")

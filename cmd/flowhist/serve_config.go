@@ -20,6 +20,8 @@ type tokenConfig struct {
 	Token      string   `json:"token" mapstructure:"token"`
 	Scopes     []string `json:"scopes" mapstructure:"scopes"`
 	Namespaces []string `json:"namespaces" mapstructure:"namespaces"`
+	// AssertUsers: the token may name the user it acts for (Node-RED's admin).
+	AssertUsers bool `json:"assert_users" mapstructure:"assert_users"`
 }
 
 // compatConfig is one entry of compat: a namespace (or "*") whose old
@@ -63,7 +65,7 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 		return c, err
 	}
 	for _, t := range tokens {
-		at := httpapi.Token{Name: t.Name, Secret: t.Token, Namespaces: t.Namespaces}
+		at := httpapi.Token{Name: t.Name, Secret: t.Token, Namespaces: t.Namespaces, AssertUsers: t.AssertUsers}
 		for _, s := range t.Scopes {
 			at.Scopes = append(at.Scopes, httpapi.Scope(s))
 		}
@@ -140,7 +142,7 @@ func readTokens(v *viper.Viper) ([]tokenConfig, error) {
 		if err := dec.Decode(&tokens); err != nil {
 			// Never the value itself: it holds the tokens.
 			if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, scopes, namespaces)", field)
+				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, scopes, namespaces, assert_users)", field)
 			}
 			return nil, &domain.Error{Code: domain.EINVALID, Message: "auth.tokens from the environment must be a JSON list such as [{\"name\":\"admin\",\"token\":\"…\",\"scopes\":[\"deploy\"],\"namespaces\":[\"*\"]}]"}
 		}
