@@ -85,7 +85,7 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			}
 			it = importItem{kind: "credentials", what: fmt.Sprintf("rev %d credentials", e.Revision), method: "PUT", path: "/credentials", body: creds, origin: origin}
 		case domain.SettingsSaved:
-			s, err := checkSettings(where, e.Settings)
+			s, err := checkSettings(src, where, e.Settings)
 			if err != nil {
 				return nil, err
 			}
@@ -97,6 +97,9 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			it = libraryItem(*e.Entry, origin)
 			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
 		case domain.ProjectActivated:
+			if err := domain.ValidateProjectName(*e.Project); err != nil {
+				return nil, domain.Errorf(domain.EINVALID, "%s: %s", where, errMessage(err))
+			}
 			it = projectItem(*e.Project, origin)
 			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
 		case domain.PackagesChanged:
