@@ -97,9 +97,6 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			it = libraryItem(*e.Entry, origin)
 			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
 		case domain.ProjectActivated:
-			if err := domain.ValidateProjectName(*e.Project); err != nil {
-				return nil, domain.Errorf(domain.EINVALID, "%s: %s", where, errMessage(err))
-			}
 			it = projectItem(*e.Project, origin)
 			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
 		case domain.PackagesChanged:

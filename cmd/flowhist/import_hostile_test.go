@@ -145,9 +145,9 @@ func TestImportFromHostileBundle(t *testing.T) {
 	}{
 		{"ErrProjectDotDot", `{"revision":1,"type":"project.activated","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"project":"../../outside/evilproj"}`, `b.jsonl line 2: project name "../../outside/evilproj" has a path separator`},
 		{"ErrProjectIsDotDot", `{"revision":1,"type":"project.activated","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"project":".."}`, `b.jsonl line 2: project name ".." is not a directory name`},
-		{"ErrLibraryDotDot", `{"revision":1,"type":"library.saved","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"entry":{"type":"functions","path":"../../../etc/cron.d/x","meta":{},"body":"x"}}`, "b.jsonl line 2:"},
-		{"ErrLibraryAbsolute", `{"revision":1,"type":"library.saved","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"entry":{"type":"functions","path":"/etc/passwd","meta":{},"body":"x"}}`, "b.jsonl line 2:"},
-		{"ErrLibraryTypeDotDot", `{"revision":1,"type":"library.saved","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"entry":{"type":"..","path":"x.js","meta":{},"body":"x"}}`, "b.jsonl line 2:"},
+		{"ErrLibraryDotDot", `{"revision":1,"type":"library.saved","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"entry":{"type":"functions","path":"../../../etc/cron.d/x","meta":{},"body":"x"}}`, `b.jsonl line 2: library path "../../../etc/cron.d/x" has an empty, '.' or '..' segment`},
+		{"ErrLibraryAbsolute", `{"revision":1,"type":"library.saved","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"entry":{"type":"functions","path":"/etc/passwd","meta":{},"body":"x"}}`, `b.jsonl line 2: library path "/etc/passwd" has an empty, '.' or '..' segment`},
+		{"ErrLibraryTypeDotDot", `{"revision":1,"type":"library.saved","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"entry":{"type":"..","path":"x.js","meta":{},"body":"x"}}`, `b.jsonl line 2: library type ".." is not a name`},
 		{"ErrSettingsActiveProjectDotDot", `{"revision":1,"type":"settings.saved","time":"2026-01-01T00:00:00Z","actor":{"user":"a"},"settings":{"projects":{"activeProject":"../evil"}}}`, `b.jsonl line 2: activeProject: project name "../evil" has a path separator`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
