@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,18 +117,33 @@ func TestSentinelUnsafeDurabilityLosesAcknowledgedDeploys(t *testing.T) {
 		t.Fatalf("got %d warnings (%v), want the first one only", logs.Len(), err)
 	}
 
+	// 8 deployers while SENTINEL FAILOVER moves the primary; what the
+	// old primary acknowledged after the replica's promotion is lost, and
+	// deploys diffed against it may then find the namespace corrupt: that
+	// ends a writer, and is damage, not a failure of this test.
 	ns := streamstest.Namespace(t)
 	var acked acknowledged
-	set.failoverRound(t, store, ns, "SentinelFailover", &acked, set.failover(t), func(string) {})
+	var failures atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stop := keepDeploying(8, deployer(ctx, store, ns, "unsafe", &acked, func(int, int, error) { failures.Add(1) }))
+	defer stop(cancel)
+	waitUntil(t, 30*time.Second, "the first deploys", func() bool { return acked.count() > 40 })
+	old := set.master(t)
+	set.failover(t)(old)
+	waitUntil(t, 60*time.Second, "the Sentinels to elect another primary", func() bool { m := set.master(t); return m != "" && m != old })
+	moved := acked.count()
+	waitUntil(t, 30*time.Second, "deploys on the new primary, or every writer stopped", func() bool {
+		return acked.count() > moved+40 || failures.Load() == 8
+	})
+	stop()
 	// The old primary's writes are gone once it replicates the new one.
 	waitUntil(t, 60*time.Second, "the old primary to replicate the new one", func() bool {
 		return strings.Contains(raw(t, set.master(t), "INFO", "replication"), "state=online")
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	lost := acked.lost(ctx, store, ns)
 	if len(lost) == 0 {
 		t.Fatalf("all %d acknowledged deploys survived the failover: the unsafe setting lost nothing, so this test shows nothing", acked.count())
 	}
-	t.Logf("replicas 0: %d of %d acknowledged deploys lost, e.g. %s", len(lost), acked.count(), lost[0])
+	t.Logf("replicas 0: %d of %d acknowledged deploys lost (%d writers then found the namespace broken), e.g. %s", len(lost), acked.count(), failures.Load(), lost[0])
 }

@@ -222,22 +222,11 @@ func (s *sentinelSet) failoverRound(t *testing.T, store *streams.Store, ns, name
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	deploy := func(w, i int) bool {
-		f, err := domain.ParseFlows(fmt.Appendf(nil, `[{"id":"t1","type":"tab"},{"id":"n%d","type":"inject","z":"t1","name":"%s %d-%d"}]`, w, name, w, i))
-		if err != nil {
-			t.Error(err)
-			return false
+	deploy := deployer(ctx, store, ns, name, acked, func(w, i int, err error) {
+		if ctx.Err() == nil {
+			t.Errorf("deploy %d-%d: %v", w, i, err)
 		}
-		res, err := deployUntilAcked(ctx, store, ns, f, fmt.Sprintf("%s-%s-%d-%d", ns, name, w, i))
-		if err != nil {
-			if ctx.Err() == nil {
-				t.Errorf("deploy %d-%d: %v", w, i, err)
-			}
-			return false
-		}
-		acked.add(res.Revision, f.SHA256())
-		return true
-	}
+	})
 	stop := keepDeploying(8, deploy)
 	defer stop(cancel)
 	before := acked.count()
@@ -254,6 +243,25 @@ func (s *sentinelSet) failoverRound(t *testing.T, store *streams.Store, ns, name
 	stop()
 	t.Logf("%s: elected after %s, deploys acknowledged again %s after the fault; %d acknowledged so far",
 		name, took.Round(time.Millisecond), resumed.Round(time.Millisecond), acked.count())
+}
+
+// deployer returns a writer for keepDeploying: each call deploys a
+// document of its own to ns through store (retrying 503s with its
+// idempotency key) and records it in acked once acknowledged; an error
+// goes to failed and ends that writer.
+func deployer(ctx context.Context, store *streams.Store, ns, name string, acked *acknowledged, failed func(w, i int, err error)) func(w, i int) bool {
+	return func(w, i int) bool {
+		f, err := domain.ParseFlows(fmt.Appendf(nil, `[{"id":"t1","type":"tab"},{"id":"n%d","type":"inject","z":"t1","name":"%s %d-%d"}]`, w, name, w, i))
+		if err == nil {
+			var res streams.FlowsResult
+			if res, err = deployUntilAcked(ctx, store, ns, f, fmt.Sprintf("%s-%s-%d-%d", ns, name, w, i)); err == nil {
+				acked.add(res.Revision, f.SHA256())
+				return true
+			}
+		}
+		failed(w, i, err)
+		return false
+	}
 }
 
 // sentinelStore is a Store on set's primary with the durability serve
