@@ -194,6 +194,8 @@ func TestKustomizationListsEveryFile(t *testing.T) {
 		APIVersion string   `json:"apiVersion"`
 		Kind       string   `json:"kind"`
 		Resources  []string `json:"resources"`
+		// What `kustomize edit set image` adds (README.md, "The images").
+		Images []any `json:"images"`
 	}
 	if err := yaml.UnmarshalStrict(data, &k); err != nil {
 		t.Fatal(err)
