@@ -42,13 +42,20 @@ deps-e2e:
 	bash .ci/install-deps.sh nodered
 
 # compose-check validates docker-compose.yml where a docker client exists
-# (there is no Docker engine here: config only parses and interpolates).
+# (there is no Docker engine here: config only parses and interpolates):
+# without the secrets it must refuse, naming what to set; with them
+# (throwaway values, no .env read) it must be valid.
 compose-check:
 	@if ! command -v docker >/dev/null 2>&1; then echo "compose-check: no docker client here, nothing to check"; exit 0; fi; \
 	bash .ci/install-deps.sh compose; \
-	export FLOWHIST_ADMIN_TOKEN=x FLOWHIST_WORKER_TOKEN=y NODE_RED_CREDENTIAL_SECRET=z; \
-	if docker compose version >/dev/null 2>&1; then docker compose config -q; else docker-compose config -q; fi; \
-	echo "compose-check: docker-compose.yml is valid"
+	if docker compose version >/dev/null 2>&1; then compose="docker compose"; else compose=docker-compose; fi; \
+	empty=$$(mktemp); trap 'rm -f "$$empty"' EXIT; \
+	unset FLOWHIST_ADMIN_TOKEN FLOWHIST_WORKER_TOKEN NODE_RED_CREDENTIAL_SECRET VALKEY_PASSWORD NODE_RED_ADMIN_PASSWORD_HASH; \
+	if out=$$($$compose --env-file "$$empty" config -q 2>&1); then echo "compose-check: docker-compose.yml starts without any secret set"; exit 1; fi; \
+	echo "$$out" | grep -q "set .* in .env" || { echo "compose-check: without secrets it fails, but not saying what to set: $$out"; exit 1; }; \
+	FLOWHIST_ADMIN_TOKEN=x FLOWHIST_WORKER_TOKEN=y NODE_RED_CREDENTIAL_SECRET=z VALKEY_PASSWORD=v \
+		$$compose --env-file "$$empty" config -q; \
+	echo "compose-check: docker-compose.yml is valid and needs its secrets"
 
 test: deps deps-e2e fmt-check vet lint compose-check docker-check
 	cd node-red && node --test test/*.test.js

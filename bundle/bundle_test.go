@@ -152,6 +152,11 @@ func TestReader(t *testing.T) {
 		{"ErrOrder", header + line(2, "settings.saved", `,"settings":{}`) + line(2, "settings.saved", `,"settings":{}`), "b line 3: revision 2 does not follow 2"},
 		{"ErrLibraryWithoutEntry", header + line(1, "library.saved", ""), `b line 2: library event without "entry"`},
 		{"ErrProjectWithoutName", header + line(1, "project.activated", ""), `b line 2: project event without "project"`},
+		{"ErrProjectOutside", header + line(1, "project.activated", `,"project":"../../outside/evilproj"`), `b line 2: project name "../../outside/evilproj" has a path separator`},
+		{"ErrProjectDotDot", header + line(1, "project.activated", `,"project":".."`), `b line 2: project name ".." is not a directory name`},
+		{"ErrLibraryPathOutside", header + line(1, "library.saved", `,"entry":{"type":"functions","path":"../../etc/x.js","body":""}`), `b line 2: library path "../../etc/x.js" has an empty, '.' or '..' segment`},
+		{"ErrLibraryPathAbsolute", header + line(1, "library.saved", `,"entry":{"type":"functions","path":"/etc/x.js","body":""}`), `b line 2: library path "/etc/x.js" has an empty, '.' or '..' segment`},
+		{"ErrLibraryTypeOutside", header + line(1, "library.saved", `,"entry":{"type":"..","path":"x.js","body":""}`), `b line 2: library type ".." is not a name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := bundle.NewReader(strings.NewReader(tc.text), "b")

@@ -47,8 +47,10 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 func (r *Reader) Where() string { return fmt.Sprintf("%s line %d", r.name, r.line) }
 
 // Next returns the next event, io.EOF after the last. It checks that each
-// line is an event, that revisions increase, and that a library or
-// project event has its document. Errors: EINVALID.
+// line is an event, that revisions increase, that a library or project
+// event has its document, and that no name in it leads outside where it
+// is written (a project name with a separator, a library path with "..").
+// Errors: EINVALID.
 func (r *Reader) Next() (Event, error) {
 	for r.sc.Scan() {
 		r.line++
@@ -69,10 +71,31 @@ func (r *Reader) Next() (Event, error) {
 		case e.Type == domain.ProjectActivated && e.Project == nil:
 			return e, domain.Errorf(domain.EINVALID, "%s: project event without \"project\"", r.Where())
 		}
+		if err := insideNames(e); err != nil {
+			return e, domain.Errorf(domain.EINVALID, "%s: %s", r.Where(), domain.ErrorMessage(err))
+		}
 		return e, nil
 	}
 	if err := r.sc.Err(); err != nil {
 		return Event{}, domain.Errorf(domain.EINVALID, "%s: %v", r.name, err)
 	}
 	return Event{}, io.EOF
+}
+
+// insideNames refuses an event whose names would become paths outside
+// where they are written (a project directory, a library file): a bundle
+// is a file anyone may have crafted.
+func insideNames(e Event) error {
+	if e.Project != nil {
+		if err := domain.ValidateProjectName(*e.Project); err != nil {
+			return err
+		}
+	}
+	if e.Entry != nil {
+		if err := domain.ValidateLibraryType(e.Entry.Type); err != nil {
+			return err
+		}
+		return domain.ValidateLibraryPath(e.Entry.Path)
+	}
+	return nil
 }

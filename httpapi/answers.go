@@ -178,4 +178,7 @@ type WorkerInfo struct {
 type Health struct {
 	Message string `json:"message,omitempty"`
 	Status  string `json:"status"`
+	// Warnings are what a ready server still risks, such as a durability
+	// setting that can lose an acknowledged deploy in a failover.
+	Warnings []string `json:"warnings,omitempty"`
 }

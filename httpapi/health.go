@@ -30,8 +30,17 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "unavailable", Message: domain.ErrorMessage(err)})
 		return
 	}
-	writeJSON(w, http.StatusOK, Health{Status: "ready"})
+	h := Health{Status: "ready"}
+	if warn := s.durabilityWarning.Load(); warn != nil && *warn != "" {
+		h.Warnings = append(h.Warnings, *warn)
+	}
+	writeJSON(w, http.StatusOK, h)
 }
+
+// SetDurabilityWarning makes /readyz say warning ("" for none) while the
+// server is ready: serve sets it when the durability configured is below
+// what the Sentinels' replicas need.
+func (s *Server) SetDurabilityWarning(warning string) { s.durabilityWarning.Store(&warning) }
 
 // MonitorValkey pings Valkey every interval until ctx is done, and logs
 // when it stops and starts serving: once per outage, however many

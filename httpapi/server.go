@@ -116,6 +116,9 @@ type Server struct {
 	app     *usecase.App
 	mux     *http.ServeMux
 	ready   atomic.Bool
+	// durabilityWarning is what /readyz adds while the durability
+	// configured can lose an acknowledged write (SetDurabilityWarning).
+	durabilityWarning atomic.Pointer[string]
 }
 
 // New returns a Server over store and proj, registering its metrics with

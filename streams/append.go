@@ -190,12 +190,13 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 
 	var res rueidis.RedisResult
 	var dur *DurabilityResult
-	if d := s.cfg.Durability; d.Replicas > 0 || d.AOF {
+	d := s.durability()
+	if d.Replicas > 0 || d.AOF {
 		// WAIT and WAITAOF cover the writes of their own connection only.
 		err = s.client.Dedicated(func(c rueidis.DedicatedClient) error {
 			res = appendScript.exec(ctx, c, keys, args)
 			if res.Error() == nil {
-				dur = s.wait(ctx, c)
+				dur = wait(ctx, c, d)
 			}
 			return nil
 		})
@@ -210,10 +211,10 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 		return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, err)
 	}
 	out.Durability = dur
-	if dur != nil && !dur.Achieved && s.cfg.Durability.Required {
+	if dur != nil && !dur.Achieved && d.Required {
 		return out, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf(
 			"revision %d was written, but Valkey did not confirm %s within %s (streams.durability.required): it may be lost if Valkey fails over now; retrying with the same Idempotency-Key is safe",
-			out.Revision, s.cfg.Durability, s.cfg.Durability.Timeout)}
+			out.Revision, d, d.Timeout)}
 	}
 	return out, nil
 }
@@ -262,11 +263,10 @@ func resultFrom(parts []string) AppendResult {
 	}
 }
 
-// wait asks for the configured durability on c, the connection that wrote.
+// wait asks for durability d on c, the connection that wrote.
 // A failed or timed-out wait is reported in the result, not as an error:
 // the event is appended either way.
-func (s *Store) wait(ctx context.Context, c rueidis.DedicatedClient) *DurabilityResult {
-	d := s.cfg.Durability
+func wait(ctx context.Context, c rueidis.DedicatedClient, d Durability) *DurabilityResult {
 	r := &DurabilityResult{}
 	ms := d.Timeout.Milliseconds()
 	if d.AOF {

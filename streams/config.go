@@ -42,12 +42,22 @@ type Durability struct {
 	// result that reports it: the event is appended either way, so a
 	// caller that retries must use the same idempotency key.
 	Required bool
+	// EveryReplica waits for as many replicas as Store.SetReplicas last
+	// said (the replicas the Sentinels could promote), instead of Replicas.
+	// serve sets it, with Required, under Sentinel when neither replicas
+	// nor required is configured: the default that loses nothing
+	// acknowledged in a failover.
+	EveryReplica bool
 }
 
 // String says what d asks for, as "1 replica and the AOF fsync".
 func (d Durability) String() string {
 	var parts []string
+	if d.EveryReplica {
+		parts = append(parts, fmt.Sprintf("every replica (%d now)", d.Replicas))
+	}
 	switch {
+	case d.EveryReplica:
 	case d.Replicas == 1:
 		parts = append(parts, "1 replica")
 	case d.Replicas > 1:

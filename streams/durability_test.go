@@ -39,3 +39,21 @@ func TestDurability(t *testing.T) {
 		}
 	})
 }
+
+// TestPromotableFlags: a replica Sentinel marks down or cannot reach is
+// not one it could promote, so appends need not wait for it.
+func TestPromotableFlags(t *testing.T) {
+	for flags, want := range map[string]bool{
+		"slave":                      true,
+		"slave,master_link_down":     true,
+		"slave,s_down":               false,
+		"slave,s_down,disconnected":  false,
+		"slave,disconnected":         false,
+		"slave,o_down":               false,
+		"slave,promoted,failover_in": true,
+	} {
+		if got := streams.PromotableFlags(flags); got != want {
+			t.Errorf("%q: got %v, want %v", flags, got, want)
+		}
+	}
+}

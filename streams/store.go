@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/redis/rueidis"
@@ -24,6 +25,8 @@ type Store struct {
 
 	heads *headCache
 	known sync.Map // namespaces registered in namespacesKey by this process
+	// replicas is what appends wait for under Durability.EveryReplica.
+	replicas atomic.Int64
 }
 
 // New returns a Store using client, which the caller owns and closes.
@@ -36,7 +39,9 @@ func New(client rueidis.Client, cfg Config, log *zap.Logger) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Store{client: client, cfg: cfg, log: log, heads: newHeadCache(cfg.HeadCache)}, nil
+	s := &Store{client: client, cfg: cfg, log: log, heads: newHeadCache(cfg.HeadCache)}
+	s.replicas.Store(int64(cfg.Durability.Replicas))
+	return s, nil
 }
 
 // Ping reports whether Valkey serves reads now: nil, or why not.

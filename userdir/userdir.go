@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -49,23 +50,29 @@ type LibraryFile struct {
 var settingsFlowFile = regexp.MustCompile(`(?m)^\s*flowFile\s*:\s*["']([^"']+)["']`)
 
 // Read reads the Node-RED userDir dir as its file storage keeps it; the
-// flow file is flowFile if set, else the one Node-RED would use. Errors:
-// EINVALID (not a directory, a file that is not what it should be, several
-// candidate flow files), ENOTFOUND (no flow file).
+// flow file is flowFile if set, else the one Node-RED would use. Nothing
+// outside dir is read: a symlink that resolves outside it, and a path taken
+// from a file's content (activeProject, a project's flowFile or
+// credentialsFile, settings.js's flowFile) that is absolute or has a ".."
+// element, are refused with a message naming the file. Errors: EINVALID
+// (not a directory, a file that is not what it should be or leads outside
+// dir, several candidate flow files), ENOTFOUND (no flow file).
 func Read(dir, flowFile string) (*UserDir, error) {
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
 		return nil, domain.Errorf(domain.EINVALID, "--from-userdir %s: not a directory", dir)
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, domain.Errorf(domain.EINVALID, "--from-userdir %s: %v", dir, err)
+	}
+	defer root.Close()
 	read := func(name string) ([]byte, error) {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		b, err := readInside(dir, root, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		if err != nil {
-			return nil, domain.Errorf(domain.EINVALID, "%s: %v", filepath.Join(dir, name), err)
-		}
-		return b, nil
+		return b, err
 	}
 	readObject := func(name string) (json.RawMessage, error) {
 		b, err := read(name)
@@ -88,17 +95,31 @@ func Read(dir, flowFile string) (*UserDir, error) {
 		}
 		json.Unmarshal(u.Projects, &p)
 		u.ActiveProject = p.ActiveProject
+		if err := domain.ValidateProjectName(u.ActiveProject); u.ActiveProject != "" && err != nil {
+			return nil, domain.Errorf(domain.EINVALID, "%s: activeProject: %s", filepath.Join(dir, ".config.projects.json"), domain.ErrorMessage(err))
+		}
 	}
 	switch {
 	case flowFile != "":
 		u.FlowFile = flowFile
 	case u.ActiveProject != "":
 		pdir := filepath.Join("projects", u.ActiveProject)
-		if st, err := os.Stat(filepath.Join(dir, pdir)); err != nil || !st.IsDir() {
+		st, err := root.Stat(pdir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if _, err := readInside(dir, root, filepath.Join(pdir, "package.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+		}
+		if err != nil || !st.IsDir() {
 			return nil, domain.Errorf(domain.EINVALID, "%s: the active project %q has no directory %s", filepath.Join(dir, ".config.projects.json"), u.ActiveProject, filepath.Join(dir, pdir))
 		}
 		ff, cf := "flow.json", ""
-		if pkg, err := read(filepath.Join(pdir, "package.json")); err == nil && pkg != nil {
+		pkgFile := filepath.Join(pdir, "package.json")
+		pkg, err := read(pkgFile)
+		if err != nil {
+			return nil, err
+		}
+		if pkg != nil {
 			var p struct {
 				NodeRED struct {
 					Settings struct {
@@ -110,15 +131,25 @@ func Read(dir, flowFile string) (*UserDir, error) {
 			if json.Unmarshal(pkg, &p) == nil && p.NodeRED.Settings.FlowFile != "" {
 				ff, cf = p.NodeRED.Settings.FlowFile, p.NodeRED.Settings.CredentialsFile
 			}
+			for field, v := range map[string]string{"flowFile": ff, "credentialsFile": cf} {
+				if err := relativeInside(v); err != nil {
+					return nil, domain.Errorf(domain.EINVALID, "%s: node-red.settings.%s %s", filepath.Join(dir, pkgFile), field, err)
+				}
+			}
 		}
 		u.FlowFile = filepath.Join(pdir, ff)
 		if cf != "" {
 			u.CredentialsFile = filepath.Join(pdir, cf)
 		}
 	default:
-		if js, _ := read("settings.js"); js != nil {
-			if m := settingsFlowFile.FindSubmatch(js); m != nil {
-				u.FlowFile = string(m[1])
+		js, err := read("settings.js")
+		if err != nil {
+			return nil, err
+		}
+		if m := settingsFlowFile.FindSubmatch(js); m != nil {
+			u.FlowFile = string(m[1])
+			if err := relativeInside(u.FlowFile); err != nil {
+				return nil, domain.Errorf(domain.EINVALID, "%s: flowFile %s (use --flow-file NAME)", filepath.Join(dir, "settings.js"), err)
 			}
 		}
 		if u.FlowFile == "" {
@@ -150,10 +181,56 @@ func Read(dir, flowFile string) (*UserDir, error) {
 			return nil, err
 		}
 	}
-	if u.Library, err = readLibDir(filepath.Join(dir, "lib")); err != nil {
+	if u.Library, err = readLibDir(dir, root); err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// relativeInside refuses a path read from a file's content that could
+// name something outside the userDir: absolute, or with a ".." element.
+// The message completes "<file>: <field> ".
+func relativeInside(p string) error {
+	if p == "" {
+		return nil
+	}
+	if filepath.IsAbs(p) || strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`) || filepath.VolumeName(p) != "" {
+		return fmt.Errorf("%q is an absolute path: refused, a path from a file must stay inside the userDir", p)
+	}
+	for _, seg := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if seg == ".." {
+			return fmt.Errorf("%q has a \"..\" element: refused, a path from a file must stay inside the userDir", p)
+		}
+	}
+	return nil
+}
+
+// readInside reads name in dir through root, which refuses whatever
+// leads outside dir; an absolute symlink, which root refuses too, is read
+// when it resolves inside dir. Errors: fs.ErrNotExist as it is; EINVALID,
+// one line naming the file (and saying when it leads outside dir).
+func readInside(dir string, root *os.Root, name string) ([]byte, error) {
+	b, err := root.ReadFile(name)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return b, err
+	}
+	p := filepath.Join(dir, name)
+	if real, rerr := filepath.EvalSymlinks(p); rerr == nil {
+		if base, berr := filepath.EvalSymlinks(dir); berr == nil {
+			rel, _ := filepath.Rel(base, real)
+			if rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return nil, domain.Errorf(domain.EINVALID, "%s: a symlink to %s, outside the userDir: refused (copy the file in instead)", p, real)
+			}
+			if b, err = os.ReadFile(real); err == nil {
+				return b, nil
+			}
+		}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return nil, domain.Errorf(domain.EINVALID, "%s: %v", p, err)
 }
 
 // credentialsFile is the credentials file of flowFile: its name with
@@ -220,29 +297,38 @@ func Write(dir string, u *UserDir) error {
 	return nil
 }
 
-// readLibDir reads Node-RED's file library, lib/<type>/<path>: a flows
-// entry is its file; any other starts with "// key: value" meta lines, as
-// Node-RED's localfilesystem library writes them.
-func readLibDir(root string) ([]LibraryFile, error) {
-	if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
+// readLibDir reads Node-RED's file library, dir/lib/<type>/<path>, through
+// root: a flows entry is its file; any other starts with "// key: value"
+// meta lines, as Node-RED's localfilesystem library writes them. A symlink
+// is followed only while it stays inside dir.
+func readLibDir(dir string, root *os.Root) ([]LibraryFile, error) {
+	if _, err := root.Lstat("lib"); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	var out []LibraryFile
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(root.FS(), "lib", func(rel string, d fs.DirEntry, err error) error {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
 		if err != nil {
+			if _, rerr := readInside(dir, root, filepath.FromSlash(rel)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				return rerr // names a symlink that leads outside
+			}
 			return domain.Errorf(domain.EINVALID, "%s: %v", p, err)
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
+		if d.IsDir() || !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, p)
-		parts := strings.SplitN(filepath.ToSlash(rel), "/", 2)
+		parts := strings.SplitN(strings.TrimPrefix(rel, "lib/"), "/", 2)
 		if len(parts) != 2 {
 			return nil // a file directly in lib/ is no entry
 		}
-		b, err := os.ReadFile(p)
+		if d.Type()&fs.ModeSymlink != 0 {
+			if st, err := root.Stat(filepath.FromSlash(rel)); err == nil && st.IsDir() {
+				return nil // a symlinked directory is not walked, as before
+			}
+		}
+		b, err := readInside(dir, root, filepath.FromSlash(rel))
 		if err != nil {
-			return domain.Errorf(domain.EINVALID, "%s: %v", p, err)
+			return err
 		}
 		e := domain.LibraryEntry{Type: parts[0], Path: parts[1]}
 		if e.Type == "flows" {

@@ -384,8 +384,8 @@ func deployItem(flows, creds []byte, what, origin string) importItem {
 // settingsSource checks a source's settings document (where names it in
 // errors) and returns it as an item, saying how many user-installed
 // modules its node registry lists.
-func settingsSource(where string, doc []byte) (importItem, error) {
-	s, err := checkSettings(where, doc)
+func settingsSource(src *importSource, where string, doc []byte) (importItem, error) {
+	s, err := checkSettings(src, where, doc)
 	if err != nil {
 		return importItem{}, err
 	}
@@ -455,12 +455,20 @@ func checkObject(where, what string, doc []byte) ([]byte, error) {
 	return b, nil
 }
 
-// checkSettings validates settings and drops _credentialSecret, which never
-// leaves the source.
-func checkSettings(where string, doc []byte) ([]byte, error) {
+// checkSettings validates settings and drops _credentialSecret and the
+// projects' secrets (domain.StripProjectSecrets), which never leave the
+// source: src is told which.
+func checkSettings(src *importSource, where string, doc []byte) ([]byte, error) {
 	b, err := domain.CanonicalSettings(doc)
 	if err != nil {
 		return nil, domain.Errorf(domain.EINVALID, "%s: %s", where, errMessage(err))
+	}
+	b, removed, err := domain.StripProjectSecrets(b)
+	if err != nil {
+		return nil, domain.Errorf(domain.EINVALID, "%s: %s", where, errMessage(err))
+	}
+	if len(removed) > 0 {
+		src.note("%s: %s not imported (a project's credentialSecret stays in the admin's .config.projects.json, as the Node-RED module keeps it)", where, strings.Join(removed, ", "))
 	}
 	return b, nil
 }

@@ -85,7 +85,7 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			}
 			it = importItem{kind: "credentials", what: fmt.Sprintf("rev %d credentials", e.Revision), method: "PUT", path: "/credentials", body: creds, origin: origin}
 		case domain.SettingsSaved:
-			s, err := checkSettings(where, e.Settings)
+			s, err := checkSettings(src, where, e.Settings)
 			if err != nil {
 				return nil, err
 			}

@@ -48,7 +48,7 @@ func readUserDirSource(dir, flowFile string) (*importSource, error) {
 	}
 	if len(settings) > 0 {
 		b, _ := json.Marshal(settings)
-		it, err := settingsSource(filepath.Join(dir, ".config.*.json"), b)
+		it, err := settingsSource(src, filepath.Join(dir, ".config.*.json"), b)
 		if err != nil {
 			return nil, err
 		}

@@ -96,7 +96,7 @@ func readValkeySource(ctx context.Context, c streams.DialConfig, prefix string) 
 			if _, ok := probe[domain.CredentialSecretKey]; ok {
 				src.note("%s holds a generated _credentialSecret: not imported; set credentialSecret in every instance's settings.js (docs/migrating.md)", settingsKey)
 			}
-			it, err := settingsSource(where(settingsKey), settings)
+			it, err := settingsSource(src, where(settingsKey), settings)
 			if err != nil {
 				return nil, err
 			}

@@ -80,10 +80,12 @@ func options(c *config) []option {
 		{key: "projector.timeout", into: &s.Projector.Timeout, def: proj.Timeout},
 		{key: "streams.snapshot_every", into: &s.Streams.SnapshotEvery, def: st.SnapshotEvery},
 		{key: "streams.idempotency_ttl", into: &s.Streams.IdempotencyTTL, def: st.IdempotencyTTL},
-		{key: "streams.durability.replicas", into: &s.Streams.Durability.Replicas, def: st.Durability.Replicas},
+		// replicas and required have no default: unset under Sentinel,
+		// serve waits for every replica (durabilityDefault); else 0, false.
+		{key: "streams.durability.replicas", into: &s.Streams.Durability.Replicas, def: nil},
 		{key: "streams.durability.aof", into: &s.Streams.Durability.AOF, def: st.Durability.AOF},
 		{key: "streams.durability.timeout", into: &s.Streams.Durability.Timeout, def: st.Durability.Timeout},
-		{key: "streams.durability.required", into: &s.Streams.Durability.Required, def: st.Durability.Required},
+		{key: "streams.durability.required", into: &s.Streams.Durability.Required, def: nil},
 		{key: "compat", def: []any{}}, // readCompat
 		{key: "log.format", into: &s.LogFormat, def: "auto"},
 		{key: "log.level", into: &s.LogLevel, def: "info"},

@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/streamstest"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/flowhist/flowhist/usecase"
 	"github.com/redis/rueidis"
+	"github.com/spf13/viper"
+	"go.uber.org/zap"
 )
 
 // sentinelSet is a primary, a replica and three Sentinels, all real.
@@ -144,114 +147,193 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 	}
 }
 
-// TestSentinelFailoverLosesNothingAcknowledged deploys through Sentinel with
-// one replica required while the primary fails over, twice: by SENTINEL
-// FAILOVER, then by kill -9 of the new primary (restarted once another is
-// elected, as an orchestrator would: until a replica is back in sync, the
-// new primary acknowledges nothing). Every deploy that was
-// acknowledged is afterwards readable byte-exact at its revision, no
-// revision was given twice, and the log verifies.
-func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
-	set := startSentinelSet(t)
-	client, err := newValkeyClient(set.cfg)
+// acknowledged is what deploys were acknowledged, at which revision.
+type acknowledged struct {
+	mu    sync.Mutex
+	at    map[domain.Revision]string // revision → sha256 of the document acknowledged there
+	twice []domain.Revision          // revisions acknowledged for two different documents
+	n     int
+}
+
+func (a *acknowledged) add(rev domain.Revision, sha string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.at == nil {
+		a.at = map[domain.Revision]string{}
+	}
+	if prev, dup := a.at[rev]; dup && prev != sha {
+		a.twice = append(a.twice, rev)
+	}
+	a.at[rev] = sha
+	a.n++
+}
+
+func (a *acknowledged) count() int { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
+
+// lost says, for each acknowledged revision that does not read back as the
+// document acknowledged there (or was acknowledged twice), what it reads.
+func (a *acknowledged) lost(ctx context.Context, store *streams.Store, ns string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, rev := range a.twice {
+		out = append(out, fmt.Sprintf("revision %d acknowledged twice, for different documents", rev))
+	}
+	for rev, sha := range a.at {
+		v, err := store.FlowsAt(ctx, ns, rev)
+		switch {
+		case err != nil:
+			out = append(out, fmt.Sprintf("acknowledged revision %d: %v", rev, err))
+		case v.Revision != rev || v.Flows.SHA256() != sha:
+			out = append(out, fmt.Sprintf("acknowledged revision %d reads back as revision %d %s, want %s", rev, v.Revision, v.Flows.SHA256(), sha))
+		}
+	}
+	return out
+}
+
+func (s *sentinelSet) master(t *testing.T) string {
+	return strings.Replace(raw(t, s.sentinels[0].Addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName), " ", ":", 1)
+}
+
+func (s *sentinelSet) byAddr(t *testing.T, addr string) *valkeytest.Server {
+	t.Helper()
+	for _, srv := range s.servers {
+		if srv.Addr == addr {
+			return srv
+		}
+	}
+	t.Fatalf("no server at %q", addr)
+	return nil
+}
+
+func (s *sentinelSet) failover(t *testing.T) func(string) {
+	return func(string) {
+		if got := raw(t, s.sentinels[0].Addr, "SENTINEL", "FAILOVER", masterName); got != "OK" {
+			t.Fatalf("SENTINEL FAILOVER answered %q", got)
+		}
+	}
+}
+
+// failoverRound has 8 writers deploy to ns through store without pause
+// while fault moves the primary elsewhere, recording each acknowledged
+// deploy in acked; it ends once 40 more deploys were acknowledged after
+// the Sentinels elected another primary (elected runs then).
+func (s *sentinelSet) failoverRound(t *testing.T, store *streams.Store, ns, name string, acked *acknowledged, fault, elected func(primary string)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	deploy := deployer(ctx, store, ns, name, acked, func(w, i int, err error) {
+		if ctx.Err() == nil {
+			t.Errorf("deploy %d-%d: %v", w, i, err)
+		}
+	})
+	stop := keepDeploying(8, deploy)
+	defer stop(cancel)
+	before := acked.count()
+	waitUntil(t, 30*time.Second, "the first deploys of "+name, func() bool { return acked.count() > before+40 })
+	old := s.master(t)
+	faultAt := time.Now()
+	fault(old)
+	waitUntil(t, 60*time.Second, "the Sentinels to elect another primary", func() bool { m := s.master(t); return m != "" && m != old })
+	took, moved := time.Since(faultAt), acked.count()
+	elected(old)
+	waitUntil(t, 45*time.Second, "the first deploy acknowledged by the new primary", func() bool { return acked.count() > moved })
+	resumed := time.Since(faultAt)
+	waitUntil(t, 30*time.Second, "40 deploys on the new primary", func() bool { return acked.count() > moved+40 })
+	stop()
+	t.Logf("%s: elected after %s, deploys acknowledged again %s after the fault; %d acknowledged so far",
+		name, took.Round(time.Millisecond), resumed.Round(time.Millisecond), acked.count())
+}
+
+// deployer returns a writer for keepDeploying: each call deploys a
+// document of its own to ns through store (retrying 503s with its
+// idempotency key) and records it in acked once acknowledged; an error
+// goes to failed and ends that writer.
+func deployer(ctx context.Context, store *streams.Store, ns, name string, acked *acknowledged, failed func(w, i int, err error)) func(w, i int) bool {
+	return func(w, i int) bool {
+		f, err := domain.ParseFlows(fmt.Appendf(nil, `[{"id":"t1","type":"tab"},{"id":"n%d","type":"inject","z":"t1","name":"%s %d-%d"}]`, w, name, w, i))
+		if err == nil {
+			var res streams.FlowsResult
+			if res, err = deployUntilAcked(ctx, store, ns, f, fmt.Sprintf("%s-%s-%d-%d", ns, name, w, i)); err == nil {
+				acked.add(res.Revision, f.SHA256())
+				return true
+			}
+		}
+		failed(w, i, err)
+		return false
+	}
+}
+
+// sentinelStore is a Store on set's primary with the durability serve
+// derives from a configuration that names the Sentinels and sets durab
+// (streams.durability.* keys; none: the default), its replica target
+// checked once as serve does at start.
+func sentinelStore(t *testing.T, set *sentinelSet, durab map[string]any) (*streams.Store, *replicaWatch) {
+	t.Helper()
+	v := viper.New()
+	setDefaults(v)
+	v.Set("valkey.sentinel.master_name", masterName)
+	v.Set("valkey.sentinel.addrs", set.cfg.Sentinel.Addrs)
+	v.Set("valkey.dial_timeout", time.Second)
+	v.Set("valkey.io_timeout", 2*time.Second)
+	for k, val := range durab {
+		v.Set("streams.durability."+k, val)
+	}
+	cfg, err := readServeConfig(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
-	store, err := streams.New(client, streams.Config{Durability: streams.Durability{Replicas: 1, Timeout: time.Second, Required: true}}, nil)
+	client, err := newValkeyClient(cfg.Valkey)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	store, err := streams.New(client, cfg.Streams, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := httpapi.New(store, nil, httpapi.Config{AuthDisabled: true}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newReplicaWatch(cfg, store, api, zap.NewNop())
+	if err := w.check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return store, w
+}
+
+// TestSentinelFailoverLosesNothingAcknowledged deploys through Sentinel
+// with the default durability (none configured: every replica, required)
+// while the primary fails over, twice: by SENTINEL FAILOVER, then by kill
+// -9 of the new primary (restarted once another is elected, as an
+// orchestrator would: until a replica is back in sync, the new primary
+// acknowledges nothing). Every deploy that was acknowledged is afterwards
+// readable byte-exact at its revision, no revision was given twice, and
+// the log verifies.
+func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
+	set := startSentinelSet(t)
+	store, watch := sentinelStore(t, set, nil)
+	if !watch.dur.EveryReplica || !watch.dur.Required || watch.replicas != 1 {
+		t.Fatalf("got durability %+v waiting for %d replicas, want every replica (1), required", watch.dur, watch.replicas)
 	}
 	ns := streamstest.Namespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-
-	var mu sync.Mutex
-	acked := map[domain.Revision]string{} // revision → sha256 of the document acknowledged there
-	deploys := 0
-	deploy := func(w, i int) {
-		f, err := domain.ParseFlows(fmt.Appendf(nil, `[{"id":"t1","type":"tab"},{"id":"n%d","type":"inject","z":"t1","name":"deploy %d-%d"}]`, w, w, i))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		res, err := deployUntilAcked(ctx, store, ns, f, fmt.Sprintf("%s-%d-%d", ns, w, i))
-		if err != nil {
-			t.Errorf("deploy %d-%d: %v", w, i, err)
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if prev, dup := acked[res.Revision]; dup && prev != f.SHA256() {
-			t.Errorf("revision %d acknowledged twice, for different documents", res.Revision)
-		}
-		acked[res.Revision] = f.SHA256()
-		deploys++
-	}
-	master := func() string {
-		return strings.Replace(raw(t, set.sentinels[0].Addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName), " ", ":", 1)
-	}
-	// round has 8 writers deploy without pause while fault moves the
-	// primary elsewhere; it ends once 40 more deploys were acknowledged
-	// after the Sentinels elected another.
-	round := func(name string, fault func(primary string), elected func(old string)) {
-		t.Helper()
-		stop := keepDeploying(8, func(w, i int) bool { deploy(w, i+len(name)*100000); return true })
-		ended := false
-		defer func() {
-			if !ended {
-				stop(cancel) // the round failed: end the deploys' retries too
-			}
-		}()
-		count := func() int { mu.Lock(); defer mu.Unlock(); return deploys }
-		before := count()
-		waitUntil(t, 30*time.Second, "the first deploys of "+name, func() bool { return count() > before+40 })
-		old := master()
-		faultAt := time.Now()
-		fault(old)
-		waitUntil(t, 60*time.Second, "the Sentinels to elect another primary", func() bool { m := master(); return m != "" && m != old })
-		took, moved := time.Since(faultAt), count()
-		elected(old)
-		waitUntil(t, 45*time.Second, "the first deploy acknowledged by the new primary", func() bool { return count() > moved })
-		resumed := time.Since(faultAt)
-		waitUntil(t, 30*time.Second, "40 deploys on the new primary", func() bool { return count() > moved+40 })
-		stop()
-		ended = true
-		t.Logf("%s: elected after %s, deploys acknowledged again %s after the fault; %d acknowledged so far",
-			name, took.Round(time.Millisecond), resumed.Round(time.Millisecond), count())
-	}
-	byAddr := func(addr string) *valkeytest.Server {
-		for _, s := range set.servers {
-			if s.Addr == addr {
-				return s
-			}
-		}
-		t.Fatalf("no server at %q", addr)
-		return nil
-	}
-	round("SentinelFailover", func(string) {
-		if got := raw(t, set.sentinels[0].Addr, "SENTINEL", "FAILOVER", masterName); got != "OK" {
-			t.Fatalf("SENTINEL FAILOVER answered %q", got)
-		}
-	}, func(string) {})
+	var acked acknowledged
+	set.failoverRound(t, store, ns, "SentinelFailover", &acked, set.failover(t), func(string) {})
 	// The demoted primary replicates the new one before the next fault.
 	waitUntil(t, 60*time.Second, "the old primary to replicate the new one", func() bool {
-		return strings.Contains(raw(t, master(), "INFO", "replication"), "state=online")
+		return strings.Contains(raw(t, set.master(t), "INFO", "replication"), "state=online")
 	})
-	round("KilledPrimary", func(primary string) { byAddr(primary).Kill() }, func(old string) {
+	set.failoverRound(t, store, ns, "KilledPrimary", &acked, func(primary string) { set.byAddr(t, primary).Kill() }, func(old string) {
 		// Restarted once the Sentinels have moved on: it comes back as a
 		// primary, and they turn it into a replica.
-		byAddr(old).Restart(t)
+		set.byAddr(t, old).Restart(t)
 	})
 
-	for rev, sha := range acked {
-		v, err := store.FlowsAt(ctx, ns, rev)
-		if err != nil {
-			t.Fatalf("acknowledged revision %d: %v", rev, err)
-		}
-		if v.Revision != rev || v.Flows.SHA256() != sha {
-			t.Fatalf("acknowledged revision %d reads back as revision %d %s, want %s", rev, v.Revision, v.Flows.SHA256(), sha)
-		}
+	if lost := acked.lost(ctx, store, ns); len(lost) > 0 {
+		t.Fatalf("%d of %d acknowledged deploys lost, first: %s", len(lost), len(acked.at), lost[0])
 	}
 	p, _ := projector.New(store, projector.Config{}, nil)
 	if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
@@ -261,7 +343,7 @@ func TestSentinelFailoverLosesNothingAcknowledged(t *testing.T) {
 	if err != nil || !report.OK {
 		t.Fatalf("verify: %+v (%v)", report, err)
 	}
-	t.Logf("%d acknowledged revisions, all readable byte-exact; verify: %d revisions", len(acked), report.Revisions)
+	t.Logf("%d acknowledged revisions, all readable byte-exact; verify: %d revisions", len(acked.at), report.Revisions)
 }
 
 // TestSentinelMisconfigured: the two mistakes of a first Sentinel setup

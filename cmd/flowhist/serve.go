@@ -68,6 +68,13 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return &domain.Error{Code: domain.EINVALID, Message: err.Error()}
 	}
+	var replicas *replicaWatch
+	if cfg.Valkey.Sentinel.MasterName != "" {
+		replicas = newReplicaWatch(cfg, store, api, log)
+		if err := replicas.check(ctx); err != nil {
+			return err
+		}
+	}
 	if cfg.API.AuthDisabled {
 		log.Warn("authentication is disabled (auth.disabled): anyone who reaches " + cfg.Listen + " can read and deploy flows; use this on a laptop only")
 	}
@@ -134,6 +141,13 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 			}
 		}
 	}()
+	if replicas != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replicas.run(bg, 2*time.Second)
+		}()
+	}
 	served := make(chan error, 1)
 	go func() {
 		defer wg.Done()

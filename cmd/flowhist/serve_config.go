@@ -60,6 +60,7 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 	readOptions(v, &all)
 	c := all.serve
 	c.Valkey = vc
+	c.Streams.Durability = durabilityDefault(v, c.Valkey, c.Streams.Durability)
 	tokens, err := readTokens(v)
 	if err != nil {
 		return c, err
@@ -82,6 +83,17 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// durabilityDefault is d, or under Sentinel with neither
+// streams.durability.replicas nor .required configured, a wait for every
+// replica the Sentinels could promote, required: the setting that loses
+// nothing acknowledged when the primary fails over.
+func durabilityDefault(v *viper.Viper, vc streams.DialConfig, d streams.Durability) streams.Durability {
+	if vc.Sentinel.MasterName != "" && !v.IsSet("streams.durability.replicas") && !v.IsSet("streams.durability.required") {
+		d.EveryReplica, d.Required = true, true
+	}
+	return d
 }
 
 // readCompat reads compat: a list of {namespace, prefix, compress,

@@ -6,7 +6,7 @@ module.exports = {
     credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET, // the admin's
     flowhist: {
         url: process.env.FLOWHIST_URL || 'http://127.0.0.1:8080',
-        token: process.env.FLOWHIST_TOKEN, // scope read is enough
+        token: process.env.FLOWHIST_TOKEN, // scope read, bound to this worker's id (auth.tokens[].workers)
         namespace: process.env.FLOWHIST_NAMESPACE || 'prod',
         role: 'worker',
         workerId: process.env.FLOWHIST_WORKER_ID, // stable per worker; default: the host name
