@@ -235,6 +235,7 @@ var codeOfStatus = map[int]string{
 	http.StatusUnauthorized:          domain.EUNAUTHORIZED,
 	http.StatusForbidden:             domain.EFORBIDDEN,
 	http.StatusRequestEntityTooLarge: domain.ETOOLARGE,
+	http.StatusTooManyRequests:       domain.ETOOMANY,
 	http.StatusBadGateway:            domain.EUNAVAILABLE,
 	http.StatusServiceUnavailable:    domain.EUNAVAILABLE,
 	http.StatusGatewayTimeout:        domain.EUNAVAILABLE,

@@ -239,7 +239,8 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 		case strings.HasPrefix(name, "deploy"):
 			scopes = "[deploy]"
 		}
-		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n", name, secret, scopes)
+		// Every token may act as any worker: the tests name their own.
+		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n      workers: [\"*\"]\n", name, secret, scopes)
 	}
 	if len(c.compat) > 0 {
 		b.WriteString("compat:\n")

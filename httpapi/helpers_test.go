@@ -36,9 +36,9 @@ const (
 )
 
 var defaultTokens = []httpapi.Token{
-	{Name: "admin", Secret: adminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}},
+	{Name: "admin", Secret: adminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, Workers: []string{"*"}},
 	{Name: "deployer", Secret: deploySecret, Scopes: []httpapi.Scope{httpapi.ScopeDeploy}, Namespaces: []string{"*"}},
-	{Name: "reader", Secret: readSecret, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}},
+	{Name: "reader", Secret: readSecret, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}, Workers: []string{"*"}},
 }
 
 // testServer is an httpapi.Server behind a real HTTP server on loopback,

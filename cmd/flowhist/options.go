@@ -46,6 +46,9 @@ func options(c *config) []option {
 	s := &c.serve
 	return []option{
 		{key: "listen", into: &s.Listen, def: "127.0.0.1:8080", flag: "listen", usage: "address to listen on"},
+		{key: "listen_tls.cert_file", into: &s.TLS.CertFile, def: ""},
+		{key: "listen_tls.key_file", into: &s.TLS.KeyFile, def: ""},
+		{key: "listen_tls.client_ca_file", into: &s.TLS.ClientCAFile, def: ""},
 
 		{key: "valkey.addr", into: &s.Valkey.Addr, def: "127.0.0.1:6379", flag: "valkey-addr", usage: "Valkey address host:port"},
 		{key: "valkey.cluster", into: &s.Valkey.Cluster, def: false},
@@ -72,6 +75,10 @@ func options(c *config) []option {
 		{key: "http.write_timeout", into: &s.API.WriteTimeout, def: api.WriteTimeout},
 		{key: "http.idle_timeout", into: &s.IdleTimeout, def: 120 * time.Second},
 		{key: "http.shutdown_timeout", into: &s.ShutdownTimeout, def: 30 * time.Second},
+		{key: "http.max_groups", into: &s.API.MaxGroups, def: api.MaxGroups},
+		{key: "metrics.token", into: &s.API.MetricsToken, def: ""},
+		{key: "metrics.token_sha256", into: &s.API.MetricsTokenSHA256, def: ""},
+		{key: "metrics.hide_ids", into: &s.API.MetricsNoIDs, def: false},
 		{key: "sessions.ttl", into: &s.API.SessionTTL, def: api.SessionTTL},
 		{key: "workers.idle_ttl", into: &s.API.WorkerIdleTTL, def: api.WorkerIdleTTL},
 		{key: "workers.reap_interval", into: &s.ReapInterval, def: time.Hour},

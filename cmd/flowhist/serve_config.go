@@ -16,10 +16,21 @@ import (
 
 // tokenConfig is one entry of auth.tokens.
 type tokenConfig struct {
-	Name       string   `json:"name" mapstructure:"name"`
-	Token      string   `json:"token" mapstructure:"token"`
-	Scopes     []string `json:"scopes" mapstructure:"scopes"`
-	Namespaces []string `json:"namespaces" mapstructure:"namespaces"`
+	Name         string      `json:"name" mapstructure:"name"`
+	Token        string      `json:"token" mapstructure:"token"`
+	TokenSHA256  string      `json:"token_sha256" mapstructure:"token_sha256"`
+	Scopes       []string    `json:"scopes" mapstructure:"scopes"`
+	Namespaces   []string    `json:"namespaces" mapstructure:"namespaces"`
+	Workers      []string    `json:"workers" mapstructure:"workers"`
+	ClientCertCN string      `json:"client_cert_cn" mapstructure:"client_cert_cn"`
+	Limits       limitConfig `json:"limits" mapstructure:"limits"`
+}
+
+// limitConfig is auth.tokens[].limits.
+type limitConfig struct {
+	RequestsPerSecond float64 `json:"requests_per_second" mapstructure:"requests_per_second"`
+	Burst             int     `json:"burst" mapstructure:"burst"`
+	Feeds             int     `json:"feeds" mapstructure:"feeds"`
 }
 
 // compatConfig is one entry of compat: a namespace (or "*") whose old
@@ -37,6 +48,7 @@ type compatConfig struct {
 // serveConfig is everything serve reads.
 type serveConfig struct {
 	Listen          string
+	TLS             tlsConfig
 	ReadTimeout     time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
@@ -63,7 +75,8 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 		return c, err
 	}
 	for _, t := range tokens {
-		at := httpapi.Token{Name: t.Name, Secret: t.Token, Namespaces: t.Namespaces}
+		at := httpapi.Token{Name: t.Name, Secret: t.Token, SecretSHA256: t.TokenSHA256, Namespaces: t.Namespaces, Workers: t.Workers, ClientCertCN: t.ClientCertCN,
+			Limits: httpapi.Limits{RequestsPerSecond: t.Limits.RequestsPerSecond, Burst: t.Limits.Burst, Feeds: t.Limits.Feeds}}
 		for _, s := range t.Scopes {
 			at.Scopes = append(at.Scopes, httpapi.Scope(s))
 		}
@@ -140,7 +153,7 @@ func readTokens(v *viper.Viper) ([]tokenConfig, error) {
 		if err := dec.Decode(&tokens); err != nil {
 			// Never the value itself: it holds the tokens.
 			if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, scopes, namespaces)", field)
+				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, token_sha256, scopes, namespaces, workers, client_cert_cn, limits)", field)
 			}
 			return nil, &domain.Error{Code: domain.EINVALID, Message: "auth.tokens from the environment must be a JSON list such as [{\"name\":\"admin\",\"token\":\"…\",\"scopes\":[\"deploy\"],\"namespaces\":[\"*\"]}]"}
 		}
