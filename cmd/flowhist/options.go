@@ -34,7 +34,7 @@ type option struct {
 // config is everything the options are read into.
 type config struct {
 	serve serveConfig
-	cli   struct{ url, token, namespace string }
+	cli   struct{ url, token, namespace, caFile, certFile, keyFile string }
 	// importValkeyPassword is import --from-valkey's source password.
 	importValkeyPassword string
 }
@@ -98,6 +98,9 @@ func options(c *config) []option {
 		{key: "cli.url", into: &c.cli.url, def: "http://127.0.0.1:8080", env: "FLOWHIST_URL", flag: "url", usage: "flowhist URL"},
 		{key: "cli.token", into: &c.cli.token, def: "", env: "FLOWHIST_TOKEN", flag: "token", usage: "bearer token"},
 		{key: "cli.namespace", into: &c.cli.namespace, def: "", env: "FLOWHIST_NAMESPACE", flag: "namespace", shorthand: "n", usage: "namespace"},
+		{key: "cli.ca_file", into: &c.cli.caFile, def: "", env: "FLOWHIST_CA_FILE", flag: "ca-file", usage: "PEM of the CA that signed flowhist's certificate (https://)"},
+		{key: "cli.cert_file", into: &c.cli.certFile, def: "", env: "FLOWHIST_CERT_FILE", flag: "cert-file", usage: "client certificate (PEM) for flowhist's listen_tls.client_ca_file"},
+		{key: "cli.key_file", into: &c.cli.keyFile, def: "", env: "FLOWHIST_KEY_FILE", flag: "key-file", usage: "the client certificate's key (PEM)"},
 		{key: "import_valkey_password", into: &c.importValkeyPassword, def: ""},
 	}
 }
