@@ -205,6 +205,16 @@ test('a restore is a rollback by the editor user with the reason, answered once 
   assert.ok(r[0].headers['idempotency-key'], 'an Idempotency-Key makes retries safe');
 });
 
+test('a restore logs its reason quoted: a line break in it cannot forge a log line', async (t) => {
+  const { routes, log } = await setup(t, { applyTimeout: 50 });
+  const out = await routes.restore(Object.assign({ body: { revision: 1, reason: 'ok\n[error] flowhist: forged line' } }, alice));
+  assert.equal(out.status, 200);
+  const line = log.lines.find((l) => l.msg.includes('restored revision'));
+  assert.ok(line, 'the restore is logged');
+  assert.ok(!line.msg.includes('\n'), `got a line break in ${JSON.stringify(line.msg)}`);
+  assert.match(line.msg, /"ok\\n\[error\] flowhist: forged line"$/);
+});
+
 test('a restore the admin does not apply in time answers applied: false', async (t) => {
   const { routes } = await setup(t, { applyTimeout: 100 });
   const out = await routes.restore(Object.assign({ body: { revision: 1, reason: 'x' } }, alice));
