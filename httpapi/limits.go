@@ -145,19 +145,34 @@ func (s *Server) workerRoute(feed bool, h func(w http.ResponseWriter, r *http.Re
 	}
 }
 
-// groupCache remembers the workers known to have a consumer group, so that
-// only a worker new to this replica costs a count of its namespace's
-// groups.
+// groupCache remembers the workers known to have a consumer group, and
+// each namespace's count of groups for a while: a worker new to this
+// replica costs one small call (does it have a group?), and a thousand
+// new workers starting at once cost their namespace a count or two, not a
+// thousand.
 type groupCache struct {
-	mu    sync.Mutex
-	known map[string]struct{} // ns + "\x00" + worker
+	mu     sync.Mutex
+	known  map[string]struct{} // ns + "\x00" + worker
+	counts map[string]groupCount
 }
 
-// maxGroupCache bounds the cache; past it, it starts again.
-const maxGroupCache = 1 << 17
+// groupCount is a namespace's count of groups as of at, plus the workers
+// new to this replica since.
+type groupCount struct {
+	n  int
+	at time.Time
+}
+
+// Bounds of the cache: past maxGroupCache entries it starts again; a count
+// is read again after groupCountTTL.
+const (
+	maxGroupCache = 1 << 17
+	groupCountTTL = 10 * time.Second
+)
 
 // limitGroups refuses a worker new to ns when ns has MaxGroups consumer
-// groups already.
+// groups already (as far as this replica knows: replicas starting new
+// workers at the same moment may pass it by a few).
 //
 // Errors: ETOOMANY, EUNAVAILABLE.
 func (s *Server) limitGroups(ctx context.Context, w http.ResponseWriter, ns, worker string) error {
@@ -166,33 +181,42 @@ func (s *Server) limitGroups(ctx context.Context, w http.ResponseWriter, ns, wor
 	}
 	key := ns + "\x00" + worker
 	c := &s.groups
+	now := time.Now()
 	c.mu.Lock()
-	_, ok := c.known[key]
+	_, known := c.known[key]
+	cnt, fresh := c.counts[ns]
 	c.mu.Unlock()
-	if ok {
+	if known {
 		return nil
 	}
-	// A feed request's deadline is its wait's: this is a Valkey call.
+	// A feed request's deadline is its wait's: these are Valkey calls.
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	n, err := s.store.GroupCount(ctx, ns)
+	has, err := s.store.HasWorkerGroup(ctx, ns, worker)
 	if err != nil {
 		return err
 	}
-	if n >= s.cfg.MaxGroups {
-		has, err := s.store.HasWorkerGroup(ctx, ns, worker)
-		if err != nil {
-			return err
+	if !has {
+		if !fresh || now.Sub(cnt.at) > groupCountTTL {
+			n, err := s.store.GroupCount(ctx, ns)
+			if err != nil {
+				return err
+			}
+			cnt = groupCount{n: n, at: now}
 		}
-		if !has {
-			return tooMany(w, time.Minute, "namespace %s has %d consumer groups, its limit (http.max_groups): remove idle workers (flowhist workers) or raise it", ns, n)
+		if cnt.n >= s.cfg.MaxGroups {
+			return tooMany(w, time.Minute, "namespace %s has %d consumer groups, its limit (http.max_groups): remove idle workers (flowhist workers) or raise it", ns, cnt.n)
 		}
+		cnt.n++ // this one's, about to be created
 	}
 	c.mu.Lock()
 	if c.known == nil || len(c.known) >= maxGroupCache {
-		c.known = map[string]struct{}{}
+		c.known, c.counts = map[string]struct{}{}, map[string]groupCount{}
 	}
 	c.known[key] = struct{}{}
+	if !has {
+		c.counts[ns] = cnt
+	}
 	c.mu.Unlock()
 	return nil
 }
