@@ -74,7 +74,7 @@ func New(cfg Config) (*Client, error) {
 		c.timeout = DefaultTimeout
 	}
 	if c.http == nil {
-		tc, err := cfg.tlsConfig()
+		tc, err := cfg.TLS()
 		if err != nil {
 			return nil, err
 		}

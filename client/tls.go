@@ -9,10 +9,11 @@ import (
 	"github.com/flowhist/flowhist/domain"
 )
 
-// tlsConfig is the TLS the config asks for, nil for the defaults.
+// TLS is the TLS configuration that CAFile, CertFile and KeyFile ask for,
+// nil when they are unset (the system's CAs, no client certificate).
 //
 // Errors: EINVALID (a file missing, not PEM, or a pair that does not match).
-func (cfg Config) tlsConfig() (*tls.Config, error) {
+func (cfg Config) TLS() (*tls.Config, error) {
 	if cfg.CAFile == "" && cfg.CertFile == "" && cfg.KeyFile == "" {
 		return nil, nil
 	}

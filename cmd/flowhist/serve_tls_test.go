@@ -192,6 +192,11 @@ func TestServeTLS(t *testing.T) {
 			t.Fatalf("without --ca-file: got exit %d, %q, want a failure about the certificate", code, errOut)
 		}
 	})
+	t.Run("Healthcheck", func(t *testing.T) {
+		if code, out, errOut := run(t, "healthcheck", "--url", base+"/healthz", "--ca-file", caFile); code != 0 {
+			t.Fatalf("healthcheck with --ca-file: got exit %d, %q %q", code, out, errOut)
+		}
+	})
 	t.Run("ErrPlainHTTP", func(t *testing.T) {
 		res, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
