@@ -28,6 +28,8 @@ type Event struct {
 	Type        domain.EventType     `json:"type"`
 	Time        time.Time            `json:"time"`
 	Actor       domain.Actor         `json:"actor"`
+	Token       string               `json:"token,omitempty"`   // the token that appended it
+	Claimed     *domain.Claim        `json:"claimed,omitempty"` // who an import's source said acted
 	Cause       string               `json:"cause,omitempty"`
 	Target      domain.Revision      `json:"target,omitempty"`
 	Reason      string               `json:"reason,omitempty"`

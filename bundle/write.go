@@ -75,7 +75,7 @@ func Write(ctx context.Context, log Log, ns string, rev domain.Revision, w io.Wr
 // eventAfter is e's line, with the document of its aggregate as st holds
 // it after e.
 func eventAfter(st *domain.State, e *domain.Event) (Event, error) {
-	line := Event{Revision: e.Revision, Type: e.Type, Time: e.Time, Actor: e.Actor, Cause: e.Cause, Target: e.Target, Reason: e.Reason}
+	line := Event{Revision: e.Revision, Type: e.Type, Time: e.Time, Actor: e.Actor, Token: e.Token, Claimed: e.Claimed, Cause: e.Cause, Target: e.Target, Reason: e.Reason}
 	switch e.Type {
 	case domain.FlowsDeployed, domain.FlowsRolledBack, domain.CredentialsSaved:
 		line.Flows = st.Flows.Bytes()

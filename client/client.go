@@ -124,6 +124,9 @@ type Write struct {
 	IdempotencyKey string
 	// Project is the active Node-RED project (Flowhist-Project).
 	Project string
+	// Claimed is who an import's source says acted, recorded as its claim
+	// beside the token (Flowhist-Claimed-User, -Token, -Channel).
+	Claimed *domain.Claim
 }
 
 // header adds w's headers to h.
@@ -131,7 +134,12 @@ func (w Write) header(h http.Header) {
 	if w.IfMatch != nil {
 		h.Set("If-Match", `"`+w.IfMatch.String()+`"`)
 	}
-	for k, v := range map[string]string{"Flowhist-User": w.User, "Flowhist-Correlation-Id": w.CorrelationID, "Idempotency-Key": w.IdempotencyKey, "Flowhist-Project": w.Project} {
+	var cl domain.Claim
+	if w.Claimed != nil {
+		cl = *w.Claimed
+	}
+	for k, v := range map[string]string{"Flowhist-User": w.User, "Flowhist-Correlation-Id": w.CorrelationID, "Idempotency-Key": w.IdempotencyKey, "Flowhist-Project": w.Project,
+		"Flowhist-Claimed-User": cl.User, "Flowhist-Claimed-Token": cl.Token, "Flowhist-Claimed-Channel": cl.Channel} {
 		if v != "" {
 			h.Set(k, v)
 		}

@@ -15,7 +15,11 @@ import (
 
 // Origin is who asked for a change, and the request's correlation id.
 type Origin struct {
-	Actor         Actor
+	Actor Actor
+	// Token is the name of the token the request authenticated with.
+	Token string
+	// Claimed is who an import's source says acted (nil: no claim).
+	Claimed       *Claim
 	CorrelationID string
 	// Project is the Node-RED project active where the change was made.
 	Project string
@@ -95,7 +99,7 @@ func NewFlowsEvent(ns string, head FlowsHead, c FlowsChange) (FlowsEvent, error)
 		Event: Event{
 			Type: c.Type, Namespace: ns, Aggregate: AggregateFlows, Schema: FlowsPayloadSchema, Payload: payload,
 			Provenance: Provenance{
-				Actor: c.Origin.Actor, CorrelationID: c.Origin.CorrelationID, SHA256: sha,
+				Actor: c.Origin.Actor, Token: c.Origin.Token, Claimed: c.Origin.Claimed, CorrelationID: c.Origin.CorrelationID, SHA256: sha,
 				Cause: c.Cause, Target: c.Target, Reason: c.Reason, Project: c.Origin.Project,
 			},
 		},
@@ -182,7 +186,7 @@ func newEvent(ns string, typ EventType, aggregate string, payload any, sha strin
 	}
 	return Event{
 		Type: typ, Namespace: ns, Aggregate: aggregate, Schema: PayloadSchema(typ), Payload: b,
-		Provenance: Provenance{Actor: o.Actor, CorrelationID: o.CorrelationID, SHA256: sha, Project: o.Project},
+		Provenance: Provenance{Actor: o.Actor, Token: o.Token, Claimed: o.Claimed, CorrelationID: o.CorrelationID, SHA256: sha, Project: o.Project},
 	}, nil
 }
 

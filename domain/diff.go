@@ -84,8 +84,6 @@ func DiffFlowsNodes(a, b *Flows) FlowsDiff {
 	return d
 }
 
-func ref(n Node) NodeRef { return NodeRef{ID: n.ID, Type: n.Type, Name: n.Name} }
-
 // WithoutPositionOnly returns d without the nodes that were only moved
 // around in the editor.
 func (d FlowsDiff) WithoutPositionOnly() FlowsDiff {

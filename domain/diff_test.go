@@ -78,12 +78,12 @@ func TestDiffFlowsNodes(t *testing.T) {
 		{
 			name: "FromNilAllAdded",
 			b:    `[{"id":"t1","type":"tab","label":"Flow 1"},{"id":"n1","type":"inject","z":"t1","name":"tick"}]`,
-			want: `{"added":[{"id":"t1","type":"tab"},{"id":"n1","type":"inject","name":"tick"}],"removed":[],"changed":[]}`,
+			want: `{"added":[{"id":"t1","type":"tab","name":"Flow 1"},{"id":"n1","type":"inject","name":"tick"}],"removed":[],"changed":[]}`,
 		},
 		{
 			name: "ToNilAllRemoved",
 			a:    `[{"id":"t1","type":"tab","label":"Flow 1"},{"id":"n1","type":"inject","z":"t1","name":"tick"}]`,
-			want: `{"added":[],"removed":[{"id":"t1","type":"tab"},{"id":"n1","type":"inject","name":"tick"}],"changed":[]}`,
+			want: `{"added":[],"removed":[{"id":"t1","type":"tab","name":"Flow 1"},{"id":"n1","type":"inject","name":"tick"}],"changed":[]}`,
 		},
 		{
 			name: "EqualIsEmpty",

@@ -44,7 +44,9 @@ const (
 	ChannelAPI     = "api"
 )
 
-// Actor is who caused an event.
+// Actor is who caused an event. User is who the token that appended it
+// acted as (see Attribute); Channel is what the client said it came
+// through, a claim nobody checks; RemoteAddr is the peer's address.
 type Actor struct {
 	User       string `json:"user,omitempty"`
 	Channel    string `json:"channel,omitempty"`
@@ -61,7 +63,12 @@ const (
 // aggregate: the part of an event the log stores beside its payload and the
 // history shows as it is.
 type Provenance struct {
-	Actor         Actor  `json:"actor"`
+	Actor Actor `json:"actor"`
+	// Token is the name of the token that appended the event: the one
+	// identity flowhist checked ("" with authentication disabled).
+	Token string `json:"token,omitempty"`
+	// Claimed is who the source of an import says acted, as it says.
+	Claimed       *Claim `json:"claimed,omitempty"`
 	CorrelationID string `json:"correlationId,omitempty"`
 	// SHA256 is the hex sha256 of the aggregate's document after the event
 	// (for flows: of the rebuilt flows array).

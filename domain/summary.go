@@ -1,9 +1,12 @@
 package domain
 
+import "encoding/json"
+
 // NodeRef names a node in a summary.
 type NodeRef struct {
 	ID   string `json:"id"`
 	Type string `json:"type,omitempty"`
+	// Name is the node's name; a tab's label.
 	Name string `json:"name,omitempty"`
 }
 
@@ -24,7 +27,7 @@ func (s Summary) IsEmpty() bool {
 func Summarize(before *Flows, p FlowsPatch) Summary {
 	var s Summary
 	for _, n := range p.Upsert {
-		ref := NodeRef{ID: n.ID, Type: n.Type, Name: n.Name}
+		ref := ref(n)
 		if before.Has(n.ID) {
 			s.Changed = append(s.Changed, ref)
 		} else {
@@ -33,7 +36,35 @@ func Summarize(before *Flows, p FlowsPatch) Summary {
 	}
 	for _, id := range p.Remove {
 		n, _ := before.Node(id)
-		s.Removed = append(s.Removed, NodeRef{ID: id, Type: n.Type, Name: n.Name})
+		r := ref(n)
+		r.ID = id
+		s.Removed = append(s.Removed, r)
 	}
+	return s
+}
+
+// ref names n as a summary or diff shows it: by its name, and a tab by its
+// label (what the editor shows on it), so a change to
+// the tab "Acceptance" reads `tab Acceptance`, not its id.
+func ref(n Node) NodeRef {
+	r := NodeRef{ID: n.ID, Type: n.Type, Name: n.Name}
+	if n.Type == "tab" {
+		if l := tabLabel(n.Raw); l != "" {
+			r.Name = l
+		}
+	}
+	return r
+}
+
+// tabLabel reads a tab's "label". Tabs are few in any document, so parsing
+// the one object here costs less than a slot in every node's scan.
+func tabLabel(raw []byte) string {
+	var t struct {
+		Label any `json:"label"`
+	}
+	if json.Unmarshal(raw, &t) != nil {
+		return ""
+	}
+	s, _ := t.Label.(string)
 	return s
 }

@@ -29,6 +29,17 @@ func TestSummarize(t *testing.T) {
 			domain.Summary{Removed: []domain.NodeRef{{ID: "f1", Type: "function", Name: "total"}, {ID: "d1", Type: "debug", Name: "out"}, {ID: "c1", Type: "comment"}}}},
 		{"FromEmpty", `[]`, `[{"id":"t1","type":"tab"},{"id":"x"}]`,
 			domain.Summary{Added: []domain.NodeRef{{ID: "t1", Type: "tab"}, {ID: "x"}}}},
+		{"TabsSubflowsGroupsByLabel", before,
+			`[{"id":"t1","type":"tab","label":"Acceptance"},{"id":"t2","type":"tab","label":7},{"id":"t3","type":"tab","label":"<b>x</b>","name":"n"},` +
+				`{"id":"s1","type":"subflow","name":"My Sub"},{"id":"g1","type":"group","z":"t1","name":"Inputs"},` +
+				`{"id":"f1","type":"function","z":"t1","name":"total"},{"id":"d1","type":"debug","z":"t1","name":"out"},{"id":"c1","type":"comment","name":7}]`,
+			domain.Summary{
+				Added: []domain.NodeRef{{ID: "t2", Type: "tab"}, {ID: "t3", Type: "tab", Name: "<b>x</b>"},
+					{ID: "s1", Type: "subflow", Name: "My Sub"}, {ID: "g1", Type: "group", Name: "Inputs"}},
+				Changed: []domain.NodeRef{{ID: "t1", Type: "tab", Name: "Acceptance"}},
+			}},
+		{"RemovedTabByLabel", before, `[{"id":"f1","type":"function","z":"t1","name":"total"},{"id":"d1","type":"debug","z":"t1","name":"out"},{"id":"c1","type":"comment","name":7}]`,
+			domain.Summary{Removed: []domain.NodeRef{{ID: "t1", Type: "tab", Name: "Flow 1"}}}},
 		{"OnlyMoved", before,
 			`[{"id":"d1","type":"debug","z":"t1","name":"out"},{"id":"t1","type":"tab","label":"Flow 1"},` +
 				`{"id":"f1","type":"function","z":"t1","name":"total"},{"id":"c1","type":"comment","name":7}]`,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,7 +61,7 @@ func newEditorCluster(t *testing.T, red redRuntime, noAuth bool) *cluster {
 		valkey: valkeytest.Start(t),
 		ns:     "e2e-" + randomHex(4),
 		// The admin's token has the admin scope: restore is a rollback.
-		tokens: map[string]string{"admin-node-red": randomHex(24), "read-workers": randomHex(24), "admin-cli": randomHex(24)},
+		tokens: map[string]string{"admin-node-red": randomHex(24), "read-workers": randomHex(24), "admin-cli": randomHex(24), "deploy-ci": randomHex(24)},
 		secret: randomHex(16),
 		opts:   clusterOpts{red: red},
 	}
@@ -347,69 +346,30 @@ func TestEditorHistoryWithoutAdminAuth(t *testing.T) {
 // module's plugin loaded (nodesDir), adminAuth with editorUsers unless
 // noAuth.
 func startEditorAdmin(t *testing.T, c *cluster, r redRuntime, token string, noAuth bool) *nodeRed {
+	t.Helper()
 	pageSize := 50
 	if noAuth {
 		pageSize = 2 // pages: the sidebar must page on through the cursor
 	}
-	t.Helper()
-	node, red := nodeRED(t, r)
-	port := freePort(t)
-	name := fmt.Sprintf("nodered-admin-%d", port)
-	userDir := filepath.Join(c.dir, name)
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(userDir, "package.json"), []byte(`{"name":"node-red-project","private":true,"dependencies":{}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fo, _ := json.Marshal(map[string]any{"url": c.fh.URL, "token": token, "namespace": c.ns, "role": "admin", "historyPageSize": pageSize})
-	var users []string
-	for u, perm := range editorUsers {
-		users = append(users, fmt.Sprintf(`{ username: %q, password: %q, permissions: %q }`, u, editorHash, perm))
-	}
-	auth := fmt.Sprintf(`adminAuth: { type: "credentials", users: [%s] },`, strings.Join(users, ", "))
-	if noAuth {
-		auth = ""
-	}
 	module := filepath.Join(repoRoot(), "node-red")
-	settings := fmt.Sprintf(`module.exports = {
-  uiHost: "127.0.0.1",
-  uiPort: %d,
-  credentialSecret: %q,
-  storageModule: require(%q),
-  nodesDir: [%q],
-  flowhist: %s,
-  %s
-  diagnostics: { enabled: false },
-  telemetry: { enabled: false },
-  editorTheme: { tours: false, projects: { enabled: false } },
-  logging: { console: { level: "info", metrics: false, audit: false } },
-};
-`, port, c.secret, module, module, fo, auth)
-	if err := os.WriteFile(filepath.Join(userDir, "settings.js"), []byte(settings), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := &nodeRed{URL: fmt.Sprintf("http://127.0.0.1:%d", port), userDir: userDir, role: "admin"}
-	var env []string
-	if r.nodeDir != "" {
-		env = append(env, "PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	}
-	n.proc = startProc(t, name, c.dir, env, node, red, "--userDir", userDir, "--settings", filepath.Join(userDir, "settings.js"))
-	n.waitUp(t)
+	n := launchRed(t, c.dir, "nodered-admin", redSettings{
+		secret: c.secret, storage: module, nodesDir: module, users: editorUsers, noAuth: noAuth,
+		optionsKey: "flowhist",
+		options:    map[string]any{"url": c.fh.URL, "token": token, "namespace": c.ns, "role": "admin", "historyPageSize": pageSize},
+	}, redLaunch{red: r, npmProject: true})
+	n.role = "admin"
 	return n
 }
 
+// postJSON POSTs body as JSON with token, answering the status and body
+// (0 and the error when nothing came back).
 func postJSON(u, token, body string) (int, string) {
-	req, _ := http.NewRequest("POST", u, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err.Error()
+	a := send(client, http.MethodPost, u, []byte(body), http.Header{
+		"Content-Type": {"application/json"}, "Authorization": {"Bearer " + token}})
+	if a.status == 0 && a.err != nil {
+		return 0, a.err.Error()
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return a.status, string(a.body)
 }
 
 // bigFlowSize is about the size of bigFlow's document.

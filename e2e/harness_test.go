@@ -239,8 +239,11 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 		case strings.HasPrefix(name, "deploy"):
 			scopes = "[deploy]"
 		}
-		// Every token may act as any worker: the tests name their own.
-		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n      workers: [\"*\"]\n", name, secret, scopes)
+		// Node-RED's admin names its editor users; so may an admin's CLI in
+		// these tests. A worker acts as itself. Every token may act as any
+		// worker: the tests name their own.
+		assertUsers := strings.HasPrefix(name, "admin") || name == "deploy-admin"
+		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n      assert_users: %t\n      workers: [\"*\"]\n", name, secret, scopes, assertUsers)
 	}
 	if len(c.compat) > 0 {
 		b.WriteString("compat:\n")

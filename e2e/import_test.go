@@ -146,6 +146,16 @@ func TestImportFromExport(t *testing.T) {
 			}
 		}
 	}
+	// Who acted: the importing token, with alice as the source's claim.
+	h, err := cp.History(ctx, fhclient.HistoryQuery{Page: fhclient.Page{Limit: 100}})
+	if err != nil || len(h.Entries) == 0 {
+		t.Fatalf("history of the copy: %v (%d entries)", err, len(h.Entries))
+	}
+	for _, e := range h.Entries {
+		if e.Actor.User != "admin-cli" || e.Token != "admin-cli" || e.Claimed == nil || e.Claimed.User != "alice" || e.Claimed.Token != "admin-cli" {
+			t.Errorf("copy's revision %d: got actor %+v token %q claimed %+v, want admin-cli via admin-cli claiming alice via admin-cli", e.Revision, e.Actor, e.Token, e.Claimed)
+		}
+	}
 	code, out = runFlowhist(t, nil, "verify", "-n", ns, "--valkey-addr", vk2.Addr)
 	if code != 0 {
 		t.Fatalf("verify on the copy: got exit %d:\n%s", code, out)

@@ -117,7 +117,8 @@ type NodeHistoryEntry struct {
 	Time         time.Time               `json:"time"`
 	Type         domain.EventType        `json:"type"`
 	Actor        domain.Actor            `json:"actor"`
-	Change       string                  `json:"change"` // added, changed, removed
+	Token        string                  `json:"token,omitempty"` // the token that appended it
+	Change       string                  `json:"change"`          // added, changed, removed
 	PositionOnly bool                    `json:"positionOnly,omitempty"`
 	Moved        *domain.Move            `json:"moved,omitempty"`
 	Group        *domain.Move            `json:"group,omitempty"`

@@ -40,6 +40,10 @@ type Token struct {
 	Scopes []Scope
 	// Namespaces covered; "*" covers all.
 	Namespaces []string
+	// AssertUsers lets the token name the user it acts for
+	// (Flowhist-User, a deploy's "user"): Node-RED's admin names its
+	// editor users. Any other token acts as itself (domain.Attribute).
+	AssertUsers bool
 	// Workers are the worker ids (path.Match globs: "edge-*") the token
 	// may act as: follow the feed, acknowledge, report packages. None:
 	// it may not act as any worker, whatever its scopes.
@@ -208,19 +212,14 @@ func (s *Server) authorize(r *http.Request, scope Scope, ns string) (*Token, err
 	return found, nil
 }
 
-// actor is who makes r: the user the client names (Node-RED's editor user,
-// sent as Flowhist-User) or else the token's name, the channel it names
-// (Flowhist-Channel: node-red, cli or api) and the remote address.
-func actor(r *http.Request) domain.Actor {
-	a := domain.Actor{User: r.Header.Get("Flowhist-User"), Channel: domain.ChannelAPI, RemoteAddr: r.RemoteAddr}
+// actor is who makes r: user (see origin), the channel the client names
+// (Flowhist-Channel: node-red, cli or api; its claim) and the remote
+// address.
+func actor(r *http.Request, user string) domain.Actor {
+	a := domain.Actor{User: user, Channel: domain.ChannelAPI, RemoteAddr: r.RemoteAddr}
 	switch c := r.Header.Get("Flowhist-Channel"); c {
 	case domain.ChannelNodeRED, domain.ChannelCLI:
 		a.Channel = c
-	}
-	if a.User == "" {
-		if t, ok := r.Context().Value(tokenKey).(*Token); ok && t != nil {
-			a.User = t.Name
-		}
 	}
 	if len(a.User) > 200 {
 		// Without the character the cut splits, if any.

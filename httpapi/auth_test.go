@@ -23,7 +23,7 @@ func TestAuth(t *testing.T) {
 		{Name: "team-a", Secret: teamA, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{nsA}},
 		{Name: "reader", Secret: reader, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{nsA, nsB}},
 		{Name: "deployer", Secret: deploy, Scopes: []httpapi.Scope{httpapi.ScopeDeploy}, Namespaces: []string{nsA, nsB}},
-		{Name: "everywhere", Secret: all, Scopes: []httpapi.Scope{httpapi.ScopeRead, httpapi.ScopeAdmin}, Namespaces: []string{"*"}},
+		{Name: "everywhere", Secret: all, Scopes: []httpapi.Scope{httpapi.ScopeRead, httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true},
 	}})
 
 	for _, tt := range []struct {

@@ -99,7 +99,7 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	for i, r := range revs {
 		e := r.Event
 		entries[i] = NodeHistoryEntry{
-			Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Cause: e.Cause, Reason: e.Reason,
+			Revision: e.Revision, Time: e.Time, Type: e.Type, Actor: e.Actor, Token: e.Token, Cause: e.Cause, Reason: e.Reason,
 			Change: r.Change, PositionOnly: r.Diff.PositionOnly, Moved: r.Diff.Moved, Group: r.Diff.Group, Properties: r.Diff.Properties,
 		}
 	}

@@ -83,6 +83,11 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// One user, claimed once: the body's, checked by the same rule as the
+	// header's (origin).
+	if h := r.Header.Get("Flowhist-User"); user != "" && h != "" && h != user {
+		return domain.Errorf(domain.EINVALID, "deploy names two users (\"user\" %q, Flowhist-User %q): send one", domain.Clip(user), domain.Clip(h))
+	}
 	if user != "" {
 		r.Header.Set("Flowhist-User", user)
 	}

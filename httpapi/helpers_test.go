@@ -36,7 +36,7 @@ const (
 )
 
 var defaultTokens = []httpapi.Token{
-	{Name: "admin", Secret: adminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, Workers: []string{"*"}},
+	{Name: "admin", Secret: adminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true, Workers: []string{"*"}},
 	{Name: "deployer", Secret: deploySecret, Scopes: []httpapi.Scope{httpapi.ScopeDeploy}, Namespaces: []string{"*"}},
 	{Name: "reader", Secret: readSecret, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}, Workers: []string{"*"}},
 }

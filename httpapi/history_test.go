@@ -252,7 +252,7 @@ func TestHistoryEntries(t *testing.T) {
 		if want := domain.SHA256Hex(auditDoc("one", false)); e.SHA256 != want {
 			t.Fatalf("got sha256 %s, want %s (of the document as deployed)", e.SHA256, want)
 		}
-		want := &domain.Summary{Added: []domain.NodeRef{{ID: "tab1", Type: "tab"}, {ID: "n1", Type: "inject", Name: "one"}}}
+		want := &domain.Summary{Added: []domain.NodeRef{{ID: "tab1", Type: "tab", Name: "Orders"}, {ID: "n1", Type: "inject", Name: "one"}}}
 		if !jsonEqual(e.Summary, want) {
 			t.Fatalf("got summary %+v, want %+v", e.Summary, want)
 		}

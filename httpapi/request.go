@@ -80,10 +80,26 @@ func request(r *http.Request) (usecase.Request, error) {
 	return usecase.Request{Namespace: r.PathValue("ns"), Origin: o, Expected: exp, IdempotencyKey: r.Header.Get("Idempotency-Key")}, nil
 }
 
-// origin is who makes the request, for the events it appends; a user or
-// correlation id that is not printable text is refused (EINVALID).
+// origin is who makes the request, for the events it appends: the token
+// that authenticated it, and the user it acts as by the identity rule
+// (domain.Attribute) from the Flowhist-User it names. A user or
+// correlation id that is not printable text is refused (EINVALID); a user
+// the token may not name, EFORBIDDEN.
 func origin(r *http.Request) (domain.Origin, error) {
-	if err := domain.ValidateLabel("Flowhist-User", r.Header.Get("Flowhist-User"), 0); err != nil {
+	user := r.Header.Get("Flowhist-User")
+	if err := domain.ValidateLabel("Flowhist-User", user, 0); err != nil {
+		return domain.Origin{}, err
+	}
+	var cred *domain.Credential
+	if t, ok := r.Context().Value(tokenKey).(*Token); ok && t != nil {
+		cred = &domain.Credential{Name: t.Name, AssertUsers: t.AssertUsers}
+	}
+	user, err := domain.Attribute(cred, user)
+	if err != nil {
+		return domain.Origin{}, err
+	}
+	claimed, err := claim(r)
+	if err != nil {
 		return domain.Origin{}, err
 	}
 	cid := r.Header.Get("Flowhist-Correlation-Id")
@@ -94,7 +110,25 @@ func origin(r *http.Request) (domain.Origin, error) {
 	if err := domain.ValidateLabel("Flowhist-Project", project, 255); err != nil {
 		return domain.Origin{}, err
 	}
-	return domain.Origin{Actor: actor(r), CorrelationID: cid, Project: project}, nil
+	o := domain.Origin{Actor: actor(r, user), Claimed: claimed, CorrelationID: cid, Project: project}
+	if cred != nil {
+		o.Token = cred.Name
+	}
+	return o, nil
+}
+
+// claim reads who an import's source says acted (Flowhist-Claimed-User,
+// -Token and -Channel). Any writer may send one: it is recorded as the
+// source's claim beside the token that made it, never as the actor.
+func claim(r *http.Request) (*domain.Claim, error) {
+	c := domain.Claim{User: r.Header.Get("Flowhist-Claimed-User"), Token: r.Header.Get("Flowhist-Claimed-Token"), Channel: r.Header.Get("Flowhist-Claimed-Channel")}
+	if c.IsZero() {
+		return nil, nil
+	}
+	if err := c.Validate("Flowhist-Claimed"); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // clip shortens a client's value for an error message (domain.Clip).

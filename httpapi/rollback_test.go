@@ -18,7 +18,7 @@ const (
 )
 
 var rollbackTokens = []httpapi.Token{
-	{Name: "ops-admin", Secret: opsAdminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}},
+	{Name: "ops-admin", Secret: opsAdminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true},
 	{Name: "ci-deploy", Secret: ciDeploySecret, Scopes: []httpapi.Scope{httpapi.ScopeDeploy}, Namespaces: []string{"*"}},
 	{Name: "dash-read", Secret: dashReadSecret, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}},
 }

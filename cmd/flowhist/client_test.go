@@ -179,14 +179,14 @@ func TestClientErrors(t *testing.T) {
 func TestClientAuth(t *testing.T) {
 	const admin, reader = "admin-secret-0123456789", "read-secret-0123456789ab"
 	s := mustServer(t, httpapi.Config{Tokens: []httpapi.Token{
-		{Name: "admin", Secret: admin, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, Workers: []string{"*"}},
+		{Name: "admin", Secret: admin, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true, Workers: []string{"*"}},
 		{Name: "reader", Secret: reader, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}, Workers: []string{"*"}},
 	}})
 	ns := seed(t, s, admin)
 
 	t.Run("OK", func(t *testing.T) {
 		code, out, errOut := run(t, "history", "--url", s.URL, "-n", ns, "--token", reader)
-		if code != 0 || !strings.Contains(out, "alice (api)") {
+		if code != 0 || !strings.Contains(out, "alice via admin") {
 			t.Fatalf("got exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
 	})

@@ -91,7 +91,7 @@ flows, credentials, settings, library, packages, project, rollback),
 func printHistory(m *Main, entries []httpapi.HistoryEntry) error {
 	rows := make([][]string, len(entries))
 	for i, e := range entries {
-		rows[i] = []string{e.Revision.String(), formatTime(e.Time), string(e.Type), actorString(e.Actor), changes(e)}
+		rows[i] = []string{e.Revision.String(), formatTime(e.Time), string(e.Type), actorString(e.Actor, e.Token, e.Claimed), changes(e)}
 	}
 	return printTable(m.Stdout, []string{"REV", "TIME", "TYPE", "ACTOR", "CHANGES"}, rows)
 }

@@ -8,10 +8,22 @@ import (
 	"github.com/flowhist/flowhist/httpapi"
 )
 
+// nrAdminSecret is the token of Node-RED's admin in these tests, which
+// names the editor users it deploys for.
+const nrAdminSecret = "nr-admin-secret-3e9a0c7d51"
+
+// seedAsAdmin seeds a namespace through Node-RED's admin token and returns
+// the flags that reach it.
+func seedAsAdmin(t *testing.T) []string {
+	t.Helper()
+	s := mustServer(t, httpapi.Config{Tokens: []httpapi.Token{
+		{Name: "nr-admin", Secret: nrAdminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true},
+	}})
+	return []string{"--url", s.URL, "--token", nrAdminSecret, "-n", seed(t, s, nrAdminSecret)}
+}
+
 func TestHistory(t *testing.T) {
-	s := mustServer(t, httpapi.Config{AuthDisabled: true})
-	ns := seed(t, s, "")
-	conn := []string{"--url", s.URL, "-n", ns}
+	conn := seedAsAdmin(t)
 
 	t.Run("Table", func(t *testing.T) {
 		code, out, errOut := run(t, append([]string{"history"}, conn...)...)
@@ -73,13 +85,11 @@ func TestHistory(t *testing.T) {
 }
 
 func TestShow(t *testing.T) {
-	s := mustServer(t, httpapi.Config{AuthDisabled: true})
-	ns := seed(t, s, "")
-	conn := []string{"--url", s.URL, "-n", ns}
+	conn := seedAsAdmin(t)
 
 	t.Run("Flows", func(t *testing.T) {
 		code, out, errOut := run(t, append([]string{"show", "2"}, conn...)...)
-		for _, want := range []string{"revision 2  flows.deployed", "actor:     bob (api) from ", "+ \"log\" (debug) d1", "~ \"transform\" (function) f1", "sha256:    "} {
+		for _, want := range []string{"revision 2  flows.deployed", "actor:     bob via nr-admin from ", "channel:   api (as the client said)", "+ \"log\" (debug) d1", "~ \"transform\" (function) f1", "sha256:    "} {
 			if code != 0 || !strings.Contains(out, want) {
 				t.Fatalf("got exit %d, stdout:\n%s\nstderr %q, want %q", code, out, errOut, want)
 			}
@@ -101,9 +111,7 @@ func TestShow(t *testing.T) {
 }
 
 func TestNode(t *testing.T) {
-	s := mustServer(t, httpapi.Config{AuthDisabled: true})
-	ns := seed(t, s, "")
-	conn := []string{"--url", s.URL, "-n", ns}
+	conn := seedAsAdmin(t)
 
 	t.Run("Table", func(t *testing.T) {
 		code, out, errOut := run(t, append([]string{"node", "f1"}, conn...)...)

@@ -21,9 +21,11 @@ import (
 	"github.com/spf13/viper"
 )
 
-// importUser is the acting user of every event import appends; the source
-// is in each event's correlation id.
-const importUser = "import"
+// Every event import appends is made by the importing token, as itself:
+// the source is in its correlation id, and a history bundle's actor (the
+// user, token and channel its events recorded) is recorded as the source's
+// claim beside that token, never as the actor. So any token that may write
+// may import, and none can pose as a user by importing.
 
 // importItem is one append an import makes, through the ordinary API.
 type importItem struct {
@@ -37,6 +39,9 @@ type importItem struct {
 	// source revision): part of its identity, so that two equal deploys
 	// at different revisions of a bundle are two items.
 	origin string
+	// claimed is who the source says made the item (a bundle's events);
+	// nil when the source does not say.
+	claimed *domain.Claim
 }
 
 // send appends the item through c.
@@ -107,8 +112,10 @@ func (m *Main) importCommand(v *viper.Viper) *cobra.Command {
 		Short: "Bring existing flows into a namespace: from the old Valkey module, a Node-RED userDir or a flowhist export",
 		Long: `import appends what a source holds to the namespace as ordinary events
 (deploys, settings, library entries, the active project), through the same
-API the Node-RED admin uses, with the acting user "import" and the source in
-each event's correlation id. Workers following the namespace run the result.
+API the Node-RED admin uses, made by the CLI's token as itself, with the
+source in each event's correlation id (and a history bundle's actors kept as
+the source's claim beside the token). Workers following the namespace run
+the result.
 
 Sources (exactly one):
   --from-valkey ADDR   the keys of node-red-storage-valkey under --prefix
@@ -254,7 +261,7 @@ func (m *Main) runImport(cmd *cobra.Command, v *viper.Viper, o importOptions) er
 	bar := newImportProgress(m.Stderr, len(todo))
 	var first, last domain.Revision
 	for i, it := range todo {
-		w := client.Write{User: importUser, CorrelationID: src.correlationID(it), IdempotencyKey: "import-" + it.hash()}
+		w := client.Write{Claimed: it.claimed, CorrelationID: src.correlationID(it), IdempotencyKey: "import-" + it.hash()}
 		res, err := it.send(ctx, c, w)
 		if err != nil {
 			bar.done()
@@ -297,9 +304,9 @@ func printItems(w io.Writer, items []importItem, notes []string) {
 }
 
 // importState reads the namespace's revision and the hashes of the items
-// earlier imports appended (from the correlation ids of the events by the
-// user "import"), with how many events each has (a settings save may
-// append packages.changed too).
+// earlier imports appended (from the correlation ids of the events
+// "import <hash> from …"), with how many events each has (a settings save
+// may append packages.changed too).
 func importState(ctx context.Context, c *client.Client) (domain.Revision, map[string]int, error) {
 	head, err := c.History(ctx, client.HistoryQuery{Page: client.Page{Limit: 1}})
 	if err != nil {
@@ -310,7 +317,7 @@ func importState(ctx context.Context, c *client.Client) (domain.Revision, map[st
 		rev = head.Entries[0].Revision
 	}
 	done := map[string]int{}
-	q := client.HistoryQuery{Page: client.Page{Limit: 500}, Actor: importUser}
+	q := client.HistoryQuery{Page: client.Page{Limit: 500}}
 	for rev > 0 {
 		p, err := c.History(ctx, q)
 		if err != nil {

@@ -107,6 +107,9 @@ func readBundle(path string, data []byte) (*importSource, error) {
 		default:
 			return nil, domain.Errorf(domain.EINVALID, "%s: unknown event type %q", where, e.Type)
 		}
+		if it.claimed, err = bundleClaim(where, e); err != nil {
+			return nil, err
+		}
 		src.items = append(src.items, it)
 	}
 	if skippedPackages > 0 {
@@ -140,4 +143,21 @@ func readExportDir(dir string) (*importSource, error) {
 	src.items = append(src.items, deployItem(flows.Bytes(), nil, flowsWhat(flows, nil), ""))
 	src.note("an export --dir holds no credentials, settings or library, and not the node order across files: only the flows are imported")
 	return src, nil
+}
+
+// bundleClaim is who a bundle's event says acted: the claim it carries
+// from an earlier import, else its actor and token. A claim that is not
+// text is refused here, before anything is appended.
+func bundleClaim(where string, e bundle.Event) (*domain.Claim, error) {
+	c := domain.Claim{User: e.Actor.User, Token: e.Token, Channel: e.Actor.Channel}
+	if e.Claimed != nil {
+		c = *e.Claimed
+	}
+	if c.IsZero() {
+		return nil, nil
+	}
+	if err := c.Validate(where + ": the event's actor"); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
@@ -139,7 +140,8 @@ func TestImportFromValkey(t *testing.T) {
 			Entries []struct {
 				Type          string `json:"type"`
 				Actor         struct{ User, Channel string }
-				CorrelationID string `json:"correlationId"`
+				Claimed       *domain.Claim `json:"claimed"`
+				CorrelationID string        `json:"correlationId"`
 			} `json:"entries"`
 		}
 		json.Unmarshal(s.request(t, "GET", base+"/history", "", "", nil), &h)
@@ -148,8 +150,10 @@ func TestImportFromValkey(t *testing.T) {
 			t.Fatalf("got %d events, want 5: %+v", len(h.Entries), h.Entries)
 		}
 		for _, e := range h.Entries {
-			if e.Actor.User != "import" || e.Actor.Channel != "cli" || !strings.Contains(e.CorrelationID, "from valkey "+addr) {
-				t.Errorf("got %s by %+v, correlation %q, want user import through the cli, the source in the correlation id", e.Type, e.Actor, e.CorrelationID)
+			// Auth is off here: no token, so the user is none; the old
+			// module records no actor, so there is no claim.
+			if e.Actor.User != "" || e.Actor.Channel != "cli" || e.Claimed != nil || !strings.Contains(e.CorrelationID, "from valkey "+addr) {
+				t.Errorf("got %s by %+v claimed %+v, correlation %q, want no user, no claim, through the cli, the source in the correlation id", e.Type, e.Actor, e.Claimed, e.CorrelationID)
 			}
 		}
 		verifyOK(t, s, ns)
@@ -428,6 +432,29 @@ func TestImportFromExport(t *testing.T) {
 		if n := namespaceEvents(t, s, ns); n != srcEvents {
 			t.Errorf("got %d events, want the source's %d", n, srcEvents)
 		}
+		// Each keeps its source's actor as the source's claim; the actor
+		// is whoever imported (no token here: auth is off).
+		var before, after httpapi.History
+		json.Unmarshal(s.request(t, "GET", base+"/history?limit=500", "", "", nil), &before)
+		json.Unmarshal(s.request(t, "GET", "/v1/namespaces/"+ns+"/history?limit=500", "", "", nil), &after)
+		for i, e := range after.Entries {
+			if i >= len(before.Entries) {
+				break
+			}
+			want := domain.Claim{User: before.Entries[i].Actor.User, Channel: before.Entries[i].Actor.Channel}
+			if e.Claimed == nil || *e.Claimed != want || e.Actor.User != "" {
+				t.Errorf("revision %d: got actor %+v claimed %+v, want no user claiming %+v", e.Revision, e.Actor, e.Claimed, want)
+			}
+		}
+		// The CLI shows the claim as one.
+		_, out, _ = run(t, append([]string{"show", "1"}, conn...)...)
+		if !strings.Contains(out, "claimed:   alice on api (the import source's claim, not checked)") {
+			t.Errorf("show 1: got\n%s\nwant alice as the source's claim", out)
+		}
+		_, out, _ = run(t, append([]string{"history", "--limit", "1", "--cursor", "2"}, conn...)...)
+		if !strings.Contains(out, "alice (claimed)") {
+			t.Errorf("history: got\n%s\nwant alice (claimed)", out)
+		}
 		for rev := 1; rev <= 3; rev++ {
 			p := "/revisions/" + strconv.Itoa(rev) + "/flows"
 			if got, want := s.request(t, "GET", "/v1/namespaces/"+ns+p, "", "", nil), s.request(t, "GET", base+p, "", "", nil); !bytes.Equal(got, want) {
@@ -477,6 +504,8 @@ func TestImportFromExport(t *testing.T) {
 			{"ErrOutOfOrder", lines[0] + lines[2] + lines[1], "line 3: revision 1 does not follow 2"},
 			{"ErrBadFlowsInLastLine", strings.Join(lines[:len(lines)-1], "") + `{"revision":99,"type":"flows.deployed","flows":[{"id":1}]}` + "\n", "line " + strconv.Itoa(len(lines)) + ": invalid flows"},
 			{"ErrEmptyBundle", lines[0], "holds no events"},
+			{"ErrActorNotText", strings.Join(lines[:len(lines)-1], "") + `{"revision":99,"type":"project.activated","actor":{"user":"eve\u001b[2J"},"project":"p"}` + "\n",
+				"line " + strconv.Itoa(len(lines)) + ": the event's actor user"},
 			{"ErrMissing", "", "no such file"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

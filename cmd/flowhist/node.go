@@ -54,7 +54,7 @@ changed. --all follows the pages to the first revision.
 			}
 			rows := make([][]string, len(entries))
 			for i, e := range entries {
-				rows[i] = []string{e.Revision.String(), formatTime(e.Time), actorString(e.Actor), e.Change, nodeProperties(e)}
+				rows[i] = []string{e.Revision.String(), formatTime(e.Time), actorString(e.Actor, e.Token, nil), e.Change, nodeProperties(e)}
 			}
 			if err := printTable(m.Stdout, []string{"REV", "TIME", "ACTOR", "CHANGE", "PROPERTIES"}, rows); err != nil {
 				return err

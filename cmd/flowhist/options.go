@@ -67,7 +67,7 @@ func options(c *config) []option {
 		{key: "valkey.sentinel.tls", into: &s.Valkey.Sentinel.TLS, def: false},
 
 		{key: "auth.disabled", into: &s.API.AuthDisabled, def: false},
-		{key: "auth.tokens", def: nil}, // readTokens
+		{key: "auth.tokens", def: nil}, // readTokens: name, token, scopes, namespaces, assert_users
 		{key: "http.max_body", into: &s.API.MaxBody, def: api.MaxBody},
 		{key: "http.request_timeout", into: &s.API.RequestTimeout, def: api.RequestTimeout},
 		{key: "http.feed_max_wait", into: &s.API.FeedMaxWait, def: api.FeedMaxWait},

@@ -68,21 +68,30 @@ func printTable(w io.Writer, header []string, rows [][]string) error {
 // formatTime formats t in UTC to the second.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// actorString shows who acted and through what: "alice (node-red)".
-func actorString(a domain.Actor) string {
+// actorString shows who acted: the user, and the token that acted for it
+// when that is another ("alice via nr-admin"); for an import, the user
+// its source claims ("alice (claimed) via importer"). The channel is the
+// client's claim: show prints it, tables leave it out.
+func actorString(a domain.Actor, token string, claimed *domain.Claim) string {
 	user := a.User
+	if claimed != nil && claimed.User != "" {
+		user = claimed.User + " (claimed)"
+	}
 	if user == "" {
 		user = "anonymous"
 	}
-	if a.Channel != "" {
-		return user + " (" + a.Channel + ")"
+	if token != "" && token != user {
+		return user + " via " + token
 	}
 	return user
 }
 
 // nodeName names a node for humans: its name, else its type, else its id.
+// A tab, subflow or group is named with its kind: "tab Acceptance".
 func nodeName(n domain.NodeRef) string {
 	switch {
+	case n.Name != "" && (n.Type == "tab" || n.Type == "subflow" || n.Type == "group"):
+		return n.Type + " " + n.Name
 	case n.Name != "":
 		return n.Name
 	case n.Type != "":
@@ -157,4 +166,20 @@ func changes(e httpapi.HistoryEntry) string {
 		parts = append(parts, "credentials changed")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// claimString shows who an import's source says acted: "alice via
+// old-admin on node-red".
+func claimString(c domain.Claim) string {
+	s := c.User
+	if s == "" {
+		s = "anonymous"
+	}
+	if c.Token != "" && c.Token != c.User {
+		s += " via " + c.Token
+	}
+	if c.Channel != "" {
+		s += " on " + c.Channel
+	}
+	return s
 }

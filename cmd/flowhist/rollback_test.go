@@ -31,8 +31,12 @@ func TestRollback(t *testing.T) {
 			t.Errorf("got flows %s, want revision 1's", flows)
 		}
 		_, out, _ = run(t, append([]string{"history", "--limit", "1"}, conn...)...)
-		if !strings.Contains(out, "rollback to 1: bad deploy") || !strings.Contains(out, "(cli)") {
-			t.Errorf("got\n%s\nwant the rollback with its reason, through the cli", out)
+		if !strings.Contains(out, "rollback to 1: bad deploy") {
+			t.Errorf("got\n%s\nwant the rollback with its reason", out)
+		}
+		_, out, _ = run(t, append([]string{"show", "5"}, conn...)...)
+		if !strings.Contains(out, "channel:   cli (as the client said)") {
+			t.Errorf("got\n%s\nwant the rollback through the cli", out)
 		}
 	})
 	t.Run("Noop", func(t *testing.T) {

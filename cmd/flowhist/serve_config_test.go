@@ -96,3 +96,37 @@ func TestConfigFileByItsName(t *testing.T) {
 		t.Fatalf("got exit %d, stderr %q; want %d naming 127.0.0.1:1 from flowhist.yaml", code, errOut, exitUnavailable)
 	}
 }
+
+// TestTokenAssertUsers: assert_users is read from a file and from
+// FLOWHIST_AUTH_TOKENS, and is off unless set.
+func TestTokenAssertUsers(t *testing.T) {
+	file := t.TempDir() + "/flowhist.yaml"
+	yaml := "auth:\n  tokens:\n" +
+		"    - {name: nr-admin, token: 0123456789abcdef0123, scopes: [deploy], namespaces: [\"*\"], assert_users: true}\n" +
+		"    - {name: workers, token: fedcba98765432100123, scopes: [read], namespaces: [\"*\"]}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := viper.New()
+	v.SetConfigFile(file)
+	if err := v.ReadInConfig(); err != nil {
+		t.Fatal(err)
+	}
+	setDefaults(v)
+	c, err := readServeConfig(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.API.Tokens) != 2 || !c.API.Tokens[0].AssertUsers || c.API.Tokens[1].AssertUsers {
+		t.Fatalf("got tokens %+v, want assert_users on nr-admin only", c.API.Tokens)
+	}
+	t.Setenv("FLOWHIST_AUTH_TOKENS", `[{"name":"nr-admin","token":"0123456789abcdef0123","scopes":["deploy"],"namespaces":["*"],"assert_users":true}]`)
+	v = viper.New()
+	v.SetEnvPrefix("FLOWHIST")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	setDefaults(v)
+	if c, err = readServeConfig(v); err != nil || len(c.API.Tokens) != 1 || !c.API.Tokens[0].AssertUsers {
+		t.Fatalf("got %+v, %v; want assert_users from FLOWHIST_AUTH_TOKENS", c.API.Tokens, err)
+	}
+}

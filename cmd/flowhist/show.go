@@ -52,11 +52,17 @@ func (m *Main) printEntry(e httpapi.HistoryEntry) {
 	fmt.Fprintf(w, "%srevision %d%s  %s\n", c.bold, e.Revision, c.reset, e.Type)
 	fmt.Fprintf(w, "time:      %s\n", formatTime(e.Time))
 	fmt.Fprintf(w, "aggregate: %s (its revision %d)\n", e.Aggregate, e.AggregateRevision)
-	actor := actorString(e.Actor)
+	actor := actorString(e.Actor, e.Token, nil)
 	if e.Actor.RemoteAddr != "" {
 		actor += " from " + e.Actor.RemoteAddr
 	}
 	fmt.Fprintf(w, "actor:     %s\n", actor)
+	if e.Actor.Channel != "" {
+		fmt.Fprintf(w, "channel:   %s (as the client said)\n", e.Actor.Channel)
+	}
+	if cl := e.Claimed; cl != nil {
+		fmt.Fprintf(w, "claimed:   %s (the import source's claim, not checked)\n", claimString(*cl))
+	}
 	if e.SHA256 != "" {
 		fmt.Fprintf(w, "sha256:    %s\n", e.SHA256)
 	}

@@ -12,7 +12,7 @@ module.exports = {
     credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET,
     flowhist: {
         url: process.env.FLOWHIST_URL || 'http://127.0.0.1:8080',
-        token: process.env.FLOWHIST_TOKEN, // scope deploy; admin to offer Restore in the History sidebar
+        token: process.env.FLOWHIST_TOKEN, // scope deploy (admin to offer Restore in the History sidebar) and assert_users: true, to record editor users
         namespace: process.env.FLOWHIST_NAMESPACE || 'prod',
         role: 'admin',
         // The admin follows the log too (a rollback, another admin's

@@ -487,4 +487,11 @@ function describeNetworkError(e) {
   return (e && e.message) || String(e);
 }
 
-module.exports = { Client, parseRevision, parseJSON, isIdempotent };
+// userHeader is the Flowhist-User header naming an editor user. A header
+// carries bytes, and fetch refuses a character past Latin-1 ("李"): the name
+// goes as its UTF-8 bytes, which flowhist reads as UTF-8.
+function userHeader(user) {
+  return { 'Flowhist-User': Buffer.from(user, 'utf8').toString('latin1') };
+}
+
+module.exports = { Client, parseRevision, parseJSON, isIdempotent, userHeader };

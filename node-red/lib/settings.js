@@ -11,6 +11,7 @@
 
 const { isDeepStrictEqual } = require('node:util');
 const { FlowhistError, MODULE_CODES } = require('./errors');
+const { userHeader } = require('./client');
 
 // withoutSecret drops _credentialSecret: the key to every credential is never
 // sent (flowhist would drop it anyway).
@@ -29,17 +30,43 @@ async function getObject(client, path) {
   return body;
 }
 
+// preferenceUser is the editor user whose preferences a settings save
+// records, or undefined: Node-RED saves a user's preferences (editor view,
+// the open sidebar tab) as a whole settings save whose only change is that
+// user's entry of the users section, and tells the storage module nobody's
+// name. Anything else (start-up, the node registry, two users at once, the
+// anonymous user "_") is Node-RED's own save, made as the admin's token.
+function preferenceUser(before, after) {
+  if (!before || !after) return undefined;
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  keys.delete('_credentialSecret');
+  for (const k of keys) {
+    if (k !== 'users' && !isDeepStrictEqual(before[k], after[k])) return undefined;
+  }
+  const was = before.users || {};
+  const now = after.users || {};
+  const changed = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((u) => !isDeepStrictEqual(was[u], now[u]));
+  if (changed.length !== 1 || changed[0] === '_' || changed[0] === '') return undefined;
+  return changed[0];
+}
+
 class SharedSettings {
   constructor(client) {
     this.client = client;
+    this.last = undefined; // the settings as last read or saved
   }
 
-  getSettings() {
-    return getObject(this.client, '/settings');
+  async getSettings() {
+    const settings = await getObject(this.client, '/settings');
+    this.last = structuredClone(settings);
+    return settings;
   }
 
   async saveSettings(settings) {
-    await this.client.request('PUT', '/settings', { json: withoutSecret(settings) });
+    const body = withoutSecret(settings);
+    const user = preferenceUser(this.last, body);
+    await this.client.request('PUT', '/settings', { json: body, headers: user === undefined ? {} : userHeader(user) });
+    this.last = structuredClone(body);
   }
 
   getSessions() {
@@ -101,4 +128,4 @@ class LocalSettings {
   }
 }
 
-module.exports = { SharedSettings, LocalSettings, withoutSecret };
+module.exports = { SharedSettings, LocalSettings, withoutSecret, preferenceUser };

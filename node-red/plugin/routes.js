@@ -11,6 +11,7 @@
 
 const { randomUUID } = require('node:crypto');
 const { CODES, MODULE_CODES, FlowhistError } = require('../lib/errors');
+const { userHeader } = require('../lib/client');
 
 const HISTORY_PARAMS = ['limit', 'cursor', 'kind', 'actor', 'since', 'until', 'node', 'project'];
 const DIFF_PARAMS = ['from', 'to', 'positions', 'reverse'];
@@ -227,7 +228,7 @@ class HistoryRoutes {
       const s = this.current();
       const headers = { 'Idempotency-Key': randomUUID() };
       const user = req.user && typeof req.user.username === 'string' ? req.user.username : '';
-      if (user) headers['Flowhist-User'] = user;
+      if (user) Object.assign(headers, userHeader(user));
       let res;
       try {
         res = await s.client.request('POST', '/rollback', { json: { to: b.revision, reason }, headers, timeout: READ_TIMEOUT });

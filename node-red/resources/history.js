@@ -55,11 +55,38 @@
         return t("time.days", { n: Math.round(d / 86400) });
     }
 
-    // names lists the first three nodes of a summary by name (or type and
-    // id), with "…" when there are more.
+    // refName names a node of a summary: a tab, subflow or group by its
+    // kind and label ("tab Acceptance"), another node by its name, else by
+    // its type and id.
+    function refName(r) {
+        if (r.name && (r.type === "tab" || r.type === "subflow" || r.type === "group")) { return r.type + " " + r.name; }
+        return r.name || r.type + " " + r.id;
+    }
+
+    // names lists the first three nodes of a summary (refName), with "…"
+    // when there are more.
     function names(refs) {
-        return (refs || []).slice(0, 3).map(function (r) { return r.name || r.type + " " + r.id; }).join(", ") +
+        return (refs || []).slice(0, 3).map(refName).join(", ") +
             ((refs || []).length > 3 ? ", …" : "");
+    }
+
+    // who says who made an event, in the words of t: the user, and the
+    // token that acted for it when another ("alice", "via nr-admin"); for an
+    // import, the user its source claims, and the importing token.
+    function who(e, t) {
+        var actor = e.actor || {};
+        var claimed = e.claimed && e.claimed.user;
+        var user = claimed ? t("claimed", { user: claimed }) : (actor.user || "?");
+        var via = e.token && (claimed || e.token !== actor.user) ? t("via", { token: e.token }) : "";
+        return { user: user, via: via };
+    }
+
+    // isQuiet: Node-RED's own settings saves (start-up, the editor's view
+    // state and preferences) are folded into one quiet line per run, so
+    // deploys and rollbacks stand out; not when the list is filtered by
+    // kind, which asks for them.
+    function isQuiet(e, filters) {
+        return e.type === "settings.saved" && !(filters && filters.kind);
     }
 
     // historyQuery is the query of a history page: limit, cursor and the
@@ -179,11 +206,13 @@
             $('<span class="red-ui-flowhist-kind"></span>').addClass(kind).text(e.type).appendTo(head);
             $('<span class="red-ui-flowhist-time"></span>').text(ago(e.time)).attr("title", new Date(e.time).toLocaleString()).appendTo(head);
             var actor = e.actor || {};
-            var who = $('<div class="red-ui-flowhist-actor"></div>').appendTo(li);
-            $('<span class="red-ui-flowhist-user"></span>').text(actor.user || "?").appendTo(who);
-            if (actor.channel) { who.append(document.createTextNode(" · " + actor.channel)); }
-            who.append(document.createTextNode(" · " + new Date(e.time).toLocaleString()));
-            if (e.project) { who.append(document.createTextNode(" · " + e.project)); }
+            var by = who(e, t);
+            var line = $('<div class="red-ui-flowhist-actor"></div>').appendTo(li);
+            $('<span class="red-ui-flowhist-user"></span>').text(by.user).appendTo(line);
+            if (by.via) { $('<span class="red-ui-flowhist-token"></span>').text(" " + by.via).appendTo(line); }
+            if (actor.channel) { $('<span class="red-ui-flowhist-channel"></span>').text(" · " + t("channelClaim", { channel: actor.channel })).appendTo(line); }
+            line.append(document.createTextNode(" · " + new Date(e.time).toLocaleString()));
+            if (e.project) { line.append(document.createTextNode(" · " + e.project)); }
             var sum = $('<div class="red-ui-flowhist-summary"></div>').appendTo(li);
             var s = e.summary || {};
             var parts = 0;
@@ -219,6 +248,39 @@
             return li;
         }
 
+        // quietGroup is a collapsed line holding a run of quiet entries; its
+        // button shows them.
+        function quietGroup() {
+            var g = $('<li class="red-ui-flowhist-quiet"></li>');
+            var inner = $('<ul class="red-ui-flowhist-quiet-list" role="list"></ul>').hide();
+            $('<button type="button" class="red-ui-flowhist-quiet-toggle"></button>').attr("title", t("quietTitle")).attr("aria-expanded", "false").on("click", function () {
+                var open = !g.hasClass("open");
+                g.toggleClass("open", open);
+                $(this).attr("aria-expanded", open ? "true" : "false");
+                inner.toggle(open);
+            }).appendTo(g);
+            inner.appendTo(g);
+            return g;
+        }
+
+        // addEntry puts e's element at the top or the bottom of the list, a
+        // quiet one into the quiet group at that end (a new one if there is
+        // none), and returns it.
+        function addEntry(e, atTop) {
+            var el = entryElement(e);
+            var place = function (into, x) { if (atTop) { into.prepend(x); } else { into.append(x); } };
+            if (!isQuiet(e, filters)) { place(list, el); return el; }
+            var edge = atTop ? list.children().first() : list.children().last();
+            var g = edge.hasClass("red-ui-flowhist-quiet") ? edge : quietGroup();
+            if (g !== edge) { place(list, g); }
+            place(g.children("ul"), el);
+            var entries = g.find("li.red-ui-flowhist-entry");
+            var users = [];
+            entries.each(function () { var u = $(this).find(".red-ui-flowhist-user").text(); if (users.indexOf(u) < 0) { users.push(u); } });
+            g.children("button").text(t("quiet", { n: entries.length }) + " · " + users.slice(0, 3).join(", ") + (users.length > 3 ? ", …" : ""));
+            return el;
+        }
+
         function query(cursor, limit) {
             return $.param(historyQuery(filters, cursor, limit || PAGE));
         }
@@ -232,7 +294,7 @@
             api("GET", "history?" + query(reset ? null : nextCursor)).done(function (page) {
                 (page.entries || []).forEach(function (e) {
                     newest = Math.max(newest, e.revision);
-                    list.append(entryElement(e));
+                    addEntry(e, false);
                 });
                 nextCursor = page.nextCursor || null;
                 if (!list.children().length) { status.text(t("empty")); }
@@ -267,7 +329,7 @@
                 var fresh = (page.entries || []).filter(function (e) { return e.revision > newest; });
                 fresh.reverse().forEach(function (e) {
                     newest = Math.max(newest, e.revision);
-                    list.prepend(entryElement(e).addClass("fresh"));
+                    addEntry(e, true).addClass("fresh");
                 });
                 if (fresh.length && status.text() === t("empty")) { status.hide(); }
             }).always(function () { loading = false; afterLoad(); });
@@ -464,7 +526,9 @@
         function about(e) {
             var box = $('<div class="red-ui-flowhist-about"></div>');
             var actor = e.actor || {};
-            $("<div></div>").text("#" + e.revision + " · " + e.type + " · " + (actor.user || "?") + (actor.channel ? " (" + actor.channel + ")" : "") +
+            var by = who(e, t);
+            $("<div></div>").text("#" + e.revision + " · " + e.type + " · " + by.user + (by.via ? " " + by.via : "") +
+                (actor.channel ? " · " + t("channelClaim", { channel: actor.channel }) : "") +
                 " · " + new Date(e.time).toLocaleString() + (e.project ? " · " + e.project : "")).appendTo(box);
             if (e.target) { $('<div class="red-ui-flowhist-reason"></div>').text(t("restoredTo", { target: e.target })).appendTo(box); }
             if (e.reason) { $('<div class="red-ui-flowhist-reason"></div>').text(t("reason", { reason: e.reason })).appendTo(box); }
@@ -571,7 +635,8 @@
                         $('<span class="red-ui-flowhist-rev"></span>').text("#" + e.revision).appendTo(head);
                         $('<span class="red-ui-flowhist-kind"></span>').text(e.change).appendTo(head);
                         $('<span class="red-ui-flowhist-time"></span>').text(ago(e.time)).attr("title", new Date(e.time).toLocaleString()).appendTo(head);
-                        $('<div class="red-ui-flowhist-actor"></div>').text((e.actor && e.actor.user || "?") + (e.actor && e.actor.channel ? " · " + e.actor.channel : "")).appendTo(li);
+                        var by = who(e, t);
+                        $('<div class="red-ui-flowhist-actor"></div>').text(by.user + (by.via ? " " + by.via : "") + (e.actor && e.actor.channel ? " · " + t("channelClaim", { channel: e.actor.channel }) : "")).appendTo(li);
                         if (e.reason) { $('<div class="red-ui-flowhist-reason"></div>').text(t("reason", { reason: e.reason })).appendTo(li); }
                         var props = (e.properties || []).map(function (p) { return p.name; }).join(", ");
                         $('<div class="red-ui-flowhist-summary"></div>').text(props).appendTo(li);
@@ -692,6 +757,9 @@
         kindOf: kindOf,
         relative: relative,
         names: names,
+        refName: refName,
+        who: who,
+        isQuiet: isQuiet,
         historyQuery: historyQuery,
         valueText: valueText,
         tokens: tokens,

@@ -197,3 +197,28 @@ test('the admin reads and writes settings and sessions in flowhist, never _crede
   assert.deepEqual(fake.sessions, { tok: { user: 'alice', expires: 1 } });
   assert.deepEqual(await storage.getSessions(), { tok: { user: 'alice', expires: 1 } });
 });
+
+test("an editor user's preference save names that user; Node-RED's own saves name nobody", async (t) => {
+  const { fake, storage } = await setup(t);
+  fake.settings = { nodes: { 'node-red': {} }, users: { alice: { editor: { view: { grid: true } } } } };
+  const saves = () => fake.requests.filter((r) => r.method === 'PUT' && r.path === '/settings');
+  const user = (r) => (r.headers['flowhist-user'] === undefined ? undefined : Buffer.from(r.headers['flowhist-user'], 'latin1').toString('utf8'));
+  const settings = await storage.getSettings();
+  // alice changes a preference: only her entry of users changed.
+  settings.users.alice.editor.view.grid = false;
+  await storage.saveSettings(structuredClone(settings));
+  assert.equal(user(saves()[0]), 'alice');
+  // A new user's first preference, with a name that is not Latin-1.
+  settings.users['李'] = { editor: { view: {} } };
+  await storage.saveSettings(structuredClone(settings));
+  assert.equal(user(saves()[1]), '李');
+  // Start-up: the node registry changes; anonymous "_"; two users at once.
+  settings.nodes = { 'node-red': { v: 2 } };
+  await storage.saveSettings(structuredClone(settings));
+  settings.users._ = { editor: {} };
+  await storage.saveSettings(structuredClone(settings));
+  settings.users.alice = { a: 1 };
+  settings.users.bob = { b: 1 };
+  await storage.saveSettings(structuredClone(settings));
+  assert.deepEqual(saves().slice(2).map(user), [undefined, undefined, undefined]);
+});

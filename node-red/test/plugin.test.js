@@ -215,6 +215,16 @@ test('a restore logs its reason quoted: a line break in it cannot forge a log li
   assert.match(line.msg, /"ok\\n\[error\] flowhist: forged line"$/);
 });
 
+test('a restore by a user whose name is not Latin-1 sends the name as UTF-8', async (t) => {
+  const { fake, routes, follower } = await setup(t);
+  setTimeout(() => {
+    follower.loaded = 9;
+  }, 100);
+  const out = await routes.restore({ body: { revision: 1, reason: 'x' }, user: { username: '李', permissions: '*' } });
+  assert.equal(out.status, 200, JSON.stringify(out.body));
+  assert.equal(Buffer.from(rollbacks(fake)[0].headers['flowhist-user'], 'latin1').toString('utf8'), '李');
+});
+
 test('a restore the admin does not apply in time answers applied: false', async (t) => {
   const { routes } = await setup(t, { applyTimeout: 100 });
   const out = await routes.restore(Object.assign({ body: { revision: 1, reason: 'x' } }, alice));

@@ -67,6 +67,30 @@ test('names lists three nodes of a summary, then …', () => {
   assert.equal(view.names(undefined), '');
 });
 
+test('refName names tabs, subflows and groups by kind and label, other nodes by name', () => {
+  assert.equal(view.refName({ id: 'ec01', type: 'tab', name: 'Acceptance' }), 'tab Acceptance');
+  assert.equal(view.refName({ id: 's1', type: 'subflow', name: 'My Sub' }), 'subflow My Sub');
+  assert.equal(view.refName({ id: 'g1', type: 'group', name: 'Inputs' }), 'group Inputs');
+  assert.equal(view.refName({ id: 't2', type: 'tab' }), 'tab t2');
+  assert.equal(view.refName({ id: 'f1', type: 'function', name: 'calc' }), 'calc');
+  assert.equal(view.names([{ id: 'ec01', type: 'tab', name: 'Acceptance' }, { id: 'a', type: 'inject', name: 'tick' }]), 'tab Acceptance, tick');
+});
+
+test('who names the user and the token that acted for it, and an import source\'s claim', () => {
+  const t = (k, o) => [k, ...Object.values(o || {})].join(' ');
+  assert.deepEqual(view.who({ actor: { user: 'alice' }, token: 'nr-admin' }, t), { user: 'alice', via: 'via nr-admin' });
+  assert.deepEqual(view.who({ actor: { user: 'nr-admin' }, token: 'nr-admin' }, t), { user: 'nr-admin', via: '' });
+  assert.deepEqual(view.who({ actor: { user: 'alice' } }, t), { user: 'alice', via: '' });
+  assert.deepEqual(view.who({ actor: { user: 'importer' }, token: 'importer', claimed: { user: 'bob' } }, t), { user: 'claimed bob', via: 'via importer' });
+  assert.deepEqual(view.who({}, t), { user: '?', via: '' });
+});
+
+test('isQuiet folds settings saves unless the list is filtered by kind', () => {
+  assert.equal(view.isQuiet({ type: 'settings.saved' }, {}), true);
+  assert.equal(view.isQuiet({ type: 'settings.saved' }, { kind: 'settings' }), false);
+  for (const type of ['flows.deployed', 'flows.rolledback', 'packages.changed', 'credentials.saved']) assert.equal(view.isQuiet({ type }, {}), false, type);
+});
+
 test('historyQuery has the limit, the cursor and the filters that are set', () => {
   assert.deepEqual(view.historyQuery({ kind: 'flows', actor: '', since: '', until: 'x' }, '7', 50), { limit: 50, cursor: '7', kind: 'flows', until: 'x' });
   assert.deepEqual(view.historyQuery({}, null, 20), { limit: 20 });
