@@ -125,10 +125,10 @@ func mayActAs(r *http.Request, id string) error {
 		if id == "" {
 			id = "<worker id>"
 		}
-		return domain.Errorf(domain.EFORBIDDEN, "token %s may not act as a worker: give each worker a token of its own with auth.tokens[].workers: [\"%s\"]", t.Name, id)
+		return domain.Errorf(domain.EFORBIDDEN, "token %s may not act as a worker: give each worker a token of its own with auth.tokens[].workers: [\"%s\"]", t.Name, clip(id))
 	}
 	if !t.actsAs(id) {
-		return domain.Errorf(domain.EFORBIDDEN, "token %s may not act as worker %s: its auth.tokens[].workers are %s", t.Name, id, strings.Join(t.Workers, ", "))
+		return domain.Errorf(domain.EFORBIDDEN, "token %s may not act as worker %q: its auth.tokens[].workers are %s", t.Name, clip(id), strings.Join(t.Workers, ", "))
 	}
 	return nil
 }
