@@ -151,8 +151,8 @@ run: valkey build
 			"listen: 127.0.0.1:$(FLOWHIST_PORT)" \
 			"valkey:" "  addr: 127.0.0.1:$(VALKEY_PORT)" \
 			"auth:" "  tokens:" \
-			"    - {name: admin, token: $$($(BIN) token), scopes: [admin], namespaces: [\"*\"], assert_users: true}" \
-			"    - {name: workers, token: $$($(BIN) token), scopes: [read], namespaces: [\"*\"]}" \
+			"    - {name: admin, token: $$($(BIN) token), scopes: [admin], namespaces: [\"*\"], assert_users: true, workers: [\"admin-*\"]}" \
+			"    - {name: workers, token: $$($(BIN) token), scopes: [read], namespaces: [\"*\"], workers: [\"worker-*\"]}" \
 			> $(LOCAL_CONFIG); \
 		echo "run: wrote $(LOCAL_CONFIG) with new tokens"; \
 	fi

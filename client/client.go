@@ -40,6 +40,11 @@ type Config struct {
 	// HTTP is the HTTP client (default: a new one). Its own Timeout, if
 	// any, applies too.
 	HTTP *http.Client
+	// CAFile is a PEM file of the CA that signed an https:// server's
+	// certificate, trusted instead of the system's (a private CA). With
+	// CertFile and KeyFile, the client shows that certificate (mTLS).
+	// Used only when HTTP is nil.
+	CAFile, CertFile, KeyFile string
 }
 
 // Client talks to a flowhist server's API for one namespace. It is safe
@@ -69,7 +74,16 @@ func New(cfg Config) (*Client, error) {
 		c.timeout = DefaultTimeout
 	}
 	if c.http == nil {
+		tc, err := cfg.TLS()
+		if err != nil {
+			return nil, err
+		}
 		c.http = &http.Client{}
+		if tc != nil {
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.TLSClientConfig = tc
+			c.http.Transport = t
+		}
 	}
 	u, err := url.Parse(c.base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -243,6 +257,7 @@ var codeOfStatus = map[int]string{
 	http.StatusUnauthorized:          domain.EUNAUTHORIZED,
 	http.StatusForbidden:             domain.EFORBIDDEN,
 	http.StatusRequestEntityTooLarge: domain.ETOOLARGE,
+	http.StatusTooManyRequests:       domain.ETOOMANY,
 	http.StatusBadGateway:            domain.EUNAVAILABLE,
 	http.StatusServiceUnavailable:    domain.EUNAVAILABLE,
 	http.StatusGatewayTimeout:        domain.EUNAVAILABLE,

@@ -32,8 +32,8 @@ const (
 func setup(tb testing.TB) (string, *client.Client) {
 	tb.Helper()
 	srv := clienttest.Start(tb, httpapi.Config{Tokens: []httpapi.Token{
-		{Name: "admin", Secret: adminToken, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true},
-		{Name: "reader", Secret: readToken, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}},
+		{Name: "admin", Secret: adminToken, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true, Workers: []string{"*"}},
+		{Name: "reader", Secret: readToken, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}, Workers: []string{"*"}},
 	}})
 	return srv.URL, mustClient(tb, srv.URL, adminToken)
 }

@@ -15,6 +15,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no or unknown credentials
 	EFORBIDDEN    = "forbidden"    // known credentials, out of scope
 	ETOOLARGE     = "too_large"    // the request body is larger than allowed
+	ETOOMANY      = "too_many"     // a limit of the token or namespace is reached; retry after a while
 	EUNAVAILABLE  = "unavailable"  // a dependency (Valkey) cannot be reached, is loading or read-only, or did not answer in time; retry
 	ECORRUPT      = "corrupt"      // stored data fails its own checksum; an operator runs flowhist verify
 	ECANCELED     = "canceled"     // the caller went away before the answer; nobody's failure

@@ -221,7 +221,7 @@ type flowhist struct {
 // fhConfig is what a test varies in flowhist's configuration.
 type fhConfig struct {
 	valkeyAddr string
-	tokens     map[string]string // name → secret; scopes by name: admin*, deploy*, else read
+	tokens     map[string]string // name → secret; scopes by name: admin*, deploy*, else read; plain-* may act as no worker
 	compat     []string          // namespaces with the old module's keys
 	extra      string            // more YAML (top-level keys), appended
 }
@@ -240,9 +240,14 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 			scopes = "[deploy]"
 		}
 		// Node-RED's admin names its editor users; so may an admin's CLI in
-		// these tests. A worker acts as itself.
+		// these tests. A worker acts as itself. Every token may act as any
+		// worker (the tests name their own) but a plain-* one, as none may.
 		assertUsers := strings.HasPrefix(name, "admin") || name == "deploy-admin"
-		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n      assert_users: %t\n", name, secret, scopes, assertUsers)
+		workers := `["*"]`
+		if strings.HasPrefix(name, "plain-") {
+			workers = "[]"
+		}
+		fmt.Fprintf(&b, "    - name: %s\n      token: %s\n      scopes: %s\n      namespaces: [\"*\"]\n      assert_users: %t\n      workers: %s\n", name, secret, scopes, assertUsers, workers)
 	}
 	if len(c.compat) > 0 {
 		b.WriteString("compat:\n")

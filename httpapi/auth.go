@@ -3,8 +3,10 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 
@@ -29,8 +31,11 @@ type Token struct {
 	// Name identifies the token in logs and as the actor when a request
 	// names no user. It is not secret.
 	Name string
-	// Secret is the bearer token itself.
+	// Secret is the bearer token itself. Either it or SecretSHA256.
 	Secret string
+	// SecretSHA256 is the hex sha256 of the bearer token, so that a
+	// config file need hold no usable secret (auth.tokens[].token_sha256).
+	SecretSHA256 string
 	// Scopes granted; the highest one counts.
 	Scopes []Scope
 	// Namespaces covered; "*" covers all.
@@ -39,6 +44,17 @@ type Token struct {
 	// (Flowhist-User, a deploy's "user"): Node-RED's admin names its
 	// editor users. Any other token acts as itself (domain.Attribute).
 	AssertUsers bool
+	// Workers are the worker ids (path.Match globs: "edge-*") the token
+	// may act as: follow the feed, acknowledge, report packages. None:
+	// it may not act as any worker, whatever its scopes.
+	Workers []string
+	// ClientCertCN names the client certificate (its subject's common
+	// name) that stands for this token on a TLS connection with a
+	// verified client certificate and no bearer token: mTLS-only clients.
+	ClientCertCN string
+	// Limits bound what the token may ask for at once; zero fields take
+	// DefaultLimits'.
+	Limits Limits
 
 	sum [32]byte
 }
@@ -47,8 +63,25 @@ func (t Token) validate() error {
 	if t.Name == "" {
 		return fmt.Errorf("has no name")
 	}
-	if len(t.Secret) < 16 {
+	switch {
+	case t.Secret != "" && t.SecretSHA256 != "":
+		return fmt.Errorf("has both token and token_sha256: keep one")
+	case t.SecretSHA256 != "":
+		if !isSHA256Hex(t.SecretSHA256) {
+			return fmt.Errorf("token_sha256 is not 64 hex digits (flowhist token --sha256 prints one)")
+		}
+	case t.Secret == "" && t.ClientCertCN == "":
+		return fmt.Errorf("has no token, token_sha256 or client_cert_cn")
+	case t.Secret != "" && len(t.Secret) < 16:
 		return fmt.Errorf("secret is shorter than 16 characters (flowhist token prints a good one)")
+	}
+	for _, w := range t.Workers {
+		if _, err := path.Match(w, ""); err != nil || w == "" {
+			return fmt.Errorf("workers entry %q is not a worker id or glob such as \"edge-*\"", w)
+		}
+	}
+	if err := t.Limits.validate(); err != nil {
+		return err
 	}
 	if len(t.Scopes) == 0 {
 		return fmt.Errorf("has no scopes (read, deploy, admin)")
@@ -68,6 +101,38 @@ func (t Token) covers(ns string) bool {
 	return ns == "" || slices.Contains(t.Namespaces, "*") || slices.Contains(t.Namespaces, ns)
 }
 
+// actsAs reports whether the token may act as worker id.
+func (t Token) actsAs(id string) bool {
+	for _, w := range t.Workers {
+		if ok, _ := path.Match(w, id); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// mayActAs checks that the request's token may act as worker id (auth
+// disabled: anyone may). The worker routes call it with the id the request
+// names, from its path, query or body.
+//
+// Errors: EFORBIDDEN.
+func mayActAs(r *http.Request, id string) error {
+	t, ok := r.Context().Value(tokenKey).(*Token)
+	if !ok || t == nil {
+		return nil
+	}
+	if len(t.Workers) == 0 {
+		if id == "" {
+			id = "<worker id>"
+		}
+		return domain.Errorf(domain.EFORBIDDEN, "token %s may not act as a worker: give each worker a token of its own with auth.tokens[].workers: [\"%s\"]", t.Name, clip(id))
+	}
+	if !t.actsAs(id) {
+		return domain.Errorf(domain.EFORBIDDEN, "token %s may not act as worker %q: its auth.tokens[].workers are %s", t.Name, clip(id), strings.Join(t.Workers, ", "))
+	}
+	return nil
+}
+
 func (t Token) allows(scope Scope) bool {
 	for _, s := range t.Scopes {
 		if scopeRank[s] >= scopeRank[scope] {
@@ -75,6 +140,35 @@ func (t Token) allows(scope Scope) bool {
 		}
 	}
 	return false
+}
+
+// hasSecret: the token can be presented as a bearer token.
+func (t *Token) hasSecret() bool { return t.Secret != "" || t.SecretSHA256 != "" }
+
+// prepare computes the hash the token is compared by.
+func (t *Token) prepare() {
+	switch {
+	case t.SecretSHA256 != "":
+		b, _ := hex.DecodeString(t.SecretSHA256) // validated
+		copy(t.sum[:], b)
+	case t.Secret != "":
+		t.sum = sha256.Sum256([]byte(t.Secret))
+	}
+}
+
+// clientCertToken is the token whose ClientCertCN names the verified
+// client certificate of r's TLS connection, if any.
+func (s *Server) clientCertToken(r *http.Request) *Token {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	cn := r.TLS.VerifiedChains[0][0].Subject.CommonName
+	for i := range s.cfg.Tokens {
+		if t := &s.cfg.Tokens[i]; cn != "" && t.ClientCertCN == cn {
+			return t
+		}
+	}
+	return nil
 }
 
 type ctxKey int
@@ -90,19 +184,24 @@ func (s *Server) authorize(r *http.Request, scope Scope, ns string) (*Token, err
 	}
 	h := r.Header.Get("Authorization")
 	secret, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || secret == "" {
-		return nil, domain.Errorf(domain.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <token>")
-	}
-	sum := sha256.Sum256([]byte(secret))
 	var found *Token
-	for i := range s.cfg.Tokens {
-		t := &s.cfg.Tokens[i]
-		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
-			found = t
+	switch {
+	case ok && secret != "":
+		sum := sha256.Sum256([]byte(secret))
+		for i := range s.cfg.Tokens {
+			t := &s.cfg.Tokens[i]
+			if t.hasSecret() && subtle.ConstantTimeCompare(sum[:], t.sum[:]) == 1 {
+				found = t
+			}
 		}
+		if found == nil {
+			return nil, domain.Errorf(domain.EUNAUTHORIZED, "unknown bearer token")
+		}
+	case h == "":
+		found = s.clientCertToken(r)
 	}
 	if found == nil {
-		return nil, domain.Errorf(domain.EUNAUTHORIZED, "unknown bearer token")
+		return nil, domain.Errorf(domain.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <token>")
 	}
 	if !found.covers(ns) {
 		return nil, domain.Errorf(domain.EFORBIDDEN, "token %s does not cover namespace %s", found.Name, ns)

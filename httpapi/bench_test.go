@@ -34,8 +34,13 @@ const (
 // BenchmarkDeployPUT is a one-node change to a ~1 MB document deployed
 // through PUT …/flows over loopback HTTP: read, parse, diff, append,
 // project, answer.
-func BenchmarkDeployPUT(b *testing.B) {
-	ts := mustServer(b, httpapi.Config{})
+func BenchmarkDeployPUT(b *testing.B) { benchDeployPUT(b, mustServer(b, httpapi.Config{})) }
+
+// BenchmarkDeployPUTTLS is BenchmarkDeployPUT over HTTPS (TLS 1.3 on a
+// kept-alive connection, as a Node-RED admin's): what TLS costs a deploy.
+func BenchmarkDeployPUTTLS(b *testing.B) { benchDeployPUT(b, mustServerTLS(b, httpapi.Config{})) }
+
+func benchDeployPUT(b *testing.B, ts *testServer) {
 	ns := randomNS(b)
 	doc := domaintest.NewDoc(benchNodes)
 	ts.ok(b, "PUT", path(ns, "/flows"), doc.Bytes(), nil, nil)
@@ -103,6 +108,12 @@ func BenchmarkFeedNotify50(b *testing.B) { benchFeedNotify50(b, benchWorker{run:
 // far longer than the fan-out (tens of milliseconds in the e2e tests).
 func BenchmarkFeedStreamNotify50(b *testing.B) { benchFeedNotify50(b, follow(true)) }
 
+// BenchmarkFeedStreamNotify50TLS is BenchmarkFeedStreamNotify50 over
+// HTTPS: what TLS costs the fan-out.
+func BenchmarkFeedStreamNotify50TLS(b *testing.B) {
+	benchFeedNotify50On(b, mustServerTLS(b, httpapi.Config{}), follow(true))
+}
+
 // BenchmarkFeedStreamAckNotify50 is BenchmarkFeedStreamNotify50 with every
 // worker acknowledging at once, competing with the fan-out: the worst case.
 func BenchmarkFeedStreamAckNotify50(b *testing.B) { benchFeedNotify50(b, follow(false)) }
@@ -122,7 +133,10 @@ type ackGate struct {
 }
 
 func benchFeedNotify50(b *testing.B, worker benchWorker) {
-	ts := mustServer(b, httpapi.Config{})
+	benchFeedNotify50On(b, mustServer(b, httpapi.Config{}), worker)
+}
+
+func benchFeedNotify50On(b *testing.B, ts *testServer, worker benchWorker) {
 	// Keep the 50 long polls' connections between rounds.
 	ts.Client().Transport.(*http.Transport).MaxIdleConnsPerHost = 2 * benchWorkers
 	ns := randomNS(b)

@@ -17,6 +17,7 @@ var statusOf = map[string]int{
 	domain.EUNAUTHORIZED: http.StatusUnauthorized,
 	domain.EFORBIDDEN:    http.StatusForbidden,
 	domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	domain.ETOOMANY:      http.StatusTooManyRequests,
 	domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	domain.ECORRUPT:      http.StatusInternalServerError,
 	domain.ECANCELED:     statusClientClosed,
@@ -52,6 +53,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case domain.EUNAVAILABLE:
 		s.log.Debug("unavailable", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 		w.Header().Set("Retry-After", retryAfter)
+	case domain.ETOOMANY:
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 	case domain.ECANCELED:
 		// Nobody reads the answer; the status is for the metrics.
 		w.WriteHeader(status)

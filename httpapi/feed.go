@@ -185,6 +185,9 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 	if err := validateWorker(req.Worker); err != nil {
 		return err
 	}
+	if err := mayActAs(r, req.Worker); err != nil {
+		return err
+	}
 	n, err := s.feed.Ack(r.Context(), r.PathValue("ns"), req.Worker, req.Revision)
 	if err != nil {
 		return err

@@ -36,9 +36,9 @@ const (
 )
 
 var defaultTokens = []httpapi.Token{
-	{Name: "admin", Secret: adminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true},
+	{Name: "admin", Secret: adminSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true, Workers: []string{"*"}},
 	{Name: "deployer", Secret: deploySecret, Scopes: []httpapi.Scope{httpapi.ScopeDeploy}, Namespaces: []string{"*"}},
-	{Name: "reader", Secret: readSecret, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}},
+	{Name: "reader", Secret: readSecret, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}, Workers: []string{"*"}},
 }
 
 // testServer is an httpapi.Server behind a real HTTP server on loopback,
@@ -70,6 +70,18 @@ func mustServerAt(tb testing.TB, addr string, cfg httpapi.Config) *testServer {
 // configured by scfg.
 func mustServerWith(tb testing.TB, addr string, scfg streams.Config, cfg httpapi.Config) *testServer {
 	tb.Helper()
+	return mustServerOver(tb, addr, scfg, cfg, false)
+}
+
+// mustServerTLS is mustServer over HTTPS (httptest's certificate, which
+// ts.Client trusts): for the cost of TLS.
+func mustServerTLS(tb testing.TB, cfg httpapi.Config) *testServer {
+	tb.Helper()
+	return mustServerOver(tb, valkeytest.Shared(tb), streams.Config{}, cfg, true)
+}
+
+func mustServerOver(tb testing.TB, addr string, scfg streams.Config, cfg httpapi.Config, overTLS bool) *testServer {
+	tb.Helper()
 	if len(cfg.Tokens) == 0 && !cfg.AuthDisabled {
 		cfg.Tokens = defaultTokens
 	}
@@ -91,7 +103,12 @@ func mustServerWith(tb testing.TB, addr string, scfg streams.Config, cfg httpapi
 	if err != nil {
 		tb.Fatalf("httpapi.New: %v", err)
 	}
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewUnstartedServer(api.Handler())
+	if overTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	tb.Cleanup(srv.Close)
 	// Runs before srv.Close: it ends waiting feed requests, which Close
 	// would otherwise wait for.

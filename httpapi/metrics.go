@@ -22,7 +22,9 @@ type metrics struct {
 	shortfalls  prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics makes the metrics and registers them with reg; noIDs leaves
+// out those labelled with namespace and worker ids.
+func newMetrics(reg prometheus.Registerer, noIDs bool) *metrics {
 	m := &metrics{
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "flowhist_http_request_duration_seconds",
@@ -52,7 +54,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.appends, m.conflicts, m.feedWaiters, m.feedAcks, m.workerLag, m.valkeyUp, m.shortfalls)
+		reg.MustRegister(m.requests, m.appends, m.conflicts, m.feedWaiters, m.feedAcks, m.valkeyUp, m.shortfalls)
+		if !noIDs {
+			reg.MustRegister(m.workerLag)
+		}
 		if g, ok := reg.(prometheus.Gatherer); ok {
 			m.gatherer = g
 		}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -46,6 +45,18 @@ type Config struct {
 	// WorkerIdleTTL is how long a worker's consumer group may stay unused
 	// before ReapIdleWorkers destroys it. Default 7 days.
 	WorkerIdleTTL time.Duration
+	// MaxGroups is how many consumer groups (workers) a namespace may
+	// have: a worker new to a namespace at the limit is refused with 429.
+	// Default 10 000.
+	MaxGroups int
+	// MetricsToken, when set, is the bearer token /metrics requires;
+	// MetricsTokenSHA256 is the same as its sha256 in hex. Neither: /metrics
+	// is open (it names namespaces and workers unless MetricsNoIDs).
+	MetricsToken       string
+	MetricsTokenSHA256 string
+	// MetricsNoIDs leaves namespace and worker ids out of the metrics'
+	// labels (flowhist_worker_lag_revisions is then not exported).
+	MetricsNoIDs bool
 }
 
 // WithDefaults returns c with every unset field at its default: the one
@@ -78,6 +89,9 @@ func (c *Config) setDefaults() {
 	if c.WorkerIdleTTL == 0 {
 		c.WorkerIdleTTL = 7 * 24 * time.Hour
 	}
+	if c.MaxGroups == 0 {
+		c.MaxGroups = 10000
+	}
 }
 
 // Validate reports the first unusable setting.
@@ -101,6 +115,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("httpapi: feed max wait %s is under 1s", c.FeedMaxWait)
 	case c.SessionTTL < time.Minute:
 		return fmt.Errorf("httpapi: session TTL %s is under 1m", c.SessionTTL)
+	case c.MetricsToken != "" && c.MetricsTokenSHA256 != "":
+		return errors.New("httpapi: metrics token given twice: keep metrics.token or metrics.token_sha256")
+	case c.MetricsTokenSHA256 != "" && !isSHA256Hex(c.MetricsTokenSHA256):
+		return errors.New("httpapi: metrics.token_sha256 is not 64 hex digits")
+	case c.MaxGroups < 1:
+		return fmt.Errorf("httpapi: max groups %d is under 1", c.MaxGroups)
 	}
 	return nil
 }
@@ -119,6 +139,9 @@ type Server struct {
 	// durabilityWarning is what /readyz adds while the durability
 	// configured can lose an acknowledged write (SetDurabilityWarning).
 	durabilityWarning atomic.Pointer[string]
+	// limiters holds each token's limits in force.
+	limiters map[*Token]*tokenLimiter
+	groups   groupCache
 }
 
 // New returns a Server over store and proj, registering its metrics with
@@ -133,10 +156,12 @@ func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.L
 	}
 	// Our own copy, with each secret's hash for constant-time comparison.
 	cfg.Tokens = slices.Clone(cfg.Tokens)
+	limiters := map[*Token]*tokenLimiter{}
 	for i := range cfg.Tokens {
-		cfg.Tokens[i].sum = sha256.Sum256([]byte(cfg.Tokens[i].Secret))
+		cfg.Tokens[i].prepare()
+		limiters[&cfg.Tokens[i]] = newTokenLimiter(cfg.Tokens[i].Limits)
 	}
-	s := &Server{store: store, proj: proj, cfg: cfg, log: log, metrics: newMetrics(reg)}
+	s := &Server{store: store, proj: proj, cfg: cfg, log: log, metrics: newMetrics(reg, cfg.MetricsNoIDs), limiters: limiters}
 	s.feed = feed.New(store, feed.Config{Timeout: cfg.RequestTimeout, WorkerIdleTTL: cfg.WorkerIdleTTL}, log,
 		feed.Metrics{Waiters: s.metrics.feedWaiters, Acks: s.metrics.feedAcks, WorkerLag: s.metrics.workerLag})
 	m := usecase.Metrics{Appends: s.metrics.appends, Conflicts: s.metrics.conflicts, Shortfalls: s.metrics.shortfalls}
@@ -187,6 +212,10 @@ func (s *Server) routeWithin(timeout time.Duration, pattern string, scope Scope,
 			s.writeError(w, r, err)
 			return
 		}
+		if err := s.limitRequest(w, tok); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		r = r.WithContext(context.WithValue(r.Context(), tokenKey, tok))
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -198,7 +227,7 @@ func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.mux.Handle("GET /metrics", s.metricsAuth(s.metrics.handler()))
 
 	const nsPath = "/v1/namespaces/{ns}"
 	s.route("GET "+nsPath+"/flows", ScopeRead, s.getFlows)
@@ -214,11 +243,11 @@ func (s *Server) routes() {
 	s.route("PUT "+nsPath+"/library/{type}", ScopeDeploy, s.putLibrary)
 	s.route("GET "+nsPath+"/project", ScopeRead, s.getProject)
 	s.route("PUT "+nsPath+"/project", ScopeDeploy, s.putProject)
-	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "GET "+nsPath+"/feed", ScopeRead, s.getFeed)
-	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "POST "+nsPath+"/feed", ScopeRead, s.getFeed)
-	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.ackFeed)
+	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "GET "+nsPath+"/feed", ScopeRead, s.workerRoute(true, s.getFeed))
+	s.routeWithin(s.cfg.FeedMaxWait+s.cfg.RequestTimeout, "POST "+nsPath+"/feed", ScopeRead, s.workerRoute(true, s.getFeed))
+	s.route("POST "+nsPath+"/feed/ack", ScopeRead, s.workerRoute(false, s.ackFeed))
 	s.route("GET "+nsPath+"/workers", ScopeRead, s.getWorkers)
-	s.route("PUT "+nsPath+"/workers/{worker}/packages", ScopeRead, s.putWorkerPackages)
+	s.route("PUT "+nsPath+"/workers/{worker}/packages", ScopeRead, s.workerRoute(false, s.putWorkerPackages))
 	s.route("GET "+nsPath+"/history", ScopeRead, s.getHistory)
 	s.route("GET "+nsPath+"/history/kinds", ScopeRead, s.getHistoryKinds)
 	s.route("GET "+nsPath+"/revisions/{rev}", ScopeRead, s.getRevision)

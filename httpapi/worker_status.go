@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -34,7 +35,27 @@ type WorkerPackagesSaved struct {
 const (
 	maxReportError    = 2000
 	maxReportPackages = 1000
+	maxReportBytes    = 512 << 10
+	// npm's own bound on a package name; versions are shorter still.
+	maxReportName    = 214
+	maxReportVersion = 256
 )
+
+// reportTooLong names the first field of rep past its bound, if any.
+func reportTooLong(rep WorkerPackages) string {
+	if len(rep.Module) > maxReportName {
+		return "module"
+	}
+	if len(rep.Version) > maxReportVersion {
+		return "version"
+	}
+	for i, p := range rep.Packages {
+		if len(p.Name) > maxReportName || len(p.Version) > maxReportVersion {
+			return fmt.Sprintf("packages[%d]", i)
+		}
+	}
+	return ""
+}
 
 // putWorkerPackages stores a worker's package state.
 func (s *Server) putWorkerPackages(w http.ResponseWriter, r *http.Request) error {
@@ -45,6 +66,9 @@ func (s *Server) putWorkerPackages(w http.ResponseWriter, r *http.Request) error
 	body, err := s.readJSONObject(w, r, "package state")
 	if err != nil {
 		return err
+	}
+	if len(body) > maxReportBytes {
+		return domain.Errorf(domain.ETOOLARGE, "package state is %d bytes, at most %d", len(body), maxReportBytes)
 	}
 	var rep WorkerPackages
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -57,6 +81,8 @@ func (s *Server) putWorkerPackages(w http.ResponseWriter, r *http.Request) error
 		return domain.Errorf(domain.EINVALID, "package state: error is %d bytes, at most %d", len(rep.Error), maxReportError)
 	case len(rep.Packages) > maxReportPackages:
 		return domain.Errorf(domain.EINVALID, "package state: %d packages, at most %d", len(rep.Packages), maxReportPackages)
+	case reportTooLong(rep) != "":
+		return domain.Errorf(domain.EINVALID, "package state: %s is longer than a package name (%d) or version (%d) can be", reportTooLong(rep), maxReportName, maxReportVersion)
 	case rep.OK && rep.Error != "":
 		return domain.Errorf(domain.EINVALID, "package state: ok with an error; send ok: false with the error")
 	}

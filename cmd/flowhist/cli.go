@@ -66,7 +66,7 @@ func exitFor(err error) (int, string) {
 		return exitConflict, de.Message
 	case domain.EUNAUTHORIZED, domain.EFORBIDDEN:
 		return exitAuth, de.Message
-	case domain.EUNAVAILABLE:
+	case domain.EUNAVAILABLE, domain.ETOOMANY:
 		return exitUnavailable, de.Message
 	}
 	return exitFailed, de.Message

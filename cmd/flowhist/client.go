@@ -14,7 +14,7 @@ import (
 // addClientFlags adds the flags of commands that talk to flowhist over
 // HTTP.
 func addClientFlags(fs *pflag.FlagSet) {
-	addFlags(fs, "url", "token", "namespace")
+	addFlags(fs, "url", "token", "namespace", "ca-file", "cert-file", "key-file")
 	fs.Bool("json", false, "print the server's JSON instead of a table")
 }
 
@@ -24,7 +24,8 @@ func addClientFlags(fs *pflag.FlagSet) {
 func newClient(v *viper.Viper) (*client.Client, error) {
 	var c config
 	readOptions(v, &c)
-	return client.New(client.Config{URL: c.cli.url, Token: c.cli.token, Namespace: c.cli.namespace, Channel: domain.ChannelCLI})
+	return client.New(client.Config{URL: c.cli.url, Token: c.cli.token, Namespace: c.cli.namespace, Channel: domain.ChannelCLI,
+		CAFile: c.cli.caFile, CertFile: c.cli.certFile, KeyFile: c.cli.keyFile})
 }
 
 // printAnswer prints an answer as the server wrote it (no HTML escapes),

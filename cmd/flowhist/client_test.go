@@ -179,8 +179,8 @@ func TestClientErrors(t *testing.T) {
 func TestClientAuth(t *testing.T) {
 	const admin, reader = "admin-secret-0123456789", "read-secret-0123456789ab"
 	s := mustServer(t, httpapi.Config{Tokens: []httpapi.Token{
-		{Name: "admin", Secret: admin, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true},
-		{Name: "reader", Secret: reader, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}},
+		{Name: "admin", Secret: admin, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true, Workers: []string{"*"}},
+		{Name: "reader", Secret: reader, Scopes: []httpapi.Scope{httpapi.ScopeRead}, Namespaces: []string{"*"}, Workers: []string{"*"}},
 	}})
 	ns := seed(t, s, admin)
 

@@ -115,8 +115,15 @@ func TestDocConfigSnippets(t *testing.T) {
 				if err := checkConfigKeys(file); err != nil {
 					t.Fatalf("%v\n%s", err, snippet)
 				}
-				if _, err := readConfigText(t, snippet); err != nil {
+				c, err := readConfigText(t, snippet)
+				if err != nil {
 					t.Fatalf("%v\n%s", err, snippet)
+				}
+				// And serve starts with its tokens.
+				if len(c.API.Tokens) > 0 {
+					if err := checkTokens(c); err != nil {
+						t.Fatalf("%v\n%s", err, snippet)
+					}
 				}
 			})
 			checked++

@@ -34,7 +34,7 @@ type option struct {
 // config is everything the options are read into.
 type config struct {
 	serve serveConfig
-	cli   struct{ url, token, namespace string }
+	cli   struct{ url, token, namespace, caFile, certFile, keyFile string }
 	// importValkeyPassword is import --from-valkey's source password.
 	importValkeyPassword string
 }
@@ -46,6 +46,9 @@ func options(c *config) []option {
 	s := &c.serve
 	return []option{
 		{key: "listen", into: &s.Listen, def: "127.0.0.1:8080", flag: "listen", usage: "address to listen on"},
+		{key: "listen_tls.cert_file", into: &s.TLS.CertFile, def: ""},
+		{key: "listen_tls.key_file", into: &s.TLS.KeyFile, def: ""},
+		{key: "listen_tls.client_ca_file", into: &s.TLS.ClientCAFile, def: ""},
 
 		{key: "valkey.addr", into: &s.Valkey.Addr, def: "127.0.0.1:6379", flag: "valkey-addr", usage: "Valkey address host:port"},
 		{key: "valkey.cluster", into: &s.Valkey.Cluster, def: false},
@@ -72,6 +75,10 @@ func options(c *config) []option {
 		{key: "http.write_timeout", into: &s.API.WriteTimeout, def: api.WriteTimeout},
 		{key: "http.idle_timeout", into: &s.IdleTimeout, def: 120 * time.Second},
 		{key: "http.shutdown_timeout", into: &s.ShutdownTimeout, def: 30 * time.Second},
+		{key: "http.max_groups", into: &s.API.MaxGroups, def: api.MaxGroups},
+		{key: "metrics.token", into: &s.API.MetricsToken, def: ""},
+		{key: "metrics.token_sha256", into: &s.API.MetricsTokenSHA256, def: ""},
+		{key: "metrics.hide_ids", into: &s.API.MetricsNoIDs, def: false},
 		{key: "sessions.ttl", into: &s.API.SessionTTL, def: api.SessionTTL},
 		{key: "workers.idle_ttl", into: &s.API.WorkerIdleTTL, def: api.WorkerIdleTTL},
 		{key: "workers.reap_interval", into: &s.ReapInterval, def: time.Hour},
@@ -93,6 +100,9 @@ func options(c *config) []option {
 		{key: "cli.url", into: &c.cli.url, def: "http://127.0.0.1:8080", env: "FLOWHIST_URL", flag: "url", usage: "flowhist URL"},
 		{key: "cli.token", into: &c.cli.token, def: "", env: "FLOWHIST_TOKEN", flag: "token", usage: "bearer token"},
 		{key: "cli.namespace", into: &c.cli.namespace, def: "", env: "FLOWHIST_NAMESPACE", flag: "namespace", shorthand: "n", usage: "namespace"},
+		{key: "cli.ca_file", into: &c.cli.caFile, def: "", env: "FLOWHIST_CA_FILE", flag: "ca-file", usage: "PEM of the CA that signed flowhist's certificate (https://)"},
+		{key: "cli.cert_file", into: &c.cli.certFile, def: "", env: "FLOWHIST_CERT_FILE", flag: "cert-file", usage: "client certificate (PEM) for flowhist's listen_tls.client_ca_file"},
+		{key: "cli.key_file", into: &c.cli.keyFile, def: "", env: "FLOWHIST_KEY_FILE", flag: "key-file", usage: "the client certificate's key (PEM)"},
 		{key: "import_valkey_password", into: &c.importValkeyPassword, def: ""},
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -30,6 +31,9 @@ func (m *Main) serveCommand(v *viper.Viper) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := readServeConfig(v)
 			if err != nil {
+				return err
+			}
+			if err := checkTokens(cfg); err != nil {
 				return err
 			}
 			return m.serve(cmd.Context(), cfg)
@@ -82,6 +86,15 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("listen on %s: %v (set FLOWHIST_LISTEN or --listen)", cfg.Listen, err)}
 	}
+	var tc *tls.Config
+	scheme := "http"
+	if cfg.TLS.enabled() {
+		if tc, err = cfg.TLS.serverTLS(log.Named("tls")); err != nil {
+			ln.Close()
+			return err
+		}
+		scheme = "https"
+	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -89,9 +102,10 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		IdleTimeout:       cfg.IdleTimeout,
 		// No WriteTimeout here: the worker feed streams for up to
 		// http.feed_max_wait; each route sets its own write deadline.
-		ErrorLog: zap.NewStdLog(log.Named("http")),
+		ErrorLog:  zap.NewStdLog(log.Named("http")),
+		TLSConfig: tc,
 	}
-	fmt.Fprintf(m.Stdout, "flowhist %s listening on http://%s\n", version, ln.Addr())
+	fmt.Fprintf(m.Stdout, "flowhist %s listening on %s://%s\n", version, scheme, ln.Addr())
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("valkey", cfg.Valkey.Addr))
 
 	bg, stopBG := context.WithCancel(context.Background())
@@ -151,6 +165,10 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 	served := make(chan error, 1)
 	go func() {
 		defer wg.Done()
+		if tc != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
 		served <- srv.Serve(ln)
 	}()
 

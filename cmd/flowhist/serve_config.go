@@ -16,12 +16,23 @@ import (
 
 // tokenConfig is one entry of auth.tokens.
 type tokenConfig struct {
-	Name       string   `json:"name" mapstructure:"name"`
-	Token      string   `json:"token" mapstructure:"token"`
-	Scopes     []string `json:"scopes" mapstructure:"scopes"`
-	Namespaces []string `json:"namespaces" mapstructure:"namespaces"`
+	Name        string   `json:"name" mapstructure:"name"`
+	Token       string   `json:"token" mapstructure:"token"`
+	TokenSHA256 string   `json:"token_sha256" mapstructure:"token_sha256"`
+	Scopes      []string `json:"scopes" mapstructure:"scopes"`
+	Namespaces  []string `json:"namespaces" mapstructure:"namespaces"`
 	// AssertUsers: the token may name the user it acts for (Node-RED's admin).
-	AssertUsers bool `json:"assert_users" mapstructure:"assert_users"`
+	AssertUsers  bool        `json:"assert_users" mapstructure:"assert_users"`
+	Workers      []string    `json:"workers" mapstructure:"workers"`
+	ClientCertCN string      `json:"client_cert_cn" mapstructure:"client_cert_cn"`
+	Limits       limitConfig `json:"limits" mapstructure:"limits"`
+}
+
+// limitConfig is auth.tokens[].limits.
+type limitConfig struct {
+	RequestsPerSecond float64 `json:"requests_per_second" mapstructure:"requests_per_second"`
+	Burst             int     `json:"burst" mapstructure:"burst"`
+	Feeds             int     `json:"feeds" mapstructure:"feeds"`
 }
 
 // compatConfig is one entry of compat: a namespace (or "*") whose old
@@ -39,6 +50,7 @@ type compatConfig struct {
 // serveConfig is everything serve reads.
 type serveConfig struct {
 	Listen          string
+	TLS             tlsConfig
 	ReadTimeout     time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
@@ -66,7 +78,8 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 		return c, err
 	}
 	for _, t := range tokens {
-		at := httpapi.Token{Name: t.Name, Secret: t.Token, Namespaces: t.Namespaces, AssertUsers: t.AssertUsers}
+		at := httpapi.Token{Name: t.Name, Secret: t.Token, SecretSHA256: t.TokenSHA256, Namespaces: t.Namespaces, AssertUsers: t.AssertUsers, Workers: t.Workers, ClientCertCN: t.ClientCertCN,
+			Limits: httpapi.Limits{RequestsPerSecond: t.Limits.RequestsPerSecond, Burst: t.Limits.Burst, Feeds: t.Limits.Feeds}}
 		for _, s := range t.Scopes {
 			at.Scopes = append(at.Scopes, httpapi.Scope(s))
 		}
@@ -154,7 +167,7 @@ func readTokens(v *viper.Viper) ([]tokenConfig, error) {
 		if err := dec.Decode(&tokens); err != nil {
 			// Never the value itself: it holds the tokens.
 			if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, scopes, namespaces, assert_users)", field)
+				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, token_sha256, scopes, namespaces, assert_users, workers, client_cert_cn, limits)", field)
 			}
 			return nil, &domain.Error{Code: domain.EINVALID, Message: "auth.tokens from the environment must be a JSON list such as [{\"name\":\"admin\",\"token\":\"…\",\"scopes\":[\"deploy\"],\"namespaces\":[\"*\"]}]"}
 		}

@@ -39,10 +39,12 @@ const http = require('node:http');
 const https = require('node:https');
 const { backoffDelay, sleep } = require('./backoff');
 const { FlowhistError, MODULE_CODES, fromAnswer } = require('./errors');
+const { agentFetch } = require('./tls');
 
-// isRetryable reports whether a failed request may succeed when repeated.
+// isRetryable reports whether a failed request may succeed when repeated:
+// an outage, or a limit of the token (429) that lifts after a while.
 function isRetryable(err) {
-  return err instanceof FlowhistError && (err.httpStatus === undefined || err.httpStatus >= 500);
+  return err instanceof FlowhistError && (err.httpStatus === undefined || err.httpStatus >= 500 || err.httpStatus === 429);
 }
 
 // Network error codes (err.cause.code of a failed fetch, err.code of a
@@ -78,8 +80,11 @@ function parseRevision(v) {
 
 class Client {
   // opts: urls (flowhist replicas' base URLs; or url, one), namespace,
-  // token, retryFor, retryDelay, retryMaxDelay, requestTimeout, log.
+  // token, retryFor, retryDelay, retryMaxDelay, requestTimeout, log, tls
+  // (node:tls options: ca, cert, key, for https:// URLs).
   constructor(opts) {
+    this.tls = opts.tls;
+    this.fetch = opts.tls ? agentFetch(opts.tls) : fetch;
     this.urls = opts.urls && opts.urls.length ? opts.urls.slice() : [opts.url];
     this.bases = this.urls.map((u) => `${u}/v1/namespaces/${encodeURIComponent(opts.namespace)}`);
     this.current = 0; // index of the URL requests go to
@@ -96,6 +101,7 @@ class Client {
   // close aborts every request in flight and every retry wait.
   close() {
     this.closer.abort(new FlowhistError('flowhist: the storage module was closed', { code: MODULE_CODES.CLOSED }));
+    if (this.fetch.close) this.fetch.close();
   }
 
   get closed() {
@@ -204,7 +210,7 @@ class Client {
     let text;
     let lineErr; // what onLine threw: passed on as it is
     try {
-      res = await fetch(this.bases[at] + path, { method, headers, body, signal: ac.signal });
+      res = await this.fetch(this.bases[at] + path, { method, headers, body, signal: ac.signal });
       if (at === this.current && !GONE.has(res.status)) this.answered = true;
       if (opts.onLine && res.status < 400) {
         text = '';
@@ -285,7 +291,7 @@ class Client {
     const signals = [this.closer.signal, opts.signal].filter(Boolean);
     for (const s of signals) if (s.aborted) return Promise.reject(s.reason);
     return new Promise((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', headers, agent: false });
+      const req = (url.protocol === 'https:' ? https : http).request(url, Object.assign({ method: 'POST', headers, agent: false }, url.protocol === 'https:' ? this.tls : undefined));
       let timer;
       let noAnswer;
       let settled = false;

@@ -5,6 +5,7 @@
 
 const os = require('node:os');
 const { MODULE_CODES } = require('./errors');
+const { tlsOptions } = require('./tls');
 
 const ROLES = ['admin', 'worker'];
 const RELOADS = ['nodes', 'full'];
@@ -35,7 +36,7 @@ const DEFAULTS = {
 
 // OPTIONS are every settings.flowhist option: the module's and its History
 // plugin's (history, historyPageSize).
-const OPTIONS = ['url', 'namespace', 'role', 'token', 'workerId', 'reload', 'packages', 'history', 'historyPageSize', ...Object.keys(DEFAULTS)];
+const OPTIONS = ['url', 'namespace', 'role', 'token', 'workerId', 'reload', 'packages', 'history', 'historyPageSize', 'ca', 'cert', 'key', ...Object.keys(DEFAULTS)];
 
 // defaultAdminId is the admin's feed consumer: admin-<host>-<port>, cut to
 // the id rules (two admins on one host differ by port).
@@ -151,6 +152,9 @@ function parseConfig(settings) {
     reload,
     packages: o.packages !== false,
     credentialSecret: secret,
+    // A private CA's certificate, a client certificate and its key
+    // (PEM text or file paths), for flowhist's listen_tls.
+    tls: tlsOptions(o, fail),
   };
   for (const [name, def] of Object.entries(DEFAULTS)) {
     const v = o[name];

@@ -16,6 +16,7 @@ const CODES = Object.freeze({
   UNAUTHORIZED: 'unauthorized', // no or unknown credentials
   FORBIDDEN: 'forbidden', // known credentials, out of scope
   TOO_LARGE: 'too_large', // the request body is larger than allowed
+  TOO_MANY: 'too_many', // a limit of the token or namespace is reached; retry after a while
   UNAVAILABLE: 'unavailable', // flowhist or its Valkey did not answer; retry
   CORRUPT: 'corrupt', // stored data fails its own checksum
   CANCELED: 'canceled', // the caller went away before the answer

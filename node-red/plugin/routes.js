@@ -238,7 +238,9 @@ class HistoryRoutes {
       }
       const out = JSON.parse(res.text);
       const applied = out.noop ? true : await this.waitApplied(s, out.revision);
-      if (this.log) this.log.info(`history: ${user || 'an editor user'} restored revision ${b.revision} (${out.noop ? 'already current' : 'revision ' + out.revision}): ${reason}`);
+      // The user and the reason quoted: a line break in either cannot
+      // forge a log line of its own.
+      if (this.log) this.log.info(`history: ${user ? JSON.stringify(user) : 'an editor user'} restored revision ${b.revision} (${out.noop ? 'already current' : 'revision ' + out.revision}): ${JSON.stringify(reason)}`);
       return { status: 200, body: Object.assign({}, out, { applied }) };
     });
   }

@@ -205,6 +205,16 @@ test('a restore is a rollback by the editor user with the reason, answered once 
   assert.ok(r[0].headers['idempotency-key'], 'an Idempotency-Key makes retries safe');
 });
 
+test('a restore logs its reason quoted: a line break in it cannot forge a log line', async (t) => {
+  const { routes, log } = await setup(t, { applyTimeout: 50 });
+  const out = await routes.restore(Object.assign({ body: { revision: 1, reason: 'ok\n[error] flowhist: forged line' } }, alice));
+  assert.equal(out.status, 200);
+  const line = log.lines.find((l) => l.msg.includes('restored revision'));
+  assert.ok(line, 'the restore is logged');
+  assert.ok(!line.msg.includes('\n'), `got a line break in ${JSON.stringify(line.msg)}`);
+  assert.match(line.msg, /"ok\\n\[error\] flowhist: forged line"$/);
+});
+
 test('a restore by a user whose name is not Latin-1 sends the name as UTF-8', async (t) => {
   const { fake, routes, follower } = await setup(t);
   setTimeout(() => {
