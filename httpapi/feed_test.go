@@ -460,15 +460,7 @@ func (ts *testServer) readStream(ctx context.Context, url string, line func(feed
 
 func nextLine(tb testing.TB, lines <-chan feedNews, end <-chan error) feedNews {
 	tb.Helper()
-	select {
-	case n := <-lines:
-		return n
-	case err := <-end:
-		tb.Fatalf("the stream ended (%v), want a news line", err)
-	case <-time.After(10 * time.Second):
-		tb.Fatalf("got no news line within 10s, want one at once")
-	}
-	return feedNews{}
+	return nextLineWithin(tb, lines, end, 10*time.Second)
 }
 
 // TestFeedStream checks stream=1: pending entries first, then a line per
