@@ -1,16 +1,20 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
+	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
 )
@@ -69,7 +73,7 @@ func TestFeedLostWriteAOF(t *testing.T) {
 	ts := mustServerAt(t, v.Addr, httpapi.Config{})
 	aof := filepath.Join(v.Dir, "appendonlydir")
 	saved := filepath.Join(t.TempDir(), "appendonlydir")
-	lostWrite(t, ts, func() {
+	lostWrite(t, ts, func(string) {
 		// Fsynced up to here (the revision before the lost one).
 		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{v.Addr}, DisableCache: true})
 		if err != nil {
@@ -82,7 +86,7 @@ func TestFeedLostWriteAOF(t *testing.T) {
 		if err := os.CopyFS(saved, os.DirFS(aof)); err != nil {
 			t.Fatal(err)
 		}
-	}, func() {
+	}, func(string) {
 		v.Kill()
 		if err := os.RemoveAll(aof); err != nil {
 			t.Fatal(err)
@@ -101,7 +105,7 @@ func TestFeedLostWriteAOF(t *testing.T) {
 // within a few seconds, GET workers never shows either at lag 0 until it
 // acknowledged the head, and the next deploy (revision 2 again, another
 // event) reaches both within a second.
-func lostWrite(t *testing.T, ts *testServer, before, lose func()) {
+func lostWrite(t *testing.T, ts *testServer, before, lose func(ns string)) {
 	ns := randomNS(t)
 	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
 	head := ts.withID(t, ns, feedNews{Revision: 1})
@@ -109,7 +113,7 @@ func lostWrite(t *testing.T, ts *testServer, before, lose func()) {
 	ts.do(t, "GET", path(ns, "/feed?worker=poll&after=1&afterId="+head.ID+"&wait=0s"), nil, nil)
 	lines, end := ts.openStream(t, path(ns, "/feed?worker=stream&after=1&afterId="+head.ID+"&wait=60s&stream=1"))
 	ts.waitForWaiters(t, 1)
-	before()
+	before(ns)
 
 	ts.do(t, "PUT", path(ns, "/flows"), flowsDoc("lost"), nil) // 200, or 503 where durability fell short
 	lost := nextLine(t, lines, end)
@@ -128,10 +132,11 @@ func lostWrite(t *testing.T, ts *testServer, before, lose func()) {
 	}
 	ack("poll", polled)
 
-	lose()
-	// From here until each acknowledges the head, GET workers must not
+	// From the loss until each acknowledges the head, GET workers must not
 	// show it up to date: it runs a revision the log does not hold.
 	watch := watchWorkers(t, ts, ns)
+	watch.from = time.Now()
+	lose(ns)
 	var resetStream, resetPoll time.Time
 	n := nextLineWithin(t, lines, end, 15*time.Second)
 	if !n.Reset || n.Revision != 1 || n.ID != head.ID {
@@ -211,6 +216,7 @@ func workersByID(tb testing.TB, ts *testServer, ns string) map[string]httpapi.Wo
 
 // workerWatch samples GET workers until stopped.
 type workerWatch struct {
+	from    time.Time // samples asked for before it are not checked
 	done    chan struct{}
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -218,6 +224,7 @@ type workerWatch struct {
 }
 
 type workerSample struct {
+	asked   time.Time
 	at      time.Time
 	workers map[string]httpapi.WorkerInfo
 }
@@ -235,6 +242,7 @@ func watchWorkers(t *testing.T, ts *testServer, ns string) *workerWatch {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
+			asked := time.Now()
 			r := ts.do(t, "GET", path(ns, "/workers"), nil, nil)
 			// Answered before at: what it shows was so before at.
 			at := time.Now()
@@ -243,7 +251,7 @@ func watchWorkers(t *testing.T, ts *testServer, ns string) *workerWatch {
 			}
 			var ws httpapi.Workers
 			r.decode(t, &ws)
-			s := workerSample{at: at, workers: map[string]httpapi.WorkerInfo{}}
+			s := workerSample{asked: asked, at: at, workers: map[string]httpapi.WorkerInfo{}}
 			for _, x := range ws.Workers {
 				s.workers[x.Worker] = x
 			}
@@ -272,10 +280,12 @@ func (w *workerWatch) stop(t *testing.T, until map[string]time.Time) {
 	w.wg.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.samples) == 0 {
-		t.Fatalf("GET workers never answered while the workers ran the lost revision")
-	}
+	checked := 0
 	for _, s := range w.samples {
+		if s.asked.Before(w.from) {
+			continue
+		}
+		checked++
 		for name, end := range until {
 			info, ok := s.workers[name]
 			if !s.at.Before(end) {
@@ -287,5 +297,95 @@ func (w *workerWatch) stop(t *testing.T, until map[string]time.Time) {
 			}
 		}
 	}
-	t.Logf("%d samples of GET workers while the workers ran the lost revision", len(w.samples))
+	if checked == 0 {
+		t.Fatalf("GET workers never answered while the workers ran the lost revision")
+	}
+	t.Logf("%d samples of GET workers while the workers ran the lost revision", checked)
+}
+
+// TestFeedLostWriteCluster: a Valkey Cluster (three primaries, one replica
+// each) with durability replicas: 1, required. The namespace's replica
+// lags (stopped, its link cut), a deploy lands on the primary alone
+// (answered 503: unconfirmed) and reaches the workers at once; then the
+// primary is killed (-9) and the replica, resumed, is promoted without it.
+func TestFeedLostWriteCluster(t *testing.T) {
+	t.Parallel()
+	cl := valkeytest.StartCluster(t, 3, 1)
+	scfg := streams.Config{Durability: streams.Durability{Replicas: 1, Timeout: time.Second, Required: true}}
+	ts := mustServerOpt(t, rueidis.ClientOption{InitAddress: cl.Addrs()}, scfg, httpapi.Config{})
+	var primary, replica *valkeytest.Server
+	lostWrite(t, ts, func(ns string) {
+		for _, p := range cl.Primaries {
+			if rawCommand(t, p.Addr, "EXISTS", "fh:{"+ns+"}:log") == "1" {
+				primary = p
+			}
+		}
+		if primary == nil {
+			t.Fatalf("no primary holds namespace %s", ns)
+		}
+		_, port, _ := strings.Cut(primary.Addr, ":")
+		for _, r := range cl.Replicas {
+			if strings.Contains(rawCommand(t, r.Addr, "INFO", "replication"), "master_port:"+port+"\r\n") {
+				replica = r
+			}
+		}
+		if replica == nil {
+			t.Fatalf("no replica of %s", primary.Addr)
+		}
+		lag(t, primary, replica)
+	}, func(string) {
+		primary.Kill()
+		replica.Resume()
+		waitRole(t, replica, "role:master")
+		// Back as the new primary's replica: deploys are confirmed again.
+		primary.Restart(t)
+		waitRole(t, primary, "master_link_status:up")
+	})
+}
+
+
+// lag makes replica lag behind primary: stopped (SIGSTOP), its link
+// closed by the primary, so that the next writes reach the primary alone.
+// (Stopped alone, it would read them from its socket once resumed.)
+func lag(t *testing.T, primary, replica *valkeytest.Server) {
+	t.Helper()
+	replica.Pause()
+	t.Cleanup(replica.Resume)
+	if got := rawCommand(t, primary.Addr, "CLIENT", "KILL", "TYPE", "replica"); got != "1" {
+		t.Fatalf("CLIENT KILL TYPE replica on %s: got %q, want 1 killed", primary.Addr, got)
+	}
+}
+
+// waitRole waits until INFO replication on s says want ("role:master",
+// "master_link_status:up").
+func waitRole(t *testing.T, s *valkeytest.Server, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(rawCommand(t, s.Addr, "INFO", "replication"), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no %s within 30s", s.Addr, want)
+		}
+		time.Sleep(50 * time.Millisecond) // a failover or resync takes its own time: nothing to wait on
+	}
+}
+
+// rawCommand sends one command to the server at addr alone and returns its
+// reply as text ("" when it fails).
+func rawCommand(t *testing.T, addr string, cmd ...string) string {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true, ForceSingleClient: true, DisableRetry: true})
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	res := c.Do(ctx, c.B().Arbitrary(cmd...).Build())
+	if s, err := res.ToString(); err == nil {
+		return s
+	}
+	if n, err := res.AsInt64(); err == nil {
+		return strconv.FormatInt(n, 10)
+	}
+	return ""
 }

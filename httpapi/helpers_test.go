@@ -70,12 +70,19 @@ func mustServerAt(tb testing.TB, addr string, cfg httpapi.Config) *testServer {
 // configured by scfg.
 func mustServerWith(tb testing.TB, addr string, scfg streams.Config, cfg httpapi.Config) *testServer {
 	tb.Helper()
+	return mustServerOpt(tb, rueidis.ClientOption{InitAddress: []string{addr}}, scfg, cfg)
+}
+
+// mustServerOpt returns a server on the Valkey opt reaches (a cluster, the
+// primary of Sentinels) with a store configured by scfg.
+func mustServerOpt(tb testing.TB, opt rueidis.ClientOption, scfg streams.Config, cfg httpapi.Config) *testServer {
+	tb.Helper()
 	if len(cfg.Tokens) == 0 && !cfg.AuthDisabled {
 		cfg.Tokens = defaultTokens
 	}
-	client, err := streams.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
+	client, err := streams.NewClient(opt)
 	if err != nil {
-		tb.Fatalf("connect to valkey at %s: %v", addr, err)
+		tb.Fatalf("connect to valkey at %v: %v", opt.InitAddress, err)
 	}
 	tb.Cleanup(client.Close) // last: after the HTTP server and the feed are done
 	store, err := streams.New(client, scfg, nil)
