@@ -389,3 +389,48 @@ func rawCommand(t *testing.T, addr string, cmd ...string) string {
 	}
 	return ""
 }
+
+// TestFeedLostWriteSentinel: three real Sentinels, a primary and its
+// replica, durability replicas: 1, required. As with a cluster: the
+// replica lags, a deploy lands on the primary alone and reaches the
+// workers, the primary is killed (-9) and the Sentinels promote the
+// replica without it.
+func TestFeedLostWriteSentinel(t *testing.T) {
+	t.Parallel()
+	const master = "fh-lost"
+	primary := valkeytest.Start(t)
+	replica := valkeytest.Start(t, "--replicaof", strings.Replace(primary.Addr, ":", " ", 1))
+	var addrs []string
+	var sentinels []*valkeytest.Server
+	for range 3 {
+		s := valkeytest.StartSentinel(t, master, primary, 2)
+		sentinels = append(sentinels, s)
+		addrs = append(addrs, s.Addr)
+	}
+	waitRole(t, replica, "master_link_status:up")
+	for _, s := range sentinels {
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(rawCommand(t, s.Addr, "INFO", "sentinel"), "slaves=1,sentinels=3") {
+			if time.Now().After(deadline) {
+				t.Fatalf("Sentinel %s does not know the replica and the other Sentinels within 30s", s.Addr)
+			}
+			time.Sleep(50 * time.Millisecond) // Sentinels discover each other in their own time
+		}
+	}
+	scfg := streams.Config{Durability: streams.Durability{Replicas: 1, Timeout: time.Second, Required: true}}
+	opt := rueidis.ClientOption{InitAddress: addrs, Sentinel: rueidis.SentinelOption{MasterSet: master}}
+	ts := mustServerOpt(t, opt, scfg, httpapi.Config{})
+	lostWrite(t, ts, func(string) { lag(t, primary, replica) }, func(ns string) {
+		primary.Kill()
+		replica.Resume()
+		waitRole(t, replica, "role:master")
+		// Only once flowhist follows the new primary does the old one come
+		// back (empty, a primary until the Sentinels make it the new one's
+		// replica): a client still dialing its address would write there.
+		waitFor(t, "flowhist reading the new primary", func() bool {
+			return ts.do(t, "GET", path(ns, "/flows"), nil, nil).status == http.StatusOK
+		})
+		primary.Restart(t)
+		waitRole(t, primary, "master_link_status:up")
+	})
+}
