@@ -343,7 +343,6 @@ func TestFeedLostWriteCluster(t *testing.T) {
 	})
 }
 
-
 // lag makes replica lag behind primary: stopped (SIGSTOP), its link
 // closed by the primary, so that the next writes reach the primary alone.
 // (Stopped alone, it would read them from its socket once resumed.)
