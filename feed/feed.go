@@ -129,10 +129,8 @@ func (f *Feed) ran(ns, worker string, p streams.Position) {
 //
 // Errors: EUNAVAILABLE.
 func (f *Feed) Diverged(ctx context.Context, ns string) (map[string]domain.Revision, error) {
-	out, err := f.store.DivergedWorkers(ctx, ns)
-	if err != nil {
-		return nil, err
-	}
+	// What the workers were told, before the marks: a reset marks the
+	// worker in Valkey before it changes what it was told here.
 	told := map[string]streams.Position{}
 	var revs []domain.Revision
 	prefix := ns + "/"
@@ -144,8 +142,9 @@ func (f *Feed) Diverged(ctx context.Context, ns string) (map[string]domain.Revis
 		}
 		return true
 	})
-	if len(told) == 0 {
-		return out, nil
+	out, err := f.store.DivergedWorkers(ctx, ns)
+	if err != nil || len(told) == 0 {
+		return out, err
 	}
 	slices.Sort(revs)
 	ids, err := f.store.EventIDs(ctx, ns, slices.Compact(revs))
