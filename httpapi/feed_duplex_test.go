@@ -200,7 +200,7 @@ func TestFeedDuplex(t *testing.T) {
 	})
 
 	t.Run("BadLineEndsTheAnswer", func(t *testing.T) {
-		for _, line := range []string{`not json`, `{"revision":2}`, `{"ack":"2"}`, `{"ack":-1}`, `{"ack":02}`, `{"ack":2.0}`, `{"ack":+2}`, `{"ack":2}}`, `{"ack":18446744073709551616}`} {
+		for _, line := range []string{`not json`, `{"revision":2}`, `{"ack":"2"}`, `{"ack":-1}`, `{"ack":02}`, `{"ack":2.0}`, `{"ack":+2}`, `{"ack":2}}`, `{"ack":18446744073709551616}`, `{"ack":2,"id":"<b>x</b>"}`, `{"ack":2,"id":5}`, `{"ack":2,"id":"0190-x"}`, `{"ack":2,"id":"01900000-0000-7000-8000-000000000000"`} {
 			t.Run(line, func(t *testing.T) {
 				ns, d := ts.duplexWithNews(t)
 				d.send(t, line)
