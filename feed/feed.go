@@ -50,7 +50,9 @@ type Metrics struct {
 // many workers wait: a woken waiter answers from the entries the tail saw,
 // and reads its own consumer group (without blocking) only when the tail
 // cannot tell. Appends made by this process wake waiters directly
-// (Notify). It is safe for concurrent use; Close ends it.
+// (Notify) when they name the event's id; otherwise the tail, which Valkey
+// wakes on the same write, brings them with it. It is safe for concurrent
+// use; Close ends it.
 type Feed struct {
 	store   *streams.Store
 	cfg     Config
