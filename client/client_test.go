@@ -243,7 +243,7 @@ func TestFeed(t *testing.T) {
 	if err != nil || !ok || news.Revision != 1 || !news.Flows {
 		t.Fatalf("got %+v, %v, %v, want flows news at 1", news, ok, err)
 	}
-	if a, err := w.Ack(ctx, "w1", 1); err != nil || a.Acknowledged != 1 || a.Entries != 1 {
+	if a, err := w.Ack(ctx, "w1", 1, news.ID); err != nil || a.Acknowledged != 1 || a.Entries != 1 {
 		t.Fatalf("got %+v, %v, want 1 acknowledged", a, err)
 	}
 	t.Run("NoNews", func(t *testing.T) {

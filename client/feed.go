@@ -19,8 +19,13 @@ type FeedQuery struct {
 	// After is where the worker's consumer group begins if it is new: the
 	// revision the worker restored.
 	After domain.Revision
-	// Ack acknowledges up to this revision before reading (0: nothing).
-	Ack domain.Revision
+	// AfterID is the id of the event at After ("": not named); the server
+	// answers a reset when its log does not hold it.
+	AfterID string
+	// Ack acknowledges up to this revision before reading (0: nothing);
+	// AckID is its event's id, as the news named it.
+	Ack   domain.Revision
+	AckID string
 	// Wait is how long the server waits for news (0: its default); the
 	// server bounds it by its own maximum.
 	Wait time.Duration
@@ -28,8 +33,14 @@ type FeedQuery struct {
 
 func (f FeedQuery) query() url.Values {
 	q := url.Values{"worker": {f.Worker}, "after": {f.After.String()}}
+	if f.AfterID != "" {
+		q.Set("afterId", f.AfterID)
+	}
 	if f.Ack != 0 {
 		q.Set("ack", f.Ack.String())
+	}
+	if f.AckID != "" {
+		q.Set("ackId", f.AckID)
 	}
 	if f.Wait != 0 {
 		q.Set("wait", f.Wait.String())
@@ -92,13 +103,16 @@ func (c *Client) FeedStream(ctx context.Context, f FeedQuery, opened func(), onN
 	return nil
 }
 
-// Ack acknowledges everything delivered to worker up to rev. Errors:
-// EINVALID, EUNAUTHORIZED, EFORBIDDEN, EUNAVAILABLE.
-func (c *Client) Ack(ctx context.Context, worker string, rev domain.Revision) (httpapi.Acked, error) {
+// Ack acknowledges everything delivered to worker up to rev, whose event
+// is id ("": not named). Errors: EINVALID, ECONFLICT (the server's log
+// does not hold that event: the worker reloads the head), EUNAUTHORIZED,
+// EFORBIDDEN, EUNAVAILABLE.
+func (c *Client) Ack(ctx context.Context, worker string, rev domain.Revision, id string) (httpapi.Acked, error) {
 	body, _ := json.Marshal(struct {
 		Worker   string          `json:"worker"`
 		Revision domain.Revision `json:"revision"`
-	}{worker, rev})
+		ID       string          `json:"id,omitempty"`
+	}{worker, rev, id})
 	var a httpapi.Acked
 	return a, c.call(ctx, Request{Method: http.MethodPost, Path: "/feed/ack", Body: body}, &a)
 }

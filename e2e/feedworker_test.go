@@ -37,6 +37,8 @@ type feedWorker struct {
 
 	mu       sync.Mutex
 	acked    uint64
+	ackedID  string    // the event id at acked, as the feed named it
+	resets   int       // reset lines heard (the log lost what it ran)
 	heard    []heard   // every line, in order
 	connects []connect // every feed request the server answered
 	failures []string  // every failed request, in order
@@ -111,24 +113,30 @@ func (w *feedWorker) run(ctx context.Context) {
 // follow reads one streamed feed answer from the i-th URL to its end.
 func (w *feedWorker) follow(ctx context.Context, i int) error {
 	w.mu.Lock()
-	after := w.acked
+	after, afterID := w.acked, w.ackedID
 	w.mu.Unlock()
 	opened := func() {
 		w.mu.Lock()
 		w.connects = append(w.connects, connect{w.urls[i], time.Now()})
 		w.mu.Unlock()
 	}
-	q := fhclient.FeedQuery{Worker: w.id, After: domain.Revision(after), Wait: w.wait}
+	q := fhclient.FeedQuery{Worker: w.id, After: domain.Revision(after), AfterID: afterID, Wait: w.wait}
 	return w.apis[i].FeedStream(ctx, q, opened, func(n httpapi.FeedNews) error {
 		now := time.Now()
 		w.mu.Lock()
 		w.heard = append(w.heard, heard{uint64(n.Revision), now})
 		w.mu.Unlock()
-		if _, err := w.apis[i].Ack(ctx, w.id, n.Revision); err != nil {
+		if _, err := w.apis[i].Ack(ctx, w.id, n.Revision, n.ID); err != nil {
 			return fmt.Errorf("POST feed/ack: %w", err)
 		}
 		w.mu.Lock()
-		w.acked = max(w.acked, uint64(n.Revision))
+		if n.Reset {
+			// Reloaded the head, which may be behind what it ran.
+			w.acked, w.ackedID = uint64(n.Revision), n.ID
+			w.resets++
+		} else if uint64(n.Revision) >= w.acked {
+			w.acked, w.ackedID = uint64(n.Revision), n.ID
+		}
 		w.mu.Unlock()
 		return nil
 	})

@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -39,17 +40,18 @@ const maxAckScript = 250
 
 // ackBatch is acknowledgements written together.
 type ackBatch struct {
-	revs map[string]map[string]domain.Revision // ns → worker → newest revision
-	done chan struct{}                         // closed once written
+	revs map[string]map[string]streams.Position // ns → worker → newest position
+	done chan struct{}                          // closed once written
 
-	// Once done: entries acknowledged by ns → worker (-1: no group), and
-	// the write's error by namespace.
+	// Once done: entries acknowledged by ns → worker (-1: no group, -2:
+	// the log does not hold the event), and the write's error by
+	// namespace.
 	acked map[string]map[string]int
 	errs  map[string]error
 }
 
 func newAckBatch() *ackBatch {
-	return &ackBatch{revs: map[string]map[string]domain.Revision{}, done: make(chan struct{})}
+	return &ackBatch{revs: map[string]map[string]streams.Position{}, done: make(chan struct{})}
 }
 
 // newAcker returns an acker whose writer runs until close.
@@ -61,13 +63,14 @@ func newAcker(store *streams.Store, written func(), timeout time.Duration) *acke
 	return a
 }
 
-// ack acknowledges every entry of worker's group at or below rev, with
-// other workers' acknowledgements, and returns how many entries it
-// acknowledged. If ctx ends first it returns, and the acknowledgement is
-// written all the same.
+// ack acknowledges every entry of worker's group at or below rev's
+// revision, with other workers' acknowledgements, and returns how many
+// entries it acknowledged. If ctx ends first it returns, and the
+// acknowledgement is written all the same.
 //
-// Errors: ENOTFOUND (the worker has no group), EUNAVAILABLE, ECANCELED.
-func (a *acker) ack(ctx context.Context, ns, worker string, rev domain.Revision) (int, error) {
+// Errors: ECONFLICT (the log does not hold rev), ENOTFOUND (the worker has
+// no group), EUNAVAILABLE, ECANCELED.
+func (a *acker) ack(ctx context.Context, ns, worker string, rev streams.Position) (int, error) {
 	a.mu.Lock()
 	if a.closed {
 		// Shutting down: no batching, but the acknowledgement is
@@ -99,13 +102,16 @@ func (a *acker) ack(ctx context.Context, ns, worker string, rev domain.Revision)
 	}
 }
 
-func (b *ackBatch) add(ns, worker string, rev domain.Revision) {
+func (b *ackBatch) add(ns, worker string, rev streams.Position) {
 	ws := b.revs[ns]
 	if ws == nil {
-		ws = map[string]domain.Revision{}
+		ws = map[string]streams.Position{}
 		b.revs[ns] = ws
 	}
-	ws[worker] = max(ws[worker], rev)
+	// The newest wins; at the same revision, the one naming its event.
+	if old, ok := ws[worker]; !ok || rev.Revision > old.Revision || rev.Revision == old.Revision && rev.ID != "" {
+		ws[worker] = rev
+	}
 }
 
 // result is worker's part of b, once done.
@@ -114,8 +120,13 @@ func (b *ackBatch) result(ns, worker string) (int, error) {
 		return 0, err
 	}
 	n := b.acked[ns][worker]
-	if n < 0 {
+	switch n {
+	case -1:
 		return 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no worker %s: follow the feed first", ns, worker)
+	case -2:
+		rev := b.revs[ns][worker].Revision
+		return 0, &domain.Error{Code: domain.ECONFLICT, CurrentRevision: rev,
+			Message: fmt.Sprintf("namespace %s does not hold the event worker %s acknowledged at revision %d (Valkey lost it in a failover or was restored): reload from the head", ns, worker, rev)}
 	}
 	return n, nil
 }
@@ -150,8 +161,8 @@ func (a *acker) write(b *ackBatch) {
 	b.acked, b.errs = map[string]map[string]int{}, map[string]error{}
 	for ns, ws := range b.revs {
 		acks := make([]streams.WorkerAck, 0, len(ws))
-		for w, rev := range ws {
-			acks = append(acks, streams.WorkerAck{Worker: w, Revision: rev})
+		for w, p := range ws {
+			acks = append(acks, streams.WorkerAck{Worker: w, Revision: p.Revision, ID: p.ID})
 		}
 		got := make(map[string]int, len(acks))
 		for len(acks) > 0 {
@@ -184,12 +195,21 @@ func (a *acker) close() {
 	a.wg.Wait()
 }
 
-// Ack acknowledges every entry of worker's group in ns at or below rev,
-// batched with other workers' acknowledgements, and returns how many
-// entries it acknowledged. If ctx ends first it returns, and the
+// Ack acknowledges every entry of worker's group in ns at or below
+// rev.Revision, batched with other workers' acknowledgements, and returns
+// how many entries it acknowledged. If ctx ends first it returns, and the
 // acknowledgement is written all the same.
 //
-// Errors: ENOTFOUND (the worker has no group), EUNAVAILABLE, ECANCELED.
-func (f *Feed) Ack(ctx context.Context, ns, worker string, rev domain.Revision) (int, error) {
-	return f.acks.ack(ctx, ns, worker, rev)
+// The log must hold rev (its event rev.ID, when named): otherwise nothing
+// is acknowledged, the worker is marked diverged (its next feed answer is a
+// reset) and the error is ECONFLICT naming the revision.
+//
+// Errors: ECONFLICT, ENOTFOUND (the worker has no group), EUNAVAILABLE,
+// ECANCELED.
+func (f *Feed) Ack(ctx context.Context, ns, worker string, rev streams.Position) (int, error) {
+	n, err := f.acks.ack(ctx, ns, worker, rev)
+	if err == nil {
+		f.ran(ns, worker, rev)
+	}
+	return n, err
 }

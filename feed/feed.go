@@ -2,9 +2,12 @@ package feed
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -47,7 +50,9 @@ type Metrics struct {
 // many workers wait: a woken waiter answers from the entries the tail saw,
 // and reads its own consumer group (without blocking) only when the tail
 // cannot tell. Appends made by this process wake waiters directly
-// (Notify). It is safe for concurrent use; Close ends it.
+// (Notify) when they name the event's id; otherwise the tail, which Valkey
+// wakes on the same write, brings them with it. It is safe for concurrent
+// use; Close ends it.
 type Feed struct {
 	store   *streams.Store
 	cfg     Config
@@ -63,6 +68,13 @@ type Feed struct {
 	tails map[string]*tail
 
 	groups sync.Map // "ns/worker" of worker groups this process created
+
+	// ran is what each worker this process served runs, as far as it
+	// knows ("ns/worker" → streams.Position): the newest news it gave
+	// out, or the position the worker named. Valkey may lose the event
+	// (a failover) and with it any record that the worker had it; this
+	// is what GET workers checks against the log (Diverged).
+	running sync.Map
 }
 
 // New returns a Feed over store; its acknowledgement writer runs until
@@ -99,7 +111,57 @@ func (f *Feed) created(ns, worker string) bool {
 func (f *Feed) remember(ns, worker string) { f.groups.Store(ns+"/"+worker, true) }
 
 // forget drops what remember recorded: the group was destroyed.
-func (f *Feed) forget(ns, worker string) { f.groups.Delete(ns + "/" + worker) }
+func (f *Feed) forget(ns, worker string) {
+	f.groups.Delete(ns + "/" + worker)
+	f.running.Delete(ns + "/" + worker)
+}
+
+// ran records that worker runs (or was told to run) p.
+func (f *Feed) ran(ns, worker string, p streams.Position) {
+	if p.Revision > 0 {
+		f.running.Store(ns+"/"+worker, p)
+	}
+}
+
+// Diverged returns the workers of ns that run what the log does not hold,
+// each with the revision at which it diverged: those marked in Valkey
+// (streams.MarkDiverged, a refused acknowledgement, a reset), and those
+// this process told of an event the log no longer holds at its revision
+// (the mark went with the lost write).
+//
+// Errors: EUNAVAILABLE.
+func (f *Feed) Diverged(ctx context.Context, ns string) (map[string]domain.Revision, error) {
+	// What the workers were told, before the marks: a reset marks the
+	// worker in Valkey before it changes what it was told here.
+	told := map[string]streams.Position{}
+	var revs []domain.Revision
+	prefix := ns + "/"
+	f.running.Range(func(k, v any) bool {
+		if w, ok := strings.CutPrefix(k.(string), prefix); ok {
+			p := v.(streams.Position)
+			told[w] = p
+			revs = append(revs, p.Revision)
+		}
+		return true
+	})
+	out, err := f.store.DivergedWorkers(ctx, ns)
+	if err != nil || len(told) == 0 {
+		return out, err
+	}
+	slices.Sort(revs)
+	ids, err := f.store.EventIDs(ctx, ns, slices.Compact(revs))
+	if err != nil {
+		return nil, err
+	}
+	for w, p := range told {
+		if id, ok := ids[p.Revision]; !ok || p.ID != "" && id != p.ID {
+			if _, marked := out[w]; !marked {
+				out[w] = p.Revision
+			}
+		}
+	}
+	return out, nil
+}
 
 // ackWritten counts one acknowledgement written.
 func (f *Feed) ackWritten() {

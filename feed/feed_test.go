@@ -84,6 +84,16 @@ func appendFlows(tb testing.TB, ctx context.Context, s *streams.Store, ns, doc s
 	return res.Revision
 }
 
+// eventID is the id of ns's event at rev.
+func eventID(tb testing.TB, s *streams.Store, ns string, rev domain.Revision) string {
+	tb.Helper()
+	p, ok, err := s.EventAt(context.Background(), ns, rev)
+	if err != nil || !ok {
+		tb.Fatalf("event at %d: %v (found %v)", rev, err, ok)
+	}
+	return p.ID
+}
+
 // TestFollow: a worker is given what its group holds first, then, once up
 // to date, what the namespace's tail (woken by Notify) sees.
 func TestFollow(t *testing.T) {
@@ -100,7 +110,7 @@ func TestFollow(t *testing.T) {
 		if err := f.Follow(ctx, req, a, nil); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := a.first(), (feed.News{Revision: rev, Flows: true, Events: 1}); got != want {
+		if got, want := a.first(), (feed.News{Revision: rev, ID: eventID(t, s, ns, rev), Flows: true, Events: 1}); got != want {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}
 	})
@@ -111,11 +121,11 @@ func TestFollow(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- f.Follow(ctx, acked, a, nil) }()
 		next := appendFlows(t, ctx, s, ns, `[{"id":"a","type":"tab","label":"x"}]`)
-		f.Notify(ns, streams.Entry{Revision: next, Aggregate: domain.AggregateFlows})
+		f.Notify(ns, streams.Entry{Revision: next, Aggregate: domain.AggregateFlows, ID: eventID(t, s, ns, next)})
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if got, want := a.first(), (feed.News{Revision: next, Flows: true, Events: 1}); got != want {
+		if got, want := a.first(), (feed.News{Revision: next, ID: eventID(t, s, ns, next), Flows: true, Events: 1}); got != want {
 			t.Fatalf("got %+v, want %+v", got, want)
 		}
 	})
@@ -138,11 +148,6 @@ func TestAck(t *testing.T) {
 	t.Parallel()
 	f, s, ns := mustFeed(t, feed.Config{})
 	ctx := testCtx(t)
-	t.Run("ErrNotFound", func(t *testing.T) {
-		if _, err := f.Ack(ctx, ns, "nobody", 1); domain.ErrorCode(err) != domain.ENOTFOUND {
-			t.Fatalf("got %v, want ENOTFOUND", err)
-		}
-	})
 	t.Run("OK", func(t *testing.T) {
 		req := feed.Request{Namespace: ns, Worker: "w1"}
 		if err := f.Join(ctx, req); err != nil {
@@ -152,9 +157,14 @@ func TestAck(t *testing.T) {
 		if err := f.Follow(ctx, req, newAnswer(true), nil); err != nil {
 			t.Fatal(err)
 		}
-		n, err := f.Ack(ctx, ns, "w1", rev)
+		n, err := f.Ack(ctx, ns, "w1", streams.Position{Revision: rev})
 		if err != nil || n != 1 {
 			t.Fatalf("got %d entries (%v), want 1", n, err)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		if _, err := f.Ack(ctx, ns, "nobody", streams.Position{Revision: 1}); domain.ErrorCode(err) != domain.ENOTFOUND {
+			t.Fatalf("got %v, want ENOTFOUND", err)
 		}
 	})
 }

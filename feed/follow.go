@@ -2,39 +2,53 @@ package feed
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/streams"
+	"go.uber.org/zap"
 )
 
 // Request is one worker's request to follow its namespace.
 type Request struct {
 	Namespace, Worker string
-	// Start is where the worker's group begins if it is new.
-	Start domain.Revision
-	// Ack is acknowledged before anything is read (0: nothing).
-	Ack domain.Revision
+	// Start is where the worker's group begins if it is new: the revision
+	// the worker runs. StartID is its event's id ("": not named); the log
+	// must hold it, or the first news is a reset.
+	Start   domain.Revision
+	StartID string
+	// Ack is acknowledged before anything is read (0: nothing); AckID is
+	// its event's id ("": not named), which the log must hold.
+	Ack   domain.Revision
+	AckID string
 }
 
 // News is a burst of entries given to a worker, coalesced to its newest
-// revision.
+// revision, or a reset.
 type News struct {
-	// Revision is the newest namespace revision delivered.
+	// Revision is the newest namespace revision delivered; ID its event's
+	// id.
 	Revision domain.Revision
+	ID       string
 	// Flows is true when any entry changed flows or credentials.
 	Flows bool
 	// Packages is true when the user-installed modules changed.
 	Packages bool
 	// Events is how many entries the burst had.
 	Events int
+	// Reset: the log does not hold what the worker runs (Valkey lost a
+	// write it was told of, or was restored): it reloads everything at
+	// Revision, the head, and acknowledges that. Flows and Packages are
+	// true, Events 0.
+	Reset bool
 }
 
 // Answer takes the news Follow gives out.
 type Answer interface {
-	// Give hands news over; news with no Events says only that the
-	// follower is up to date (a stream may start on it). It fails when the
-	// follower has gone away.
+	// Give hands news over; news with no Events that is not a reset says
+	// only that the follower is up to date (a stream may start on it). It
+	// fails when the follower has gone away.
 	Give(News) error
 	// Done reports whether the answer is complete (a long poll's first
 	// news), which ends Follow.
@@ -66,59 +80,97 @@ func (f *Feed) Join(ctx context.Context, req Request) error {
 // is done, end fires, the feed closes or ctx ends (the follower went away).
 // Entries delivered before and not acknowledged come first.
 //
+// Each read of the group checks that the log holds what the worker runs
+// (req.Start, req.Ack, then the news it was given): where it does not, the
+// news is a reset to the head. So is it when the tail finds that the log
+// lost events it had seen.
+//
 // Errors: ENOTFOUND, EUNAVAILABLE, ECANCELED, reading the group.
 func (f *Feed) Follow(ctx context.Context, req Request, out Answer, end <-chan time.Time) error {
-	// known is the revision up to which the worker has been told
+	// known is the position up to which the worker has been told
 	// everything: acknowledged, given out, or up to date when its group
-	// was read.
-	var known domain.Revision
-	ack, read := req.Ack, true
+	// was read. at is what it says it runs, checked at the next read.
+	var known streams.Position
+	at := streams.Position{Revision: req.Start, ID: req.StartID}
+	if req.Ack > 0 {
+		at = streams.Position{Revision: req.Ack, ID: req.AckID}
+	}
+	f.ran(req.Namespace, req.Worker, at)
+	ack, read := streams.Position{Revision: req.Ack, ID: req.AckID}, true
+	var epoch uint64
+	first := true
 	for f.ctx.Err() == nil { // a closed feed's subscriptions are always woken
 		woken, base, done := f.subscribe(req.Namespace)
+		if !first && base.epoch != epoch {
+			// The tail found the log lost events it had seen: check what
+			// the worker was told against the log.
+			read = true
+		}
+		first, epoch = false, base.epoch
 		var news News
 		switch {
 		case read:
-			entries, err := f.readGroup(ctx, req, ack, known)
-			if err != nil {
+			entries, err := f.readGroup(ctx, req, ack, known, at)
+			var d *streams.Diverged
+			switch {
+			case errors.As(err, &d):
+				news = News{Revision: d.Head.Revision, ID: d.Head.ID, Flows: true, Packages: true, Reset: true}
+				known, read = d.Head, false
+				f.log.Info("worker runs what the log does not hold: told to reload the head", zap.String("ns", req.Namespace),
+					zap.String("worker", req.Worker), zap.Uint64("rev", uint64(d.At)), zap.Uint64("head", uint64(d.Head.Revision)))
+			case err != nil:
 				done()
 				return err
+			default:
+				if ack.Revision > 0 {
+					f.ackWritten()
+				}
+				news = coalesce(entries)
+				if len(entries) == batch {
+					// More may be pending: the next round reads on from here.
+					known, read = news.position(), true
+				} else {
+					// Everything up to the log's end when it was read is
+					// acknowledged or in news.
+					read = false
+					switch {
+					case news.Revision > max(known.Revision, base.Revision):
+						known = news.position()
+					case base.Revision > known.Revision:
+						known = base.Position
+					}
+				}
 			}
-			if ack > 0 {
-				f.ackWritten()
-			}
-			ack, read = 0, false
-			news = coalesce(entries)
-			if len(entries) == batch {
-				// More may be pending: the next round reads on from here.
-				known, read = news.Revision, true
-			} else {
-				// Everything up to the log's end when it was read is
-				// acknowledged or in news.
-				known = max(known, base, news.Revision)
-			}
-		case base > known:
+			ack, at = streams.Position{}, streams.Position{}
+		case base.Revision > known.Revision:
 			// The tail is past what the worker was told: what it saw
 			// since is the news, unless it missed some (then read the
 			// group). The group records the delivery when the worker acks.
-			n, ok := f.since(req.Namespace, known)
+			n, ok := f.since(req.Namespace, known.Revision)
 			if !ok {
 				done()
 				read = true
 				continue
 			}
-			news, known = n, n.Revision
+			news, known = n, n.position()
+		}
+		if news.Events > 0 || news.Reset {
+			f.ran(req.Namespace, req.Worker, news.position())
 		}
 		if err := out.Give(news); err != nil || out.Done() {
 			done()
 			return nil // given, or the worker went away
 		}
 		if read {
+			// Check, next read, that the log still holds the last news.
+			at = known
 			done()
 			continue
 		}
 		select {
 		case <-woken:
 			done()
+			at = known
 		case <-end:
 			done()
 			return nil
@@ -132,6 +184,9 @@ func (f *Feed) Follow(ctx context.Context, req Request, out Answer, end <-chan t
 	}
 	return nil
 }
+
+// position is the news's revision and event.
+func (n News) position() streams.Position { return streams.Position{Revision: n.Revision, ID: n.ID} }
 
 // createGroup creates the worker's group at req.Start, unless it exists.
 // Each step of the feed's work has the feed's timeout: the request's own
@@ -158,8 +213,8 @@ func (f *Feed) createGroup(ctx context.Context, req Request) error {
 // entries after revision after. A group reaped since this process created
 // it (by another replica, say) is created again where the worker asked,
 // and read: what was appended since is the worker's news.
-func (f *Feed) readGroup(ctx context.Context, req Request, ack, after domain.Revision) ([]streams.Entry, error) {
-	poll := streams.WorkerPoll{Worker: req.Worker, Ack: ack, After: after, Count: batch}
+func (f *Feed) readGroup(ctx context.Context, req Request, ack, after, at streams.Position) ([]streams.Entry, error) {
+	poll := streams.WorkerPoll{Worker: req.Worker, Ack: ack.Revision, AckID: ack.ID, After: after.Revision, Count: batch, At: at}
 	vctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
 	entries, _, err := f.store.Poll(vctx, req.Namespace, poll)
@@ -173,12 +228,14 @@ func (f *Feed) readGroup(ctx context.Context, req Request, ack, after domain.Rev
 	return entries, err
 }
 
-// coalesce is the news of entries: their newest revision, and whether
-// flows or packages changed.
+// coalesce is the news of entries: their newest revision and its event,
+// and whether flows or packages changed.
 func coalesce(entries []streams.Entry) News {
 	n := News{Events: len(entries)}
 	for _, e := range entries {
-		n.Revision = max(n.Revision, e.Revision)
+		if e.Revision > n.Revision {
+			n.Revision, n.ID = e.Revision, e.ID
+		}
 		switch e.Aggregate {
 		case domain.AggregateFlows:
 			n.Flows = true

@@ -55,6 +55,9 @@ func (f *Feed) reapNamespace(ctx context.Context, ns string) (int, error) {
 		if err := f.store.DestroyGroup(ctx, ns, g.Name); err != nil {
 			return n, err
 		}
+		if err := f.store.ForgetDiverged(ctx, ns, worker); err != nil {
+			return n, err
+		}
 		f.forget(ns, worker)
 		if f.metrics.WorkerLag != nil {
 			f.metrics.WorkerLag.DeleteLabelValues(ns, worker)

@@ -136,9 +136,12 @@ type HistoryKinds struct {
 // FeedNews is what a feed request answers when entries were delivered (and
 // each line of a streamed feed): a burst coalesced to its newest revision.
 type FeedNews struct {
-	// Revision is the newest namespace revision delivered; ack it after
-	// acting on it.
+	// Revision is the newest namespace revision delivered; ack it, with
+	// ID, after acting on it.
 	Revision domain.Revision `json:"revision"`
+	// ID is the id of the event at Revision: the worker names it when it
+	// acknowledges, and as afterId when it asks again.
+	ID string `json:"id,omitempty"`
 	// Flows is true when any delivered event changed flows or credentials:
 	// the worker reloads.
 	Flows bool `json:"flows"`
@@ -146,6 +149,11 @@ type FeedNews struct {
 	Packages bool `json:"packages"`
 	// Events is how many entries the burst had.
 	Events int `json:"events"`
+	// Reset: the log does not hold what the worker runs (Valkey lost a
+	// write the worker had been told of, or was restored). The worker
+	// reloads everything (flows, credentials, packages) at Revision, the
+	// head, and acknowledges it with ID. Events is 0.
+	Reset bool `json:"reset,omitempty"`
 }
 
 // Acked is the answer of POST feed/ack.
@@ -165,10 +173,16 @@ type WorkerInfo struct {
 	Worker        string          `json:"worker"`
 	Acknowledged  domain.Revision `json:"acknowledged"`
 	LastDelivered domain.Revision `json:"lastDelivered"`
-	// Lag is how many revisions the worker has not acknowledged yet.
-	Lag         uint64  `json:"lag"`
-	Pending     int64   `json:"pending"`
-	IdleSeconds float64 `json:"idleSeconds"`
+	// Lag is how many revisions the worker has not acknowledged yet; at
+	// least 1 for a diverged worker.
+	Lag uint64 `json:"lag"`
+	// Diverged: the worker runs (or ran, until it acknowledges the head)
+	// an event the log does not hold: Valkey lost a write it had been
+	// told of, at revision DivergedAt. Its feed tells it to reload.
+	Diverged    bool            `json:"diverged,omitempty"`
+	DivergedAt  domain.Revision `json:"divergedAt,omitempty"`
+	Pending     int64           `json:"pending"`
+	IdleSeconds float64         `json:"idleSeconds"`
 	// Packages is the worker's last package report (worker_status.go);
 	// absent when it sent none.
 	Packages *WorkerPackages `json:"packages,omitempty"`

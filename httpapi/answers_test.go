@@ -44,6 +44,9 @@ func TestAnswersGolden(t *testing.T) {
 		{"feed-ack", "POST", "/feed/ack", `{"worker":"w1","revision":3}`, nil, 200},
 		{"put-worker-packages", "PUT", "/workers/w1/packages", `{"revision":5,"ok":true,"packages":[{"name":"node-red-node-random","version":"0.4.1"}]}`, hdr{"Authorization": "Bearer " + readSecret}, 200},
 		{"workers", "GET", "/workers", "", nil, 200},
+		{"feed-ack-conflict", "POST", "/feed/ack", `{"worker":"w1","revision":3,"id":"01900000-0000-7000-8000-000000000000"}`, nil, 409},
+		{"feed-reset", "GET", "/feed?worker=w1&wait=0s", "", nil, 200},
+		{"workers-diverged", "GET", "/workers", "", nil, 200},
 		{"history", "GET", "/history?limit=3", "", nil, 200},
 		{"history-kinds", "GET", "/history/kinds", "", hdr{"Authorization": "Bearer " + readSecret}, 200},
 		{"revision-settings", "GET", "/revisions/4", "", nil, 200},
@@ -63,6 +66,8 @@ func TestAnswersGolden(t *testing.T) {
 	idle := regexp.MustCompile(`"idleSeconds":[0-9.e-]+`)
 	addr := regexp.MustCompile(`"remoteAddr":"127\.0\.0\.1:[0-9]+"`)
 	nsName := regexp.MustCompile(regexp.QuoteMeta(ns))
+	// Event ids (UUIDv7) name the event in the feed's answers.
+	eventID := regexp.MustCompile(`"id":"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}"`)
 	for _, st := range steps {
 		r := ts.do(t, st.method, path(ns, st.path), []byte(st.body), st.h)
 		if r.status != st.status {
@@ -72,6 +77,7 @@ func TestAnswersGolden(t *testing.T) {
 		body = idle.ReplaceAll(body, []byte(`"idleSeconds":0`))
 		body = addr.ReplaceAll(body, []byte(`"remoteAddr":"127.0.0.1:1"`))
 		body = nsName.ReplaceAll(body, []byte("NS"))
+		body = eventID.ReplaceAll(body, []byte(`"id":"<event>"`))
 		golden(t, "answers/"+st.name+".json", body)
 	}
 	for _, p := range []string{"/healthz", "/readyz"} {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/feed"
+	"github.com/flowhist/flowhist/streams"
 	"go.uber.org/zap"
 )
 
@@ -46,6 +47,12 @@ func (s *Server) parseFeedRequest(r *http.Request) (feedRequest, error) {
 	if f.Ack, err = queryRevision(q.Get("ack"), "ack"); err != nil {
 		return f, err
 	}
+	if f.StartID, err = queryEventID(q.Get("afterId"), "afterId", f.Start); err != nil {
+		return f, err
+	}
+	if f.AckID, err = queryEventID(q.Get("ackId"), "ackId", f.Ack); err != nil {
+		return f, err
+	}
 	f.wait = min(s.cfg.FeedDefaultWait, s.cfg.FeedMaxWait)
 	if v := q.Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -69,13 +76,23 @@ func (s *Server) parseFeedRequest(r *http.Request) (feedRequest, error) {
 // With stream=1 the answer does not end at the first news: it is one
 // FeedNews line per burst (application/x-ndjson) until the wait ends.
 //
+// Positions name the event: after=REV&afterId=ID is what the worker runs,
+// ack=REV&ackId=ID what it applied (each news names its event's id). Where
+// the log does not hold that event at that revision (Valkey lost a write
+// in a failover, or was restored), the worker is marked diverged and the
+// answer (a long poll's, or the stream's next line) is a reset:
+// {"revision":HEAD,"id":HEAD_ID,"flows":true,"packages":true,"events":0,
+// "reset":true}; the worker reloads the head and acknowledges it. A worker
+// that names no id is checked by revision alone (the log must have it).
+//
 // POST …/feed is the streamed feed with the worker's acknowledgements on
-// the request's own body, one line {"ack": REV} each, read while the
-// answer streams (HTTP/1.1 full duplex, or HTTP/2): a worker acknowledges
-// without a request of its own. A line that is not an acknowledgement,
-// or an acknowledgement that could not be written, ends the answer; the
-// worker asks again and its group hands back what it had not
-// acknowledged.
+// the request's own body, one line {"ack": REV, "id": ID} each (or {"ack":
+// REV}, an older worker's), read while the answer streams (HTTP/1.1 full
+// duplex, or HTTP/2): a worker acknowledges without a request of its own.
+// A line that is not an acknowledgement, or an acknowledgement that could
+// not be written (or was refused: the log does not hold it), ends the
+// answer; the worker asks again and its group hands back what it had not
+// acknowledged, or a reset.
 func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	f, err := s.parseFeedRequest(r)
 	if err != nil {
@@ -132,14 +149,15 @@ func (a *feedAnswer) Done() bool { return a.done }
 // fails when the worker has gone away.
 func (a *feedAnswer) Give(n feed.News) error {
 	news := FeedNews(n)
+	give := news.Events > 0 || news.Reset
 	if !a.stream {
-		if news.Events > 0 {
+		if give {
 			writeJSON(a.w, http.StatusOK, news)
 			a.started, a.done = true, true
 		}
 		return nil
 	}
-	if a.started && news.Events == 0 {
+	if a.started && !give {
 		return nil
 	}
 	if !a.started {
@@ -150,7 +168,7 @@ func (a *feedAnswer) Give(n feed.News) error {
 		a.w.WriteHeader(http.StatusOK)
 		a.started = true
 	}
-	if news.Events > 0 {
+	if give {
 		line, _ := json.Marshal(news)
 		a.w.Write(append(line, '\n'))
 	}
@@ -178,9 +196,10 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Worker   string          `json:"worker"`
 		Revision domain.Revision `json:"revision"`
+		ID       string          `json:"id"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		return domain.Errorf(domain.EINVALID, "ack must be {\"worker\": \"<id>\", \"revision\": <n>}")
+		return domain.Errorf(domain.EINVALID, "ack must be {\"worker\": \"<id>\", \"revision\": <n>, \"id\": \"<event id>\"}")
 	}
 	if err := validateWorker(req.Worker); err != nil {
 		return err
@@ -188,7 +207,10 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 	if err := mayActAs(r, req.Worker); err != nil {
 		return err
 	}
-	n, err := s.feed.Ack(r.Context(), r.PathValue("ns"), req.Worker, req.Revision)
+	if _, err := queryEventID(req.ID, "id", req.Revision); err != nil {
+		return err
+	}
+	n, err := s.feed.Ack(r.Context(), r.PathValue("ns"), req.Worker, streams.Position{Revision: req.Revision, ID: req.ID})
 	if err != nil {
 		return err
 	}
@@ -241,24 +263,65 @@ func (s *Server) readAcks(ctx context.Context, w http.ResponseWriter, r *http.Re
 	return ctx
 }
 
-// ackLine reads an acknowledgement line, {"ack": REV}. The form workers
-// send, {"ack":12}, is read without the JSON decoder (a deploy brings one
-// from every worker at once); any other goes through it.
-func ackLine(line []byte) (domain.Revision, bool) {
-	if digits, ok := bytes.CutPrefix(line, []byte(`{"ack":`)); ok {
-		if digits, ok := bytes.CutSuffix(digits, []byte("}")); ok && isJSONUint(digits) {
+// ackLine reads an acknowledgement line, {"ack": REV, "id": ID} (the id
+// optional). The forms workers send, {"ack":12,"id":"…"} and {"ack":12},
+// are read without the JSON decoder (a deploy brings one from every worker
+// at once); any other goes through it.
+func ackLine(line []byte) (streams.Position, bool) {
+	if rest, ok := bytes.CutPrefix(line, []byte(`{"ack":`)); ok {
+		digits, id, tail := rest, []byte(nil), []byte(nil)
+		if i := bytes.IndexByte(rest, ','); i >= 0 {
+			digits = rest[:i]
+			if v, ok := bytes.CutPrefix(rest[i:], []byte(`,"id":"`)); ok {
+				if v, ok := bytes.CutSuffix(v, []byte(`"}`)); ok && isEventID(v) {
+					id, tail = v, []byte("}")
+				}
+			}
+		} else if d, ok := bytes.CutSuffix(rest, []byte("}")); ok {
+			digits, tail = d, []byte("}")
+		}
+		if tail != nil && isJSONUint(digits) {
 			if n, err := strconv.ParseUint(string(digits), 10, 64); err == nil {
-				return domain.Revision(n), true
+				return streams.Position{Revision: domain.Revision(n), ID: string(id)}, true
 			}
 		}
 	}
 	var a struct {
 		Ack *domain.Revision `json:"ack"`
+		ID  string           `json:"id"`
 	}
-	if err := json.Unmarshal(line, &a); err != nil || a.Ack == nil {
-		return 0, false
+	if err := json.Unmarshal(line, &a); err != nil || a.Ack == nil || a.ID != "" && !isEventID([]byte(a.ID)) {
+		return streams.Position{}, false
 	}
-	return *a.Ack, true
+	return streams.Position{Revision: *a.Ack, ID: a.ID}, true
+}
+
+// isEventID: b could be an event id (a UUID: hex digits and dashes).
+func isEventID(b []byte) bool {
+	if len(b) == 0 || len(b) > 64 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// queryEventID reads an optional event id naming the event at rev; absent
+// is "".
+func queryEventID(v, name string, rev domain.Revision) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if !isEventID([]byte(v)) {
+		return "", domain.Errorf(domain.EINVALID, "%s %q is not an event id: send the id the feed gave with the revision", name, clip(v))
+	}
+	if rev == 0 {
+		return "", domain.Errorf(domain.EINVALID, "%s names the event of no revision: send it with the revision it belongs to", name)
+	}
+	return v, nil
 }
 
 // isJSONUint: b is a JSON number made of digits only (no leading zero).
@@ -292,7 +355,9 @@ func (a *ackReader) failure() error {
 // ends. An acknowledgement past what the worker was told cannot cover
 // more than the group delivered: entries after it stay pending.
 //
-// Errors: EINVALID (a line that is not {"ack": REV}), ENOTFOUND (the
+// Errors: EINVALID (a line that is not {"ack": REV}), ECONFLICT (the log
+// does not hold what it acknowledged: the worker asks again and is given a
+// reset), ENOTFOUND (the
 // worker's group is gone: it asks again and is given one),
 // EUNAVAILABLE; and the body's read error once the answer ended.
 func (s *Server) applyAcks(ctx context.Context, body io.Reader, f feedRequest) error {
@@ -305,9 +370,9 @@ func (s *Server) applyAcks(ctx context.Context, body io.Reader, f feedRequest) e
 		}
 		rev, ok := ackLine(line)
 		if !ok {
-			return domain.Errorf(domain.EINVALID, "feed body line %q is not an acknowledgement such as {\"ack\":12}", clip(string(line)))
+			return domain.Errorf(domain.EINVALID, "feed body line %q is not an acknowledgement such as {\"ack\":12,\"id\":\"<the news's id>\"}", clip(string(line)))
 		}
-		if rev == 0 {
+		if rev.Revision == 0 {
 			continue
 		}
 		if _, err := s.feed.Ack(ctx, f.Namespace, f.Worker, rev); err != nil {

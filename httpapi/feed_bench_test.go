@@ -122,10 +122,10 @@ func benchAckingWorker(ctx context.Context, ts *testServer, ns, worker string, a
 			}
 			wakes <- wake{at: at}
 			if duplex {
-				fmt.Fprintf(acks, "{\"ack\":%d}\n", news.Revision)
+				fmt.Fprintf(acks, "{\"ack\":%d,\"id\":%q}\n", news.Revision, news.ID)
 				continue
 			}
-			r, err := ts.send(ctx, "POST", path(ns, "/feed/ack"), []byte(fmt.Sprintf(`{"worker":%q,"revision":%d}`, worker, news.Revision)), hdr{"Authorization": "Bearer " + readSecret})
+			r, err := ts.send(ctx, "POST", path(ns, "/feed/ack"), []byte(fmt.Sprintf(`{"worker":%q,"revision":%d,"id":%q}`, worker, news.Revision, news.ID)), hdr{"Authorization": "Bearer " + readSecret})
 			if err == nil && r.status != http.StatusOK {
 				err = fmt.Errorf("ack: got status %d (%s), want 200", r.status, r.body)
 			}

@@ -173,21 +173,34 @@ func TestFeedDuplex(t *testing.T) {
 		}
 	})
 
-	t.Run("AckPastTheLogCoversOnlyWhatWasDelivered", func(t *testing.T) {
+	t.Run("AckPastTheLogIsRefused", func(t *testing.T) {
+		// An acknowledgement of a revision the log does not have: the
+		// worker runs something the log lost. Nothing is acknowledged,
+		// the answer ends, and the worker's next answer is a reset.
 		ns, d := ts.duplexWithNews(t)
 		d.ack(t, 99)
-		waitAcknowledged(t, ts, ns, "w1", 2)
-		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("three"), nil, nil)
-		if n := nextLine(t, d.lines, d.end); n.Revision != 3 {
-			t.Fatalf("got %+v, want news up to 3: an ack of 99 before it was appended does not cover it", n)
+		if err := d.ended(t); err != nil {
+			t.Fatalf("got the answer ending with %v, want a clean end", err)
 		}
-		if got := acknowledged(t, ts, ns, "w1"); got != 2 {
-			t.Fatalf("got acknowledged %d, want 2", got)
+		if got := acknowledged(t, ts, ns, "w1"); got != 1 {
+			t.Fatalf("got acknowledged %d, want 1: nothing changed", got)
+		}
+		var news httpapi.FeedNews
+		ts.ok(t, "GET", path(ns, "/feed?worker=w1&after=2&wait=0s"), nil, nil, &news)
+		if want := ts.withID(t, ns, feedNews{Revision: 2, Flows: true, Packages: true, Reset: true}); news != want {
+			t.Fatalf("got %+v, want %+v", news, want)
 		}
 	})
 
+	t.Run("AckWithTheEventsID", func(t *testing.T) {
+		ns, d := ts.duplexWithNews(t)
+		id := ts.withID(t, ns, feedNews{Revision: 2}).ID
+		d.send(t, fmt.Sprintf(`{"ack":2,"id":"%s"}`, id))
+		waitAcknowledged(t, ts, ns, "w1", 2)
+	})
+
 	t.Run("BadLineEndsTheAnswer", func(t *testing.T) {
-		for _, line := range []string{`not json`, `{"revision":2}`, `{"ack":"2"}`, `{"ack":-1}`, `{"ack":02}`, `{"ack":2.0}`, `{"ack":+2}`, `{"ack":2}}`, `{"ack":18446744073709551616}`} {
+		for _, line := range []string{`not json`, `{"revision":2}`, `{"ack":"2"}`, `{"ack":-1}`, `{"ack":02}`, `{"ack":2.0}`, `{"ack":+2}`, `{"ack":2}}`, `{"ack":18446744073709551616}`, `{"ack":2,"id":"<b>x</b>"}`, `{"ack":2,"id":5}`, `{"ack":2,"id":"0190-x"}`, `{"ack":2,"id":"01900000-0000-7000-8000-000000000000"`} {
 			t.Run(line, func(t *testing.T) {
 				ns, d := ts.duplexWithNews(t)
 				d.send(t, line)
@@ -315,20 +328,34 @@ func TestFeedDuplexBadBody(t *testing.T) {
 }
 
 // TestFeedAfterPastTheEnd has a worker ask to start after a revision the
-// log does not have (it read a log Valkey has since lost): it starts at
-// the end, and the next deploy reaches it.
+// log does not have (it read a log Valkey has since lost): it runs what the
+// log does not hold, so it is told to reload the head (a reset) and is
+// shown diverged until it acknowledges the head; then the next deploy
+// reaches it.
 func TestFeedAfterPastTheEnd(t *testing.T) {
 	t.Parallel()
 	ts := mustServer(t, httpapi.Config{})
 	ns := randomNS(t)
 	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("one"), nil, nil)
-	if r := ts.do(t, "GET", path(ns, "/feed?worker=w1&after=99&wait=0s"), nil, nil); r.status != http.StatusNoContent {
-		t.Fatalf("got %d %s, want 204: nothing after the end", r.status, r.body)
+	var news httpapi.FeedNews
+	ts.ok(t, "GET", path(ns, "/feed?worker=w1&after=99&wait=0s"), nil, nil, &news)
+	if want := ts.withID(t, ns, feedNews{Revision: 1, Flows: true, Packages: true, Reset: true}); news != want {
+		t.Fatalf("got %+v, want a reset to the head %+v", news, want)
+	}
+	var ws httpapi.Workers
+	ts.ok(t, "GET", path(ns, "/workers"), nil, nil, &ws)
+	if len(ws.Workers) != 1 || !ws.Workers[0].Diverged || ws.Workers[0].Lag == 0 {
+		t.Fatalf("got %+v, want w1 diverged, not at lag 0", ws.Workers)
 	}
 	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("two"), nil, nil)
-	var news httpapi.FeedNews
-	ts.ok(t, "GET", path(ns, "/feed?worker=w1&wait=0s"), nil, nil, &news)
-	if news.Revision != 2 || !news.Flows {
-		t.Fatalf("got %+v, want the news of revision 2", news)
+	var next httpapi.FeedNews
+	ts.ok(t, "GET", path(ns, "/feed?worker=w1&wait=0s&ack=1&ackId="+news.ID), nil, nil, &next)
+	if next.Revision != 2 || !next.Flows || next.Reset {
+		t.Fatalf("got %+v, want the news of revision 2", next)
+	}
+	var after httpapi.Workers
+	ts.ok(t, "GET", path(ns, "/workers"), nil, nil, &after)
+	if after.Workers[0].Diverged {
+		t.Fatalf("got %+v, want w1 no longer diverged once it acknowledged the head", after.Workers)
 	}
 }

@@ -32,9 +32,25 @@ func wantNews(tb testing.TB, r response, rev domain.Revision, n int, flows bool)
 	}
 	var got feedNews
 	r.decode(tb, &got)
+	// The id names the event (TestFeedNewsNamesTheEvent checks which).
+	if len(got.ID) != 36 {
+		tb.Fatalf("got id %q, want the event's UUID", got.ID)
+	}
+	got.ID = ""
 	if want := (feedNews{Revision: rev, Flows: flows, Events: n}); got != want {
 		tb.Fatalf("got %+v, want %+v", got, want)
 	}
+}
+
+// withID is n with the id of ns's event at n.Revision.
+func (ts *testServer) withID(tb testing.TB, ns string, n feedNews) feedNews {
+	tb.Helper()
+	p, ok, err := ts.store.EventAt(testCtx(tb), ns, n.Revision)
+	if err != nil || !ok {
+		tb.Fatalf("event at %d: %v (found %v)", n.Revision, err, ok)
+	}
+	n.ID = p.ID
+	return n
 }
 
 func wantNoContent(tb testing.TB, r response) {
@@ -230,7 +246,7 @@ func TestFeed(t *testing.T) {
 		reap()
 		ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("three"), nil, nil)
 		lines, end := ts.openStream(t, feedURL(ns, "w1", 2, "30s")+"&stream=1")
-		if got, want := nextLine(t, lines, end), (feedNews{Revision: 3, Flows: true, Events: 1}); got != want {
+		if got, want := nextLine(t, lines, end), ts.withID(t, ns, feedNews{Revision: 3, Flows: true, Events: 1}); got != want {
 			t.Fatalf("streamed: got %+v, want %+v", got, want)
 		}
 	})
@@ -444,15 +460,7 @@ func (ts *testServer) readStream(ctx context.Context, url string, line func(feed
 
 func nextLine(tb testing.TB, lines <-chan feedNews, end <-chan error) feedNews {
 	tb.Helper()
-	select {
-	case n := <-lines:
-		return n
-	case err := <-end:
-		tb.Fatalf("the stream ended (%v), want a news line", err)
-	case <-time.After(10 * time.Second):
-		tb.Fatalf("got no news line within 10s, want one at once")
-	}
-	return feedNews{}
+	return nextLineWithin(tb, lines, end, 10*time.Second)
 }
 
 // TestFeedStream checks stream=1: pending entries first, then a line per
@@ -469,11 +477,11 @@ func TestFeedStream(t *testing.T) {
 	}
 
 	lines, end := ts.openStream(t, feedURL(ns, "w1", 1, "30s")+"&stream=1")
-	if got, want := nextLine(t, lines, end), (feedNews{Revision: 4, Flows: true, Events: 3}); got != want {
+	if got, want := nextLine(t, lines, end), ts.withID(t, ns, feedNews{Revision: 4, Flows: true, Events: 3}); got != want {
 		t.Fatalf("first line: got %+v, want the pending %+v", got, want)
 	}
 	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("live"), nil, nil)
-	if got, want := nextLine(t, lines, end), (feedNews{Revision: 5, Flows: true, Events: 1}); got != want {
+	if got, want := nextLine(t, lines, end), ts.withID(t, ns, feedNews{Revision: 5, Flows: true, Events: 1}); got != want {
 		t.Fatalf("second line: got %+v, want %+v", got, want)
 	}
 	// Another server's appends reach the stream (through the tail, or the
@@ -531,10 +539,10 @@ func TestFeedStreamLongBacklog(t *testing.T) {
 	wantNoContent(t, ts.do(t, "GET", feedURL(ns, "w1", 0, "0s"), nil, nil))
 	streamstest.AppendMixed(t, testCtx(t), ts.store, ns, 1005)
 	lines, end := ts.openStream(t, feedURL(ns, "w1", 0, "30s")+"&stream=1")
-	if got, want := nextLine(t, lines, end), (feedNews{Revision: 1000, Flows: true, Packages: true, Events: 1000}); got != want {
+	if got, want := nextLine(t, lines, end), ts.withID(t, ns, feedNews{Revision: 1000, Flows: true, Packages: true, Events: 1000}); got != want {
 		t.Fatalf("first line: got %+v, want %+v", got, want)
 	}
-	if got, want := nextLine(t, lines, end), (feedNews{Revision: 1005, Flows: true, Events: 5}); got != want {
+	if got, want := nextLine(t, lines, end), ts.withID(t, ns, feedNews{Revision: 1005, Flows: true, Events: 5}); got != want {
 		t.Fatalf("second line: got %+v, want %+v", got, want)
 	}
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // getFlows answers the current flows document byte for byte, with its flows
-// revision as the ETag. A namespace with no flows answers [] at revision 0.
+// revision as the ETag, the namespace revision (Flowhist-Revision) and its
+// event's id (Flowhist-Event). A namespace with no flows answers [] at revision 0.
 func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
 	ns := r.PathValue("ns")
 	var doc []byte
@@ -22,6 +23,17 @@ func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		return err
+	}
+	if rev > 0 {
+		// The event's id names the position a worker reports once it
+		// runs these flows (feed: afterId, ackId).
+		at, ok, err := s.store.EventAt(r.Context(), ns, rev)
+		if err != nil {
+			return err
+		}
+		if ok {
+			w.Header().Set("Flowhist-Event", at.ID)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ETag", etag(flowsRev))

@@ -70,24 +70,31 @@ func mustServerAt(tb testing.TB, addr string, cfg httpapi.Config) *testServer {
 // configured by scfg.
 func mustServerWith(tb testing.TB, addr string, scfg streams.Config, cfg httpapi.Config) *testServer {
 	tb.Helper()
-	return mustServerOver(tb, addr, scfg, cfg, false)
+	return mustServerOver(tb, rueidis.ClientOption{InitAddress: []string{addr}}, scfg, cfg, false)
 }
 
 // mustServerTLS is mustServer over HTTPS (httptest's certificate, which
 // ts.Client trusts): for the cost of TLS.
 func mustServerTLS(tb testing.TB, cfg httpapi.Config) *testServer {
 	tb.Helper()
-	return mustServerOver(tb, valkeytest.Shared(tb), streams.Config{}, cfg, true)
+	return mustServerOver(tb, rueidis.ClientOption{InitAddress: []string{valkeytest.Shared(tb)}}, streams.Config{}, cfg, true)
 }
 
-func mustServerOver(tb testing.TB, addr string, scfg streams.Config, cfg httpapi.Config, overTLS bool) *testServer {
+// mustServerOpt returns a server on the Valkey opt reaches (a cluster, the
+// primary of Sentinels) with a store configured by scfg.
+func mustServerOpt(tb testing.TB, opt rueidis.ClientOption, scfg streams.Config, cfg httpapi.Config) *testServer {
+	tb.Helper()
+	return mustServerOver(tb, opt, scfg, cfg, false)
+}
+
+func mustServerOver(tb testing.TB, opt rueidis.ClientOption, scfg streams.Config, cfg httpapi.Config, overTLS bool) *testServer {
 	tb.Helper()
 	if len(cfg.Tokens) == 0 && !cfg.AuthDisabled {
 		cfg.Tokens = defaultTokens
 	}
-	client, err := streams.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
+	client, err := streams.NewClient(opt)
 	if err != nil {
-		tb.Fatalf("connect to valkey at %s: %v", addr, err)
+		tb.Fatalf("connect to valkey at %v: %v", opt.InitAddress, err)
 	}
 	tb.Cleanup(client.Close) // last: after the HTTP server and the feed are done
 	store, err := streams.New(client, scfg, nil)

@@ -28,6 +28,10 @@ func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	diverged, err := s.feed.Diverged(r.Context(), ns)
+	if err != nil {
+		return err
+	}
 	out := []WorkerInfo{}
 	for _, g := range groups {
 		if g.Worker == "" {
@@ -37,6 +41,12 @@ func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) error {
 		info := WorkerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds(), Packages: states[id]}
 		if head.Revision > g.Acknowledged {
 			info.Lag = uint64(head.Revision - g.Acknowledged)
+		}
+		if at, ok := diverged[id]; ok {
+			// It runs what the log does not hold: never up to date, until
+			// it acknowledges the head it is told to reload.
+			info.Diverged, info.DivergedAt = true, at
+			info.Lag = max(info.Lag, 1)
 		}
 		out = append(out, info)
 	}

@@ -74,6 +74,7 @@ function createStorage() {
         mode: config.reload,
         credentialSecret: config.credentialSecret,
         onRead: (r) => {
+          if (next.follower) next.follower.identify(r.revision, r.event);
           if (next.admin) {
             next.admin.read(r.flowsRevision);
             next.admin.credentialsRead();
@@ -154,7 +155,7 @@ function createStorage() {
           async () => {
             const fh = await readFlows(cur.client);
             cur.admin.read(fh.flowsRevision);
-            if (cur.follower) cur.follower.read(fh.revision);
+            if (cur.follower) cur.follower.read(fh.revision, fh.event);
             return fh;
           },
           async (f, c) => {
@@ -178,7 +179,7 @@ function createStorage() {
         cur.packagesStarted = true;
         await cur.packages.startup(r.revision === null ? 0 : r.revision);
       }
-      if (cur.follower) cur.follower.read(r.revision);
+      if (cur.follower) cur.follower.read(r.revision, r.event);
       return r.flows;
     },
 

@@ -140,13 +140,22 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 	}
 }
 
-// diverged starts ns's fold again from revision 1 after its log changed
+// diverged marks the workers past the divergence (streams.MarkDiverged)
+// and starts ns's fold again from revision 1 after its log changed
 // under it, rewriting the stored state: that state, too, may have been
 // folded from events the log no longer has (written to the old primary
 // before a failover, say), and its checkpoint alone cannot tell.
 func (p *Projector) diverged(ctx context.Context, ns string, s *nsState) error {
+	at := s.st.Revision
+	// Workers that were delivered what the log lost run it: each is
+	// marked diverged, so that none shows as up to date and its feed
+	// tells it to reload the head.
+	marked, err := p.store.MarkDiverged(ctx, ns, at)
+	if err != nil {
+		return err
+	}
 	p.log.Warn("the log no longer holds what was projected (Valkey lost or restored data): rebuilding the state from revision 1",
-		zap.String("ns", ns), zap.Uint64("rev", uint64(s.st.Revision)))
+		zap.String("ns", ns), zap.Uint64("rev", uint64(at)), zap.Int("workersDiverged", marked))
 	s.st, s.last = nil, ""
 	if err := p.store.ResetState(ctx, ns); err != nil {
 		return err

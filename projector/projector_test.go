@@ -2,6 +2,7 @@ package projector_test
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -248,8 +249,22 @@ func TestLogLostUnderTheProjector(t *testing.T) {
 	other := mustStore(t, c)
 	deploy(other, "v4")
 	deploy(other, "v5")
+	// A worker group delivered past where the projector diverged (3) runs
+	// what the log lost; one before it does not.
+	for w, at := range map[string]domain.Revision{"past": 3, "before": 1} {
+		if _, err := s.CreateWorkerGroup(ctx, ns, w, at); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if got := label(); !strings.Contains(got, "v5") {
 		t.Fatalf("after the loss got %s, want v5: the projector served flows the log no longer has", got)
+	}
+	marked, err := s.DivergedWorkers(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]domain.Revision{"past": 3}; !maps.Equal(marked, want) {
+		t.Fatalf("got workers %v marked diverged, want %v", marked, want)
 	}
 	if r := mustVerify(t, ctx, s, ns); r.Revisions != 3 {
 		t.Fatalf("verify folded %d revisions, want 3", r.Revisions)

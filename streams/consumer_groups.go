@@ -126,7 +126,7 @@ func positions(ns string, entries []rueidis.XRangeEntry) ([]Entry, error) {
 		if !ok {
 			return nil, corrupt(ns, "log entry %s is not a revision", en.ID)
 		}
-		out = append(out, Entry{Revision: domain.Revision(r), Aggregate: en.FieldValues["a"]})
+		out = append(out, Entry{Revision: domain.Revision(r), Aggregate: en.FieldValues["a"], ID: envelopeID(en.FieldValues["e"])})
 	}
 	return out, nil
 }
@@ -337,7 +337,8 @@ func (s *Store) CreateWorkerGroup(ctx context.Context, ns, worker string, at dom
 // is delivered to the worker first: the group records them, and entries
 // past rev stay pending and come back on the next poll.
 //
-// Errors: ENOTFOUND (no such group), EUNAVAILABLE.
+// Errors: *Diverged (the log does not hold rev), ENOTFOUND (no such
+// group), EUNAVAILABLE.
 func (s *Store) AckUpTo(ctx context.Context, ns, worker string, rev domain.Revision) (int, error) {
 	_, n, err := s.Poll(ctx, ns, WorkerPoll{Worker: worker, Ack: rev})
 	return n, err
@@ -353,44 +354,77 @@ type WorkerPoll struct {
 	After domain.Revision
 	// Count is the most entries returned; 0 acknowledges only.
 	Count int
+	// AckID is the event id at Ack the worker applied ("": not named; the
+	// log need only hold Ack).
+	AckID string
+	// At is the position the worker says it runs (zero: not said); the
+	// log must hold it.
+	At Position
 }
 
-// pollScript is a worker's poll in one round trip: deliver consumer what is
-// new in its group, acknowledge every entry pending at or below a revision,
-// and return the consumer's entries still pending after it, by id and
-// aggregate (not their payloads: a poll needs to know what changed, not
-// how).
+// pollScript is a worker's poll in one round trip: check that the log
+// holds the positions the worker names (positions.go), deliver consumer
+// what is new in its group, acknowledge every entry pending at or below a
+// revision, and return the consumer's entries still pending after it, by
+// id, aggregate and event id (not their payloads: a poll needs to know what
+// changed, not how). A position the log does not hold, or a worker marked
+// diverged, changes nothing in the group: the answer is a reset.
 //
-// KEYS: log. ARGV: group, consumer, acknowledged entry id ("0-0": none),
-// count (0: acknowledge only), entry id the returned entries come after.
-// Returns {acknowledged, id1, aggregate1, id2, aggregate2, …}.
-var pollScript = newScript(`
-redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 10000, 'STREAMS', KEYS[1], '>')
+// KEYS: log, diverged hash. ARGV: group, consumer, acknowledged entry id
+// ("0-0": none), count (0: acknowledge only), entry id the returned entries
+// come after, acknowledged event id ("": not named), the entry id and
+// event id of the position the worker runs ("0-0": none).
+// Returns {acknowledged, id1, aggregate1, event1, …}, or {-1, head entry
+// id, head event id, revision diverged at} for a reset.
+var pollScript = newScript(luaPositions + `
+local log, marks, c = KEYS[1], KEYS[2], ARGV[2]
+local function reset(at)
+  local rev = tonumber(string.match(at, '^(%d+)')) or 0
+  redis.call('HSETNX', marks, c, rev)
+  local h = head(log)
+  return {-1, h[1], h[2], rev}
+end
+local ackID, ackEvent, atID, atEvent = ARGV[3], ARGV[6], ARGV[7], ARGV[8]
+if ackID ~= '0-0' and not holds(log, ackID, ackEvent) then return reset(ackID) end
+if atID ~= '0-0' and not holds(log, atID, atEvent) then return reset(atID) end
+local mark = redis.call('HGET', marks, c)
+if mark then
+  -- An event the log holds, named by its id (or an acknowledgement of
+  -- the head, by an older worker): the worker reloaded.
+  local h = head(log)
+  if (ackID ~= '0-0' and (ackEvent ~= '' or ackID == h[1])) or (atID ~= '0-0' and atEvent ~= '') then
+    redis.call('HDEL', marks, c)
+  else
+    return {-1, h[1], h[2], tonumber(mark)}
+  end
+end
+redis.call('XREADGROUP', 'GROUP', ARGV[1], c, 'COUNT', 10000, 'STREAMS', log, '>')
 local n = 0
-if ARGV[3] ~= '0-0' then
+if ackID ~= '0-0' then
   while true do
-    local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[3], 1000)
+    local pending = redis.call('XPENDING', log, ARGV[1], '-', ackID, 1000)
     if #pending == 0 then break end
     local ids = {}
     for i, p in ipairs(pending) do ids[i] = p[1] end
-    n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+    n = n + redis.call('XACK', log, ARGV[1], unpack(ids))
     if #pending < 1000 then break end
   end
 end
 local out = {n}
 if ARGV[4] == '0' then return out end
-local res = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], ARGV[5])
+local res = redis.call('XREADGROUP', 'GROUP', ARGV[1], c, 'COUNT', ARGV[4], 'STREAMS', log, ARGV[5])
 if res then
   for _, e in ipairs(res[1][2]) do
-    local a = ''
+    local a, ev = '', ''
     local f = e[2]
     if f then
       for i = 1, #f, 2 do
-        if f[i] == 'a' then a = f[i + 1] break end
+        if f[i] == 'a' then a = f[i + 1] elseif f[i] == 'e' then ev = f[i + 1] end
       end
     end
     out[#out + 1] = e[1]
     out[#out + 1] = a
+    out[#out + 1] = ev
   end
 end
 return out
@@ -402,35 +436,62 @@ return out
 // delivered to the worker and not acknowledged, oldest first, new ones
 // delivered first. It returns how many entries it acknowledged.
 //
-// Errors: ENOTFOUND (no such group), EUNAVAILABLE.
+// When the log does not hold p.Ack (with p.AckID, when set) or p.At, or
+// the worker is marked diverged (positions.go), it changes nothing in the
+// group, marks the worker, and returns a *Diverged naming the head: the
+// worker reloads it. An acknowledgement or position naming an event the
+// log holds clears the mark.
+//
+// Errors: *Diverged, ENOTFOUND (no such group), EUNAVAILABLE.
 func (s *Store) Poll(ctx context.Context, ns string, p WorkerPoll) ([]Entry, int, error) {
 	group := WorkerGroup(p.Worker)
-	vals, err := pollScript.exec(ctx, s.client, []string{logKey(ns)},
-		[]string{group, p.Worker, groupID(p.Ack), strconv.Itoa(p.Count), groupID(max(p.Ack, p.After))}).ToArray()
+	vals, err := pollScript.exec(ctx, s.client, []string{logKey(ns), divergedKey(ns)},
+		[]string{group, p.Worker, groupID(p.Ack), strconv.Itoa(p.Count), groupID(max(p.Ack, p.After)),
+			p.AckID, groupID(p.At.Revision), p.At.ID}).ToArray()
 	if isNoGroup(err) {
 		return nil, 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no consumer group %s", ns, group)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("streams: poll %s on %s: %w", group, ns, classify(err))
 	}
-	if len(vals)%2 != 1 {
-		return nil, 0, fmt.Errorf("streams: poll %s on %s: %d values in the reply", group, ns, len(vals))
+	if len(vals) == 0 {
+		return nil, 0, fmt.Errorf("streams: poll %s on %s: an empty reply", group, ns)
 	}
 	acked, err := vals[0].AsInt64()
 	if err != nil {
 		return nil, 0, fmt.Errorf("streams: poll %s on %s: %w", group, ns, err)
 	}
+	if acked < 0 {
+		return nil, 0, divergedReply(group, ns, vals)
+	}
+	if len(vals)%3 != 1 {
+		return nil, 0, fmt.Errorf("streams: poll %s on %s: %d values in the reply", group, ns, len(vals))
+	}
 	var out []Entry
-	for i := 1; i < len(vals); i += 2 {
+	for i := 1; i < len(vals); i += 3 {
 		eid, err1 := vals[i].ToString()
 		agg, err2 := vals[i+1].ToString()
+		env, err3 := vals[i+2].ToString()
 		r, ok := revisionOf(eid)
-		if err1 != nil || err2 != nil || !ok {
+		if err1 != nil || err2 != nil || err3 != nil || !ok {
 			return nil, 0, fmt.Errorf("streams: poll %s on %s: malformed entry %q", group, ns, eid)
 		}
-		out = append(out, Entry{Revision: domain.Revision(r), Aggregate: agg})
+		out = append(out, Entry{Revision: domain.Revision(r), Aggregate: agg, ID: envelopeID(env)})
 	}
 	return out, int(acked), nil
+}
+
+// divergedReply reads a poll's reset: {-1, head entry id, head event id,
+// revision}.
+func divergedReply(group, ns string, vals []rueidis.RedisMessage) error {
+	if len(vals) != 4 {
+		return fmt.Errorf("streams: poll %s on %s: %d values in a reset", group, ns, len(vals))
+	}
+	hid, _ := vals[1].ToString()
+	hev, _ := vals[2].ToString()
+	at, _ := vals[3].AsInt64()
+	h, _ := revisionOf(hid)
+	return &Diverged{At: domain.Revision(at), Head: Position{Revision: domain.Revision(h), ID: hev}}
 }
 
 // Entry is a log entry's position and aggregate, without its payload: what
@@ -438,6 +499,8 @@ func (s *Store) Poll(ctx context.Context, ns string, p WorkerPoll) ([]Entry, int
 type Entry struct {
 	Revision  domain.Revision
 	Aggregate string
+	// ID is the event's id (its envelope's), "" where not known.
+	ID string
 }
 
 // WaitEntries blocks up to block for entries of ns's log after revision
@@ -460,7 +523,7 @@ func (s *Store) WaitEntries(ctx context.Context, ns string, after domain.Revisio
 	var out []Entry
 	for _, e := range res[logKey(ns)] {
 		if r, ok := revisionOf(e.ID); ok {
-			out = append(out, Entry{Revision: domain.Revision(r), Aggregate: e.FieldValues["a"]})
+			out = append(out, Entry{Revision: domain.Revision(r), Aggregate: e.FieldValues["a"], ID: envelopeID(e.FieldValues["e"])})
 		}
 	}
 	return out, nil
@@ -483,43 +546,56 @@ func (s *Store) LastEntry(ctx context.Context, ns string) (domain.Revision, erro
 }
 
 // WorkerAck is one worker's acknowledgement: every entry of its group at
-// or below Revision.
+// or below Revision, whose event is ID ("": not named, the log need only
+// hold Revision).
 type WorkerAck struct {
 	Worker   string
 	Revision domain.Revision
+	ID       string
 }
 
 // ackWorkersScript is AckUpTo for several workers of one namespace in one
-// round trip: for each, deliver what is new in its group, then acknowledge
-// every entry pending at or below its revision. A worker whose group does
-// not exist is skipped, not an error for the others; any other error ends
-// the call (the workers before it may be acknowledged: acknowledging again
-// is harmless).
+// round trip: for each, check that the log holds the acknowledged event
+// (positions.go; a worker whose event it does not hold is marked diverged
+// and nothing else changes), deliver what is new in its group, then
+// acknowledge every entry pending at or below its revision. A worker whose
+// group does not exist is skipped, not an error for the others; any other
+// error ends the call (the workers before it may be acknowledged:
+// acknowledging again is harmless).
 //
-// KEYS: log. ARGV: group, consumer, acknowledged entry id, for each worker.
-// Returns, for each worker, how many entries it acknowledged, -1 when it
-// has no group.
-var ackWorkersScript = newScript(`
+// KEYS: log, diverged hash. ARGV: group, consumer, acknowledged entry id,
+// acknowledged event id, for each worker. Returns, for each worker, how
+// many entries it acknowledged, -1 when it has no group, -2 when the log
+// does not hold what it acknowledged.
+var ackWorkersScript = newScript(luaPositions + `
+local log, marks = KEYS[1], KEYS[2]
+local anyMarks = redis.call('HLEN', marks) > 0
 local out = {}
-for j = 1, #ARGV, 3 do
-  local g, id = ARGV[j], ARGV[j + 2]
-  local read = redis.pcall('XREADGROUP', 'GROUP', g, ARGV[j + 1], 'COUNT', 10000, 'STREAMS', KEYS[1], '>')
-  if type(read) == 'table' and read.err then
-    -- No group is this worker's own answer; anything else (a read-only
-    -- replica, a refused write) fails the call.
-    if string.sub(read.err, 1, 7) ~= 'NOGROUP' then return read end
-    out[#out + 1] = -1
+for j = 1, #ARGV, 4 do
+  local g, c, id, ev = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+  if id ~= '0-0' and not holds(log, id, ev) then
+    redis.call('HSETNX', marks, c, tonumber(string.match(id, '^(%d+)')) or 0)
+    out[#out + 1] = -2
   else
-    local n = 0
-    while true do
-      local pending = redis.call('XPENDING', KEYS[1], g, '-', id, 1000)
-      if #pending == 0 then break end
-      local ids = {}
-      for i, p in ipairs(pending) do ids[i] = p[1] end
-      n = n + redis.call('XACK', KEYS[1], g, unpack(ids))
-      if #pending < 1000 then break end
+    if anyMarks and id ~= '0-0' and (ev ~= '' or id == head(log)[1]) then redis.call('HDEL', marks, c) end
+    local read = redis.pcall('XREADGROUP', 'GROUP', g, c, 'COUNT', 10000, 'STREAMS', log, '>')
+    if type(read) == 'table' and read.err then
+      -- No group is this worker's own answer; anything else (a read-only
+      -- replica, a refused write) fails the call.
+      if string.sub(read.err, 1, 7) ~= 'NOGROUP' then return read end
+      out[#out + 1] = -1
+    else
+      local n = 0
+      while id ~= '0-0' do
+        local pending = redis.call('XPENDING', log, g, '-', id, 1000)
+        if #pending == 0 then break end
+        local ids = {}
+        for i, p in ipairs(pending) do ids[i] = p[1] end
+        n = n + redis.call('XACK', log, g, unpack(ids))
+        if #pending < 1000 then break end
+      end
+      out[#out + 1] = n
     end
-    out[#out + 1] = n
   end
 end
 return out
@@ -528,19 +604,20 @@ return out
 // AckWorkers acknowledges, for each of acks, every entry of the worker's
 // group at or below its revision, as AckUpTo does for one, in one round
 // trip, and returns how many entries each acknowledged: -1 for a worker
-// with no group. Acks should name each worker once. On an error some of
-// them may be acknowledged.
+// with no group, -2 for one whose acknowledged event the log does not hold
+// (it is marked diverged, and nothing else changed). Acks should name each
+// worker once. On an error some of them may be acknowledged.
 //
 // Errors: EUNAVAILABLE.
 func (s *Store) AckWorkers(ctx context.Context, ns string, acks []WorkerAck) ([]int, error) {
 	if len(acks) == 0 {
 		return nil, nil
 	}
-	args := make([]string, 0, 3*len(acks))
+	args := make([]string, 0, 4*len(acks))
 	for _, a := range acks {
-		args = append(args, WorkerGroup(a.Worker), a.Worker, groupID(a.Revision))
+		args = append(args, WorkerGroup(a.Worker), a.Worker, groupID(a.Revision), a.ID)
 	}
-	vals, err := ackWorkersScript.exec(ctx, s.client, []string{logKey(ns)}, args).ToArray()
+	vals, err := ackWorkersScript.exec(ctx, s.client, []string{logKey(ns), divergedKey(ns)}, args).ToArray()
 	if err != nil {
 		return nil, fmt.Errorf("streams: ack %d workers on %s: %w", len(acks), ns, classify(err))
 	}

@@ -15,7 +15,10 @@ func (m *Main) workersCommand(v *viper.Viper) *cobra.Command {
 		Use:   "workers",
 		Short: "List the Node-RED workers following a namespace and how far behind they are",
 		Long: `workers lists every worker that follows the namespace's feed: the revision
-it acknowledged, how many revisions it has not acknowledged yet (LAG), how
+it acknowledged, how many revisions it has not acknowledged yet (LAG, with
+"DIVERGED@N" for a worker that runs what the log does not hold: Valkey lost
+a write it had been told of, at revision N; it is told to reload the head
+and stays diverged until it acknowledges it), how
 many were delivered to it and not acknowledged (PENDING), how long it
 has been idle, and its installed node modules as it last reported them
 (PACKAGES): "in step @N" with the admin's at revision N, "FAILED module@version:
@@ -41,7 +44,11 @@ error", or "-" when it never reported.
 			rows := make([][]string, len(res.Workers))
 			for i, w := range res.Workers {
 				idle := (time.Duration(w.IdleSeconds * float64(time.Second))).Round(time.Second)
-				rows[i] = []string{w.Worker, w.Acknowledged.String(), strconv.FormatUint(w.Lag, 10), strconv.FormatInt(w.Pending, 10), idle.String(), packagesColumn(w.Packages)}
+				lag := strconv.FormatUint(w.Lag, 10)
+				if w.Diverged {
+					lag += " DIVERGED@" + w.DivergedAt.String()
+				}
+				rows[i] = []string{w.Worker, w.Acknowledged.String(), lag, strconv.FormatInt(w.Pending, 10), idle.String(), packagesColumn(w.Packages)}
 			}
 			return printTable(m.Stdout, []string{"WORKER", "ACKED", "LAG", "PENDING", "IDLE", "PACKAGES"}, rows)
 		},

@@ -46,13 +46,27 @@ func TestWorkers(t *testing.T) {
 			}
 		}
 	})
+	t.Run("Diverged", func(t *testing.T) {
+		// w3 says it runs revision 2 as an event the log does not hold
+		// there: it runs what the log lost (and is told to reset).
+		s.request(t, "GET", "/v1/namespaces/"+ns+"/feed?worker=w3&after=2&afterId=01900000-0000-7000-8000-000000000000&wait=0s", "", "", nil)
+		code, out, errOut := run(t, append([]string{"workers"}, conn...)...)
+		if code != 0 || !strings.Contains(out, "DIVERGED@2") {
+			t.Fatalf("got exit %d, stdout:\n%s\nstderr %q; want w3 shown DIVERGED@2", code, out, errOut)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 3 && f[0] == "w3" && (f[2] == "0" || f[3] != "DIVERGED@2") {
+				t.Fatalf("got row %q, want w3 at a lag above 0, DIVERGED@2", l)
+			}
+		}
+	})
 	t.Run("JSON", func(t *testing.T) {
 		code, out, _ := run(t, append([]string{"workers", "--json"}, conn...)...)
 		var res struct {
 			Revision int               `json:"revision"`
 			Workers  []json.RawMessage `json:"workers"`
 		}
-		if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Revision != 4 || len(res.Workers) != 2 {
+		if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Revision != 4 || len(res.Workers) != 3 {
 			t.Fatalf("got exit %d, %v, stdout %q", code, err, out)
 		}
 	})

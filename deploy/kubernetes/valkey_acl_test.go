@@ -161,7 +161,7 @@ func TestValkeyACLServesFlowhist(t *testing.T) {
 		if !ok || news.Revision == 0 {
 			t.Fatalf("got feed %+v %v, want news", news, ok)
 		}
-		_, err = fh.Ack(ctx, "w1", news.Revision)
+		_, err = fh.Ack(ctx, "w1", news.Revision, news.ID)
 		step("ack", err)
 		_, err = fh.PutWorkerPackages(ctx, "w1", httpapi.WorkerPackages{Revision: news.Revision, OK: true, Packages: []domain.Package{{Name: "node-red-contrib-x", Version: "1.0.0"}}})
 		step("worker report", err)

@@ -5,7 +5,7 @@
 const { parseRevision } = require('./client');
 const { FlowhistError, MODULE_CODES } = require('./errors');
 
-// readFlows resolves to {flows, flowsRevision, revision}: the plain array
+// readFlows resolves to {flows, flowsRevision, revision, event}: the plain array
 // Node-RED expects, the flows revision (ETag: what a deploy's If-Match
 // names) and the namespace revision (Flowhist-Revision: where a worker's
 // feed starts).
@@ -18,6 +18,9 @@ async function readFlows(client) {
     flows: body,
     flowsRevision: parseRevision(res.headers.get('etag')),
     revision: parseRevision(res.headers.get('flowhist-revision')),
+    // The id of the event at revision (a worker names it in its feed
+    // position and acknowledgements); null from an older flowhist.
+    event: res.headers.get('flowhist-event'),
   };
 }
 

@@ -14,9 +14,19 @@
 // reload to the newest, and acknowledges only after the reload succeeded.
 // Network errors and 5xx answers are retried forever with backoff.
 //
+// Positions name the event, not just its number: each news line carries
+// the id of the event at its revision, GET /flows names the one it read
+// (Flowhist-Event), and the worker sends the id with each acknowledgement
+// ({"ack": REV, "id": ID}) and with the revision it asks after (afterId).
+// A failover that loses a write can give its revision number to another
+// event; then flowhist refuses the acknowledgement and answers a reset
+// ({"reset": true, "revision": HEAD, "id": …}): the worker reloads
+// everything at the head (flows and credentials with a full restart, and
+// its packages), logs it once, and acknowledges the head.
+//
 // The feed is one streamed request, POST …/feed: news comes as lines of
 // the answer, and the worker's acknowledgements go as lines of the
-// request's own body, {"ack": REV}, while the answer streams (the
+// request's own body, {"ack": REV, "id": ID}, while the answer streams (the
 // client's duplex request). A deploy costs flowhist a line to each worker
 // and a line back, not a request per acknowledgement. An acknowledgement
 // made when no feed answer is open goes as POST …/feed/ack; a flowhist
@@ -58,7 +68,11 @@ class Follower {
     this.stopper = new AbortController();
     this.stoppedPromise = new Promise((resolve) => this.stopper.signal.addEventListener('abort', resolve, { once: true }));
     this.loaded = null; // namespace revision of the flows this worker runs
+    this.loadedId = null; // its event's id, when known
     this.seen = 0; // newest revision the feed delivered
+    this.seenId = null; // its event's id
+    this.readAt = null; // {revision, id}: what the last GET /flows named
+    this.resetting = false; // a reset is being applied (logged once)
     this.wanted = 0; // newest delivered revision that changed flows or credentials
     this.packagesSeen = 0;
     this.ownReload = false; // a reload of ours is reading the flows
@@ -72,20 +86,42 @@ class Follower {
 
   // read is told the namespace revision of every successful GET /flows.
   // The first one (Node-RED's start-up load) starts following from there.
-  read(revision) {
+  // event is the id of the event at revision (Flowhist-Event), if named.
+  read(revision, event) {
+    this.identify(revision, event);
     if (this.ownReload) {
       this.lastRead = revision;
       return;
     }
-    if (revision !== null) this.loaded = revision; // start-up, or "Restart Flows"
+    if (revision !== null) {
+      this.loaded = revision; // start-up, or "Restart Flows"
+      this.loadedId = this.idOf(revision);
+    }
     if (!this.started) this.start(revision === null ? 0 : revision);
+  }
+
+  // identify is told the event id a read of the flows named (an apply
+  // reads them without Node-RED's getFlows).
+  identify(revision, event) {
+    if (typeof revision === 'number') this.readAt = { revision, id: typeof event === 'string' && event ? event : null };
+  }
+
+  // idOf is the event id at revision as far as this worker knows: what the
+  // feed or the last read of the flows named; null when unknown.
+  idOf(revision) {
+    if (this.readAt && this.readAt.revision === revision && this.readAt.id) return this.readAt.id;
+    if (revision === this.seen && this.seenId) return this.seenId;
+    return null;
   }
 
   // wrote is told the namespace revision of a write this Node-RED made (the
   // admin's deploy): its runtime already runs it, so that revision is
   // acknowledged when delivered, not applied again.
   wrote(revision) {
-    if (typeof revision === 'number' && revision > this.loadedOr()) this.loaded = revision;
+    if (typeof revision === 'number' && revision > this.loadedOr()) {
+      this.loaded = revision;
+      this.loadedId = this.idOf(revision);
+    }
   }
 
   // readFailed is told when a GET /flows failed. If Node-RED's start-up load
@@ -158,7 +194,8 @@ class Follower {
     let news = false;
     const after = this.loaded === null ? 0 : this.loaded;
     const wait = this.feedWait % 1000 === 0 ? `${this.feedWait / 1000}s` : `${Math.ceil(this.feedWait)}ms`;
-    const path = `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}&wait=${wait}&stream=1`;
+    const afterId = after > 0 && this.loadedId ? `&afterId=${encodeURIComponent(this.loadedId)}` : '';
+    const path = `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}${afterId}&wait=${wait}&stream=1`;
     const onLine = async (line) => {
       answered();
       news = true;
@@ -209,10 +246,14 @@ class Follower {
   }
 
   async handle(news) {
+    if (news.reset) return this.reset(news);
     const rev = news.revision;
     this.log.debug(`feed: news up to revision ${rev}${news.flows ? ', flows changed' : ''}`);
     const fresh = rev > this.seen;
-    if (fresh) this.seen = rev;
+    if (fresh || rev === this.seen) {
+      this.seen = rev;
+      this.seenId = news.id;
+    }
     if (news.packages && rev > this.packagesSeen) {
       this.packagesSeen = rev;
       if (this.onPackages) this.onPackages(rev);
@@ -229,6 +270,30 @@ class Follower {
     await this.ack(rev);
   }
 
+  // reset: flowhist's log does not hold what this worker runs (Valkey lost
+  // a write it had been told of). Everything is reloaded at the head:
+  // flows and credentials with a full restart, packages, then the head is
+  // acknowledged. Logged once per reset, however many reset lines come.
+  async reset(news) {
+    const rev = news.revision;
+    if (!this.resetting) {
+      this.log.warn(
+        `flowhist's log no longer holds revision ${this.loadedOr() < 0 ? this.seen : Math.max(this.loadedOr(), this.seen)} that this worker was told of ` +
+          `(Valkey lost a write in a failover or was restored): reloading flows, credentials and packages at revision ${rev}`,
+      );
+    }
+    this.resetting = true;
+    this.seen = rev;
+    this.seenId = news.id;
+    this.loaded = null;
+    this.loadedId = null;
+    this.wanted = rev;
+    this.packagesSeen = rev;
+    if (this.onPackages) this.onPackages(rev);
+    this.ensureReloading();
+    await Promise.race([this.reloading, this.stoppedPromise]);
+  }
+
   // ensureReloading runs the one reload loop: reload until the flows loaded
   // are at least the newest delivered flows change, then acknowledge
   // everything delivered.
@@ -241,7 +306,9 @@ class Follower {
         if (this.wanted > this.loadedOr()) {
           const target = this.wanted;
           try {
-            await this.reloadOnce(target);
+            // A reset restarts everything (recover: Node-RED's full
+            // load), not only the nodes that differ from what runs.
+            await this.reloadOnce(target, this.resetting ? this.recoverFlows : this.reloadFlows);
           } catch (err) {
             this.log.warn(`reloading the flows for revision ${target} failed; retrying: ${err.message}`);
             if (!(await this.pause(attempt++))) break;
@@ -262,6 +329,8 @@ class Follower {
         const upTo = this.seen;
         try {
           await this.ack(upTo);
+          if (this.resetting) this.log.info(`reset done: running revision ${this.loaded} as flowhist's log holds it`);
+          this.resetting = false;
         } catch (err) {
           // The group hands the entries back on the next poll, and the
           // comparison acknowledges them then.
@@ -295,14 +364,19 @@ class Follower {
     const got = typeof applied === 'number' ? applied : this.lastRead;
     if (typeof got === 'number') this.loaded = Math.max(this.loadedOr(), got);
     else if (target !== undefined) this.loaded = target;
+    this.loadedId = this.loaded === null ? null : this.idOf(this.loaded);
   }
 
-  // ack acknowledges rev: on the open feed request's body when there is
-  // one, else with a request of its own.
+  // ack acknowledges rev, naming its event when known: on the open feed
+  // request's body when there is one, else with a request of its own.
   async ack(rev) {
-    if (this.send && this.send(JSON.stringify({ ack: rev }))) return;
+    const id = this.idOf(rev);
+    const line = id ? { ack: rev, id } : { ack: rev };
+    if (this.send && this.send(JSON.stringify(line))) return;
+    const json = { worker: this.workerId, revision: rev };
+    if (id) json.id = id;
     await this.client.request('POST', '/feed/ack', {
-      json: { worker: this.workerId, revision: rev },
+      json,
       retry: false,
       signal: this.stopper.signal,
     });
@@ -338,7 +412,12 @@ function parseNews(line) {
   if (!body || !Number.isSafeInteger(body.revision) || body.revision < 0) {
     throw new FlowhistError('flowhist: GET /feed: the answer has no revision', { code: MODULE_CODES.BAD_ANSWER });
   }
-  return { revision: body.revision, flows: body.flows === true, packages: body.packages === true };
+  const id = typeof body.id === 'string' && EVENT_ID.test(body.id) ? body.id : null;
+  return { revision: body.revision, id, flows: body.flows === true, packages: body.packages === true, reset: body.reset === true };
 }
+
+// EVENT_ID is what an event id may look like (a UUID); anything else is
+// not sent back.
+const EVENT_ID = /^[0-9A-Fa-f-]{1,64}$/;
 
 module.exports = { Follower };

@@ -14,6 +14,7 @@
 // bring back one of them. (node --test runs this file too; it defines no
 // tests.)
 
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
@@ -92,9 +93,26 @@ async function startFake(opts = {}) {
       fake.flows = flows;
       fake.flowsRevision = revision;
     }
-    fake.log.push({ revision, flows: changesFlows, packages });
+    fake.log.push({ revision, flows: changesFlows, packages, id: crypto.randomUUID() });
     shared.bus.emit('append', revision);
     return revision;
+  };
+
+  // idAt is the event id at revision, undefined when the log has none.
+  fake.idAt = (revision) => (fake.log.find((e) => e.revision === revision) || {}).id;
+
+  // lose drops the newest n entries, as a failover that loses writes
+  // does: the next append reuses their revision numbers. A worker whose
+  // group was delivered one of them is marked diverged, as the real
+  // server's tail and projector do; its next news is a reset.
+  fake.lose = (n) => {
+    fake.log.splice(fake.log.length - n, n);
+    const g = fake.group;
+    if (g && g.lastDelivered > fake.revision()) {
+      g.diverged = true;
+      g.lastDelivered = Math.min(g.lastDelivered, fake.revision());
+      g.acked = Math.min(g.acked, fake.revision());
+    }
   };
 
   fake.route = (key, handler) => fake.routes.set(key, handler);
@@ -123,7 +141,7 @@ async function startFake(opts = {}) {
 
   const builtin = {
     'GET /flows': () => ({
-      headers: { ETag: `"${fake.flowsRevision}"`, 'Flowhist-Revision': String(fake.revision()) },
+      headers: { ETag: `"${fake.flowsRevision}"`, 'Flowhist-Revision': String(fake.revision()), 'Flowhist-Event': fake.idAt(fake.revision()) || '' },
       body: JSON.stringify(golden('get-flows.json', fake.flows)),
     }),
     'GET /credentials': () => ({ headers: { ETag: `"${fake.flowsRevision}"` }, body: golden('get-credentials.json', { whole: fake.credentials }) }),
@@ -153,13 +171,28 @@ async function startFake(opts = {}) {
     },
     'GET /history/kinds': () => ({ body: golden('history-kinds.json') }),
     'GET /feed': (r, res) => feed(r, res),
-    'POST /feed/ack': (r) => ({ body: golden('feed-ack.json', { acknowledged: r.json.revision, entries: acknowledge(r.json.revision) }) }),
+    'POST /feed/ack': (r) => {
+      const entries = acknowledge(r.json.revision, r.json.id);
+      if (entries < 0) return conflict(r.json.worker, r.json.revision);
+      return { body: golden('feed-ack.json', { acknowledged: r.json.revision, entries }) };
+    },
   };
 
+  function conflict(worker, revision) {
+    const msg = `namespace ${NS} does not hold the event worker ${worker} acknowledged at revision ${revision} (Valkey lost it in a failover or was restored): reload from the head`;
+    return { status: 409, body: golden('feed-ack-conflict.json', { message: msg, currentRevision: revision }) };
+  }
+
   // acknowledge acknowledges the worker's entries up to revision and returns how
-  // many it acknowledged.
-  function acknowledge(revision) {
+  // many it acknowledged; -1 (and the worker marked diverged) when the log
+  // does not hold the event id names there.
+  function acknowledge(revision, id) {
     const g = fake.group;
+    if (revision > fake.revision() || (id && fake.idAt(revision) !== id)) {
+      g.diverged = true;
+      return -1;
+    }
+    if (id) g.diverged = false;
     const entries = fake.log.filter((e) => e.revision > g.acked && e.revision <= Math.min(revision, g.lastDelivered)).length;
     g.acked = Math.max(g.acked, revision);
     return entries;
@@ -169,8 +202,10 @@ async function startFake(opts = {}) {
   fake.builtinFeed = (r, res) => feed(r, res);
 
   function news(entries) {
+    const revision = Math.max(...entries.map((e) => e.revision));
     return golden('feed.json', {
-      revision: Math.max(...entries.map((e) => e.revision)),
+      revision,
+      id: fake.idAt(revision),
       flows: entries.some((e) => e.flows),
       packages: entries.some((e) => e.packages),
       events: entries.length,
@@ -211,6 +246,11 @@ async function startFake(opts = {}) {
   async function nextNews(res, known) {
     const g = fake.group;
     for (;;) {
+      if (g.diverged && !res.resetSent) {
+        // Once per answer: the worker acknowledges the head to end it.
+        res.resetSent = true;
+        return golden('feed-reset.json', { revision: fake.revision(), id: fake.idAt(fake.revision()) });
+      }
       const pending = fake.log.filter((e) => e.revision > Math.max(g.acked, known) && e.revision <= g.lastDelivered);
       const fresh = fake.log.filter((e) => e.revision > g.lastDelivered);
       if (pending.length && (fake.feedMode === 'pending-first' || !fresh.length)) return news(pending);
@@ -277,11 +317,13 @@ async function startFake(opts = {}) {
         const line = buf.slice(0, i).trim();
         buf = buf.slice(i + 1);
         if (!line) continue;
-        const revision = JSON.parse(line).ack;
-        if (fake.group) acknowledge(revision);
-        const ack = { method: 'POST', path: '/feed/ack', via: 'body', query: {}, headers: req.headers, text: line, json: { worker: query.worker, revision }, at: Date.now() };
+        const { ack: revision, id } = JSON.parse(line);
+        const refused = fake.group && acknowledge(revision, id) < 0;
+        const ack = { method: 'POST', path: '/feed/ack', via: 'body', query: {}, headers: req.headers, text: line, json: { worker: query.worker, revision, id }, at: Date.now() };
         fake.requests.push(ack);
         fake.emit('request', ack);
+        // A refused acknowledgement ends the answer, as the real server's.
+        if (refused) for (const done of [...fake.open]) if (done.res === res) done(false);
       }
     });
     const handler = fake.routes.get('POST /feed') || fake.routes.get('GET /feed') || builtin['GET /feed'];
@@ -372,7 +414,7 @@ function newState(opts) {
     // every answer is a single news object, as a stream the server ended
     // after its first line.
     stream: opts.stream === true,
-    group: null, // {lastDelivered, acked}
+    group: null, // {lastDelivered, acked, diverged}
   };
 }
 

@@ -194,3 +194,22 @@ test('while applying, only the apply\'s own credentials are dropped on the admin
   assert.equal(a.suppressFlows([]), true);
   assert.equal(a.suppressFlows([{ id: 'other' }]), false, 'other flows were dropped while applying');
 });
+
+test('the admin told to reset (the log lost a revision it applied) reloads the head fully, and its next deploy is based on it', async (t) => {
+  const { fake, storage, log, applies, nthApply, ackOf } = await setup(t);
+  await storage.getFlows();
+  await fake.waitFor((r) => r.path === '/feed');
+  fake.append({ flows: [{ id: 'tab', type: 'tab' }, { id: 'n1', type: 'x', z: 'tab', name: 'lost' }] }); // written elsewhere
+  await nthApply(1);
+  await ackOf(2);
+  // Valkey loses revision 2; the next deploy elsewhere takes its number.
+  fake.lose(1);
+  fake.append({ flows: [{ id: 'tab', type: 'tab' }, { id: 'n1', type: 'x', z: 'tab', name: 'head' }] });
+  await fake.waitFor((r) => r.path === '/feed/ack' && r.json.revision === 2 && r.json.id === fake.idAt(2), 5000, 'the head acknowledged by its id');
+  const load = applies.findIndex((a) => a.type === 'load');
+  assert.ok(load > 0, `got applies ${JSON.stringify(applies.map((a) => a.type))}, want a full load after the reset`);
+  assert.equal(log.lines.filter((l) => /no longer holds revision/.test(l.msg)).length, 1, 'logged once');
+  await storage.saveFlows([{ id: 'tab', type: 'tab' }]);
+  const d = fake.requests.filter((r) => r.path === '/deploy');
+  assert.equal(d[d.length - 1].headers['if-match'], '"2"');
+});

@@ -70,10 +70,11 @@ function gate() {
 }
 
 test('the start-up load starts following from the revision it restored', async (t) => {
-  const { storage, nthFeed } = await setup(t);
+  const { fake, storage, nthFeed } = await setup(t);
   assert.deepEqual(await storage.getFlows(), [{ id: 'tab', rev: 3 }]); // Node-RED's start-up load
   const first = await nthFeed(1);
-  assert.deepEqual(first.query, { worker: 'w1', after: '3', wait: '5s', stream: '1' });
+  // The position names the event GET /flows named (Flowhist-Event).
+  assert.deepEqual(first.query, { worker: 'w1', after: '3', afterId: fake.idAt(3), wait: '5s', stream: '1' });
   assert.equal(first.headers.authorization, `Bearer ${TOKEN}`);
 });
 
@@ -87,7 +88,7 @@ test('a flows change reloads once, then acknowledges that revision', async (t) =
   assert.equal(loads[0].force, true);
   assert.ok(loads[0].done);
   assert.deepEqual(loads[0].flows, [{ id: 'tab', rev: 4 }]);
-  assert.deepEqual(ack.json, { worker: 'w1', revision: 4 });
+  assert.deepEqual(ack.json, { worker: 'w1', revision: 4, id: fake.idAt(4) });
   const reads = fake.requests.filter((r) => r.path === '/flows'); // start-up, reload
   assert.equal(reads.length, 2);
   assert.ok(fake.requests.indexOf(reads[1]) < fake.requests.indexOf(ack), 'acknowledged before the reload read the flows');
@@ -206,7 +207,7 @@ test('an acknowledgement made after the feed answer ended goes as POST /feed/ack
   fake.append({ flows: [{ id: 'tab', rev: 4 }] });
   const ack = await ackOf(4);
   assert.equal(ack.via, undefined, 'a request of its own');
-  assert.deepEqual(ack.json, { worker: 'w1', revision: 4 });
+  assert.deepEqual(ack.json, { worker: 'w1', revision: 4, id: fake.idAt(4) });
   assert.deepEqual(acks(), [4]);
 });
 
@@ -406,4 +407,48 @@ test('a POST /feed with no answer while GET /feed has none either (flowhist hang
   hang = false;
   await until(() => feeds().filter((r) => r.method === 'POST').length >= 2, 5000, 'POST /feed again');
   assert.ok(!log.lines.some((l) => l.msg.includes('holds request bodies')), 'no proxy warning');
+});
+
+test('a reset (the log lost what the worker ran) reloads everything at the head, logs it once and acknowledges the head by its id', async (t) => {
+  const { fake, storage, log, loads, ackOf } = await setup(t, { stream: true });
+  await storage.getFlows();
+  const lost = fake.append({ flows: [{ id: 'tab', rev: 'lost' }] });
+  const first = await ackOf(lost);
+  assert.equal(first.json.id, fake.idAt(lost));
+  assert.equal(loads.length, 1);
+  // A failover loses revision 4; the next deploy is given the number 4.
+  const lostId = fake.idAt(lost);
+  fake.lose(1);
+  const head = fake.append({ flows: [{ id: 'tab', rev: 'head' }] });
+  assert.equal(head, lost);
+  const ack = await fake.waitFor((r) => r.path === '/feed/ack' && r.json.revision === head && r.json.id === fake.idAt(head), 5000, 'the head acknowledged by its id');
+  assert.notEqual(ack.json.id, lostId);
+  assert.equal(loads.length, 2);
+  assert.equal(loads[1].force, true, 'a full reload');
+  assert.deepEqual(loads[1].flows, [{ id: 'tab', rev: 'head' }]);
+  assert.ok(!fake.group.diverged);
+  const warned = log.lines.filter((l) => /no longer holds revision/.test(l.msg));
+  assert.equal(warned.length, 1, `logged once: ${JSON.stringify(warned)}`);
+  // Following goes on from the head.
+  const next = fake.append({ flows: [{ id: 'tab', rev: 'next' }] });
+  await fake.waitFor((r) => r.path === '/feed/ack' && r.json.revision === next && r.json.id === fake.idAt(next), 5000, 'the next revision acknowledged');
+});
+
+test('a refused acknowledgement (conflict) is followed by a reset on the next feed answer', async (t) => {
+  const { fake, storage, loads } = await setup(t, { stream: true, duplex: false });
+  await storage.getFlows();
+  await fake.waitFor((r) => r.path === '/feed', 5000, 'the first feed request');
+  const lost = fake.append({ flows: [{ id: 'tab', rev: 'lost' }] });
+  // The news went out, and the log lost the write before the ack came.
+  const lostId = fake.idAt(lost);
+  fake.route('POST /feed/ack', (r) => {
+    if (r.json.id === lostId) {
+      fake.lose(1);
+      fake.append({ flows: [{ id: 'tab', rev: 'head' }] });
+    }
+    return fake.builtin['POST /feed/ack'](r);
+  });
+  await fake.waitFor((r) => r.path === '/feed/ack' && r.json.id === lostId, 5000, 'the lost revision acknowledged');
+  await fake.waitFor((r) => r.path === '/feed/ack' && r.json.revision === lost && r.json.id === fake.idAt(lost), 5000, 'the head acknowledged by its id');
+  assert.deepEqual(loads[loads.length - 1].flows, [{ id: 'tab', rev: 'head' }]);
 });
