@@ -198,6 +198,7 @@ type pageReader struct {
 
 type page struct {
 	events []*domain.Event
+	links  []streams.Link
 	err    error
 }
 
@@ -210,9 +211,9 @@ func readAhead(ctx context.Context, store *streams.Store, ns string, from domain
 		defer close(r.done)
 		defer close(r.pages)
 		for {
-			events, err := store.Read(ctx, ns, streams.Query{From: from, Limit: n})
+			events, links, err := store.ReadLinked(ctx, ns, from, n)
 			select {
-			case r.pages <- page{events, err}:
+			case r.pages <- page{events, links, err}:
 			case <-ctx.Done():
 				return
 			}
@@ -227,13 +228,19 @@ func readAhead(ctx context.Context, store *streams.Store, ns string, from domain
 
 // next returns the next page; none at the end of the log.
 func (r *pageReader) next() ([]*domain.Event, error) {
+	events, _, err := r.nextLinked()
+	return events, err
+}
+
+// nextLinked is next with the events' links.
+func (r *pageReader) nextLinked() ([]*domain.Event, []streams.Link, error) {
 	p, ok := <-r.pages
 	if !ok {
 		// After the last page, or cancelled before it: an empty page is
 		// the end only when the reader said so.
-		return nil, r.stopped()
+		return nil, nil, r.stopped()
 	}
-	return p.events, p.err
+	return p.events, p.links, p.err
 }
 
 // stop ends the reading and waits for it.

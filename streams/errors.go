@@ -78,6 +78,8 @@ func classify(err error) error {
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey's ACL does not let flowhist's user run a command it needs", Err: err}
 	case "ESCHEMA":
 		return &domain.Error{Code: domain.EINTERNAL, Message: strings.TrimPrefix(rerr.Error(), "ESCHEMA ") + "; upgrade flowhist", Err: err}
+	case "EMIGRATE":
+		return &domain.Error{Code: domain.EINTERNAL, Message: strings.TrimPrefix(rerr.Error(), "EMIGRATE ") + ": run flowhist migrate (serve runs it at start) to anchor the namespace's hash chain", Err: err}
 	}
 	return &domain.Error{Code: domain.EINTERNAL, Message: "internal error", Err: err}
 }

@@ -242,6 +242,7 @@ func entryEvent(ns string, rev uint64, en rueidis.XRangeEntry, env envelope) (*d
 		Provenance:        env.Provenance,
 		Schema:            env.Schema,
 		Payload:           payload,
+		Hash:              en.FieldValues["h"],
 	}, nil
 }
 
