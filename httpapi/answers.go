@@ -177,4 +177,16 @@ type WorkerInfo struct {
 type Health struct {
 	Message string `json:"message,omitempty"`
 	Status  string `json:"status"`
+	// FailingVerification lists the namespaces whose log's hash chain
+	// broke as the projector caught up: the service is ready, but nothing
+	// is written to those until their logs are repaired.
+	FailingVerification []FailingNamespace `json:"failingVerification,omitempty"`
+}
+
+// FailingNamespace is a namespace that failed verification, in /readyz.
+type FailingNamespace struct {
+	Namespace string          `json:"namespace"`
+	Revision  domain.Revision `json:"revision"`
+	Problem   string          `json:"problem"`
+	Since     time.Time       `json:"since"`
 }

@@ -139,6 +139,7 @@ func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.L
 	m := usecase.Metrics{Appends: s.metrics.appends, Conflicts: s.metrics.conflicts, Shortfalls: s.metrics.shortfalls}
 	s.app = usecase.New(store, proj, s.feed, usecase.Config{ProjectTimeout: cfg.RequestTimeout}, log, m)
 	s.routes()
+	s.registerChainMetric(reg)
 	return s, nil
 }
 

@@ -283,16 +283,24 @@ func (s *Store) ReadLinked(ctx context.Context, ns string, from domain.Revision,
 	if err != nil {
 		return nil, nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 	}
+	links, err := linksOf(ns, entries)
+	if err != nil {
+		return nil, nil, err
+	}
+	events, err := decodeEntries(ns, entries)
+	return events, links, err
+}
+
+func linksOf(ns string, entries []rueidis.XRangeEntry) ([]Link, error) {
 	links := make([]Link, len(entries))
 	for i, en := range entries {
 		rev, ok := revisionOf(en.ID)
 		if !ok {
-			return nil, nil, corrupt(ns, "log entry %s is not a revision", en.ID)
+			return nil, corrupt(ns, "log entry %s is not a revision", en.ID)
 		}
 		links[i] = linkOf(rev, en)
 	}
-	events, err := decodeEntries(ns, entries)
-	return events, links, err
+	return links, nil
 }
 
 // IsLink reports whether s has the form of a link: 64 lower-case hex digits.
