@@ -91,3 +91,45 @@ func (p *Projector) markBroken(ns string, rev domain.Revision, err error) {
 			zap.String("ns", ns), zap.Uint64("rev", uint64(rev)), zap.String("problem", err.Error()))
 	}
 }
+
+// Verified catches ns up and returns the revision its fold reached and that
+// revision's link: the head this process checked the chain up to, which is
+// what serve signs (never meta's word for it).
+//
+// Errors: those of CatchUpNamespace (ECORRUPT wrapping ErrChainBroken for a
+// namespace whose chain broke: nothing of it is signed).
+func (p *Projector) Verified(ctx context.Context, ns string) (domain.Revision, string, error) {
+	if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
+		return 0, "", err
+	}
+	s := p.ns(ns)
+	if err := s.lock(ctx); err != nil {
+		return 0, "", err
+	}
+	defer s.unlock()
+	if s.st == nil {
+		return 0, "", domain.Errorf(domain.EUNAVAILABLE, "namespace %s: its projection was dropped by a failed write: retry", ns)
+	}
+	if s.link == "" && s.st.Revision > 0 {
+		after, err := p.store.ReadAfter(ctx, ns, s.st.Revision, s.last, 1)
+		if err != nil {
+			return 0, "", err
+		}
+		if after.Diverged {
+			return 0, "", domain.Errorf(domain.EUNAVAILABLE, "namespace %s: the log changed under the projection: retry", ns)
+		}
+		s.link = after.LinkAt
+	}
+	if s.link == "" && s.st.Revision > 0 {
+		// The last entry predates the chain: the anchor links it.
+		c, err := p.store.ChainOf(ctx, ns)
+		if err != nil {
+			return 0, "", err
+		}
+		if c.Start != s.st.Revision+1 {
+			return 0, "", domain.Errorf(domain.ECORRUPT, "namespace %s: revision %d stores no link and is not where the chain was anchored", ns, s.st.Revision)
+		}
+		s.link = c.Anchor
+	}
+	return s.st.Revision, s.link, nil
+}

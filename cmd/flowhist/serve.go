@@ -14,6 +14,7 @@ import (
 	"github.com/flowhist/flowhist/migrations"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/usecase"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/rueidis"
@@ -67,6 +68,10 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 	api, err := httpapi.New(store, proj, cfg.API, log.Named("http"), reg)
 	if err != nil {
 		return &domain.Error{Code: domain.EINVALID, Message: err.Error()}
+	}
+	signer, err := loadSigner(cfg)
+	if err != nil {
+		return err
 	}
 	if cfg.API.AuthDisabled {
 		log.Warn("authentication is disabled (auth.disabled): anyone who reaches " + cfg.Listen + " can read and deploy flows; use this on a laptop only")
@@ -134,6 +139,13 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 			}
 		}
 	}()
+	if signer != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			signCheckpoints(bg, usecase.New(store, proj, nil, usecase.Config{}, log, usecase.Metrics{}), signer, cfg.CheckpointEvery, log.Named("audit"))
+		}()
+	}
 	served := make(chan error, 1)
 	go func() {
 		defer wg.Done()
