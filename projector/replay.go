@@ -245,13 +245,8 @@ func readAhead(ctx context.Context, store *streams.Store, ns string, from domain
 	return r
 }
 
-// next returns the next page; none at the end of the log.
-func (r *pageReader) next() ([]*domain.Event, error) {
-	events, _, err := r.nextLinked()
-	return events, err
-}
-
-// nextLinked is next with the events' links.
+// nextLinked returns the next page and its events' links; none at the end
+// of the log.
 func (r *pageReader) nextLinked() ([]*domain.Event, []streams.Link, error) {
 	p, ok := <-r.pages
 	if !ok {
