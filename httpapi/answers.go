@@ -82,6 +82,22 @@ type HistoryEntry struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
+// AuditEntry is one event of GET /v1/audit: a history entry with the
+// namespace it belongs to, its link in that namespace's hash chain (to
+// check against signed checkpoints) and its cursor in the audit's order.
+type AuditEntry struct {
+	Namespace string `json:"namespace"`
+	Hash      string `json:"hash"`
+	Cursor    string `json:"cursor"`
+	HistoryEntry
+}
+
+// Audit is the answer of GET /v1/audit with format=json: newest first.
+type Audit struct {
+	Entries    []AuditEntry `json:"entries"`
+	NextCursor string       `json:"nextCursor,omitempty"`
+}
+
 // CredentialsRef says that credentials changed without showing them.
 type CredentialsRef struct {
 	Changed bool   `json:"changed"`

@@ -20,6 +20,10 @@ const (
 	ScopeRead   Scope = "read"   // read flows, settings, library; follow the worker feed
 	ScopeDeploy Scope = "deploy" // also save flows, credentials, settings, library, sessions
 	ScopeAdmin  Scope = "admin"  // also roll back
+	// ScopeAudit reads the events of every namespace the token covers at
+	// once (GET /v1/audit). It stands apart from the others: admin
+	// implies it, it implies nothing.
+	ScopeAudit Scope = "audit"
 )
 
 var scopeRank = map[Scope]int{ScopeRead: 1, ScopeDeploy: 2, ScopeAdmin: 3}
@@ -50,8 +54,8 @@ func (t Token) validate() error {
 		return fmt.Errorf("has no scopes (read, deploy, admin)")
 	}
 	for _, s := range t.Scopes {
-		if scopeRank[s] == 0 {
-			return fmt.Errorf("unknown scope %q (read, deploy, admin)", s)
+		if scopeRank[s] == 0 && s != ScopeAudit {
+			return fmt.Errorf("unknown scope %q (read, deploy, admin, audit)", s)
 		}
 	}
 	if len(t.Namespaces) == 0 {
@@ -65,6 +69,9 @@ func (t Token) covers(ns string) bool {
 }
 
 func (t Token) allows(scope Scope) bool {
+	if scope == ScopeAudit {
+		return slices.Contains(t.Scopes, ScopeAudit) || slices.Contains(t.Scopes, ScopeAdmin)
+	}
 	for _, s := range t.Scopes {
 		if scopeRank[s] >= scopeRank[scope] {
 			return true

@@ -224,6 +224,7 @@ func (s *Server) routes() {
 	s.route("GET "+nsPath+"/diff", ScopeRead, s.getDiff)
 	s.route("GET "+nsPath+"/nodes/{id}/history", ScopeRead, s.getNodeHistory)
 	s.route("POST "+nsPath+"/rollback", ScopeAdmin, s.postRollback)
+	s.routeWithin(auditStreamMax, "GET /v1/audit", ScopeAudit, s.getAudit)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -187,7 +187,19 @@ return {from, to}
 `)
 
 func (s *Store) timeBounds(ctx context.Context, ns string, since, until time.Time) (from, to domain.Revision, empty bool, err error) {
-	var a, b string
+	a, b := timeArgs(since, until)
+	v, err := timeScript.exec(ctx, s.client, []string{logKey(ns)}, []string{a, b}).AsIntSlice()
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("streams: read %s by time: %w", ns, classify(err))
+	}
+	if len(v) != 2 || v[0] == 0 {
+		return 0, 0, true, nil
+	}
+	return domain.Revision(v[0]), domain.Revision(v[1]), false, nil
+}
+
+// timeArgs are timeScript's arguments for since and until ("" unbounded).
+func timeArgs(since, until time.Time) (a, b string) {
 	if !since.IsZero() {
 		// Times are stored in whole milliseconds: round since up, so an
 		// event at T is not "since T+1µs".
@@ -200,14 +212,7 @@ func (s *Store) timeBounds(ctx context.Context, ns string, since, until time.Tim
 	if !until.IsZero() {
 		b = fmt.Sprint(until.UnixMilli())
 	}
-	v, err := timeScript.exec(ctx, s.client, []string{logKey(ns)}, []string{a, b}).AsIntSlice()
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("streams: read %s by time: %w", ns, classify(err))
-	}
-	if len(v) != 2 || v[0] == 0 {
-		return 0, 0, true, nil
-	}
-	return domain.Revision(v[0]), domain.Revision(v[1]), false, nil
+	return a, b
 }
 
 func decodeEntries(ns string, entries []rueidis.XRangeEntry) ([]*domain.Event, error) {
