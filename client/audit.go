@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -69,11 +68,7 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) (io.ReadCloser, error)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach flowhist at %s: %v (check --url / FLOWHIST_URL)", c.shown, err)}
+		return nil, c.unreachable(err)
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
