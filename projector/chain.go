@@ -58,6 +58,9 @@ func (p *Projector) BrokenNamespaces() []Broken {
 // returns how many of them may be folded: all, or those before the break,
 // which it marks (logging once).
 func (p *Projector) checkLinks(ctx context.Context, ns string, s *nsState, after streams.After) (int, error) {
+	if !streams.Chained(ns) {
+		return len(after.Links), nil
+	}
 	if s.chain == nil {
 		c, err := p.store.ChainOf(ctx, ns)
 		if err != nil {

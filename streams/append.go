@@ -35,7 +35,7 @@ const SchemaVersion = 2
 // ARGV: aggregate, expect ("any"|"exact"), expected revision, use idempotency,
 // fingerprint, idempotency ttl (s), envelope, payload, payload encoding,
 // schema version, patch bytes (flows only, else 0), the entry's digest
-// (EntryDigest), then the node ids.
+// (entryDigest: 32 bytes), then the node ids.
 // Returns {"ok", "rev:arev:ms:snapRevs:snapBytes:link"}, {"dup", stored},
 // {"conflict", current}, an ESCHEMA error (meta is newer) or an EMIGRATE one
 // (meta is older: the namespace is not anchored in the chain yet).
@@ -74,7 +74,7 @@ local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local last = tonumber(redis.call('HGET', meta, 't') or '0')
 if ms < last then ms = last end
 local srev, arev, sms = string.format('%d', rev), string.format('%d', cur + 1), string.format('%d', ms)
-local h = sha256hex('fh1|' .. (head[2] or string.rep('0', 64)) .. '|' .. srev .. '|' .. arev .. '|' .. sms .. '|' .. ARGV[12])
+local h = sha256hex('fh2' .. unhex(head[2]) .. ARGV[12] .. '|' .. srev .. '|' .. arev .. '|' .. sms)
 redis.call('XADD', log, srev .. '-0', 'e', ARGV[7], 'a', ARGV[1], 'r', arev, 't', sms, 'p', ARGV[8], 'z', ARGV[9], 'h', h)
 redis.call('HSET', meta, 'rev', srev, 't', sms, field, arev, 'h', h)
 if not schema then redis.call('HSET', meta, 'schema', ARGV[10]) end
@@ -98,7 +98,7 @@ return {'ok', res}
 
 // appendScriptUnchained is appendScript without the link: what the chain
 // costs is measured against it (chain_switch.go), nothing else runs it.
-var appendScriptUnchained = newScript("local function sha256hex(s) return '' end\n" + appendLua)
+var appendScriptUnchained = newScript("local function sha256hex(s) return '' end\nlocal function unhex(h) return '' end\n" + appendLua)
 
 // AppendRequest is one event to append.
 type AppendRequest struct {
@@ -198,10 +198,10 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 	keys := make([]string, 0, 4+len(nodes))
 	keys = append(keys, metaKey(e.Namespace), logKey(e.Namespace), idemKey(e.Namespace, req.IdempotencyKey), nodesKey(e.Namespace))
 	script, digest := appendScript, ""
-	if chainOff.Load() {
+	if !Chained(e.Namespace) {
 		script = appendScriptUnchained
 	} else {
-		digest = EntryDigest(e.Aggregate, string(env), enc, payload)
+		digest = string(entryDigest(e.Aggregate, string(env), enc, payload))
 	}
 	args := make([]string, 0, 12+len(nodes))
 	args = append(args,

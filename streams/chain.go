@@ -18,14 +18,15 @@ import (
 //
 // Every log entry stores, in its field "h", the link
 //
-//	h(n) = sha256hex("fh1|" + h(n-1) + "|" + rev + "|" + r + "|" + t + "|" + digest(n))
+//	h(n) = hex(sha256("fh2" + bytes(h(n-1)) + digest(n) + "|" + rev + "|" + r + "|" + t))
 //
-// where rev is the revision of the entry's id, r and t are the entry's
-// aggregate revision and time fields exactly as stored, and digest(n) is
-// the hex sha256 of the entry's other stored fields (aggregate, envelope,
+// where bytes(h) is the 32 bytes a link's hex spells, digest(n) is the 32
+// byte sha256 of the entry's other stored fields (aggregate, envelope,
 // payload encoding and payload as stored, each prefixed by its length; see
-// EntryDigest). h(0) is ZeroHash. The namespace's meta hash keeps the head's
-// link in "h".
+// entryDigest), rev is the revision of the entry's id, and r and t are the
+// entry's aggregate revision and time fields exactly as stored. h(0) is
+// ZeroHash. The namespace's meta hash keeps the head's link in "h". The
+// message fits two SHA-256 blocks, which is what the script's Lua pays for.
 //
 // The digest is computed by the appender in Go (it covers the payload,
 // up to megabytes, which Lua would hash a thousand times slower); the link
@@ -44,10 +45,10 @@ import (
 // ZeroHash is the predecessor of a namespace's first link.
 const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// EntryDigest returns the hex sha256 of a log entry's stored aggregate,
+// entryDigest returns the sha256 of a log entry's stored aggregate,
 // envelope, payload encoding and payload, each prefixed by its length so
 // that no two entries share the bytes hashed.
-func EntryDigest(aggregate, envelope, encoding, payload string) string {
+func entryDigest(aggregate, envelope, encoding, payload string) []byte {
 	h := sha256Pool.Get().(hash.Hash)
 	defer sha256Pool.Put(h)
 	h.Reset()
@@ -58,21 +59,32 @@ func EntryDigest(aggregate, envelope, encoding, payload string) string {
 		h.Write(b)
 		h.Write([]byte(f))
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	return h.Sum(make([]byte, 0, sha256.Size))
 }
 
 var sha256Pool = sync.Pool{New: func() any { return sha256.New() }}
 
 // linkHash is the link of an entry whose predecessor's link is prev; rev,
-// arev and t are the entry's id revision, "r" and "t" as stored.
-func linkHash(prev, rev, arev, t, digest string) string {
-	sum := sha256.Sum256([]byte("fh1|" + prev + "|" + rev + "|" + arev + "|" + t + "|" + digest))
+// arev and t are the entry's id revision, "r" and "t" as stored, digest
+// its entryDigest.
+func linkHash(prev, rev, arev, t string, digest []byte) string {
+	sum := sha256.Sum256([]byte("fh2" + string(unhex(prev)) + string(digest) + "|" + rev + "|" + arev + "|" + t))
 	return hex.EncodeToString(sum[:])
 }
 
-// sha256Lua defines sha256hex(s) for the append script. It needs the bit
-// library every Valkey build loads.
+// unhex is the 32 bytes a link spells; anything that is not a link (a
+// missing or damaged head in meta) counts as ZeroHash, as in the script.
+func unhex(link string) []byte {
+	b, err := hex.DecodeString(link)
+	if err != nil || len(b) != sha256.Size {
+		return make([]byte, sha256.Size)
+	}
+	return b
+}
+
+// sha256Lua defines sha256hex(s) and unhex(link) (a link's 32 bytes, zeros
+// for anything else) for the append script. It needs the bit library every
+// Valkey build loads.
 const sha256Lua = `
 local band, bor, bxor, bnot, rshift, lshift, ror, tobit, tohex = bit.band, bit.bor, bit.bxor, bit.bnot, bit.rshift, bit.lshift, bit.ror, bit.tobit, bit.tohex
 local K = {
@@ -113,6 +125,10 @@ local function sha256hex(msg)
   for i = 1, 8 do out[i] = tohex(H[i], 8) end
   return table.concat(out)
 end
+local function unhex(h)
+  if type(h) ~= 'string' or #h ~= 64 or string.find(h, '[^0-9a-f]') then return string.rep('\0', 32) end
+  return (string.gsub(h, '..', function(c) return string.char(tonumber(c, 16)) end))
+end
 `
 
 // Link is one log entry's place in its namespace's chain: the link it
@@ -125,7 +141,7 @@ type Link struct {
 	rev    string
 	arev   string
 	t      string
-	digest string
+	digest []byte
 }
 
 // After returns the link the entry must store when its predecessor's link
@@ -138,7 +154,7 @@ func linkOf(rev uint64, en rueidis.XRangeEntry) Link {
 	return Link{
 		Revision: domain.Revision(rev), Stored: f["h"],
 		rev: formatUint(rev), arev: f["r"], t: f["t"],
-		digest: EntryDigest(f["a"], f["e"], f["z"], f["p"]),
+		digest: entryDigest(f["a"], f["e"], f["z"], f["p"]),
 	}
 }
 
