@@ -87,7 +87,7 @@ func TestAnchorsALogWrittenBeforeTheChain(t *testing.T) {
 	streamstest.SetSchemaVersion(t, ctx, c, ns, 1)
 
 	err = streamstest.AppendEvent(ctx, store, ns, domain.PackagesChanged, domain.AggregatePackages, domain.PackagesPayload{}, "")
-	if domain.ErrorCode(err) != domain.EINTERNAL || !strings.Contains(err.Error(), "flowhist migrate") {
+	if domain.ErrorCode(err) != domain.EINTERNAL || !strings.Contains(err.Error(), "migrates every namespace") {
 		t.Fatalf("append before the migration: got %v, want a refusal saying to migrate", err)
 	}
 	if err := migrations.Check(ctx, store); err != nil {

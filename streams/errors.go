@@ -79,7 +79,7 @@ func classify(err error) error {
 	case "ESCHEMA":
 		return &domain.Error{Code: domain.EINTERNAL, Message: strings.TrimPrefix(rerr.Error(), "ESCHEMA ") + "; upgrade flowhist", Err: err}
 	case "EMIGRATE":
-		return &domain.Error{Code: domain.EINTERNAL, Message: strings.TrimPrefix(rerr.Error(), "EMIGRATE ") + ": run flowhist migrate (serve runs it at start) to anchor the namespace's hash chain", Err: err}
+		return &domain.Error{Code: domain.EINTERNAL, Message: strings.TrimPrefix(rerr.Error(), "EMIGRATE ") + ": start this flowhist's serve, which migrates every namespace at start and anchors its hash chain", Err: err}
 	}
 	return &domain.Error{Code: domain.EINTERNAL, Message: "internal error", Err: err}
 }

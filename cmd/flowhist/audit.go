@@ -63,6 +63,9 @@ token needs the audit scope (admin implies it).
 			ctx := cmd.Context()
 			body, err := cl.Audit(ctx, q)
 			if err != nil {
+				if q.Follow && ctx.Err() != nil {
+					return nil // interrupted: a follow's normal end
+				}
 				return err
 			}
 			defer body.Close()
