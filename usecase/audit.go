@@ -174,18 +174,33 @@ type auditSource struct {
 	ns    string
 	buf   []*domain.Event // in the order of the merge
 	next  domain.Revision // the next revision to read from (forward) or down from (backward)
-	done  bool            // backward: nothing more to read; forward: caught up as of the last read
+	done  bool            // backward: nothing more to read
 	batch int
+	// Forward only: the time of the last event read, and whether the last
+	// read filled its batch (more may be waiting).
+	last   time.Time
+	behind bool
 }
 
 // auditBatch is the first batch a source reads: enough for a page spread
-// over every namespace, doubling (to 1000) as a source is read again.
+// over every namespace, doubling as a source is read again up to
+// auditMaxBatch.
 func auditBatch(limit, sources int) int {
 	if limit <= 0 {
 		limit = 1000
 	}
-	return min(max(limit/max(sources, 1)+2, 8), 1000)
+	return min(max(limit/max(sources, 1)+2, 8), auditMaxBatch(sources))
 }
+
+// auditMaxBatch bounds a source's batch so that all sources' buffers
+// together hold about auditHeld events at most, however many namespaces
+// there are (but at least 8 each).
+func auditMaxBatch(sources int) int {
+	return min(max(auditHeld/max(sources, 1), 8), 1000)
+}
+
+// auditHeld is about the most events an audit holds at once.
+const auditHeld = 20000
 
 func (a *App) auditBackward(ctx context.Context, q AuditQuery, names []string, cur *AuditCursor, emit func(*domain.Event, string) error) (string, error) {
 	srcs := make([]*auditSource, 0, len(names))
@@ -273,7 +288,7 @@ func (a *App) auditBackward(ctx context.Context, q AuditQuery, names []string, c
 				}
 			}
 			s.buf = events
-			s.batch = min(s.batch*2, 1000)
+			s.batch = min(s.batch*2, auditMaxBatch(len(srcs)))
 			if len(s.buf) > 0 {
 				heap.Push(h, s)
 			}
@@ -342,10 +357,17 @@ func (a *App) auditFollow(ctx context.Context, q AuditQuery, names []string, cur
 	}
 	last := cur.String()
 	var held []*domain.Event // read, not yet known to be in order
+	var prevMark time.Time
 	for polls := 1; ; polls++ {
-		ranges := make([]streams.Range, len(srcs))
-		for i, s := range srcs {
-			ranges[i] = streams.Range{Namespace: s.ns, From: s.next, Limit: s.batch}
+		// A source whose last event read is past the mark already has
+		// events waiting: reading more of it would only hold more.
+		var ranges []streams.Range
+		var reading []*auditSource
+		for _, s := range srcs {
+			if prevMark.IsZero() || !s.last.After(prevMark) {
+				ranges = append(ranges, streams.Range{Namespace: s.ns, From: s.next, Limit: s.batch})
+				reading = append(reading, s)
+			}
 		}
 		got, now, err := a.store.ReadMany(ctx, ranges)
 		if err != nil {
@@ -359,19 +381,22 @@ func (a *App) auditFollow(ctx context.Context, q AuditQuery, names []string, cur
 		// still behind bounds it by the last event it read.
 		mark := now.Truncate(time.Millisecond)
 		read := 0
-		for i, s := range srcs {
+		for i, s := range reading {
 			events := got[i]
 			read += len(events)
 			if len(events) > 0 {
 				s.next = events[len(events)-1].Revision + 1
+				s.last = events[len(events)-1].Time
 				held = append(held, events...)
 			}
-			if len(events) == s.batch {
-				if t := events[len(events)-1].Time; t.Before(mark) {
-					mark = t
-				}
+			s.behind = len(events) == s.batch
+		}
+		for _, s := range srcs {
+			if s.behind && s.last.Before(mark) {
+				mark = s.last
 			}
 		}
+		prevMark = mark
 		sortAudit(held)
 		n := 0
 		for n < len(held) && held[n].Time.Before(mark) {
