@@ -80,16 +80,19 @@ func (s *nsState) lock(ctx context.Context) error {
 
 func (s *nsState) unlock() { <-s.turn }
 
-// CatchUp applies everything up to the end of every namespace's log.
+// CatchUp applies everything up to the end of every namespace's log; a
+// namespace whose hash chain breaks is folded up to the break and marked.
 func (p *Projector) CatchUp(ctx context.Context) error {
 	names, err := p.store.Namespaces(ctx)
 	if err != nil {
 		return err
 	}
 	for _, ns := range names {
-		if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
+		if _, err := p.CatchUpNamespace(ctx, ns); err != nil && !errors.Is(err, ErrChainBroken) {
 			return err
 		}
+		// A namespace whose chain broke is marked (Refuse): it must not
+		// keep the others, or serve, from starting.
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/streamstest"
+	"github.com/flowhist/flowhist/streams/valkeytest"
 	"github.com/redis/rueidis"
 )
 
@@ -195,6 +196,7 @@ func TestCatchUpRefusesABrokenChain(t *testing.T) {
 	if err := p.Refuse(ns); !errors.Is(err, projector.ErrChainBroken) {
 		t.Fatalf("got %v, want writes refused", err)
 	}
+
 	// Reads see the state folded before the break.
 	if err := p.View(ctx, ns, func(st *domain.State) error {
 		if st.Revision != rev-1 {
@@ -210,5 +212,30 @@ func TestCatchUpRefusesABrokenChain(t *testing.T) {
 	}
 	if err := p.Refuse(ns); err != nil {
 		t.Fatalf("after repair got %v, want writes accepted", err)
+	}
+}
+
+// TestCatchUpAllSkipsABrokenChain: at start serve catches every namespace
+// up; one whose chain breaks is marked, not a reason to refuse to start or
+// to leave the others behind.
+func TestCatchUpAllSkipsABrokenChain(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	// A server of its own: CatchUp reads every namespace on it.
+	c := mustClient(t, valkeytest.Start(t).Addr)
+	s := mustStore(t, c)
+	bad, good := randomNS(t), randomNS(t)
+	streamstest.AppendMixed(t, ctx, s, bad, 10)
+	streamstest.AppendMixed(t, ctx, s, good, 10)
+	streamstest.EditEntry(t, ctx, c, bad, 4, "e", func(e string) string { return strings.Replace(e, `"type":"`, `"reason":"x","type":"`, 1) })
+	p := mustProjector(t, s, projector.Config{})
+	if err := p.CatchUp(ctx); err != nil {
+		t.Fatalf("got %v, want the broken namespace marked and no error", err)
+	}
+	if b := p.BrokenNamespaces(); len(b) != 1 || b[0].Namespace != bad || b[0].Revision != 4 {
+		t.Fatalf("got broken %+v, want %s at 4", b, bad)
+	}
+	if st, err := s.LoadState(ctx, good); err != nil || st.Revision != 10 {
+		t.Fatalf("%s: state at %v (%v), want 10", good, st, err)
 	}
 }
