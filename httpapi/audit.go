@@ -74,6 +74,14 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, body)
 		return nil
 	}
+	// A stream has no deadline of its own: make sure Valkey answers
+	// before starting one, so that an outage answers 503 at once.
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	err = s.store.Ping(pctx)
+	cancel()
+	if err != nil {
+		return err
+	}
 	out := &auditWriter{w: w, rc: http.NewResponseController(w), format: format, follow: aq.Follow, timeout: s.cfg.WriteTimeout}
 	_, err = s.app.Audit(ctx, aq, out.write)
 	if err == nil || !out.started {

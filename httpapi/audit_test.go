@@ -10,8 +10,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowhist/flowhist/httpapi"
+	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
 // auditServer is a server whose tokens include an audit token covering
@@ -211,5 +213,44 @@ func TestAuditFollow(t *testing.T) {
 	again := follow(t, got[4].Cursor, 2)
 	if again[0].Cursor != got[5].Cursor || again[1].Cursor != got[6].Cursor {
 		t.Fatalf("resumed at %s, %s; want %s, %s", again[0].Cursor, again[1].Cursor, got[5].Cursor, got[6].Cursor)
+	}
+}
+
+// TestAuditValkeyDown: with Valkey gone or hung, every form of the audit
+// answers 503 unavailable, fast, before it streams anything.
+func TestAuditValkeyDown(t *testing.T) {
+	t.Parallel()
+	for _, fault := range []struct {
+		name        string
+		break_, fix func(*valkeytest.Server)
+	}{
+		{"Killed", (*valkeytest.Server).Kill, func(s *valkeytest.Server) { s.Restart(t) }},
+		{"Hung", (*valkeytest.Server).Pause, (*valkeytest.Server).Resume},
+	} {
+		t.Run(fault.name, func(t *testing.T) {
+			t.Parallel()
+			auditFault(t, fault.break_, fault.fix)
+		})
+	}
+}
+
+func auditFault(t *testing.T, break_, fix func(*valkeytest.Server)) {
+	srv := valkeytest.Start(t)
+	ts := mustServerAt(t, srv.Addr, httpapi.Config{RequestTimeout: time.Second})
+	ns := randomNS(t)
+	ts.ok(t, "PUT", path(ns, "/settings"), []byte(`{"n":1}`), nil, nil)
+	break_(srv)
+	defer fix(srv)
+	for _, q := range []string{"", "format=ndjson", "format=csv", "format=ndjson&follow=1"} {
+		v, _ := url.ParseQuery(q)
+		start := time.Now()
+		r := ts.do(t, "GET", auditPath(v), nil, nil)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s: took %s, want under 2s", q, took)
+		}
+		wantError(t, r, http.StatusServiceUnavailable, "unavailable")
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("%s: no Retry-After", q)
+		}
 	}
 }
