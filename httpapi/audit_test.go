@@ -164,7 +164,7 @@ func TestAuditFollow(t *testing.T) {
 	ts, prefix := auditServer(t)
 	follow := func(t *testing.T, cursor string, n int) []httpapi.AuditEntry {
 		t.Helper()
-		ctx, cancel := context.WithCancel(testCtx(t))
+		ctx, cancel := context.WithTimeout(testCtx(t), 10*time.Second) // a miss fails, not hangs
 		defer cancel()
 		q := url.Values{"ns": {prefix + "-*"}, "format": {"ndjson"}, "follow": {"1"}}
 		if cursor != "" {

@@ -448,10 +448,11 @@ func (a *App) followSources(ctx context.Context, names []string, cur AuditCursor
 		if cur.Time.IsZero() {
 			continue
 		}
-		// Strictly after the cursor: a later millisecond, or the same one
-		// in a namespace ordered after it.
+		// Strictly after the cursor: a later millisecond, the same one in
+		// a namespace ordered after it, or in the cursor's own namespace a
+		// later revision (set below).
 		since := cur.Time.Truncate(time.Millisecond)
-		if ns <= cur.Namespace {
+		if ns < cur.Namespace {
 			since = since.Add(time.Millisecond)
 		}
 		bounds = append(bounds, streams.TimeBound{Namespace: ns, Since: since})
