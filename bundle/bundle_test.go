@@ -3,6 +3,7 @@ package bundle_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,8 +11,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowhist/flowhist/bundle"
+	"github.com/flowhist/flowhist/checkpoint"
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
@@ -33,6 +36,18 @@ func TestRoundTrip(t *testing.T) {
 	ns := streamstest.Namespace(t)
 	const n = 24
 	streamstest.AppendMixed(t, ctx, store, ns, n)
+	// Checkpoints of the source: one the bundle covers, one past it.
+	_, priv, _ := ed25519.GenerateKey(nil)
+	at10, _ := store.ReadRevision(ctx, ns, 10)
+	for _, rev := range []domain.Revision{10, n + 1} {
+		c, err := checkpoint.Sign(priv, ns, rev, at10.Hash, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.AddCheckpoint(ctx, ns, c.Marshal()); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	var buf bytes.Buffer
 	last, err := bundle.Write(ctx, store, ns, 0, &buf)
@@ -60,12 +75,22 @@ func TestRoundTrip(t *testing.T) {
 	if len(events) != n {
 		t.Fatalf("got %d events, want %d", len(events), n)
 	}
+	chain, _ := store.ChainOf(ctx, ns)
+	if h := r.Header.Chain; h == nil || h.Start != 1 || h.Head != chain.Head || h.Head != events[n-1].Hash {
+		t.Fatalf("got chain %+v, want start 1 and head %s", h, chain.Head)
+	}
+	if len(r.Checkpoints) != 1 || !strings.Contains(string(r.Checkpoints[0]), `"revision":10`) {
+		t.Fatalf("got checkpoints %s, want the one at revision 10 only", r.Checkpoints)
+	}
 	logged, err := store.Read(ctx, ns, streams.Query{From: 1, To: n, Limit: n})
 	if err != nil {
 		t.Fatal(err)
 	}
 	latest := map[domain.EventType]bundle.Event{}
 	for i, e := range events {
+		if le := logged[i]; e.Hash != le.Hash || le.Hash == "" {
+			t.Fatalf("event %d: got hash %q, want %q", i, e.Hash, le.Hash)
+		}
 		if le := logged[i]; e.Revision != le.Revision || e.Type != le.Type || !e.Time.Equal(le.Time) || e.Actor != le.Actor {
 			t.Fatalf("event %d: got %d %s %v %+v, want %d %s %v %+v", i, e.Revision, e.Type, e.Time, e.Actor, le.Revision, le.Type, le.Time, le.Actor)
 		}

@@ -14,10 +14,13 @@ import (
 type Reader struct {
 	// Header is the bundle's first line.
 	Header Header
-	name   string
-	sc     *bufio.Scanner
-	line   int
-	last   domain.Revision
+	// Checkpoints are the source's signed checkpoints read so far (they
+	// follow the events: all of them once Next returned io.EOF).
+	Checkpoints []json.RawMessage
+	name        string
+	sc          *bufio.Scanner
+	line        int
+	last        domain.Revision
 }
 
 // NewReader reads and checks the header of the bundle r; name (a file's
@@ -55,6 +58,10 @@ func (r *Reader) Next() (Event, error) {
 	for r.sc.Scan() {
 		r.line++
 		if len(bytes.TrimSpace(r.sc.Bytes())) == 0 {
+			continue
+		}
+		if c, ok := checkpointLine(r.sc.Bytes()); ok {
+			r.Checkpoints = append(r.Checkpoints, c)
 			continue
 		}
 		var e Event
@@ -98,4 +105,16 @@ func insideNames(e Event) error {
 		return domain.ValidateLibraryPath(e.Entry.Path)
 	}
 	return nil
+}
+
+// checkpointLine returns the checkpoint of a Checkpoint line.
+func checkpointLine(line []byte) (json.RawMessage, bool) {
+	if !bytes.HasPrefix(bytes.TrimSpace(line), []byte(`{"checkpoint":`)) {
+		return nil, false
+	}
+	var c Checkpoint
+	if json.Unmarshal(line, &c) != nil || len(c.Checkpoint) == 0 {
+		return nil, false
+	}
+	return c.Checkpoint, true
 }

@@ -16,6 +16,8 @@ import (
 type Log interface {
 	Head(ctx context.Context, ns string) (streams.Head, error)
 	Read(ctx context.Context, ns string, q streams.Query) ([]*domain.Event, error)
+	ChainOf(ctx context.Context, ns string) (streams.Chain, error)
+	Checkpoints(ctx context.Context, ns string, since time.Time, fn func(c []byte) error) error
 }
 
 // Write writes ns's log up to rev (0: all of it) to w as a bundle and
@@ -37,10 +39,27 @@ func Write(ctx context.Context, log Log, ns string, rev domain.Revision, w io.Wr
 	if rev > head.Revision {
 		return 0, domain.Errorf(domain.ENOTFOUND, "namespace %s has no revision %d (newest is %d)", ns, rev, head.Revision)
 	}
+	chain, err := log.ChainOf(ctx, ns)
+	if err != nil {
+		return 0, err
+	}
+	// The head link is that of revision rev: read it before the rest.
+	last, err := log.Read(ctx, ns, streams.Query{From: rev, To: rev, Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	if len(last) != 1 {
+		return 0, domain.Errorf(domain.ECORRUPT, "namespace %s: revision %d is missing from the log", ns, rev)
+	}
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(Header{Format: Format, Namespace: ns, Revision: rev, Exported: time.Now().UTC()}); err != nil {
+	h := Header{Format: Format, Namespace: ns, Revision: rev, Exported: time.Now().UTC(),
+		Chain: &Chain{Start: chain.Start, Anchor: chain.Anchor, Head: last[0].Hash}}
+	if h.Chain.Head == "" && rev+1 == chain.Start {
+		h.Chain.Head = chain.Anchor
+	}
+	if err := enc.Encode(h); err != nil {
 		return 0, err
 	}
 	st := domain.NewState(ns)
@@ -66,6 +85,18 @@ func Write(ctx context.Context, log Log, ns string, rev domain.Revision, w io.Wr
 		}
 		from = events[len(events)-1].Revision + 1
 	}
+	err = log.Checkpoints(ctx, ns, time.Time{}, func(c []byte) error {
+		var at struct {
+			Revision domain.Revision `json:"revision"`
+		}
+		if json.Unmarshal(c, &at) != nil || at.Revision == 0 || at.Revision > rev {
+			return nil // not one of ours, or past what the bundle holds
+		}
+		return enc.Encode(Checkpoint{Checkpoint: c})
+	})
+	if err != nil {
+		return 0, err
+	}
 	if err := bw.Flush(); err != nil {
 		return 0, fmt.Errorf("write: %w", err)
 	}
@@ -75,7 +106,7 @@ func Write(ctx context.Context, log Log, ns string, rev domain.Revision, w io.Wr
 // eventAfter is e's line, with the document of its aggregate as st holds
 // it after e.
 func eventAfter(st *domain.State, e *domain.Event) (Event, error) {
-	line := Event{Revision: e.Revision, Type: e.Type, Time: e.Time, Actor: e.Actor, Token: e.Token, Claimed: e.Claimed, Cause: e.Cause, Target: e.Target, Reason: e.Reason}
+	line := Event{Revision: e.Revision, Type: e.Type, Time: e.Time, Actor: e.Actor, Token: e.Token, Claimed: e.Claimed, Cause: e.Cause, Target: e.Target, Reason: e.Reason, Hash: e.Hash}
 	switch e.Type {
 	case domain.FlowsDeployed, domain.FlowsRolledBack, domain.CredentialsSaved:
 		line.Flows = st.Flows.Bytes()

@@ -220,14 +220,19 @@ func (c *Client) send(ctx context.Context, r Request) (*http.Response, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		// url.Error repeats the whole URL; the cause alone is clearer.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach flowhist at %s: %v (check --url / FLOWHIST_URL)", c.shown, err)}
+		return nil, c.unreachable(err)
 	}
 	return resp, nil
+}
+
+// unreachable is the error of a request that got no answer.
+func (c *Client) unreachable(err error) error {
+	// url.Error repeats the whole URL; the cause alone is clearer.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach flowhist at %s: %v (check --url / FLOWHIST_URL)", c.shown, err)}
 }
 
 // answerError turns an error answer into a *domain.Error. An answer that is

@@ -98,6 +98,9 @@ type Event struct {
 	// Schema is the version of Payload's format for this Type.
 	Schema  int    `json:"schema"`
 	Payload []byte `json:"-"`
+	// Hash is the event's link in its namespace's hash chain, set by the
+	// store when the event is read; "" for an event from before the chain.
+	Hash string `json:"hash,omitempty"`
 }
 
 // Validate checks what every event needs before it is appended. It returns

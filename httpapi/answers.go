@@ -82,6 +82,22 @@ type HistoryEntry struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
+// AuditEntry is one event of GET /v1/audit: a history entry with the
+// namespace it belongs to, its link in that namespace's hash chain (to
+// check against signed checkpoints) and its cursor in the audit's order.
+type AuditEntry struct {
+	Namespace string `json:"namespace"`
+	Hash      string `json:"hash"`
+	Cursor    string `json:"cursor"`
+	HistoryEntry
+}
+
+// Audit is the answer of GET /v1/audit with format=json: newest first.
+type Audit struct {
+	Entries    []AuditEntry `json:"entries"`
+	NextCursor string       `json:"nextCursor,omitempty"`
+}
+
 // CredentialsRef says that credentials changed without showing them.
 type CredentialsRef struct {
 	Changed bool   `json:"changed"`
@@ -195,4 +211,16 @@ type Health struct {
 	// Warnings are what a ready server still risks, such as a durability
 	// setting that can lose an acknowledged deploy in a failover.
 	Warnings []string `json:"warnings,omitempty"`
+	// FailingVerification lists the namespaces whose log's hash chain
+	// broke as the projector caught up: the service is ready, but nothing
+	// is written to those until their logs are repaired.
+	FailingVerification []FailingNamespace `json:"failingVerification,omitempty"`
+}
+
+// FailingNamespace is a namespace that failed verification, in /readyz.
+type FailingNamespace struct {
+	Namespace string          `json:"namespace"`
+	Revision  domain.Revision `json:"revision"`
+	Problem   string          `json:"problem"`
+	Since     time.Time       `json:"since"`
 }

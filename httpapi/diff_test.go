@@ -27,6 +27,14 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("indent %s: %v", got, err)
 	}
 	buf.WriteByte('\n')
+	goldenBytes(t, name, buf.Bytes())
+}
+
+// goldenBytes compares got with testdata/name byte for byte, or rewrites
+// the file with -update.
+func goldenBytes(t *testing.T, name string, got []byte) {
+	t.Helper()
+	buf := bytes.NewBuffer(got)
 	file := filepath.Join("testdata", name)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {

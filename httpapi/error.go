@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/projector"
 	"go.uber.org/zap"
 )
 
@@ -42,6 +44,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if errors.Is(err, projector.ErrChainBroken) {
+		// The namespace failed verification: its writes wait for an
+		// operator, not for a bug fix.
+		status = http.StatusServiceUnavailable
 	}
 	body := Error{Code: code, Message: domain.ErrorMessage(err)}
 	switch code {

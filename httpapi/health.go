@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -30,11 +31,35 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, Health{Status: "unavailable", Message: domain.ErrorMessage(err)})
 		return
 	}
-	h := Health{Status: "ready"}
+	h := Health{Status: "ready", FailingVerification: s.failingVerification()}
 	if warn := s.durabilityWarning.Load(); warn != nil && *warn != "" {
 		h.Warnings = append(h.Warnings, *warn)
 	}
 	writeJSON(w, http.StatusOK, h)
+}
+
+// failingVerification lists the namespaces whose hash chain broke as the
+// projector caught up (projector.BrokenNamespaces).
+func (s *Server) failingVerification() []FailingNamespace {
+	if s.proj == nil {
+		return nil
+	}
+	var out []FailingNamespace
+	for _, b := range s.proj.BrokenNamespaces() {
+		out = append(out, FailingNamespace{Namespace: b.Namespace, Revision: b.Revision, Problem: b.Problem, Since: b.Since})
+	}
+	return out
+}
+
+// registerChainMetric exports how many namespaces fail verification.
+func (s *Server) registerChainMetric(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flowhist_namespaces_failing_verification",
+		Help: "Namespaces whose log's hash chain broke as the projector caught up: writes to them answer 503 corrupt.",
+	}, func() float64 { return float64(len(s.failingVerification())) }))
 }
 
 // SetDurabilityWarning makes /readyz say warning ("" for none) while the

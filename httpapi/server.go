@@ -167,6 +167,7 @@ func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.L
 	m := usecase.Metrics{Appends: s.metrics.appends, Conflicts: s.metrics.conflicts, Shortfalls: s.metrics.shortfalls}
 	s.app = usecase.New(store, proj, s.feed, usecase.Config{ProjectTimeout: cfg.RequestTimeout}, log, m)
 	s.routes()
+	s.registerChainMetric(reg)
 	return s, nil
 }
 
@@ -255,6 +256,7 @@ func (s *Server) routes() {
 	s.route("GET "+nsPath+"/diff", ScopeRead, s.getDiff)
 	s.route("GET "+nsPath+"/nodes/{id}/history", ScopeRead, s.getNodeHistory)
 	s.route("POST "+nsPath+"/rollback", ScopeAdmin, s.postRollback)
+	s.routeWithin(auditStreamMax, "GET /v1/audit", ScopeAudit, s.getAudit)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -36,15 +36,13 @@ func CheckNamespace(ctx context.Context, store *streams.Store, ns string) error 
 		return err
 	}
 	switch {
-	case v == 0:
-		if err := store.RecordSchemaVersion(ctx, ns, Current); err != nil {
-			return err
-		}
-		return nil
 	case v > Current:
 		return domain.Errorf(domain.EINTERNAL, "namespace %s has keyspace schema version %d, but this flowhist knows only up to %d: upgrade flowhist", ns, v, Current)
 	case v < Current:
-		return domain.Errorf(domain.EINTERNAL, "namespace %s has keyspace schema version %d and no migration to %d exists", ns, v, Current)
+		// 0 (none recorded) and 1 have the same layout; 2 adds the hash
+		// chain, anchored over what the log holds now.
+		_, err := store.Anchor(ctx, ns)
+		return err
 	}
 	return nil
 }
@@ -54,6 +52,8 @@ func Describe(v int) string {
 	switch v {
 	case 1:
 		return "1: one stream per namespace with revision entry ids, meta hash, snapshots and blobs"
+	case 2:
+		return "2: version 1 with every entry linked to its predecessor by sha256 (a hash chain), anchored over the log written before it"
 	}
 	return fmt.Sprintf("%d: unknown", v)
 }

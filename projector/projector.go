@@ -22,6 +22,7 @@ type Projector struct {
 	mu     sync.Mutex
 	nss    map[string]*nsState
 	groups sync.Map // namespaces whose projector group this process created
+	broken sync.Map // namespace → *Broken: its chain broke (chain.go)
 }
 
 // nsState is one namespace's fold as this projector last wrote or read it.
@@ -33,6 +34,10 @@ type nsState struct {
 	// last is the id of the event at st.Revision, "" when not known (the
 	// state was loaded): the next read checks the log still holds it.
 	last string
+	// link is the chain link of the event at st.Revision, "" when not
+	// known; chain is what meta records of the chain (read once).
+	link  string
+	chain *streams.Chain
 }
 
 // New returns a Projector over store.
@@ -75,16 +80,19 @@ func (s *nsState) lock(ctx context.Context) error {
 
 func (s *nsState) unlock() { <-s.turn }
 
-// CatchUp applies everything up to the end of every namespace's log.
+// CatchUp applies everything up to the end of every namespace's log; a
+// namespace whose hash chain breaks is folded up to the break and marked.
 func (p *Projector) CatchUp(ctx context.Context) error {
 	names, err := p.store.Namespaces(ctx)
 	if err != nil {
 		return err
 	}
 	for _, ns := range names {
-		if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
+		if _, err := p.CatchUpNamespace(ctx, ns); err != nil && !errors.Is(err, ErrChainBroken) {
 			return err
 		}
+		// A namespace whose chain broke is marked (Refuse): it must not
+		// keep the others, or serve, from starting.
 	}
 	return nil
 }
@@ -93,8 +101,12 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 // the revision the state is at. The HTTP API calls it after each append, so
 // that a client reads its own writes.
 //
-// Errors: ECORRUPT (the log does not fold: the message names the
-// revision), EUNAVAILABLE.
+// A log whose hash chain breaks is folded up to the break only: the
+// namespace is marked (Refuse, BrokenNamespaces) and the error wraps
+// ErrChainBroken.
+//
+// Errors: ECORRUPT (the log does not fold or its chain breaks: the message
+// names the revision), EUNAVAILABLE.
 func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Revision, error) {
 	s := p.ns(ns)
 	if err := s.lock(ctx); err != nil {
@@ -107,11 +119,11 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 		}
 	}
 	for {
-		events, idAt, diverged, err := p.store.ReadAfter(ctx, ns, s.st.Revision, s.last, p.cfg.Batch)
+		after, err := p.store.ReadAfter(ctx, ns, s.st.Revision, s.last, p.cfg.Batch)
 		if err != nil {
 			return s.st.Revision, err
 		}
-		if diverged {
+		if after.Diverged {
 			// The log is not the one this state was folded from: Valkey
 			// lost data (a failover without durability) or was restored.
 			// Serving the old fold would answer flows that no longer
@@ -122,12 +134,13 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 			continue
 		}
 		if s.last == "" {
-			s.last = idAt
+			s.last = after.IDAt
 		}
-		if len(events) == 0 {
-			return s.st.Revision, nil
+		good, err := p.checkLinks(ctx, ns, s, after)
+		if err != nil {
+			return s.st.Revision, err
 		}
-		for _, e := range events {
+		for i, e := range after.Events[:good] {
 			if err := ctx.Err(); err != nil {
 				return s.st.Revision, err
 			}
@@ -136,6 +149,13 @@ func (p *Projector) CatchUpNamespace(ctx context.Context, ns string) (domain.Rev
 				// stored is unknown until the next load.
 				return e.Revision - 1, err
 			}
+			s.link = after.Links[i].Stored
+		}
+		if good < len(after.Events) {
+			return s.st.Revision, p.Refuse(ns)
+		}
+		if len(after.Events) == 0 {
+			return s.st.Revision, nil
 		}
 	}
 }
@@ -156,7 +176,7 @@ func (p *Projector) diverged(ctx context.Context, ns string, s *nsState) error {
 	}
 	p.log.Warn("the log no longer holds what was projected (Valkey lost or restored data): rebuilding the state from revision 1",
 		zap.String("ns", ns), zap.Uint64("rev", uint64(at)), zap.Int("workersDiverged", marked))
-	s.st, s.last = nil, ""
+	s.st, s.last, s.link = nil, "", ""
 	if err := p.store.ResetState(ctx, ns); err != nil {
 		return err
 	}
@@ -171,7 +191,7 @@ func (p *Projector) load(ctx context.Context, ns string, s *nsState) error {
 	if err != nil {
 		return err
 	}
-	s.st, s.last = stored.State, ""
+	s.st, s.last, s.link = stored.State, "", ""
 	if cc, ok := p.cfg.compatFor(ns); ok && stored.CompatRevision < stored.Revision {
 		all := domain.Change{Flows: true, Credentials: true, Settings: true, Packages: true, Project: true}
 		if err := p.writeCompat(ctx, cc, s.st, all, true); err != nil {
@@ -310,8 +330,10 @@ func (p *Projector) follow(ctx context.Context, ns string) error {
 // that returned before they started, whichever replica made it.
 //
 // Errors: those of CatchUpNamespace, and fn's.
+//
+// A namespace whose chain broke is read as it was folded up to the break.
 func (p *Projector) View(ctx context.Context, ns string, fn func(*domain.State) error) error {
-	if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
+	if _, err := p.CatchUpNamespace(ctx, ns); err != nil && !errors.Is(err, ErrChainBroken) {
 		return err
 	}
 	s := p.ns(ns)

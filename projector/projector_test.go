@@ -231,13 +231,13 @@ func TestLogLostUnderTheProjector(t *testing.T) {
 		t.Fatalf("read revision 1: %v %v", first, err)
 	}
 	add := c.B().Xadd().Key(keys.Log).Id("1-0").FieldValue()
-	for _, f := range []string{"e", "a", "r", "t", "p", "z"} {
+	for _, f := range []string{"e", "a", "r", "t", "p", "z", "h"} {
 		add = add.FieldValue(f, first[0].FieldValues[f])
 	}
 	for _, cmd := range []rueidis.Completed{
 		c.B().Del().Key(keys.Log).Build(), // as the replica had it: revision 1 only
 		add.Build(),
-		c.B().Hset().Key(keys.Meta).FieldValue().FieldValue("rev", "1").FieldValue("a:flows", "1").Build(),
+		c.B().Hset().Key(keys.Meta).FieldValue().FieldValue("rev", "1").FieldValue("a:flows", "1").FieldValue("h", first[0].FieldValues["h"]).Build(),
 	} {
 		if err := c.Do(ctx, cmd).Error(); err != nil {
 			t.Fatal(err)

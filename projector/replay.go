@@ -34,8 +34,8 @@ func (p *Projector) Rebuild(ctx context.Context, ns string) (domain.Revision, er
 // the rebuilt state right and is not reported. flowhist verify (and replay
 // --dry-run) hashes every revision and names it.
 //
-// Errors: ECORRUPT (the log does not fold: the message names the
-// revision), EUNAVAILABLE.
+// Errors: ECORRUPT (the log does not fold, or its hash chain breaks: the
+// message names the revision), EUNAVAILABLE.
 func (p *Projector) RebuildProgress(ctx context.Context, ns string, progress func(done, total domain.Revision)) (domain.Revision, error) {
 	head, err := p.store.Head(ctx, ns)
 	if err != nil {
@@ -66,15 +66,33 @@ func (p *Projector) rebuild(ctx context.Context, ns string, head domain.Revision
 	if err := p.load(ctx, ns, s); err != nil {
 		return 0, err
 	}
+	chain, err := p.store.ChainOf(ctx, ns)
+	if err != nil {
+		return 0, err
+	}
+	check := streams.NewChainCheck(chain)
 	pages := readAhead(ctx, p.store, ns, s.st.Revision+1, replayPage)
 	defer pages.stop()
 	for {
-		events, err := pages.next()
+		events, links, err := pages.nextLinked()
 		if err != nil {
 			return p.at(s), err
 		}
 		if len(events) == 0 {
 			break
+		}
+		// A log whose chain breaks is not what was appended: replay
+		// folds nothing of it past the break.
+		for i, l := range links {
+			if err := check.Next(l); err != nil {
+				p.markBroken(ns, l.Revision, err)
+				if i > 0 {
+					if err := p.applyPage(ctx, s, events[:i]); err != nil {
+						return p.at(s), err
+					}
+				}
+				return p.at(s), p.Refuse(ns)
+			}
 		}
 		if err := p.applyPage(ctx, s, events); err != nil {
 			return p.at(s), err
@@ -86,6 +104,7 @@ func (p *Projector) rebuild(ctx context.Context, ns string, head domain.Revision
 	if err := p.store.CompleteNodeIndex(ctx, ns); err != nil {
 		return s.st.Revision, err
 	}
+	p.broken.Delete(ns) // the whole chain held
 	return s.st.Revision, nil
 }
 
@@ -198,6 +217,7 @@ type pageReader struct {
 
 type page struct {
 	events []*domain.Event
+	links  []streams.Link
 	err    error
 }
 
@@ -210,9 +230,9 @@ func readAhead(ctx context.Context, store *streams.Store, ns string, from domain
 		defer close(r.done)
 		defer close(r.pages)
 		for {
-			events, err := store.Read(ctx, ns, streams.Query{From: from, Limit: n})
+			events, links, err := store.ReadLinked(ctx, ns, from, n)
 			select {
-			case r.pages <- page{events, err}:
+			case r.pages <- page{events, links, err}:
 			case <-ctx.Done():
 				return
 			}
@@ -225,15 +245,16 @@ func readAhead(ctx context.Context, store *streams.Store, ns string, from domain
 	return r
 }
 
-// next returns the next page; none at the end of the log.
-func (r *pageReader) next() ([]*domain.Event, error) {
+// nextLinked returns the next page and its events' links; none at the end
+// of the log.
+func (r *pageReader) nextLinked() ([]*domain.Event, []streams.Link, error) {
 	p, ok := <-r.pages
 	if !ok {
 		// After the last page, or cancelled before it: an empty page is
 		// the end only when the reader said so.
-		return nil, r.stopped()
+		return nil, nil, r.stopped()
 	}
-	return p.events, p.err
+	return p.events, p.links, p.err
 }
 
 // stop ends the reading and waits for it.

@@ -31,6 +31,33 @@ type Report struct {
 	// log (it was written before flowhist kept one): not a fault, since
 	// node history then scans the log, but flowhist replay builds it.
 	NodeIndexIncomplete bool `json:"nodeIndexIncomplete,omitempty"`
+	// ChainStart is the first revision that stores its link in the hash
+	// chain: 1, or the revision after the anchor of a namespace written
+	// before the chain (whose older entries are linked by the anchor).
+	ChainStart domain.Revision `json:"chainStart"`
+	// ChainHead is the link of the last revision verified.
+	ChainHead string `json:"chainHead,omitempty"`
+	// Checkpoints is how many expected links (signed checkpoints) were
+	// checked; BadCheckpoint names the first that no longer matches.
+	Checkpoints   int    `json:"checkpoints,omitempty"`
+	BadCheckpoint string `json:"badCheckpoint,omitempty"`
+}
+
+// Expected is a link the log must still have at a revision: a signed
+// checkpoint's, for verify to prove the log was not rewritten since.
+type Expected struct {
+	Revision domain.Revision
+	Hash     string
+	// Label names it in the report ("checkpoint 3 of prod at revision 12").
+	Label string
+}
+
+// Options are Verify's optional parts.
+type Options struct {
+	// Progress is called with (done, total) after each page of events.
+	Progress func(done, total domain.Revision)
+	// Expect lists links the log must still have.
+	Expect []Expected
 }
 
 // Verify folds ns's whole log, checking that revisions are gapless and every
@@ -46,23 +73,39 @@ func Verify(ctx context.Context, store *streams.Store, ns string) (Report, error
 // events, for operators' progress bars. It reads a page ahead while it
 // folds the one before, and hashes a page's flows documents on every CPU.
 func VerifyProgress(ctx context.Context, store *streams.Store, ns string, progress func(done, total domain.Revision)) (Report, error) {
-	return verify(ctx, store, ns, progress, maxHeldNodes)
+	return verify(ctx, store, ns, Options{Progress: progress}, maxHeldNodes)
 }
 
-// verify is VerifyProgress hashing whenever the documents waiting for their
+// VerifyWith is Verify with opts: it also checks that the log has, at each
+// expected revision, the expected link (the chain is computed from the
+// entries' bytes, so a log rewritten consistently or put back to an earlier
+// state fails here while its own chain holds).
+func VerifyWith(ctx context.Context, store *streams.Store, ns string, opts Options) (Report, error) {
+	return verify(ctx, store, ns, opts, maxHeldNodes)
+}
+
+// verify is VerifyWith hashing whenever the documents waiting for their
 // hash hold more than maxHeld nodes.
-func verify(ctx context.Context, store *streams.Store, ns string, progress func(done, total domain.Revision), maxHeld int) (Report, error) {
+func verify(ctx context.Context, store *streams.Store, ns string, opts Options, maxHeld int) (Report, error) {
+	progress := opts.Progress
 	r := Report{Namespace: ns}
 	head, err := store.Head(ctx, ns)
 	if err != nil {
 		return r, err
 	}
+	chain, err := store.ChainOf(ctx, ns)
+	if err != nil {
+		return r, err
+	}
+	r.ChainStart = chain.Start
+	links := streams.NewChainCheck(chain)
+	expect := expectationsOf(opts.Expect)
 	fold := domain.NewState(ns)
 	index := map[string][]domain.Revision{}
 	pages := readAhead(ctx, store, ns, 1, replayPage)
 	defer pages.stop()
 	for {
-		events, err := pages.next()
+		events, page, err := pages.nextLinked()
 		if err != nil {
 			if domain.ErrorCode(err) == domain.ECORRUPT {
 				// A log entry that does not decode.
@@ -78,7 +121,7 @@ func verify(ctx context.Context, store *streams.Store, ns string, progress func(
 		var bad *domain.Event
 		var problem error
 		held := 0 // nodes of the documents in checks
-		for _, e := range events {
+		for i, e := range events {
 			if held > maxHeld {
 				// Each document waiting for its hash holds its node
 				// list: hash what is held before folding more.
@@ -87,6 +130,14 @@ func verify(ctx context.Context, store *streams.Store, ns string, progress func(
 					return r, nil
 				}
 				checks, held = checks[:0], 0
+			}
+			if err := links.Next(page[i]); err != nil {
+				bad, problem = e, err
+				break
+			}
+			if err := expect.check(e.Revision, links.Link(), &r); err != nil {
+				bad, problem = e, err
+				break
 			}
 			if e.Revision != fold.Revision+1 {
 				bad, problem = e, fmt.Errorf("revision %d is missing from the log", fold.Revision+1)
@@ -118,7 +169,11 @@ func verify(ctx context.Context, store *streams.Store, ns string, progress func(
 			progress(fold.Revision, max(fold.Revision, head.Revision))
 		}
 	}
-	r.Revisions = fold.Revision
+	r.Revisions, r.ChainHead = fold.Revision, links.Link()
+	if err := expect.beyond(fold.Revision, &r); err != nil {
+		r.BadRevision, r.Problem = fold.Revision+1, err.Error()
+		return r, nil
+	}
 	if head, err = store.Head(ctx, ns); err != nil {
 		return r, err
 	}
@@ -128,6 +183,13 @@ func verify(ctx context.Context, store *streams.Store, ns string, progress func(
 	if head.Revision != fold.Revision {
 		r.BadRevision = fold.Revision + 1
 		r.Problem = fmt.Sprintf("meta says revision %d, the log folds to %d", head.Revision, fold.Revision)
+		return r, nil
+	}
+	if chain, err = store.ChainOf(ctx, ns); err != nil {
+		return r, err
+	}
+	if err := links.End(chain); err != nil {
+		r.BadRevision, r.Problem = fold.Revision, err.Error()
 		return r, nil
 	}
 	stored, err := store.LoadState(ctx, ns)
@@ -248,4 +310,49 @@ func sortedKeys(maps ...map[string]domain.LibraryEntry) []string {
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys)
+}
+
+// expectations are the links a verify must find, by revision.
+type expectations map[domain.Revision][]Expected
+
+func expectationsOf(list []Expected) expectations {
+	m := expectations{}
+	for _, x := range list {
+		m[x.Revision] = append(m[x.Revision], x)
+	}
+	return m
+}
+
+// check compares the link computed at rev with what is expected there.
+func (m expectations) check(rev domain.Revision, link string, r *Report) error {
+	for _, x := range m[rev] {
+		r.Checkpoints++
+		if x.Hash != link {
+			r.BadCheckpoint = x.Label
+			return fmt.Errorf("%s no longer matches: it signed link %s at revision %d, the log has %s (the log was rewritten since)", x.Label, short(x.Hash), rev, short(link))
+		}
+	}
+	return nil
+}
+
+// beyond fails for the first expectation past the end of the log, at.
+func (m expectations) beyond(at domain.Revision, r *Report) error {
+	var first *Expected
+	for rev, xs := range m {
+		if rev > at && (first == nil || rev < first.Revision) {
+			first = &xs[0]
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	r.BadCheckpoint = first.Label
+	return fmt.Errorf("%s no longer matches: it signed revision %d, the log ends at %d (events were removed or the namespace was put back to an earlier state)", first.Label, first.Revision, at)
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }

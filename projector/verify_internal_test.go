@@ -30,12 +30,12 @@ func TestVerifyHashesWhatItHolds(t *testing.T) {
 	if _, err := p.CatchUpNamespace(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	r, err := verify(ctx, s, ns, nil, 100)
+	r, err := verify(ctx, s, ns, Options{}, 100)
 	if err != nil || !r.OK || r.Revisions != 400 {
 		t.Fatalf("good log: got %+v (%v), want OK at 400", r, err)
 	}
 	bad := streamstest.CorruptEvent(t, ctx, c, ns, 200, []byte(`transform`), []byte(`tr4nsform`))
-	r, err = verify(ctx, s, ns, nil, 100)
+	r, err = verify(ctx, s, ns, Options{}, 100)
 	if err != nil || r.OK || r.BadRevision != bad {
 		t.Fatalf("got %+v (%v), want revision %d named", r, err, bad)
 	}

@@ -19,7 +19,9 @@ import (
 // SchemaVersion is the keyspace layout this version writes (see package
 // migrations). The append script refuses a namespace recorded with a newer
 // one, so an old binary never writes into a layout it does not understand.
-const SchemaVersion = 1
+//
+// Version 2 adds the hash chain (chain.go).
+const SchemaVersion = 2
 
 // appendScript checks the idempotency key, the expected aggregate revision
 // and the schema version, then adds the entry and updates meta, atomically.
@@ -32,10 +34,17 @@ const SchemaVersion = 1
 // registry, then one node index key per node id in ARGV[12…].
 // ARGV: aggregate, expect ("any"|"exact"), expected revision, use idempotency,
 // fingerprint, idempotency ttl (s), envelope, payload, payload encoding,
-// schema version, patch bytes (flows only, else 0), then the node ids.
-// Returns {"ok", "rev:arev:ms:snapRevs:snapBytes"}, {"dup", stored},
-// {"conflict", current} or an ESCHEMA error.
-var appendScript = newScript(`
+// schema version, patch bytes (flows only, else 0), the entry's digest
+// (entryDigest: 32 bytes), then the node ids.
+// Returns {"ok", "rev:arev:ms:snapRevs:snapBytes:link"}, {"dup", stored},
+// {"conflict", current}, an ESCHEMA error (meta is newer) or an EMIGRATE one
+// (meta is older: the namespace is not anchored in the chain yet).
+//
+// The entry's link (chain.go) is computed here, from the head link meta
+// holds, so that appends racing on replicas cannot claim one predecessor.
+var appendScript = newScript(sha256Lua + appendLua)
+
+const appendLua = `
 local meta, log, idem = KEYS[1], KEYS[2], KEYS[3]
 if ARGV[4] == '1' then
   local prev = redis.call('GET', idem)
@@ -50,26 +59,31 @@ local schema = redis.call('HGET', meta, 'schema')
 if schema and tonumber(schema) > tonumber(ARGV[10]) then
   return redis.error_reply('ESCHEMA keyspace schema ' .. schema .. ' is newer than ' .. ARGV[10])
 end
+local head = redis.call('HMGET', meta, 'rev', 'h')
+if (schema and tonumber(schema) < tonumber(ARGV[10])) or (not schema and head[1]) then
+  return redis.error_reply('EMIGRATE keyspace schema ' .. (schema or 'none') .. ' is older than ' .. ARGV[10])
+end
 local field = 'a:' .. ARGV[1]
 local cur = tonumber(redis.call('HGET', meta, field) or '0')
 if ARGV[2] == 'exact' and cur ~= tonumber(ARGV[3]) then
   return {'conflict', string.format('%d', cur)}
 end
-local rev = tonumber(redis.call('HGET', meta, 'rev') or '0') + 1
+local rev = tonumber(head[1] or '0') + 1
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local last = tonumber(redis.call('HGET', meta, 't') or '0')
 if ms < last then ms = last end
 local srev, arev, sms = string.format('%d', rev), string.format('%d', cur + 1), string.format('%d', ms)
-redis.call('XADD', log, srev .. '-0', 'e', ARGV[7], 'a', ARGV[1], 'r', arev, 't', sms, 'p', ARGV[8], 'z', ARGV[9])
-redis.call('HSET', meta, 'rev', srev, 't', sms, field, arev)
+local h = sha256hex('fh2' .. unhex(head[2]) .. ARGV[12] .. '|' .. srev .. '|' .. arev .. '|' .. sms)
+redis.call('XADD', log, srev .. '-0', 'e', ARGV[7], 'a', ARGV[1], 'r', arev, 't', sms, 'p', ARGV[8], 'z', ARGV[9], 'h', h)
+redis.call('HSET', meta, 'rev', srev, 't', sms, field, arev, 'h', h)
 if not schema then redis.call('HSET', meta, 'schema', ARGV[10]) end
 if rev == 1 then redis.call('HSET', meta, 'ix', '1') end
 local nodes = #KEYS - 4
 if nodes > 0 then
   for i = 1, nodes do redis.call('ZADD', KEYS[4 + i], rev, srev) end
-  for i = 12, 11 + nodes, 4000 do
-    redis.call('SADD', KEYS[4], unpack(ARGV, i, math.min(i + 3999, 11 + nodes)))
+  for i = 13, 12 + nodes, 4000 do
+    redis.call('SADD', KEYS[4], unpack(ARGV, i, math.min(i + 3999, 12 + nodes)))
   end
 end
 local sr, sb = 0, 0
@@ -77,10 +91,14 @@ if ARGV[1] == 'flows' then
   sr = redis.call('HINCRBY', meta, 'snap:revs', 1)
   sb = redis.call('HINCRBY', meta, 'snap:bytes', tonumber(ARGV[11]))
 end
-local res = srev .. ':' .. arev .. ':' .. sms .. ':' .. sr .. ':' .. sb
+local res = srev .. ':' .. arev .. ':' .. sms .. ':' .. sr .. ':' .. sb .. ':' .. h
 if ARGV[4] == '1' then redis.call('SET', idem, res .. ':' .. ARGV[5], 'EX', ARGV[6]) end
 return {'ok', res}
-`)
+`
+
+// appendScriptUnchained is appendScript without the link: what the chain
+// costs is measured against it (chain_switch.go), nothing else runs it.
+var appendScriptUnchained = newScript("local function sha256hex(s) return '' end\nlocal function unhex(h) return '' end\n" + appendLua)
 
 // AppendRequest is one event to append.
 type AppendRequest struct {
@@ -106,6 +124,8 @@ type AppendResult struct {
 	AggregateRevision domain.Revision `json:"aggregateRevision"`
 	EntryID           string          `json:"entryId"`
 	Time              time.Time       `json:"time"`
+	// Hash is the event's link in the namespace's hash chain (chain.go).
+	Hash string `json:"hash,omitempty"`
 	// Duplicate is true when an idempotency key returned an earlier result.
 	Duplicate bool `json:"duplicate,omitempty"`
 	// Durability is what was confirmed after the write, if anything was
@@ -177,11 +197,17 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 	nodes := IndexedNodes(e)
 	keys := make([]string, 0, 4+len(nodes))
 	keys = append(keys, metaKey(e.Namespace), logKey(e.Namespace), idemKey(e.Namespace, req.IdempotencyKey), nodesKey(e.Namespace))
-	args := make([]string, 0, 11+len(nodes))
+	script, digest := appendScript, ""
+	if !Chained(e.Namespace) {
+		script = appendScriptUnchained
+	} else {
+		digest = string(entryDigest(e.Aggregate, string(env), enc, payload))
+	}
+	args := make([]string, 0, 12+len(nodes))
 	args = append(args,
 		e.Aggregate, expect, expRev, useIdem, req.Fingerprint,
 		strconv.FormatInt(int64(s.cfg.IdempotencyTTL/time.Second), 10),
-		string(env), payload, enc, strconv.Itoa(SchemaVersion), strconv.Itoa(req.patchBytes),
+		string(env), payload, enc, strconv.Itoa(SchemaVersion), strconv.Itoa(req.patchBytes), digest,
 	)
 	for _, id := range nodes {
 		keys = append(keys, nodeKey(e.Namespace, id))
@@ -194,7 +220,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 	if d.Replicas > 0 || d.AOF {
 		// WAIT and WAITAOF cover the writes of their own connection only.
 		err = s.client.Dedicated(func(c rueidis.DedicatedClient) error {
-			res = appendScript.exec(ctx, c, keys, args)
+			res = script.exec(ctx, c, keys, args)
 			if res.Error() == nil {
 				dur = wait(ctx, c, d)
 			}
@@ -204,7 +230,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 			return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, classify(err))
 		}
 	} else {
-		res = appendScript.exec(ctx, s.client, keys, args)
+		res = script.exec(ctx, s.client, keys, args)
 	}
 	out, err := parseAppendReply(res, req, e.Aggregate)
 	if err != nil {
@@ -232,10 +258,11 @@ func parseAppendReply(res rueidis.RedisResult, req AppendRequest, aggregate stri
 		return AppendResult{}, domain.ConflictError(aggregate, req.Expected, domain.Revision(parseUint(reply[1])))
 	case "dup":
 		parts := strings.Split(reply[1], ":")
-		if len(parts) != 6 {
+		// Records written before the chain have no link: 6 parts.
+		if len(parts) != 6 && len(parts) != 7 {
 			return AppendResult{}, fmt.Errorf("unexpected idempotency record %q", reply[1])
 		}
-		if parts[5] != req.Fingerprint {
+		if parts[len(parts)-1] != req.Fingerprint {
 			return AppendResult{}, domain.Errorf(domain.EINVALID, "idempotency key %q was already used for a different request", req.IdempotencyKey)
 		}
 		out := resultFrom(parts)
@@ -243,7 +270,7 @@ func parseAppendReply(res rueidis.RedisResult, req AppendRequest, aggregate stri
 		return out, nil
 	case "ok":
 		parts := strings.Split(reply[1], ":")
-		if len(parts) != 5 {
+		if len(parts) != 6 {
 			return AppendResult{}, fmt.Errorf("unexpected append reply %q", reply[1])
 		}
 		return resultFrom(parts), nil
@@ -253,7 +280,12 @@ func parseAppendReply(res rueidis.RedisResult, req AppendRequest, aggregate stri
 
 func resultFrom(parts []string) AppendResult {
 	rev := parseUint(parts[0])
+	link := ""
+	if len(parts) == 7 || len(parts) == 6 && IsLink(parts[5]) {
+		link = parts[5]
+	}
 	return AppendResult{
+		Hash:              link,
 		Revision:          domain.Revision(rev),
 		AggregateRevision: domain.Revision(parseUint(parts[1])),
 		EntryID:           entryID(rev),

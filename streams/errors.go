@@ -78,6 +78,8 @@ func classify(err error) error {
 		return &domain.Error{Code: domain.EUNAVAILABLE, Message: "valkey's ACL does not let flowhist's user run a command it needs", Err: err}
 	case "ESCHEMA":
 		return &domain.Error{Code: domain.EINTERNAL, Message: strings.TrimPrefix(rerr.Error(), "ESCHEMA ") + "; upgrade flowhist", Err: err}
+	case "EMIGRATE":
+		return &domain.Error{Code: domain.EINTERNAL, Message: strings.TrimPrefix(rerr.Error(), "EMIGRATE ") + ": start this flowhist's serve, which migrates every namespace at start and anchors its hash chain", Err: err}
 	}
 	return &domain.Error{Code: domain.EINTERNAL, Message: "internal error", Err: err}
 }

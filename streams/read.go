@@ -72,38 +72,58 @@ func (s *Store) Read(ctx context.Context, ns string, q Query) ([]*domain.Event, 
 	return decodeEntries(ns, entries)
 }
 
+// After is what ReadAfter read.
+type After struct {
+	Events []*domain.Event
+	// Links are the events' links in the chain, for checking it.
+	Links []Link
+	// IDAt and LinkAt are the id and stored link of the event at the
+	// revision read after ("" at revision 0).
+	IDAt, LinkAt string
+	// Diverged is true when the log no longer reaches that revision or
+	// holds another event there.
+	Diverged bool
+}
+
 // ReadAfter returns up to limit events of ns after revision at, in order,
-// having checked that the log still holds, at revision at, the event the
-// caller last read there (atID; "" skips the check). It reports diverged
-// when the log no longer reaches at or holds another event there: Valkey
-// lost data (a failover without durability) or was restored, and whatever
-// the caller built from the log must be built again. It also returns the
-// id of the event at revision at, for a caller that did not know it.
+// with their links, having checked that the log still holds, at revision
+// at, the event the caller last read there (atID; "" skips the check). It
+// reports Diverged when the log no longer reaches at or holds another event
+// there: Valkey lost data (a failover without durability) or was restored,
+// and whatever the caller built from the log must be built again. It also
+// returns the id and link of the event at revision at, for a caller that
+// did not know them.
 //
 // Errors: EUNAVAILABLE, ECORRUPT.
-func (s *Store) ReadAfter(ctx context.Context, ns string, at domain.Revision, atID string, limit int) (events []*domain.Event, idAt string, diverged bool, err error) {
+func (s *Store) ReadAfter(ctx context.Context, ns string, at domain.Revision, atID string, limit int) (After, error) {
 	if at == 0 {
-		events, err = s.Read(ctx, ns, Query{Limit: limit})
-		return events, "", false, err
+		events, links, err := s.ReadLinked(ctx, ns, 1, limit)
+		return After{Events: events, Links: links}, err
 	}
 	entries, err := s.client.Do(ctx, s.client.B().Xrange().Key(logKey(ns)).Start(entryID(uint64(at))).End("+").Count(int64(limit)+1).Build()).AsXRange()
 	if err != nil {
-		return nil, "", false, fmt.Errorf("streams: read %s: %w", ns, classify(err))
+		return After{}, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 	}
 	if len(entries) == 0 || entries[0].ID != entryID(uint64(at)) {
-		return nil, "", true, nil
+		return After{Diverged: true}, nil
 	}
 	// Only the envelope of the entry at revision at is read: its payload
 	// was applied already.
 	var env envelope
 	if err := json.Unmarshal([]byte(entries[0].FieldValues["e"]), &env); err != nil {
-		return nil, "", false, corrupt(ns, "revision %d: envelope: %v", at, err)
+		return After{}, corrupt(ns, "revision %d: envelope: %v", at, err)
 	}
+	out := After{IDAt: env.ID, LinkAt: entries[0].FieldValues["h"]}
 	if atID != "" && env.ID != atID {
-		return nil, env.ID, true, nil
+		out.Diverged = true
+		return out, nil
 	}
-	events, err = decodeEntries(ns, entries[1:])
-	return events, env.ID, false, err
+	out.Links, err = linksOf(ns, entries[1:])
+	if err != nil {
+		return After{}, err
+	}
+	out.Events, err = decodeEntries(ns, entries[1:])
+	return out, err
 }
 
 // ReadRevision returns one event of ns.
@@ -167,7 +187,19 @@ return {from, to}
 `)
 
 func (s *Store) timeBounds(ctx context.Context, ns string, since, until time.Time) (from, to domain.Revision, empty bool, err error) {
-	var a, b string
+	a, b := timeArgs(since, until)
+	v, err := timeScript.exec(ctx, s.client, []string{logKey(ns)}, []string{a, b}).AsIntSlice()
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("streams: read %s by time: %w", ns, classify(err))
+	}
+	if len(v) != 2 || v[0] == 0 {
+		return 0, 0, true, nil
+	}
+	return domain.Revision(v[0]), domain.Revision(v[1]), false, nil
+}
+
+// timeArgs are timeScript's arguments for since and until ("" unbounded).
+func timeArgs(since, until time.Time) (a, b string) {
 	if !since.IsZero() {
 		// Times are stored in whole milliseconds: round since up, so an
 		// event at T is not "since T+1µs".
@@ -180,14 +212,7 @@ func (s *Store) timeBounds(ctx context.Context, ns string, since, until time.Tim
 	if !until.IsZero() {
 		b = fmt.Sprint(until.UnixMilli())
 	}
-	v, err := timeScript.exec(ctx, s.client, []string{logKey(ns)}, []string{a, b}).AsIntSlice()
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("streams: read %s by time: %w", ns, classify(err))
-	}
-	if len(v) != 2 || v[0] == 0 {
-		return 0, 0, true, nil
-	}
-	return domain.Revision(v[0]), domain.Revision(v[1]), false, nil
+	return a, b
 }
 
 func decodeEntries(ns string, entries []rueidis.XRangeEntry) ([]*domain.Event, error) {
@@ -242,6 +267,7 @@ func entryEvent(ns string, rev uint64, en rueidis.XRangeEntry, env envelope) (*d
 		Provenance:        env.Provenance,
 		Schema:            env.Schema,
 		Payload:           payload,
+		Hash:              en.FieldValues["h"],
 	}, nil
 }
 

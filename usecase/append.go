@@ -16,6 +16,9 @@ import (
 
 // appendEvent appends e expecting exp, with idempotency key key.
 func (a *App) appendEvent(ctx context.Context, e domain.Event, exp domain.Expected, key string) (streams.AppendResult, error) {
+	if err := a.refuse(e.Namespace); err != nil {
+		return streams.AppendResult{}, err
+	}
 	res, err := a.store.Append(ctx, streams.AppendRequest{Event: e, Expected: exp, IdempotencyKey: key})
 	a.landed(e.Namespace, res, err, e.Type, e.Aggregate)
 	return res, err
@@ -36,6 +39,9 @@ func (a *App) appendEvent(ctx context.Context, e domain.Event, exp domain.Expect
 func (a *App) appendFlows(ctx context.Context, req Request, c domain.FlowsChange) (streams.FlowsResult, error) {
 	ns := req.Namespace
 	if err := domain.ValidateNamespace(ns); err != nil {
+		return streams.FlowsResult{}, err
+	}
+	if err := a.refuse(ns); err != nil {
 		return streams.FlowsResult{}, err
 	}
 	c.Origin = req.Origin
@@ -107,4 +113,17 @@ func (a *App) flowsTurn(ns string) chan struct{} {
 	}
 	t, _ := a.turns.LoadOrStore(ns, make(chan struct{}, 1))
 	return t.(chan struct{})
+}
+
+// refuse is the error of a namespace nothing may be appended to: one whose
+// log failed verification as the projector caught up (its hash chain
+// breaks). Appending would chain new events onto a log that is not what
+// was appended.
+//
+// Errors: ECORRUPT wrapping projector.ErrChainBroken.
+func (a *App) refuse(ns string) error {
+	if a.proj == nil {
+		return nil
+	}
+	return a.proj.Refuse(ns)
 }

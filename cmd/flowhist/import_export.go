@@ -118,6 +118,12 @@ func readBundle(path string, data []byte) (*importSource, error) {
 	if len(src.items) == 0 {
 		return nil, domain.Errorf(domain.EINVALID, "%s: the bundle holds no events", path)
 	}
+	if c := h.Chain; c != nil && c.Head != "" {
+		// The target's chain is its own; its last imported event names
+		// where the source's ended.
+		src.items[len(src.items)-1].origin += "; source head " + c.Head
+		src.note("the source's hash chain ends at revision %d with link %s: the import starts a new chain, and its last event's correlation id records that link", h.Revision, c.Head)
+	}
 	return src, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	bundlefmt "github.com/flowhist/flowhist/bundle"
 	"net"
 	"os"
 	"path/filepath"
@@ -421,6 +422,14 @@ func TestImportFromExport(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("got exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
+		// The new chain records where the source's ended.
+		srcHead := bundleHead(t, bundle)
+		if !strings.Contains(out, "hash chain ends at revision "+strconv.Itoa(srcEvents)+" with link "+srcHead) {
+			t.Errorf("import said %q, want the source's head link %s", out, srcHead)
+		}
+		if last := string(s.request(t, "GET", "/v1/namespaces/"+ns+"/history?limit=1", "", "", nil)); !strings.Contains(last, "source head "+srcHead) {
+			t.Errorf("last imported event %s: want its correlation id to record source head %s", last, srcHead)
+		}
 		for _, p := range []string{"/flows", "/credentials", "/settings", "/project", "/library/functions?path=a/b"} {
 			want := string(s.request(t, "GET", base+p, "", "", nil))
 			if got := string(s.request(t, "GET", "/v1/namespaces/"+ns+p, "", "", nil)); got != want {
@@ -550,4 +559,19 @@ func TestImportFromValkeyWorkersSettings(t *testing.T) {
 	if got := string(s.request(t, "GET", "/v1/namespaces/"+ns+"/settings", "", "", nil)); got != "{}" {
 		t.Fatalf("got settings %s, want none imported", got)
 	}
+}
+
+// bundleHead is the source head link a history bundle's header records.
+func bundleHead(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := bundlefmt.NewReader(f, path)
+	if err != nil || r.Header.Chain == nil || len(r.Header.Chain.Head) != 64 {
+		t.Fatalf("bundle header: %+v (%v), want its chain head", r, err)
+	}
+	return r.Header.Chain.Head
 }

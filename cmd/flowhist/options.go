@@ -94,6 +94,8 @@ func options(c *config) []option {
 		{key: "streams.durability.timeout", into: &s.Streams.Durability.Timeout, def: st.Durability.Timeout},
 		{key: "streams.durability.required", into: &s.Streams.Durability.Required, def: nil},
 		{key: "compat", def: []any{}}, // readCompat
+		{key: "audit.signing_key_file", into: &s.AuditKeyFile, def: ""},
+		{key: "audit.checkpoint_every", into: &s.CheckpointEvery, def: time.Minute},
 		{key: "log.format", into: &s.LogFormat, def: "auto"},
 		{key: "log.level", into: &s.LogLevel, def: "info"},
 

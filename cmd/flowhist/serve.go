@@ -15,6 +15,7 @@ import (
 	"github.com/flowhist/flowhist/migrations"
 	"github.com/flowhist/flowhist/projector"
 	"github.com/flowhist/flowhist/streams"
+	"github.com/flowhist/flowhist/usecase"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/rueidis"
@@ -78,6 +79,10 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		if err := replicas.check(ctx); err != nil {
 			return err
 		}
+	}
+	signer, err := loadSigner(cfg)
+	if err != nil {
+		return err
 	}
 	if cfg.API.AuthDisabled {
 		log.Warn("authentication is disabled (auth.disabled): anyone who reaches " + cfg.Listen + " can read and deploy flows; use this on a laptop only")
@@ -160,6 +165,13 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		go func() {
 			defer wg.Done()
 			replicas.run(bg, 2*time.Second)
+		}()
+	}
+	if signer != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			signCheckpoints(bg, usecase.New(store, proj, nil, usecase.Config{}, log, usecase.Metrics{}), signer, cfg.CheckpointEvery, log.Named("audit"))
 		}()
 	}
 	served := make(chan error, 1)

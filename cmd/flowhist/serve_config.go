@@ -61,6 +61,10 @@ type serveConfig struct {
 	API             httpapi.Config
 	Projector       projector.Config
 	Streams         streams.Config
+	// AuditKeyFile is the Ed25519 key serve signs checkpoints with ("":
+	// none), every CheckpointEvery.
+	AuditKeyFile    string
+	CheckpointEvery time.Duration
 }
 
 func readServeConfig(v *viper.Viper) (serveConfig, error) {

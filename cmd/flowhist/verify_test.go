@@ -32,21 +32,29 @@ func run(t *testing.T, args ...string) (int, string, string) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "version")
-	if code != 0 || !strings.HasPrefix(out, "flowhist ") || !strings.Contains(out, "keyspace schema 1") {
+	if code != 0 || !strings.HasPrefix(out, "flowhist ") || !strings.Contains(out, "keyspace schema 2") {
 		t.Fatalf("got %d %q", code, out)
 	}
 }
 
-func TestVerifyCommand(t *testing.T) {
+// sharedStore returns the shared test server's address, a context bounding
+// the test, a client of the server and a store on it.
+func sharedStore(t *testing.T) (string, context.Context, rueidis.Client, *streams.Store) {
+	t.Helper()
 	addr := valkeytest.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close)
 	store, _ := streams.New(c, streams.Config{}, nil)
+	return addr, ctx, c, store
+}
+
+func TestVerifyCommand(t *testing.T) {
+	addr, ctx, c, store := sharedStore(t)
 	b := make([]byte, 6)
 	rand.Read(b)
 	ns := "cli-" + hex.EncodeToString(b)

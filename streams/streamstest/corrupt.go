@@ -34,7 +34,7 @@ func CorruptEvent(tb testing.TB, ctx context.Context, c rueidis.Client, ns strin
 			target = domain.Revision(i + 1)
 		}
 		b := c.B().Xadd().Key(key).Id(e.ID).FieldValue()
-		for _, f := range []string{"e", "a", "r", "t", "p", "z"} {
+		for _, f := range []string{"e", "a", "r", "t", "p", "z", "h"} {
 			b = b.FieldValue(f, fields[f])
 		}
 		cmds = append(cmds, b.Build())
