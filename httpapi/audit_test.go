@@ -117,7 +117,8 @@ func TestAudit(t *testing.T) {
 			"user=bob":            "-b:2 -a:2",
 			"kind=flows":          "",
 			"kind=settings":       "-b:3 -b:2 -b:1 -a:3 -a:2 -a:1",
-			"token=admin":         "", // before provenance.token is recorded, no event names one
+			"token=admin":         "-b:3 -b:2 -b:1 -a:3 -a:2 -a:1", // every event was written with the admin token
+			"token=nobody":        "",
 			"ns=" + prefix + "-b": "-b:3 -b:2 -b:1",
 		} {
 			v, _ := url.ParseQuery(q)

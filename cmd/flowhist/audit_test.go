@@ -22,7 +22,7 @@ func TestAuditCommand(t *testing.T) {
 		if code != 0 || na+nb != 5 || (na != 4 && nb != 4) || !strings.Contains(out, "(older entries: --cursor ") {
 			t.Fatalf("got exit %d, %q %q", code, out, errOut)
 		}
-		if !strings.Contains(out, "carol (api)") || !strings.Contains(out, "HASH") {
+		if !strings.Contains(out, "  carol  ") || !strings.Contains(out, "HASH") {
 			t.Fatalf("got %q, want the actor and the hash column", out)
 		}
 	})
