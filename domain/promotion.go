@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -251,8 +252,73 @@ type PromotionRequest struct {
 	RequestedBy     Decision  `json:"requestedBy"`
 	DecidedBy       *Decision `json:"decidedBy,omitempty"`
 	AppliedRevision Revision  `json:"appliedRevision,omitempty"`
-	// Preview is the frozen preview (its JSON as answered when requested).
-	Preview json.RawMessage `json:"preview"`
+	// Preview is the frozen preview: what the reviewer saw.
+	Preview PromotionPreview `json:"preview"`
+}
+
+// PromotionPreview is what a promotion would change on its target.
+type PromotionPreview struct {
+	From        string            `json:"from"`
+	Source      EventRef          `json:"source"`
+	To          string            `json:"to"`
+	TargetHead  EventRef          `json:"targetHead"`
+	Noop        bool              `json:"noop"`
+	Diff        PreviewDiff       `json:"diff"`
+	EnvNew      []EnvKey          `json:"envNew"`
+	EnvOverlaid []EnvKey          `json:"envOverlaid"`
+	OverlayKept []OverlayProperty `json:"overlayKept"`
+	// CredentialsMissing are nodes whose credentials the target lacks.
+	CredentialsMissing []NodeRef `json:"credentialsMissing"`
+	// Credentials is "kept", "copied" or "unknown".
+	Credentials string `json:"credentials"`
+	// ResultSHA256 is the sha256 of the target's flows after the
+	// promotion: an approval applies exactly this or nothing.
+	ResultSHA256 string `json:"resultSha256"`
+}
+
+// PreviewDiff is a preview's change, in the shape of GET diff.
+type PreviewDiff struct {
+	FlowsDiff
+	Credentials struct {
+		Changed bool `json:"changed"`
+	} `json:"credentials"`
+}
+
+// Credentials of a preview.
+const (
+	CredentialsKept    = "kept"
+	CredentialsCopied  = "copied"
+	CredentialsUnknown = "unknown"
+)
+
+// NewPromotionPreview builds the preview of merging m onto target, with the
+// credentials it would write (nil: the target's are kept).
+func NewPromotionPreview(m Merged, target *Flows, targetCreds, sourceCreds, creds []byte) PromotionPreview {
+	d := DiffFlowsNodes(target, m.Flows)
+	p := PromotionPreview{
+		EnvNew: nonNil(m.EnvNew), EnvOverlaid: nonNil(m.EnvOverlaid), OverlayKept: nonNil(m.OverlayKept),
+		ResultSHA256: m.Flows.SHA256(),
+	}
+	p.Diff.Added, p.Diff.Removed, p.Diff.Changed = nonNil(d.Added), nonNil(d.Removed), nonNil(d.Changed)
+	if creds != nil {
+		p.Credentials, p.CredentialsMissing = CredentialsCopied, []NodeRef{}
+		p.Diff.Credentials.Changed = !bytes.Equal(creds, targetCreds)
+	} else {
+		missing, known := MissingCredentials(m.Flows, sourceCreds, targetCreds)
+		p.Credentials, p.CredentialsMissing = CredentialsKept, missing
+		if !known {
+			p.Credentials = CredentialsUnknown
+		}
+	}
+	p.Noop = d.IsEmpty() && !p.Diff.Credentials.Changed
+	return p
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // Decide checks that who may decide r (approve: true; reject: false) and
