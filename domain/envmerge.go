@@ -49,12 +49,17 @@ func MergePromotion(source, target *Flows, o Overlay) (Merged, error) {
 		props[p.Node] = append(props[p.Node], p.Path)
 	}
 	nodes := make([]Node, 0, source.Len())
+	edited := false
 	for _, sn := range source.Nodes() {
 		tn, inTarget := target.Node(sn.ID)
 		raw := sn.Raw
 		var tgt []byte
 		if inTarget {
 			tgt = tn.Raw
+		}
+		if !mayHaveEnv(raw) && !mayHaveEnv(tgt) && len(props[sn.ID]) == 0 {
+			nodes = append(nodes, sn) // nothing of the target's to keep
+			continue
 		}
 		raw, added, overlaid := mergeEnv(raw, tgt, o.Env)
 		for _, k := range added {
@@ -79,22 +84,30 @@ func MergePromotion(source, target *Flows, o Overlay) (Merged, error) {
 			}
 		}
 		n := sn
-		n.Raw = raw
+		if !bytes.Equal(raw, sn.Raw) {
+			n.Raw, edited = raw, true
+		}
 		nodes = append(nodes, n)
 	}
-	f, err := newFlows(nodes)
-	if err != nil {
-		return Merged{}, err
+	if !edited {
+		out.Flows = source // the source's document as it is
+		return out, nil
 	}
-	if len(nodes) > 0 && !bytes.Equal(f.Bytes(), source.Bytes()) {
-		// Re-parse: a node whose bytes changed must still read as a node.
-		if f, err = ParseFlows(f.Bytes()); err != nil {
-			return Merged{}, Errorf(EINVALID, "promotion merge: %s", ErrorMessage(err))
-		}
+	// Re-parse: a node whose bytes changed must still read as a node.
+	f, err := newFlows(nodes)
+	if err == nil {
+		f, err = ParseFlows(f.Bytes())
+	}
+	if err != nil {
+		return Merged{}, Errorf(EINVALID, "promotion merge: %s", ErrorMessage(err))
 	}
 	out.Flows = f
 	return out, nil
 }
+
+// mayHaveEnv is a cheap test that node has no env property: most nodes
+// are not tabs, groups or subflows.
+func mayHaveEnv(node []byte) bool { return bytes.Contains(node, []byte(`"env"`)) }
 
 // envEntry is one element of an env array.
 type envEntry struct {

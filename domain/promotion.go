@@ -28,6 +28,10 @@ const (
 	AggregateOverlay   = "overlay"
 )
 
+// EDRIFT is the code of two namespaces that differ beyond the target's own
+// values (flowhist drift): the check ran and found a difference.
+const EDRIFT = "drift"
+
 // CausePromotion is the cause of the flows event a promotion appends.
 const CausePromotion = "promotion"
 

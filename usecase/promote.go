@@ -168,9 +168,21 @@ func (a *App) flowsAtEvent(ctx context.Context, ns string, rev domain.Revision) 
 		if err != nil {
 			return nil, nil, err
 		}
-		if rev = h.Revision; rev == 0 {
+		if h.Revision == 0 {
 			return &streams.FlowsVersion{}, nil, nil
 		}
+		// The cached head, unless the meta says another replica moved the
+		// flows since: rebuilding a large document costs more than the
+		// rest of a promotion.
+		v, err := a.store.FlowsHead(ctx, ns, false)
+		if err == nil && v.AggregateRevision != h.Aggregates[domain.AggregateFlows] {
+			v, err = a.store.FlowsHead(ctx, ns, true)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		ev, err := a.store.ReadRevision(ctx, ns, h.Revision)
+		return v, ev, err
 	}
 	ev, err := a.store.ReadRevision(ctx, ns, rev)
 	if err != nil {
