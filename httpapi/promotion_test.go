@@ -1,11 +1,14 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/flowhist/flowhist/bundle"
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 )
@@ -225,6 +228,29 @@ func TestPromotion(t *testing.T) {
 		if !types[domain.PromotionRequested] || !types[domain.PromotionApproved] {
 			t.Errorf("audit of %s: got types %v, want the request and its approval", prod, types)
 		}
+		// The history bundle carries the records, and reads back.
+		var buf bytes.Buffer
+		if _, err := bundle.Write(testCtx(t), ts.store, prod, ts.head(t, prod), &buf); err != nil {
+			t.Fatalf("export a history with promotions: %v", err)
+		}
+		br, err := bundle.NewReader(&buf, "bundle")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read []domain.EventType
+		for {
+			e, err := br.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			read = append(read, e.Type)
+		}
+		if len(read) != int(ts.head(t, prod)) {
+			t.Errorf("bundle read back %v, want %d events", read, ts.head(t, prod))
+		}
 	})
 
 	t.Run("ErrStaleRequest", func(t *testing.T) {
@@ -318,4 +344,27 @@ func TestPromotion(t *testing.T) {
 			t.Fatalf("refused requests moved prod")
 		}
 	})
+}
+
+// TestPromotionCoverage: a token must cover both namespaces of a
+// promotion; one covering only the target learns nothing of the source.
+func TestPromotionCoverage(t *testing.T) {
+	t.Parallel()
+	staging, prod := randomNS(t), randomNS(t)
+	const prodOnly = "prod-only-secret-3f9a1c7e5b2d"
+	ts := mustServer(t, httpapi.Config{Tokens: append([]httpapi.Token{
+		{Name: "prod-admin", Secret: prodOnly, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{prod}},
+	}, promotionTokens...)})
+	ts.ok(t, "PUT", path(prod, "/flows"), prodFlows, as(nrAdminSecret, ""), nil)
+	ts.ok(t, "PUT", path(staging, "/flows"), stagingFlows("return 2"), as(nrAdminSecret, ""), nil)
+	before := ts.head(t, prod)
+	for _, body := range []string{`,"dryRun":true`, ``, `,"request":true,"reason":"r"`} {
+		e := wantError(t, ts.do(t, "POST", path(prod, "/promotions"), promoteBody(staging, body), as(prodOnly, "")), http.StatusForbidden, domain.EFORBIDDEN)
+		if strings.Contains(e.Message, "return 2") {
+			t.Fatalf("refusal leaks the source: %s", e.Message)
+		}
+	}
+	if ts.head(t, prod) != before {
+		t.Fatalf("refused promotions moved prod")
+	}
 }
