@@ -122,6 +122,16 @@ func TestPromotion(t *testing.T) {
 		}
 	})
 
+	t.Run("OKIntoNewNamespace", func(t *testing.T) {
+		staging, _ := promotionPair(t, ts)
+		fresh := randomNS(t)
+		var res httpapi.Promoted
+		ts.ok(t, "POST", path(fresh, "/promotions"), promoteBody(staging, ``), as(nrAdminSecret, "alice"), &res)
+		if got, want := ts.flows(t, fresh), string(stagingFlows("return 2")); got != want || res.Revision != 1 || len(res.Preview.EnvNew) != 2 {
+			t.Fatalf("got %s at %d (envNew %+v), want staging's flows byte for byte at 1 with both env keys new", got, res.Revision, res.Preview.EnvNew)
+		}
+	})
+
 	t.Run("ErrConflictTargetMoved", func(t *testing.T) {
 		staging, prod := promotionPair(t, ts)
 		var pv domain.PromotionPreview
@@ -163,6 +173,8 @@ func TestPromotion(t *testing.T) {
 		}
 		// Rollbacks still land.
 		ts.ok(t, "POST", path(prod, "/rollback"), []byte(`{"to":1,"reason":"drill"}`), as(nrAdminSecret, "alice"), nil)
+		// Settings are each environment's own: saved as before.
+		ts.ok(t, "PUT", path(prod, "/settings"), []byte(`{"users":{}}`), as(nrAdminSecret, "alice"), nil)
 	})
 
 	t.Run("OKReviewFourEyes", func(t *testing.T) {
