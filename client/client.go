@@ -306,13 +306,11 @@ func (c *Client) save(ctx context.Context, method, path string, q url.Values, bo
 // > and & in strings as \u003c…, and flows are stored byte for byte as
 // sent.
 func (c *Client) saveJSON(ctx context.Context, method, path string, q url.Values, body any, w Write) (httpapi.Saved, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		return httpapi.Saved{}, &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("encoding the request to %s: %v", path, err), Err: err}
+	b, err := encodeJSON(body)
+	if err != nil {
+		return httpapi.Saved{}, err
 	}
-	return c.save(ctx, method, path, q, bytes.TrimSuffix(b.Bytes(), []byte("\n")), w)
+	return c.save(ctx, method, path, q, b, w)
 }
 
 // etagRevision reads an ETag "N" (or N) as a revision; 0 if absent.

@@ -39,6 +39,8 @@ type FlowsChange struct {
 	Cause, Reason string
 	// Target is the revision a rollback restores.
 	Target Revision
+	// Promotion is the source of a promotion (cause promotion).
+	Promotion *PromotionRef
 }
 
 // FlowsHead is the flows aggregate a change is based on: its document (nil
@@ -100,7 +102,7 @@ func NewFlowsEvent(ns string, head FlowsHead, c FlowsChange) (FlowsEvent, error)
 			Type: c.Type, Namespace: ns, Aggregate: AggregateFlows, Schema: FlowsPayloadSchema, Payload: payload,
 			Provenance: Provenance{
 				Actor: c.Origin.Actor, Token: c.Origin.Token, Claimed: c.Origin.Claimed, CorrelationID: c.Origin.CorrelationID, SHA256: sha,
-				Cause: c.Cause, Target: c.Target, Reason: c.Reason, Project: c.Origin.Project,
+				Cause: c.Cause, Target: c.Target, Reason: c.Reason, Project: c.Origin.Project, Promotion: c.Promotion,
 			},
 		},
 		Next:    next,

@@ -81,6 +81,9 @@ type Provenance struct {
 	// Project is the Node-RED project active on the admin that made the
 	// event (Projects on), "" otherwise.
 	Project string `json:"project,omitempty"`
+	// Promotion links a promoted flows event to its source (cause
+	// promotion).
+	Promotion *PromotionRef `json:"promotion,omitempty"`
 }
 
 // Event is one immutable fact in a namespace's log. Revision, Time,

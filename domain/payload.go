@@ -154,6 +154,8 @@ func payloadSchema(t EventType) int {
 		return PackagesPayloadSchema
 	case ProjectActivated:
 		return ProjectPayloadSchema
+	case PromotionRequested, PromotionApproved, PromotionRejected, PolicySet, OverlaySet:
+		return PromotionPayloadSchema
 	}
 	return 0
 }

@@ -121,6 +121,9 @@ func (s *State) apply(e *Event, hash bool) (Change, error) {
 			return ch, err
 		}
 		s.Project, ch.Project = &Project{Name: p.Name, Updated: e.Time}, true
+	case PromotionRequested, PromotionApproved, PromotionRejected, PolicySet, OverlaySet:
+		// Records: the store keeps their current value (policy, overlay,
+		// requests) beside the log; the fold only counts them.
 	default:
 		return ch, fmt.Errorf("revision %d: unknown event type %q", e.Revision, e.Type)
 	}

@@ -20,6 +20,9 @@ type Error struct {
 	// CurrentRevision is set with the conflict code: the aggregate
 	// revision to expect instead.
 	CurrentRevision *domain.Revision `json:"currentRevision,omitempty"`
+	// Moved is set when a promotion's target moved since its preview or
+	// request: what moved.
+	Moved *Moved `json:"moved,omitempty"`
 }
 
 // Saved is the answer of every save that appends: PUT flows, credentials,

@@ -26,6 +26,10 @@ const (
 	// once (GET /v1/audit). It stands apart from the others: admin
 	// implies it, it implies nothing.
 	ScopeAudit Scope = "audit"
+	// ScopeApprove approves and rejects promotion requests into the
+	// namespaces the token covers (docs/promotion.md). It stands apart
+	// like audit: admin implies it, it implies nothing.
+	ScopeApprove Scope = "approve"
 )
 
 var scopeRank = map[Scope]int{ScopeRead: 1, ScopeDeploy: 2, ScopeAdmin: 3}
@@ -91,8 +95,8 @@ func (t Token) validate() error {
 		return fmt.Errorf("has no scopes (read, deploy, admin)")
 	}
 	for _, s := range t.Scopes {
-		if scopeRank[s] == 0 && s != ScopeAudit {
-			return fmt.Errorf("unknown scope %q (read, deploy, admin, audit)", s)
+		if scopeRank[s] == 0 && s != ScopeAudit && s != ScopeApprove {
+			return fmt.Errorf("unknown scope %q (read, deploy, admin, audit, approve)", s)
 		}
 	}
 	if len(t.Namespaces) == 0 {
@@ -138,8 +142,8 @@ func mayActAs(r *http.Request, id string) error {
 }
 
 func (t Token) allows(scope Scope) bool {
-	if scope == ScopeAudit {
-		return slices.Contains(t.Scopes, ScopeAudit) || slices.Contains(t.Scopes, ScopeAdmin)
+	if scope == ScopeAudit || scope == ScopeApprove {
+		return slices.Contains(t.Scopes, scope) || slices.Contains(t.Scopes, ScopeAdmin)
 	}
 	for _, s := range t.Scopes {
 		if scopeRank[s] >= scopeRank[scope] {

@@ -76,6 +76,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			body.CurrentRevision = &rev
 			w.Header().Set("ETag", etag(rev))
 		}
+		body.Moved = movedOf(err)
 	}
 	writeJSON(w, status, body)
 }

@@ -218,9 +218,16 @@ func (s *Server) routeWithin(timeout time.Duration, pattern string, scope Scope,
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), tokenKey, tok))
+		fp, err := credentialFingerprint(r, scope)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
+			return
 		}
+		s.reportFingerprint(r, ns, fp)
 	}))
 }
 
@@ -257,6 +264,7 @@ func (s *Server) routes() {
 	s.route("GET "+nsPath+"/nodes/{id}/history", ScopeRead, s.getNodeHistory)
 	s.route("POST "+nsPath+"/rollback", ScopeAdmin, s.postRollback)
 	s.routeWithin(auditStreamMax, "GET /v1/audit", ScopeAudit, s.getAudit)
+	s.promotionRoutes(nsPath)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -20,5 +20,8 @@ type SaveCredentials struct {
 //
 // Errors: those of Deploy.
 func (a *App) SaveCredentials(ctx context.Context, c SaveCredentials) (streams.FlowsResult, error) {
+	if err := a.direct(ctx, c.Namespace); err != nil {
+		return streams.FlowsResult{}, err
+	}
 	return a.appendFlows(ctx, c.Request, domain.FlowsChange{Type: domain.CredentialsSaved, Credentials: c.Credentials})
 }

@@ -20,8 +20,11 @@ type Deploy struct {
 // Deploy appends d as one flows.deployed event: a patch against the
 // current document (see appendFlows for the turns and retries).
 //
-// Errors: EINVALID, ECONFLICT, EUNAVAILABLE (with a non-zero Revision when
+// Errors: EINVALID, EFORBIDDEN (a protected namespace), ECONFLICT, EUNAVAILABLE (with a non-zero Revision when
 // the event landed but its durability fell short), ECANCELED.
 func (a *App) Deploy(ctx context.Context, d Deploy) (streams.FlowsResult, error) {
+	if err := a.direct(ctx, d.Namespace); err != nil {
+		return streams.FlowsResult{}, err
+	}
 	return a.appendFlows(ctx, d.Request, domain.FlowsChange{Flows: d.Flows, Credentials: d.Credentials})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flowhist/flowhist/client"
+	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -25,9 +26,16 @@ added (+), removed (-) and changed (~), with each changed property as
 "name: old → new" (long values cut) and a unified diff for code such as a
 function's source. Changes of a node's place on the canvas only are marked
 "(moved on canvas)"; --positions=false leaves them out.
+
+"diff staging@12 prod@40" compares revisions of two namespaces (a name
+without @REV means its head): what differs between environments, overlay
+and env values included (flowhist drift leaves those out).
 ` + exitCodesHelp,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.Contains(args[0]+args[1], "@") {
+				return m.diffAcross(cmd, v, args[0], args[1], positions)
+			}
 			c, err := newClient(v)
 			if err != nil {
 				return err
@@ -63,7 +71,13 @@ function's source. Changes of a node's place on the canvas only are marked
 
 func printDiff(w io.Writer, d httpapi.Diff, c colors) {
 	fmt.Fprintf(w, "%sflows %d → %d%s\n", c.bold, d.From, d.To, c.reset)
-	if len(d.Added)+len(d.Removed)+len(d.Changed) == 0 && !d.Credentials.Changed {
+	printChanges(w, domain.FlowsDiff{Added: d.Added, Removed: d.Removed, Changed: d.Changed}, d.Credentials.Changed, c)
+}
+
+// printChanges prints a diff's nodes, one per line with their changed
+// properties, and whether the credentials changed.
+func printChanges(w io.Writer, d domain.FlowsDiff, credentials bool, c colors) {
+	if len(d.Added)+len(d.Removed)+len(d.Changed) == 0 && !credentials {
 		fmt.Fprintln(w, "no changes")
 		return
 	}
@@ -99,7 +113,7 @@ func printDiff(w io.Writer, d httpapi.Diff, c colors) {
 			fmt.Fprintf(w, "    %s: %s → %s\n", p.Name, value(p.Old), value(p.New))
 		}
 	}
-	if d.Credentials.Changed {
+	if credentials {
 		fmt.Fprintln(w, "credentials changed")
 	}
 }

@@ -52,7 +52,7 @@ func readBundle(path string, data []byte) (*importSource, error) {
 	}
 	h := r.Header
 	src := &importSource{desc: fmt.Sprintf("export %s (%s@%d)", filepath.Base(path), h.Namespace, h.Revision)}
-	skippedPackages := 0
+	skippedPackages, skippedRecords := 0, 0
 	for {
 		e, err := r.Next()
 		if err == io.EOF {
@@ -99,6 +99,11 @@ func readBundle(path string, data []byte) (*importSource, error) {
 		case domain.ProjectActivated:
 			it = projectItem(*e.Project, origin)
 			it.what = fmt.Sprintf("rev %d %s", e.Revision, it.what)
+		case domain.PromotionRequested, domain.PromotionApproved, domain.PromotionRejected, domain.PolicySet, domain.OverlaySet:
+			// Records of review and policy in the source's history: the
+			// flows they led to are imported as deploys.
+			skippedRecords++
+			continue
 		case domain.PackagesChanged:
 			// Implied by the settings event before it: the import's own
 			// settings save appends it again.
@@ -111,6 +116,9 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			return nil, err
 		}
 		src.items = append(src.items, it)
+	}
+	if skippedRecords > 0 {
+		src.note("%d promotion and policy records are not replayed: the flows promotions led to are imported as deploys", skippedRecords)
 	}
 	if skippedPackages > 0 {
 		src.note("%d packages.changed events are not replayed as such: each follows from the settings save before it, which import replays", skippedPackages)

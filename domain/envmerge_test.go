@@ -1,0 +1,217 @@
+package domain_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+func mustFlows(tb testing.TB, s string) *domain.Flows {
+	tb.Helper()
+	f, err := domain.ParseFlows([]byte(s))
+	if err != nil {
+		tb.Fatalf("parse %s: %v", s, err)
+	}
+	return f
+}
+
+func TestMergePromotion(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		source, target string
+		overlay        domain.Overlay
+		want           string
+		envNew         []string // node/key
+		envOverlaid    []string
+		overlayKept    []domain.OverlayProperty
+	}{
+		{
+			name:   "TabKeepsTargetValues",
+			source: `[{"id":"t1","type":"tab","label":"A","env":[{"name":"URL","value":"http://staging","type":"str"},{"name":"RETRIES","value":"3","type":"num"}]},{"id":"f1","type":"function","z":"t1","func":"return 2"}]`,
+			target: `[{"id":"t1","type":"tab","label":"A","env":[{"name":"URL","value":"http://prod","type":"str"}]},{"id":"f1","type":"function","z":"t1","func":"return 1"}]`,
+			want:   `[{"id":"t1","type":"tab","label":"A","env":[{"name":"URL","value":"http://prod","type":"str"},{"name":"RETRIES","value":"3","type":"num"}]},{"id":"f1","type":"function","z":"t1","func":"return 2"}]`,
+			envNew: []string{"t1/RETRIES"},
+		},
+		{
+			name:   "RemovedKeyGoes",
+			source: `[{"id":"t1","type":"tab","env":[{"name":"A","value":"s"}]}]`,
+			target: `[{"id":"t1","type":"tab","env":[{"name":"A","value":"p"},{"name":"OLD","value":"p"}]}]`,
+			want:   `[{"id":"t1","type":"tab","env":[{"name":"A","value":"p"}]}]`,
+		},
+		{
+			name:   "RenamedKeyArrivesFlagged",
+			source: `[{"id":"t1","type":"tab","env":[{"name":"API_HOST","value":"staging"}]}]`,
+			target: `[{"id":"t1","type":"tab","env":[{"name":"API_URL","value":"prod"}]}]`,
+			want:   `[{"id":"t1","type":"tab","env":[{"name":"API_HOST","value":"staging"}]}]`,
+			envNew: []string{"t1/API_HOST"},
+		},
+		{
+			name:   "NestedGroupsAndSubflowInstance",
+			source: `[{"id":"t1","type":"tab"},{"id":"g1","type":"group","z":"t1","env":[{"name":"G","value":"s"}]},{"id":"g2","type":"group","z":"t1","g":"g1","env":[{"name":"H","value":"s"},{"name":"N","value":"s"}]},{"id":"sf","type":"subflow","env":[{"name":"D","value":"s"}]},{"id":"si","type":"subflow:sf","z":"t1","g":"g2","env":[{"name":"D","value":"s-inst"}]}]`,
+			target: `[{"id":"t1","type":"tab"},{"id":"g1","type":"group","z":"t1","env":[{"name":"G","value":"p"}]},{"id":"g2","type":"group","z":"t1","g":"g1","env":[{"name":"H","value":"p"}]},{"id":"sf","type":"subflow","env":[{"name":"D","value":"p"}]},{"id":"si","type":"subflow:sf","z":"t1","g":"g2","env":[{"name":"D","value":"p-inst"}]}]`,
+			want:   `[{"id":"t1","type":"tab"},{"id":"g1","type":"group","z":"t1","env":[{"name":"G","value":"p"}]},{"id":"g2","type":"group","z":"t1","g":"g1","env":[{"name":"H","value":"p"},{"name":"N","value":"s"}]},{"id":"sf","type":"subflow","env":[{"name":"D","value":"p"}]},{"id":"si","type":"subflow:sf","z":"t1","g":"g2","env":[{"name":"D","value":"p-inst"}]}]`,
+			envNew: []string{"g2/N"},
+		},
+		{
+			name:        "OverlayEnvNeverArrivesAndStays",
+			source:      `[{"id":"t1","type":"tab","env":[{"name":"SECRET_URL","value":"staging"},{"name":"X","value":"1"}]},{"id":"t2","type":"tab","env":[{"name":"SECRET_URL","value":"staging"}]}]`,
+			target:      `[{"id":"t1","type":"tab","env":[{"name":"X","value":"1"}]},{"id":"t2","type":"tab","env":[{"name":"DB","value":"prod"}]}]`,
+			overlay:     domain.Overlay{Env: []string{"SECRET_URL", "DB"}},
+			want:        `[{"id":"t1","type":"tab","env":[{"name":"X","value":"1"}]},{"id":"t2","type":"tab","env":[{"name":"DB","value":"prod"}]}]`,
+			envOverlaid: []string{"t1/SECRET_URL", "t2/SECRET_URL"},
+		},
+		{
+			name:        "NewNodeArrivesWithSourceEnvFlagged",
+			source:      `[{"id":"t9","type":"tab","label":"new","env":[{"name":"K","value":"v"},{"name":"SECRET_URL","value":"s"}]}]`,
+			target:      `[]`,
+			overlay:     domain.Overlay{Env: []string{"SECRET_URL"}},
+			want:        `[{"id":"t9","type":"tab","label":"new","env":[{"name":"K","value":"v"}]}]`,
+			envNew:      []string{"t9/K"},
+			envOverlaid: []string{"t9/SECRET_URL"},
+		},
+		{
+			name:        "OverlayPropertyKept",
+			source:      `[{"id":"h1","type":"http in","url":"/staging","method":"get","headers":{"auth":"s","x":"1"}}]`,
+			target:      `[{"id":"h1","type":"http in","url":"/prod","method":"post","headers":{"auth":"p","x":"0"}}]`,
+			overlay:     domain.Overlay{Properties: []domain.OverlayProperty{{Node: "h1", Path: "url"}, {Node: "h1", Path: "headers.auth"}}},
+			want:        `[{"id":"h1","type":"http in","url":"/prod","method":"get","headers":{"auth":"p","x":"1"}}]`,
+			overlayKept: []domain.OverlayProperty{{Node: "h1", Path: "url"}, {Node: "h1", Path: "headers.auth"}},
+		},
+		{
+			name:        "OverlayPropertyAbsentOnTargetStaysAbsent",
+			source:      `[{"id":"m1","type":"mqtt-broker","broker":"staging","port":1883}]`,
+			target:      `[{"id":"m1","type":"mqtt-broker","port":1883}]`,
+			overlay:     domain.Overlay{Properties: []domain.OverlayProperty{{Node: "m1", Path: "broker"}, {Node: "gone", Path: "x"}}},
+			want:        `[{"id":"m1","type":"mqtt-broker","port":1883}]`,
+			overlayKept: []domain.OverlayProperty{{Node: "m1", Path: "broker"}},
+		},
+		{
+			name:   "SourceDecidesNodesAndOrder",
+			source: `[{"id":"b","type":"x"},{"id":"a","type":"x"}]`,
+			target: `[{"id":"a","type":"x"},{"id":"c","type":"x"}]`,
+			want:   `[{"id":"b","type":"x"},{"id":"a","type":"x"}]`,
+		},
+		{
+			name:    "TargetOnlyEnvAddedWhereSourceHasNone",
+			source:  `[{"id":"t1","type":"tab","label":"A"}]`,
+			target:  `[{"id":"t1","type":"tab","label":"A","env":[{"name":"DB","value":"p"},{"name":"Z","value":"p"}]}]`,
+			overlay: domain.Overlay{Env: []string{"DB"}},
+			want:    `[{"id":"t1","type":"tab","label":"A","env":[{"name":"DB","value":"p"}]}]`,
+		},
+		{
+			name:   "EscapedKeysKept",
+			source: `[{"id":"t1","type":"tab","l\u00e9":"\u003c","env":[{"name":"A","value":"s"}]}]`,
+			target: `[{"id":"t1","type":"tab","env":[{"name":"A","value":"p"}]}]`,
+			want:   `[{"id":"t1","type":"tab","l\u00e9":"\u003c","env":[{"name":"A","value":"p"}]}]`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := domain.MergePromotion(mustFlows(t, tc.source), mustFlows(t, tc.target), tc.overlay)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(m.Flows.Bytes()); got != tc.want {
+				t.Errorf("merged\ngot  %s\nwant %s", got, tc.want)
+			}
+			if got := keys(m.EnvNew); !reflect.DeepEqual(got, tc.envNew) {
+				t.Errorf("envNew: got %v, want %v", got, tc.envNew)
+			}
+			if got := keys(m.EnvOverlaid); !reflect.DeepEqual(got, tc.envOverlaid) {
+				t.Errorf("envOverlaid: got %v, want %v", got, tc.envOverlaid)
+			}
+			if !reflect.DeepEqual(m.OverlayKept, tc.overlayKept) {
+				t.Errorf("overlayKept: got %v, want %v", m.OverlayKept, tc.overlayKept)
+			}
+		})
+	}
+}
+
+func keys(ks []domain.EnvKey) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, k.Node+"/"+k.Key)
+	}
+	return out
+}
+
+func TestMergePromotionIdentity(t *testing.T) {
+	// Promoting a document onto itself changes nothing, byte for byte.
+	f := mustFlows(t, `[{"id":"t1","type":"tab","env":[{"name":"A","value":"1"}]},{"id":"n","type":"inject","z":"t1","props":[{"p":"payload"}]}]`)
+	m, err := domain.MergePromotion(f, f, domain.Overlay{Env: []string{"A"}, Properties: []domain.OverlayProperty{{Node: "n", Path: "props.0.p"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Flows.SHA256() != f.SHA256() || len(m.EnvNew)+len(m.EnvOverlaid)+len(m.OverlayKept) != 0 {
+		t.Errorf("got %s %+v, want the document unchanged", m.Flows.Bytes(), m)
+	}
+}
+
+func TestSamePerson(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b domain.Identity
+		want bool
+	}{
+		{"SameUserOtherToken", domain.Identity{User: "alice", Token: "nr"}, domain.Identity{User: "alice", Token: "cli"}, true},
+		{"OtherUserSameAdminToken", domain.Identity{User: "alice", Token: "nr"}, domain.Identity{User: "bob", Token: "nr"}, false},
+		{"CaseOfUser", domain.Identity{User: "Alice", Token: "nr"}, domain.Identity{User: "alice", Token: "nr"}, true},
+		{"AnonymousSameToken", domain.Identity{Token: "t"}, domain.Identity{Token: "t"}, true},
+		{"AnonymousBoth", domain.Identity{}, domain.Identity{}, true},
+		{"OneAnonymous", domain.Identity{User: "alice"}, domain.Identity{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := domain.SamePerson(tc.a, tc.b); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPolicyRefuseDirect(t *testing.T) {
+	for _, tc := range []struct {
+		p    domain.Policy
+		want string
+	}{
+		{domain.Policy{}, ""},
+		{domain.Policy{Protected: true, PromotesFrom: []string{"staging"}}, "protected: promote from staging"},
+		{domain.Policy{Protected: true, PromotesFrom: []string{"staging", "dev"}}, "protected: promote from staging or dev"},
+		{domain.Policy{Protected: true}, "protected: promote into it"},
+	} {
+		err := tc.p.RefuseDirect()
+		if got := domain.ErrorMessage(err); err != nil && got != tc.want || err == nil && tc.want != "" {
+			t.Errorf("%+v: got %v, want %q", tc.p, err, tc.want)
+		}
+		if err != nil && domain.ErrorCode(err) != domain.EFORBIDDEN {
+			t.Errorf("code %s, want forbidden", domain.ErrorCode(err))
+		}
+	}
+}
+
+func TestMissingCredentials(t *testing.T) {
+	f := mustFlows(t, `[{"id":"a","type":"x"},{"id":"b","type":"mqtt-broker","name":"br"}]`)
+	got, known := domain.MissingCredentials(f, []byte(`{"a":{"u":"1"},"b":{"p":"2"}}`), []byte(`{"a":{"u":"9"}}`))
+	if !known || !reflect.DeepEqual(got, []domain.NodeRef{{ID: "b", Type: "mqtt-broker", Name: "br"}}) {
+		t.Errorf("clear: got %v %v, want b missing", got, known)
+	}
+	if got, known := domain.MissingCredentials(f, []byte(`{"$":"abc"}`), nil); known || len(got) != 0 {
+		t.Errorf("encrypted: got %v %v, want unknown", got, known)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	r := domain.PromotionRequest{ID: "1", State: domain.RequestPending, RequestedBy: domain.Decision{Identity: domain.Identity{User: "alice", Token: "nr"}}}
+	if _, err := r.Decide(domain.Identity{User: "alice", Token: "cli"}, true, "", r.RequestedBy.Time); domain.ErrorCode(err) != domain.EFORBIDDEN {
+		t.Errorf("own approval: got %v, want forbidden", err)
+	}
+	if d, err := r.Decide(domain.Identity{User: "alice", Token: "nr"}, false, "withdrawn", r.RequestedBy.Time); err != nil || d.State != domain.RequestRejected {
+		t.Errorf("own rejection: got %v %v, want rejected", d.State, err)
+	}
+	d, err := r.Decide(domain.Identity{User: "bob", Token: "nr"}, true, "", r.RequestedBy.Time)
+	if err != nil || d.State != domain.RequestApproved {
+		t.Fatalf("got %v %v, want approved", d.State, err)
+	}
+	if _, err := d.Decide(domain.Identity{User: "carol"}, false, "", r.RequestedBy.Time); domain.ErrorCode(err) != domain.ECONFLICT {
+		t.Errorf("decided twice: got %v, want conflict", err)
+	}
+}
