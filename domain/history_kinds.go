@@ -24,7 +24,6 @@ var historyKinds = []HistoryKind{
 	{"packages", func(e *Event) bool { return e.Aggregate == AggregatePackages }},
 	{"project", func(e *Event) bool { return e.Aggregate == AggregateProject }},
 	{"rollback", func(e *Event) bool { return e.Type == FlowsRolledBack || e.Cause == CauseRollback }},
-	{"promotion", func(e *Event) bool { return e.Cause == CausePromotion || IsPromotionEvent(e.Type) }},
 }
 
 // HistoryKinds returns the names of the history kinds, in their order.

@@ -9,7 +9,7 @@ import (
 )
 
 func TestHistoryKinds(t *testing.T) {
-	want := []string{"flows", "credentials", "settings", "library", "packages", "project", "rollback", "promotion"}
+	want := []string{"flows", "credentials", "settings", "library", "packages", "project", "rollback"}
 	if got := domain.HistoryKinds(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}

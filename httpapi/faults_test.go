@@ -42,6 +42,15 @@ var everyRoute = []struct{ method, path, body string }{
 	{"GET", "/diff?from=1&to=2", ""},
 	{"GET", "/nodes/a/history", ""},
 	{"POST", "/rollback", `{"to":1,"reason":"test"}`},
+	{"POST", "/promotions", `{"from":"fault-source","dryRun":true}`},
+	{"GET", "/promotions", ""},
+	{"GET", "/promotions/0193", ""},
+	{"POST", "/promotions/0193/approve", ""},
+	{"POST", "/promotions/0193/reject", ""},
+	{"GET", "/policy", ""},
+	{"PUT", "/policy", `{"protected":false}`},
+	{"GET", "/overlay", ""},
+	{"PUT", "/overlay", `{"env":["A"]}`},
 }
 
 // TestValkeyFaults breaks the server's Valkey for real and calls every

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/flowhist/flowhist/bundle"
@@ -121,6 +122,16 @@ func TestPromotion(t *testing.T) {
 		}
 	})
 
+	t.Run("OKIntoNewNamespace", func(t *testing.T) {
+		staging, _ := promotionPair(t, ts)
+		fresh := randomNS(t)
+		var res httpapi.Promoted
+		ts.ok(t, "POST", path(fresh, "/promotions"), promoteBody(staging, ``), as(nrAdminSecret, "alice"), &res)
+		if got, want := ts.flows(t, fresh), string(stagingFlows("return 2")); got != want || res.Revision != 1 || len(res.Preview.EnvNew) != 2 {
+			t.Fatalf("got %s at %d (envNew %+v), want staging's flows byte for byte at 1 with both env keys new", got, res.Revision, res.Preview.EnvNew)
+		}
+	})
+
 	t.Run("ErrConflictTargetMoved", func(t *testing.T) {
 		staging, prod := promotionPair(t, ts)
 		var pv domain.PromotionPreview
@@ -162,6 +173,8 @@ func TestPromotion(t *testing.T) {
 		}
 		// Rollbacks still land.
 		ts.ok(t, "POST", path(prod, "/rollback"), []byte(`{"to":1,"reason":"drill"}`), as(nrAdminSecret, "alice"), nil)
+		// Settings are each environment's own: saved as before.
+		ts.ok(t, "PUT", path(prod, "/settings"), []byte(`{"users":{}}`), as(nrAdminSecret, "alice"), nil)
 	})
 
 	t.Run("OKReviewFourEyes", func(t *testing.T) {
@@ -366,5 +379,60 @@ func TestPromotionCoverage(t *testing.T) {
 	}
 	if ts.head(t, prod) != before {
 		t.Fatalf("refused promotions moved prod")
+	}
+}
+
+// TestPromotionApproveRace: two reviewers approve, and a third rejects,
+// the same request at once: exactly one decision lands, and the flows are
+// promoted at most once.
+func TestPromotionApproveRace(t *testing.T) {
+	t.Parallel()
+	ts := mustServer(t, httpapi.Config{Tokens: promotionTokens})
+	for round := 0; round < 5; round++ {
+		staging, prod := promotionPair(t, ts)
+		res := ts.do(t, "POST", path(prod, "/promotions"), promoteBody(staging, `,"request":true,"reason":"race"`), as(nrAdminSecret, "alice"))
+		var r domain.PromotionRequest
+		res.decode(t, &r)
+		var wg sync.WaitGroup
+		statuses := make([]int, 3)
+		for i, d := range []struct {
+			verb string
+			h    hdr
+		}{{"approve", as(nrAdminSecret, "bob")}, {"approve", as(approverSecret, "")}, {"reject", as(opsSecret, "dave")}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := ts.send(testCtx(t), "POST", path(prod, "/promotions/"+r.ID+"/"+d.verb), nil, d.h)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				statuses[i] = r.status
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, s := range statuses {
+			if s == http.StatusOK {
+				ok++
+			} else if s != http.StatusConflict {
+				t.Fatalf("round %d: got statuses %v, want one 200 and 409s", round, statuses)
+			}
+		}
+		promoted := 0
+		for _, e := range ts.events(t, prod) {
+			if e.Cause == domain.CausePromotion {
+				promoted++
+			}
+		}
+		var got domain.PromotionRequest
+		ts.ok(t, "GET", path(prod, "/promotions/"+r.ID), nil, as(approverSecret, ""), &got)
+		wantPromoted := 0
+		if got.State == domain.RequestApproved {
+			wantPromoted = 1
+		}
+		if ok != 1 || promoted != wantPromoted || got.State == domain.RequestPending {
+			t.Fatalf("round %d: statuses %v, %d promotions, state %s: want one decision and the flows promoted once if approved", round, statuses, promoted, got.State)
+		}
 	}
 }
