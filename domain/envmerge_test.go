@@ -215,3 +215,40 @@ func TestDecide(t *testing.T) {
 		t.Errorf("decided twice: got %v, want conflict", err)
 	}
 }
+
+// FuzzMergePromotion: whatever two flows documents, the merge is a valid
+// document with the source's nodes in the source's order, and merging a
+// document onto itself gives it back byte for byte.
+func FuzzMergePromotion(f *testing.F) {
+	f.Add(`[{"id":"t1","type":"tab","env":[{"name":"A","value":"1"}]}]`, `[{"id":"t1","type":"tab","env":[{"name":"A","value":"2"},{"name":"B"}]}]`, "A", "t1", "env.0.value")
+	f.Add(`[{"id":"a","type":"x","env":[1,2]}]`, `[{"id":"a","type":"x","env":{"name":"A"}}]`, "", "a", "env")
+	f.Add(`[{"id":"h","type":"http in","url":"/s","h":{"a":[1,{"b":2}]}}]`, `[{"id":"h","type":"http in","h":{"a":[3]}}]`, "x", "h", "h.a.1.b")
+	f.Fuzz(func(t *testing.T, src, dst, env, node, path string) {
+		s, err1 := domain.ParseFlows([]byte(src))
+		d, err2 := domain.ParseFlows([]byte(dst))
+		o := domain.Overlay{Env: []string{env}, Properties: []domain.OverlayProperty{{Node: node, Path: path}}}
+		if err1 != nil || err2 != nil || o.Validate() != nil {
+			return
+		}
+		m, err := domain.MergePromotion(s, d, o)
+		if err != nil {
+			t.Fatalf("merge: %v", err)
+		}
+		got := m.Flows.Nodes()
+		if len(got) != s.Len() {
+			t.Fatalf("got %d nodes, want the source's %d", len(got), s.Len())
+		}
+		for i, n := range s.Nodes() {
+			if got[i].ID != n.ID {
+				t.Fatalf("node %d: got %s, want %s", i, got[i].ID, n.ID)
+			}
+		}
+		if _, err := domain.ParseFlows(m.Flows.Bytes()); err != nil {
+			t.Fatalf("merged document does not parse: %v", err)
+		}
+		same, err := domain.MergePromotion(s, s, o)
+		if err != nil || same.Flows.SHA256() != s.SHA256() {
+			t.Fatalf("merging onto itself: got %s (%v), want %s", same.Flows.Bytes(), err, s.Bytes())
+		}
+	})
+}
