@@ -54,7 +54,38 @@ function policyTargets(p) {
   return Array.isArray(p && p.promotionTargets) ? p.promotionTargets.filter((t) => typeof t === 'string' && NAME.test(t)) : [];
 }
 
+// expectedHead is the preview's targetHead as the editor sent it back, with
+// only its known fields, or null when it is not one.
+function expectedHead(h) {
+  const count = (v) => Number.isSafeInteger(v) && v >= 0;
+  if (!h || typeof h !== 'object' || !count(h.revision) || typeof h.id !== 'string') return null;
+  if (h.flowsRevision !== undefined && !count(h.flowsRevision)) return null;
+  if (h.hash !== undefined && typeof h.hash !== 'string') return null;
+  const out = { revision: h.revision, id: h.id };
+  if (h.flowsRevision !== undefined) out.flowsRevision = h.flowsRevision;
+  if (h.hash !== undefined) out.hash = h.hash;
+  return out;
+}
+
 class PromotionRoutes extends HistoryRoutes {
+  // wrap answers flowhist's refusals (4xx but 401, which is about the
+  // admin's token) with flowhist's own message alone: the sidebar shows it
+  // to the user as it is ("you requested this promotion: another person
+  // approves it"), without the request line of the module's error.
+  wrap(fn) {
+    return super.wrap(async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        const status = err && err.httpStatus;
+        if (status >= 400 && status < 500 && status !== 401 && typeof err.answer === 'string') {
+          return { status, body: { code: err.code, message: err.answer } };
+        }
+        throw err;
+      }
+    });
+  }
+
   async call(method, path, opts = {}) {
     const s = this.current();
     const res = await s.client.request(method, path, Object.assign({ retry: false, timeout: TIMEOUT }, opts));
@@ -122,10 +153,8 @@ class PromotionRoutes extends HistoryRoutes {
   async promote(req) {
     const b = req.body || {};
     if (!Number.isSafeInteger(b.rev) || b.rev < 1) return bad('rev must be the previewed source revision');
-    const h = b.expectedHead;
-    if (!h || typeof h !== 'object' || !Number.isSafeInteger(h.revision) || h.revision < 0 || typeof h.id !== 'string') {
-      return bad('expectedHead must be the target head the preview showed ({revision, id})');
-    }
+    const head = expectedHead(b.expectedHead);
+    if (!head) return bad('expectedHead must be the target head the preview showed ({revision, flowsRevision, id, hash})');
     const request = b.request === true;
     const r = reasonOf(b, request);
     if (r.refusal) return r.refusal;
@@ -133,7 +162,7 @@ class PromotionRoutes extends HistoryRoutes {
     return this.wrap(async () => {
       const t = await this.target(b.to);
       if (t.refusal) return t.refusal;
-      const json = { from: this.current().config.namespace, rev: b.rev, expectedHead: { revision: h.revision, id: h.id }, request };
+      const json = { from: this.current().config.namespace, rev: b.rev, expectedHead: head, request };
       if (r.reason) json.reason = r.reason;
       const out = await this.call('POST', '/promotions', { namespace: b.to, json, headers: this.userWrite(req) });
       const user = userOf(req);

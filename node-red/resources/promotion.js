@@ -27,15 +27,17 @@
 
     // ---- pure helpers -------------------------------------------------
 
-    // where names a node of the preview's lists: "tab Orders", or its
+    // where names a node of the preview's lists: "tab Orders" (its name
+    // from flowhist, else its label in this editor: labelOf(id)), or its
     // type and id.
-    function where(e) {
-        return (e.type || "node") + " " + (e.name || e.node || e.id || "?");
+    function where(e, labelOf) {
+        var id = e.node || e.id;
+        return (e.type || "node") + " " + (e.name || (labelOf && id && labelOf(id)) || id || "?");
     }
 
     // envLines are the preview's env entries as lines: "tab Orders: RETRIES".
-    function envLines(list) {
-        return (list || []).map(function (e) { return where(e) + ": " + e.key; });
+    function envLines(list, labelOf) {
+        return (list || []).map(function (e) { return where(e, labelOf) + ": " + e.key; });
     }
 
     // overlayLines are the overlay properties the target kept: "h1 url".
@@ -49,12 +51,13 @@
     }
 
     // promoteBody is what the confirm sends: the previewed source revision
-    // and target head, so that a target that moved since refuses it.
+    // and target head (whole, as answered), so that a source or a target
+    // that moved since is refused rather than promoted unseen.
     function promoteBody(to, preview, reason, request) {
         return {
             to: to,
             rev: preview.source.revision,
-            expectedHead: { revision: preview.targetHead.revision, id: preview.targetHead.id },
+            expectedHead: preview.targetHead,
             reason: reason,
             request: !!request
         };
@@ -95,6 +98,11 @@
             return t(key, out);
         }
         var policy = null; // GET flowhist/promotion
+        // labelOf is a flow's, subflow's or group's label in this editor.
+        function labelOf(id) {
+            var n = RED.nodes.workspace(id) || RED.nodes.subflow(id) || RED.nodes.group(id);
+            return n ? (n.label || n.name || "") : "";
+        }
         var panel, requestList;
 
         function list(title, lines, cls) {
@@ -126,8 +134,8 @@
                 $('<p class="red-ui-flowhist-promote-noop"></p>').text(t("noop", { to: to })).appendTo(body);
                 return;
             }
-            list(t("envNew", { from: p.from }), envLines(p.envNew), "red-ui-flowhist-env-new red-ui-flowhist-flagged").appendTo(body);
-            list(t("envOverlaid", { to: to }), envLines(p.envOverlaid), "red-ui-flowhist-env-overlaid").appendTo(body);
+            list(t("envNew", { from: p.from }), envLines(p.envNew, labelOf), "red-ui-flowhist-env-new red-ui-flowhist-flagged").appendTo(body);
+            list(t("envOverlaid", { to: to }), envLines(p.envOverlaid, labelOf), "red-ui-flowhist-env-overlaid").appendTo(body);
             list(t("overlayKept", { to: to }), overlayLines(p.overlayKept), "red-ui-flowhist-overlay-kept").appendTo(body);
             list(t("credentialsMissing", { to: to }), credentialLines(p.credentialsMissing), "red-ui-flowhist-creds-missing red-ui-flowhist-flagged").appendTo(body);
             if (p.credentials === "unknown") { $('<p class="red-ui-flowhist-creds-unknown"></p>').text(t("credentialsUnknown", { to: to })).appendTo(body); }
@@ -218,7 +226,7 @@
             var p = r.preview || {};
             $('<p class="red-ui-flowhist-about"></p>').text(t("about", { from: r.from, rev: r.source && r.source.revision, to: r.to, head: r.targetHead && r.targetHead.revision })).appendTo(body);
             if (r.stale) { $('<p class="red-ui-flowhist-protected"></p>').text(t("staleNote", { to: r.to })).appendTo(body); }
-            list(t("envNew", { from: r.from }), envLines(p.envNew), "red-ui-flowhist-env-new red-ui-flowhist-flagged").appendTo(body);
+            list(t("envNew", { from: r.from }), envLines(p.envNew, labelOf), "red-ui-flowhist-env-new red-ui-flowhist-flagged").appendTo(body);
             list(t("credentialsMissing", { to: r.to }), credentialLines(p.credentialsMissing), "red-ui-flowhist-creds-missing red-ui-flowhist-flagged").appendTo(body);
             s.renderDiff(p.diff || {}, $('<div class="red-ui-flowhist-promote-diff"></div>').appendTo(body));
         }

@@ -12,13 +12,16 @@ test('the preview\'s lists name each node and key as text', () => {
   assert.deepEqual(view.overlayLines([{ node: 'h1', path: 'url' }]), ['h1 url']);
   assert.deepEqual(view.credentialLines([{ id: 'mq1', type: 'mqtt-broker', name: 'broker' }, { id: 'x', type: 'http request' }]), ['broker (mqtt-broker) mq1', '(http request) x']);
   assert.deepEqual(view.envLines(undefined), []);
+  // Without a name from flowhist, the label this editor has.
+  const labels = { t2: 'Billing' };
+  assert.deepEqual(view.envLines([{ node: 't2', type: 'tab', key: 'K' }, { node: 't3', type: 'tab', key: 'L' }], (id) => labels[id]), ['tab Billing: K', 'tab t3: L']);
   // Markup stays a string: the view inserts it with $.text().
   assert.deepEqual(view.envLines([{ node: 't', type: 'tab', name: '<img src=x onerror=alert(1)>', key: 'K' }]), ['tab <img src=x onerror=alert(1)>: K']);
 });
 
 test('the confirm sends the previewed source revision and target head', () => {
   const preview = { source: { revision: 12, id: 's' }, targetHead: { revision: 40, id: 'h', hash: 'x' } };
-  assert.deepEqual(view.promoteBody('prod', preview, 'release', false), { to: 'prod', rev: 12, expectedHead: { revision: 40, id: 'h' }, reason: 'release', request: false });
+  assert.deepEqual(view.promoteBody('prod', preview, 'release', false), { to: 'prod', rev: 12, expectedHead: { revision: 40, id: 'h', hash: 'x' }, reason: 'release', request: false });
   assert.equal(view.promoteBody('prod', preview, '', 1).request, true);
 });
 
