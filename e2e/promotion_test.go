@@ -103,15 +103,20 @@ func promotion(t *testing.T, red redRuntime) {
 	b := newBrowser(t, "alice")
 	defer b.close()
 	b.login(t, staging.admin.URL, "alice")
-	openPromote := func(t *testing.T) {
+	// openPromote opens the promote tray and answers how long the preview
+	// took to show, measured in the page from the click.
+	openPromote := func(t *testing.T) time.Duration {
 		t.Helper()
 		b.do(t, 10*time.Second, chromedp.Evaluate[chromedp.Void](`RED.actions.invoke("flowhist:show-history-tab")`))
-		b.click(t, fmt.Sprintf(`.red-ui-flowhist-promote[data-target=%q]`, prod.ns))
+		button := fmt.Sprintf(`.red-ui-flowhist-promote[data-target=%q]`, prod.ns)
+		b.waitJS(t, 20*time.Second, fmt.Sprintf(`!!document.querySelector(%q)`, button))
+		took := b.timeUntil(t, 20*time.Second, `!!document.querySelector(".red-ui-flowhist-view[data-done] #red-ui-flowhist-promote-confirm")`, func() { b.click(t, button) })
 		b.trayOpen(t, 20*time.Second, `.red-ui-flowhist-view[data-done] #red-ui-flowhist-promote-confirm`)
+		return took
 	}
 
 	t.Run("PromoteKeepsProdsValuesAndItsWorkerServesTheCode", func(t *testing.T) {
-		openPromote(t)
+		t.Logf("Node-RED %s: the promote preview showed %s after the click (measured in the page)", red.name, openPromote(t).Round(time.Millisecond))
 		if got := b.text(t, `.red-ui-flowhist-env-new li`); got != "tab Orders: RETRIES" {
 			t.Errorf("the preview's new env keys: got %q, want %q", got, "tab Orders: RETRIES")
 		}
