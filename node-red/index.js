@@ -25,6 +25,7 @@ const { Applier } = require('./lib/apply');
 const { Packages } = require('./lib/packages');
 const { Library } = require('./lib/library');
 const { Projects, projectsFacade } = require('./lib/projects');
+const { credentialFingerprint } = require('./lib/fingerprint');
 
 function workerRefusal(what) {
   const err = new Error(`flowhist: this Node-RED is a worker (role 'worker'); ${what}`);
@@ -59,7 +60,11 @@ function createStorage() {
       await close();
       const config = parseConfig(settings);
       const log = createLogger(runtime && runtime.log);
-      const client = new Client(Object.assign({ log }, config));
+      // The admin reports its credential secret's fingerprint (never the
+      // secret): a promotion copies credentials only between namespaces
+      // with the same one.
+      const fingerprint = config.role === 'admin' ? credentialFingerprint(config.credentialSecret) : undefined;
+      const client = new Client(Object.assign({ log, credentialFingerprint: fingerprint }, config));
       const next = { config, log, client, library: new Library(client) };
       const nodes = runtime && runtime.nodes;
       const need = config.reload === 'full' ? ['loadFlows'] : ['loadFlows', 'setFlows', 'getCredentials'];

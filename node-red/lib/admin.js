@@ -128,6 +128,7 @@ class Admin {
       });
     } catch (err) {
       if (err.httpStatus === 409) throw conflict(err);
+      if (err.httpStatus === 403) throw refused(err);
       throw err;
     }
   }
@@ -178,6 +179,24 @@ function conflict(err) {
       'Reload the flows in the editor (Deploy menu → Restart Flows, then reload the page) and deploy your changes again.',
     { code: MODULE_CODES.CONFLICT, httpStatus: 409, currentRevision: err.currentRevision },
   );
+}
+
+// refused turns flowhist's 403 into the error the editor user reads as
+// "Deploy failed: {…"message":"flowhist refused this deploy: protected:
+// promote from staging. …"}": Node-RED's Admin API answers {code, message}
+// and the editor shows that answer's text in a notification, which takes
+// HTML (RED.notify sets innerHTML): flowhist's message is escaped. A
+// protected namespace (docs/promotion.md) answers so; so does a token
+// without the deploy scope.
+function refused(err) {
+  const why = escapeHTML(err.answer || err.message);
+  return new FlowhistError(`flowhist refused this deploy: ${why}. Nothing was saved.`, { code: err.code, httpStatus: 403 });
+}
+
+const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function escapeHTML(s) {
+  return String(s).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
 module.exports = { Admin };

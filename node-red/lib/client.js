@@ -81,9 +81,13 @@ function parseRevision(v) {
 class Client {
   // opts: urls (flowhist replicas' base URLs; or url, one), namespace,
   // token, retryFor, retryDelay, retryMaxDelay, requestTimeout, log, tls
-  // (node:tls options: ca, cert, key, for https:// URLs).
+  // (node:tls options: ca, cert, key, for https:// URLs),
+  // credentialFingerprint (an admin's: lib/fingerprint.js, sent with every
+  // request as Flowhist-Credential-Fingerprint; flowhist records it on
+  // writes).
   constructor(opts) {
     this.tls = opts.tls;
+    this.credentialFingerprint = opts.credentialFingerprint;
     this.fetch = opts.tls ? agentFetch(opts.tls) : fetch;
     this.urls = opts.urls && opts.urls.length ? opts.urls.slice() : [opts.url];
     this.bases = this.urls.map((u) => `${u}/v1/namespaces/${encodeURIComponent(opts.namespace)}`);
@@ -134,7 +138,9 @@ class Client {
   // requestTimeout, for the whole answer), signal (an extra abort signal),
   // onLine (async (line) => …: the answer is read as it comes, one call per
   // non-empty line, awaited in order; text is then ''; once a line was
-  // handled, a broken answer is not sent again).
+  // handled, a broken answer is not sent again), namespace (another
+  // namespace than the client's: path is relative to it; a promotion's
+  // target).
   async request(method, path, opts = {}) {
     const retry = opts.retry !== false;
     const idempotent = isIdempotent(method, path, opts);
@@ -210,7 +216,8 @@ class Client {
     let text;
     let lineErr; // what onLine threw: passed on as it is
     try {
-      res = await this.fetch(this.bases[at] + path, { method, headers, body, signal: ac.signal });
+      const base = opts.namespace === undefined ? this.bases[at] : `${this.urls[at]}/v1/namespaces/${encodeURIComponent(opts.namespace)}`;
+      res = await this.fetch(base + path, { method, headers, body, signal: ac.signal });
       if (at === this.current && !GONE.has(res.status)) this.answered = true;
       if (opts.onLine && res.status < 400) {
         text = '';
@@ -386,6 +393,7 @@ class Client {
     // admin's storage calls), as the CLI's requests say cli.
     const h = Object.assign({ 'Flowhist-Channel': 'node-red' }, extra);
     if (this.token) h.Authorization = `Bearer ${this.token}`;
+    if (this.credentialFingerprint) h['Flowhist-Credential-Fingerprint'] = this.credentialFingerprint;
     return h;
   }
 

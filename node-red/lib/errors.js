@@ -62,7 +62,9 @@ function fromAnswer(what, status, statusText, text) {
   }
   const code = typeof info.code === 'string' && info.code ? info.code : `http_${status}`;
   const message = typeof info.message === 'string' && info.message ? info.message : statusText || 'error';
-  const props = { httpStatus: status, code };
+  // answer is flowhist's own message, for a caller that words the error
+  // for its reader (the admin's refused deploy).
+  const props = { httpStatus: status, code, answer: message };
   if (info.currentRevision !== undefined) props.currentRevision = info.currentRevision;
   return new FlowhistError(`flowhist: ${what}: HTTP ${status} ${code}: ${message}`, props);
 }

@@ -19,6 +19,7 @@
 // false turns it off.
 
 const { HistoryRoutes, Watcher } = require('./routes');
+const promotion = require('./promotion-routes');
 
 const TOPIC = 'flowhist/revision';
 
@@ -48,15 +49,16 @@ module.exports = function (RED) {
     else log.warn('flowhist: historyPageSize must be a whole number from 1 to 1000; using 50');
   }
   const routes = new HistoryRoutes({ state, adminAuth: !!settings.adminAuth, log, events: RED.events, pageSize });
-  mount(app, RED.auth, routes);
+  mount(app, RED.auth, routes, new promotion.PromotionRoutes({ state, adminAuth: !!settings.adminAuth, log }));
   const watcher = new Watcher({ state, publish: (revision) => RED.comms.publish(TOPIC, { revision }, false) });
   watcher.start();
 };
 
-// mount adds the routes to an express app (Node-RED's httpAdmin).
-function mount(app, auth, routes) {
-  const send = (fn) => async (req, res) => {
-    const out = await fn.call(routes, req);
+// mount adds the routes to an express app (Node-RED's httpAdmin), and
+// promotion's (plugin/promotion-routes.js) when given.
+function mount(app, auth, routes, promotionRoutes) {
+  const send = (fn, r = routes) => async (req, res) => {
+    const out = await fn.call(r, req);
     res.status(out.status).json(out.body);
   };
   const read = auth.needsPermission('flows.read');
@@ -67,6 +69,9 @@ function mount(app, auth, routes) {
   app.get('/flowhist/diff', read, send(routes.diff));
   app.get('/flowhist/nodes/:id/history', read, send(routes.nodeHistory));
   app.post('/flowhist/restore', write, send(routes.restore));
+  if (promotionRoutes) {
+    for (const [method, path, permission, fn] of promotion.ROUTES) app[method](path, auth.needsPermission(permission), send(promotionRoutes[fn], promotionRoutes));
+  }
 }
 
 module.exports.mount = mount;

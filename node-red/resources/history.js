@@ -739,6 +739,13 @@
                     onchange: function () { if (!list.children().length && !loading) { loadPage(true); } }
                 });
                 hookContextMenu();
+                // Views in files of their own (resources/promotion.js) add
+                // themselves to window.flowhistViews, or, loaded later, find
+                // window.flowhistSidebar: each gets the sidebar and the parts
+                // it shares.
+                var sidebar = { RED: RED, $: $, config: c, content: content, api: api, failure: failure, openTray: openTray, renderDiff: renderDiff, escapeHTML: escapeHTML, reload: function () { loadPage(true); } };
+                window.flowhistSidebar = sidebar;
+                (window.flowhistViews || []).forEach(function (v) { v(sidebar); });
                 RED.comms.subscribe(TOPIC, function (topic, msg) {
                     if (msg && msg.revision > newest && (loading || list.children().length)) { loadNewer(); }
                 });

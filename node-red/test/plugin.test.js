@@ -317,6 +317,12 @@ test('Node-RED loads the plugin on an admin only, unless turned off, with every 
     'GET /flowhist/diff flows.read',
     'GET /flowhist/nodes/:id/history flows.read',
     'POST /flowhist/restore flows.write',
+    'GET /flowhist/promotion flows.read',
+    'POST /flowhist/promotion/preview flows.read',
+    'POST /flowhist/promotion/promote flows.write',
+    'GET /flowhist/promotion/requests flows.read',
+    'POST /flowhist/promotion/requests/:id/approve flows.write',
+    'POST /flowhist/promotion/requests/:id/reject flows.write',
   ]);
   const cases = [
     { name: 'worker', settings: { storageModule: storage, flowhist: { role: 'worker' } } },
