@@ -62,11 +62,12 @@ func MergePromotion(source, target *Flows, o Overlay) (Merged, error) {
 			continue
 		}
 		raw, added, overlaid := mergeEnv(raw, tgt, o.Env)
+		name := ref(sn).Name // a tab by its label, as summaries name it
 		for _, k := range added {
-			out.EnvNew = append(out.EnvNew, EnvKey{Node: sn.ID, Type: sn.Type, Name: sn.Name, Key: k})
+			out.EnvNew = append(out.EnvNew, EnvKey{Node: sn.ID, Type: sn.Type, Name: name, Key: k})
 		}
 		for _, k := range overlaid {
-			out.EnvOverlaid = append(out.EnvOverlaid, EnvKey{Node: sn.ID, Type: sn.Type, Name: sn.Name, Key: k})
+			out.EnvOverlaid = append(out.EnvOverlaid, EnvKey{Node: sn.ID, Type: sn.Type, Name: name, Key: k})
 		}
 		if inTarget {
 			for _, p := range props[sn.ID] {

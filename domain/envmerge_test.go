@@ -135,6 +135,26 @@ func keys(ks []domain.EnvKey) []string {
 	return out
 }
 
+// TestMergePromotionNamesTabsByLabel: the preview names a tab whose env
+// keys it flags by its label, as summaries and diffs do, and a group or
+// subflow by its name.
+func TestMergePromotionNamesTabsByLabel(t *testing.T) {
+	m, err := domain.MergePromotion(
+		mustFlows(t, `[{"id":"t1","type":"tab","label":"Orders","env":[{"name":"A","value":"s"},{"name":"B","value":"s"}]},{"id":"g1","type":"group","z":"t1","name":"Edge","env":[{"name":"C","value":"s"}]}]`),
+		mustFlows(t, `[{"id":"t1","type":"tab","label":"Orders","env":[{"name":"A","value":"p"}]},{"id":"g1","type":"group","z":"t1","name":"Edge"}]`),
+		domain.Overlay{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range append(m.EnvNew, m.EnvOverlaid...) {
+		got = append(got, k.Name+"/"+k.Key)
+	}
+	if want := []string{"Orders/B", "Edge/C"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
 func TestMergePromotionIdentity(t *testing.T) {
 	// Promoting a document onto itself changes nothing, byte for byte.
 	f := mustFlows(t, `[{"id":"t1","type":"tab","env":[{"name":"A","value":"1"}]},{"id":"n","type":"inject","z":"t1","props":[{"p":"payload"}]}]`)
