@@ -11,6 +11,7 @@ import (
 	"github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
+	"github.com/flowhist/flowhist/streams/valkeytest"
 )
 
 // simWorker is a simulated Node-RED worker of the staged-rollout contract
@@ -313,8 +314,10 @@ func TestRolloutResumesOnAnotherServer(t *testing.T) {
 	t.Parallel()
 	// Two API servers on one Valkey: the workers follow the second; the
 	// first drives (it is the only one until the second starts). Closing
-	// it mid-bake leaves the second to finish.
-	first := mustServer(t, httpapi.Config{})
+	// it mid-bake leaves the second to finish. A Valkey of their own: every
+	// server on the shared one drives whatever namespace it gets the lease of.
+	v := valkeytest.Start(t)
+	first := mustServerAt(t, v.Addr, httpapi.Config{})
 	ns := randomNS(t)
 	ctx := testCtx(t)
 	admin := first.rolloutClient(t, ns, adminSecret)
@@ -328,7 +331,7 @@ func TestRolloutResumesOnAnotherServer(t *testing.T) {
 		ok, err := first.api.DrivesRollout(ctx, ns)
 		return err == nil && ok
 	})
-	second := mustServer(t, httpapi.Config{})
+	second := mustServerAt(t, v.Addr, httpapi.Config{})
 	canary := second.startWorker(t, ns, &simWorker{id: "c1", ring: "canary"})
 	def := second.startWorker(t, ns, &simWorker{id: "d1", ring: "default"})
 	if _, err := admin.PutFlows(ctx, []byte(flowsB), client.Write{}); err != nil {
