@@ -1,6 +1,7 @@
 package streams_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -67,26 +68,17 @@ func TestSaveRolloutCompareAndSet(t *testing.T) {
 		t.Fatalf("a save from a stale version: got %v, want conflict", err)
 	}
 	names, err := s.RolloutNamespaces(ctx)
-	if err != nil || !contains(names, ns) {
+	if err != nil || !slices.Contains(names, ns) {
 		t.Fatalf("namespaces with a policy: got %v, %v, want %s among them", names, err, ns)
 	}
 	if _, err := s.SaveRollout(ctx, ns, v1, &domain.Rollout{State: domain.StateIdle}); err != nil {
 		t.Fatal(err)
 	}
-	if names, _ := s.RolloutNamespaces(ctx); contains(names, ns) {
+	if names, _ := s.RolloutNamespaces(ctx); slices.Contains(names, ns) {
 		t.Fatal("a namespace whose policy was removed is still listed")
 	}
 	r, v, err := s.Rollout(ctx, ns)
 	if err != nil || v != 2 || r.Policy != nil {
 		t.Fatalf("got %+v, %d, %v", r, v, err)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
