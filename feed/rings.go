@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/flowhist/flowhist/domain"
 )
@@ -79,18 +80,31 @@ func (f *Feed) Target(ctx context.Context, ns, ring string) (domain.Position, bo
 	return p, ok, nil
 }
 
-// noteRing records the ring a worker named, once per process and change.
+// ringSeenEvery is how often this process records that a worker is still
+// on the feed in its ring: the rollout's gate counts the workers seen
+// lately (usecase: liveWorkers) without asking Valkey of each one's group.
+const ringSeenEvery = 30 * time.Second
+
+// ringNoted is what noteRing last recorded of a worker.
+type ringNoted struct {
+	ring string
+	at   time.Time
+}
+
+// noteRing records the ring a worker named and that it is on the feed:
+// when the ring changed, or ringSeenEvery after the last record.
 func (f *Feed) noteRing(ctx context.Context, req Request) {
 	if req.Ring == "" {
 		return
 	}
 	k := req.Namespace + "/" + req.Worker
-	if v, ok := f.rings.Load(k); ok && v.(string) == req.Ring {
+	now := time.Now()
+	if v, ok := f.rings.Load(k); ok && v.(ringNoted).ring == req.Ring && now.Sub(v.(ringNoted).at) < ringSeenEvery {
 		return
 	}
 	vctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
-	if err := f.store.SaveWorkerRing(vctx, req.Namespace, req.Worker, req.Ring); err == nil {
-		f.rings.Store(k, req.Ring)
+	if err := f.store.SaveWorkerRing(vctx, req.Namespace, req.Worker, req.Ring, now); err == nil {
+		f.rings.Store(k, ringNoted{ring: req.Ring, at: now})
 	}
 }
