@@ -72,7 +72,9 @@ const batch = 1000
 //
 // Errors: EUNAVAILABLE, ECANCELED.
 func (f *Feed) Join(ctx context.Context, req Request) error {
-	f.noteRing(ctx, req)
+	if err := f.noteRing(ctx, req); err != nil {
+		return err
+	}
 	if f.created(req.Namespace, req.Worker) {
 		return nil
 	}

@@ -44,7 +44,13 @@ func (s *rolloutSnap) stale(news *News) bool {
 // target sets news's Target to the target of the worker's ring, when the
 // namespace has a rollout policy. A burst with a rollout event reads the
 // rollout again first (once per event among the workers it wakes).
+//
+// A worker that names no ring (a module that predates rings) is told no
+// target: it follows the head, as GET flows without ring= answers it.
 func (f *Feed) target(ctx context.Context, req Request, news *News) error {
+	if req.Ring == "" {
+		return nil
+	}
 	ro := f.rolloutOf(req.Namespace)
 	snap := ro.snap.Load()
 	if snap.stale(news) {
@@ -69,11 +75,7 @@ func (f *Feed) target(ctx context.Context, req Request, news *News) error {
 		}
 		ro.mu.Unlock()
 	}
-	ring := req.Ring
-	if ring == "" {
-		ring = domain.DefaultRing
-	}
-	if p, ok := snap.r.TargetOf(ring); ok {
+	if p, ok := snap.r.TargetOf(req.Ring); ok {
 		news.Target = &p
 	}
 	return nil
@@ -112,19 +114,25 @@ type ringNoted struct {
 }
 
 // noteRing records the ring a worker named and that it is on the feed:
-// when the ring changed, or ringSeenEvery after the last record.
-func (f *Feed) noteRing(ctx context.Context, req Request) {
+// when the ring changed, or ringSeenEvery after the last record. Its
+// failure is the request's (Valkey is away: the request would wait out
+// its next step's deadline too).
+//
+// Errors: EUNAVAILABLE, ECANCELED.
+func (f *Feed) noteRing(ctx context.Context, req Request) error {
 	if req.Ring == "" {
-		return
+		return nil
 	}
 	k := req.Namespace + "/" + req.Worker
 	now := time.Now()
 	if v, ok := f.rings.Load(k); ok && v.(ringNoted).ring == req.Ring && now.Sub(v.(ringNoted).at) < ringSeenEvery {
-		return
+		return nil
 	}
 	vctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
-	if err := f.store.SaveWorkerRing(vctx, req.Namespace, req.Worker, req.Ring, now); err == nil {
-		f.rings.Store(k, ringNoted{ring: req.Ring, at: now})
+	if err := f.store.SaveWorkerRing(vctx, req.Namespace, req.Worker, req.Ring, now); err != nil {
+		return err
 	}
+	f.rings.Store(k, ringNoted{ring: req.Ring, at: now})
+	return nil
 }
