@@ -74,7 +74,24 @@ func (h WorkerHealth) Validate() error {
 	if h.Revision > 0 && h.ID == "" {
 		return Errorf(EINVALID, "health: name the event id of revision %d (the Flowhist-Event of the flows it runs)", h.Revision)
 	}
+	if !isEventID(h.ID) {
+		return Errorf(EINVALID, "health: id %q is not an event id (the Flowhist-Event of the flows it runs)", Clip(h.ID))
+	}
 	return nil
+}
+
+// isEventID: s is empty or could be an event id (hex digits and dashes, at
+// most 64).
+func isEventID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Judge returns what in h breaks gate g, "" when h is healthy.

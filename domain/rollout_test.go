@@ -156,6 +156,29 @@ func TestGateJudge(t *testing.T) {
 	}
 }
 
+func TestWorkerHealthValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    domain.WorkerHealth
+		ok   bool
+	}{
+		{"OK", domain.WorkerHealth{Ring: "canary", Revision: 3, ID: "0190aaaa-0000-7000-8000-000000000000", Started: true}, true},
+		{"NoID", domain.WorkerHealth{Revision: 3}, false},
+		{"MarkupID", domain.WorkerHealth{Revision: 3, ID: "<img src=x>"}, false},
+		{"BadRing", domain.WorkerHealth{Ring: "a b"}, false},
+		{"NegativeErrors", domain.WorkerHealth{Errors: -1}, false},
+		{"LongMessage", domain.WorkerHealth{Message: strings.Repeat("x", 501)}, false},
+		{"ManyTypes", domain.WorkerHealth{MissingTypes: make([]string, 101)}, false},
+		{"EmptyType", domain.WorkerHealth{FailedTypes: []string{""}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.h.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("got %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
 func TestMergeHealth(t *testing.T) {
 	g := domain.Gate{}
 	t0 := at("2026-12-07T10:00:00Z")
