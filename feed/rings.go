@@ -77,6 +77,10 @@ func (f *Feed) target(ctx context.Context, req Request, news *News) error {
 	}
 	if p, ok := snap.r.TargetOf(req.Ring); ok {
 		news.Target = &p
+	} else if news.Rollout {
+		// The policy was removed (a rollout event, no policy): a worker
+		// of a ring that ran a target other than the head reloads it.
+		news.Flows = true
 	}
 	return nil
 }

@@ -354,6 +354,21 @@ func TestRolloutResumesOnAnotherServer(t *testing.T) {
 	}
 }
 
+func TestRolloutPolicyRemovedMidRollout(t *testing.T) {
+	t.Parallel()
+	ts := mustServer(t, httpapi.Config{})
+	_, admin, ws := ts.rolloutSetup(t, `{"rings":[{"name":"canary","bake":"1h","gate":{"deadline":"1h"}},{"name":"default"}]}`, nil)
+	ctx := testCtx(t)
+	if _, err := admin.PutFlows(ctx, []byte(flowsB), client.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the canary runs B", func() bool { return ws[0].runs() == flowsB })
+	if _, err := admin.DeleteRolloutPolicy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every worker runs the head once the policy is gone", func() bool { return ws[1].runs() == flowsB && ws[2].runs() == flowsB })
+}
+
 func TestRolloutNoPolicyUnchanged(t *testing.T) {
 	t.Parallel()
 	ts := mustServer(t, httpapi.Config{})
