@@ -157,5 +157,8 @@ func payloadSchema(t EventType) int {
 	case PromotionRequested, PromotionApproved, PromotionRejected, PolicySet, OverlaySet:
 		return PromotionPayloadSchema
 	}
+	if IsRolloutEvent(t) {
+		return RolloutPayloadSchema
+	}
 	return 0
 }

@@ -124,6 +124,13 @@ func (s *State) apply(e *Event, hash bool) (Change, error) {
 	case PromotionRequested, PromotionApproved, PromotionRejected, PolicySet, OverlaySet:
 		// Records: the store keeps their current value (policy, overlay,
 		// requests) beside the log; the fold only counts them.
+	case RolloutPolicySet, RolloutStarted, RolloutPromoted, RolloutPaused, RolloutResumed, RolloutFailed, RolloutAborted, RolloutCompleted:
+		// A rollout's steps are history; its progress is kept beside the
+		// state (streams: rollout), not folded here.
+		var p RolloutPayload
+		if err := DecodePayload(e, &p); err != nil {
+			return ch, err
+		}
 	default:
 		return ch, fmt.Errorf("revision %d: unknown event type %q", e.Revision, e.Type)
 	}

@@ -3,7 +3,6 @@ package usecase
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/flowhist/flowhist/domain"
 	"go.uber.org/zap"
@@ -37,7 +36,7 @@ func (a *App) Decide(ctx context.Context, d Decide) (domain.PromotionRequest, er
 	if err != nil {
 		return r, err
 	}
-	decided, err := r.Decide(domain.IdentityOf(d.Origin), d.Approve, d.Reason, a.now())
+	decided, err := r.Decide(domain.IdentityOf(d.Origin), d.Approve, d.Reason, a.now().UTC())
 	if err != nil {
 		return r, err
 	}
@@ -154,8 +153,6 @@ func (a *App) Promotion(ctx context.Context, ns, id string) (domain.PromotionReq
 	r.Stale = h.Aggregates[domain.AggregateFlows] != r.TargetHead.FlowsRevision
 	return r, err
 }
-
-func (a *App) now() time.Time { return time.Now().UTC() }
 
 func (a *App) logRecordFailure(ns string, t domain.EventType, err error) {
 	a.log.Warn("promotion record not appended to the source namespace", zap.String("ns", ns), zap.String("type", string(t)), zap.Error(err))

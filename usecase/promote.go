@@ -288,7 +288,7 @@ func (a *App) requestPromotion(ctx context.Context, p Promote, pl plan) (domain.
 	r := domain.PromotionRequest{
 		ID: id.String(), State: domain.RequestPending, From: p.From, To: p.Namespace,
 		Source: pl.preview.Source, TargetHead: pl.preview.TargetHead, WithCredentials: p.WithCredentials, Reason: p.Reason,
-		RequestedBy: domain.Decision{Identity: domain.IdentityOf(p.Origin), Time: a.now()},
+		RequestedBy: domain.Decision{Identity: domain.IdentityOf(p.Origin), Time: a.now().UTC()},
 		Preview:     pl.preview,
 	}
 	// Stored first: a request whose event then fails is listed, and its
