@@ -317,6 +317,8 @@ test('Node-RED loads the plugin on an admin only, unless turned off, with every 
     'GET /flowhist/diff flows.read',
     'GET /flowhist/nodes/:id/history flows.read',
     'POST /flowhist/restore flows.write',
+    'GET /flowhist/rollout flows.read', // the rollout view (plugin/rollout-routes.js)
+    'POST /flowhist/rollout/:action flows.write',
   ]);
   const cases = [
     { name: 'worker', settings: { storageModule: storage, flowhist: { role: 'worker' } } },
