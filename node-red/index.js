@@ -144,8 +144,14 @@ function createStorage() {
         next.follower = new Follower(Object.assign(followerOpts, {
           ring: config.ring,
           onTarget: (t) => next.health && next.health.target(t),
-          reload: () => next.applier.apply(),
-          recover: () => nodes.loadFlows(true),
+          reload: () => {
+            if (next.health) next.health.loading();
+            return next.applier.apply();
+          },
+          recover: () => {
+            if (next.health) next.health.loading();
+            return nodes.loadFlows(true);
+          },
           onPackages: next.packages ? (rev) => next.packages.kick(rev) : undefined,
         }));
         next.settings = new LocalSettings(client, log);

@@ -34,6 +34,7 @@ const MAX_LIST = 100; // failedTypes, missingTypes
 const MAX_TYPE = 214; // characters of one type
 const MAX_TEXT = 500; // characters of message and a probe's error
 const SETTLE = 300; // ms after a load before its first report
+const UNSTARTED_WAIT = 10000; // ms a report waits for Node-RED to say whether the flows started
 
 // parseDuration reads a Go duration string ("1s", "50ms", "1m30s") into
 // ms; def when absent or unreadable.
@@ -178,6 +179,23 @@ class Health {
     }
   }
 
+  // loading is told before the follower loads another position: what the
+  // load logs (a node that fails to start) counts against the new one.
+  loading() {
+    this.counting = true;
+    this.state = 'unknown';
+    this.reset();
+  }
+
+  reset() {
+    this.restarts = 0;
+    this.errors = 0;
+    this.failedTypes.clear();
+    this.message = '';
+    this.results.clear();
+    this.appliedAt = this.now();
+  }
+
   // applied is told each flows load (its Flowhist-Revision and
   // Flowhist-Event). Counting starts again at a new position; the first
   // load after a start at the position the starts file names is a restart.
@@ -192,14 +210,10 @@ class Health {
       this.errors = (Number.isSafeInteger(prev.errors) ? prev.errors : 0) + (prev.uncaught ? 1 : 0);
       if (prev.uncaught) this.message = `the process ended on an uncaught exception: ${prev.uncaught}`.slice(0, MAX_TEXT);
       this.appliedAt = typeof prev.applied === 'number' ? prev.applied : this.now();
-    } else if (!same(this.revision, this.id)) {
-      this.restarts = 0;
-      this.errors = 0;
-      this.failedTypes.clear();
-      this.message = '';
-      this.results.clear();
-      this.appliedAt = this.now();
+    } else if (!same(this.revision, this.id) && !this.counting) {
+      this.reset();
     }
+    this.counting = false;
     this.revision = revision;
     this.id = id;
     this.save();
@@ -312,6 +326,9 @@ class Health {
 
   async report() {
     if (this.stopped || this.revision === null) return;
+    // Until Node-RED said whether the flows started (flows:started reports
+    // at once), unless it never says.
+    if (this.state === 'unknown' && this.now() - this.appliedAt < UNSTARTED_WAIT) return;
     try {
       await this.client.request('PUT', `/workers/${encodeURIComponent(this.workerId)}/health`, { json: this.body(), retry: false });
     } catch (err) {

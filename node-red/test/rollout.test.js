@@ -189,6 +189,7 @@ test('health: missing types are reported as not started; a start at the same pos
   const b = await healthSetup(t, dir);
   b.health.attach();
   b.health.applied(9, 'e9');
+  b.events.emit('flows:started', {});
   const again = await b.fake.waitFor((x) => x.path === '/workers/w1/health', 3000, 'report after restart');
   assert.equal(again.json.restarts, 1);
   assert.equal(again.json.errors, 1);
@@ -199,4 +200,23 @@ test('health: missing types are reported as not started; a start at the same pos
   const at10 = b.reports().at(-1);
   assert.equal(at10.restarts, 0);
   assert.equal(at10.errors, 0);
+});
+
+test('health: a node that fails to start during a reload counts against the position loaded; no report before Node-RED says whether the flows started', async (t) => {
+  const { fake, health, events, reports, logError } = await healthSetup(t, null);
+  health.attach();
+  health.applied(3, 'e3');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(reports().length, 0, 'reported before the flows started');
+  events.emit('flows:started', {});
+  await fake.waitFor((x) => x.path === '/workers/w1/health' && x.json.revision === 3, 3000, 'report at 3');
+  // A reload: the constructor of a node throws while the flows start.
+  health.loading();
+  logError({ id: 'n1', type: 'broken-node', msg: 'TypeError: cannot start' });
+  events.emit('flows:started', {});
+  health.applied(4, 'e4');
+  const r = await fake.waitFor((x) => x.path === '/workers/w1/health' && x.json.revision === 4, 3000, 'report at 4');
+  assert.equal(r.json.errors, 1);
+  assert.deepEqual(r.json.failedTypes, ['broken-node']);
+  assert.equal(r.json.started, false);
 });
