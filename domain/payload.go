@@ -155,5 +155,8 @@ func payloadSchema(t EventType) int {
 	case ProjectActivated:
 		return ProjectPayloadSchema
 	}
+	if IsRolloutEvent(t) {
+		return RolloutPayloadSchema
+	}
 	return 0
 }

@@ -121,6 +121,13 @@ func (s *State) apply(e *Event, hash bool) (Change, error) {
 			return ch, err
 		}
 		s.Project, ch.Project = &Project{Name: p.Name, Updated: e.Time}, true
+	case RolloutPolicySet, RolloutStarted, RolloutPromoted, RolloutPaused, RolloutResumed, RolloutFailed, RolloutAborted, RolloutCompleted:
+		// A rollout's steps are history; its progress is kept beside the
+		// state (streams: rollout), not folded here.
+		var p RolloutPayload
+		if err := DecodePayload(e, &p); err != nil {
+			return ch, err
+		}
 	default:
 		return ch, fmt.Errorf("revision %d: unknown event type %q", e.Revision, e.Type)
 	}

@@ -75,6 +75,9 @@ type Feed struct {
 	// (a failover) and with it any record that the worker had it; this
 	// is what GET workers checks against the log (Diverged).
 	running sync.Map
+
+	rollouts sync.Map // namespace → *rollout (rings.go)
+	rings    sync.Map // "ns/worker" → the ring it named, as recorded
 }
 
 // New returns a Feed over store; its acknowledgement writer runs until

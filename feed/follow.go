@@ -22,6 +22,8 @@ type Request struct {
 	// its event's id ("": not named), which the log must hold.
 	Ack   domain.Revision
 	AckID string
+	// Ring is the ring the worker names ("": default).
+	Ring string
 }
 
 // News is a burst of entries given to a worker, coalesced to its newest
@@ -42,6 +44,11 @@ type News struct {
 	// Revision, the head, and acknowledges that. Flows and Packages are
 	// true, Events 0.
 	Reset bool
+	// Rollout: a rollout event was among the entries.
+	Rollout bool
+	// Target is the position whose flows the worker's ring runs, when the
+	// namespace has a rollout policy (nil: none; it follows the head).
+	Target *domain.Position
 }
 
 // Answer takes the news Follow gives out.
@@ -65,6 +72,7 @@ const batch = 1000
 //
 // Errors: EUNAVAILABLE, ECANCELED.
 func (f *Feed) Join(ctx context.Context, req Request) error {
+	f.noteRing(ctx, req)
 	if f.created(req.Namespace, req.Worker) {
 		return nil
 	}
@@ -156,6 +164,10 @@ func (f *Feed) Follow(ctx context.Context, req Request, out Answer, end <-chan t
 		}
 		if news.Events > 0 || news.Reset {
 			f.ran(req.Namespace, req.Worker, news.position())
+			if err := f.target(ctx, req, &news); err != nil {
+				done()
+				return err
+			}
 		}
 		if err := out.Give(news); err != nil || out.Done() {
 			done()
@@ -241,6 +253,8 @@ func coalesce(entries []streams.Entry) News {
 			n.Flows = true
 		case domain.AggregatePackages:
 			n.Packages = true
+		case domain.AggregateRollout:
+			n.Rollout = true
 		}
 	}
 	return n

@@ -170,6 +170,12 @@ type FeedNews struct {
 	// reloads everything (flows, credentials, packages) at Revision, the
 	// head, and acknowledges it with ID. Events is 0.
 	Reset bool `json:"reset,omitempty"`
+	// Rollout: a rollout event was among the entries (not sent).
+	Rollout bool `json:"-"`
+	// Target is the position whose flows the worker's ring runs, when the
+	// namespace has a rollout policy (docs/rollout.md): the worker reloads
+	// (GET flows?ring=) when its id differs from the flows it runs.
+	Target *domain.Position `json:"target,omitempty"`
 }
 
 // Acked is the answer of POST feed/ack.
@@ -202,6 +208,11 @@ type WorkerInfo struct {
 	// Packages is the worker's last package report (worker_status.go);
 	// absent when it sent none.
 	Packages *WorkerPackages `json:"packages,omitempty"`
+	// Ring is the ring the worker named on the feed (absent: default).
+	Ring string `json:"ring,omitempty"`
+	// Health is the worker's last health report (rollout.go); absent
+	// when it sent none.
+	Health *domain.StoredHealth `json:"health,omitempty"`
 }
 
 // Health is the answer of /healthz and /readyz.

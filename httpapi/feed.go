@@ -36,8 +36,11 @@ type feedRequest struct {
 
 func (s *Server) parseFeedRequest(r *http.Request) (feedRequest, error) {
 	q := r.URL.Query()
-	f := feedRequest{Request: feed.Request{Namespace: r.PathValue("ns"), Worker: q.Get("worker")}}
+	f := feedRequest{Request: feed.Request{Namespace: r.PathValue("ns"), Worker: q.Get("worker"), Ring: q.Get("ring")}}
 	if err := validateWorker(f.Worker); err != nil {
+		return f, err
+	}
+	if err := queryRing(f.Ring); err != nil {
 		return f, err
 	}
 	var err error

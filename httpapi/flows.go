@@ -13,8 +13,14 @@ import (
 // getFlows answers the current flows document byte for byte, with its flows
 // revision as the ETag, the namespace revision (Flowhist-Revision) and its
 // event's id (Flowhist-Event). A namespace with no flows answers [] at revision 0.
+//
+// With ring=NAME and a rollout policy it answers the ring's target instead
+// (rollout.go).
 func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
 	ns := r.PathValue("ns")
+	if staged, err := s.getRingFlows(w, r, false); staged || err != nil {
+		return err
+	}
 	var doc []byte
 	var flowsRev, rev domain.Revision
 	err := s.proj.View(r.Context(), ns, func(st *domain.State) error {

@@ -32,6 +32,9 @@ type Config struct {
 	// the one exception (FeedMaxWait bounds it, then RequestTimeout
 	// applies again). Default 5s.
 	RequestTimeout time.Duration
+	// RolloutMemberIdle is how long a worker may be away from the feed
+	// and still count as a member of its ring. Default 2m.
+	RolloutMemberIdle time.Duration
 	// WriteTimeout bounds sending an answer, counted from the end of its
 	// work. Default 60s.
 	WriteTimeout time.Duration
@@ -134,6 +137,7 @@ type Server struct {
 	metrics *metrics
 	feed    *feed.Feed
 	app     *usecase.App
+	driver  *usecase.RolloutDriver // drives the rollouts whose lease it holds
 	mux     *http.ServeMux
 	ready   atomic.Bool
 	// durabilityWarning is what /readyz adds while the durability
@@ -166,6 +170,8 @@ func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.L
 		feed.Metrics{Waiters: s.metrics.feedWaiters, Acks: s.metrics.feedAcks, WorkerLag: s.metrics.workerLag})
 	m := usecase.Metrics{Appends: s.metrics.appends, Conflicts: s.metrics.conflicts, Shortfalls: s.metrics.shortfalls}
 	s.app = usecase.New(store, proj, s.feed, usecase.Config{ProjectTimeout: cfg.RequestTimeout}, log, m)
+	s.driver = s.app.NewRolloutDriver(usecase.DriverConfig{MemberIdle: cfg.RolloutMemberIdle})
+	s.driver.Start()
 	s.routes()
 	s.registerChainMetric(reg)
 	return s, nil
@@ -182,6 +188,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // requests in flight with "no news" so that an HTTP server's Shutdown can
 // drain them, and waits for background projections.
 func (s *Server) Close() {
+	s.driver.Close()
 	s.feed.Close()
 	s.app.Close()
 }
@@ -256,6 +263,14 @@ func (s *Server) routes() {
 	s.route("GET "+nsPath+"/diff", ScopeRead, s.getDiff)
 	s.route("GET "+nsPath+"/nodes/{id}/history", ScopeRead, s.getNodeHistory)
 	s.route("POST "+nsPath+"/rollback", ScopeAdmin, s.postRollback)
+	s.route("PUT "+nsPath+"/workers/{worker}/health", ScopeRead, s.workerRoute(false, s.putWorkerHealth))
+	s.route("GET "+nsPath+"/rollout", ScopeRead, s.getRollout)
+	s.route("GET "+nsPath+"/rollout/policy", ScopeRead, s.getRolloutPolicy)
+	s.route("PUT "+nsPath+"/rollout/policy", ScopeAdmin, s.putRolloutPolicy)
+	s.route("DELETE "+nsPath+"/rollout/policy", ScopeAdmin, s.deleteRolloutPolicy)
+	for _, action := range []string{"promote", "pause", "resume", "abort"} {
+		s.route("POST "+nsPath+"/rollout/"+action, ScopeAdmin, s.postRolloutAction(action))
+	}
 	s.routeWithin(auditStreamMax, "GET /v1/audit", ScopeAudit, s.getAudit)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))

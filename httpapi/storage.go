@@ -8,6 +8,9 @@ import (
 )
 
 func (s *Server) getCredentials(w http.ResponseWriter, r *http.Request) error {
+	if staged, err := s.getRingFlows(w, r, true); staged || err != nil {
+		return err
+	}
 	return s.viewDoc(w, r, func(st *domain.State) ([]byte, domain.Revision) { return st.Credentials, st.FlowsRevision() })
 }
 

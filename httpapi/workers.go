@@ -32,13 +32,17 @@ func (s *Server) getWorkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	rings, healths, err := s.workerRollout(r, ns)
+	if err != nil {
+		return err
+	}
 	out := []WorkerInfo{}
 	for _, g := range groups {
 		if g.Worker == "" {
 			continue
 		}
 		id := g.Worker
-		info := WorkerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds(), Packages: states[id]}
+		info := WorkerInfo{Worker: id, Acknowledged: g.Acknowledged, LastDelivered: g.LastDelivered, Pending: g.Pending, IdleSeconds: g.Idle.Seconds(), Packages: states[id], Ring: rings[id], Health: healths[id]}
 		if head.Revision > g.Acknowledged {
 			info.Lag = uint64(head.Revision - g.Acknowledged)
 		}

@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -64,6 +65,12 @@ type App struct {
 	projecting map[string]bool // namespace → another run requested
 	closed     bool
 	pwg        sync.WaitGroup
+
+	driver   atomic.Pointer[RolloutDriver] // this process's, if any
+	policies policyCache                   // for health reports
+	targets  targetCache                   // for workers loading their ring's target
+	// now is the clock of rollouts (tests move it).
+	now func() time.Time
 }
 
 // New returns an App over store. followers may be nil (nobody is woken
@@ -76,7 +83,7 @@ func New(store *streams.Store, proj *projector.Projector, followers Followers, c
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &App{store: store, proj: proj, followers: followers, cfg: cfg, log: log, metrics: m, projecting: map[string]bool{}}
+	return &App{store: store, proj: proj, followers: followers, cfg: cfg, log: log, metrics: m, projecting: map[string]bool{}, now: time.Now}
 }
 
 // Close stops starting background projections and waits for the running

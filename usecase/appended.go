@@ -36,6 +36,7 @@ func (a *App) landed(ns string, res streams.AppendResult, err error, typ domain.
 		a.followers.Notify(ns, streams.Entry{Revision: res.Revision, Aggregate: aggregate})
 	}
 	a.projectSoon(ns)
+	a.driverAppended(ns, aggregate)
 }
 
 // conflict counts a request refused for a stale expected revision.

@@ -1,0 +1,93 @@
+package usecase
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+// RolloutAction is an operator stepping into a rollout.
+type RolloutAction struct {
+	Request
+	// Action is "promote", "pause", "resume" or "abort".
+	Action string
+	// Reason is the operator's, shown in the history (optional).
+	Reason string
+}
+
+// maxActionReason bounds an operator's reason.
+const maxActionReason = 500
+
+// StepInRollout does what an operator asked of ns's active rollout:
+// promote (the current ring counts as passed now), pause (no promotion
+// until resume; a failed gate still rolls back), resume, or abort (roll
+// back to the rollout's base). Each is an event by the operator. It returns
+// the rollout afterwards.
+//
+// Errors: EINVALID (an unknown action, a reason too long), ECONFLICT (no
+// rollout is active, or it is not in a state the action applies to),
+// EUNAVAILABLE, ECANCELED.
+func (a *App) StepInRollout(ctx context.Context, act RolloutAction) (*domain.Rollout, error) {
+	ns := act.Namespace
+	act.Reason = strings.TrimSpace(act.Reason)
+	if len(act.Reason) > maxActionReason {
+		return nil, domain.Errorf(domain.EINVALID, "reason is %d bytes, at most %d", len(act.Reason), maxActionReason)
+	}
+	if err := domain.CheckText("reason", []byte(act.Reason)); err != nil {
+		return nil, err
+	}
+	r, _, err := a.store.Rollout(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil || !r.Active() {
+		return nil, domain.Errorf(domain.ECONFLICT, "namespace %s: no rollout is active", ns)
+	}
+	target := r.Target
+	step := func(want []string, t domain.EventType, apply func(*domain.Rollout, time.Time)) (*domain.Rollout, error) {
+		return a.changeRollout(ctx, act.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+			if !r.Active() || r.Target != target {
+				return "", domain.RolloutPayload{}, domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout of revision %d is over", ns, target.Revision)
+			}
+			ok := false
+			for _, s := range want {
+				ok = ok || r.State == s
+			}
+			if !ok {
+				return "", domain.RolloutPayload{}, domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout is %s: cannot %s it", ns, r.State, act.Action)
+			}
+			apply(r, now)
+			return t, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Reason: act.Reason}, nil
+		})
+	}
+	switch act.Action {
+	case "pause":
+		return step([]string{domain.StateBaking, domain.StateWaiting}, domain.RolloutPaused, func(r *domain.Rollout, now time.Time) { r.Pause(act.Reason, now) })
+	case "resume":
+		return step([]string{domain.StatePaused}, domain.RolloutResumed, func(r *domain.Rollout, now time.Time) { r.Resume(now) })
+	case "promote":
+		if err := a.promoteRollout(ctx, ns, target, act.Origin, "operator"); err != nil {
+			return nil, err
+		}
+		return a.RolloutOf(ctx, ns)
+	case "abort":
+		reason := "rollout aborted"
+		if act.Reason != "" {
+			reason += ": " + act.Reason
+		}
+		pos, err := a.rollBackTo(ctx, ns, r.Base, act.Origin, reason)
+		if err != nil {
+			return nil, err
+		}
+		return a.changeRollout(ctx, act.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+			if r.Target != target {
+				return "", domain.RolloutPayload{}, domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout of revision %d is over", ns, target.Revision)
+			}
+			r.End(domain.StateAborted, pos, reason, now)
+			return domain.RolloutAborted, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Reason: act.Reason}, nil
+		})
+	}
+	return nil, domain.Errorf(domain.EINVALID, "%q is not a rollout action: promote, pause, resume or abort", domain.Clip(act.Action))
+}

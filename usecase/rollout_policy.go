@@ -1,0 +1,118 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+
+	"github.com/flowhist/flowhist/domain"
+	"time"
+)
+
+// SetRolloutPolicy is setting (or, with a nil Policy, removing) a
+// namespace's rollout policy.
+type SetRolloutPolicy struct {
+	Request
+	Policy *domain.Policy
+}
+
+// SetRolloutPolicy stores the policy (with its defaults) and appends
+// rollout.policy. A namespace's first policy starts with every ring on the
+// flows it runs now; removing it ends an active rollout at once (every
+// worker follows the head). It returns the rollout as stored.
+//
+// Errors: EINVALID (the policy), EUNAVAILABLE, ECANCELED.
+func (a *App) SetRolloutPolicy(ctx context.Context, s SetRolloutPolicy) (*domain.Rollout, error) {
+	var p *domain.Policy
+	if s.Policy != nil {
+		d := s.Policy.WithDefaults()
+		if err := d.Validate(); err != nil {
+			return nil, err
+		}
+		p = &d
+	}
+	if err := domain.ValidateNamespace(s.Namespace); err != nil {
+		return nil, err
+	}
+	return a.changeRollout(ctx, s.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if r.Policy == nil && p != nil {
+			pos, err := a.flowsPosition(ctx, s.Namespace)
+			if err != nil {
+				return "", domain.RolloutPayload{}, err
+			}
+			r.Stable, r.Base, r.State = pos, pos, domain.StateIdle
+		}
+		if p == nil && r.Active() {
+			r.Complete(now)
+		}
+		if p != nil && r.Active() && len(p.Rings) != len(r.PromotedAt) {
+			// The rings changed under a rollout: it goes on from the
+			// first ring of the new policy.
+			r.PromotedAt = make([]time.Time, len(p.Rings))
+			r.Ring, r.PromotedAt[0] = 0, now
+		}
+		r.Policy, r.UpdatedAt = p, now
+		return domain.RolloutPolicySet, domain.RolloutPayload{Policy: p}, nil
+	})
+}
+
+// RolloutOf returns ns's rollout (nil: never had a policy).
+//
+// Errors: EUNAVAILABLE.
+func (a *App) RolloutOf(ctx context.Context, ns string) (*domain.Rollout, error) {
+	r, _, err := a.store.Rollout(ctx, ns)
+	return r, err
+}
+
+// flowsPosition is the position of ns's newest flows event (zero: none).
+func (a *App) flowsPosition(ctx context.Context, ns string) (domain.Position, error) {
+	v, err := a.store.FlowsHead(ctx, ns, true)
+	if err != nil || v.Revision == 0 {
+		return domain.Position{}, err
+	}
+	at, ok, err := a.store.EventAt(ctx, ns, v.Revision)
+	if err != nil || !ok {
+		return domain.Position{}, err
+	}
+	return domain.Position{Revision: at.Revision, ID: at.ID}, nil
+}
+
+// errUnchanged is what a change returns when there is nothing to do (the
+// rollout moved on meanwhile): nothing is stored or appended.
+var errUnchanged = errors.New("usecase: the rollout moved on")
+
+// changeRollout applies change to ns's stored rollout (compare-and-set,
+// retried when another step got in first) and then appends the event of
+// type t with the payload change returns: the rollout is stored before
+// the event, so a worker woken by the event reads the new targets.
+func (a *App) changeRollout(ctx context.Context, req Request, change func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error)) (*domain.Rollout, error) {
+	ns := req.Namespace
+	for attempt := 0; ; attempt++ {
+		r, v, err := a.store.Rollout(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			r = &domain.Rollout{State: domain.StateIdle}
+		}
+		t, p, err := change(r, a.now())
+		if err != nil {
+			return nil, err
+		}
+		_, err = a.store.SaveRollout(ctx, ns, v, r)
+		if domain.ErrorCode(err) == domain.ECONFLICT && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		e, err := domain.NewRolloutEvent(ns, t, p, req.Origin)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := a.appendEvent(ctx, e, domain.ExpectAny, req.IdempotencyKey); err != nil {
+			return nil, err
+		}
+		a.kickDriver(ns)
+		return r, nil
+	}
+}

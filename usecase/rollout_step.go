@@ -1,0 +1,199 @@
+package usecase
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+)
+
+// rolloutOrigin is who the driver's events name.
+var rolloutOrigin = domain.Origin{Actor: domain.Actor{User: domain.ActorRollout, Channel: domain.ChannelAPI}}
+
+// DriveRollout takes ns's rollout one step at the rollout clock's now: it
+// starts a rollout of a flows revision newer than every ring's target,
+// judges the current ring's gate, and then promotes the rollout to the next
+// ring (inside a window, when the policy lists any), completes it, or rolls
+// it back to its base. The caller holds ns's lease (RolloutDriver).
+// Workers away from the feed for longer than memberIdle are not members.
+//
+// Errors: EUNAVAILABLE, ECANCELED.
+func (a *App) DriveRollout(ctx context.Context, ns string, memberIdle time.Duration) error {
+	r, _, err := a.store.Rollout(ctx, ns)
+	if err != nil || r == nil || r.Policy == nil {
+		return err
+	}
+	now := a.now()
+	pos, err := a.flowsPosition(ctx, ns)
+	if err != nil {
+		return err
+	}
+	if pos.Revision > max(r.Target.Revision, r.Stable.Revision) {
+		if r, err = a.startRollout(ctx, ns, pos); err != nil {
+			return err
+		}
+	}
+	if !r.Active() {
+		return nil
+	}
+	members, err := a.ringMembers(ctx, ns, r, memberIdle)
+	if err != nil {
+		return err
+	}
+	v := domain.EvaluateGate(r.Policy.Rings[r.Ring], r.Target, r.PromotedAt[r.Ring], now, members)
+	switch {
+	case v.Failed:
+		return a.failRollout(ctx, ns, r, v)
+	case !v.Passed || r.State == domain.StatePaused:
+		return nil
+	case r.Ring+1 < len(r.Policy.Rings) && !r.Policy.InWindow(now):
+		if r.State == domain.StateWaiting {
+			return nil
+		}
+		_, err := a.saveRolloutQuietly(ctx, ns, func(r *domain.Rollout) bool {
+			if r.State != domain.StateBaking {
+				return false
+			}
+			r.State, r.UpdatedAt = domain.StateWaiting, now
+			return true
+		})
+		return err
+	}
+	return a.promoteRollout(ctx, ns, r.Target, rolloutOrigin, "gate")
+}
+
+// startRollout starts the rollout of pos, unless one of it (or later) was
+// started meanwhile.
+func (a *App) startRollout(ctx context.Context, ns string, pos domain.Position) (*domain.Rollout, error) {
+	r, err := a.changeRollout(ctx, Request{Namespace: ns, Origin: rolloutOrigin}, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if r.Policy == nil || pos.Revision <= max(r.Target.Revision, r.Stable.Revision) {
+			return "", domain.RolloutPayload{}, errUnchanged
+		}
+		r.Start(pos, now)
+		base := r.Base
+		return domain.RolloutStarted, domain.RolloutPayload{Revision: pos.Revision, ID: pos.ID, Base: &base, Ring: r.Policy.Rings[0].Name}, nil
+	})
+	if err == errUnchanged {
+		r, _, err = a.store.Rollout(ctx, ns)
+	}
+	return r, err
+}
+
+// promoteRollout promotes the rollout of target to its next ring (or
+// completes it), by the gate or an operator.
+func (a *App) promoteRollout(ctx context.Context, ns string, target domain.Position, o domain.Origin, by string) error {
+	_, err := a.changeRollout(ctx, Request{Namespace: ns, Origin: o}, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if !r.Active() || r.Target != target || r.State == domain.StatePaused && by == "gate" {
+			return "", domain.RolloutPayload{}, errUnchanged
+		}
+		if r.Promote(now) {
+			return domain.RolloutCompleted, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, By: by}, nil
+		}
+		return domain.RolloutPromoted, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Ring: r.Policy.Rings[r.Ring].Name, Index: r.Ring, By: by}, nil
+	})
+	if err == errUnchanged {
+		return nil
+	}
+	return err
+}
+
+// failRollout rolls a failed rollout back to its base as the actor
+// rollout, with the reason naming the worker and what failed; every ring's
+// target becomes the rollback.
+func (a *App) failRollout(ctx context.Context, ns string, r *domain.Rollout, v domain.Verdict) error {
+	pos, err := a.rollBackTo(ctx, ns, r.Base, rolloutOrigin, "rollout: "+v.Reason)
+	if err != nil {
+		return err
+	}
+	target := r.Target
+	_, err = a.changeRollout(ctx, Request{Namespace: ns, Origin: rolloutOrigin}, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if !r.Active() || r.Target != target {
+			return "", domain.RolloutPayload{}, errUnchanged
+		}
+		ring := r.Policy.Rings[r.Ring].Name
+		r.End(domain.StateRolledBack, pos, v.Reason, now)
+		return domain.RolloutFailed, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Ring: ring, Worker: v.Worker, Reason: v.Reason}, nil
+	})
+	if err == errUnchanged {
+		return nil
+	}
+	return err
+}
+
+// rollBackTo appends a rollback to base's flows and returns the position
+// every ring runs after it: the rollback's, or (when the flows already are
+// as at base, or base had none) the newest flows event's.
+func (a *App) rollBackTo(ctx context.Context, ns string, base domain.Position, o domain.Origin, reason string) (domain.Position, error) {
+	if base.Revision > 0 {
+		rb, err := a.RollBack(ctx, RollBack{Request: Request{Namespace: ns, Origin: o, Expected: domain.ExpectAny}, To: base.Revision, Reason: reason})
+		if err != nil {
+			return domain.Position{}, err
+		}
+		if !rb.Noop {
+			at, ok, err := a.store.EventAt(ctx, ns, rb.Revision)
+			if err != nil {
+				return domain.Position{}, err
+			}
+			if ok {
+				return domain.Position{Revision: at.Revision, ID: at.ID}, nil
+			}
+		}
+	}
+	// Nothing to restore: every ring stays on base.
+	return base, nil
+}
+
+// ringMembers returns the members of the rollout's current ring: workers
+// seen on the feed within memberIdle whose ring (as they named it; default
+// when none) follows that ring, each with its last health report.
+func (a *App) ringMembers(ctx context.Context, ns string, r *domain.Rollout, memberIdle time.Duration) ([]domain.Member, error) {
+	groups, err := a.store.Groups(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	rings, err := a.store.WorkerRings(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	healths, err := a.store.WorkerHealths(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	var out []domain.Member
+	for _, g := range groups {
+		if g.Worker == "" || g.Idle > memberIdle {
+			continue
+		}
+		ring := rings[g.Worker]
+		if ring == "" {
+			ring = domain.DefaultRing
+		}
+		if r.Policy.RingIndex(ring) != r.Ring {
+			continue
+		}
+		m := domain.Member{Worker: g.Worker}
+		if b, ok := healths[g.Worker]; ok {
+			var h domain.StoredHealth
+			if json.Unmarshal(b, &h) == nil {
+				m.Health = &h
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// saveRolloutQuietly changes the stored rollout without an event (a
+// state nobody acted on, such as waiting for a window).
+func (a *App) saveRolloutQuietly(ctx context.Context, ns string, change func(*domain.Rollout) bool) (bool, error) {
+	r, v, err := a.store.Rollout(ctx, ns)
+	if err != nil || r == nil || !change(r) {
+		return false, err
+	}
+	_, err = a.store.SaveRollout(ctx, ns, v, r)
+	if domain.ErrorCode(err) == domain.ECONFLICT {
+		return false, nil // another step got in: the next tick looks again
+	}
+	return err == nil, err
+}
