@@ -120,7 +120,7 @@ class Health {
     }
     const onUncaught = (err) => {
       // Node-RED logs it and exits: the next start counts it (once).
-      this.save({ uncaught: String((err && err.message) || err).slice(0, 200) });
+      this.save({ uncaught: true });
     };
     process.on('uncaughtException', onUncaught);
     this.detach.push(() => process.removeListener('uncaughtException', onUncaught));
@@ -147,7 +147,7 @@ class Health {
   logged(msg) {
     if (!msg || msg.level !== LEVEL_ERROR) return;
     const m = msg.msg;
-    const text = String((m && m.message) || m || '');
+    const text = typeof m === 'string' ? m : '';
     if (text.startsWith('[flowhist]')) return; // about flowhist, not the flows
     this.errors++;
     // A node whose constructor threw is logged with its id and type while
@@ -155,8 +155,9 @@ class Health {
     if (msg.id && msg.type && this.state !== 'started' && this.failedTypes.size < MAX_LIST) {
       this.failedTypes.add(String(msg.type).slice(0, MAX_TYPE));
     }
-    const who = msg.type ? `${msg.type}${msg.name ? ' ' + msg.name : ''}: ` : '';
-    this.message = `last error: ${who}${text}`.slice(0, MAX_TEXT);
+    // Which node, not what it said: an error's text may quote anything the
+    // flows hold (a password in a URL), and the report leaves the worker.
+    this.message = (msg.type ? `last error from a ${msg.type} node ${JSON.stringify(String(msg.name || msg.id || ''))}` : 'last error logged by the runtime').slice(0, MAX_TEXT);
   }
 
   load() {
@@ -208,7 +209,7 @@ class Health {
     if (prev && same(prev.revision, prev.id)) {
       this.restarts = (Number.isSafeInteger(prev.restarts) ? prev.restarts : 0) + 1;
       this.errors = (Number.isSafeInteger(prev.errors) ? prev.errors : 0) + (prev.uncaught ? 1 : 0);
-      if (prev.uncaught) this.message = `the process ended on an uncaught exception: ${prev.uncaught}`.slice(0, MAX_TEXT);
+      if (prev.uncaught) this.message = 'the process ended on an uncaught exception';
       this.appliedAt = typeof prev.applied === 'number' ? prev.applied : this.now();
     } else if (!same(this.revision, this.id) && !this.counting) {
       this.reset();

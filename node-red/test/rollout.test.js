@@ -167,7 +167,8 @@ test('health: a report after a load names the position, the flows started and th
   setStatus(500);
   const later = await fake.waitFor((r) => r.path === '/workers/w1/health' && r.json.errors === 2 && r.json.probes[0].status === 500, 3000, 'periodic report');
   assert.equal(later.json.probes[0].ok, false);
-  assert.match(later.json.message, /function: TypeError: <b>boom<\/b>/);
+  // The node, not its error's text (which may quote a secret).
+  assert.equal(later.json.message, 'last error from a function node "fn1"');
   assert.deepEqual(later.json.failedTypes, []); // thrown after the start
   assert.ok(reports().length >= 2);
 });
@@ -193,7 +194,7 @@ test('health: missing types are reported as not started; a start at the same pos
   const again = await b.fake.waitFor((x) => x.path === '/workers/w1/health', 3000, 'report after restart');
   assert.equal(again.json.restarts, 1);
   assert.equal(again.json.errors, 1);
-  assert.match(again.json.message, /uncaught exception: kaput/);
+  assert.equal(again.json.message, 'the process ended on an uncaught exception');
   // A new position counts from zero.
   b.health.applied(10, 'e10');
   await b.fake.waitFor((x) => x.path === '/workers/w1/health' && x.json.revision === 10, 3000, 'report at 10');
