@@ -201,14 +201,19 @@ func TestRollout(t *testing.T) {
 		b.screenshot(t, "rollout-sidebar.png", `#red-ui-sidebar`)
 		// Abort from the sidebar: a reason, then the button.
 		b.do(t, 10*time.Second,
-			chromedp.SendKeys(chromedp.CSS(`.red-ui-flowhist-rollout-why`), "not today"),
+			chromedp.SendKeys(chromedp.CSS(`.red-ui-flowhist-rollout-why`), "not <b>today</b>"),
 			chromedp.Click(chromedp.CSS(`.red-ui-flowhist-rollout-abort`)),
 		)
 		r.waitState(t, 20*time.Second, "aborted", -1)
-		if st := r.status(t); !strings.Contains(st.Reason, "not today") {
+		if st := r.status(t); !strings.Contains(st.Reason, "not <b>today</b>") {
 			t.Errorf("aborted: got reason %q, want the sidebar's", st.Reason)
 		}
-		b.waitJS(t, 20*time.Second, `(function () { var s = document.querySelector(".red-ui-flowhist-rollout-state"); return !!s && s.textContent === "aborted"; })()`)
+		// The reason, markup and all, as text.
+		b.waitJS(t, 20*time.Second, `(function () {
+			var s = document.querySelector(".red-ui-flowhist-rollout-state");
+			var why = document.querySelector(".red-ui-flowhist-rollout-reason");
+			return !!s && s.textContent === "aborted" && !!why && why.textContent.indexOf("not <b>today</b>") >= 0 && !why.querySelector("b");
+		})()`)
 		firstServedAt(t, r.canary, "/version", "v5", time.Now(), 30*time.Second)
 	})
 }
