@@ -107,6 +107,10 @@ func Write(ctx context.Context, log Log, ns string, rev domain.Revision, w io.Wr
 // it after e.
 func eventAfter(st *domain.State, e *domain.Event) (Event, error) {
 	line := Event{Revision: e.Revision, Type: e.Type, Time: e.Time, Actor: e.Actor, Token: e.Token, Claimed: e.Claimed, Cause: e.Cause, Target: e.Target, Reason: e.Reason, Hash: e.Hash}
+	if domain.IsRolloutEvent(e.Type) {
+		// A staged rollout's step: history with no document of its own.
+		return line, nil
+	}
 	switch e.Type {
 	case domain.FlowsDeployed, domain.FlowsRolledBack, domain.CredentialsSaved:
 		line.Flows = st.Flows.Bytes()

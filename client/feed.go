@@ -29,6 +29,8 @@ type FeedQuery struct {
 	// Wait is how long the server waits for news (0: its default); the
 	// server bounds it by its own maximum.
 	Wait time.Duration
+	// Ring is the worker's ring ("": none named).
+	Ring string
 }
 
 func (f FeedQuery) query() url.Values {
@@ -44,6 +46,9 @@ func (f FeedQuery) query() url.Values {
 	}
 	if f.Wait != 0 {
 		q.Set("wait", f.Wait.String())
+	}
+	if f.Ring != "" {
+		q.Set("ring", f.Ring)
 	}
 	return q
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -211,4 +212,13 @@ func (s *Server) postRolloutAction(action string) func(w http.ResponseWriter, r 
 		}
 		return s.getRollout(w, r)
 	}
+}
+
+// DrivesRollout reports whether this server's rollout driver holds ns's
+// lease.
+//
+// Errors: EUNAVAILABLE.
+func (s *Server) DrivesRollout(ctx context.Context, ns string) (bool, error) {
+	holder, err := s.store.RolloutLeaseHolder(ctx, ns)
+	return holder != "" && holder == s.driver.Owner(), err
 }

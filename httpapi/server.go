@@ -77,6 +77,9 @@ func (c *Config) setDefaults() {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 5 * time.Second
 	}
+	if c.RolloutMemberIdle == 0 {
+		c.RolloutMemberIdle = 2 * time.Minute
+	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 60 * time.Second
 	}

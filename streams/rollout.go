@@ -108,14 +108,22 @@ const healthTTL = 30 * 24 * time.Hour
 //
 // Errors: EUNAVAILABLE.
 func (s *Store) SaveWorkerHealth(ctx context.Context, ns, worker string, health []byte) error {
-	key := healthKey(ns)
+	if err := s.setWorkerField(ctx, healthKey(ns), worker, string(health)); err != nil {
+		return fmt.Errorf("streams: save the health of worker %s in %s: %w", worker, ns, err)
+	}
+	return nil
+}
+
+// setWorkerField sets worker's field of the hash key, which lives for
+// healthTTL after its last write.
+func (s *Store) setWorkerField(ctx context.Context, key, worker, value string) error {
 	cmds := rueidis.Commands{
-		s.client.B().Hset().Key(key).FieldValue().FieldValue(worker, string(health)).Build(),
+		s.client.B().Hset().Key(key).FieldValue().FieldValue(worker, value).Build(),
 		s.client.B().Expire().Key(key).Seconds(int64(healthTTL / time.Second)).Build(),
 	}
 	for _, r := range s.client.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
-			return fmt.Errorf("streams: save the health of worker %s in %s: %w", worker, ns, classify(err))
+			return classify(err)
 		}
 	}
 	return nil
@@ -146,15 +154,8 @@ func (s *Store) WorkerHealths(ctx context.Context, ns string) (map[string][]byte
 //
 // Errors: EUNAVAILABLE.
 func (s *Store) SaveWorkerRing(ctx context.Context, ns, worker, ring string) error {
-	key := ringsKey(ns)
-	cmds := rueidis.Commands{
-		s.client.B().Hset().Key(key).FieldValue().FieldValue(worker, ring).Build(),
-		s.client.B().Expire().Key(key).Seconds(int64(healthTTL / time.Second)).Build(),
-	}
-	for _, r := range s.client.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			return fmt.Errorf("streams: save the ring of worker %s in %s: %w", worker, ns, classify(err))
-		}
+	if err := s.setWorkerField(ctx, ringsKey(ns), worker, ring); err != nil {
+		return fmt.Errorf("streams: save the ring of worker %s in %s: %w", worker, ns, err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package usecase
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -38,15 +37,7 @@ func (a *App) RolloutStatus(ctx context.Context, ns string, memberIdle time.Dura
 	if err != nil || r == nil || r.Policy == nil {
 		return RolloutStatus{Rollout: r}, err
 	}
-	groups, err := a.store.Groups(ctx, ns)
-	if err != nil {
-		return RolloutStatus{}, err
-	}
-	rings, err := a.store.WorkerRings(ctx, ns)
-	if err != nil {
-		return RolloutStatus{}, err
-	}
-	healths, err := a.store.WorkerHealths(ctx, ns)
+	workers, err := a.liveWorkers(ctx, ns, memberIdle)
 	if err != nil {
 		return RolloutStatus{}, err
 	}
@@ -58,23 +49,9 @@ func (a *App) RolloutStatus(ctx context.Context, ns string, memberIdle time.Dura
 			out.Rings[i].Promoted, out.Rings[i].PromotedAt = true, r.PromotedAt[i]
 		}
 	}
-	for _, g := range groups {
-		if g.Worker == "" || g.Idle > memberIdle {
-			continue
-		}
-		name := rings[g.Worker]
-		if name == "" {
-			name = domain.DefaultRing
-		}
-		m := domain.Member{Worker: g.Worker}
-		if b, ok := healths[g.Worker]; ok {
-			var h domain.StoredHealth
-			if json.Unmarshal(b, &h) == nil {
-				m.Health = &h
-			}
-		}
-		i := r.Policy.RingIndex(name)
-		out.Rings[i].Members = append(out.Rings[i].Members, m)
+	for _, w := range workers {
+		i := r.Policy.RingIndex(w.ring)
+		out.Rings[i].Members = append(out.Rings[i].Members, w.Member)
 	}
 	now := a.now()
 	for i := range out.Rings {

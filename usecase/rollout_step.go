@@ -144,10 +144,32 @@ func (a *App) rollBackTo(ctx context.Context, ns string, base domain.Position, o
 	return base, nil
 }
 
-// ringMembers returns the members of the rollout's current ring: workers
-// seen on the feed within memberIdle whose ring (as they named it; default
-// when none) follows that ring, each with its last health report.
+// ringMembers returns the members of the rollout's current ring, each
+// with its last health report.
 func (a *App) ringMembers(ctx context.Context, ns string, r *domain.Rollout, memberIdle time.Duration) ([]domain.Member, error) {
+	workers, err := a.liveWorkers(ctx, ns, memberIdle)
+	if err != nil {
+		return nil, err
+	}
+	var out []domain.Member
+	for _, w := range workers {
+		if r.Policy.RingIndex(w.ring) == r.Ring {
+			out = append(out, w.Member)
+		}
+	}
+	return out, nil
+}
+
+// ringWorker is a worker on the feed, its ring and its last health report.
+type ringWorker struct {
+	domain.Member
+	ring string
+}
+
+// liveWorkers returns the workers of ns seen on the feed within
+// memberIdle, each with the ring it named (default when none) and its
+// last health report.
+func (a *App) liveWorkers(ctx context.Context, ns string, memberIdle time.Duration) ([]ringWorker, error) {
 	groups, err := a.store.Groups(ctx, ns)
 	if err != nil {
 		return nil, err
@@ -160,26 +182,22 @@ func (a *App) ringMembers(ctx context.Context, ns string, r *domain.Rollout, mem
 	if err != nil {
 		return nil, err
 	}
-	var out []domain.Member
+	var out []ringWorker
 	for _, g := range groups {
 		if g.Worker == "" || g.Idle > memberIdle {
 			continue
 		}
-		ring := rings[g.Worker]
-		if ring == "" {
-			ring = domain.DefaultRing
+		w := ringWorker{Member: domain.Member{Worker: g.Worker}, ring: rings[g.Worker]}
+		if w.ring == "" {
+			w.ring = domain.DefaultRing
 		}
-		if r.Policy.RingIndex(ring) != r.Ring {
-			continue
-		}
-		m := domain.Member{Worker: g.Worker}
 		if b, ok := healths[g.Worker]; ok {
 			var h domain.StoredHealth
 			if json.Unmarshal(b, &h) == nil {
-				m.Health = &h
+				w.Health = &h
 			}
 		}
-		out = append(out, m)
+		out = append(out, w)
 	}
 	return out, nil
 }

@@ -101,7 +101,7 @@ func (m *Main) rootCommand(v *viper.Viper) *cobra.Command {
 		},
 	}
 	root.PersistentFlags().String("config", "", "config file (default: ./flowhist.yaml or /etc/flowhist/flowhist.yaml if present)")
-	root.AddCommand(m.versionCommand(), m.verifyCommand(v), m.serveCommand(v), m.tokenCommand(), m.historyCommand(v), m.showCommand(v), m.diffCommand(v), m.nodeCommand(v), m.rollbackCommand(v), m.workersCommand(v), m.exportCommand(v), m.replayCommand(v), m.healthcheckCommand(), m.importCommand(v), m.keygenCommand(), m.checkpointCommand(v), m.auditCommand(v))
+	root.AddCommand(m.versionCommand(), m.verifyCommand(v), m.serveCommand(v), m.tokenCommand(), m.historyCommand(v), m.showCommand(v), m.diffCommand(v), m.nodeCommand(v), m.rollbackCommand(v), m.workersCommand(v), m.exportCommand(v), m.replayCommand(v), m.healthcheckCommand(), m.importCommand(v), m.keygenCommand(), m.checkpointCommand(v), m.auditCommand(v), m.rolloutCommand(v))
 	asDomain(root)
 	return root
 }

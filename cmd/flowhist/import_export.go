@@ -52,7 +52,7 @@ func readBundle(path string, data []byte) (*importSource, error) {
 	}
 	h := r.Header
 	src := &importSource{desc: fmt.Sprintf("export %s (%s@%d)", filepath.Base(path), h.Namespace, h.Revision)}
-	skippedPackages := 0
+	skippedPackages, skippedRollout := 0, 0
 	for {
 		e, err := r.Next()
 		if err == io.EOF {
@@ -104,6 +104,11 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			// settings save appends it again.
 			skippedPackages++
 			continue
+		case domain.RolloutPolicySet, domain.RolloutStarted, domain.RolloutPromoted, domain.RolloutPaused, domain.RolloutResumed, domain.RolloutFailed, domain.RolloutAborted, domain.RolloutCompleted:
+			// A staged rollout's steps belong to the source's workers; the
+			// flows events they led to are replayed as they are.
+			skippedRollout++
+			continue
 		default:
 			return nil, domain.Errorf(domain.EINVALID, "%s: unknown event type %q", where, e.Type)
 		}
@@ -111,6 +116,9 @@ func readBundle(path string, data []byte) (*importSource, error) {
 			return nil, err
 		}
 		src.items = append(src.items, it)
+	}
+	if skippedRollout > 0 {
+		src.note("%d rollout events (a staged rollout's steps) are not replayed: set the target's rollout policy with flowhist rollout policy", skippedRollout)
 	}
 	if skippedPackages > 0 {
 		src.note("%d packages.changed events are not replayed as such: each follows from the settings save before it, which import replays", skippedPackages)

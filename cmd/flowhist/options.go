@@ -82,6 +82,7 @@ func options(c *config) []option {
 		{key: "sessions.ttl", into: &s.API.SessionTTL, def: api.SessionTTL},
 		{key: "workers.idle_ttl", into: &s.API.WorkerIdleTTL, def: api.WorkerIdleTTL},
 		{key: "workers.reap_interval", into: &s.ReapInterval, def: time.Hour},
+		{key: "rollout.member_idle", into: &s.API.RolloutMemberIdle, def: api.RolloutMemberIdle},
 		{key: "projector.interval", into: &s.Projector.Interval, def: proj.Interval},
 		{key: "projector.reclaim_idle", into: &s.Projector.ReclaimIdle, def: proj.ReclaimIdle},
 		{key: "projector.timeout", into: &s.Projector.Timeout, def: proj.Timeout},

@@ -20,7 +20,8 @@ it acknowledged, how many revisions it has not acknowledged yet (LAG, with
 a write it had been told of, at revision N; it is told to reload the head
 and stays diverged until it acknowledges it), how
 many were delivered to it and not acknowledged (PENDING), how long it
-has been idle, and its installed node modules as it last reported them
+has been idle, the ring it named for staged rollouts (RING; "-": none, it
+counts as "default"), and its installed node modules as it last reported them
 (PACKAGES): "in step @N" with the admin's at revision N, "FAILED module@version:
 error", or "-" when it never reported.
 ` + exitCodesHelp,
@@ -48,9 +49,13 @@ error", or "-" when it never reported.
 				if w.Diverged {
 					lag += " DIVERGED@" + w.DivergedAt.String()
 				}
-				rows[i] = []string{w.Worker, w.Acknowledged.String(), lag, strconv.FormatInt(w.Pending, 10), idle.String(), packagesColumn(w.Packages)}
+				ring := w.Ring
+				if ring == "" {
+					ring = "-"
+				}
+				rows[i] = []string{w.Worker, ring, w.Acknowledged.String(), lag, strconv.FormatInt(w.Pending, 10), idle.String(), packagesColumn(w.Packages)}
 			}
-			return printTable(m.Stdout, []string{"WORKER", "ACKED", "LAG", "PENDING", "IDLE", "PACKAGES"}, rows)
+			return printTable(m.Stdout, []string{"WORKER", "RING", "ACKED", "LAG", "PENDING", "IDLE", "PACKAGES"}, rows)
 		},
 	}
 	addClientFlags(cmd.Flags())

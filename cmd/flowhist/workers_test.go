@@ -21,7 +21,7 @@ func TestWorkers(t *testing.T) {
 	})
 	// w1 takes everything and acknowledges revision 3; w2 takes
 	// everything and acknowledges nothing.
-	for _, w := range []string{"w1", "w2"} {
+	for _, w := range []string{"w1&ring=canary", "w2"} {
 		s.request(t, "GET", "/v1/namespaces/"+ns+"/feed?worker="+w+"&wait=0s", "", "", nil)
 	}
 	s.request(t, "POST", "/v1/namespaces/"+ns+"/feed/ack", "", "", []byte(`{"worker":"w1","revision":3}`))
@@ -33,15 +33,15 @@ func TestWorkers(t *testing.T) {
 		if code != 0 || len(lines) != 4 {
 			t.Fatalf("got exit %d, stdout:\n%s\nstderr %q", code, out, errOut)
 		}
-		if f := strings.Fields(lines[0]); strings.Join(f, " ") != "WORKER ACKED LAG PENDING IDLE PACKAGES" {
+		if f := strings.Fields(lines[0]); strings.Join(f, " ") != "WORKER RING ACKED LAG PENDING IDLE PACKAGES" {
 			t.Errorf("got header %q", lines[0])
 		}
 		for i, want := range []struct{ counts, packages string }{
-			{"w1 3 1 1", "-"},
-			{"w2 0 4 4", "FAILED node-red-node-random@9.9.9: install failed (404): Module not found"},
+			{"w1 canary 3 1 1", "-"},
+			{"w2 - 0 4 4", "FAILED node-red-node-random@9.9.9: install failed (404): Module not found"},
 		} {
 			f := strings.Fields(lines[i+1])
-			if len(f) < 6 || strings.Join(f[:4], " ") != want.counts || !strings.HasSuffix(f[4], "s") || strings.Join(f[5:], " ") != want.packages {
+			if len(f) < 7 || strings.Join(f[:5], " ") != want.counts || !strings.HasSuffix(f[5], "s") || strings.Join(f[6:], " ") != want.packages {
 				t.Errorf("got row %q, want %q, an idle time and packages %q", lines[i+1], want.counts, want.packages)
 			}
 		}
@@ -55,7 +55,7 @@ func TestWorkers(t *testing.T) {
 			t.Fatalf("got exit %d, stdout:\n%s\nstderr %q; want w3 shown DIVERGED@2", code, out, errOut)
 		}
 		for _, l := range strings.Split(out, "\n") {
-			if f := strings.Fields(l); len(f) > 3 && f[0] == "w3" && (f[2] == "0" || f[3] != "DIVERGED@2") {
+			if f := strings.Fields(l); len(f) > 4 && f[0] == "w3" && (f[3] == "0" || f[4] != "DIVERGED@2") {
 				t.Fatalf("got row %q, want w3 at a lag above 0, DIVERGED@2", l)
 			}
 		}
