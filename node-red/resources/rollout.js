@@ -22,7 +22,8 @@
     "use strict";
 
     var ACTIVE_POLL = 1000; // ms between reads while a rollout runs
-    var IDLE_POLL = 5000; // ms between reads otherwise
+    var IDLE_POLL = 5000; // ms between reads under a policy, no rollout running
+    var NO_POLICY_POLL = 30000; // ms between reads without a policy
 
     var STATES = {
         idle: "no rollout running",
@@ -160,7 +161,8 @@
         var poll = function () {
             clearTimeout(timer);
             api("GET", "rollout").done(function (a) { last = a; draw(); }).always(function () {
-                timer = setTimeout(poll, last && last.rollout && last.rollout.active ? ACTIVE_POLL : IDLE_POLL);
+                var r = last && last.rollout;
+                timer = setTimeout(poll, r && r.active ? ACTIVE_POLL : (r && r.policy ? IDLE_POLL : NO_POLICY_POLL));
             });
         };
         function act(action, reason) {
@@ -173,6 +175,11 @@
                 var m = xhr && xhr.responseJSON && xhr.responseJSON.message;
                 RED.notify(esc("Rollout " + action + " failed: " + (m || (xhr && xhr.status ? "HTTP " + xhr.status : "no answer"))), "error");
             }).always(function () { busy = false; poll(); });
+        }
+        // Every rollout step is an event: a new revision reads the status
+        // at once (the plugin's notice, as the history list uses it).
+        if (RED.comms && typeof RED.comms.subscribe === "function") {
+            RED.comms.subscribe("flowhist/revision", function () { poll(); });
         }
         poll();
     }
