@@ -73,7 +73,10 @@ func NewRolloutEvent(ns string, t EventType, p RolloutPayload, o Origin) (Event,
 	if !IsRolloutEvent(t) {
 		return Event{}, Errorf(EINVALID, "%q is not a rollout event", t)
 	}
-	return newEvent(ns, t, AggregateRollout, p, "", o)
+	e, err := newEvent(ns, t, AggregateRollout, p, "", o)
+	// The history shows why, as it does a rollback's.
+	e.Reason = p.Reason
+	return e, err
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s").

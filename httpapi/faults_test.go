@@ -42,6 +42,15 @@ var everyRoute = []struct{ method, path, body string }{
 	{"GET", "/diff?from=1&to=2", ""},
 	{"GET", "/nodes/a/history", ""},
 	{"POST", "/rollback", `{"to":1,"reason":"test"}`},
+	{"GET", "/flows?ring=canary", ""},
+	{"GET", "/credentials?ring=canary", ""},
+	{"GET", "/feed?worker=w1&ring=canary&wait=1s", ""},
+	{"PUT", "/workers/w1/health", `{"ring":"canary","started":true}`},
+	{"GET", "/rollout", ""},
+	{"GET", "/rollout/policy", ""},
+	{"PUT", "/rollout/policy", `{"rings":[{"name":"canary"}]}`},
+	{"DELETE", "/rollout/policy", ""},
+	{"POST", "/rollout/pause", ""},
 }
 
 // TestValkeyFaults breaks the server's Valkey for real and calls every

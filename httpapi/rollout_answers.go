@@ -68,7 +68,7 @@ func rolloutStatus(st usecase.RolloutStatus) RolloutStatus {
 	out.StartedAt, out.UpdatedAt = timeOrNil(r.StartedAt), timeOrNil(r.UpdatedAt)
 	for _, rs := range st.Rings {
 		info := RolloutRingInfo{Name: rs.Name, Target: rs.Target, Promoted: rs.Promoted, PromotedAt: timeOrNil(rs.PromotedAt),
-			Passed: rs.Verdict.Passed, Done: rs.Verdict.Done, Total: len(rs.Members), Workers: []RolloutWorkerInfo{}}
+			Passed: rs.Promoted && rs.Verdict.Passed, Done: rs.Verdict.Done, Total: len(rs.Members), Workers: []RolloutWorkerInfo{}}
 		if rs.Promoted {
 			info.BakeUntil = timeOrNil(rs.Verdict.BakeUntil)
 		}

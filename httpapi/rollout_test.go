@@ -293,7 +293,7 @@ func TestRolloutWindowDelaysLaterRings(t *testing.T) {
 	}
 	closes := opens.Add(time.Minute)
 	window := fmt.Sprintf("* %s-%s UTC", opens.Format("15:04:05"), closes.Format("15:04:05"))
-	_, admin, ws := ts.rolloutSetup(t, `{"rings":[{"name":"canary","bake":"0s","gate":{"deadline":"5s"}},{"name":"default"}],"windows":["`+window+`"]}`, nil)
+	ns, admin, ws := ts.rolloutSetup(t, `{"rings":[{"name":"canary","bake":"0s","gate":{"deadline":"5s"}},{"name":"default"}],"windows":["`+window+`"]}`, nil)
 	ctx := testCtx(t)
 	if _, err := admin.PutFlows(ctx, []byte(flowsB), client.Write{}); err != nil {
 		t.Fatal(err)
@@ -303,6 +303,16 @@ func TestRolloutWindowDelaysLaterRings(t *testing.T) {
 		st, err := admin.Rollout(ctx)
 		return err == nil && st.State == domain.StateWaiting
 	})
+	// Workers that start now load their ring's target: the canary's new
+	// revision, the default ring's old one.
+	if time.Until(opens) > time.Second {
+		if c2 := ts.startWorker(t, ns, &simWorker{id: "c2", ring: "canary"}); c2.runs() != flowsB {
+			t.Errorf("a canary starting mid-rollout runs %s, want B", c2.runs())
+		}
+		if d3 := ts.startWorker(t, ns, &simWorker{id: "d3", ring: "default"}); d3.runs() != flowsA {
+			t.Errorf("a default worker starting mid-rollout runs %s, want A", d3.runs())
+		}
+	}
 	waitFor(t, "the default ring runs B", func() bool { return ws[1].runs() == flowsB && ws[2].runs() == flowsB })
 	at, _ := ws[1].ran(flowsB)
 	if at.Before(opens) {

@@ -69,6 +69,7 @@ type App struct {
 	driver   atomic.Pointer[RolloutDriver] // this process's, if any
 	policies policyCache                   // for health reports
 	targets  targetCache                   // for workers loading their ring's target
+	flowsAt  sync.Map                      // namespace → flowsAt, for the rollout driver
 	// now is the clock of rollouts (tests move it).
 	now func() time.Time
 }

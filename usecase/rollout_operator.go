@@ -31,6 +31,11 @@ const maxActionReason = 500
 // EUNAVAILABLE, ECANCELED.
 func (a *App) StepInRollout(ctx context.Context, act RolloutAction) (*domain.Rollout, error) {
 	ns := act.Namespace
+	switch act.Action {
+	case "promote", "pause", "resume", "abort":
+	default:
+		return nil, domain.Errorf(domain.EINVALID, "%q is not a rollout action: promote, pause, resume or abort", domain.Clip(act.Action))
+	}
 	act.Reason = strings.TrimSpace(act.Reason)
 	if len(act.Reason) > maxActionReason {
 		return nil, domain.Errorf(domain.EINVALID, "reason is %d bytes, at most %d", len(act.Reason), maxActionReason)
@@ -72,22 +77,21 @@ func (a *App) StepInRollout(ctx context.Context, act RolloutAction) (*domain.Rol
 			return nil, err
 		}
 		return a.RolloutOf(ctx, ns)
-	case "abort":
-		reason := "rollout aborted"
-		if act.Reason != "" {
-			reason += ": " + act.Reason
-		}
-		pos, err := a.rollBackTo(ctx, ns, r.Base, act.Origin, reason)
-		if err != nil {
-			return nil, err
-		}
-		return a.changeRollout(ctx, act.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
-			if r.Target != target {
-				return "", domain.RolloutPayload{}, domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout of revision %d is over", ns, target.Revision)
-			}
-			r.End(domain.StateAborted, pos, reason, now)
-			return domain.RolloutAborted, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Reason: act.Reason}, nil
-		})
 	}
-	return nil, domain.Errorf(domain.EINVALID, "%q is not a rollout action: promote, pause, resume or abort", domain.Clip(act.Action))
+	// abort
+	reason := "rollout aborted"
+	if act.Reason != "" {
+		reason += ": " + act.Reason
+	}
+	pos, err := a.rollBackTo(ctx, ns, r.Base, act.Origin, reason)
+	if err != nil {
+		return nil, err
+	}
+	return a.changeRollout(ctx, act.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if r.Target != target {
+			return "", domain.RolloutPayload{}, domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout of revision %d is over", ns, target.Revision)
+		}
+		r.End(domain.StateAborted, pos, reason, now)
+		return domain.RolloutAborted, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Reason: act.Reason}, nil
+	})
 }

@@ -34,6 +34,9 @@ func (a *App) SetRolloutPolicy(ctx context.Context, s SetRolloutPolicy) (*domain
 		return nil, err
 	}
 	return a.changeRollout(ctx, s.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if r.Policy == nil && p == nil {
+			return "", domain.RolloutPayload{}, domain.Errorf(domain.ENOTFOUND, "namespace %s has no rollout policy", s.Namespace)
+		}
 		if r.Policy == nil && p != nil {
 			pos, err := a.flowsPosition(ctx, s.Namespace)
 			if err != nil {
@@ -64,7 +67,17 @@ func (a *App) RolloutOf(ctx context.Context, ns string) (*domain.Rollout, error)
 }
 
 // flowsPosition is the position of ns's newest flows event (zero: none).
+// The driver asks several times a second: the flows document is rebuilt
+// only when the flows aggregate's revision moved since the last answer.
 func (a *App) flowsPosition(ctx context.Context, ns string) (domain.Position, error) {
+	h, err := a.store.Head(ctx, ns)
+	if err != nil {
+		return domain.Position{}, err
+	}
+	agg := h.Aggregates[domain.AggregateFlows]
+	if c, ok := a.flowsAt.Load(ns); ok && c.(flowsAt).aggregate == agg {
+		return c.(flowsAt).at, nil
+	}
 	v, err := a.store.FlowsHead(ctx, ns, true)
 	if err != nil || v.Revision == 0 {
 		return domain.Position{}, err
@@ -73,7 +86,16 @@ func (a *App) flowsPosition(ctx context.Context, ns string) (domain.Position, er
 	if err != nil || !ok {
 		return domain.Position{}, err
 	}
-	return domain.Position{Revision: at.Revision, ID: at.ID}, nil
+	pos := domain.Position{Revision: at.Revision, ID: at.ID}
+	a.flowsAt.Store(ns, flowsAt{aggregate: v.AggregateRevision, at: pos})
+	return pos, nil
+}
+
+// flowsAt is a namespace's newest flows event as flowsPosition last found
+// it, with the flows aggregate's revision then.
+type flowsAt struct {
+	aggregate domain.Revision
+	at        domain.Position
 }
 
 // errUnchanged is what a change returns when there is nothing to do (the

@@ -3,6 +3,7 @@ package usecase
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -30,6 +31,9 @@ func (a *App) DriveRollout(ctx context.Context, ns string, memberIdle time.Durat
 		return err
 	}
 	if pos.Revision > max(r.Target.Revision, r.Stable.Revision) {
+		if done, err := a.finishInterruptedRollBack(ctx, ns, r, pos); done || err != nil {
+			return err
+		}
 		if r, err = a.startRollout(ctx, ns, pos); err != nil {
 			return err
 		}
@@ -78,6 +82,37 @@ func (a *App) startRollout(ctx context.Context, ns string, pos domain.Position) 
 		r, _, err = a.store.Rollout(ctx, ns)
 	}
 	return r, err
+}
+
+// finishInterruptedRollBack ends a rollout whose failure was rolled back
+// (the newest flows event at pos is the driver's own rollback to the
+// rollout's base) but not recorded: the driver stopped between the two.
+// The rollback is every ring's, not a new rollout.
+func (a *App) finishInterruptedRollBack(ctx context.Context, ns string, r *domain.Rollout, pos domain.Position) (bool, error) {
+	if !r.Active() {
+		return false, nil
+	}
+	e, err := a.store.ReadRevision(ctx, ns, pos.Revision)
+	if err != nil {
+		return false, err
+	}
+	reason, ours := strings.CutPrefix(e.Reason, "rollout: ")
+	if e.Cause != domain.CauseRollback || e.Actor.User != domain.ActorRollout || e.Token != "" || !ours || e.Target != r.Base.Revision {
+		return false, nil
+	}
+	target := r.Target
+	_, err = a.changeRollout(ctx, Request{Namespace: ns, Origin: rolloutOrigin}, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if !r.Active() || r.Target != target {
+			return "", domain.RolloutPayload{}, errUnchanged
+		}
+		ring := r.Policy.Rings[r.Ring].Name
+		r.End(domain.StateRolledBack, pos, reason, now)
+		return domain.RolloutFailed, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Ring: ring, Reason: reason}, nil
+	})
+	if err == errUnchanged {
+		err = nil
+	}
+	return true, err
 }
 
 // promoteRollout promotes the rollout of target to its next ring (or

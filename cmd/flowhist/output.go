@@ -141,6 +141,13 @@ func changes(e httpapi.HistoryEntry) string {
 		}
 		return s
 	}
+	if domain.IsRolloutEvent(e.Type) {
+		s := "rollout"
+		if e.Reason != "" {
+			s += ": " + oneLine(e.Reason, 60)
+		}
+		return s
+	}
 	var parts []string
 	if s := e.Summary; s != nil {
 		counts := fmt.Sprintf("+%d ~%d -%d", len(s.Added), len(s.Changed), len(s.Removed))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flowhist/flowhist/client"
 	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
@@ -150,22 +151,28 @@ func (m *Main) rolloutStatusCommand(v *viper.Viper) *cobra.Command {
 		Short: "Show the current (or last) rollout: its state, each ring's target and workers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newClient(v)
-			if err != nil {
-				return err
-			}
-			st, err := c.Rollout(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if jsonFlag(cmd) {
-				return printAnswer(m.Stdout, st)
-			}
-			return printRollout(m.Stdout, c.Namespace(), st)
+			return m.showRollout(cmd, v, func(c *client.Client) (httpapi.RolloutStatus, error) { return c.Rollout(cmd.Context()) })
 		},
 	}
 	addClientFlags(cmd.Flags())
 	return cmd
+}
+
+// showRollout prints the status call answers, as a table or (--json) as
+// the server's JSON.
+func (m *Main) showRollout(cmd *cobra.Command, v *viper.Viper, call func(*client.Client) (httpapi.RolloutStatus, error)) error {
+	c, err := newClient(v)
+	if err != nil {
+		return err
+	}
+	st, err := call(c)
+	if err != nil {
+		return err
+	}
+	if jsonFlag(cmd) {
+		return printAnswer(m.Stdout, st)
+	}
+	return printRollout(m.Stdout, c.Namespace(), st)
 }
 
 func printRollout(w io.Writer, ns string, st httpapi.RolloutStatus) error {
@@ -207,18 +214,9 @@ func (m *Main) rolloutActionCommand(v *viper.Viper, action, short string) *cobra
 		Long:  short + ". It needs an admin-scoped token; the step is an event in the history, with the reason.\n" + exitCodesHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newClient(v)
-			if err != nil {
-				return err
-			}
-			st, err := c.RolloutAction(cmd.Context(), action, reason)
-			if err != nil {
-				return err
-			}
-			if jsonFlag(cmd) {
-				return printAnswer(m.Stdout, st)
-			}
-			return printRollout(m.Stdout, c.Namespace(), st)
+			return m.showRollout(cmd, v, func(c *client.Client) (httpapi.RolloutStatus, error) {
+				return c.RolloutAction(cmd.Context(), action, reason)
+			})
 		},
 	}
 	addClientFlags(cmd.Flags())

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 )
 
@@ -46,4 +51,40 @@ func TestRolloutCommands(t *testing.T) {
 	if code != 0 || strings.Count(out, "rollout.policy") != 2 {
 		t.Fatalf("history: want two rollout.policy events, got exit %d, stdout:\n%s\nstderr %q", code, out, errOut)
 	}
+}
+
+// TestRolloutBadDeployHistory is the README's worked example: a canary
+// reports runtime errors on a deploy; the rollout rolls it back, and the
+// history says who and why.
+func TestRolloutBadDeployHistory(t *testing.T) {
+	s := mustServer(t, httpapi.Config{AuthDisabled: true})
+	ns := seed(t, s, "")
+	conn := []string{"--url", s.URL, "-n", ns}
+	file := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(file, []byte(`{"rings":[{"name":"canary","bake":"10m","gate":{"maxErrors":0}},{"name":"default"}]}`), 0o600)
+	if code, _, errOut := run(t, append([]string{"rollout", "policy", "--file", file}, conn...)...); code != 0 {
+		t.Fatalf("policy: exit %d, %s", code, errOut)
+	}
+	// The canary c1 follows the feed in its ring.
+	s.request(t, http.MethodGet, "/v1/namespaces/"+ns+"/feed?worker=c1&ring=canary&wait=0s", "", "", nil)
+	s.request(t, http.MethodPut, "/v1/namespaces/"+ns+"/flows", "alice", "", []byte(doc2))
+	var pos domain.Position
+	waitUntil(t, 10*time.Second, "the canary's target is the deploy", func() bool {
+		r := s.request(t, http.MethodGet, "/v1/namespaces/"+ns+"/rollout", "", "", nil)
+		var st httpapi.RolloutStatus
+		json.Unmarshal(r, &st)
+		pos = st.Rings[0].Target
+		return st.State == domain.StateBaking
+	})
+	s.request(t, http.MethodPut, "/v1/namespaces/"+ns+"/workers/c1/health", "", "", []byte(fmt.Sprintf(`{"ring":"canary","revision":%d,"id":%q,"started":true,"errors":3}`, pos.Revision, pos.ID)))
+	waitUntil(t, 10*time.Second, "the rollout rolled back", func() bool {
+		var st httpapi.RolloutStatus
+		json.Unmarshal(s.request(t, http.MethodGet, "/v1/namespaces/"+ns+"/rollout", "", "", nil), &st)
+		return st.State == domain.StateRolledBack
+	})
+	code, out, errOut := run(t, append([]string{"history", "--limit", "5"}, conn...)...)
+	if code != 0 {
+		t.Fatalf("history: exit %d, %s", code, errOut)
+	}
+	golden(t, "history-rollout.txt", out)
 }

@@ -1,0 +1,116 @@
+package usecase_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/usecase"
+)
+
+func deployDoc(tb testing.TB, app *usecase.App, ns, label string) {
+	tb.Helper()
+	f, err := domain.ParseFlowsInput([]byte(`[{"id":"t","type":"tab","label":"` + label + `"}]`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := app.Deploy(testCtx(tb), usecase.Deploy{Request: req(ns, domain.ExpectAny), Flows: f}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func mustRollout(tb testing.TB, app *usecase.App, ns string) *domain.Rollout {
+	tb.Helper()
+	r, err := app.RolloutOf(testCtx(tb), ns)
+	if err != nil || r == nil {
+		tb.Fatalf("RolloutOf: %v, %v", r, err)
+	}
+	return r
+}
+
+// startedRollout is ns with flows A, a two-ring policy and flows B under
+// rollout at the canaries.
+func startedRollout(t *testing.T) (*usecase.App, string) {
+	s, ns := mustStore(t)
+	app := mustApp(t, s)
+	ctx := testCtx(t)
+	deployDoc(t, app, ns, "A")
+	p := domain.Policy{Rings: []domain.Ring{{Name: "canary", Bake: domain.Duration(time.Hour)}, {Name: "default"}}}
+	if _, err := app.SetRolloutPolicy(ctx, usecase.SetRolloutPolicy{Request: req(ns, domain.ExpectAny), Policy: &p}); err != nil {
+		t.Fatal(err)
+	}
+	deployDoc(t, app, ns, "B")
+	if err := app.DriveRollout(ctx, ns, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustRollout(t, app, ns); r.State != domain.StateBaking || r.Target.Revision != 3 || r.Base.Revision != 1 {
+		t.Fatalf("after the deploy: got %+v, want baking revision 3 on base 1", r)
+	}
+	return app, ns
+}
+
+func TestRolloutOperatorSteps(t *testing.T) {
+	t.Parallel()
+	app, ns := startedRollout(t)
+	ctx := testCtx(t)
+	step := func(action string) (*domain.Rollout, error) {
+		return app.StepInRollout(ctx, usecase.RolloutAction{Request: req(ns, domain.ExpectAny), Action: action, Reason: "<b>why</b>"})
+	}
+	if _, err := step("resume"); domain.ErrorCode(err) != domain.ECONFLICT {
+		t.Fatalf("resume of a baking rollout: got %v, want conflict", err)
+	}
+	if r, err := step("pause"); err != nil || r.State != domain.StatePaused {
+		t.Fatalf("pause: got %+v, %v", r, err)
+	}
+	// Paused: the driver promotes nothing, even with nobody to wait for.
+	if err := app.DriveRollout(ctx, ns, time.Minute); err != nil || mustRollout(t, app, ns).State != domain.StatePaused {
+		t.Fatalf("driven while paused: got %+v, %v", mustRollout(t, app, ns), err)
+	}
+	if r, err := step("resume"); err != nil || r.State != domain.StateBaking {
+		t.Fatalf("resume: got %+v, %v", r, err)
+	}
+	if r, err := step("promote"); err != nil || r.Ring != 1 {
+		t.Fatalf("promote: got %+v, %v", r, err)
+	}
+	if r, err := step("abort"); err != nil || r.State != domain.StateAborted || r.Stable.Revision <= 3 {
+		t.Fatalf("abort: got %+v, %v; want aborted on a rollback after revision 3", r, err)
+	}
+	if _, err := step("abort"); domain.ErrorCode(err) != domain.ECONFLICT {
+		t.Fatalf("abort with none active: got %v, want conflict", err)
+	}
+	if _, err := step("explode"); domain.ErrorCode(err) != domain.EINVALID {
+		t.Fatalf("an unknown action: got %v, want invalid", err)
+	}
+	// The abort's rollback is every ring's: no new rollout starts from it.
+	if err := app.DriveRollout(ctx, ns, time.Minute); err != nil || mustRollout(t, app, ns).State != domain.StateAborted {
+		t.Fatalf("after the abort: got %+v, %v", mustRollout(t, app, ns), err)
+	}
+}
+
+func TestRolloutInterruptedRollBackIsNotRolledOut(t *testing.T) {
+	t.Parallel()
+	app, ns := startedRollout(t)
+	ctx := testCtx(t)
+	// The driver appended its rollback and stopped before it recorded it.
+	o := domain.Origin{Actor: domain.Actor{User: domain.ActorRollout, Channel: domain.ChannelAPI}}
+	rb, err := app.RollBack(ctx, usecase.RollBack{Request: usecase.Request{Namespace: ns, Origin: o}, To: 1, Reason: "rollout: worker c1: 3 runtime errors (at most 0)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.DriveRollout(ctx, ns, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r := mustRollout(t, app, ns)
+	if r.State != domain.StateRolledBack || r.Stable.Revision != rb.Revision || r.Reason != "worker c1: 3 runtime errors (at most 0)" {
+		t.Fatalf("got %+v, want rolled back on revision %d", r, rb.Revision)
+	}
+}
+
+func TestRolloutPolicyDeleteWithoutPolicy(t *testing.T) {
+	t.Parallel()
+	s, ns := mustStore(t)
+	app := mustApp(t, s)
+	if _, err := app.SetRolloutPolicy(testCtx(t), usecase.SetRolloutPolicy{Request: req(ns, domain.ExpectAny)}); domain.ErrorCode(err) != domain.ENOTFOUND {
+		t.Fatalf("got %v, want not found", err)
+	}
+}
