@@ -104,8 +104,9 @@ func TestRollout(t *testing.T) {
 			if st.State != "rolledback" || !strings.Contains(st.Reason, bad.problem) {
 				t.Errorf("rollout state: got %s %q, want rolledback naming %q", st.State, st.Reason, bad.problem)
 			}
-			// The canary follows the rollback to the last good flows.
-			firstServedAt(t, r.canary, "/version", "v2", time.Now(), 30*time.Second)
+			// The canary and the admin follow the rollback to the last good
+			// flows (the admin before the next deploy is based on its flows).
+			waitServesAt(t, 30*time.Second, "/version", "v2", r.canary, c.admin)
 			w.stop()
 			for _, n := range r.defaults {
 				if w.saw(n, bad.version) {
@@ -136,7 +137,7 @@ func TestRollout(t *testing.T) {
 		if !strings.Contains(e.Reason, "worker c1: 1 restarts") {
 			t.Errorf("the rollback's reason: got %q, want the restart", e.Reason)
 		}
-		firstServedAt(t, r.canary, "/version", "v2", time.Now(), 30*time.Second)
+		waitServesAt(t, 30*time.Second, "/version", "v2", r.canary, c.admin)
 		w.stop()
 		for _, n := range r.defaults {
 			if w.saw(n, "v3") {
@@ -214,7 +215,7 @@ func TestRollout(t *testing.T) {
 			var why = document.querySelector(".red-ui-flowhist-rollout-reason");
 			return !!s && s.textContent === "aborted" && !!why && why.textContent.indexOf("not <b>today</b>") >= 0 && !why.querySelector("b");
 		})()`)
-		firstServedAt(t, r.canary, "/version", "v5", time.Now(), 30*time.Second)
+		waitServesAt(t, 30*time.Second, "/version", "v5", r.canary, c.admin)
 	})
 }
 
