@@ -3,6 +3,8 @@ package feed
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/flowhist/flowhist/domain"
 )
@@ -13,12 +15,17 @@ import (
 // when a rollout event passes (every change of a target is one). Without
 // a policy nothing is added, and the cost is one map lookup per news.
 
-// rollouts is this process's copy of each namespace's rollout.
+// rollout is this process's copy of a namespace's rollout: read without
+// a lock by every news (a promotion wakes 1 000 workers at once), loaded
+// again under mu when a rollout event passes.
 type rollout struct {
-	mu     sync.Mutex
-	loaded bool
-	at     domain.Revision // the newest rollout event it reflects
-	r      *domain.Rollout
+	mu   sync.Mutex
+	snap atomic.Pointer[rolloutSnap]
+}
+
+type rolloutSnap struct {
+	r  *domain.Rollout
+	at domain.Revision // the newest rollout event it reflects
 }
 
 func (f *Feed) rolloutOf(ns string) *rollout {
@@ -29,30 +36,44 @@ func (f *Feed) rolloutOf(ns string) *rollout {
 	return v.(*rollout)
 }
 
+// stale reports whether s does not reflect news.
+func (s *rolloutSnap) stale(news *News) bool {
+	return s == nil || news.Rollout && news.Revision > s.at
+}
+
 // target sets news's Target to the target of the worker's ring, when the
 // namespace has a rollout policy. A burst with a rollout event reads the
 // rollout again first (once per event among the workers it wakes).
 func (f *Feed) target(ctx context.Context, req Request, news *News) error {
 	ro := f.rolloutOf(req.Namespace)
-	ro.mu.Lock()
-	defer ro.mu.Unlock()
-	if !ro.loaded || news.Rollout && news.Revision > ro.at {
-		vctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
-		r, _, err := f.store.Rollout(vctx, req.Namespace)
-		cancel()
-		if err != nil {
-			return err
+	snap := ro.snap.Load()
+	if snap.stale(news) {
+		ro.mu.Lock()
+		if snap = ro.snap.Load(); snap.stale(news) {
+			vctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+			r, _, err := f.store.Rollout(vctx, req.Namespace)
+			cancel()
+			if err != nil {
+				ro.mu.Unlock()
+				return err
+			}
+			next := &rolloutSnap{r: r}
+			if snap != nil {
+				next.at = snap.at
+			}
+			if news.Rollout {
+				next.at = max(next.at, news.Revision)
+			}
+			ro.snap.Store(next)
+			snap = next
 		}
-		ro.r, ro.loaded = r, true
-		if news.Rollout {
-			ro.at = max(ro.at, news.Revision)
-		}
+		ro.mu.Unlock()
 	}
 	ring := req.Ring
 	if ring == "" {
 		ring = domain.DefaultRing
 	}
-	if p, ok := ro.r.TargetOf(ring); ok {
+	if p, ok := snap.r.TargetOf(ring); ok {
 		news.Target = &p
 	}
 	return nil
@@ -79,18 +100,31 @@ func (f *Feed) Target(ctx context.Context, ns, ring string) (domain.Position, bo
 	return p, ok, nil
 }
 
-// noteRing records the ring a worker named, once per process and change.
+// ringSeenEvery is how often this process records that a worker is still
+// on the feed in its ring: the rollout's gate counts the workers seen
+// lately (usecase: liveWorkers) without asking Valkey of each one's group.
+const ringSeenEvery = 30 * time.Second
+
+// ringNoted is what noteRing last recorded of a worker.
+type ringNoted struct {
+	ring string
+	at   time.Time
+}
+
+// noteRing records the ring a worker named and that it is on the feed:
+// when the ring changed, or ringSeenEvery after the last record.
 func (f *Feed) noteRing(ctx context.Context, req Request) {
 	if req.Ring == "" {
 		return
 	}
 	k := req.Namespace + "/" + req.Worker
-	if v, ok := f.rings.Load(k); ok && v.(string) == req.Ring {
+	now := time.Now()
+	if v, ok := f.rings.Load(k); ok && v.(ringNoted).ring == req.Ring && now.Sub(v.(ringNoted).at) < ringSeenEvery {
 		return
 	}
 	vctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
-	if err := f.store.SaveWorkerRing(vctx, req.Namespace, req.Worker, req.Ring); err == nil {
-		f.rings.Store(k, req.Ring)
+	if err := f.store.SaveWorkerRing(vctx, req.Namespace, req.Worker, req.Ring, now); err == nil {
+		f.rings.Store(k, ringNoted{ring: req.Ring, at: now})
 	}
 }

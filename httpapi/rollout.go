@@ -103,9 +103,13 @@ func (s *Server) putWorkerHealth(w http.ResponseWriter, r *http.Request) error {
 
 // workerRollout returns the rings and health reports of ns's workers.
 func (s *Server) workerRollout(r *http.Request, ns string) (map[string]string, map[string]*domain.StoredHealth, error) {
-	rings, err := s.store.WorkerRings(r.Context(), ns)
+	seen, err := s.store.WorkerRings(r.Context(), ns)
 	if err != nil {
 		return nil, nil, err
+	}
+	rings := make(map[string]string, len(seen))
+	for id, w := range seen {
+		rings[id] = w.Ring
 	}
 	raw, err := s.store.WorkerHealths(r.Context(), ns)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -150,11 +151,20 @@ func (s *Store) WorkerHealths(ctx context.Context, ns string) (map[string][]byte
 	return s.hashOf(ctx, healthKey(ns), "health reports of "+ns)
 }
 
-// SaveWorkerRing records the ring worker named.
+// WorkerRing is the ring a worker named on the feed, and when it was last
+// seen there (as recorded: at most every so often).
+type WorkerRing struct {
+	Ring string
+	Seen time.Time
+}
+
+// SaveWorkerRing records the ring worker named and that it was seen at
+// seen.
 //
 // Errors: EUNAVAILABLE.
-func (s *Store) SaveWorkerRing(ctx context.Context, ns, worker, ring string) error {
-	if err := s.setWorkerField(ctx, ringsKey(ns), worker, ring); err != nil {
+func (s *Store) SaveWorkerRing(ctx context.Context, ns, worker, ring string, seen time.Time) error {
+	v := ring + " " + strconv.FormatInt(seen.UnixMilli(), 10)
+	if err := s.setWorkerField(ctx, ringsKey(ns), worker, v); err != nil {
 		return fmt.Errorf("streams: save the ring of worker %s in %s: %w", worker, ns, err)
 	}
 	return nil
@@ -163,12 +173,21 @@ func (s *Store) SaveWorkerRing(ctx context.Context, ns, worker, ring string) err
 // WorkerRings returns the rings ns's workers named, by worker.
 //
 // Errors: EUNAVAILABLE.
-func (s *Store) WorkerRings(ctx context.Context, ns string) (map[string]string, error) {
+func (s *Store) WorkerRings(ctx context.Context, ns string) (map[string]WorkerRing, error) {
 	m, err := s.client.Do(ctx, s.client.B().Hgetall().Key(ringsKey(ns)).Build()).AsStrMap()
 	if err != nil {
 		return nil, fmt.Errorf("streams: rings of the workers of %s: %w", ns, classify(err))
 	}
-	return m, nil
+	out := make(map[string]WorkerRing, len(m))
+	for w, v := range m {
+		ring, ms, _ := strings.Cut(v, " ")
+		r := WorkerRing{Ring: ring}
+		if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
+			r.Seen = time.UnixMilli(n)
+		}
+		out[w] = r
+	}
+	return out, nil
 }
 
 func (s *Store) hashOf(ctx context.Context, key, what string) (map[string][]byte, error) {

@@ -3,6 +3,7 @@ package usecase
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -202,13 +203,10 @@ type ringWorker struct {
 }
 
 // liveWorkers returns the workers of ns seen on the feed within
-// memberIdle, each with the ring it named (default when none) and its
-// last health report.
+// memberIdle that named a ring, each with its ring and its last health
+// report, by worker id. Two reads, however many workers: the feed records
+// when it saw each (feed: noteRing).
 func (a *App) liveWorkers(ctx context.Context, ns string, memberIdle time.Duration) ([]ringWorker, error) {
-	groups, err := a.store.Groups(ctx, ns)
-	if err != nil {
-		return nil, err
-	}
 	rings, err := a.store.WorkerRings(ctx, ns)
 	if err != nil {
 		return nil, err
@@ -217,16 +215,14 @@ func (a *App) liveWorkers(ctx context.Context, ns string, memberIdle time.Durati
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now()
 	var out []ringWorker
-	for _, g := range groups {
-		if g.Worker == "" || g.Idle > memberIdle {
+	for id, r := range rings {
+		if now.Sub(r.Seen) > memberIdle {
 			continue
 		}
-		w := ringWorker{Member: domain.Member{Worker: g.Worker}, ring: rings[g.Worker]}
-		if w.ring == "" {
-			w.ring = domain.DefaultRing
-		}
-		if b, ok := healths[g.Worker]; ok {
+		w := ringWorker{Member: domain.Member{Worker: id}, ring: r.Ring}
+		if b, ok := healths[id]; ok {
 			var h domain.StoredHealth
 			if json.Unmarshal(b, &h) == nil {
 				w.Health = &h
@@ -234,6 +230,7 @@ func (a *App) liveWorkers(ctx context.Context, ns string, memberIdle time.Durati
 		}
 		out = append(out, w)
 	}
+	slices.SortFunc(out, func(a, b ringWorker) int { return strings.Compare(a.Worker, b.Worker) })
 	return out, nil
 }
 
