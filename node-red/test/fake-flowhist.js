@@ -222,18 +222,18 @@ async function startFake(opts = {}) {
 
   function news(entries, ring) {
     const revision = Math.max(...entries.map((e) => e.revision));
-    const n = golden('feed.json', {
+    const fields = {
       revision,
       id: fake.idAt(revision),
       flows: entries.some((e) => e.flows),
       packages: entries.some((e) => e.packages),
       events: entries.length,
-    });
-    // The ring's target under a rollout policy (flowhist's docs/rollout.md:
-    // "The feed with a policy"); no golden answer holds it yet.
+    };
+    // Under a rollout policy each news names the target of the worker's
+    // ring (docs/rollout.md: "The feed with a policy").
     const t = fake.targetOf(ring);
-    if (t !== null) n.target = { revision: t, id: fake.idAt(t) };
-    return n;
+    if (t === null) return golden('feed.json', fields);
+    return golden('feed-ring.json', Object.assign(fields, { target: { revision: t, id: fake.idAt(t) } }));
   }
 
   async function feed(r, res) {

@@ -13,30 +13,38 @@ const { Client } = require('../lib/client');
 const { HistoryRoutes } = require('../plugin/routes');
 const { RolloutRoutes } = require('../plugin/rollout-routes');
 const view = require('../resources/rollout');
-const { startFake, captureLog, failure, NS } = require('./fake-flowhist');
+const { startFake, captureLog, failure, golden, answer, NS } = require('./fake-flowhist');
 
 const TOKEN = 'secret-admin-token-0123456789abcdef';
 const alice = { user: { username: 'alice', permissions: '*' }, authInfo: { scope: '*' } };
 const carol = { user: { username: 'carol', permissions: 'read' }, authInfo: { scope: 'read' } };
 const EVIL = '<img src=x onerror="alert(1)">';
 
-// STATUS is a rollout baking at its canary ring, shaped as docs/rollout.md
-// shows GET …/rollout.
-const STATUS = {
-  policy: { rings: [{ name: 'canary', bake: '10s' }, { name: 'default', bake: '0s' }] },
-  active: true,
-  state: 'baking',
+// STATUS is a rollout baking at its canary ring: flowhist's golden answer
+// of GET …/rollout (rollout-baking.json) with this test's values.
+const STATUS = golden('rollout-baking.json', {
   revision: 41,
   id: 'e41',
   base: { revision: 37, id: 'e37' },
   stable: { revision: 37, id: 'e37' },
-  ring: 0,
-  reason: '',
+  startedAt: '2026-12-07T17:00:00Z',
+  updatedAt: '2026-12-07T17:00:00Z',
   rings: [
     { name: 'canary', target: { revision: 41, id: 'e41' }, promoted: true, bakeUntil: '2026-12-07T17:00:10Z', passed: false, workers: [{ worker: 'c1', reported: true, revision: 41, id: 'e41', healthy: true, problem: '' }], done: 1, total: 1 },
-    { name: 'default', target: { revision: 37, id: 'e37' }, promoted: false, workers: [{ worker: 'd1', reported: true, revision: 37, id: 'e37', healthy: true, problem: '' }], done: 0, total: 1 },
+    { name: 'default', target: { revision: 37, id: 'e37' }, promoted: false, passed: false, workers: [{ worker: 'd1', reported: true, revision: 37, id: 'e37', healthy: true, problem: '' }], done: 0, total: 1 },
   ],
-};
+});
+
+test('STATUS has only the fields of flowhist\'s golden answer, in its rings and workers too', () => {
+  const g = JSON.parse(answer('rollout-baking.json'));
+  const keys = (o) => new Set(Object.keys(o));
+  const ringKeys = keys(g.rings[0]);
+  const workerKeys = keys(g.rings[0].workers[0]);
+  for (const r of STATUS.rings) {
+    for (const k of Object.keys(r)) assert.ok(ringKeys.has(k), `ring field ${k}`);
+    for (const w of r.workers) for (const k of Object.keys(w)) assert.ok(workerKeys.has(k), `worker field ${k}`);
+  }
+});
 
 async function setup(t, opts = {}) {
   const fake = await startFake();
@@ -47,7 +55,8 @@ async function setup(t, opts = {}) {
   fake.scope = opts.scope || 'admin';
   fake.route('POST /rollback', () => (fake.scope === 'admin' ? failure(400, 'invalid', 'rollback needs "to"') : failure(403, 'forbidden', 'token lacks the admin scope')));
   fake.route('GET /rollout', () => ({ body: opts.status === undefined ? STATUS : opts.status }));
-  for (const a of ['promote', 'abort']) fake.route(`POST /rollout/${a}`, () => ({ body: Object.assign({}, STATUS, { state: a === 'abort' ? 'aborted' : 'baking' }) }));
+  fake.route('POST /rollout/promote', () => ({ body: STATUS }));
+  fake.route('POST /rollout/abort', (r) => ({ body: golden('rollout-aborted.json', { reason: r.json.reason }) }));
   t.after(async () => {
     client.close();
     await fake.close();
@@ -87,6 +96,21 @@ test('abort needs a reason, deploy permission and the admin scope; it names the 
   assert.ok(!log.lines.some((l) => l.msg.includes('\nforged')), 'a reason forged a log line');
   const denied = await setup(t, { scope: 'deploy' });
   assert.equal((await denied.routes.act({ ...alice, params: { action: 'promote' }, body: {} })).status, 403);
+});
+
+test('no policy: flowhist\'s idle status is passed on and offers no action', async (t) => {
+  const { routes } = await setup(t, { status: golden('rollout-none.json') });
+  const out = await routes.status(alice);
+  assert.equal(out.body.rollout.policy, null);
+  assert.equal(out.body.canAct, false);
+});
+
+test('flowhist\'s 409 (no rollout active) reaches the editor as it is', async (t) => {
+  const { fake, routes } = await setup(t);
+  fake.route('POST /rollout/promote', () => ({ status: 409, body: golden('err-rollout-none-active.json') }));
+  const out = await routes.act({ ...alice, params: { action: 'promote' }, body: {} });
+  assert.equal(out.status, 409);
+  assert.equal(out.body.code, 'conflict');
 });
 
 test('promote goes through with no reason', async (t) => {

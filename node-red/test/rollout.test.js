@@ -15,7 +15,7 @@ const { createStorage } = require('..');
 const { parseConfig } = require('../lib/config');
 const { Health, parseDuration, gateOf } = require('../lib/health');
 const { Client } = require('../lib/client');
-const { startFake, captureLog, NS } = require('./fake-flowhist');
+const { startFake, captureLog, golden, NS } = require('./fake-flowhist');
 
 const TOKEN = 'tok-worker-0123456789abcdef';
 const base = { url: 'http://127.0.0.1:1', namespace: 'prod', role: 'worker', workerId: 'w1' };
@@ -124,9 +124,12 @@ async function healthSetup(t, userDir) {
     res.end('ok');
   });
   await new Promise((r) => app.listen(0, '127.0.0.1', r));
-  const policy = { rings: [{ name: 'canary', bake: '10s', gate: { maxErrors: 0, report: '1s', probes: [{ path: '/health', status: 200, every: '50ms' }] } }] };
+  const policy = golden('get-rollout-policy.json', {
+    rings: [{ name: 'canary', bake: '10s', gate: { maxErrors: 0, maxRestarts: 0, deadline: '1m0s', report: '1s', probes: [{ path: '/health', status: 200, every: '50ms' }] } }],
+    windows: [],
+  });
   fake.route('GET /rollout/policy', () => ({ body: policy }));
-  fake.route('PUT /workers/w1/health', () => ({ body: { worker: 'w1', saved: true, healthy: true, problem: '' } }));
+  fake.route('PUT /workers/w1/health', () => ({ body: golden('put-worker-health.json', { worker: 'w1' }) }));
   const client = new Client({ url: fake.url, urls: [fake.url], token: TOKEN, namespace: NS, retryFor: 1000, retryDelay: 2, retryMaxDelay: 10, requestTimeout: 2000 });
   const events = new EventEmitter();
   const handlers = [];
