@@ -307,6 +307,7 @@ type nrConfig struct {
 	credentialSecret string
 	red              redRuntime
 	reload           string // flowhist.reload; "" is the module's default
+	ring             string // flowhist.ring; "" is the module's default
 }
 
 // startNodeRED starts a Node-RED on the module (node-red/) as c says.
@@ -323,6 +324,9 @@ func startNodeRED(tb testing.TB, dir string, c nrConfig) *nodeRed {
 	}
 	if c.reload != "" {
 		fo["reload"] = c.reload
+	}
+	if c.ring != "" {
+		fo["ring"] = c.ring
 	}
 	if len(c.flowhistURLs) > 0 {
 		fo["url"] = c.flowhistURLs

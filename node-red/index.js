@@ -26,6 +26,7 @@ const { Packages } = require('./lib/packages');
 const { Library } = require('./lib/library');
 const { Projects, projectsFacade } = require('./lib/projects');
 const { credentialFingerprint } = require('./lib/fingerprint');
+const { Health } = require('./lib/health');
 
 function workerRefusal(what) {
   const err = new Error(`flowhist: this Node-RED is a worker (role 'worker'); ${what}`);
@@ -50,6 +51,7 @@ function createStorage() {
     if (cur.admin) cur.admin.close();
     if (cur.follower) await cur.follower.stop();
     if (cur.packages) await cur.packages.stop();
+    if (cur.health) cur.health.stop();
     cur.client.close();
   }
 
@@ -73,13 +75,19 @@ function createStorage() {
           throw new Error(`flowhist: runtime.nodes.${fn} is missing: this Node-RED version cannot apply flows from flowhist (try flowhist.reload: 'full')`);
         }
       }
+      // A worker names its ring on every read of the flows: with a rollout
+      // policy flowhist answers the ring's target, not the head.
+      const ring = config.role === 'worker' ? config.ring : undefined;
+      next.ring = ring;
       next.applier = new Applier({
         client,
+        ring,
         nodes,
         mode: config.reload,
         credentialSecret: config.credentialSecret,
         onRead: (r) => {
           if (next.follower) next.follower.identify(r.revision, r.event);
+          if (next.health) next.health.applied(r.revision, r.event);
           if (next.admin) {
             next.admin.read(r.flowsRevision);
             next.admin.credentialsRead();
@@ -139,11 +147,23 @@ function createStorage() {
           });
         }
         next.follower = new Follower(Object.assign(followerOpts, {
-          reload: () => next.applier.apply(),
-          recover: () => nodes.loadFlows(true),
+          ring: config.ring,
+          onTarget: (t) => next.health && next.health.target(t),
+          reload: () => {
+            if (next.health) next.health.loading();
+            return next.applier.apply();
+          },
+          recover: () => {
+            if (next.health) next.health.loading();
+            return nodes.loadFlows(true);
+          },
           onPackages: next.packages ? (rev) => next.packages.kick(rev) : undefined,
         }));
         next.settings = new LocalSettings(client, log);
+        // Staged rollout: this worker's health, reported to flowhist after
+        // each apply and periodically (lib/rollout.js).
+        next.health = new Health({ client, log, ring: config.ring, workerId: config.workerId, runtime, settings });
+        next.health.attach();
       }
       s = next;
       const who = config.role === 'worker' ? `worker ${config.workerId}` : 'admin';
@@ -172,7 +192,7 @@ function createStorage() {
       }
       let r;
       try {
-        r = await readFlows(cur.client);
+        r = await readFlows(cur.client, cur.ring);
       } catch (err) {
         if (cur.follower) cur.follower.readFailed(err);
         throw err;
@@ -185,6 +205,7 @@ function createStorage() {
         await cur.packages.startup(r.revision === null ? 0 : r.revision);
       }
       if (cur.follower) cur.follower.read(r.revision, r.event);
+      if (cur.health) cur.health.applied(r.revision, r.event);
       return r.flows;
     },
 
@@ -205,7 +226,7 @@ function createStorage() {
     async getCredentials() {
       const cur = state();
       const fromProject = cur.projects && cur.projects.getCredentials();
-      const creds = fromProject !== undefined && fromProject !== null ? fromProject : await readCredentials(cur.client);
+      const creds = fromProject !== undefined && fromProject !== null ? fromProject : await readCredentials(cur.client, cur.ring);
       if (cur.admin) cur.admin.credentialsRead();
       return creds;
     },

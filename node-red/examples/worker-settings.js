@@ -10,6 +10,7 @@ module.exports = {
         namespace: process.env.FLOWHIST_NAMESPACE || 'prod',
         role: 'worker',
         workerId: process.env.FLOWHIST_WORKER_ID, // stable per worker; default: the host name
+        ring: process.env.FLOWHIST_RING || 'default', // staged rollout: e.g. 'canary' on the workers that get a deploy first
     },
     httpAdminRoot: false, // no editor on workers
     diagnostics: { enabled: false },

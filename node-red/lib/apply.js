@@ -60,6 +60,7 @@ class Applier {
     this.client = opts.client;
     this.nodes = opts.nodes;
     this.mode = opts.mode;
+    this.ring = opts.ring; // a worker's: reads name it
     this.secret = opts.credentialSecret;
     this.onRead = opts.onRead || (() => {});
     // While set, the storage module's saveFlows / saveCredentials are
@@ -96,8 +97,8 @@ class Applier {
       await this.nodes.loadFlows(true);
       return undefined;
     }
-    const r = await readFlows(this.client);
-    const encrypted = await readCredentials(this.client);
+    const r = await readFlows(this.client, this.ring);
+    const encrypted = await readCredentials(this.client, this.ring);
     const creds = decryptCredentials(encrypted, this.secret);
     const flows = structuredClone(r.flows);
     for (const n of flows) {

@@ -502,4 +502,23 @@ function userHeader(user) {
   return { 'Flowhist-User': Buffer.from(user, 'utf8').toString('latin1') };
 }
 
-module.exports = { Client, parseRevision, parseJSON, isIdempotent, userHeader };
+// probe is a health probe of a rollout (lib/health.js): GET url (this
+// Node-RED's own HTTP server, not flowhist) and resolve to the answer's
+// status, whatever it is; a network error or no answer within timeout ms
+// rejects. The body is read and dropped; no token or header of flowhist's
+// is sent.
+async function probe(url, timeout) {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeout);
+  try {
+    const res = await fetch(url, { method: 'GET', signal: ac.signal, redirect: 'manual' });
+    await res.arrayBuffer();
+    return res.status;
+  } catch (e) {
+    throw new Error(ac.signal.aborted ? `no answer within ${timeout} ms` : describeNetworkError(e));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+module.exports = { Client, parseRevision, parseJSON, isIdempotent, userHeader, probe };

@@ -36,7 +36,7 @@ const DEFAULTS = {
 
 // OPTIONS are every settings.flowhist option: the module's and its History
 // plugin's (history, historyPageSize).
-const OPTIONS = ['url', 'namespace', 'role', 'token', 'workerId', 'reload', 'packages', 'history', 'historyPageSize', 'ca', 'cert', 'key', ...Object.keys(DEFAULTS)];
+const OPTIONS = ['url', 'namespace', 'role', 'token', 'workerId', 'ring', 'reload', 'packages', 'history', 'historyPageSize', 'ca', 'cert', 'key', ...Object.keys(DEFAULTS)];
 
 // defaultAdminId is the admin's feed consumer: admin-<host>-<port>, cut to
 // the id rules (two admins on one host differ by port).
@@ -128,6 +128,12 @@ function parseConfig(settings) {
   if (!validName(workerId)) {
     throw fail(`settings.flowhist.workerId ${JSON.stringify(String(workerId))}${o.workerId ? '' : ' (the host name)'} is invalid: set a stable id of 1 to ${MAX_NAME} letters, digits, '_', '.' or '-'`);
   }
+  // ring names the rollout ring this instance follows (a staged rollout
+  // reaches the rings in the order the namespace's policy lists them).
+  const ring = o.ring === undefined || o.ring === null || o.ring === '' ? 'default' : o.ring;
+  if (!validName(ring)) {
+    throw fail(`settings.flowhist.ring ${JSON.stringify(String(ring))} is invalid: use 1 to ${MAX_NAME} letters, digits, '_', '.' or '-' (e.g. 'canary'; default 'default')`);
+  }
   const reload = o.reload === undefined || o.reload === null ? 'nodes' : o.reload;
   if (!RELOADS.includes(reload)) {
     throw fail(`settings.flowhist.reload ${JSON.stringify(String(reload))} is invalid: use 'nodes' (restart only what changed, the default) or 'full' (restart every flow)`);
@@ -149,6 +155,7 @@ function parseConfig(settings) {
     namespace: o.namespace,
     role: o.role,
     workerId,
+    ring,
     reload,
     packages: o.packages !== false,
     credentialSecret: secret,

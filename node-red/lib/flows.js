@@ -9,8 +9,9 @@ const { FlowhistError, MODULE_CODES } = require('./errors');
 // Node-RED expects, the flows revision (ETag: what a deploy's If-Match
 // names) and the namespace revision (Flowhist-Revision: where a worker's
 // feed starts).
-async function readFlows(client) {
-  const { res, body } = await client.getJSON('/flows');
+// ring (a worker's) asks for the ring's target under a rollout policy.
+async function readFlows(client, ring) {
+  const { res, body } = await client.getJSON('/flows' + ringQuery(ring));
   if (!Array.isArray(body)) {
     throw new FlowhistError('flowhist: GET /flows: the answer is not a JSON array of nodes', { code: MODULE_CODES.BAD_ANSWER });
   }
@@ -26,12 +27,17 @@ async function readFlows(client) {
 
 // readCredentials resolves to the credentials object as Node-RED saved it
 // (normally {"$": "<encrypted>"}), {} when there are none.
-async function readCredentials(client) {
-  const { body } = await client.getJSON('/credentials');
+async function readCredentials(client, ring) {
+  const { body } = await client.getJSON('/credentials' + ringQuery(ring));
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new FlowhistError('flowhist: GET /credentials: the answer is not a JSON object', { code: MODULE_CODES.BAD_ANSWER });
   }
   return body;
 }
 
-module.exports = { readFlows, readCredentials };
+// ringQuery is the ring= query a worker adds to its reads and feed.
+function ringQuery(ring, sep = '?') {
+  return typeof ring === 'string' && ring !== '' ? `${sep}ring=${encodeURIComponent(ring)}` : '';
+}
+
+module.exports = { readFlows, readCredentials, ringQuery };

@@ -33,6 +33,13 @@
 // without POST …/feed (404, 405) is followed with GET …/feed?stream=1 and
 // POST …/feed/ack. Every request goes through the client (lib/client.js),
 // which moves between flowhist replicas.
+//
+// A worker names its ring (ring=R on the feed and its reads). Under a
+// staged rollout policy each news names the target of the worker's ring
+// ({revision, id}: the flows it must run, which may be older than the
+// head): the worker reloads when the target's id differs from the event
+// its flows were read at (Flowhist-Event), whatever `flows` says, and
+// acknowledges the news as usual (flowhist's docs/rollout.md).
 
 const { backoffDelay, sleep } = require('./backoff');
 const { parseJSON } = require('./client');
@@ -54,6 +61,8 @@ class Follower {
       workerId: opts.workerId,
       who: opts.who || `worker ${opts.workerId}`,
       onPackages: opts.onPackages,
+      ring: opts.ring, // a worker's ring; the admin has none and follows the head
+      onTarget: opts.onTarget, // (target|null) => void: told each news's target
       reloadFlows: opts.reload,
       // recover loads the flows when Node-RED's start-up load failed (then
       // there are no running flows to diff against): loadFlows(true).
@@ -74,6 +83,7 @@ class Follower {
     this.readAt = null; // {revision, id}: what the last GET /flows named
     this.resetting = false; // a reset is being applied (logged once)
     this.wanted = 0; // newest delivered revision that changed flows or credentials
+    this.target = null; // {revision, id}: the ring's target under a rollout policy
     this.packagesSeen = 0;
     this.ownReload = false; // a reload of ours is reading the flows
     this.lastRead = undefined; // the namespace revision that reload read
@@ -195,7 +205,8 @@ class Follower {
     const after = this.loaded === null ? 0 : this.loaded;
     const wait = this.feedWait % 1000 === 0 ? `${this.feedWait / 1000}s` : `${Math.ceil(this.feedWait)}ms`;
     const afterId = after > 0 && this.loadedId ? `&afterId=${encodeURIComponent(this.loadedId)}` : '';
-    const path = `/feed?worker=${encodeURIComponent(this.workerId)}&after=${after}${afterId}&wait=${wait}&stream=1`;
+    const ring = this.ring ? `&ring=${encodeURIComponent(this.ring)}` : '';
+    const path = `/feed?worker=${encodeURIComponent(this.workerId)}${ring}&after=${after}${afterId}&wait=${wait}&stream=1`;
     const onLine = async (line) => {
       answered();
       news = true;
@@ -258,8 +269,9 @@ class Follower {
       this.packagesSeen = rev;
       if (this.onPackages) this.onPackages(rev);
     }
+    if (this.ring) this.staged(news);
     if (news.flows && rev > this.loadedOr() && rev > this.wanted) this.wanted = rev;
-    if (this.wanted > this.loadedOr() || this.reloading) {
+    if (this.needsReload() || this.reloading) {
       this.ensureReloading(); // it acknowledges when done
       // A repeat of what was delivered (the group hands back unacknowledged
       // entries first) means nothing new: wait for the reload rather than
@@ -268,6 +280,27 @@ class Follower {
       return;
     }
     await this.ack(rev);
+  }
+
+  // staged notes a news's target (a rollout policy); a target gone (the
+  // policy removed) means the head again: reload at it.
+  staged(news) {
+    const t = news.target;
+    if (t) {
+      this.target = t;
+    } else if (this.target) {
+      this.target = null;
+      if (news.revision > this.wanted) this.wanted = news.revision;
+      this.loaded = Math.min(this.loadedOr(), news.revision - 1);
+    }
+    if (this.onTarget) this.onTarget(this.target);
+  }
+
+  // needsReload: the flows run are not what this worker must run: under a
+  // rollout, its ring's target; otherwise the newest delivered flows change.
+  needsReload() {
+    if (this.target) return this.loadedId !== this.target.id;
+    return this.wanted > this.loadedOr();
   }
 
   // reset: flowhist's log does not hold what this worker runs (Valkey lost
@@ -283,6 +316,7 @@ class Follower {
       );
     }
     this.resetting = true;
+    if (this.ring) this.staged(news);
     this.seen = rev;
     this.seenId = news.id;
     this.loaded = null;
@@ -303,8 +337,9 @@ class Follower {
       await null; // so that the assignment above happens before the end below
       let attempt = 0;
       while (!this.stopped) {
-        if (this.wanted > this.loadedOr()) {
+        if (this.needsReload()) {
           const target = this.wanted;
+          const want = this.target; // under a rollout: the position to run
           try {
             // A reset restarts everything (recover: Node-RED's full
             // load), not only the nodes that differ from what runs.
@@ -314,7 +349,7 @@ class Follower {
             if (!(await this.pause(attempt++))) break;
             continue;
           }
-          if (this.loaded < target) {
+          if (want ? this.loadedId !== want.id : this.loaded < target) {
             // flowhist answered an older state than it announced (a replica
             // still projecting): read again shortly.
             this.log.debug(`read revision ${this.loaded}, expected ${target}; reloading again`);
@@ -336,7 +371,7 @@ class Follower {
           // comparison acknowledges them then.
           if (!this.stopped) this.log.warn(`acknowledging revision ${upTo} failed: ${err.message}`);
         }
-        if (this.wanted <= this.loadedOr()) break;
+        if (!this.needsReload()) break;
       }
       this.reloading = null;
     })();
@@ -362,7 +397,9 @@ class Follower {
     }
     this.lastSkipped = skipped;
     const got = typeof applied === 'number' ? applied : this.lastRead;
-    if (typeof got === 'number') this.loaded = Math.max(this.loadedOr(), got);
+    // Under a rollout the target may be older than what ran (a rollback's
+    // base): what was read is what runs.
+    if (typeof got === 'number') this.loaded = this.target ? got : Math.max(this.loadedOr(), got);
     else if (target !== undefined) this.loaded = target;
     this.loadedId = this.loaded === null ? null : this.idOf(this.loaded);
   }
@@ -413,7 +450,10 @@ function parseNews(line) {
     throw new FlowhistError('flowhist: GET /feed: the answer has no revision', { code: MODULE_CODES.BAD_ANSWER });
   }
   const id = typeof body.id === 'string' && EVENT_ID.test(body.id) ? body.id : null;
-  return { revision: body.revision, id, flows: body.flows === true, packages: body.packages === true, reset: body.reset === true };
+  const t = body.target;
+  const target =
+    t && typeof t === 'object' && Number.isSafeInteger(t.revision) && t.revision >= 0 && typeof t.id === 'string' && EVENT_ID.test(t.id) ? { revision: t.revision, id: t.id } : null;
+  return { revision: body.revision, id, flows: body.flows === true, packages: body.packages === true, reset: body.reset === true, target };
 }
 
 // EVENT_ID is what an event id may look like (a UUID); anything else is

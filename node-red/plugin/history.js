@@ -12,6 +12,7 @@
 //   GET  flowhist/diff                 flows.read   GET /diff
 //   GET  flowhist/nodes/:id/history    flows.read   GET /nodes/{id}/history
 //   POST flowhist/restore              flows.write  POST /rollback
+//   …and the rollout view's (plugin/rollout-routes.js)
 //
 // and the comms topic "flowhist/revision" ({revision}) when the admin's
 // feed sees a new revision. Active only on an admin (flowhist.role
@@ -50,6 +51,7 @@ module.exports = function (RED) {
   }
   const routes = new HistoryRoutes({ state, adminAuth: !!settings.adminAuth, log, events: RED.events, pageSize });
   mount(app, RED.auth, routes, new promotion.PromotionRoutes({ state, adminAuth: !!settings.adminAuth, log }));
+  require('./rollout-routes').mount(app, RED.auth, routes); // the rollout view
   const watcher = new Watcher({ state, publish: (revision) => RED.comms.publish(TOPIC, { revision }, false) });
   watcher.start();
 };

@@ -691,6 +691,8 @@
                     loadPage(true);
                 }).appendTo(tools);
 
+                // The current staged rollout (resources/rollout.js), under the header.
+                if (typeof window !== "undefined" && window.FlowhistRollout) { window.FlowhistRollout.mount(RED, $, content, api); }
                 var f = $('<div class="red-ui-flowhist-filters"></div>').appendTo(content);
                 var row = function (label, input) {
                     var r = $('<div class="red-ui-flowhist-row"></div>').appendTo(f);

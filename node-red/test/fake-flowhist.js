@@ -93,7 +93,7 @@ async function startFake(opts = {}) {
       fake.flows = flows;
       fake.flowsRevision = revision;
     }
-    fake.log.push({ revision, flows: changesFlows, packages, id: crypto.randomUUID() });
+    fake.log.push({ revision, flows: changesFlows, packages, id: crypto.randomUUID(), doc: fake.flows });
     shared.bus.emit('append', revision);
     return revision;
   };
@@ -116,6 +116,16 @@ async function startFake(opts = {}) {
   };
 
   fake.route = (key, handler) => fake.routes.set(key, handler);
+
+  // targetOf is the target revision of ring under fake.targets (a rollout
+  // policy: {ring: revision}, a ring it lacks following its last ring's),
+  // null without one or for a request that names no ring (the admin).
+  fake.targetOf = (ring) => {
+    if (!fake.targets || !ring) return null;
+    if (Object.prototype.hasOwnProperty.call(fake.targets, ring)) return fake.targets[ring];
+    const rings = Object.keys(fake.targets);
+    return fake.targets[rings[rings.length - 1]];
+  };
 
   // waitFor resolves to the first recorded request that matches pred (now
   // or later); it rejects after ms.
@@ -140,10 +150,19 @@ async function startFake(opts = {}) {
   fake.count = (method, path) => fake.requests.filter((r) => r.method === method && r.path === path).length;
 
   const builtin = {
-    'GET /flows': () => ({
-      headers: { ETag: `"${fake.flowsRevision}"`, 'Flowhist-Revision': String(fake.revision()), 'Flowhist-Event': fake.idAt(fake.revision()) || '' },
-      body: JSON.stringify(golden('get-flows.json', fake.flows)),
-    }),
+    'GET /flows': (r) => {
+      // A staged rollout (fake.targets: ring -> revision): a worker naming
+      // its ring reads the flows as they were at its ring's target.
+      const t = fake.targetOf(r.query.ring);
+      if (t !== null) {
+        const e = fake.log.find((x) => x.revision === t);
+        return { headers: { ETag: `"${t}"`, 'Flowhist-Revision': String(t), 'Flowhist-Event': e.id }, body: JSON.stringify(golden('get-flows.json', e.doc)) };
+      }
+      return {
+        headers: { ETag: `"${fake.flowsRevision}"`, 'Flowhist-Revision': String(fake.revision()), 'Flowhist-Event': fake.idAt(fake.revision()) || '' },
+        body: JSON.stringify(golden('get-flows.json', fake.flows)),
+      };
+    },
     'GET /credentials': () => ({ headers: { ETag: `"${fake.flowsRevision}"` }, body: golden('get-credentials.json', { whole: fake.credentials }) }),
     'POST /deploy': (r) => {
       if (r.headers['if-match'] && r.headers['if-match'] !== `"${fake.flowsRevision}"`) {
@@ -201,15 +220,20 @@ async function startFake(opts = {}) {
   fake.builtin = builtin;
   fake.builtinFeed = (r, res) => feed(r, res);
 
-  function news(entries) {
+  function news(entries, ring) {
     const revision = Math.max(...entries.map((e) => e.revision));
-    return golden('feed.json', {
+    const fields = {
       revision,
       id: fake.idAt(revision),
       flows: entries.some((e) => e.flows),
       packages: entries.some((e) => e.packages),
       events: entries.length,
-    });
+    };
+    // Under a rollout policy each news names the target of the worker's
+    // ring (docs/rollout.md: "The feed with a policy").
+    const t = fake.targetOf(ring);
+    if (t === null) return golden('feed.json', fields);
+    return golden('feed-ring.json', Object.assign(fields, { target: { revision: t, id: fake.idAt(t) } }));
   }
 
   async function feed(r, res) {
@@ -218,7 +242,7 @@ async function startFake(opts = {}) {
       fake.group = { lastDelivered: after, acked: after };
     }
     if (!(fake.stream && r.query.stream === '1')) {
-      const n = await nextNews(res, 0);
+      const n = await nextNews(res, 0, r.query.ring);
       return n && { body: n };
     }
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
@@ -232,7 +256,7 @@ async function startFake(opts = {}) {
     }, ms);
     // Entries sent on this answer are not sent again on it.
     for (let known = 0; !ended; ) {
-      const n = await nextNews(res, known);
+      const n = await nextNews(res, known, r.query.ring);
       if (!n) break;
       res.write(JSON.stringify(n) + '\n');
       known = n.revision;
@@ -243,7 +267,7 @@ async function startFake(opts = {}) {
 
   // nextNews resolves to the next news for the worker's group past known,
   // waiting for an append when there is none; null when res closed.
-  async function nextNews(res, known) {
+  async function nextNews(res, known, ring) {
     const g = fake.group;
     for (;;) {
       if (g.diverged && !res.resetSent) {
@@ -253,10 +277,10 @@ async function startFake(opts = {}) {
       }
       const pending = fake.log.filter((e) => e.revision > Math.max(g.acked, known) && e.revision <= g.lastDelivered);
       const fresh = fake.log.filter((e) => e.revision > g.lastDelivered);
-      if (pending.length && (fake.feedMode === 'pending-first' || !fresh.length)) return news(pending);
+      if (pending.length && (fake.feedMode === 'pending-first' || !fresh.length)) return news(pending, ring);
       if (fresh.length) {
         g.lastDelivered = fake.revision();
-        return news(pending.concat(fresh));
+        return news(pending.concat(fresh), ring);
       }
       const woke = await new Promise((resolve) => {
         const done = (v) => {

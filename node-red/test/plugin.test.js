@@ -323,6 +323,8 @@ test('Node-RED loads the plugin on an admin only, unless turned off, with every 
     'GET /flowhist/promotion/requests flows.read',
     'POST /flowhist/promotion/requests/:id/approve flows.write',
     'POST /flowhist/promotion/requests/:id/reject flows.write',
+    'GET /flowhist/rollout flows.read', // the rollout view (plugin/rollout-routes.js)
+    'POST /flowhist/rollout/:action flows.write',
   ]);
   const cases = [
     { name: 'worker', settings: { storageModule: storage, flowhist: { role: 'worker' } } },

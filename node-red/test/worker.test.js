@@ -74,7 +74,8 @@ test('the start-up load starts following from the revision it restored', async (
   assert.deepEqual(await storage.getFlows(), [{ id: 'tab', rev: 3 }]); // Node-RED's start-up load
   const first = await nthFeed(1);
   // The position names the event GET /flows named (Flowhist-Event).
-  assert.deepEqual(first.query, { worker: 'w1', after: '3', afterId: fake.idAt(3), wait: '5s', stream: '1' });
+  // The worker names its ring (default 'default'): flowhist records it and, under a rollout policy, answers the ring's target.
+  assert.deepEqual(first.query, { worker: 'w1', ring: 'default', after: '3', afterId: fake.idAt(3), wait: '5s', stream: '1' });
   assert.equal(first.headers.authorization, `Bearer ${TOKEN}`);
 });
 
