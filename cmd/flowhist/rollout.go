@@ -121,7 +121,7 @@ func readPolicy(in io.Reader, file string) ([]byte, error) {
 	return b, nil
 }
 
-func printPolicy(w io.Writer, p domain.Policy) error {
+func printPolicy(w io.Writer, p domain.RolloutPolicy) error {
 	rows := make([][]string, len(p.Rings))
 	for i, r := range p.Rings {
 		probes := "-"
