@@ -179,6 +179,12 @@ func TestSamePerson(t *testing.T) {
 		{"AnonymousSameToken", domain.Identity{Token: "t"}, domain.Identity{Token: "t"}, true},
 		{"AnonymousBoth", domain.Identity{}, domain.Identity{}, true},
 		{"OneAnonymous", domain.Identity{User: "alice"}, domain.Identity{}, false},
+		{"FullwidthUser", domain.Identity{User: "ａｌｉｃｅ"}, domain.Identity{User: "alice"}, true},
+		{"ZeroWidthInUser", domain.Identity{User: "ali\u200bce"}, domain.Identity{User: "alice"}, true},
+		{"NoBreakSpaceAfterUser", domain.Identity{User: "alice\u00a0"}, domain.Identity{User: "alice"}, true},
+		{"SpacesInsideUser", domain.Identity{User: "alice  smith"}, domain.Identity{User: "Alice Smith"}, true},
+		{"AccentIsAnotherUser", domain.Identity{User: "alicé"}, domain.Identity{User: "alice"}, false},
+		{"InvisibleUsersAreOne", domain.Identity{User: "\u200b"}, domain.Identity{User: "\u200c"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := domain.SamePerson(tc.a, tc.b); got != tc.want {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Promotion between namespaces (docs/promotion.md): the policy that
@@ -221,11 +224,27 @@ func IdentityOf(o Origin) Identity { return Identity{User: o.Actor.User, Token: 
 // equal (users are bound to tokens: only a token trusted to assert users
 // names one other than itself), or, both without a user, their tokens are.
 // Two anonymous identities (authentication disabled, no user) are the same.
+// Users are compared as they read (personName), so that a name spelt
+// with fullwidth letters or an invisible character is not another person.
 func SamePerson(a, b Identity) bool {
 	if a.User != "" || b.User != "" {
-		return strings.EqualFold(a.User, b.User)
+		return strings.EqualFold(personName(a.User), personName(b.User))
 	}
 	return a.Token == b.Token
+}
+
+// personName is how user reads: compatibility forms folded (NFKC: ａ is
+// a, a no-break space a space), format characters dropped (zero-width
+// spaces and joiners, soft hyphens, byte order marks), spaces trimmed and
+// each run of them one space.
+func personName(user string) string {
+	user = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, norm.NFKC.String(user))
+	return strings.Join(strings.Fields(user), " ")
 }
 
 // Request states.

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -327,4 +328,22 @@ func (ts *testServer) requestPromotion(t *testing.T, from, to, secret, user stri
 	var req domain.PromotionRequest
 	r.decode(t, &req)
 	return req.ID
+}
+
+// TestAttackSelfApprovalUnicode: a name that reads as the requester's —
+// fullwidth letters, a zero-width space or soft hyphen inside, a
+// no-break space after — is the requester: it does not approve their
+// request. A name that reads otherwise (an accent) is another person.
+func TestAttackSelfApprovalUnicode(t *testing.T) {
+	t.Parallel()
+	ts, staging, prod := attackSetup(t)
+	id := ts.requestPromotion(t, staging, prod, atkNRSecret, "alice")
+	before := ts.head(t, prod)
+	for _, name := range []string{"ａｌｉｃｅ", "ＡＬＩＣＥ", "ali\u200bce", "a\u00adlice", "alice\u00a0", "\u3000alice", "alice\ufeff"} {
+		t.Run("ErrForbidden"+fmt.Sprintf("%+q", name), func(t *testing.T) {
+			wantError(t, ts.do(t, "POST", path(prod, "/promotions/"+id+"/approve"), nil, as(atkNRSecret, name)), http.StatusForbidden, domain.EFORBIDDEN)
+		})
+	}
+	ts.unmoved(t, prod, before, id)
+	ts.ok(t, "POST", path(prod, "/promotions/"+id+"/approve"), nil, as(atkNRSecret, "alicé"), nil)
 }
