@@ -347,3 +347,29 @@ func TestAttackSelfApprovalUnicode(t *testing.T) {
 	ts.unmoved(t, prod, before, id)
 	ts.ok(t, "POST", path(prod, "/promotions/"+id+"/approve"), nil, as(atkNRSecret, "alicé"), nil)
 }
+
+// TestAttackPromotionPreviewNeedsSource: a request's preview carries the
+// source's new values (a function's code), so a token covering only the
+// target neither lists nor reads a request from a source it does not
+// cover, as it may not approve one (docs/promotion.md: a token covers
+// both namespaces of a promotion).
+func TestAttackPromotionPreviewNeedsSource(t *testing.T) {
+	t.Parallel()
+	ts, staging, prod := attackSetup(t)
+	id := ts.requestPromotion(t, staging, prod, atkNRSecret, "alice")
+	var all httpapi.PromotionRequests
+	ts.ok(t, "GET", path(prod, "/promotions"), nil, as(atkNRSecret, ""), &all)
+	if len(all.Requests) != 1 || !strings.Contains(string(ts.ok(t, "GET", path(prod, "/promotions/"+id), nil, as(atkNRSecret, ""), nil).body), "return 42") {
+		t.Fatalf("a token covering both does not see the request and its preview: %+v", all)
+	}
+	for _, p := range []string{"/promotions", "/promotions?state=pending", "/promotions?direction=in"} {
+		res := ts.ok(t, "GET", path(prod, p), nil, as(atkProdSecret, ""), nil)
+		if contains(res.body, "return 42") || contains(res.body, staging) {
+			t.Fatalf("GET %s shows a prod-only token the request from %s: %s", p, staging, res.body)
+		}
+	}
+	e := wantError(t, ts.do(t, "GET", path(prod, "/promotions/"+id), nil, as(atkProdSecret, "")), http.StatusForbidden, domain.EFORBIDDEN)
+	if strings.Contains(e.Message, "return 42") {
+		t.Fatalf("refusal leaks the source: %s", e.Message)
+	}
+}

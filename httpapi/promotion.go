@@ -171,12 +171,14 @@ func (s *Server) getPromotions(w http.ResponseWriter, r *http.Request) error {
 	}
 	body := PromotionRequests{Requests: []domain.PromotionRequest{}}
 	for _, p := range reqs {
-		// Outgoing requests into namespaces the token does not cover
-		// are not shown.
+		// A request's preview holds both namespaces' values: requests
+		// whose other namespace the token does not cover are not shown.
+		other := p.From
 		if out {
-			if _, err := s.authorize(r, ScopeRead, p.To); err != nil {
-				continue
-			}
+			other = p.To
+		}
+		if _, err := s.authorize(r, ScopeRead, other); err != nil {
+			continue
 		}
 		if state == "" || p.State == state {
 			body.Requests = append(body.Requests, p)
@@ -189,6 +191,10 @@ func (s *Server) getPromotions(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) getPromotion(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.app.Promotion(r.Context(), r.PathValue("ns"), r.PathValue("id"))
 	if err != nil {
+		return err
+	}
+	// Its preview holds the source's values.
+	if _, err := s.authorize(r, ScopeRead, p.From); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)
