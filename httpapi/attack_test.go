@@ -267,6 +267,8 @@ func TestAttackNoSecretsNoUnbounded(t *testing.T) {
 		{"PromotionReason", atkNRSecret, "POST", path(prod, "/promotions"), `{"from":"` + staging + `","request":true,"reason":"` + strings.Repeat("r", 1001) + `"}`},
 		{"DecisionReason", atkDaveSecret, "POST", path(prod, "/promotions/"+reqID+"/reject"), `{"reason":"` + strings.Repeat("r", 1001) + `"}`},
 		{"AuditLimit", atkNRSecret, "GET", "/v1/audit?limit=100000", ``},
+		{"AuditPatterns", atkNRSecret, "GET", "/v1/audit?ns=" + many(101, "*a*b"), ``},
+		{"AuditPatternsRepeated", atkAuditSecret, "GET", "/v1/audit?format=ndjson" + strings.Repeat("&ns=p*", 101), ``},
 	} {
 		t.Run("ErrRefuses"+c.name, func(t *testing.T) {
 			res := ts.do(t, c.method, c.p, optBody(c.body), as(c.secret, ""))
@@ -279,6 +281,7 @@ func TestAttackNoSecretsNoUnbounded(t *testing.T) {
 			}
 		})
 	}
+	ts.ok(t, "GET", "/v1/audit?ns="+many(100, "*a*b"), nil, as(atkNRSecret, ""), nil)
 	ts.unmoved(t, prod, before, reqID)
 }
 
@@ -362,9 +365,11 @@ func TestAttackPromotionPreviewNeedsSource(t *testing.T) {
 	if len(all.Requests) != 1 || !strings.Contains(string(ts.ok(t, "GET", path(prod, "/promotions/"+id), nil, as(atkNRSecret, ""), nil).body), "return 42") {
 		t.Fatalf("a token covering both does not see the request and its preview: %+v", all)
 	}
-	for _, p := range []string{"/promotions", "/promotions?state=pending", "/promotions?direction=in"} {
-		res := ts.ok(t, "GET", path(prod, p), nil, as(atkProdSecret, ""), nil)
-		if contains(res.body, "return 42") || contains(res.body, staging) {
+	// The request's record event in prod's log carries no preview either.
+	for _, p := range []string{path(prod, "/promotions"), path(prod, "/promotions?state=pending"), path(prod, "/promotions?direction=in"),
+		path(prod, "/history"), path(prod, "/revisions/2"), "/v1/audit", "/v1/audit?format=ndjson"} {
+		res := ts.ok(t, "GET", p, nil, as(atkProdSecret, ""), nil)
+		if contains(res.body, "return 42") || strings.HasPrefix(p, path(prod, "/promotions")) && contains(res.body, staging) {
 			t.Fatalf("GET %s shows a prod-only token the request from %s: %s", p, staging, res.body)
 		}
 	}

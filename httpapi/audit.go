@@ -29,6 +29,10 @@ import (
 // follow): a SIEM reconnects with the last line's cursor.
 const auditStreamMax = 24 * time.Hour
 
+// maxAuditPatterns bounds ns's names and globs: each is matched against
+// every namespace.
+const maxAuditPatterns = 100
+
 // auditFormats are the answer formats of GET /v1/audit.
 var auditFormats = map[string]string{
 	"json":   "application/json",
@@ -110,6 +114,9 @@ func (s *Server) auditQuery(r *http.Request) (usecase.AuditQuery, error) {
 				aq.Namespaces = append(aq.Namespaces, p)
 			}
 		}
+	}
+	if len(aq.Namespaces) > maxAuditPatterns {
+		return aq, domain.Errorf(domain.EINVALID, "ns names %d namespaces or globs, at most %d: use a glob such as prod-*", len(aq.Namespaces), maxAuditPatterns)
 	}
 	if v := q.Get("limit"); v != "" {
 		if aq.Limit, err = strconv.Atoi(v); err != nil || aq.Limit < 1 {
