@@ -21,6 +21,7 @@ const (
 	atkAuditSecret  = "atk-audit-71c2e9a40bd35f1868e0a3c7d24b9f06"
 	atkDaveSecret   = "atk-dave-2a96e0d4c17b3f58a0e2d9c6174b35f8"
 	atkOpsNoAssert  = "atk-ops-e54b1a9c0d7f2368b4e1c0a9d73f2b65"
+	atkAliceSecret  = "atk-alice-58c1e0b7a2d94f3601bc7e2a9d5f4c83"
 	atkCredsMarker  = "c0ffee5ec7e7c0ffee5ec7e7"
 	atkProdNSPrefix = "t-"
 )
@@ -28,7 +29,7 @@ const (
 // attackServer: Node-RED's admin naming users (everywhere), a prod-only
 // admin that also audits and approves, a worker token bound to edge-1, an
 // auditor covering prod only, a plain deployer-approver "dave" and an
-// admin that may not name users.
+// admin that may not name users, and Alice's own approving token.
 func attackServer(t *testing.T, prod string) *testServer {
 	t.Helper()
 	return mustServer(t, httpapi.Config{Tokens: []httpapi.Token{
@@ -38,6 +39,7 @@ func attackServer(t *testing.T, prod string) *testServer {
 		{Name: "auditor", Secret: atkAuditSecret, Scopes: []httpapi.Scope{httpapi.ScopeAudit}, Namespaces: []string{prod}},
 		{Name: "dave", Secret: atkDaveSecret, Scopes: []httpapi.Scope{httpapi.ScopeDeploy, httpapi.ScopeApprove}, Namespaces: []string{"*"}},
 		{Name: "ops", Secret: atkOpsNoAssert, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}},
+		{Name: "Alice", Secret: atkAliceSecret, Scopes: []httpapi.Scope{httpapi.ScopeRead, httpapi.ScopeApprove}, Namespaces: []string{"*"}},
 	}})
 }
 
@@ -143,6 +145,13 @@ func TestAttackWorkerBinding(t *testing.T) {
 			}
 		}
 	})
+	t.Run("ErrForbiddenDeployerSteersNoRollout", func(t *testing.T) {
+		for _, a := range []string{"promote", "pause", "resume", "abort"} {
+			wantError(t, ts.do(t, "POST", path(prod, "/rollout/"+a), nil, as(atkDaveSecret, "")), http.StatusForbidden, domain.EFORBIDDEN)
+		}
+		wantError(t, ts.do(t, "PUT", path(prod, "/rollout/policy"), []byte(`{"rings":[{"name":"default"}]}`), as(atkDaveSecret, "")), http.StatusForbidden, domain.EFORBIDDEN)
+		wantError(t, ts.do(t, "PUT", path(prod, "/workers/edge-1/health"), []byte(`{"started":true}`), as(atkAuditSecret, "")), http.StatusForbidden, domain.EFORBIDDEN)
+	})
 	t.Run("ErrForbiddenDeployerActsAsNoWorker", func(t *testing.T) {
 		wantError(t, ts.do(t, "PUT", path(prod, "/workers/edge-1/health"), []byte(`{"started":true}`), as(atkDaveSecret, "")), http.StatusForbidden, domain.EFORBIDDEN)
 		wantError(t, ts.do(t, "GET", path(prod, "/feed?worker=edge-1&wait=0s"), nil, as(atkDaveSecret, "")), http.StatusForbidden, domain.EFORBIDDEN)
@@ -158,6 +167,9 @@ func TestAttackWorkerBinding(t *testing.T) {
 		{"Reject", atkDaveSecret, "POST", path(prod, "/promotions/"+reqID+"/reject"), ``},
 		{"RolloutPolicy", atkOpsNoAssert, "PUT", path(prod, "/rollout/policy"), `{"rings":[{"name":"default"}]}`},
 		{"RolloutPause", atkOpsNoAssert, "POST", path(prod, "/rollout/pause"), ``},
+		{"RolloutPromote", atkOpsNoAssert, "POST", path(prod, "/rollout/promote"), `{"reason":"go"}`},
+		{"RolloutAbort", atkOpsNoAssert, "POST", path(prod, "/rollout/abort"), ``},
+		{"RolloutPolicyDelete", atkOpsNoAssert, "DELETE", path(prod, "/rollout/policy"), ``},
 		{"Policy", atkOpsNoAssert, "PUT", path(prod, "/policy"), `{"protected":true}`},
 		{"Overlay", atkOpsNoAssert, "PUT", path(prod, "/overlay"), `{"env":["X"]}`},
 	} {
@@ -183,6 +195,10 @@ func TestAttackSelfApproval(t *testing.T) {
 			wantError(t, approve(alice, as(atkNRSecret, name)), http.StatusForbidden, domain.EFORBIDDEN)
 		})
 	}
+	// Alice switching to a token of her own named after her.
+	t.Run("ErrForbiddenAliceOwnToken", func(t *testing.T) {
+		wantError(t, approve(alice, as(atkAliceSecret, "")), http.StatusForbidden, domain.EFORBIDDEN)
+	})
 	// dave, a token that names no user, requests: he approves it neither
 	// as himself, nor by naming himself in another case, and Node-RED's
 	// admin naming "Dave" is dave too.
