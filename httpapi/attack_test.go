@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -393,4 +395,46 @@ func TestAttackPromotionPreviewNeedsSource(t *testing.T) {
 	if strings.Contains(e.Message, "return 42") {
 		t.Fatalf("refusal leaks the source: %s", e.Message)
 	}
+}
+
+// TestAttackAuditStreamsCountAsFeeds: an audit stream (format=ndjson or
+// csv, follow=1 holding it for up to a day) counts against its token's
+// limits.feeds as a feed request does, so a token cannot hold thousands.
+func TestAttackAuditStreamsCountAsFeeds(t *testing.T) {
+	t.Parallel()
+	ns := randomNS(t)
+	ts := mustServer(t, httpapi.Config{Tokens: []httpapi.Token{
+		{Name: "nr", Secret: atkNRSecret, Scopes: []httpapi.Scope{httpapi.ScopeAdmin}, Namespaces: []string{"*"}, AssertUsers: true},
+		{Name: "auditor", Secret: atkAuditSecret, Scopes: []httpapi.Scope{httpapi.ScopeAudit}, Namespaces: []string{ns}, Limits: httpapi.Limits{Feeds: 1}},
+	}})
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("a"), as(atkNRSecret, ""), nil)
+	ts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("b"), as(atkNRSecret, ""), nil)
+	var page httpapi.Audit
+	ts.ok(t, "GET", "/v1/audit?limit=2", nil, as(atkAuditSecret, ""), &page)
+	if len(page.Entries) != 2 {
+		t.Fatalf("got %d entries, want 2", len(page.Entries))
+	}
+	// One follow, open: it has sent the event after the older cursor.
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/v1/audit?format=ndjson&follow=1&cursor="+url.QueryEscape(page.Entries[1].Cursor), nil)
+	req.Header.Set("Authorization", "Bearer "+atkAuditSecret)
+	res, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("follow: got %d", res.StatusCode)
+	}
+	for _, format := range []string{"ndjson", "csv"} {
+		wantError(t, ts.do(t, "GET", "/v1/audit?format="+format, nil, as(atkAuditSecret, "")), http.StatusTooManyRequests, domain.ETOOMANY)
+	}
+	// A page is not a stream.
+	ts.ok(t, "GET", "/v1/audit?limit=1", nil, as(atkAuditSecret, ""), nil)
+	cancel()
+	res.Body.Close()
+	waitFor(t, "the follow's slot to be given back", func() bool {
+		return ts.do(t, "GET", "/v1/audit?format=csv", nil, as(atkAuditSecret, "")).status == http.StatusOK
+	})
 }

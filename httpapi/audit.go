@@ -78,6 +78,14 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, body)
 		return nil
 	}
+	// A stream may last a day: it holds one of its token's feeds.
+	if tok, _ := r.Context().Value(tokenKey).(*Token); tok != nil {
+		l := s.limiters[tok]
+		if !l.openFeed() {
+			return tooMany(w, time.Second, "token %s has %d feed or audit streams open, its limit (auth.tokens[].limits.feeds)", tok.Name, l.limits.Feeds)
+		}
+		defer l.closeFeed()
+	}
 	// A stream has no deadline of its own: make sure Valkey answers
 	// before starting one, so that an outage answers 503 at once.
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)

@@ -20,7 +20,8 @@ type Limits struct {
 	RequestsPerSecond float64
 	// Burst is how many requests may come at once above that rate.
 	Burst int
-	// Feeds is how many feed requests may be open at once.
+	// Feeds is how many feed requests and audit streams may be open at
+	// once.
 	Feeds int
 }
 
