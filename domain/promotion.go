@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // Promotion between namespaces (docs/promotion.md): the policy that
@@ -233,17 +231,21 @@ func SamePerson(a, b Identity) bool {
 	return a.Token == b.Token
 }
 
-// personName is how user reads: compatibility forms folded (NFKC: ａ is
-// a, a no-break space a space), format characters dropped (zero-width
-// spaces and joiners, soft hyphens, byte order marks), spaces trimmed and
-// each run of them one space.
+// personName is how user reads: fullwidth forms folded to their ASCII
+// letters (ａ is a), format characters dropped (zero-width spaces and
+// joiners, soft hyphens, byte order marks), spaces of every kind (no-break,
+// ideographic) trimmed and each run of them one space. The standard library
+// only: domain imports nothing else.
 func personName(user string) string {
 	user = strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Cf, r) {
+		switch {
+		case unicode.Is(unicode.Cf, r):
 			return -1
+		case r >= 0xFF01 && r <= 0xFF5E: // fullwidth ASCII variants
+			return r - 0xFEE0
 		}
 		return r
-	}, norm.NFKC.String(user))
+	}, user)
 	return strings.Join(strings.Fields(user), " ")
 }
 
