@@ -109,6 +109,9 @@ type switchProber struct {
 	stop     chan struct{}
 	finished bool
 	wg       sync.WaitGroup
+	// inflight counts each worker's probes under way, so that remove can
+	// wait for them (a load balancer drains a backend before it stops).
+	inflight map[*nodeRed]*sync.WaitGroup
 }
 
 type deployTimes struct{ started, returned time.Time }
@@ -123,7 +126,8 @@ type probeAnswer struct {
 
 func newSwitchProber(order versionOrder, workers ...*nodeRed) *switchProber {
 	p := &switchProber{order: order, interval: 50 * time.Millisecond, lagLimit: 5 * time.Second,
-		workers: map[*nodeRed]bool{}, newest: map[*nodeRed]int{}, deploys: make([]deployTimes, len(order)), stop: make(chan struct{})}
+		workers: map[*nodeRed]bool{}, newest: map[*nodeRed]int{}, deploys: make([]deployTimes, len(order)), stop: make(chan struct{}),
+		inflight: map[*nodeRed]*sync.WaitGroup{}}
 	for _, w := range workers {
 		p.workers[w] = true
 		p.newest[w] = -1
@@ -142,8 +146,12 @@ func (p *switchProber) add(w *nodeRed) {
 
 func (p *switchProber) remove(w *nodeRed) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	delete(p.workers, w)
+	in := p.inflight[w]
+	p.mu.Unlock()
+	if in != nil {
+		in.Wait() // a probe sent before the removal ends before w stops
+	}
 }
 
 // deploy runs fn, the deploy of version, recording when it started and
@@ -180,16 +188,23 @@ func (p *switchProber) start() {
 						break
 					}
 				}
+				in := p.inflight[w]
+				if in == nil {
+					in = &sync.WaitGroup{}
+					p.inflight[w] = in
+				}
 				p.wg.Add(1)
-				go p.probe(w, floor)
+				in.Add(1)
+				go p.probe(w, floor, in)
 			}
 			p.mu.Unlock()
 		}
 	}()
 }
 
-func (p *switchProber) probe(w *nodeRed, floor int) {
+func (p *switchProber) probe(w *nodeRed, floor int, in *sync.WaitGroup) {
 	defer p.wg.Done()
+	defer in.Done()
 	a := probeAnswer{w: w, sent: time.Now(), rank: -1}
 	resp, err := probe.Get(w.URL + "/version")
 	if err != nil {
