@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/usecase"
 )
 
@@ -31,6 +32,12 @@ func mustRollout(tb testing.TB, app *usecase.App, ns string) *domain.Rollout {
 // startedRollout is ns with flows A, a two-ring policy and flows B under
 // rollout at the canaries.
 func startedRollout(t *testing.T) (*usecase.App, string) {
+	app, _, ns := startedRolloutOn(t)
+	return app, ns
+}
+
+// startedRolloutOn is startedRollout with the store under the app.
+func startedRolloutOn(t *testing.T) (*usecase.App, *streams.Store, string) {
 	s, ns := mustStore(t)
 	app := mustApp(t, s)
 	ctx := testCtx(t)
@@ -46,7 +53,7 @@ func startedRollout(t *testing.T) (*usecase.App, string) {
 	if r := mustRollout(t, app, ns); r.State != domain.StateBaking || r.Target.Revision != 3 || r.Base.Revision != 1 {
 		t.Fatalf("after the deploy: got %+v, want baking revision 3 on base 1", r)
 	}
-	return app, ns
+	return app, s, ns
 }
 
 func TestRolloutOperatorSteps(t *testing.T) {
@@ -112,5 +119,47 @@ func TestRolloutPolicyDeleteWithoutPolicy(t *testing.T) {
 	app := mustApp(t, s)
 	if _, err := app.SetRolloutPolicy(testCtx(t), usecase.SetRolloutPolicy{Request: req(ns, domain.ExpectAny)}); domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Fatalf("got %v, want not found", err)
+	}
+}
+
+// TestRolloutStepFailsWhole: a step whose event cannot be appended is not
+// stored either. Here the append fails after the rollout was read and
+// changed (the operator's idempotency key was used for another request):
+// the rollout stays as it was, with no step the log does not record.
+func TestRolloutStepFailsWhole(t *testing.T) {
+	t.Parallel()
+	app, s, ns := startedRolloutOn(t)
+	ctx := testCtx(t)
+	used := req(ns, domain.ExpectAny)
+	used.IdempotencyKey = "op-7f3a9c2e"
+	f, err := domain.ParseFlowsInput([]byte(`[{"id":"t","type":"tab","label":"C"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Deploy(ctx, usecase.Deploy{Request: used, Flows: f}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Head(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r0 := mustRollout(t, app, ns)
+	_, err = app.StepInRollout(ctx, usecase.RolloutAction{Request: used, Action: "pause", Reason: "look"})
+	if domain.ErrorCode(err) != domain.EINVALID {
+		t.Fatalf("pause with a used key: got %v, want invalid", err)
+	}
+	if r := mustRollout(t, app, ns); r.State != r0.State || r.State == domain.StatePaused {
+		t.Fatalf("after the failed pause: got state %q, want %q: a step stored without its event", r.State, r0.State)
+	}
+	if after, err := s.Head(ctx, ns); err != nil || after.Revision != before.Revision {
+		t.Fatalf("head: got %d (%v), want %d", after.Revision, err, before.Revision)
+	}
+	// Asked again with its own key, the pause is stored with its event.
+	if r, err := app.StepInRollout(ctx, usecase.RolloutAction{Request: req(ns, domain.ExpectAny), Action: "pause"}); err != nil || r.State != domain.StatePaused {
+		t.Fatalf("pause: got %+v, %v", r, err)
+	}
+	e, err := s.ReadRevision(ctx, ns, before.Revision+1)
+	if err != nil || e.Type != domain.RolloutPaused {
+		t.Fatalf("the pause's event: got %+v, %v", e, err)
 	}
 }
