@@ -79,10 +79,11 @@ func (a *App) StepInRollout(ctx context.Context, act RolloutAction) (*domain.Rol
 		return a.RolloutOf(ctx, ns)
 	}
 	// abort
-	reason := "rollout aborted"
-	if act.Reason != "" {
-		reason += ": " + act.Reason
+	abort := domain.Abort{User: act.Origin.Actor.User, Token: act.Origin.Token, Reason: act.Reason}
+	if err := a.markAborting(ctx, ns, target, abort); err != nil {
+		return nil, err
 	}
+	reason := abort.RollbackReason()
 	pos, err := a.rollBackTo(ctx, ns, r.Base, act.Origin, reason)
 	if err != nil {
 		return nil, err
@@ -94,4 +95,31 @@ func (a *App) StepInRollout(ctx context.Context, act RolloutAction) (*domain.Rol
 		r.End(domain.StateAborted, pos, reason, now)
 		return domain.RolloutAborted, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Reason: act.Reason}, nil
 	})
+}
+
+// markAborting stores, before the abort's rollback, that the rollout of
+// target is being aborted (Rollout.Aborting): should this replica stop
+// between the rollback and recording the abort, the driver then knows the
+// rollback for the abort's (finishInterruptedRollBack) and does not roll
+// it out.
+//
+// Errors: ECONFLICT (the rollout of target is over, or others' steps kept
+// getting in first), EUNAVAILABLE, ECANCELED.
+func (a *App) markAborting(ctx context.Context, ns string, target domain.Position, abort domain.Abort) error {
+	for range 10 {
+		over := true
+		saved, err := a.saveRolloutQuietly(ctx, ns, func(r *domain.Rollout) bool {
+			if over = !r.Active() || r.Target != target; !over {
+				r.Aborting = &abort
+			}
+			return !over
+		})
+		switch {
+		case err != nil || saved:
+			return err
+		case over:
+			return domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout of revision %d is over", ns, target.Revision)
+		}
+	}
+	return domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout changed meanwhile: try again", ns)
 }

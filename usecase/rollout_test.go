@@ -163,3 +163,106 @@ func TestRolloutStepFailsWhole(t *testing.T) {
 		t.Fatalf("the pause's event: got %+v, %v", e, err)
 	}
 }
+
+// TestRolloutInterruptedAbortIsNotRolledOut: an operator's abort that
+// appended its rollback but stopped before recording the abort (here its
+// recording fails: the request's idempotency key was used before) leaves
+// the rollback every ring's, recorded as the abort by the driver, not a
+// rollout of the rollback. A rollback that only looks like an abort's,
+// by another user, is rolled out as any rollback.
+func TestRolloutInterruptedAbortIsNotRolledOut(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	operator := func(ns, user, key string) usecase.Request {
+		r := req(ns, domain.ExpectAny)
+		r.Origin = domain.Origin{Actor: domain.Actor{User: user, Channel: domain.ChannelCLI}, Token: user + "-token"}
+		r.IdempotencyKey = key
+		return r
+	}
+	t.Run("OK", func(t *testing.T) {
+		app, s, ns := startedRolloutOn(t)
+		used := operator(ns, "alice", "op-51d0e8b4")
+		f, err := domain.ParseFlowsInput([]byte(`[{"id":"t","type":"tab","label":"B"}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Redeploys B (a no-op) under the key: the key is used.
+		if _, err := app.Deploy(ctx, usecase.Deploy{Request: used, Flows: f}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = app.StepInRollout(ctx, usecase.RolloutAction{Request: used, Action: "abort", Reason: "<img src=x onerror=alert(1)>"})
+		if domain.ErrorCode(err) != domain.EINVALID {
+			t.Fatalf("abort recorded with a used key: got %v, want invalid", err)
+		}
+		head, err := s.Head(ctx, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := s.ReadRevision(ctx, ns, head.Revision)
+		if err != nil || rb.Cause != domain.CauseRollback || rb.Actor.User != "alice" {
+			t.Fatalf("the abort's rollback: got %+v, %v", rb, err)
+		}
+		if r := mustRollout(t, app, ns); !r.Active() || r.Aborting == nil {
+			t.Fatalf("interrupted: got %+v, want active and aborting", r)
+		}
+		for range 2 {
+			if err := app.DriveRollout(ctx, ns, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := mustRollout(t, app, ns)
+		if r.State != domain.StateAborted || r.Stable.Revision != head.Revision || r.Aborting != nil || r.Reason != "rollout aborted: <img src=x onerror=alert(1)>" {
+			t.Fatalf("driven: got %+v, want aborted on the rollback at %d", r, head.Revision)
+		}
+		last, err := s.Head(ctx, ns)
+		if err != nil || last.Revision != head.Revision+1 {
+			t.Fatalf("head: got %d (%v), want one event after the rollback", last.Revision, err)
+		}
+		e, err := s.ReadRevision(ctx, ns, last.Revision)
+		if err != nil || e.Type != domain.RolloutAborted || e.Actor.User != domain.ActorRollout {
+			t.Fatalf("the abort's record: got %+v, %v, want rollout.aborted by rollout", e, err)
+		}
+		// Asked again, the abort finds nothing to abort.
+		if _, err := app.StepInRollout(ctx, usecase.RolloutAction{Request: operator(ns, "alice", ""), Action: "abort"}); domain.ErrorCode(err) != domain.ECONFLICT {
+			t.Fatalf("abort again: got %v, want conflict", err)
+		}
+	})
+	t.Run("RetriedAbortEndsOnTheRollback", func(t *testing.T) {
+		app, s, ns := startedRolloutOn(t)
+		used := operator(ns, "alice", "op-0c9e77aa")
+		f, _ := domain.ParseFlowsInput([]byte(`[{"id":"t","type":"tab","label":"B"}]`))
+		if _, err := app.Deploy(ctx, usecase.Deploy{Request: used, Flows: f}); err != nil {
+			t.Fatal(err)
+		}
+		app.StepInRollout(ctx, usecase.RolloutAction{Request: used, Action: "abort"})
+		head, _ := s.Head(ctx, ns)
+		// The operator asks again before the driver looked: the flows are
+		// already at base, so the abort ends on the rollback it appended.
+		r, err := app.StepInRollout(ctx, usecase.RolloutAction{Request: operator(ns, "alice", ""), Action: "abort"})
+		if err != nil || r.State != domain.StateAborted || r.Stable.Revision != head.Revision {
+			t.Fatalf("abort again: got %+v, %v, want aborted on %d", r, err, head.Revision)
+		}
+		if err := app.DriveRollout(ctx, ns, time.Minute); err != nil || mustRollout(t, app, ns).State != domain.StateAborted {
+			t.Fatalf("driven: got %+v, %v, want still aborted", mustRollout(t, app, ns), err)
+		}
+	})
+	t.Run("LookalikeWithoutAbortIsRolledOut", func(t *testing.T) {
+		// Nobody asked to abort: mallory's rollback, worded as an abort's,
+		// is rolled out as any rollback (Abort.IsRollbackOf covers an
+		// abort under way and others' rollbacks).
+		app, s, ns := startedRolloutOn(t)
+		rb, err := app.RollBack(ctx, usecase.RollBack{Request: operator(ns, "mallory", ""), To: 1, Reason: "rollout aborted"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := app.DriveRollout(ctx, ns, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if r := mustRollout(t, app, ns); r.State != domain.StateBaking || r.Target.Revision != rb.Revision {
+			t.Fatalf("got %+v, want the rollout of revision %d", r, rb.Revision)
+		}
+		if e, err := s.ReadRevision(ctx, ns, rb.Revision+1); err != nil || e.Type != domain.RolloutStarted {
+			t.Fatalf("got %+v, %v, want rollout.started", e, err)
+		}
+	})
+}
