@@ -266,3 +266,25 @@ func TestRolloutInterruptedAbortIsNotRolledOut(t *testing.T) {
 		}
 	})
 }
+
+// TestRolloutStatusCompleted: once completed, every ring shows promoted
+// and passed, with no bake left.
+func TestRolloutStatusCompleted(t *testing.T) {
+	t.Parallel()
+	app, ns := startedRollout(t)
+	ctx := testCtx(t)
+	for range 2 {
+		if _, err := app.StepInRollout(ctx, usecase.RolloutAction{Request: req(ns, domain.ExpectAny), Action: "promote"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := app.RolloutStatus(ctx, ns, time.Minute)
+	if err != nil || st.Rollout.State != domain.StateCompleted {
+		t.Fatalf("got %+v, %v, want completed", st.Rollout, err)
+	}
+	for _, rs := range st.Rings {
+		if !rs.Promoted || rs.PromotedAt.IsZero() || !rs.Verdict.Passed || rs.Verdict.Failed || !rs.Verdict.BakeUntil.IsZero() || rs.Target != st.Rollout.Target {
+			t.Errorf("ring %s: got %+v, want promoted and passed on %d", rs.Name, rs, st.Rollout.Target.Revision)
+		}
+	}
+}
