@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +88,16 @@ func TestRolloutBadDeployHistory(t *testing.T) {
 		t.Fatalf("history: exit %d, %s", code, errOut)
 	}
 	golden(t, "history-rollout.txt", out)
+	// --kind rollout: the rollout's steps, not the deploy or the rollback.
+	code, out, errOut = run(t, append([]string{"history", "--kind", "rollout"}, conn...)...)
+	if code != 0 {
+		t.Fatalf("history --kind rollout: exit %d, %s", code, errOut)
+	}
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		types = append(types, strings.Fields(line)[2])
+	}
+	if want := []string{"rollout.failed", "rollout.started", "rollout.policy"}; !slices.Equal(types, want) {
+		t.Fatalf("history --kind rollout: got types %v, want %v:\n%s", types, want, out)
+	}
 }
