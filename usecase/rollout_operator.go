@@ -3,6 +3,7 @@ package usecase
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -88,14 +89,29 @@ func (a *App) StepInRollout(ctx context.Context, act RolloutAction) (*domain.Rol
 	if err != nil {
 		return nil, err
 	}
-	return a.changeRollout(ctx, act.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
-		if r.Target != target {
+	if hook, ok := afterAbortRollBack.Load(ns); ok {
+		hook.(func())()
+	}
+	out, err := a.changeRollout(ctx, act.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if r.Target == target && r.State == domain.StateAborted {
+			// A driver found the rollback first and recorded this abort.
+			return "", domain.RolloutPayload{}, errUnchanged
+		}
+		if r.Target != target || !r.Active() {
 			return "", domain.RolloutPayload{}, domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout of revision %d is over", ns, target.Revision)
 		}
 		r.End(domain.StateAborted, pos, reason, now)
 		return domain.RolloutAborted, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Reason: act.Reason}, nil
 	})
+	if err == errUnchanged {
+		return a.RolloutOf(ctx, ns)
+	}
+	return out, err
 }
+
+// afterAbortRollBack holds, by namespace, what a test runs between an
+// abort's rollback and its recording (rollout_export_test.go).
+var afterAbortRollBack sync.Map
 
 // markAborting stores, before the abort's rollback, that the rollout of
 // target is being aborted (Rollout.Aborting): should this replica stop

@@ -1,6 +1,7 @@
 package usecase_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -286,5 +287,42 @@ func TestRolloutStatusCompleted(t *testing.T) {
 		if !rs.Promoted || rs.PromotedAt.IsZero() || !rs.Verdict.Passed || rs.Verdict.Failed || !rs.Verdict.BakeUntil.IsZero() || rs.Target != st.Rollout.Target {
 			t.Errorf("ring %s: got %+v, want promoted and passed on %d", rs.Name, rs, st.Rollout.Target.Revision)
 		}
+	}
+}
+
+// TestRolloutAbortRacesTheDriver: a driver that finds an abort's rollback
+// before the abort is recorded records it; the abort then answers the
+// rollout it ended, and the log holds one rollout.aborted, not two.
+func TestRolloutAbortRacesTheDriver(t *testing.T) {
+	t.Parallel()
+	app, s, ns := startedRolloutOn(t)
+	ctx := testCtx(t)
+	usecase.AfterAbortRollBack(ns, func() {
+		if err := app.DriveRollout(ctx, ns, time.Minute); err != nil {
+			t.Error(err)
+		}
+	})
+	before, err := s.Head(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := app.StepInRollout(ctx, usecase.RolloutAction{Request: req(ns, domain.ExpectAny), Action: "abort", Reason: "late"})
+	if err != nil || r.State != domain.StateAborted || r.Stable.Revision != before.Revision+1 {
+		t.Fatalf("abort: got %+v, %v, want aborted on the rollback at %d", r, err, before.Revision+1)
+	}
+	after, err := s.Head(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []domain.EventType
+	for rev := before.Revision + 1; rev <= after.Revision; rev++ {
+		e, err := s.ReadRevision(ctx, ns, rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, e.Type)
+	}
+	if want := []domain.EventType{domain.FlowsRolledBack, domain.RolloutAborted}; !slices.Equal(types, want) {
+		t.Fatalf("the abort's events: got %v, want %v", types, want)
 	}
 }
