@@ -24,6 +24,14 @@ var historyKinds = []HistoryKind{
 	{"packages", func(e *Event) bool { return e.Aggregate == AggregatePackages }},
 	{"project", func(e *Event) bool { return e.Aggregate == AggregateProject }},
 	{"rollback", func(e *Event) bool { return e.Type == FlowsRolledBack || e.Cause == CauseRollback }},
+	// A promotion between namespaces: the deploy it landed as, its
+	// requests and decisions, and the policy and overlay that govern it.
+	{"promotion", func(e *Event) bool {
+		return e.Cause == CausePromotion || e.Aggregate == AggregatePromotion || e.Aggregate == AggregatePolicy || e.Aggregate == AggregateOverlay
+	}},
+	// A staged rollout's steps: its policy, start, promotions, pauses,
+	// failure, abort and completion (a rollback it appended is a rollback).
+	{"rollout", func(e *Event) bool { return e.Aggregate == AggregateRollout }},
 }
 
 // HistoryKinds returns the names of the history kinds, in their order.

@@ -9,7 +9,7 @@ import (
 )
 
 func TestHistoryKinds(t *testing.T) {
-	want := []string{"flows", "credentials", "settings", "library", "packages", "project", "rollback"}
+	want := []string{"flows", "credentials", "settings", "library", "packages", "project", "rollback", "promotion", "rollout"}
 	if got := domain.HistoryKinds(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -33,21 +33,34 @@ func TestParseHistoryKind(t *testing.T) {
 	library := &domain.Event{Type: domain.LibrarySaved, Aggregate: domain.LibraryAggregate("functions", "a/b")}
 	packages := &domain.Event{Type: domain.PackagesChanged, Aggregate: domain.AggregatePackages}
 	project := &domain.Event{Type: domain.ProjectActivated, Aggregate: domain.AggregateProject}
+	promoted := &domain.Event{Type: domain.FlowsDeployed, Aggregate: domain.AggregateFlows, Provenance: domain.Provenance{Cause: domain.CausePromotion}}
+	requested := &domain.Event{Type: domain.PromotionRequested, Aggregate: domain.AggregatePromotion}
+	protected := &domain.Event{Type: domain.PolicySet, Aggregate: domain.AggregatePolicy}
+	overlay := &domain.Event{Type: domain.OverlaySet, Aggregate: domain.AggregateOverlay}
+	rolloutStep, err := domain.NewRolloutEvent("prod", domain.RolloutPromoted, domain.RolloutPayload{Revision: 3, ID: "e3", Ring: "default", Index: 1, By: "gate"}, domain.Origin{Actor: domain.Actor{User: domain.ActorRollout}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolloutRollback := flowsEvent(domain.FlowsHead{Flows: v1}, domain.FlowsChange{Type: domain.FlowsRolledBack, Flows: v1, Cause: domain.CauseRollback, Target: 1, Reason: "rollout: worker c1 failed", Origin: domain.Origin{Actor: domain.Actor{User: domain.ActorRollout}}})
 	all := map[string]*domain.Event{
 		"deploy": deploy, "deployCreds": deployCreds, "creds": creds, "rollback": rollback,
 		"settings": settings, "library": library, "packages": packages, "project": project,
+		"promoted": promoted, "requested": requested, "protected": protected, "overlay": overlay,
+		"rolloutStep": &rolloutStep, "rolloutRollback": rolloutRollback,
 	}
 	tests := []struct {
 		kind    string
 		matches []string // the events of all it matches; none else
 	}{
-		{"flows", []string{"deploy", "deployCreds", "rollback"}},
+		{"flows", []string{"deploy", "deployCreds", "rollback", "promoted", "rolloutRollback"}},
 		{"credentials", []string{"deployCreds", "creds"}},
 		{"settings", []string{"settings"}},
 		{"library", []string{"library"}},
 		{"packages", []string{"packages"}},
 		{"project", []string{"project"}},
-		{"rollback", []string{"rollback"}},
+		{"rollback", []string{"rollback", "rolloutRollback"}},
+		{"promotion", []string{"promoted", "requested", "protected", "overlay"}},
+		{"rollout", []string{"rolloutStep"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {

@@ -35,6 +35,36 @@ type Rollout struct {
 	UpdatedAt  time.Time   `json:"updatedAt,omitzero"`
 	PausedAt   time.Time   `json:"pausedAt,omitzero"`
 	Reason     string      `json:"reason,omitempty"`
+	// Aborting is an operator's abort under way (nil: none): stored
+	// before the abort's rollback is appended, so that a driver finding
+	// that rollback with the rollout still active (the operator's replica
+	// stopped in between) ends the rollout as aborted instead of rolling
+	// the rollback out.
+	Aborting *Abort `json:"aborting,omitempty"`
+}
+
+// Abort is an operator's abort of a rollout: who asked (the user and the
+// token of the request) and the reason they gave.
+type Abort struct {
+	User   string `json:"user"`
+	Token  string `json:"token,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RollbackReason is the reason of the abort's rollback, as the history
+// shows it.
+func (a Abort) RollbackReason() string {
+	if a.Reason == "" {
+		return "rollout aborted"
+	}
+	return "rollout aborted: " + a.Reason
+}
+
+// IsRollbackOf reports whether e is the rollback the abort appended (to
+// base): a rollback to base by the same user and token, with its reason.
+// Nobody else can append that: the user is the token's (Attribute).
+func (a Abort) IsRollbackOf(e *Event, base Position) bool {
+	return e.Cause == CauseRollback && e.Target == base.Revision && e.Actor.User == a.User && e.Token == a.Token && e.Reason == a.RollbackReason()
 }
 
 // Active reports whether a rollout is under way.
@@ -63,7 +93,7 @@ func (r *Rollout) Start(p Position, now time.Time) {
 	if !r.Active() {
 		r.Base = r.Stable
 	}
-	r.Target, r.State, r.Ring, r.Reason = p, StateBaking, 0, ""
+	r.Target, r.State, r.Ring, r.Reason, r.Aborting = p, StateBaking, 0, "", nil
 	r.PromotedAt = make([]time.Time, len(r.Policy.Rings))
 	r.PromotedAt[0] = now
 	r.StartedAt, r.UpdatedAt, r.PausedAt = now, now, time.Time{}
@@ -88,13 +118,13 @@ func (r *Rollout) Promote(now time.Time) (completed bool) {
 // Complete ends the rollout with every ring on its target.
 func (r *Rollout) Complete(now time.Time) {
 	r.Stable, r.Base, r.State, r.UpdatedAt = r.Target, r.Target, StateCompleted, now
-	r.Ring = len(r.Policy.Rings) - 1
+	r.Ring, r.Aborting = len(r.Policy.Rings)-1, nil
 }
 
 // End ends the rollout with every ring on stable (a rollback's position),
 // in state (StateRolledBack or StateAborted), for reason.
 func (r *Rollout) End(state string, stable Position, reason string, now time.Time) {
-	r.State, r.Stable, r.Base, r.Reason, r.UpdatedAt = state, stable, stable, reason, now
+	r.State, r.Stable, r.Base, r.Reason, r.UpdatedAt, r.Aborting = state, stable, stable, reason, now, nil
 }
 
 // Pause stops promotions at now.

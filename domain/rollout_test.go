@@ -265,3 +265,56 @@ func TestRolloutTargets(t *testing.T) {
 		t.Fatalf("no policy: got target %v, want none", got)
 	}
 }
+
+func TestAbortIsRollbackOf(t *testing.T) {
+	a := domain.Abort{User: "alice", Token: "ops", Reason: "not today"}
+	base := domain.Position{Revision: 7, ID: "e7"}
+	theirs := func(change func(*domain.Event)) *domain.Event {
+		e := &domain.Event{Provenance: domain.Provenance{Actor: domain.Actor{User: "alice"}, Token: "ops", Cause: domain.CauseRollback, Target: 7, Reason: "rollout aborted: not today"}}
+		if change != nil {
+			change(e)
+		}
+		return e
+	}
+	tests := []struct {
+		name string
+		e    *domain.Event
+		want bool
+	}{
+		{"OK", theirs(nil), true},
+		{"AnotherUser", theirs(func(e *domain.Event) { e.Actor.User = "mallory" }), false},
+		{"AnotherToken", theirs(func(e *domain.Event) { e.Token = "deployer" }), false},
+		{"AnotherReason", theirs(func(e *domain.Event) { e.Reason = "rollout aborted" }), false},
+		{"AnotherTarget", theirs(func(e *domain.Event) { e.Target = 6 }), false},
+		{"NoRollback", theirs(func(e *domain.Event) { e.Cause = "" }), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := a.IsRollbackOf(tt.e, base); got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if got := (domain.Abort{User: "alice"}).RollbackReason(); got != "rollout aborted" {
+		t.Fatalf("without a reason: got %q", got)
+	}
+}
+
+// TestRolloutEndsForget: an abort under way is forgotten when the rollout
+// ends, completes or is replaced.
+func TestRolloutEndsForget(t *testing.T) {
+	p := policy(t, `{"rings":[{"name":"canary"}]}`)
+	now := time.Now()
+	for name, end := range map[string]func(*domain.Rollout){
+		"End":      func(r *domain.Rollout) { r.End(domain.StateAborted, domain.Position{Revision: 9}, "x", now) },
+		"Complete": func(r *domain.Rollout) { r.Complete(now) },
+		"Start":    func(r *domain.Rollout) { r.Start(domain.Position{Revision: 10}, now) },
+	} {
+		r := &domain.Rollout{Policy: &p}
+		r.Start(domain.Position{Revision: 8}, now)
+		r.Aborting = &domain.Abort{User: "alice"}
+		if end(r); r.Aborting != nil {
+			t.Errorf("%s: the abort under way is kept", name)
+		}
+	}
+}

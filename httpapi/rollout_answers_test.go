@@ -65,4 +65,14 @@ func TestRolloutAnswersGolden(t *testing.T) {
 	step("rollout-resumed", "POST", "/rollout/resume", "", nil, 200)
 	step("rollout-aborted", "POST", "/rollout/abort", `{"reason":"not today"}`, nil, 200)
 	step("err-rollout-none-active", "POST", "/rollout/promote", "", nil, 409)
+	// Completed: every ring shows promoted and passed.
+	step("", "PUT", "/flows", `[{"id":"t1","type":"tab","label":"Flow 3"}]`, nil, 200)
+	waitFor(t, "the next rollout starts", func() bool {
+		var st httpapi.RolloutStatus
+		json.Unmarshal(ts.do(t, "GET", path(ns, "/rollout"), nil, nil).body, &st)
+		return st.State == domain.StateBaking
+	})
+	step("", "POST", "/rollout/promote", "", nil, 200)
+	step("", "POST", "/rollout/promote", "", nil, 200)
+	step("rollout-completed", "GET", "/rollout", "", nil, 200)
 }

@@ -35,6 +35,10 @@ type Config struct {
 	// RolloutMemberIdle is how long a worker may be away from the feed
 	// and still count as a member of its ring. Default 2m.
 	RolloutMemberIdle time.Duration
+	// RolloutTick is how often the rollout driver looks at each rollout,
+	// RolloutLease how long its lease on a namespace lasts unrenewed
+	// (usecase.DriverConfig). Defaults 250ms and 3s.
+	RolloutTick, RolloutLease time.Duration
 	// WriteTimeout bounds sending an answer, counted from the end of its
 	// work. Default 60s.
 	WriteTimeout time.Duration
@@ -80,6 +84,7 @@ func (c *Config) setDefaults() {
 	if c.RolloutMemberIdle == 0 {
 		c.RolloutMemberIdle = 2 * time.Minute
 	}
+	c.RolloutTick, c.RolloutLease = usecase.DriverDefaults(c.RolloutTick, c.RolloutLease)
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 60 * time.Second
 	}
@@ -173,7 +178,7 @@ func New(store *streams.Store, proj *projector.Projector, cfg Config, log *zap.L
 		feed.Metrics{Waiters: s.metrics.feedWaiters, Acks: s.metrics.feedAcks, WorkerLag: s.metrics.workerLag})
 	m := usecase.Metrics{Appends: s.metrics.appends, Conflicts: s.metrics.conflicts, Shortfalls: s.metrics.shortfalls}
 	s.app = usecase.New(store, proj, s.feed, usecase.Config{ProjectTimeout: cfg.RequestTimeout}, log, m)
-	s.driver = s.app.NewRolloutDriver(usecase.DriverConfig{MemberIdle: cfg.RolloutMemberIdle})
+	s.driver = s.app.NewRolloutDriver(usecase.DriverConfig{MemberIdle: cfg.RolloutMemberIdle, Tick: cfg.RolloutTick, LeaseTTL: cfg.RolloutLease})
 	s.driver.Start()
 	s.routes()
 	s.registerChainMetric(reg)

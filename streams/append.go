@@ -116,6 +116,7 @@ type AppendRequest struct {
 	Fingerprint string
 
 	patchBytes int
+	rollout    *rolloutWrite // with it, the rollout's state is stored in the same step (rollout.go)
 }
 
 // AppendResult is what an append achieved.
@@ -214,6 +215,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 		args = append(args, id)
 	}
 
+	script, keys, args = req.rollout.wrap(e.Namespace, script, keys, args)
 	var res rueidis.RedisResult
 	var dur *DurabilityResult
 	d := s.durability()

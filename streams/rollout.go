@@ -76,16 +76,121 @@ func (s *Store) SaveRollout(ctx context.Context, ns string, prev RolloutVersion,
 		return 0, fmt.Errorf("streams: save the rollout of %s: %w", ns, classify(err))
 	}
 	if n < 0 {
-		return 0, domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout changed meanwhile: try again", ns)
+		return 0, errRolloutMoved(ns)
 	}
+	if err := s.listRollout(ctx, ns, r.Policy != nil); err != nil {
+		return 0, err
+	}
+	return RolloutVersion(n), nil
+}
+
+func errRolloutMoved(ns string) error {
+	return domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout changed meanwhile: try again", ns)
+}
+
+// listRollout lists ns among the namespaces with a policy, or unlists it.
+// The set lives outside ns's slot, so it is written on its own: a writer
+// lists before it stores a policy and unlists after it removed one, so an
+// interruption leaves at worst a namespace listed without a policy, which
+// the drivers pass over.
+func (s *Store) listRollout(ctx context.Context, ns string, listed bool) error {
 	set := s.client.B().Srem().Key(rolloutsKey).Member(ns).Build()
-	if r.Policy != nil {
+	if listed {
 		set = s.client.B().Sadd().Key(rolloutsKey).Member(ns).Build()
 	}
 	if err := s.client.Do(ctx, set).Error(); err != nil {
-		return 0, fmt.Errorf("streams: list the rollout of %s: %w", ns, classify(err))
+		return fmt.Errorf("streams: list the rollout of %s: %w", ns, classify(err))
 	}
-	return RolloutVersion(n), nil
+	return nil
+}
+
+// rolloutWrite is a rollout stored by the append of the event that
+// records its step (AppendRollout), if its version is still prev.
+type rolloutWrite struct {
+	prev RolloutVersion
+	doc  string
+}
+
+// rolloutScripts are the append scripts (append.go) each wrapped in the
+// rollout's compare-and-set: the wrapper checks the rollout's version,
+// runs the append script unchanged (so the entry's link is computed as
+// for any append), and stores the rollout only when the script appended.
+// A script runs whole, nothing in between, and its effects are replicated
+// and written to the AOF as one MULTI/EXEC: no reader, replica or restart
+// sees the step without its event or the event without its step.
+//
+// KEYS: the append script's, then the rollout's hash. ARGV: the append
+// script's, then the rollout's expected version and its new document.
+// Returns what the append script returns, or {"conflict", "0"} when the
+// rollout's version moved (an idempotency key already used answers
+// "dup" first, storing nothing).
+var rolloutScripts = map[*script]*script{
+	appendScript:          wrapRolloutWrite(appendScript),
+	appendScriptUnchained: wrapRolloutWrite(appendScriptUnchained),
+}
+
+func wrapRolloutWrite(append *script) *script {
+	return newScript(`
+local rollout, prev, doc = KEYS[#KEYS], ARGV[#ARGV - 1], ARGV[#ARGV]
+local KEYS, ARGV = {unpack(KEYS, 1, #KEYS - 1)}, {unpack(ARGV, 1, #ARGV - 2)}
+local dup = ARGV[4] == '1' and redis.call('EXISTS', KEYS[3]) == 1
+if not dup and (redis.call('HGET', rollout, 'v') or '0') ~= prev then
+  return {'conflict', '0'}
+end
+local function appendEntry()
+` + append.src + `
+end
+local res = appendEntry()
+if type(res) == 'table' and res[1] == 'ok' then
+  redis.call('HSET', rollout, 'v', string.format('%d', tonumber(prev) + 1), 'doc', doc)
+end
+return res
+`)
+}
+
+// wrap returns the script, keys and args of an append that also stores
+// w; with a nil w, those given.
+func (w *rolloutWrite) wrap(ns string, sc *script, keys, args []string) (*script, []string, []string) {
+	if w == nil {
+		return sc, keys, args
+	}
+	return rolloutScripts[sc], append(keys, rolloutKey(ns)), append(args, strconv.FormatInt(int64(w.prev), 10), w.doc)
+}
+
+// AppendRollout appends e, the event of a step of ns's rollout, and
+// stores r as ns's rollout in the same atomic step, if the stored
+// rollout's version is still prev: both or neither. A replica that dies
+// mid-step leaves no step without its event (which is what wakes the
+// workers), nor an event whose step is not stored. e is appended whatever
+// its aggregate's revision (ExpectAny), with idempotency key key; a
+// duplicate stores nothing and answers the first append's result.
+//
+// Errors: ECONFLICT (another step was stored since prev), EINVALID,
+// EUNAVAILABLE (with a non-zero Revision when the step was stored but its
+// durability fell short), ECANCELED.
+func (s *Store) AppendRollout(ctx context.Context, e domain.Event, key string, prev RolloutVersion, r *domain.Rollout) (AppendResult, error) {
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	if r.Policy != nil {
+		if err := s.listRollout(ctx, e.Namespace, true); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	res, err := s.Append(ctx, AppendRequest{Event: e, Expected: domain.ExpectAny, IdempotencyKey: key, rollout: &rolloutWrite{prev: prev, doc: string(doc)}})
+	if domain.ErrorCode(err) == domain.ECONFLICT {
+		// With ExpectAny only the rollout's version conflicts.
+		return AppendResult{}, errRolloutMoved(e.Namespace)
+	}
+	if res.Revision == 0 || res.Duplicate || r.Policy != nil {
+		return res, err
+	}
+	if lerr := s.listRollout(ctx, e.Namespace, false); lerr != nil {
+		// Listed without a policy, the drivers pass it over.
+		s.log.Warn("rollout policy removed but still listed", zapNS(e.Namespace), zapErr(lerr))
+	}
+	return res, err
 }
 
 // RolloutNamespaces returns the namespaces that have a rollout policy,

@@ -26,15 +26,22 @@ type DriverConfig struct {
 }
 
 func (c *DriverConfig) setDefaults() {
-	if c.Tick == 0 {
-		c.Tick = 250 * time.Millisecond
-	}
-	if c.LeaseTTL == 0 {
-		c.LeaseTTL = 3 * time.Second
-	}
+	c.Tick, c.LeaseTTL = DriverDefaults(c.Tick, c.LeaseTTL)
 	if c.MemberIdle == 0 {
 		c.MemberIdle = 2 * time.Minute
 	}
+}
+
+// DriverDefaults returns tick and lease, each at its default when zero:
+// 250ms and 3s.
+func DriverDefaults(tick, lease time.Duration) (time.Duration, time.Duration) {
+	if tick == 0 {
+		tick = 250 * time.Millisecond
+	}
+	if lease == 0 {
+		lease = 3 * time.Second
+	}
+	return tick, lease
 }
 
 // RolloutDriver drives the rollouts of every namespace with a policy: it

@@ -3,6 +3,7 @@ package usecase
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -79,19 +80,62 @@ func (a *App) StepInRollout(ctx context.Context, act RolloutAction) (*domain.Rol
 		return a.RolloutOf(ctx, ns)
 	}
 	// abort
-	reason := "rollout aborted"
-	if act.Reason != "" {
-		reason += ": " + act.Reason
+	abort := domain.Abort{User: act.Origin.Actor.User, Token: act.Origin.Token, Reason: act.Reason}
+	if err := a.markAborting(ctx, ns, target, abort); err != nil {
+		return nil, err
 	}
+	reason := abort.RollbackReason()
 	pos, err := a.rollBackTo(ctx, ns, r.Base, act.Origin, reason)
 	if err != nil {
 		return nil, err
 	}
-	return a.changeRollout(ctx, act.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
-		if r.Target != target {
+	if hook, ok := afterAbortRollBack.Load(ns); ok {
+		hook.(func())()
+	}
+	out, err := a.changeRollout(ctx, act.Request, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
+		if r.Target == target && r.State == domain.StateAborted {
+			// A driver found the rollback first and recorded this abort.
+			return "", domain.RolloutPayload{}, errUnchanged
+		}
+		if r.Target != target || !r.Active() {
 			return "", domain.RolloutPayload{}, domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout of revision %d is over", ns, target.Revision)
 		}
 		r.End(domain.StateAborted, pos, reason, now)
 		return domain.RolloutAborted, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Reason: act.Reason}, nil
 	})
+	if err == errUnchanged {
+		return a.RolloutOf(ctx, ns)
+	}
+	return out, err
+}
+
+// afterAbortRollBack holds, by namespace, what a test runs between an
+// abort's rollback and its recording (rollout_export_test.go).
+var afterAbortRollBack sync.Map
+
+// markAborting stores, before the abort's rollback, that the rollout of
+// target is being aborted (Rollout.Aborting): should this replica stop
+// between the rollback and recording the abort, the driver then knows the
+// rollback for the abort's (finishInterruptedRollBack) and does not roll
+// it out.
+//
+// Errors: ECONFLICT (the rollout of target is over, or others' steps kept
+// getting in first), EUNAVAILABLE, ECANCELED.
+func (a *App) markAborting(ctx context.Context, ns string, target domain.Position, abort domain.Abort) error {
+	for range 10 {
+		over := true
+		saved, err := a.saveRolloutQuietly(ctx, ns, func(r *domain.Rollout) bool {
+			if over = !r.Active() || r.Target != target; !over {
+				r.Aborting = &abort
+			}
+			return !over
+		})
+		switch {
+		case err != nil || saved:
+			return err
+		case over:
+			return domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout of revision %d is over", ns, target.Revision)
+		}
+	}
+	return domain.Errorf(domain.ECONFLICT, "namespace %s: the rollout changed meanwhile: try again", ns)
 }

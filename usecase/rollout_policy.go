@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/flowhist/flowhist/domain"
 	"time"
+
+	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/streams"
 )
 
 // SetRolloutPolicy is setting (or, with a nil Policy, removing) a
@@ -102,10 +104,12 @@ type flowsAt struct {
 // rollout moved on meanwhile): nothing is stored or appended.
 var errUnchanged = errors.New("usecase: the rollout moved on")
 
-// changeRollout applies change to ns's stored rollout (compare-and-set,
-// retried when another step got in first) and then appends the event of
-// type t with the payload change returns: the rollout is stored before
-// the event, so a worker woken by the event reads the new targets.
+// changeRollout applies change to ns's stored rollout and appends the
+// event of type t with the payload change returns, in one atomic step
+// (streams.AppendRollout): a step is never stored without the event that
+// wakes the workers to it, nor the event without the step (a worker woken
+// by it reads the new targets). When another step got in first, change is
+// applied again to the rollout as it is now.
 func (a *App) changeRollout(ctx context.Context, req Request, change func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error)) (*domain.Rollout, error) {
 	ns := req.Namespace
 	for attempt := 0; ; attempt++ {
@@ -120,21 +124,37 @@ func (a *App) changeRollout(ctx context.Context, req Request, change func(r *dom
 		if err != nil {
 			return nil, err
 		}
-		_, err = a.store.SaveRollout(ctx, ns, v, r)
+		e, err := domain.NewRolloutEvent(ns, t, p, req.Origin)
+		if err != nil {
+			return nil, err
+		}
+		res, err := a.appendRolloutStep(ctx, e, req.IdempotencyKey, v, r)
 		if domain.ErrorCode(err) == domain.ECONFLICT && attempt < 10 {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		e, err := domain.NewRolloutEvent(ns, t, p, req.Origin)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := a.appendEvent(ctx, e, domain.ExpectAny, req.IdempotencyKey); err != nil {
-			return nil, err
-		}
 		a.kickDriver(ns)
-		return r, nil
+		if res.Duplicate {
+			// A retried request: its step was stored the first time.
+			r, _, err = a.store.Rollout(ctx, ns)
+		}
+		return r, err
 	}
+}
+
+// appendRolloutStep appends e and stores r as ns's rollout, if its version
+// is still prev, as one write; then what follows every append.
+func (a *App) appendRolloutStep(ctx context.Context, e domain.Event, key string, prev streams.RolloutVersion, r *domain.Rollout) (streams.AppendResult, error) {
+	if err := a.refuse(e.Namespace); err != nil {
+		return streams.AppendResult{}, err
+	}
+	res, err := a.store.AppendRollout(ctx, e, key, prev, r)
+	if domain.ErrorCode(err) != domain.ECONFLICT {
+		// A step that lost the race is not a request refused as stale:
+		// it is applied again.
+		a.landed(e.Namespace, res, err, e.Type, e.Aggregate)
+	}
+	return res, err
 }

@@ -14,7 +14,9 @@ type RingStatus struct {
 	Promoted bool
 	// PromotedAt is when the ring got the rollout's target (zero: not).
 	PromotedAt time.Time
-	// Verdict is its gate's, for the current ring and those before it.
+	// Verdict is its gate's, for the current ring and those before it;
+	// once the rollout completed every ring counts as passed (by its gate
+	// or an operator) and bakes no more.
 	Verdict domain.Verdict
 	Members []domain.Member
 }
@@ -45,8 +47,8 @@ func (a *App) RolloutStatus(ctx context.Context, ns string, memberIdle time.Dura
 	for i, ring := range r.Policy.Rings {
 		t, _ := r.TargetOf(ring.Name)
 		out.Rings[i] = RingStatus{Name: ring.Name, Target: t}
-		if r.Active() && i <= r.Ring {
-			out.Rings[i].Promoted, out.Rings[i].PromotedAt = true, r.PromotedAt[i]
+		if r.Active() && i <= r.Ring || r.State == domain.StateCompleted {
+			out.Rings[i].Promoted, out.Rings[i].PromotedAt = true, promotedAt(r, i)
 		}
 	}
 	for _, w := range workers {
@@ -61,6 +63,18 @@ func (a *App) RolloutStatus(ctx context.Context, ns string, memberIdle time.Dura
 			from = r.UpdatedAt
 		}
 		rs.Verdict = domain.EvaluateGate(r.Policy.Rings[i], rs.Target, from, now, rs.Members)
+		if r.State == domain.StateCompleted {
+			rs.Verdict.Passed, rs.Verdict.Failed, rs.Verdict.BakeUntil = true, false, time.Time{}
+		}
 	}
 	return out, nil
+}
+
+// promotedAt is when ring i got the rollout's target (zero: unknown, e.g.
+// rings a policy change added after the rollout).
+func promotedAt(r *domain.Rollout, i int) time.Time {
+	if i < len(r.PromotedAt) {
+		return r.PromotedAt[i]
+	}
+	return time.Time{}
 }

@@ -85,10 +85,12 @@ func (a *App) startRollout(ctx context.Context, ns string, pos domain.Position) 
 	return r, err
 }
 
-// finishInterruptedRollBack ends a rollout whose failure was rolled back
-// (the newest flows event at pos is the driver's own rollback to the
-// rollout's base) but not recorded: the driver stopped between the two.
-// The rollback is every ring's, not a new rollout.
+// finishInterruptedRollBack ends a rollout whose end was rolled back but
+// not recorded: the newest flows event, at pos, is the rollback to the
+// rollout's base that the driver appended for a failed gate, or the one
+// an operator's abort appended (Rollout.Aborting names who), and whoever
+// appended it stopped before recording why. The rollback is every ring's,
+// not a new rollout.
 func (a *App) finishInterruptedRollBack(ctx context.Context, ns string, r *domain.Rollout, pos domain.Position) (bool, error) {
 	if !r.Active() {
 		return false, nil
@@ -97,18 +99,29 @@ func (a *App) finishInterruptedRollBack(ctx context.Context, ns string, r *domai
 	if err != nil {
 		return false, err
 	}
-	reason, ours := strings.CutPrefix(e.Reason, "rollout: ")
-	if e.Cause != domain.CauseRollback || e.Actor.User != domain.ActorRollout || e.Token != "" || !ours || e.Target != r.Base.Revision {
+	target := r.Target
+	// The failed gate's or the abort's end, as recorded had it not been
+	// interrupted.
+	state, t, p := domain.StateRolledBack, domain.RolloutFailed, domain.RolloutPayload{Revision: target.Revision, ID: target.ID}
+	why, ours := strings.CutPrefix(e.Reason, "rollout: ")
+	switch {
+	case e.Cause == domain.CauseRollback && e.Actor.User == domain.ActorRollout && e.Token == "" && ours && e.Target == r.Base.Revision:
+		p.Reason = why
+	case r.Aborting != nil && r.Aborting.IsRollbackOf(e, r.Base):
+		state, t, p.Reason = domain.StateAborted, domain.RolloutAborted, r.Aborting.Reason
+		why = r.Aborting.RollbackReason()
+	default:
 		return false, nil
 	}
-	target := r.Target
 	_, err = a.changeRollout(ctx, Request{Namespace: ns, Origin: rolloutOrigin}, func(r *domain.Rollout, now time.Time) (domain.EventType, domain.RolloutPayload, error) {
 		if !r.Active() || r.Target != target {
 			return "", domain.RolloutPayload{}, errUnchanged
 		}
-		ring := r.Policy.Rings[r.Ring].Name
-		r.End(domain.StateRolledBack, pos, reason, now)
-		return domain.RolloutFailed, domain.RolloutPayload{Revision: target.Revision, ID: target.ID, Ring: ring, Reason: reason}, nil
+		if t == domain.RolloutFailed {
+			p.Ring = r.Policy.Rings[r.Ring].Name
+		}
+		r.End(state, pos, why, now)
+		return t, p, nil
 	})
 	if err == errUnchanged {
 		err = nil
@@ -166,14 +179,18 @@ func (a *App) rollBackTo(ctx context.Context, ns string, base domain.Position, o
 		if err != nil {
 			return domain.Position{}, err
 		}
-		if !rb.Noop {
-			at, ok, err := a.store.EventAt(ctx, ns, rb.Revision)
-			if err != nil {
-				return domain.Position{}, err
-			}
-			if ok {
-				return domain.Position{Revision: at.Revision, ID: at.ID}, nil
-			}
+		if rb.Noop {
+			// The flows already are as at base: the newest flows event's
+			// (an earlier rollback, say an abort's asked again) is every
+			// ring's, or the driver would take it for a new revision.
+			return a.flowsPosition(ctx, ns)
+		}
+		at, ok, err := a.store.EventAt(ctx, ns, rb.Revision)
+		if err != nil {
+			return domain.Position{}, err
+		}
+		if ok {
+			return domain.Position{Revision: at.Revision, ID: at.ID}, nil
 		}
 	}
 	// Nothing to restore: every ring stays on base.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/flowhist/flowhist/client"
+	"github.com/flowhist/flowhist/domain"
 	"github.com/flowhist/flowhist/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -31,7 +33,7 @@ func (m *Main) historyCommand(v *viper.Viper) *cobra.Command {
 		Long: `history lists the namespace's log newest first: revision, time (UTC), event
 type, who made it and what it changed. It shows --limit entries; --all
 follows the pages to the first revision. Filters: --kind (comma-separated:
-flows, credentials, settings, library, packages, project, rollback),
+` + strings.Join(domain.HistoryKinds(), ", ") + `),
 --actor USER, --since and --until (RFC 3339 times), --node ID.
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
@@ -80,7 +82,7 @@ flows, credentials, settings, library, packages, project, rollback),
 	fs.IntVar(&limit, "limit", 50, "entries to show (a page with --all), 1 to 500")
 	fs.BoolVar(&all, "all", false, "follow the pages to the first revision")
 	fs.StringVar(&cursor, "cursor", "", "continue below this cursor (printed after a page)")
-	fs.StringVar(q["kind"], "kind", "", "only these kinds, comma-separated: flows, credentials, settings, library, packages, project, rollback")
+	fs.StringVar(q["kind"], "kind", "", "only these kinds, comma-separated: "+strings.Join(domain.HistoryKinds(), ", "))
 	fs.StringVar(q["actor"], "actor", "", "only changes by this user")
 	fs.StringVar(q["since"], "since", "", "only changes at or after this RFC 3339 time")
 	fs.StringVar(q["until"], "until", "", "only changes at or before this RFC 3339 time")

@@ -83,6 +83,8 @@ func options(c *config) []option {
 		{key: "workers.idle_ttl", into: &s.API.WorkerIdleTTL, def: api.WorkerIdleTTL},
 		{key: "workers.reap_interval", into: &s.ReapInterval, def: time.Hour},
 		{key: "rollout.member_idle", into: &s.API.RolloutMemberIdle, def: api.RolloutMemberIdle},
+		{key: "rollout.tick", into: &s.API.RolloutTick, def: api.RolloutTick},
+		{key: "rollout.lease", into: &s.API.RolloutLease, def: api.RolloutLease},
 		{key: "projector.interval", into: &s.Projector.Interval, def: proj.Interval},
 		{key: "projector.reclaim_idle", into: &s.Projector.ReclaimIdle, def: proj.ReclaimIdle},
 		{key: "projector.timeout", into: &s.Projector.Timeout, def: proj.Timeout},

@@ -77,6 +77,9 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 	c := all.serve
 	c.Valkey = vc
 	c.Streams.Durability = durabilityDefault(v, c.Valkey, c.Streams.Durability)
+	if err := checkRolloutOptions(v); err != nil {
+		return c, err
+	}
 	tokens, err := readTokens(v)
 	if err != nil {
 		return c, err

@@ -41,6 +41,7 @@
     // kindOf is the filter kind of an event.
     function kindOf(e) {
         if (e.cause === "rollback" || e.type === "flows.rolledback") { return "rollback"; }
+        if (e.cause === "promotion" || e.type === "namespace.policy" || e.type === "namespace.overlay") { return "promotion"; }
         return String(e.type || "").split(".")[0];
     }
 

@@ -41,6 +41,11 @@ test('kindOf is the filter kind of an event', () => {
     [{ type: 'flows.rolledback' }, 'rollback'],
     [{ type: 'flows.deployed', cause: 'rollback' }, 'rollback'],
     [{ type: 'library.saved' }, 'library'],
+    [{ type: 'flows.deployed', cause: 'promotion' }, 'promotion'],
+    [{ type: 'promotion.requested' }, 'promotion'],
+    [{ type: 'namespace.policy' }, 'promotion'],
+    [{ type: 'rollout.promoted' }, 'rollout'],
+    [{ type: 'flows.rolledback', cause: 'rollback', actor: { user: 'rollout' } }, 'rollback'],
     [{}, ''],
   ];
   for (const [e, want] of cases) assert.equal(view.kindOf(e), want, JSON.stringify(e));
