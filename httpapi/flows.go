@@ -80,9 +80,9 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var dr deployRequest
-	if err := json.Unmarshal(body, &dr); err != nil {
-		return domain.Errorf(domain.EINVALID, "deploy body must be {\"flows\": [...], \"credentials\": {...}, \"user\": \"...\"}: %v", err)
+	dr, err := splitDeploy(body)
+	if err != nil {
+		return err
 	}
 	if dr.Flows == nil {
 		return domain.Errorf(domain.EINVALID, "deploy body has no \"flows\"")
@@ -114,6 +114,19 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.app.Deploy(r.Context(), d)
 	return writeFlowsSaved(w, res, err)
+}
+
+// splitDeploy reads a deploy's body: with the flows scanner when it can
+// (domain.SplitDeployBody), else with encoding/json, which words the error.
+func splitDeploy(body []byte) (deployRequest, error) {
+	if b, ok := domain.SplitDeployBody(body); ok {
+		return deployRequest{Flows: b.Flows, Credentials: b.Credentials, User: b.User}, nil
+	}
+	var dr deployRequest
+	if err := json.Unmarshal(body, &dr); err != nil {
+		return dr, domain.Errorf(domain.EINVALID, "deploy body must be {\"flows\": [...], \"credentials\": {...}, \"user\": \"...\"}: %v", err)
+	}
+	return dr, nil
 }
 
 // writeFlowsSaved answers a flows append: its error, or what it saved.
