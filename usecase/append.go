@@ -78,6 +78,10 @@ func (a *App) appendFlows(ctx context.Context, req Request, c domain.FlowsChange
 		res, err := a.store.AppendFlows(ctx, ns, base, fe, req.IdempotencyKey)
 		var conflict *domain.Error
 		if !errors.As(err, &conflict) || conflict.Code != domain.ECONFLICT {
+			if a.proj != nil && res.Revision != 0 && !res.Duplicate {
+				// Its projection compares instead of hashing again.
+				a.proj.Expect(ns, res.Revision, fe.Next.Flows)
+			}
 			a.landed(ns, res.AppendResult, err, typ, domain.AggregateFlows)
 			return res, err
 		}
