@@ -26,11 +26,13 @@ type Flows struct {
 	index map[string]int
 	size  int
 	doc   []byte // the whole document when parsed, else nil
+	input bool   // parsed by ParseFlowsInput's rules (ParseFlowsInputFrom reuses its nodes)
 
 	builtOnce sync.Once
 	built     []byte // the whole document built from the nodes
 	shaOnce   sync.Once
 	sha       string
+	mids      [][]byte // hash states of doc (flows_hash.go), set with sha
 }
 
 // ParseFlows parses and validates a flows document: a JSON array of
@@ -68,10 +70,9 @@ func parseFlows(data []byte, input bool) (*Flows, error) {
 	s.ws = false // around the array it costs nothing
 	// A client's document is usually the whole body, compact: its hash is
 	// then the body's, computed on another core while this one scans.
-	var sum chan string
+	var sum <-chan docHash
 	if input && len(data)-start >= hashAlongsideAbove && data[len(data)-1] == ']' {
-		sum = make(chan string, 1) // the hash is dropped when not used
-		go func(doc []byte) { sum <- SHA256Hex(doc) }(data[start:])
+		sum = hashAlongside(data[start:], nil, 0)
 	}
 	elems, err := s.nodes()
 	if err != nil {
@@ -97,9 +98,9 @@ func parseFlows(data []byte, input bool) (*Flows, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.doc = doc
+	f.doc, f.input = doc, input
 	if sum != nil && len(doc) == len(data)-start {
-		f.shaOnce.Do(func() { f.sha = <-sum })
+		f.setHash(sum)
 	}
 	return f, nil
 }
@@ -220,19 +221,20 @@ func (f *Flows) SHA256() string {
 	f.shaOnce.Do(func() {
 		// Hash a patched document node by node rather than build it: it is
 		// often checked and stored as a patch, never read whole.
-		h := sha256.New()
 		if f.doc != nil {
-			h.Write(f.doc)
-		} else {
-			h.Write([]byte{'['})
-			for i, n := range f.nodes {
-				if i > 0 {
-					h.Write([]byte{','})
-				}
-				h.Write(n.Raw)
-			}
-			h.Write([]byte{']'})
+			d := hashDoc(f.doc, nil, 0)
+			f.sha, f.mids = d.sum, d.mids
+			return
 		}
+		h := sha256.New()
+		h.Write([]byte{'['})
+		for i, n := range f.nodes {
+			if i > 0 {
+				h.Write([]byte{','})
+			}
+			h.Write(n.Raw)
+		}
+		h.Write([]byte{']'})
 		f.sha = hex.EncodeToString(h.Sum(nil))
 	})
 	return f.sha

@@ -55,7 +55,7 @@ func (s *Server) putFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := domain.ParseFlowsInput(body)
+	f, err := s.parseFlows(r, body)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dr, err := splitDeploy(body)
+	dr, flows, err := s.splitDeploy(r, body)
 	if err != nil {
 		return err
 	}
@@ -88,8 +88,10 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 		return domain.Errorf(domain.EINVALID, "deploy body has no \"flows\"")
 	}
 	d := usecase.Deploy{}
-	if d.Flows, err = domain.ParseFlowsInput(dr.Flows); err != nil {
-		return err
+	if d.Flows = flows; flows == nil {
+		if d.Flows, err = s.parseFlows(r, dr.Flows); err != nil {
+			return err
+		}
 	}
 	// "credentials": null (or none) leaves the credentials as they are.
 	if len(dr.Credentials) > 0 && string(dr.Credentials) != "null" {
@@ -116,17 +118,25 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	return writeFlowsSaved(w, res, err)
 }
 
-// splitDeploy reads a deploy's body: with the flows scanner when it can
-// (domain.SplitDeployBody), else with encoding/json, which words the error.
-func splitDeploy(body []byte) (deployRequest, error) {
-	if b, ok := domain.SplitDeployBody(body); ok {
-		return deployRequest{Flows: b.Flows, Credentials: b.Credentials, User: b.User}, nil
+// parseFlows parses a deployed document as an edit of the namespace's
+// head when this process holds it: only what differs is scanned.
+func (s *Server) parseFlows(r *http.Request, doc []byte) (*domain.Flows, error) {
+	return domain.ParseFlowsInputFrom(doc, s.store.CachedFlows(r.PathValue("ns")))
+}
+
+// splitDeploy reads a deploy's body: with the flows scanner when it can,
+// its flows parsed as an edit of the head this process holds
+// (domain.SplitDeployBodyFrom: flows, nil when not parsed yet), else with
+// encoding/json, which words the error.
+func (s *Server) splitDeploy(r *http.Request, body []byte) (deployRequest, *domain.Flows, error) {
+	if b, flows, ok := domain.SplitDeployBodyFrom(body, s.store.CachedFlows(r.PathValue("ns"))); ok {
+		return deployRequest{Flows: b.Flows, Credentials: b.Credentials, User: b.User}, flows, nil
 	}
 	var dr deployRequest
 	if err := json.Unmarshal(body, &dr); err != nil {
-		return dr, domain.Errorf(domain.EINVALID, "deploy body must be {\"flows\": [...], \"credentials\": {...}, \"user\": \"...\"}: %v", err)
+		return dr, nil, domain.Errorf(domain.EINVALID, "deploy body must be {\"flows\": [...], \"credentials\": {...}, \"user\": \"...\"}: %v", err)
 	}
-	return dr, nil
+	return dr, nil, nil
 }
 
 // writeFlowsSaved answers a flows append: its error, or what it saved.

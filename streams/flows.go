@@ -113,6 +113,17 @@ func (s *Store) FlowsHead(ctx context.Context, ns string, fresh bool) (*FlowsVer
 	return v, nil
 }
 
+// CachedFlows returns ns's flows document from this process's cache of
+// heads, nil when none is cached. It does no I/O: it is a hint for parsing
+// the next deploy (domain.ParseFlowsInputFrom), which any valid document
+// serves, never an answer about the head.
+func (s *Store) CachedFlows(ns string) *domain.Flows {
+	if v, ok := s.heads.get(ns); ok {
+		return v.Flows
+	}
+	return nil
+}
+
 // FlowsAt rebuilds ns's flows and credentials as of namespace revision rev
 // (0: the newest) from the nearest snapshot and the patches after it,
 // checking every step against its recorded sha256.
