@@ -84,7 +84,7 @@ func benchDeployVsSetPublish(b *testing.B, route string, nodes int) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		doc.Touch(i * 7919 % nodes) // anywhere in the document
+		doc.Touch(i * 7919 % nodes)             // anywhere in the document
 		d, value := body(), string(doc.Bytes()) // built untimed, as a client holds them
 		b.StartTimer()
 		for k := range 2 {
