@@ -95,6 +95,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./domain/ ./streams/
 	$(GO) test -run '^$$' -bench . -benchtime 50x ./httpapi/
 	$(GO) test -tags benchhooks -run '^$$' -bench DeployPUTChain -benchtime 1000x ./httpapi/
+	$(GO) test -run '^$$' -bench DeployVsSetPublish -benchtime 300x -timeout 30m ./httpapi/
 	$(GO) test -run '^$$' -bench Replay -benchtime 1x ./projector/
 	$(GO) test -run '^$$' -bench Notify50 -benchtime 200x ./e2e/
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/domain/domaintest"
 )
 
 // The 1 MB benchmarks measure the deploy path against its baselines in the
@@ -156,4 +157,48 @@ func BenchmarkApplyPatchReorder(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkParseFlowsInputFrom1MB is the deploy path's parse of a one-node
+// change (a node anywhere) as an edit of the head, hash included; against
+// ParseFlowsInput and SHA256 of the same bytes in the same run.
+func BenchmarkParseFlowsInputFrom1MB(b *testing.B) {
+	doc := domaintest.NewDoc(benchNodes)
+	head, err := domain.ParseFlowsInput(doc.Bytes())
+	if err != nil {
+		b.Fatal(err)
+	}
+	head.SHA256()
+	edits := make([][]byte, 64)
+	for i := range edits {
+		d := domaintest.NewDoc(benchNodes)
+		d.Touch(i * 7919 % benchNodes)
+		edits[i] = d.Bytes()
+	}
+	b.SetBytes(int64(len(edits[0])))
+	b.ReportAllocs()
+	for _, arm := range []struct {
+		name  string
+		parse func([]byte) (*domain.Flows, error)
+	}{
+		{"Edit", func(d []byte) (*domain.Flows, error) { return domain.ParseFlowsInputFrom(d, head) }},
+		{"Full", domain.ParseFlowsInput},
+	} {
+		b.Run(arm.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				f, err := arm.parse(edits[i%len(edits)])
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.SHA256()
+				i++
+			}
+		})
+	}
+	b.Run("SHA256", func(b *testing.B) {
+		for b.Loop() {
+			sha256.Sum256(edits[0])
+		}
+	})
 }

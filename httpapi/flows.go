@@ -55,7 +55,7 @@ func (s *Server) putFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := domain.ParseFlowsInput(body)
+	f, err := s.parseFlows(r, body)
 	if err != nil {
 		return err
 	}
@@ -80,16 +80,18 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var dr deployRequest
-	if err := json.Unmarshal(body, &dr); err != nil {
-		return domain.Errorf(domain.EINVALID, "deploy body must be {\"flows\": [...], \"credentials\": {...}, \"user\": \"...\"}: %v", err)
+	dr, flows, err := s.splitDeploy(r, body)
+	if err != nil {
+		return err
 	}
 	if dr.Flows == nil {
 		return domain.Errorf(domain.EINVALID, "deploy body has no \"flows\"")
 	}
 	d := usecase.Deploy{}
-	if d.Flows, err = domain.ParseFlowsInput(dr.Flows); err != nil {
-		return err
+	if d.Flows = flows; flows == nil {
+		if d.Flows, err = s.parseFlows(r, dr.Flows); err != nil {
+			return err
+		}
 	}
 	// "credentials": null (or none) leaves the credentials as they are.
 	if len(dr.Credentials) > 0 && string(dr.Credentials) != "null" {
@@ -114,6 +116,27 @@ func (s *Server) deploy(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.app.Deploy(r.Context(), d)
 	return writeFlowsSaved(w, res, err)
+}
+
+// parseFlows parses a deployed document as an edit of the namespace's
+// head when this process holds it: only what differs is scanned.
+func (s *Server) parseFlows(r *http.Request, doc []byte) (*domain.Flows, error) {
+	return domain.ParseFlowsInputFrom(doc, s.store.CachedFlows(r.PathValue("ns")))
+}
+
+// splitDeploy reads a deploy's body: with the flows scanner when it can,
+// its flows parsed as an edit of the head this process holds
+// (domain.SplitDeployBodyFrom: flows, nil when not parsed yet), else with
+// encoding/json, which words the error.
+func (s *Server) splitDeploy(r *http.Request, body []byte) (deployRequest, *domain.Flows, error) {
+	if b, flows, ok := domain.SplitDeployBodyFrom(body, s.store.CachedFlows(r.PathValue("ns"))); ok {
+		return deployRequest{Flows: b.Flows, Credentials: b.Credentials, User: b.User}, flows, nil
+	}
+	var dr deployRequest
+	if err := json.Unmarshal(body, &dr); err != nil {
+		return dr, nil, domain.Errorf(domain.EINVALID, "deploy body must be {\"flows\": [...], \"credentials\": {...}, \"user\": \"...\"}: %v", err)
+	}
+	return dr, nil, nil
 }
 
 // writeFlowsSaved answers a flows append: its error, or what it saved.

@@ -42,6 +42,31 @@ type FlowsResult struct {
 // (with a non-zero Revision when the event was appended but its
 // durability fell short), ECANCELED.
 func (s *Store) AppendFlows(ctx context.Context, ns string, base *FlowsVersion, fe domain.FlowsEvent, key string) (FlowsResult, error) {
+	res, snap, err := s.AppendFlowsSnapshotLater(ctx, ns, base, fe, key)
+	if snap != nil {
+		s.SaveSnapshot(ctx, snap)
+	}
+	return res, err
+}
+
+// FlowsSnapshot is a snapshot of ns's flows that an append found due:
+// compressing and storing a megabyte takes longer than the deploy itself,
+// so AppendFlowsSnapshotLater leaves it to the caller to save after
+// answering.
+type FlowsSnapshot struct {
+	ns          string
+	v           *FlowsVersion
+	revs, bytes int64
+}
+
+// AppendFlowsSnapshotLater is AppendFlows that returns the snapshot it
+// found due, if any, instead of writing it: the caller passes it to
+// SaveSnapshot, off the deploy's path. While one is out for ns, none other
+// is returned for it (the next deploy after it was saved finds one due
+// again if it is).
+//
+// Errors: those of AppendFlows.
+func (s *Store) AppendFlowsSnapshotLater(ctx context.Context, ns string, base *FlowsVersion, fe domain.FlowsEvent, key string) (FlowsResult, *FlowsSnapshot, error) {
 	sha, summary, next := fe.Event.SHA256, fe.Summary, fe.Next.Flows
 	res, err := s.Append(ctx, AppendRequest{
 		Event:          fe.Event,
@@ -52,17 +77,17 @@ func (s *Store) AppendFlows(ctx context.Context, ns string, base *FlowsVersion, 
 	})
 	if domain.ErrorCode(err) == domain.ECONFLICT {
 		s.heads.drop(ns)
-		return FlowsResult{}, err
+		return FlowsResult{}, nil, err
 	}
 	if err != nil && res.Revision != 0 {
 		// Appended, but not as durably as required: the caller is told
 		// what was written (and that it may be lost); the next deploy
 		// reads the head again.
 		s.heads.drop(ns)
-		return FlowsResult{AppendResult: res, SHA256: sha, Summary: summary}, err
+		return FlowsResult{AppendResult: res, SHA256: sha, Summary: summary}, nil, err
 	}
 	if err != nil {
-		return FlowsResult{}, err
+		return FlowsResult{}, nil, err
 	}
 	out := FlowsResult{AppendResult: res, SHA256: sha, Summary: summary}
 	if res.Duplicate {
@@ -71,24 +96,34 @@ func (s *Store) AppendFlows(ctx context.Context, ns string, base *FlowsVersion, 
 		s.heads.drop(ns)
 		first, err := s.ReadRevision(ctx, ns, res.Revision)
 		if err != nil {
-			return FlowsResult{}, err
+			return FlowsResult{}, nil, err
 		}
 		out.SHA256, out.Summary = first.SHA256, domain.Summary{}
 		if first.Summary != nil {
 			out.Summary = *first.Summary
 		}
-		return out, nil
+		return out, nil, nil
 	}
 	v := &FlowsVersion{Flows: next, Credentials: fe.Next.Credentials, Revision: res.Revision, AggregateRevision: res.AggregateRevision}
 	s.heads.put(ns, v)
-	if res.snapRevs >= int64(s.cfg.SnapshotEvery) || float64(res.snapBytes) > s.cfg.SnapshotShare*float64(next.Size()) {
-		// The event is appended: a failed snapshot only means the next
-		// deploy tries again, so it is logged, not returned.
-		if err := s.saveSnapshot(ctx, ns, v, res.snapRevs, res.snapBytes); err != nil {
-			s.log.Warn("flows snapshot failed", zapNS(ns), zapRev(res.Revision), zapErr(err))
+	due := res.snapRevs >= int64(s.cfg.SnapshotEvery) || float64(res.snapBytes) > s.cfg.SnapshotShare*float64(next.Size())
+	if _, busy := s.heads.snapshots.LoadOrStore(ns, true); !due || busy {
+		if !busy {
+			s.heads.snapshots.Delete(ns)
 		}
+		return out, nil, nil
 	}
-	return out, nil
+	return out, &FlowsSnapshot{ns: ns, v: v, revs: res.snapRevs, bytes: res.snapBytes}, nil
+}
+
+// SaveSnapshot writes snap. The event it follows is appended: a failed
+// snapshot only means a later deploy finds one due again, so it is logged,
+// not returned.
+func (s *Store) SaveSnapshot(ctx context.Context, snap *FlowsSnapshot) {
+	defer s.heads.snapshots.Delete(snap.ns)
+	if err := s.saveSnapshot(ctx, snap.ns, snap.v, snap.revs, snap.bytes); err != nil {
+		s.log.Warn("flows snapshot failed", zapNS(snap.ns), zapRev(snap.v.Revision), zapErr(err))
+	}
 }
 
 // FlowsHead returns ns's current flows, from this process's cache unless
@@ -111,6 +146,17 @@ func (s *Store) FlowsHead(ctx context.Context, ns string, fresh bool) (*FlowsVer
 	}
 	s.heads.put(ns, v)
 	return v, nil
+}
+
+// CachedFlows returns ns's flows document from this process's cache of
+// heads, nil when none is cached. It does no I/O: it is a hint for parsing
+// the next deploy (domain.ParseFlowsInputFrom), which any valid document
+// serves, never an answer about the head.
+func (s *Store) CachedFlows(ns string) *domain.Flows {
+	if v, ok := s.heads.get(ns); ok {
+		return v.Flows
+	}
+	return nil
 }
 
 // FlowsAt rebuilds ns's flows and credentials as of namespace revision rev

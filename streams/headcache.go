@@ -15,6 +15,9 @@ type headCache struct {
 	order *list.List // front: most recently used; values are string keys
 	items map[string]*list.Element
 	vals  map[string]*FlowsVersion
+	// snapshots holds the namespaces whose due snapshot is out
+	// (AppendFlowsSnapshotLater) and not saved yet.
+	snapshots sync.Map
 }
 
 func newHeadCache(max int) *headCache {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/redis/rueidis"
@@ -77,7 +78,13 @@ func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision
 		Revision:          domain.Revision(parseUint(parts[0])),
 		AggregateRevision: domain.Revision(parseUint(parts[1])),
 	}
+	if hook, ok := snapshotListedHooks.Load(ns); ok {
+		hook.(func())()
+	}
 	doc, err := s.blob(ctx, ns, parts[2])
+	if rueidis.IsRedisNil(err) {
+		err = s.missingBlob(ctx, ns, members[0], parts[2])
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +92,11 @@ func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision
 		return nil, corrupt(ns, "snapshot at %d: %v", v.Revision, err)
 	}
 	if parts[3] != "-" {
-		if v.Credentials, err = s.blob(ctx, ns, parts[3]); err != nil {
+		v.Credentials, err = s.blob(ctx, ns, parts[3])
+		if rueidis.IsRedisNil(err) {
+			err = s.missingBlob(ctx, ns, members[0], parts[3])
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -93,11 +104,11 @@ func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision
 }
 
 // blob returns the document stored under sha, checking it still hashes to
-// its name.
+// its name; a missing blob is rueidis's nil error, for missingBlob to judge.
 func (s *Store) blob(ctx context.Context, ns, sha string) ([]byte, error) {
 	z, err := s.client.Do(ctx, s.client.B().Get().Key(blobKey(ns, sha)).Build()).AsBytes()
 	if rueidis.IsRedisNil(err) {
-		return nil, corrupt(ns, "blob %s is missing", sha)
+		return nil, err
 	}
 	if err != nil {
 		return nil, classify(err)
@@ -111,3 +122,35 @@ func (s *Store) blob(ctx context.Context, ns, sha string) ([]byte, error) {
 	}
 	return doc, nil
 }
+
+// snapshotBlobScript answers, in one look at one node, whether the snapshot
+// member is still listed and whether its blob exists.
+//
+// KEYS: snaps, blob. ARGV: member.
+var snapshotBlobScript = newScript(`
+return {redis.call('ZSCORE', KEYS[1], ARGV[1]) and 1 or 0, redis.call('EXISTS', KEYS[2])}
+`)
+
+// missingBlob judges a blob GET that found nothing after the snapshot list
+// named it. The list and the blob were read by two commands, which a
+// failover can send to two nodes (or to a demoted primary, then its
+// successor): a snapshot written on the old primary after the new one was
+// elected is lost with its blob, yet the first read saw it. So both are
+// looked at again, atomically: a snapshot still listed whose blob is
+// missing is corruption; one gone since (or a blob there now) is the
+// failover's window, EUNAVAILABLE, and the caller retries.
+func (s *Store) missingBlob(ctx context.Context, ns, member, sha string) error {
+	got, err := snapshotBlobScript.exec(ctx, s.client, []string{snapsKey(ns), blobKey(ns, sha)}, []string{member}).AsIntSlice()
+	if err != nil {
+		return classify(err)
+	}
+	if len(got) == 2 && got[0] == 1 && got[1] == 0 {
+		return corrupt(ns, "blob %s is missing", sha)
+	}
+	return domain.Errorf(domain.EUNAVAILABLE, "namespace %s: snapshot %s changed while it was read (a Valkey failover?): retry", ns, member)
+}
+
+// snapshotListedHooks holds, per namespace, a function loadSnapshot calls
+// between listing the snapshot and reading its blob: set only by tests
+// (export_test.go), to play a failover in that window.
+var snapshotListedHooks sync.Map

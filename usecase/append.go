@@ -75,9 +75,16 @@ func (a *App) appendFlows(ctx context.Context, req Request, c domain.FlowsChange
 		if err != nil {
 			return streams.FlowsResult{}, err
 		}
-		res, err := a.store.AppendFlows(ctx, ns, base, fe, req.IdempotencyKey)
+		res, snap, err := a.store.AppendFlowsSnapshotLater(ctx, ns, base, fe, req.IdempotencyKey)
+		if snap != nil {
+			a.snapshotSoon(snap)
+		}
 		var conflict *domain.Error
 		if !errors.As(err, &conflict) || conflict.Code != domain.ECONFLICT {
+			if a.proj != nil && res.Revision != 0 && !res.Duplicate {
+				// Its projection compares instead of hashing again.
+				a.proj.Expect(ns, res.Revision, fe.Next.Flows)
+			}
 			a.landed(ns, res.AppendResult, err, typ, domain.AggregateFlows)
 			return res, err
 		}

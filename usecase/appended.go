@@ -89,3 +89,27 @@ func (a *App) projectSoon(ns string) {
 		}
 	}()
 }
+
+// snapshotSoon writes a snapshot an append found due in the background:
+// compressing and storing a megabyte takes longer than the deploy, whose
+// answer does not need it (any revision is rebuilt without it, from an
+// older snapshot and more patches). After Close it is written at once.
+func (a *App) snapshotSoon(snap *streams.FlowsSnapshot) {
+	save := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ProjectTimeout)
+		defer cancel()
+		a.store.SaveSnapshot(ctx, snap)
+	}
+	a.pmu.Lock()
+	if a.closed {
+		a.pmu.Unlock()
+		save()
+		return
+	}
+	a.pwg.Add(1)
+	a.pmu.Unlock()
+	go func() {
+		defer a.pwg.Done()
+		save()
+	}()
+}
