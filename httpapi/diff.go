@@ -41,13 +41,12 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	if reverse {
 		from, to = to, from
 	}
-	a, err := s.store.FlowsAt(r.Context(), ns, from)
+	a, b, err := s.store.FlowsPair(r.Context(), ns, min(from, to), max(from, to))
 	if err != nil {
 		return err
 	}
-	b, err := s.store.FlowsAt(r.Context(), ns, to)
-	if err != nil {
-		return err
+	if reverse {
+		a, b = b, a
 	}
 	d := domain.DiffFlowsNodes(a.Flows, b.Flows)
 	if q.Get("positions") == "false" {
