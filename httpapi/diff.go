@@ -86,14 +86,11 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	if page.Total == 0 {
 		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
 	}
-	events, err := s.store.NodeEvents(r.Context(), ns, page.Revisions)
+	events, payloads, err := s.store.NodePatches(r.Context(), ns, page.Revisions)
 	if err != nil {
 		return err
 	}
-	revs, err := domain.NodeHistory(id, events, limit)
-	if err != nil {
-		return err
-	}
+	revs := domain.NodeHistoryOf(id, events, payloads, limit)
 	entries := make([]NodeHistoryEntry, len(revs))
 	for i, r := range revs {
 		e := r.Event

@@ -331,7 +331,9 @@ var pairFoldMax domain.Revision = 5000
 // FlowsAt does. It reads less than two FlowsAt: the later version is folded
 // from the earlier one when they are close (one snapshot read, not two),
 // events are read without their summaries, and the patches between are
-// applied together (domain.Flows.ApplyAll), not a document copy each.
+// applied together (domain.Flows.ApplyAll), not a document copy each, and
+// the snapshots it starts from are kept parsed between calls
+// (cachedSnapshot).
 //
 // Errors: EINVALID (from is after to), ENOTFOUND (a revision is past the
 // end of the log), ECORRUPT (the log or a snapshot is corrupt; the message
@@ -351,7 +353,7 @@ func (s *Store) FlowsPair(ctx context.Context, ns string, from, to domain.Revisi
 		}
 		return nil, nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no revision %d (newest is %d)", ns, missing, h.Revision)
 	}
-	if a, err = s.loadSnapshot(ctx, ns, from); err != nil {
+	if a, err = s.cachedSnapshot(ctx, ns, from); err != nil {
 		return nil, nil, fmt.Errorf("streams: flows of %s at %d: %w", ns, from, err)
 	}
 	if a, err = s.foldFlows(ctx, ns, a, from); err != nil {
@@ -359,7 +361,7 @@ func (s *Store) FlowsPair(ctx context.Context, ns string, from, to domain.Revisi
 	}
 	b = a
 	if to-from > pairFoldMax {
-		if b, err = s.loadSnapshot(ctx, ns, to); err != nil {
+		if b, err = s.cachedSnapshot(ctx, ns, to); err != nil {
 			return nil, nil, fmt.Errorf("streams: flows of %s at %d: %w", ns, to, err)
 		}
 		if b.Revision < a.Revision {
@@ -427,4 +429,36 @@ func (s *Store) foldFlows(ctx context.Context, ns string, v *FlowsVersion, to do
 	}
 	out.Flows = f
 	return &out, nil
+}
+
+// cachedSnapshot is loadSnapshot keeping the newest versions it read,
+// parsed, for the next diff: browsing a big document's history diffs
+// revisions near one another, which start from the same snapshot, and
+// reading one (decompressing, hashing and parsing 10 MB) cost more than
+// the rest of a diff. A snapshot is named by its member in the snapshots'
+// sorted set, which holds its revisions and its documents' sha256: the
+// same name is the same version, whichever store or replica asks.
+func (s *Store) cachedSnapshot(ctx context.Context, ns string, rev domain.Revision) (*FlowsVersion, error) {
+	members, err := s.client.Do(ctx, s.client.B().Zrange().Key(snapsKey(ns)).Min(rev.String()).Max("-inf").
+		Byscore().Rev().Limit(0, 1).Build()).AsStrSlice()
+	if err != nil {
+		return nil, classify(err)
+	}
+	if len(members) == 0 {
+		return &FlowsVersion{}, nil
+	}
+	key := ns + " " + members[0]
+	if v, ok := snapshots.get(key); ok {
+		return v, nil
+	}
+	v, err := s.loadSnapshot(ctx, ns, rev)
+	if err != nil {
+		return nil, err
+	}
+	// Cache what was read only if it is the snapshot named: another may
+	// have been taken between the two reads.
+	if at, _, _ := strings.Cut(members[0], ":"); at == v.Revision.String() {
+		snapshots.put(key, v, v.Flows.Size()+len(v.Credentials))
+	}
+	return v, nil
 }
