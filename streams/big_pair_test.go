@@ -2,9 +2,11 @@ package streams_test
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
+	"github.com/flowhist/flowhist/domain/domaintest"
 	"github.com/flowhist/flowhist/streams"
 	"github.com/flowhist/flowhist/streams/streamstest"
 )
@@ -72,4 +74,42 @@ func TestFlowsPairIsFlowsAt(t *testing.T) {
 		_, _, err := s.FlowsPair(ctx, ns, 1, rev)
 		wantCode(t, err, domain.ECORRUPT)
 	})
+}
+
+// TestBigReadsKeptAnswerTheSame reads a big document's entries and
+// snapshots twice, the second time from what the first kept, and checks
+// both answer what FlowsAt and a fresh decode answer.
+func TestBigReadsKeptAnswerTheSame(t *testing.T) {
+	t.Parallel()
+	s, ns := mustStore(t, streams.Config{CompressAbove: 1 << 30, SnapshotEvery: 2})
+	ctx := testCtx(t)
+	doc := domaintest.NewDoc(300) // ~150 KB
+	cur := mustParse(t, doc.Bytes())
+	if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: cur}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 5 {
+		var err error
+		if cur, err = streamstest.DeployNode(ctx, s, ns, doc, cur, k*7, domain.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := s.Read(ctx, ns, streams.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.FlowsAt(ctx, ns, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		again, err := s.Read(ctx, ns, streams.Query{})
+		if err != nil || !reflect.DeepEqual(again, first) {
+			t.Fatalf("the second read differs from the first (%v)", err)
+		}
+		_, b, err := s.FlowsPair(ctx, ns, 1, 6)
+		if err != nil || !bytes.Equal(b.Flows.Bytes(), want.Flows.Bytes()) || !bytes.Equal(b.Flows.Bytes(), doc.Bytes()) {
+			t.Fatalf("FlowsPair(1, 6) differs from FlowsAt(6) (%v)", err)
+		}
+	}
 }

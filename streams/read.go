@@ -69,7 +69,7 @@ func (s *Store) Read(ctx context.Context, ns string, q Query) ([]*domain.Event, 
 	if err != nil {
 		return nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 	}
-	return decodeEntries(ns, entries)
+	return decodeEntriesKept(ns, entries)
 }
 
 // After is what ReadAfter read.
@@ -221,6 +221,36 @@ func decodeEntries(ns string, entries []rueidis.XRangeEntry) ([]*domain.Event, e
 		e, err := decodeEntry(ns, en)
 		if err != nil {
 			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
+// decodeEntriesKept is decodeEntries keeping the events of big entries
+// between calls (bigEvents), for the reads of pages that come back to them:
+// history and audit pages that reach a big document's whole-document
+// deploy decoded its summary, which names every node, and decompressed its
+// payload, each time. The events returned must not be modified.
+func decodeEntriesKept(ns string, entries []rueidis.XRangeEntry) ([]*domain.Event, error) {
+	events := make([]*domain.Event, 0, len(entries))
+	for _, en := range entries {
+		f := en.FieldValues
+		big := len(f["e"])+len(f["p"]) >= bigPayload && IsLink(f["h"])
+		key := ns + " " + en.ID + " " + f["h"]
+		if big {
+			if e, ok := bigEvents.get(key); ok {
+				events = append(events, e)
+				continue
+			}
+		}
+		e, err := decodeEntry(ns, en)
+		if err != nil {
+			return nil, err
+		}
+		if big {
+			// The decoded summary holds about four times its JSON.
+			bigEvents.put(key, e, len(e.Payload)+4*len(f["e"]))
 		}
 		events = append(events, e)
 	}
@@ -455,9 +485,9 @@ func (s *Store) cachedSnapshot(ctx context.Context, ns string, rev domain.Revisi
 	if err != nil {
 		return nil, err
 	}
-	// Cache what was read only if it is the snapshot named: another may
-	// have been taken between the two reads.
-	if at, _, _ := strings.Cut(members[0], ":"); at == v.Revision.String() {
+	// Keep what was read only if it is the snapshot named (another may
+	// have been taken between the two reads), and big enough to matter.
+	if at, _, _ := strings.Cut(members[0], ":"); at == v.Revision.String() && v.Flows.Size() >= bigPayload {
 		snapshots.put(key, v, v.Flows.Size()+len(v.Credentials))
 	}
 	return v, nil
