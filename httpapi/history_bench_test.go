@@ -76,7 +76,8 @@ func fillAudit(store *streams.Store, ns string) error {
 // only, and reports p50-us and p99-us.
 func benchGets(b *testing.B, ts *testServer, url func(i int) string) {
 	lat := streamstest.NewLatencies(b)
-	b.SetBytes(getRounds(b, ts, readSecret, lat, b.N, url))
+	size, _ := getRounds(b, ts, readSecret, lat, b.N, url)
+	b.SetBytes(size)
 	lat.Report()
 }
 

@@ -71,8 +71,10 @@ func TestFlowsPairIsFlowsAt(t *testing.T) {
 		streamstest.EditEntry(t, ctx, c, ns, rev, "e", func(env string) string {
 			return string(bytes.Replace([]byte(env), []byte(`"sha256":"`), []byte(`"sha256":"0`), 1))
 		})
-		_, _, err := s.FlowsPair(ctx, ns, 1, rev)
-		wantCode(t, err, domain.ECORRUPT)
+		for _, pair := range [][2]domain.Revision{{1, rev}, {rev, rev}, {rev, 40}} {
+			_, _, err := s.FlowsPair(ctx, ns, pair[0], pair[1])
+			wantCode(t, err, domain.ECORRUPT)
+		}
 	})
 }
 
