@@ -26,7 +26,7 @@ SHELL := /bin/bash
 export GO
 
 .DEFAULT_GOAL := build
-.PHONY: build deps deps-e2e compose-check docker-check test fmt-check vet lint bench bench-feed fuzz valkey run clean
+.PHONY: build deps deps-e2e compose-check docker-check test fmt-check vet lint bench bench-big bench-feed fuzz valkey run clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/flowhist
@@ -98,6 +98,19 @@ bench: deps
 	$(GO) test -run '^$$' -bench DeployVsSetPublish -benchtime 300x -timeout 30m ./httpapi/
 	$(GO) test -run '^$$' -bench Replay -benchtime 1x ./projector/
 	$(GO) test -run '^$$' -bench Notify50 -benchtime 200x ./e2e/
+	$(MAKE) bench-big BENCH_BIG_COUNT=1
+
+# bench-big measures issue 22's "bigger work, same answers": a ~10 MB flows
+# document (diff, history and node history) and one namespace of a million
+# events, written once per run through the real append path (replay,
+# verify, a replica's start, history, node history and audit pages, and
+# memory per revision), each against its raw-Valkey baseline in the same
+# run, BENCH_BIG_COUNT times over (httpapi/big_bench_test.go). About ten
+# minutes a run on two cores; FLOWHIST_BENCH_BIG_EVENTS=100000 for a
+# shorter log.
+BENCH_BIG_COUNT ?= 3
+bench-big: deps
+	FLOWHIST_BENCH_BIG=1 $(GO) test -run '^$$' -bench Big -benchtime 1x -count $(BENCH_BIG_COUNT) -timeout 90m ./httpapi/
 
 # bench-feed measures issue 12's "a thousand workers per replica": N = 50,
 # 500 and 1 000 streamed workers acknowledging at once against N pub/sub

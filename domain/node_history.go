@@ -29,14 +29,37 @@ type NodeRevision struct {
 //
 // Errors: ECORRUPT when an event's payload does not decode.
 func NodeHistory(id string, events []*Event, n int) ([]NodeRevision, error) {
+	payloads := make([]FlowsPayload, len(events))
+	for i, e := range events {
+		var err error
+		if payloads[i], err = DecodeNodePayload(e); err != nil {
+			return nil, err
+		}
+	}
+	return NodeHistoryOf(id, events, payloads, n), nil
+}
+
+// DecodeNodePayload decodes the payload of e, a flows event a node's
+// history reads.
+//
+// Errors: ECORRUPT when it does not decode.
+func DecodeNodePayload(e *Event) (FlowsPayload, error) {
+	var p FlowsPayload
+	if err := DecodePayload(e, &p); err != nil {
+		return FlowsPayload{}, &Error{Code: ECORRUPT, Message: fmt.Sprintf("namespace %s: revision %d does not decode: run flowhist verify", e.Namespace, e.Revision), Err: err}
+	}
+	return p, nil
+}
+
+// NodeHistoryOf is NodeHistory of events whose payloads are decoded
+// already (payloads[i] is events[i]'s, as DecodeNodePayload decodes it):
+// a reader that keeps a big event's decoded payload between requests does
+// not decode it again.
+func NodeHistoryOf(id string, events []*Event, payloads []FlowsPayload, n int) []NodeRevision {
 	// nodes[i] is the node as events[i] left it; zero if it removed it.
 	nodes := make([]Node, len(events))
 	removed := make([]bool, len(events))
-	for i, e := range events {
-		var p FlowsPayload
-		if err := DecodePayload(e, &p); err != nil {
-			return nil, &Error{Code: ECORRUPT, Message: fmt.Sprintf("namespace %s: revision %d does not decode: run flowhist verify", e.Namespace, e.Revision), Err: err}
-		}
+	for i, p := range payloads {
 		if slices.Contains(p.Patch.Remove, id) {
 			removed[i] = true
 			continue
@@ -62,5 +85,5 @@ func NodeHistory(id string, events []*Event, n int) ([]NodeRevision, error) {
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	return out
 }

@@ -41,13 +41,12 @@ func (s *Server) getDiff(w http.ResponseWriter, r *http.Request) error {
 	if reverse {
 		from, to = to, from
 	}
-	a, err := s.store.FlowsAt(r.Context(), ns, from)
+	a, b, err := s.store.FlowsPair(r.Context(), ns, min(from, to), max(from, to))
 	if err != nil {
 		return err
 	}
-	b, err := s.store.FlowsAt(r.Context(), ns, to)
-	if err != nil {
-		return err
+	if reverse {
+		a, b = b, a
 	}
 	d := domain.DiffFlowsNodes(a.Flows, b.Flows)
 	if q.Get("positions") == "false" {
@@ -87,14 +86,11 @@ func (s *Server) getNodeHistory(w http.ResponseWriter, r *http.Request) error {
 	if page.Total == 0 {
 		return domain.Errorf(domain.ENOTFOUND, "no revision of namespace %s changed node %q", ns, clip(id))
 	}
-	events, err := s.store.NodeEvents(r.Context(), ns, page.Revisions)
+	events, payloads, err := s.store.NodePatches(r.Context(), ns, page.Revisions)
 	if err != nil {
 		return err
 	}
-	revs, err := domain.NodeHistory(id, events, limit)
-	if err != nil {
-		return err
-	}
+	revs := domain.NodeHistoryOf(id, events, payloads, limit)
 	entries := make([]NodeHistoryEntry, len(revs))
 	for i, r := range revs {
 		e := r.Event

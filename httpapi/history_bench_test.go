@@ -3,9 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -67,20 +65,9 @@ func fillAudit(store *streams.Store, ns string) error {
 		return err
 	}
 	for i := 1; i < auditEvents; i++ {
-		k := (i * 13) % benchNodes
-		doc.Touch(k)
-		one, err := domain.ParseFlows([]byte("[" + string(doc.Node(k)) + "]"))
-		if err != nil {
-			return err
-		}
-		next, err := cur.Apply(domain.FlowsPatch{Upsert: one.Nodes()})
-		if err != nil {
-			return err
-		}
-		if _, err := streamstest.AppendFlows(ctx, store, ns, domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}, ""); err != nil {
+		if cur, err = streamstest.DeployNode(ctx, store, ns, doc, cur, (i*13)%benchNodes, domain.Origin{Actor: actor}); err != nil {
 			return fmt.Errorf("deploy %d: %w", i+1, err)
 		}
-		cur = next
 	}
 	return nil
 }
@@ -88,27 +75,9 @@ func fillAudit(store *streams.Store, ns string) error {
 // benchGets times GET url(i) for each iteration, request and whole answer
 // only, and reports p50-us and p99-us.
 func benchGets(b *testing.B, ts *testServer, url func(i int) string) {
-	client := ts.Client()
 	lat := streamstest.NewLatencies(b)
-	for i := 0; i < b.N; i++ {
-		req, err := http.NewRequest("GET", ts.URL+url(i), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+readSecret)
-		lat.Start()
-		res, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, err := io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		lat.Stop()
-		if err != nil || res.StatusCode != http.StatusOK {
-			b.Fatalf("GET %s: got status %d (%v), want 200", url(i), res.StatusCode, err)
-		}
-		b.SetBytes(n)
-	}
+	size, _ := getRounds(b, ts, readSecret, lat, b.N, url)
+	b.SetBytes(size)
 	lat.Report()
 }
 
@@ -185,17 +154,8 @@ func growLong(b *testing.B, store *streams.Store, n int) {
 		longLog.cur, longLog.events = cur, 1
 	}
 	for ; longLog.events < n; longLog.events++ {
-		k := (longLog.events * 13) % longNodes
-		longLog.doc.Touch(k)
-		one, err := domain.ParseFlows([]byte("[" + string(longLog.doc.Node(k)) + "]"))
+		next, err := streamstest.DeployNode(ctx, store, longLog.ns, longLog.doc, longLog.cur, (longLog.events*13)%longNodes, domain.Origin{Actor: actor})
 		if err != nil {
-			b.Fatal(err)
-		}
-		next, err := longLog.cur.Apply(domain.FlowsPatch{Upsert: one.Nodes()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := streamstest.AppendFlows(ctx, store, longLog.ns, domain.FlowsChange{Flows: next, Origin: domain.Origin{Actor: actor}}, ""); err != nil {
 			b.Fatalf("deploy %d: %v", longLog.events+1, err)
 		}
 		longLog.cur = next

@@ -1,8 +1,6 @@
 package streams_test
 
 import (
-	"bytes"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -120,51 +118,5 @@ func TestMemoryPerRevision(t *testing.T) {
 
 func memoryPerRevision(tb testing.TB, deploys int) (perRev float64, docSize int) {
 	s, ns := mustStore(tb, streams.Config{})
-	ctx := testCtx(tb)
-	c := s.Client()
-	doc := domaintest.NewDoc(benchNodes)
-	if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: mustParse(tb, doc.Bytes())}, ""); err != nil {
-		tb.Fatal(err)
-	}
-	usage := func(key string) int64 {
-		n, err := c.Do(ctx, c.B().MemoryUsage().Key(key).Samples(0).Build()).AsInt64()
-		if err != nil {
-			return 0 // a key that does not exist
-		}
-		return n
-	}
-	total := func() int64 {
-		keys, err := c.Do(ctx, c.B().Keys().Pattern("fh:{"+ns+"}:*").Build()).AsStrSlice()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var sum int64
-		for _, k := range keys {
-			if k != fmt.Sprintf("fh:{%s}:state", ns) && k != fmt.Sprintf("fh:{%s}:lib", ns) {
-				sum += usage(k)
-			}
-		}
-		return sum
-	}
-	before := total()
-	cur := mustParse(tb, doc.Bytes())
-	for i := 0; i < deploys; i++ {
-		// Build the next document from the edited node alone: parsing the
-		// whole megabyte 1000 times would only slow the test under -race.
-		k := (i * 13) % benchNodes
-		doc.Touch(k)
-		edited := mustParse(tb, []byte("["+string(doc.Node(k))+"]")).Nodes()[0]
-		next, err := cur.Apply(domain.FlowsPatch{Upsert: []domain.Node{edited}})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if _, err := streamstest.AppendFlows(ctx, s, ns, domain.FlowsChange{Flows: next}, ""); err != nil {
-			tb.Fatal(err)
-		}
-		cur = next
-	}
-	if !bytes.Equal(cur.Bytes(), doc.Bytes()) {
-		tb.Fatal("the document built node by node differs from the edited one")
-	}
-	return float64(total()-before) / float64(deploys), len(doc.Bytes())
+	return streamstest.MemoryPerRevision(tb, testCtx(tb), s, s.Client(), ns, benchNodes, deploys)
 }

@@ -108,35 +108,57 @@ func (s *Store) NodeRevisions(ctx context.Context, ns, id string, before domain.
 	return page, true, nil
 }
 
-// NodeEvents returns the events at revs, in the order given, in one round
-// trip, as a node's history reads them: without their summaries. (A
-// whole-document deploy's summary names every node, and decoding it cost
-// more than the patch the history reads.)
+// NodePatches returns the events at revs, in the order given, and their
+// decoded payloads, in one round trip, as a node's history reads them:
+// without their summaries (a whole-document deploy's summary names every
+// node, and decoding it cost more than the patch the history reads). The
+// decoded payloads of big events (a whole-document deploy of a big
+// document, which the history of every node it holds ends at) are kept
+// between calls, under their entries' links.
 //
 // Errors: ENOTFOUND (a revision is not in the log), ECORRUPT, EUNAVAILABLE.
-func (s *Store) NodeEvents(ctx context.Context, ns string, revs []domain.Revision) ([]*domain.Event, error) {
+func (s *Store) NodePatches(ctx context.Context, ns string, revs []domain.Revision) ([]*domain.Event, []domain.FlowsPayload, error) {
 	if len(revs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cmds := make(rueidis.Commands, len(revs))
 	for i, r := range revs {
 		id := entryID(uint64(r))
 		cmds[i] = s.client.B().Xrange().Key(logKey(ns)).Start(id).End(id).Build()
 	}
-	out := make([]*domain.Event, len(revs))
+	events := make([]*domain.Event, len(revs))
+	payloads := make([]domain.FlowsPayload, len(revs))
 	for i, res := range s.client.DoMulti(ctx, cmds...) {
 		entries, err := res.AsXRange()
 		if err != nil {
-			return nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
+			return nil, nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 		}
 		if len(entries) != 1 {
-			return nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no revision %d", ns, revs[i])
+			return nil, nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no revision %d", ns, revs[i])
 		}
-		if out[i], err = decodeBrief(ns, entries[0]); err != nil {
-			return nil, err
+		en := entries[0]
+		big := len(en.FieldValues["p"]) >= bigPayload && IsLink(en.FieldValues["h"])
+		key := ns + " " + en.ID + " " + en.FieldValues["h"]
+		if big {
+			if d, ok := bigPatches.get(key); ok {
+				events[i], payloads[i] = d.event, d.payload
+				continue
+			}
+		}
+		if events[i], err = decodeBrief(ns, en); err != nil {
+			return nil, nil, err
+		}
+		if payloads[i], err = domain.DecodeNodePayload(events[i]); err != nil {
+			return nil, nil, err
+		}
+		if big {
+			e := *events[i]
+			size := len(e.Payload)
+			e.Payload = nil
+			bigPatches.put(key, decodedPatch{&e, payloads[i]}, size)
 		}
 	}
-	return out, nil
+	return events, payloads, nil
 }
 
 // briefEnvelope is an envelope whose summary is kept raw: encoding/json

@@ -64,27 +64,50 @@ func TestNodeIndex(t *testing.T) {
 		}
 	})
 
-	t.Run("NodeEventsAreEventsWithoutSummaries", func(t *testing.T) {
-		s, ns := mustStore(t, streams.Config{CompressAbove: 10})
-		ctx := testCtx(t)
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab"},{"id":"b","type":"tab"}]`, domain.FlowsChange{}, "")
-		deployNodes(t, s, ns, `[{"id":"a","type":"tab","label":"x"}]`, domain.FlowsChange{Cause: "rollback", Reason: "why", Target: 1}, "")
-		got, err := s.NodeEvents(ctx, ns, []domain.Revision{2, 1})
-		if err != nil || len(got) != 2 {
-			t.Fatalf("got %d events (%v), want 2", len(got), err)
-		}
-		for i, rev := range []domain.Revision{2, 1} {
-			want, err := s.ReadRevision(ctx, ns, rev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want.Summary = nil
-			if !reflect.DeepEqual(got[i], want) {
-				t.Errorf("revision %d: got %+v, want %+v", rev, got[i], want)
-			}
-		}
-		if _, err := s.NodeEvents(ctx, ns, []domain.Revision{3}); domain.ErrorCode(err) != domain.ENOTFOUND {
-			t.Errorf("revision 3: got %v, want ENOTFOUND", err)
+	t.Run("NodePatchesAreEventsWithoutSummaries", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			cfg  streams.Config
+			doc  *domaintest.Doc
+		}{
+			{"Small", streams.Config{CompressAbove: 10}, domaintest.NewDoc(3)},
+			// Stored whole, past the size whose decoded payload is kept:
+			// the second read is the cache's, and must be the same.
+			{"Big", streams.Config{CompressAbove: 1 << 30}, domaintest.NewDoc(300)},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				s, ns := mustStore(t, tt.cfg)
+				ctx := testCtx(t)
+				deployNodes(t, s, ns, string(tt.doc.Bytes()), domain.FlowsChange{}, "")
+				tt.doc.Touch(1)
+				deployNodes(t, s, ns, string(tt.doc.Bytes()), domain.FlowsChange{Cause: "rollback", Reason: "why", Target: 1}, "")
+				for range 2 {
+					got, payloads, err := s.NodePatches(ctx, ns, []domain.Revision{2, 1})
+					if err != nil || len(got) != 2 || len(payloads) != 2 {
+						t.Fatalf("got %d events (%v), want 2", len(got), err)
+					}
+					for i, rev := range []domain.Revision{2, 1} {
+						want, err := s.ReadRevision(ctx, ns, rev)
+						if err != nil {
+							t.Fatal(err)
+						}
+						wantPayload, err := domain.DecodeNodePayload(want)
+						if err != nil {
+							t.Fatal(err)
+						}
+						want.Summary = nil
+						if got[i].Payload == nil {
+							want.Payload = nil // kept decoded only
+						}
+						if !reflect.DeepEqual(got[i], want) || !reflect.DeepEqual(payloads[i], wantPayload) {
+							t.Errorf("revision %d: got %+v, want %+v", rev, got[i], want)
+						}
+					}
+				}
+				if _, _, err := s.NodePatches(ctx, ns, []domain.Revision{3}); domain.ErrorCode(err) != domain.ENOTFOUND {
+					t.Errorf("revision 3: got %v, want ENOTFOUND", err)
+				}
+			})
 		}
 	})
 

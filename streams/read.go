@@ -69,7 +69,7 @@ func (s *Store) Read(ctx context.Context, ns string, q Query) ([]*domain.Event, 
 	if err != nil {
 		return nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 	}
-	return decodeEntries(ns, entries)
+	return decodeEntriesKept(ns, entries)
 }
 
 // After is what ReadAfter read.
@@ -227,6 +227,36 @@ func decodeEntries(ns string, entries []rueidis.XRangeEntry) ([]*domain.Event, e
 	return events, nil
 }
 
+// decodeEntriesKept is decodeEntries keeping the events of big entries
+// between calls (bigEvents), for the reads of pages that come back to them:
+// history and audit pages that reach a big document's whole-document
+// deploy decoded its summary, which names every node, and decompressed its
+// payload, each time. The events returned must not be modified.
+func decodeEntriesKept(ns string, entries []rueidis.XRangeEntry) ([]*domain.Event, error) {
+	events := make([]*domain.Event, 0, len(entries))
+	for _, en := range entries {
+		f := en.FieldValues
+		big := len(f["e"])+len(f["p"]) >= bigPayload && IsLink(f["h"])
+		key := ns + " " + en.ID + " " + f["h"]
+		if big {
+			if e, ok := bigEvents.get(key); ok {
+				events = append(events, e)
+				continue
+			}
+		}
+		e, err := decodeEntry(ns, en)
+		if err != nil {
+			return nil, err
+		}
+		if big {
+			// The decoded summary holds about four times its JSON.
+			bigEvents.put(key, e, len(e.Payload)+4*len(f["e"]))
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
 // decodeEntry turns a log entry back into an event. A malformed entry is an
 // error naming its revision: the log has been changed by something other
 // than flowhist.
@@ -321,3 +351,167 @@ func gunzipFrom(r interface {
 // gzipReaders keeps decompressors between uses, as gzipWriters does
 // compressors.
 var gzipReaders sync.Pool
+
+// pairFoldMax is how far FlowsPair folds the later version from the earlier
+// one rather than from the later one's own snapshot.
+var pairFoldMax domain.Revision = 5000
+
+// FlowsPair rebuilds ns's flows and credentials at revisions from and to
+// (from <= to) for a diff, checking each against its recorded sha256 as
+// FlowsAt does. It reads less than two FlowsAt: the later version is folded
+// from the earlier one when they are close (one snapshot read, not two),
+// events are read without their summaries, and the patches between are
+// applied together (domain.Flows.ApplyAll), not a document copy each, and
+// the snapshots it starts from are kept parsed between calls
+// (cachedSnapshot).
+//
+// Errors: EINVALID (from is after to), ENOTFOUND (a revision is past the
+// end of the log), ECORRUPT (the log or a snapshot is corrupt; the message
+// names the revision), EUNAVAILABLE.
+func (s *Store) FlowsPair(ctx context.Context, ns string, from, to domain.Revision) (a, b *FlowsVersion, err error) {
+	h, err := s.Head(ctx, ns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if from > to {
+		return nil, nil, domain.Errorf(domain.EINVALID, "from %d is after to %d", from, to)
+	}
+	if to > h.Revision {
+		missing := to
+		if from > h.Revision {
+			missing = from // the first one missing, as two FlowsAt would say
+		}
+		return nil, nil, domain.Errorf(domain.ENOTFOUND, "namespace %s has no revision %d (newest is %d)", ns, missing, h.Revision)
+	}
+	if a, err = s.cachedSnapshot(ctx, ns, from); err != nil {
+		return nil, nil, fmt.Errorf("streams: flows of %s at %d: %w", ns, from, err)
+	}
+	a, checkA, err := s.foldFlows(ctx, ns, a, from)
+	if err != nil {
+		return nil, nil, err
+	}
+	// a's hash (10 ms for 10 MB) is checked while b is folded from it.
+	checked := make(chan error, 1)
+	go func() { checked <- checkA() }()
+	b, checkB, err := s.foldPair(ctx, ns, a, from, to)
+	if err == nil {
+		err = checkB()
+	}
+	if errA := <-checked; errA != nil {
+		return nil, nil, errA // the earlier revision first
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// foldPair is FlowsPair's later version: folded from a, at from, or from
+// its own snapshot when to is far.
+func (s *Store) foldPair(ctx context.Context, ns string, a *FlowsVersion, from, to domain.Revision) (*FlowsVersion, func() error, error) {
+	b := a
+	if to-from > pairFoldMax {
+		var err error
+		if b, err = s.cachedSnapshot(ctx, ns, to); err != nil {
+			return nil, nil, fmt.Errorf("streams: flows of %s at %d: %w", ns, to, err)
+		}
+		if b.Revision < a.Revision {
+			b = a
+		}
+	}
+	return s.foldFlows(ctx, ns, b, to)
+}
+
+// foldFlows folds the flows events after v up to revision to into v. The
+// func it returns checks the result against the last one's recorded
+// sha256.
+func (s *Store) foldFlows(ctx context.Context, ns string, v *FlowsVersion, to domain.Revision) (*FlowsVersion, func() error, error) {
+	none := func() error { return nil }
+	var patches []domain.FlowsPatch
+	var events []*domain.Event
+	var last *domain.Event
+	out := *v
+	for from := v.Revision + 1; from <= to; {
+		entries, err := s.client.Do(ctx, s.client.B().Xrange().Key(logKey(ns)).Start(entryID(uint64(from))).End(entryID(uint64(to))).Count(500).Build()).AsXRange()
+		if err != nil {
+			return nil, nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
+		}
+		if len(entries) == 0 {
+			break
+		}
+		for _, en := range entries {
+			if en.FieldValues["a"] != domain.AggregateFlows {
+				continue
+			}
+			e, err := decodeBrief(ns, en)
+			if err != nil {
+				return nil, nil, err
+			}
+			var p domain.FlowsPayload
+			if err := domain.DecodePayload(e, &p); err != nil {
+				return nil, nil, corrupt(ns, "flows at %d: %v", to, err)
+			}
+			patches, events = append(patches, p.Patch), append(events, e)
+			if p.Credentials != nil {
+				out.Credentials = p.Credentials
+			}
+			out.Revision, out.AggregateRevision, last = e.Revision, e.AggregateRevision, e
+		}
+		r, _ := revisionOf(entries[len(entries)-1].ID)
+		from = domain.Revision(r) + 1
+	}
+	if last == nil {
+		return v, none, nil
+	}
+	f, err := v.Flows.ApplyAll(patches)
+	if err != nil {
+		// Name the revision whose patch does not fit, as FlowsAt does.
+		g := v.Flows
+		for i, e := range events {
+			if g, err = g.Apply(patches[i]); err != nil {
+				return nil, nil, corrupt(ns, "flows at %d: revision %d: %v", to, e.Revision, err)
+			}
+		}
+		return nil, nil, corrupt(ns, "flows at %d: %v", to, err)
+	}
+	out.Flows = f
+	check := func() error {
+		if got := f.SHA256(); got != last.SHA256 {
+			return corrupt(ns, "flows rebuilt at revision %d hash to %s, recorded %s", last.Revision, got, last.SHA256)
+		}
+		return nil
+	}
+	return &out, check, nil
+}
+
+// cachedSnapshot is loadSnapshot keeping the newest versions it read,
+// parsed, for the next diff: browsing a big document's history diffs
+// revisions near one another, which start from the same snapshot, and
+// reading one (decompressing, hashing and parsing 10 MB) cost more than
+// the rest of a diff. A snapshot is named by its member in the snapshots'
+// sorted set, which holds its revisions and its documents' sha256: the
+// same name is the same version, whichever store or replica asks.
+func (s *Store) cachedSnapshot(ctx context.Context, ns string, rev domain.Revision) (*FlowsVersion, error) {
+	members, err := s.client.Do(ctx, s.client.B().Zrange().Key(snapsKey(ns)).Min(rev.String()).Max("-inf").
+		Byscore().Rev().Limit(0, 1).Build()).AsStrSlice()
+	if err != nil {
+		return nil, classify(err)
+	}
+	if len(members) == 0 {
+		return &FlowsVersion{}, nil
+	}
+	key := ns + " " + members[0]
+	if v, ok := snapshots.get(key); ok {
+		return v, nil
+	}
+	v, err := s.loadSnapshot(ctx, ns, rev)
+	if err != nil {
+		return nil, err
+	}
+	// Keep what was read only if it is the snapshot named (another may
+	// have been taken between the two reads), and big enough to matter.
+	if at, _, _ := strings.Cut(members[0], ":"); at == v.Revision.String() && v.Flows.Size() >= bigPayload {
+		snapshots.put(key, v, v.Flows.Size()+len(v.Credentials))
+	}
+	return v, nil
+}

@@ -60,7 +60,7 @@ func (s *Store) ReadMany(ctx context.Context, ranges []Range) ([][]*domain.Event
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("streams: read %s: %w", ranges[i].Namespace, classify(err))
 		}
-		if out[i], err = decodeEntries(ranges[i].Namespace, entries); err != nil {
+		if out[i], err = decodeEntriesKept(ranges[i].Namespace, entries); err != nil {
 			return nil, time.Time{}, err
 		}
 	}
