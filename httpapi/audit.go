@@ -139,6 +139,7 @@ func (s *Server) auditQuery(r *http.Request) (usecase.AuditQuery, error) {
 	if f.actor == "" {
 		f.actor = q.Get("actor")
 	}
+	aq.Actor = f.actor
 	aq.Match = func(e *domain.Event) bool {
 		return f.match(e) && (token == "" || provenanceToken(e.Provenance) == token)
 	}

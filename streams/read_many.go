@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowhist/flowhist/domain"
 	"github.com/redis/rueidis"
@@ -19,6 +21,42 @@ type Range struct {
 	Backward bool
 	// Limit is the most events read; zero means 100.
 	Limit int
+	// Maybe, when set, sees each entry's stored envelope before it is
+	// decoded, and returns false only for an entry the reader certainly
+	// does not want (MaybeActor): that entry is not decoded, and comes
+	// back as a skipped event (Skipped) holding only its namespace,
+	// revision and time, so that the reader still knows where it is.
+	Maybe func(envelope string) bool
+}
+
+// Skipped reports whether e is a skipped event of ReadMany: one that
+// Range.Maybe ruled out, not an event of the log.
+func Skipped(e *domain.Event) bool { return e.Type == skippedType }
+
+// skippedType is the type of skipped events. No event of a log has it: an
+// entry decoded with this type is corrupt.
+const skippedType domain.EventType = "\x00skipped"
+
+// MaybeActor returns a Range.Maybe that rules out the entries whose
+// actor's user cannot be user. It looks for user as a JSON string, quotes
+// included, anywhere in the envelope, and only where that is exact: an
+// envelope with any escape in it (\u0061 decodes as a) is a maybe, and so
+// is every envelope when user holds what JSON must escape or what
+// decoding makes of invalid UTF-8 (U+FFFD). A maybe is decoded and
+// filtered as any other entry. nil when user is "" (everyone's).
+func MaybeActor(user string) func(envelope string) bool {
+	if user == "" {
+		return nil
+	}
+	if !utf8.ValidString(user) || strings.ContainsFunc(user, func(r rune) bool {
+		return r < 0x20 || r == '"' || r == '\\' || r == utf8.RuneError
+	}) {
+		return func(string) bool { return true }
+	}
+	quoted := `"` + user + `"`
+	return func(env string) bool {
+		return strings.Contains(env, quoted) || strings.IndexByte(env, '\\') >= 0
+	}
 }
 
 // ReadMany reads ranges of many namespaces in one round trip, for queries
@@ -60,11 +98,42 @@ func (s *Store) ReadMany(ctx context.Context, ranges []Range) ([][]*domain.Event
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("streams: read %s: %w", ranges[i].Namespace, classify(err))
 		}
-		if out[i], err = decodeEntriesKept(ranges[i].Namespace, entries); err != nil {
+		if out[i], err = decodeEntriesMaybe(ranges[i].Namespace, entries, ranges[i].Maybe); err != nil {
 			return nil, time.Time{}, err
 		}
 	}
 	return out, now, nil
+}
+
+// decodeEntriesMaybe is decodeEntriesKept with maybe's entries decoded
+// and the others skipped (Range.Maybe).
+func decodeEntriesMaybe(ns string, entries []rueidis.XRangeEntry, maybe func(string) bool) ([]*domain.Event, error) {
+	if maybe == nil {
+		return decodeEntriesKept(ns, entries)
+	}
+	events := make([]*domain.Event, 0, len(entries))
+	for i, en := range entries {
+		if maybe(en.FieldValues["e"]) {
+			e, err := decodeEntriesKept(ns, entries[i:i+1])
+			if err != nil {
+				return nil, err
+			}
+			if Skipped(e[0]) {
+				return nil, corrupt(ns, "revision %d: event type %q", e[0].Revision, e[0].Type)
+			}
+			events = append(events, e[0])
+			continue
+		}
+		rev, ok := revisionOf(en.ID)
+		if !ok {
+			return nil, corrupt(ns, "log entry %s is not a revision", en.ID)
+		}
+		events = append(events, &domain.Event{
+			Type: skippedType, Namespace: ns, Revision: domain.Revision(rev),
+			Time: time.UnixMilli(int64(parseUint(en.FieldValues["t"]))).UTC(),
+		})
+	}
+	return events, nil
 }
 
 func serverTime(r rueidis.RedisResult) (time.Time, error) {

@@ -30,6 +30,10 @@ type AuditQuery struct {
 	Allowed func(ns string) bool
 	// Match keeps an event; nil keeps all.
 	Match func(*domain.Event) bool
+	// Actor, when set, keeps only the events of this user (besides
+	// Match). A page reads the log's entries with streams.MaybeActor, so
+	// that those certainly by someone else are passed over undecoded.
+	Actor string
 	// Since and Until bound the event times, inclusive; zero: unbounded.
 	Since, Until time.Time
 	// Cursor continues after the entry it names (AuditCursor.String).
@@ -249,12 +253,13 @@ func (a *App) auditBackward(ctx context.Context, q AuditQuery, names []string, c
 		}
 	}
 	h := &auditHeap{backward: true}
+	maybe := streams.MaybeActor(q.Actor)
 	refill := func() error {
 		var ranges []streams.Range
 		var reading []*auditSource
 		for _, s := range srcs {
 			if len(s.buf) == 0 && !s.done {
-				ranges = append(ranges, streams.Range{Namespace: s.ns, To: s.next, Backward: true, Limit: s.batch})
+				ranges = append(ranges, streams.Range{Namespace: s.ns, To: s.next, Backward: true, Limit: s.batch, Maybe: maybe})
 				reading = append(reading, s)
 			}
 		}
@@ -314,15 +319,14 @@ func (a *App) auditBackward(ctx context.Context, q AuditQuery, names []string, c
 				heap.Pop(h)
 			}
 			scanned++
-			c := cursorOf(e).String()
-			if q.Match == nil || q.Match(e) {
-				if err := emit(e, c); err != nil {
+			if auditKeeps(q, e) {
+				if err := emit(e, cursorOf(e).String()); err != nil {
 					return "", err
 				}
 				emitted++
 			}
 			if q.Limit > 0 && (emitted == q.Limit || scanned >= q.MaxScan) {
-				return c, nil
+				return cursorOf(e).String(), nil
 			}
 			if len(s.buf) == 0 && !s.done {
 				break // read its next batch before going on
@@ -406,7 +410,7 @@ func (a *App) auditFollow(ctx context.Context, q AuditQuery, names []string, cur
 				return last, nil
 			}
 			last = cursorOf(e).String()
-			if q.Match == nil || q.Match(e) {
+			if auditKeeps(q, e) {
 				if err := emit(e, last); err != nil {
 					return last, err
 				}
@@ -431,6 +435,14 @@ func (a *App) auditFollow(ctx context.Context, q AuditQuery, names []string, cur
 			}
 		}
 	}
+}
+
+// auditKeeps reports whether q keeps e, read or skipped (streams.Skipped).
+func auditKeeps(q AuditQuery, e *domain.Event) bool {
+	if streams.Skipped(e) || q.Actor != "" && e.Actor.User != q.Actor {
+		return false
+	}
+	return q.Match == nil || q.Match(e)
 }
 
 // followSources starts a forward source for each namespace not in known,

@@ -96,3 +96,56 @@ func TestAuditFollowFromACursorInABurst(t *testing.T) {
 		t.Fatalf("got %v (%v), want revisions 2 and 3", got, err)
 	}
 }
+
+// TestAuditActorPages: a query by actor, whose pages pass over other
+// users' entries undecoded, answers the same events and cursors, page
+// after page (bounded scans included), as the same filter in Match.
+func TestAuditActorPages(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	s, prefix := mustStore(t)
+	app := mustApp(t, s)
+	names := []string{prefix + "-a", prefix + "-b"}
+	users := []string{"alice", "bob", "<bob>", "bob ", "ｂob", "carol"}
+	for i := 0; i < 150; i++ {
+		ns := names[i%2]
+		payload, _ := domain.EncodePayload(domain.SettingsPayload{Settings: []byte(`{}`)})
+		e := domain.Event{
+			Type: domain.SettingsSaved, Namespace: ns, Aggregate: domain.AggregateSettings,
+			Provenance: domain.Provenance{Actor: domain.Actor{User: users[i*7%len(users)], Channel: domain.ChannelAPI}, SHA256: domain.SHA256Hex([]byte(`{}`))},
+			Schema:     domain.SettingsPayloadSchema, Payload: payload,
+		}
+		if _, err := s.Append(ctx, streams.AppendRequest{Event: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := func(q usecase.AuditQuery) (got []string) {
+		for page := 0; ; page++ {
+			next, err := app.Audit(ctx, q, func(e *domain.Event, c string) error {
+				got = append(got, e.Actor.User+" "+c)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, "page "+next)
+			if next == "" || page > 100 {
+				return got
+			}
+			q.Cursor = next
+		}
+	}
+	for _, u := range users {
+		by := pages(usecase.AuditQuery{Namespaces: []string{prefix + "-*"}, Limit: 4, MaxScan: 9, Actor: u})
+		want := pages(usecase.AuditQuery{Namespaces: []string{prefix + "-*"}, Limit: 4, MaxScan: 9,
+			Match: func(e *domain.Event) bool { return e.Actor.User == u }})
+		if len(by) != len(want) || len(want) < 10 {
+			t.Fatalf("user %q: got %d lines, want %d (at least 10)", u, len(by), len(want))
+		}
+		for i := range want {
+			if by[i] != want[i] {
+				t.Fatalf("user %q: line %d is %q, want %q", u, i, by[i], want[i])
+			}
+		}
+	}
+}
