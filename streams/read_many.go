@@ -94,27 +94,40 @@ func (s *Store) ReadMany(ctx context.Context, ranges []Range) ([][]*domain.Event
 	}
 	out := make([][]*domain.Event, len(ranges))
 	for i, r := range res[1:] {
+		if ranges[i].Maybe != nil {
+			if out[i], err = readMaybe(ranges[i].Namespace, r, ranges[i].Maybe); err != nil {
+				return nil, time.Time{}, err
+			}
+			continue
+		}
 		entries, err := r.AsXRange()
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("streams: read %s: %w", ranges[i].Namespace, classify(err))
 		}
-		if out[i], err = decodeEntriesMaybe(ranges[i].Namespace, entries, ranges[i].Maybe); err != nil {
+		if out[i], err = decodeEntriesKept(ranges[i].Namespace, entries); err != nil {
 			return nil, time.Time{}, err
 		}
 	}
 	return out, now, nil
 }
 
-// decodeEntriesMaybe is decodeEntriesKept with maybe's entries decoded
-// and the others skipped (Range.Maybe).
-func decodeEntriesMaybe(ns string, entries []rueidis.XRangeEntry, maybe func(string) bool) ([]*domain.Event, error) {
-	if maybe == nil {
-		return decodeEntriesKept(ns, entries)
+// readMaybe is the events of an XRANGE reply r, with maybe's entries
+// decoded as decodeEntriesKept does, and the others skipped (Range.Maybe)
+// without so much as a map of their fields.
+func readMaybe(ns string, r rueidis.RedisResult, maybe func(string) bool) ([]*domain.Event, error) {
+	msgs, err := r.ToArray()
+	if err != nil {
+		return nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 	}
-	events := make([]*domain.Event, 0, len(entries))
-	for i, en := range entries {
-		if maybe(en.FieldValues["e"]) {
-			e, err := decodeEntriesKept(ns, entries[i:i+1])
+	events := make([]*domain.Event, 0, len(msgs))
+	for _, m := range msgs {
+		id, env, t, ok := entryFields(m)
+		if !ok || maybe(env) {
+			en, err := m.AsXRangeEntry()
+			if err != nil {
+				return nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
+			}
+			e, err := decodeEntriesKept(ns, []rueidis.XRangeEntry{en})
 			if err != nil {
 				return nil, err
 			}
@@ -124,16 +137,49 @@ func decodeEntriesMaybe(ns string, entries []rueidis.XRangeEntry, maybe func(str
 			events = append(events, e[0])
 			continue
 		}
-		rev, ok := revisionOf(en.ID)
+		rev, ok := revisionOf(id)
 		if !ok {
-			return nil, corrupt(ns, "log entry %s is not a revision", en.ID)
+			return nil, corrupt(ns, "log entry %s is not a revision", id)
 		}
 		events = append(events, &domain.Event{
 			Type: skippedType, Namespace: ns, Revision: domain.Revision(rev),
-			Time: time.UnixMilli(int64(parseUint(en.FieldValues["t"]))).UTC(),
+			Time: time.UnixMilli(int64(parseUint(t))).UTC(),
 		})
 	}
 	return events, nil
+}
+
+// entryFields reads an XRANGE entry's id and its fields e and t (the last
+// of each, as a map would); ok is false for anything else than an id and
+// a list of fields and values.
+func entryFields(m rueidis.RedisMessage) (id, e, t string, ok bool) {
+	values, err := m.ToArray()
+	if err != nil || len(values) != 2 {
+		return "", "", "", false
+	}
+	if id, err = values[0].ToString(); err != nil {
+		return "", "", "", false
+	}
+	fields, err := values[1].ToArray()
+	if err != nil || len(fields)%2 != 0 {
+		return "", "", "", false
+	}
+	for k := 0; k < len(fields); k += 2 {
+		name, err := fields[k].ToString()
+		if err != nil {
+			return "", "", "", false
+		}
+		switch name {
+		case "e":
+			e, err = fields[k+1].ToString()
+		case "t":
+			t, err = fields[k+1].ToString()
+		}
+		if err != nil {
+			return "", "", "", false
+		}
+	}
+	return id, e, t, true
 }
 
 func serverTime(r rueidis.RedisResult) (time.Time, error) {
