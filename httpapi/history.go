@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -141,13 +143,13 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	entries := []HistoryEntry{}
+	entries := []*domain.Event{}
 	next := domain.Revision(0)
 	to := domain.Revision(0) // 0: the newest
 	if cursor > 0 {
 		to = cursor - 1
 		if to == 0 {
-			writeJSON(w, http.StatusOK, History{Entries: entries})
+			writeJSON(w, http.StatusOK, History{Entries: []HistoryEntry{}})
 			return nil
 		}
 	}
@@ -160,7 +162,7 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 		for _, e := range events {
 			scanned++
 			if f.match(e) {
-				entries = append(entries, newEntry(e))
+				entries = append(entries, e)
 				if len(entries) == limit {
 					if e.Revision > 1 {
 						next = e.Revision
@@ -181,12 +183,73 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 	}
-	body := History{Entries: entries}
-	if next > 0 {
-		body.NextCursor = next.String()
+	return writeHistory(w, ns, entries, next)
+}
+
+// writeHistory answers {"entries": [...], "nextCursor": "<rev>"} byte for
+// byte as writeJSON(History{…}) would, with each big event's entry encoded
+// once (bigEntries) and written as it is kept, not copied into the answer.
+func writeHistory(w http.ResponseWriter, ns string, events []*domain.Event, next domain.Revision) error {
+	parts := make([][]byte, len(events))
+	size := 0
+	for i, e := range events {
+		key := ""
+		if isBigEntry(e) {
+			key = ns + " " + e.Revision.String() + " " + e.Hash
+			if v, ok := bigEntries.Get(key); ok {
+				parts[i], size = v, size+len(v)+1
+				continue
+			}
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(newEntry(e)); err != nil {
+			return err
+		}
+		parts[i] = bytes.TrimSuffix(b.Bytes(), []byte{'\n'})
+		size += len(parts[i]) + 1
+		if key != "" {
+			bigEntries.Put(key, parts[i], len(parts[i]))
+		}
 	}
-	writeJSON(w, http.StatusOK, body)
+	tail := "]}\n"
+	if next > 0 {
+		tail = `],"nextCursor":"` + next.String() + "\"}\n"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(`{"entries":[`)+max(size-1, 0)+len(tail)))
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.WriteString(`{"entries":[`)
+	for i, p := range parts {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(p)
+	}
+	bw.WriteString(tail)
+	bw.Flush()
 	return nil
+}
+
+// bigEntries keeps the encoded history entries of big events: a 10 MB
+// document's whole-document deploy has a summary naming every node (1.4 MB
+// of entry), and finding whether it set credentials scans its payload.
+// An entry is immutable under its namespace, revision and chain link.
+var bigEntries = streams.NewBigCache[[]byte](24 << 20)
+
+// isBigEntry reports whether e's entry is worth keeping encoded: a chained
+// event with a big payload or a summary naming many nodes.
+func isBigEntry(e *domain.Event) bool {
+	if !streams.IsLink(e.Hash) {
+		return false
+	}
+	if len(e.Payload) >= 64<<10 {
+		return true
+	}
+	s := e.Summary
+	return s != nil && len(s.Added)+len(s.Changed)+len(s.Removed) >= 256
 }
 
 // revisionParam reads the {rev} path value.

@@ -86,3 +86,22 @@ func (c *lru[V]) put(key string, v V, size int) {
 		c.entries = c.entries[1:]
 	}
 }
+
+// BigCache keeps, for the layers above, what they derive from big events
+// and would derive again: bounded like the caches here, in entries
+// (bigCacheEntries) and bytes. Key it by what makes the value immutable
+// (an entry's chain link).
+type BigCache[V any] struct{ c lru[V] }
+
+// NewBigCache returns a cache holding at most maxBytes, as its callers
+// count them.
+func NewBigCache[V any](maxBytes int) *BigCache[V] {
+	return &BigCache[V]{c: lru[V]{max: maxBytes}}
+}
+
+// Get returns the value kept under key.
+func (c *BigCache[V]) Get(key string) (V, bool) { return c.c.get(key) }
+
+// Put keeps v under key, counting it size bytes; a value past the
+// cache's bytes alone is not kept.
+func (c *BigCache[V]) Put(key string, v V, size int) { c.c.put(key, v, size) }
