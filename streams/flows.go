@@ -180,51 +180,17 @@ func (s *Store) FlowsAt(ctx context.Context, ns string, rev domain.Revision) (*F
 	if err != nil {
 		return nil, fmt.Errorf("streams: flows of %s at %d: %w", ns, rev, err)
 	}
-	var last *domain.Event
-	for from := v.Revision + 1; from <= rev; {
-		events, err := s.Read(ctx, ns, Query{From: from, To: rev, Limit: 500})
-		if err != nil {
-			return nil, err
-		}
-		if len(events) == 0 {
-			break
-		}
-		for _, e := range events {
-			if e.Aggregate != domain.AggregateFlows {
-				continue
-			}
-			if v, err = v.apply(e); err != nil {
-				return nil, corrupt(ns, "flows at %d: %v", rev, err)
-			}
-			last = e
-		}
-		from = events[len(events)-1].Revision + 1
-	}
-	// Hashing a megabyte costs more than applying a patch, so only the
-	// version returned is checked against its recorded sha256 (verify
-	// checks every revision): a wrong patch anywhere since the snapshot
-	// changes the result and is caught here.
-	if last != nil {
-		if got := v.Flows.SHA256(); got != last.SHA256 {
-			return nil, corrupt(ns, "flows rebuilt at revision %d hash to %s, recorded %s", last.Revision, got, last.SHA256)
-		}
-	}
-	return v, nil
-}
-
-// apply returns the version after flows event e.
-func (v *FlowsVersion) apply(e *domain.Event) (*FlowsVersion, error) {
-	var p domain.FlowsPayload
-	if err := domain.DecodePayload(e, &p); err != nil {
+	// The patches since the snapshot are applied together (as FlowsPair
+	// does), not a document copy each. Hashing a megabyte costs more than
+	// applying a patch, so only the version returned is checked against
+	// its recorded sha256 (verify checks every revision): a wrong patch
+	// anywhere since the snapshot changes the result and is caught here.
+	v, check, err := s.foldFlows(ctx, ns, v, rev)
+	if err != nil {
 		return nil, err
 	}
-	next, err := v.Flows.Apply(p.Patch)
-	if err != nil {
-		return nil, fmt.Errorf("revision %d: %w", e.Revision, err)
+	if err := check(); err != nil {
+		return nil, err
 	}
-	out := &FlowsVersion{Flows: next, Credentials: v.Credentials, Revision: e.Revision, AggregateRevision: e.AggregateRevision}
-	if p.Credentials != nil {
-		out.Credentials = p.Credentials
-	}
-	return out, nil
+	return v, nil
 }
