@@ -110,7 +110,7 @@ func (f *Feed) Follow(ctx context.Context, req Request, out Answer, end <-chan t
 	var epoch uint64
 	first := true
 	for f.ctx.Err() == nil { // a closed feed's subscriptions are always woken
-		woken, base, done := f.subscribe(req.Namespace)
+		woken, moved, base, done := f.subscribe(req.Namespace, req.Ring)
 		if !first && base.epoch != epoch {
 			// The tail found the log lost events it had seen: check what
 			// the worker was told against the log.
@@ -134,6 +134,7 @@ func (f *Feed) Follow(ctx context.Context, req Request, out Answer, end <-chan t
 			default:
 				if ack.Revision > 0 {
 					f.ackWritten()
+					f.acknowledged(req.Namespace, req.Ring, ack.Revision)
 				}
 				news = coalesce(entries)
 				if len(entries) == batch {
@@ -183,6 +184,9 @@ func (f *Feed) Follow(ctx context.Context, req Request, out Answer, end <-chan t
 		}
 		select {
 		case <-woken:
+			done()
+			at = known
+		case <-moved:
 			done()
 			at = known
 		case <-end:
