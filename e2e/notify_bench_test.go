@@ -156,6 +156,9 @@ func runListeners(role string) int {
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * n, MaxConnsPerHost: 0}},
 	}
 	l.after, _ = strconv.Atoi(os.Getenv("BENCH_AFTER"))
+	if l.prefix = os.Getenv("BENCH_PREFIX"); l.prefix == "" {
+		l.prefix = "w"
+	}
 	if err := l.listen(); err != nil {
 		l.fail(err)
 	}
@@ -192,6 +195,7 @@ type listenerSet struct {
 	role        string
 	base, token string
 	after       int
+	prefix      string // of its workers' ids (BENCH_PREFIX, "w" if unset)
 	hc          *http.Client
 	wakes       chan time.Time
 	release     chan struct{} // "stream": one token per acknowledgement
@@ -232,19 +236,19 @@ func (l *listenerSet) listen() error {
 	switch l.role {
 	case "feed":
 		for w := range l.n {
-			go l.poll(fmt.Sprintf("w%04d", w))
+			go l.poll(fmt.Sprintf("%s%04d", l.prefix, w))
 		}
 	case "stream", "stream-post":
 		for w := range l.n {
-			go l.stream(fmt.Sprintf("w%04d", w))
+			go l.stream(fmt.Sprintf("%s%04d", l.prefix, w))
 		}
 	case "stream-duplex":
 		for w := range l.n {
-			go l.duplex(fmt.Sprintf("w%04d", w))
+			go l.duplex(fmt.Sprintf("%s%04d", l.prefix, w))
 		}
 	case "stream-duplex-conn":
 		for w := range l.n {
-			go l.duplexConn(fmt.Sprintf("w%04d", w))
+			go l.duplexConn(fmt.Sprintf("%s%04d", l.prefix, w))
 		}
 	case "pubsub":
 		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{os.Getenv("BENCH_ADDR")}, DisableCache: true})

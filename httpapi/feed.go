@@ -106,6 +106,9 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	if err := s.feed.Join(ctx, f.Request); err != nil {
 		return err
 	}
+	if f.duplex && handOff(r) && s.followOffConn(w, r, f) {
+		return nil // served off the connection (feed_handoff.go)
+	}
 	acks := &ackReader{}
 	if f.duplex {
 		ctx = s.readAcks(ctx, w, r, f, acks)

@@ -137,7 +137,9 @@ func (s *Server) workerRoute(feed bool, h func(w http.ResponseWriter, r *http.Re
 			if !l.openFeed() {
 				return tooMany(w, time.Second, "token %s has %d feed requests open, its limit (auth.tokens[].limits.feeds)", tok.Name, l.limits.Feeds)
 			}
-			defer l.closeFeed()
+			var release func()
+			r, release = withFeedSlot(r, l.closeFeed) // a duplex feed may take it over
+			defer release()
 		}
 		if err := s.limitGroups(r.Context(), w, r.PathValue("ns"), id); err != nil {
 			return err
