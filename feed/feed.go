@@ -101,6 +101,11 @@ func New(store *streams.Store, cfg Config, log *zap.Logger, m Metrics) *Feed {
 func (f *Feed) Close() {
 	f.mu.Lock() // no tail starts between the cancel and the wait
 	f.cancel()
+	for _, t := range f.tails {
+		for sl := range t.sleepers {
+			sl.Wake()
+		}
+	}
 	f.mu.Unlock()
 	f.wg.Wait()
 	f.acks.close()

@@ -62,6 +62,21 @@ type Answer interface {
 	Done() bool
 }
 
+// Sleeper is an Answer that waits for news by itself, on something other
+// than a channel (a connection it reads the worker's acknowledgements
+// from): Follow then waits in Sleep, and the namespace's tail calls Wake.
+// A waiting worker then costs its connection one goroutine, not two.
+type Sleeper interface {
+	Answer
+	// Sleep blocks until Wake is called, or was called since the last
+	// Sleep returned (true), or until its own end: its deadline, its
+	// failure, ctx (false).
+	Sleep(ctx context.Context) bool
+	// Wake ends the Sleep under way, or the next one at once. The feed
+	// calls it with its lock held: it must not block.
+	Wake()
+}
+
 // batch is the most entries one read of a worker's group returns.
 const batch = 1000
 
@@ -98,32 +113,51 @@ func (f *Feed) Join(ctx context.Context, req Request) error {
 // Errors: ENOTFOUND, EUNAVAILABLE, ECANCELED, reading the group.
 func (f *Feed) Follow(ctx context.Context, req Request, out Answer, end <-chan time.Time) error {
 	// The state lives on the heap and the work in step: a waiting worker's
-	// stack holds only this frame and wait's (a thousand wait at once).
-	fl := &follower{f: f, req: req, out: out, end: end, read: true, first: true}
-	fl.at = streams.Position{Revision: req.Start, ID: req.StartID}
-	if req.Ack > 0 {
-		fl.at = streams.Position{Revision: req.Ack, ID: req.AckID}
-	}
-	f.ran(req.Namespace, req.Worker, fl.at)
-	fl.ack = streams.Position{Revision: req.Ack, ID: req.AckID}
+	// stack holds only this frame and wait's or sleep's (a thousand wait
+	// at once).
+	fl := newFollower(f, req, out, end)
 	for f.ctx.Err() == nil { // a closed feed's subscriptions are always woken
 		wait, stop, err := fl.step(ctx)
 		if stop {
 			return err
 		}
-		if wait && !fl.wait(ctx) {
+		if !wait {
+			continue
+		}
+		if fl.sleeper != nil {
+			wait = fl.sleep(ctx)
+		} else {
+			wait = fl.wait(ctx)
+		}
+		if !wait {
 			return nil
 		}
 	}
 	return nil
 }
 
+// newFollower is Follow's state at its start.
+//
+//go:noinline
+func newFollower(f *Feed, req Request, out Answer, end <-chan time.Time) *follower {
+	fl := &follower{f: f, req: req, out: out, end: end, read: true, first: true}
+	fl.sleeper, _ = out.(Sleeper)
+	fl.at = streams.Position{Revision: req.Start, ID: req.StartID}
+	if req.Ack > 0 {
+		fl.at = streams.Position{Revision: req.Ack, ID: req.AckID}
+	}
+	f.ran(req.Namespace, req.Worker, fl.at)
+	fl.ack = streams.Position{Revision: req.Ack, ID: req.AckID}
+	return fl
+}
+
 // follower is one Follow's state.
 type follower struct {
-	f   *Feed
-	req Request
-	out Answer
-	end <-chan time.Time
+	f       *Feed
+	req     Request
+	out     Answer
+	sleeper Sleeper // out, if it waits by itself
+	end     <-chan time.Time
 	// known is the position up to which the worker has been told
 	// everything: acknowledged, given out, or up to date when its group
 	// was read. at is what it says it runs, checked at the next read; ack
@@ -141,7 +175,7 @@ type follower struct {
 // and whether Follow is over (with its error).
 func (fl *follower) step(ctx context.Context) (wait, stop bool, err error) {
 	f, req := fl.f, &fl.req
-	woken, moved, base, done := f.subscribe(req.Namespace, req.Ring)
+	woken, moved, base, done := f.subscribe(req.Namespace, req.Ring, fl.sleeper)
 	if !fl.first && base.epoch != fl.epoch {
 		// The tail found the log lost events it had seen: check what the
 		// worker was told against the log.
@@ -188,6 +222,18 @@ func (fl *follower) step(ctx context.Context) (wait, stop bool, err error) {
 	}
 	fl.woken, fl.moved, fl.done = woken, moved, done
 	return true, false, nil
+}
+
+// sleep is wait for a Sleeper.
+func (fl *follower) sleep(ctx context.Context) bool {
+	defer fl.done()
+	// Closed: its subscription did not take the sleeper (Close wakes those
+	// it did).
+	if fl.f.ctx.Err() != nil || !fl.sleeper.Sleep(ctx) || fl.f.ctx.Err() != nil {
+		return false
+	}
+	fl.at = fl.known
+	return true
 }
 
 // wait waits for what step subscribed to, and reports whether to go on

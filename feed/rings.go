@@ -158,8 +158,9 @@ const heldMax = 100 * time.Millisecond
 // ringWaiters is the waiters of one ring on a tail: ch is closed when a
 // rollout event moves the ring's target.
 type ringWaiters struct {
-	ch chan struct{}
-	n  int
+	ch       chan struct{}
+	n        int
+	sleepers map[Sleeper]struct{} // those of the n that wait by themselves
 }
 
 // heldWake is a wake of a tail's other waiters put off until the waiters
@@ -208,6 +209,9 @@ func (f *Feed) hold(t *tail, rings []string) bool {
 		if rw := t.rings[r]; rw != nil && rw.n > 0 {
 			close(rw.ch)
 			rw.ch = make(chan struct{})
+			for sl := range rw.sleepers {
+				sl.Wake()
+			}
 		}
 	}
 	h := &heldWake{rev: t.last, rings: rings, pending: pending}

@@ -33,6 +33,9 @@ type tail struct {
 	// waiters of the rings whose target it moved (rings.go: held).
 	rings map[string]*ringWaiters
 	held  *heldWake
+	// sleepers are the waiters that wait by themselves (Sleeper): woken
+	// with the channel.
+	sleepers map[Sleeper]struct{}
 }
 
 // tailState is what a waiter knows of its tail when it subscribes.
@@ -55,9 +58,9 @@ const (
 // subscribe returns a channel closed at ns's next new entry, one closed
 // first when a rollout event moves ring's target (nil for ring ""), the
 // revision the tail was at, and a function to call when the caller stops
-// waiting. Subscribe before reading the group, so that an entry appended
+// waiting; a Sleeper is woken with them. Subscribe before reading the group, so that an entry appended
 // between the read and the wait is not missed.
-func (f *Feed) subscribe(ns, ring string) (<-chan struct{}, <-chan struct{}, tailState, func()) {
+func (f *Feed) subscribe(ns, ring string, sl Sleeper) (<-chan struct{}, <-chan struct{}, tailState, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ctx.Err() != nil {
@@ -81,12 +84,18 @@ func (f *Feed) subscribe(ns, ring string) (<-chan struct{}, <-chan struct{}, tai
 		rw.n++
 		ringCh = rw.ch
 	}
+	if sl != nil {
+		t.sleep(rw, sl, true)
+	}
 	return t.ch, ringCh, tailState{Position: streams.Position{Revision: t.last, ID: t.lastID}, epoch: t.epoch}, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		t.waiters--
 		if rw != nil {
 			rw.n--
+		}
+		if sl != nil {
+			t.sleep(rw, sl, false)
 		}
 		f.waiting(-1)
 		if t.waiters == 0 {
@@ -141,6 +150,31 @@ func (f *Feed) wakeAll(t *tail) {
 	f.release(t)
 	close(t.ch)
 	t.ch = make(chan struct{})
+	for sl := range t.sleepers {
+		sl.Wake()
+	}
+}
+
+// sleep adds sl to t's sleepers (and its ring's, rw), or removes it.
+// Called with f.mu held.
+func (t *tail) sleep(rw *ringWaiters, sl Sleeper, add bool) {
+	if !add {
+		delete(t.sleepers, sl)
+		if rw != nil {
+			delete(rw.sleepers, sl)
+		}
+		return
+	}
+	if t.sleepers == nil {
+		t.sleepers = map[Sleeper]struct{}{}
+	}
+	t.sleepers[sl] = struct{}{}
+	if rw != nil {
+		if rw.sleepers == nil {
+			rw.sleepers = map[Sleeper]struct{}{}
+		}
+		rw.sleepers[sl] = struct{}{}
+	}
 }
 
 // since coalesces what ns's tail saw after revision base, and reports

@@ -1,17 +1,17 @@
 package httpapi
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
+	"errors"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -22,14 +22,16 @@ import (
 // A duplex feed (POST …/feed over HTTP/1.1) waits for hours on a
 // connection that carries a line now and then. Served by net/http it holds
 // the connection's 4 KiB read and 4 KiB write buffers, the answer's 2 KiB
-// one and the handler's goroutine, whose stack (the whole middleware chain)
-// is 8 KiB or more, for as long as it waits: ~45 KiB a waiting worker
-// (BenchmarkFeedWaiterMemory). So once the request is parsed, authorised
-// and joined, the handler takes the connection over (Hijack) and returns,
-// and two goroutines of its own, started shallow, serve it: one follows the
-// feed and writes its lines as HTTP/1.1 chunks straight to the connection,
-// the other reads the acknowledgements off the request's chunked body
-// through a small buffer. The wire is the same as net/http's.
+// one, the handler's goroutine, whose stack (the whole middleware chain) is
+// 8 KiB or more, and a goroutine reading the body, for as long as it waits:
+// ~45 KiB a waiting worker (BenchmarkFeedWaiterMemory). So once the request
+// is parsed, authorised and joined, the handler takes the connection over
+// (Hijack) and returns, and one goroutine of its own, started shallow,
+// serves it: it follows the feed, writes its lines as HTTP/1.1 chunks
+// straight to the connection, and while it waits reads the worker's
+// acknowledgements off the request's chunked body, a few bytes at a time;
+// the namespace's tail wakes it by cutting that read short
+// (feed.Sleeper). The wire is the same as net/http's.
 
 // feedSlot is a feed request's place in its token's limits.feeds: released
 // when the handler returns, unless the handler took it over (take).
@@ -79,11 +81,11 @@ func (s *Server) followOffConn(w http.ResponseWriter, r *http.Request, f feedReq
 		return false
 	}
 	// What the client sent past the request's head (acknowledgements
-	// already), then the connection.
-	var body io.Reader = conn
+	// already).
+	var early []byte
 	if n := brw.Reader.Buffered(); n > 0 {
-		early, _ := brw.Reader.Peek(n)
-		body = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+		b, _ := brw.Reader.Peek(n)
+		early = bytes.Clone(b)
 	}
 	release := slot.take()
 	// Not r itself: its body holds the connection's read buffer.
@@ -92,58 +94,37 @@ func (s *Server) followOffConn(w http.ResponseWriter, r *http.Request, f feedReq
 	go func() {
 		// Only this frame and Follow's are on the stack while the worker
 		// waits: it stays small (4 KiB once the GC shrinks it).
-		c := s.startConnFeed(conn, body, header, f)
-		err := s.feed.Follow(c.ctx, f.Request, c.out, c.end.C)
-		s.endConnFeed(c, req, f, err)
+		out := s.connAnswer(conn, early, header, f)
+		err := s.feed.Follow(out.ctx, f.Request, out, nil)
+		s.endConnFeed(out, req, f, err)
 		release()
 		s.handoffs.Done()
 	}()
 	return true
 }
 
-// connFeed is a duplex feed served off its connection.
-type connFeed struct {
-	conn   net.Conn
-	ctx    context.Context
-	cancel context.CancelFunc
-	out    *connAnswer
-	end    *time.Timer
-	acked  chan struct{} // closed when the acknowledgement reader is done
-	ackErr error         // what ended it, if the body did
-}
-
-// startConnFeed starts reading acknowledgements off body.
-func (s *Server) startConnFeed(conn net.Conn, body io.Reader, header http.Header, f feedRequest) *connFeed {
+// connAnswer returns the answer of the duplex feed f on conn; early is
+// what the worker sent past the request's head.
+func (s *Server) connAnswer(conn net.Conn, early []byte, header http.Header, f feedRequest) *connAnswer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &connFeed{conn: conn, ctx: ctx, cancel: cancel, acked: make(chan struct{}),
-		out: &connAnswer{conn: conn, header: header, timeout: s.cfg.WriteTimeout}}
-	// The body's read deadline lasts as long as the answer.
-	conn.SetReadDeadline(time.Now().Add(f.wait + s.cfg.RequestTimeout))
-	go func() {
-		defer close(c.acked)
-		br := bufio.NewReaderSize(body, 64) // a chunk's size line, then an ack line at a time
-		if err := s.applyAcks(ctx, httputil.NewChunkedReader(br), f); err != nil && ctx.Err() == nil {
-			s.log.Debug("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.Namespace), zap.String("worker", f.Worker), zap.Error(err))
-			c.ackErr = err
-			cancel()
-		}
-	}()
-	c.end = time.NewTimer(f.wait)
-	return c
+	a := &connAnswer{conn: conn, header: header, timeout: s.cfg.WriteTimeout, ctx: ctx, cancel: cancel,
+		end: time.Now().Add(f.wait), early: early}
+	a.body.line = func(line []byte) error { return s.applyAck(ctx, line, f) }
+	return a
 }
 
 // endConnFeed ends the answer after Follow returned err, and closes the
 // connection.
-func (s *Server) endConnFeed(c *connFeed, r *http.Request, f feedRequest, err error) {
-	defer c.conn.Close()
-	c.end.Stop()
-	c.cancel()
-	c.conn.SetReadDeadline(time.Now()) // the reader stops: the answer is over
-	<-c.acked
-	out := c.out
+func (s *Server) endConnFeed(out *connAnswer, r *http.Request, f feedRequest, err error) {
+	defer out.conn.Close()
+	out.cancel()
 	switch {
-	case c.ackErr != nil && !out.started:
-		err = c.ackErr
+	case out.ackErr != nil && !out.started:
+		err = out.ackErr
+	case out.ackErr != nil:
+		// The worker's fault, or an outage the Valkey monitor reports:
+		// the worker asks again either way.
+		s.log.Debug("feed stream ends: an acknowledgement on its body failed", zap.String("ns", f.Namespace), zap.String("worker", f.Worker), zap.Error(out.ackErr))
 	case err != nil && out.started:
 		log := s.log.Warn
 		if code := domain.ErrorCode(err); code == domain.EUNAVAILABLE || code == domain.ECANCELED {
@@ -156,23 +137,33 @@ func (s *Server) endConnFeed(c *connFeed, r *http.Request, f feedRequest, err er
 	case err != nil:
 		cr := &connResponse{header: out.header}
 		s.writeError(cr, r, err)
-		cr.send(c.conn, s.cfg.WriteTimeout)
+		cr.send(out.conn, s.cfg.WriteTimeout)
 	case out.started:
 		out.write([]byte("0\r\n\r\n"))
 	default:
 		cr := &connResponse{header: out.header, status: http.StatusNoContent}
-		cr.send(c.conn, s.cfg.WriteTimeout)
+		cr.send(out.conn, s.cfg.WriteTimeout)
 	}
 }
 
 // connAnswer writes a stream's news as HTTP/1.1 chunks on a connection
-// taken over, the answer's head before the first.
+// taken over, the answer's head before the first, and while it waits
+// (Sleep) reads the acknowledgements off the request's chunked body.
 type connAnswer struct {
 	conn    net.Conn
-	header  http.Header
+	header  http.Header // until the head is written
 	timeout time.Duration
+	ctx     context.Context // ends with the answer
+	cancel  context.CancelFunc
+	end     time.Time // of the wait
 	started bool
-	failed  error
+	failed  error // writing
+
+	woken  atomic.Bool
+	early  []byte // the body's first bytes, read with the request's head
+	buf    [64]byte
+	body   chunkedLines
+	ackErr error // what ended it, if the body did
 }
 
 // Done: a stream is never done.
@@ -219,6 +210,129 @@ func (a *connAnswer) write(b []byte) error {
 	a.conn.SetWriteDeadline(time.Now().Add(a.timeout))
 	_, a.failed = a.conn.Write(b)
 	return a.failed
+}
+
+// Wake cuts the read under way (or the next) short.
+func (a *connAnswer) Wake() {
+	a.woken.Store(true)
+	a.conn.SetReadDeadline(time.Now())
+}
+
+// Sleep reads acknowledgements off the body, each written before the next
+// is read, until Wake (true), the end of the wait, a line that is not an
+// acknowledgement or one that could not be written, or the worker going
+// away (false).
+func (a *connAnswer) Sleep(ctx context.Context) bool {
+	if a.early != nil {
+		early := a.early
+		a.early = nil
+		if a.ackErr = a.body.feed(early); a.ackErr != nil {
+			return false
+		}
+	}
+	for {
+		// The deadline first, then the flag: a Wake in between cuts the
+		// read short.
+		a.conn.SetReadDeadline(a.end)
+		if a.woken.Swap(false) {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		n, err := a.conn.Read(a.buf[:])
+		if n > 0 {
+			if a.ackErr = a.body.feed(a.buf[:n]); a.ackErr != nil {
+				return false
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if a.woken.Swap(false) {
+				return true
+			}
+			if !time.Now().Before(a.end) {
+				return false // the wait is over
+			}
+		default:
+			return false // the worker went away
+		}
+	}
+}
+
+// chunkedLines reads a chunked HTTP/1.1 body in whatever pieces it comes
+// and calls line with each line of its data (at most maxAckLine bytes).
+type chunkedLines struct {
+	state byte  // 0: a chunk's size line; 1: its data; 2: the CRLF after it; 3: the body ended
+	size  int64 // of the chunk's data not read yet
+	head  []byte
+	data  []byte
+	line  func([]byte) error
+}
+
+var newline = []byte{'\n'}
+
+// feed reads p, the next bytes of the body.
+//
+// Errors: EINVALID (not chunked, a line too long), line's.
+func (c *chunkedLines) feed(p []byte) error {
+	for len(p) > 0 {
+		switch c.state {
+		case 0:
+			part, rest, found := bytes.Cut(p, newline)
+			c.head, p = append(c.head, part...), rest
+			if len(c.head) > 64 {
+				return domain.Errorf(domain.EINVALID, "feed body: a chunk size line of more than 64 bytes")
+			}
+			if !found {
+				continue
+			}
+			size := bytes.TrimSpace(c.head)
+			if j := bytes.IndexByte(size, ';'); j >= 0 {
+				size = size[:j]
+			}
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(size)), 16, 64)
+			if err != nil || n < 0 {
+				return domain.Errorf(domain.EINVALID, "feed body: %q is not a chunk's size: send the body chunked", clip(string(c.head)))
+			}
+			c.head, c.size, c.state = c.head[:0], n, 1
+			if n == 0 {
+				c.state = 3
+			}
+		case 1:
+			take := p[:min(int64(len(p)), c.size)]
+			p, c.size = p[len(take):], c.size-int64(len(take))
+			for len(take) > 0 {
+				part, rest, found := bytes.Cut(take, newline)
+				c.data, take = append(c.data, part...), rest
+				if len(c.data) > maxAckLine {
+					return domain.Errorf(domain.EINVALID, "feed body: a line of more than %d bytes is not an acknowledgement", maxAckLine)
+				}
+				if found {
+					if err := c.line(c.data); err != nil {
+						return err
+					}
+					c.data = c.data[:0]
+				}
+			}
+			if c.size == 0 {
+				c.state = 2
+			}
+		case 2:
+			// The CRLF that ends a chunk's data.
+			if p[0] == '\n' {
+				c.state = 0
+			} else if p[0] != '\r' {
+				return domain.Errorf(domain.EINVALID, "feed body: a chunk's data is not followed by CRLF")
+			}
+			p = p[1:]
+		default:
+			// The body ended: trailers, if any, are not read.
+			p = nil
+		}
+	}
+	return nil
 }
 
 // connResponse is a whole answer (an error, a 204) written on a connection
