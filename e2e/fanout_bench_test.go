@@ -83,19 +83,25 @@ func benchFanout(b *testing.B, n int) {
 	setPublish()
 	fhBefore, vkBefore := rssMiB(b, fh.pid()), rssMiB(b, valkeyPid(b, baseValkey.Addr))
 
+	// The feed's workers first, then the subscribers: thousands of each
+	// connecting at once on two cores would starve both.
 	var feeds, subs []*listenerProc
 	for p := range procs {
 		share := min(fanoutPerProcess, n-p*fanoutPerProcess)
 		feeds = append(feeds, startListeners(b, "stream-duplex-conn", "BENCH_N="+strconv.Itoa(share), "BENCH_URL="+base,
-			"BENCH_TOKEN="+listenerTokens[p], "BENCH_AFTER=1", fmt.Sprintf("BENCH_PREFIX=p%d-", p)))
+			"BENCH_TOKEN="+listenerTokens[p], "BENCH_AFTER=1", fmt.Sprintf("BENCH_PREFIX=p%d-", p), "BENCH_RAMP=1ms"))
+	}
+	rounds := 0
+	ready := func() { waitFeedReady(b, fh, n, rounds*n, 5*time.Minute) }
+	ready()
+	for p := range procs {
+		share := min(fanoutPerProcess, n-p*fanoutPerProcess)
 		subs = append(subs, startListeners(b, "pubsub", "BENCH_N="+strconv.Itoa(share), "BENCH_ADDR="+baseValkey.Addr, "BENCH_CHANNEL="+channel))
 	}
 	waitFor(b, 5*time.Minute, fmt.Sprintf("%d subscribers", n), func() (bool, string) {
 		m, err := vc.Do(ctx, vc.B().PubsubNumsub().Channel(channel).Build()).AsIntMap()
 		return err == nil && m[channel] == int64(n), fmt.Sprint("subscribers: ", m[channel])
 	})
-	rounds := 0
-	ready := func() { waitFeedReady(b, fh, n, rounds*n, 5*time.Minute) }
 	ready()
 	fhWaiting, vkWaiting := rssMiB(b, fh.pid()), rssMiB(b, valkeyPid(b, baseValkey.Addr))
 	last := func(ps []*listenerProc) time.Time {
@@ -146,20 +152,11 @@ func benchFanout(b *testing.B, n int) {
 // of 10 000 listeners takes longer than the 10 s last allows).
 func (lp *listenerProc) lastWithin(b *testing.B, within time.Duration) time.Time {
 	b.Helper()
-	select {
-	case l, ok := <-lp.lines:
-		if !ok {
-			b.Fatal("the listener process ended")
-		}
-		ns, err := strconv.ParseInt(l, 10, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return time.Unix(0, ns)
-	case <-time.After(within):
-		b.Fatalf("the listener process said nothing for %s", within)
+	ns, err := strconv.ParseInt(lp.lineWithin(b, within), 10, 64)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return time.Time{}
+	return time.Unix(0, ns)
 }
 
 // peakMiB is the high-water mark of process pid's resident memory.

@@ -122,7 +122,7 @@ func waitFeedReady(b *testing.B, fh *flowhist, n, acks int, within time.Duration
 	waitFor(b, within, fmt.Sprintf("%d feed requests waiting, %d acknowledgements", n, acks), func() (bool, string) {
 		_, body := get(fh.URL+"/metrics", nil)
 		got := metricValue(body, "flowhist_feed_acks_total")
-		return strings.Contains(body, want) && got >= float64(acks), fmt.Sprintf("acks %v", got)
+		return strings.Contains(body, want) && got >= float64(acks), fmt.Sprintf("waiting %v, acks %v", metricValue(body, "flowhist_feed_waiters"), got)
 	})
 }
 
