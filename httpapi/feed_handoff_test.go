@@ -100,6 +100,17 @@ func TestFeedDuplexOffConnection(t *testing.T) {
 			t.Fatalf("got %v, want the answer to end", err)
 		}
 	})
+	t.Run("TLS", func(t *testing.T) {
+		t.Parallel()
+		tts := mustServerTLS(t, httpapi.Config{})
+		ns, d := tts.duplexWithNews(t)
+		d.ack(t, 2)
+		waitAcknowledged(t, tts, ns, "w1", 2)
+		tts.ok(t, "PUT", path(ns, "/flows"), flowsDoc("three"), nil, nil)
+		if n := nextLine(t, d.lines, d.end); n.Revision != 3 {
+			t.Fatalf("got news %+v, want revision 3", n)
+		}
+	})
 	t.Run("FeedsLimitHeld", func(t *testing.T) {
 		t.Parallel()
 		lts := mustServer(t, httpapi.Config{Tokens: []httpapi.Token{
