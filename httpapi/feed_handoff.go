@@ -87,37 +87,31 @@ func (s *Server) followOffConn(w http.ResponseWriter, r *http.Request, f feedReq
 		b, _ := brw.Reader.Peek(n)
 		early = bytes.Clone(b)
 	}
+	// Not r: its body holds the connection's read buffer.
+	out := &connAnswer{s: s, f: &f, conn: conn, header: header, early: early,
+		method: r.Method, path: r.URL.Path, end: time.Now().Add(f.wait)}
+	out.body.line = out.ack
 	release := slot.take()
-	// Not r itself: its body holds the connection's read buffer.
-	req := &http.Request{Method: r.Method, URL: &url.URL{Path: r.URL.Path}}
 	s.handoffs.Add(1)
-	go func() {
-		// Only this frame and Follow's are on the stack while the worker
-		// waits: it stays small (4 KiB once the GC shrinks it).
-		out := s.connAnswer(conn, early, header, f)
-		err := s.feed.Follow(out.ctx, f.Request, out, nil)
-		s.endConnFeed(out, req, f, err)
-		release()
-		s.handoffs.Done()
-	}()
+	go s.serveConnFeed(out, release)
 	return true
 }
 
-// connAnswer returns the answer of the duplex feed f on conn; early is
-// what the worker sent past the request's head.
-func (s *Server) connAnswer(conn net.Conn, early []byte, header http.Header, f feedRequest) *connAnswer {
-	ctx, cancel := context.WithCancel(context.Background())
-	a := &connAnswer{conn: conn, header: header, timeout: s.cfg.WriteTimeout, ctx: ctx, cancel: cancel,
-		end: time.Now().Add(f.wait), early: early}
-	a.body.line = func(line []byte) error { return s.applyAck(ctx, line, f) }
-	return a
+// serveConnFeed follows the feed on out's connection, ends the answer and
+// closes the connection. Only its frame and Follow's are on the stack while
+// the worker waits: it stays small (4 KiB once the GC shrinks it).
+func (s *Server) serveConnFeed(out *connAnswer, release func()) {
+	err := s.feed.Follow(context.Background(), out.f.Request, out, nil)
+	s.endConnFeed(out, err)
+	release()
+	s.handoffs.Done()
 }
 
 // endConnFeed ends the answer after Follow returned err, and closes the
 // connection.
-func (s *Server) endConnFeed(out *connAnswer, r *http.Request, f feedRequest, err error) {
+func (s *Server) endConnFeed(out *connAnswer, err error) {
 	defer out.conn.Close()
-	out.cancel()
+	f := out.f
 	switch {
 	case out.ackErr != nil && !out.started:
 		err = out.ackErr
@@ -136,7 +130,7 @@ func (s *Server) endConnFeed(out *connAnswer, r *http.Request, f feedRequest, er
 	switch {
 	case err != nil:
 		cr := &connResponse{header: out.header}
-		s.writeError(cr, r, err)
+		s.writeError(cr, &http.Request{Method: out.method, URL: &url.URL{Path: out.path}}, err)
 		cr.send(out.conn, s.cfg.WriteTimeout)
 	case out.started:
 		out.write([]byte("0\r\n\r\n"))
@@ -150,14 +144,14 @@ func (s *Server) endConnFeed(out *connAnswer, r *http.Request, f feedRequest, er
 // taken over, the answer's head before the first, and while it waits
 // (Sleep) reads the acknowledgements off the request's chunked body.
 type connAnswer struct {
-	conn    net.Conn
-	header  http.Header // until the head is written
-	timeout time.Duration
-	ctx     context.Context // ends with the answer
-	cancel  context.CancelFunc
-	end     time.Time // of the wait
-	started bool
-	failed  error // writing
+	s            *Server
+	f            *feedRequest
+	conn         net.Conn
+	header       http.Header // until the head is written
+	method, path string      // the request's, for an error's log line
+	end          time.Time   // of the wait
+	started      bool
+	failed       error // writing
 
 	woken  atomic.Bool
 	early  []byte // the body's first bytes, read with the request's head
@@ -207,10 +201,13 @@ func (a *connAnswer) write(b []byte) error {
 	if a.failed != nil {
 		return a.failed
 	}
-	a.conn.SetWriteDeadline(time.Now().Add(a.timeout))
+	a.conn.SetWriteDeadline(time.Now().Add(a.s.cfg.WriteTimeout))
 	_, a.failed = a.conn.Write(b)
 	return a.failed
 }
+
+// ack writes the acknowledgement on a line of the body.
+func (a *connAnswer) ack(line []byte) error { return a.s.applyAck(context.Background(), line, *a.f) }
 
 // Wake cuts the read under way (or the next) short.
 func (a *connAnswer) Wake() {
