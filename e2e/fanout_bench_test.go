@@ -34,7 +34,7 @@ import (
 // valkey-after-KiB/sub), and their ratios.
 //
 //	go test -run '^$' -bench 'FeedFanout/n=1000$' -benchtime 300x -timeout 30m ./e2e/
-//	go test -run '^$' -bench 'FeedFanout/n=10000$' -benchtime 100x -timeout 60m ./e2e/
+//	go test -run '^$' -bench 'FeedFanout/n=10000$' -benchtime 40x -timeout 30m ./e2e/
 //	make bench-feed
 func BenchmarkFeedFanout(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
