@@ -19,7 +19,10 @@ import (
 // the same run and the same rounds. flowhist, its valkey-server, the
 // baseline's valkey-server and the listeners each run in processes of
 // their own; the listeners are spread over processes of at most 2 500
-// each (no process needs more than 20 000 open files). Each round deploys
+// each (no process needs more than 20 000 open files), each worker's
+// request waiting up to 30 minutes (http.feed_max_wait), so that the
+// rounds measure the fan-out, not ten thousand workers asking again at
+// the same moment every minute. Each round deploys
 // a one-node change of a ~1 MB document (PUT …/flows) to flowhist, and
 // then the old module's deploy to the baseline: SET of the same document
 // and PUBLISH. It reports, from the start of each (the PUT, the SET; and
@@ -60,7 +63,7 @@ func benchFanout(b *testing.B, n int) {
 	fhValkey := valkeytest.Start(b, "--maxclients", maxClients)
 	baseValkey := valkeytest.Start(b, "--maxclients", maxClients)
 	fh := startFlowhist(b, dir, fhConfig{valkeyAddr: fhValkey.Addr, tokens: tokens,
-		extra: fmt.Sprintf("http:\n  max_groups: %d\n", 2*n)})
+		extra: fmt.Sprintf("http:\n  max_groups: %d\n  feed_max_wait: 30m\n", 2*n)})
 	ns := "bench-" + randomHex(4)
 	base := fh.URL + "/v1/namespaces/" + ns
 	doc := benchDoc()
@@ -89,7 +92,7 @@ func benchFanout(b *testing.B, n int) {
 	for p := range procs {
 		share := min(fanoutPerProcess, n-p*fanoutPerProcess)
 		feeds = append(feeds, startListeners(b, "stream-duplex-conn", "BENCH_N="+strconv.Itoa(share), "BENCH_URL="+base,
-			"BENCH_TOKEN="+listenerTokens[p], "BENCH_AFTER=1", fmt.Sprintf("BENCH_PREFIX=p%d-", p), "BENCH_RAMP=1ms"))
+			"BENCH_TOKEN="+listenerTokens[p], "BENCH_AFTER=1", fmt.Sprintf("BENCH_PREFIX=p%d-", p), "BENCH_RAMP=1ms", "BENCH_WAIT=30m"))
 	}
 	rounds := 0
 	ready := func() { waitFeedReady(b, fh, n, rounds*n, 5*time.Minute) }

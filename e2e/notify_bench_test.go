@@ -167,6 +167,9 @@ func runListeners(role string) int {
 	if l.prefix = os.Getenv("BENCH_PREFIX"); l.prefix == "" {
 		l.prefix = "w"
 	}
+	if l.wait = os.Getenv("BENCH_WAIT"); l.wait == "" {
+		l.wait = "60s"
+	}
 	if err := l.listen(); err != nil {
 		l.fail(err)
 	}
@@ -204,6 +207,7 @@ type listenerSet struct {
 	base, token string
 	after       int
 	prefix      string // of its workers' ids (BENCH_PREFIX, "w" if unset)
+	wait        string // of a duplex-conn worker's request (BENCH_WAIT, 60s if unset)
 	hc          *http.Client
 	wakes       chan time.Time
 	release     chan struct{} // "stream": one token per acknowledgement
@@ -360,7 +364,7 @@ func (l *listenerSet) duplexConn(worker string) {
 		if err != nil {
 			l.fail(err)
 		}
-		path := fmt.Sprintf("%s/feed?worker=%s&after=%d&wait=60s", u.Path, worker, l.after)
+		path := fmt.Sprintf("%s/feed?worker=%s&after=%d&wait=%s", u.Path, worker, l.after, l.wait)
 		head := "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAuthorization: Bearer " + l.token +
 			"\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
 		if _, err := io.WriteString(conn, head); err != nil {

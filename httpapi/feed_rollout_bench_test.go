@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,20 +119,21 @@ func benchRolloutPromote(b *testing.B, ring int) {
 		return last
 	}
 	heard := func(r int) time.Time { return lastOf(wakes[r], benchRings[r].n) }
-	// quiet returns once every worker waits with the head acknowledged.
+	// quiet returns once every worker waits with the head acknowledged
+	// (asking GET …/workers, which reads every group, every 20 ms).
 	quiet := func() {
 		ts.waitForWaiters(b, total)
 		for _, n := range []string{ns, ringNS, fleetNS} {
-			waitFor(b, "every acknowledgement written", func() bool {
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					b.Fatalf("namespace %s: not every acknowledgement written within a minute", n)
+				}
 				var ws httpapi.Workers
 				json.Unmarshal(ts.ok(b, "GET", path(n, "/workers"), nil, nil, nil).body, &ws)
-				for _, w := range ws.Workers {
-					if w.Acknowledged != ws.Revision {
-						return false
-					}
+				if !slices.ContainsFunc(ws.Workers, func(w httpapi.WorkerInfo) bool { return w.Acknowledged != ws.Revision }) {
+					break
 				}
-				return true
-			})
+			}
 		}
 	}
 	promote := func() (sent time.Time) {
@@ -225,26 +227,37 @@ func benchRingWorker(ctx context.Context, ts *testServer, ns, worker, ring strin
 		res, err := ts.Client().Do(req)
 		if err != nil {
 			if ctx.Err() == nil {
-				wakes <- wake{err: err}
+				select {
+				case wakes <- wake{err: err}:
+				case <-ctx.Done():
+				}
 			}
 			return
+		}
+		// A send gives up when the benchmark is over (it may have failed
+		// without reading its wakes).
+		send := func(w wake) {
+			select {
+			case wakes <- w:
+			case <-ctx.Done():
+			}
 		}
 		sc := bufio.NewScanner(res.Body)
 		for sc.Scan() {
 			at := time.Now()
 			var news httpapi.FeedNews
 			if err := json.Unmarshal(sc.Bytes(), &news); err != nil {
-				wakes <- wake{err: err}
+				send(wake{err: err})
 				return
 			}
 			fmt.Fprintf(ackw, "{\"ack\":%d,\"id\":%q}\n", news.Revision, news.ID)
 			after = news.Revision
 			switch {
 			case want == nil:
-				wakes <- wake{at: at}
+				send(wake{at: at})
 			case news.Target != nil && uint64(news.Target.Revision) == want.Load() && told != want.Load():
 				told = want.Load()
-				wakes <- wake{at: at}
+				send(wake{at: at})
 			}
 		}
 		res.Body.Close()
