@@ -155,10 +155,16 @@ func benchRolloutPromote(b *testing.B, ring int) {
 		quiet()
 		// A deploy: the canaries hear it; then the rings up to the one
 		// measured.
+		// The revision the deploy will have, known before it is sent: the
+		// canaries may hear their new target before its 200 arrives.
+		next := ts.head(b, ns) + 1
+		want.Store(uint64(next))
 		res := ts.ok(b, "PUT", path(ns, "/flows"), flowsDoc(fmt.Sprint("round", i)), nil, nil)
 		var saved httpapi.Saved
 		json.Unmarshal(res.body, &saved)
-		want.Store(uint64(saved.Revision))
+		if saved.Revision != next {
+			b.Fatalf("the deploy is revision %d, want %d (nothing else appends here)", saved.Revision, next)
+		}
 		heard(0)
 		for r := 1; r < ring; r++ {
 			promote()
