@@ -99,6 +99,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench Replay -benchtime 1x ./projector/
 	$(GO) test -run '^$$' -bench Notify50 -benchtime 200x ./e2e/
 	$(MAKE) bench-big BENCH_BIG_COUNT=1
+	$(MAKE) bench-feed
 
 # bench-big measures issue 22's "bigger work, same answers": a ~10 MB flows
 # document (diff, history and node history) and one namespace of a million
@@ -112,12 +113,20 @@ BENCH_BIG_COUNT ?= 3
 bench-big: deps
 	FLOWHIST_BENCH_BIG=1 $(GO) test -run '^$$' -bench Big -benchtime 1x -count $(BENCH_BIG_COUNT) -timeout 90m ./httpapi/
 
-# bench-feed measures issue 12's "a thousand workers per replica": N = 50,
-# 500 and 1 000 streamed workers acknowledging at once against N pub/sub
-# subscribers, in one run, flowhist and the listeners in processes of their
-# own (e2e/workers_bench_test.go). BENCH_FEED_ROUNDS deploys per figure.
+# bench-feed measures the worker fan-out (issue 22's feed rows): N = 1 000
+# and 10 000 workers on the module's duplex feed against N pub/sub
+# subscribers in the same rounds, flowhist, Valkey and the listeners (at
+# most 2 500 a process) in processes of their own, with flowhist's memory
+# per waiting worker against Valkey's per subscriber
+# (e2e/fanout_bench_test.go; BENCH_FANOUT_ROUNDS deploys at 1 000,
+# BENCH_FANOUT_ROUNDS_10K at 10 000); then issue 12's N = 50, 500 and
+# 1 000 (e2e/workers_bench_test.go; BENCH_FEED_ROUNDS deploys per figure).
+BENCH_FANOUT_ROUNDS ?= 300
+BENCH_FANOUT_ROUNDS_10K ?= 40
 BENCH_FEED_ROUNDS ?= 100
 bench-feed: deps
+	$(GO) test -run '^$$' -bench 'FeedFanout/n=1000$$' -benchtime $(BENCH_FANOUT_ROUNDS)x -timeout 30m ./e2e/
+	$(GO) test -run '^$$' -bench 'FeedFanout/n=10000$$' -benchtime $(BENCH_FANOUT_ROUNDS_10K)x -timeout 30m ./e2e/
 	$(GO) test -run '^$$' -bench WorkersNotify -benchtime $(BENCH_FEED_ROUNDS)x -timeout 30m ./e2e/
 
 # fuzz runs every fuzz target in the tree (each `func Fuzz…` in a _test.go

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -108,7 +109,8 @@ func startListeners(b *testing.B, role string, env ...string) *listenerProc {
 		}
 		close(lp.lines)
 	}()
-	if l := lp.line(b); l != "ready" {
+	// Thousands of listeners take a while to connect.
+	if l := lp.lineWithin(b, 2*time.Minute); l != "ready" {
 		b.Fatalf("listener process said %q, want ready", l)
 	}
 	return lp
@@ -116,14 +118,20 @@ func startListeners(b *testing.B, role string, env ...string) *listenerProc {
 
 func (lp *listenerProc) line(b *testing.B) string {
 	b.Helper()
+	return lp.lineWithin(b, 10*time.Second)
+}
+
+// lineWithin is the listener process's next line, waiting up to within.
+func (lp *listenerProc) lineWithin(b *testing.B, within time.Duration) string {
+	b.Helper()
 	select {
 	case l, ok := <-lp.lines:
 		if !ok {
 			b.Fatal("the listener process ended")
 		}
 		return l
-	case <-time.After(10 * time.Second):
-		b.Fatal("the listener process said nothing for 10 s")
+	case <-time.After(within):
+		b.Fatalf("the listener process said nothing for %s", within)
 	}
 	return ""
 }
@@ -156,6 +164,12 @@ func runListeners(role string) int {
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * n, MaxConnsPerHost: 0}},
 	}
 	l.after, _ = strconv.Atoi(os.Getenv("BENCH_AFTER"))
+	if l.prefix = os.Getenv("BENCH_PREFIX"); l.prefix == "" {
+		l.prefix = "w"
+	}
+	if l.wait = os.Getenv("BENCH_WAIT"); l.wait == "" {
+		l.wait = "60s"
+	}
 	if err := l.listen(); err != nil {
 		l.fail(err)
 	}
@@ -192,6 +206,8 @@ type listenerSet struct {
 	role        string
 	base, token string
 	after       int
+	prefix      string // of its workers' ids (BENCH_PREFIX, "w" if unset)
+	wait        string // of a duplex-conn worker's request (BENCH_WAIT, 60s if unset)
 	hc          *http.Client
 	wakes       chan time.Time
 	release     chan struct{} // "stream": one token per acknowledgement
@@ -232,22 +248,28 @@ func (l *listenerSet) listen() error {
 	switch l.role {
 	case "feed":
 		for w := range l.n {
-			go l.poll(fmt.Sprintf("w%04d", w))
+			go l.poll(fmt.Sprintf("%s%04d", l.prefix, w))
 		}
 	case "stream", "stream-post":
 		for w := range l.n {
-			go l.stream(fmt.Sprintf("w%04d", w))
+			go l.stream(fmt.Sprintf("%s%04d", l.prefix, w))
 		}
 	case "stream-duplex":
 		for w := range l.n {
-			go l.duplex(fmt.Sprintf("w%04d", w))
+			go l.duplex(fmt.Sprintf("%s%04d", l.prefix, w))
 		}
 	case "stream-duplex-conn":
+		// BENCH_RAMP spaces the workers' first requests, as a fleet's
+		// starts are (thousands at once are a storm of their own).
+		ramp, _ := time.ParseDuration(os.Getenv("BENCH_RAMP"))
 		for w := range l.n {
-			go l.duplexConn(fmt.Sprintf("w%04d", w))
+			go l.duplexConn(fmt.Sprintf("%s%04d", l.prefix, w))
+			time.Sleep(ramp)
 		}
 	case "pubsub":
-		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{os.Getenv("BENCH_ADDR")}, DisableCache: true})
+		// A subscriber holds one of the client's dedicated connections
+		// (1 000 by default) for good.
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{os.Getenv("BENCH_ADDR")}, DisableCache: true, BlockingPoolSize: l.n + 1})
 		if err != nil {
 			return err
 		}
@@ -342,7 +364,7 @@ func (l *listenerSet) duplexConn(worker string) {
 		if err != nil {
 			l.fail(err)
 		}
-		path := fmt.Sprintf("%s/feed?worker=%s&after=%d&wait=60s", u.Path, worker, l.after)
+		path := fmt.Sprintf("%s/feed?worker=%s&after=%d&wait=%s", u.Path, worker, l.after, l.wait)
 		head := "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAuthorization: Bearer " + l.token +
 			"\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
 		if _, err := io.WriteString(conn, head); err != nil {
@@ -352,6 +374,14 @@ func (l *listenerSet) duplexConn(worker string) {
 		res, err := http.ReadResponse(br, &http.Request{Method: "POST"})
 		if err != nil {
 			l.fail(err)
+		}
+		if res.StatusCode == http.StatusServiceUnavailable || res.StatusCode == http.StatusTooManyRequests {
+			// Thousands connecting at once can outrun flowhist's Valkey
+			// deadline, or its limits: a worker asks again, as the module
+			// does.
+			conn.Close()
+			time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
+			continue
 		}
 		if res.StatusCode != http.StatusOK {
 			l.fail(fmt.Errorf("feed: %d", res.StatusCode))

@@ -62,28 +62,12 @@ func benchWorkers(b *testing.B, n int, role string) {
 	fh := startFlowhist(b, dir, fhConfig{valkeyAddr: srv.Addr, tokens: map[string]string{"deploy-bench": token}})
 	ns := "bench-" + randomHex(4)
 	base := fh.URL + "/v1/namespaces/" + ns
-	nodes := 2000 // ~1 MB
-	if v, err := strconv.Atoi(os.Getenv("BENCH_DOC_NODES")); err == nil {
-		nodes = v
-	}
-	doc := domaintest.NewDoc(nodes)
-	put := func(i int) (time.Time, time.Time) {
-		doc.Touch(i % doc.Len())
-		req, _ := http.NewRequest("PUT", base+"/flows", bytes.NewReader(doc.Bytes()))
-		req.Header.Set("Authorization", "Bearer "+token)
-		return streamstest.Deploy(b, client, req)
-	}
+	doc := benchDoc()
+	put := func(i int) (time.Time, time.Time) { return putDoc(b, base, token, doc, i) }
 	put(0)
 	lp := startListeners(b, role, "BENCH_N="+strconv.Itoa(n), "BENCH_URL="+base, "BENCH_TOKEN="+token, "BENCH_AFTER=1")
 	rounds := 0
-	ready := func() {
-		want := fmt.Sprintf("flowhist_feed_waiters %d\n", n)
-		waitFor(b, 60*time.Second, fmt.Sprintf("%d feed requests waiting, %d acknowledgements", n, rounds*n), func() (bool, string) {
-			_, body := get(fh.URL+"/metrics", nil)
-			acks := metricValue(body, "flowhist_feed_acks_total")
-			return strings.Contains(body, want) && acks >= float64(rounds*n), fmt.Sprintf("acks %v", acks)
-		})
-	}
+	ready := func() { waitFeedReady(b, fh, n, rounds*n, 60*time.Second) }
 	ready()
 	conns := valkeyClients(b, srv.Addr)
 	streamstest.NotifyRounds(b, ready,
@@ -111,6 +95,37 @@ func benchPubSub(b *testing.B, n int) {
 	b.ReportMetric(float64(conns), "valkey-conns")
 }
 
+// benchDoc is the benchmarks' flows document: ~1 MB (2 000 nodes), or
+// BENCH_DOC_NODES=n nodes.
+func benchDoc() *domaintest.Doc {
+	nodes := 2000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_DOC_NODES")); err == nil {
+		nodes = v
+	}
+	return domaintest.NewDoc(nodes)
+}
+
+// putDoc deploys doc with node i%len changed to the namespace at base, and
+// returns when it was sent and answered.
+func putDoc(b *testing.B, base, token string, doc *domaintest.Doc, i int) (sent, answered time.Time) {
+	doc.Touch(i % doc.Len())
+	req, _ := http.NewRequest("PUT", base+"/flows", bytes.NewReader(doc.Bytes()))
+	req.Header.Set("Authorization", "Bearer "+token)
+	return streamstest.Deploy(b, client, req)
+}
+
+// waitFeedReady waits until n feed requests wait on fh and it has written
+// acks acknowledgements.
+func waitFeedReady(b *testing.B, fh *flowhist, n, acks int, within time.Duration) {
+	b.Helper()
+	want := fmt.Sprintf("flowhist_feed_waiters %d\n", n)
+	waitFor(b, within, fmt.Sprintf("%d feed requests waiting, %d acknowledgements", n, acks), func() (bool, string) {
+		_, body := get(fh.URL+"/metrics", nil)
+		got := metricValue(body, "flowhist_feed_acks_total")
+		return strings.Contains(body, want) && got >= float64(acks), fmt.Sprintf("waiting %v, acks %v", metricValue(body, "flowhist_feed_waiters"), got)
+	})
+}
+
 // metricValue is the value of an unlabelled metric in a /metrics body, -1
 // when absent.
 func metricValue(body, name string) float64 {
@@ -127,14 +142,17 @@ func metricValue(body, name string) float64 {
 }
 
 // rssMiB is the resident memory of process pid.
-func rssMiB(b *testing.B, pid int) float64 {
+func rssMiB(b *testing.B, pid int) float64 { return procStatusMiB(b, pid, "VmRSS") }
+
+// procStatusMiB is field (a size in kB) of /proc/PID/status, in MiB.
+func procStatusMiB(b *testing.B, pid int, field string) float64 {
 	b.Helper()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
 			if err != nil {
 				b.Fatal(err)
@@ -142,7 +160,7 @@ func rssMiB(b *testing.B, pid int) float64 {
 			return kb / 1024
 		}
 	}
-	b.Fatalf("no VmRSS in /proc/%d/status", pid)
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
 

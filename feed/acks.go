@@ -210,6 +210,9 @@ func (f *Feed) Ack(ctx context.Context, ns, worker string, rev streams.Position)
 	n, err := f.acks.ack(ctx, ns, worker, rev)
 	if err == nil {
 		f.ran(ns, worker, rev)
+		if v, ok := f.rings.Load(ns + "/" + worker); ok {
+			f.acknowledged(ns, v.(ringNoted).ring, rev.Revision)
+		}
 	}
 	return n, err
 }

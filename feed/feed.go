@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowhist/flowhist/domain"
@@ -76,8 +77,9 @@ type Feed struct {
 	// is what GET workers checks against the log (Diverged).
 	running sync.Map
 
-	rollouts sync.Map // namespace → *rollout (rings.go)
-	rings    sync.Map // "ns/worker" → the ring it named, as recorded
+	rollouts sync.Map     // namespace → *rollout (rings.go)
+	holds    atomic.Int32 // tails holding a wake (rings.go)
+	rings    sync.Map     // "ns/worker" → the ring it named, as recorded
 }
 
 // New returns a Feed over store; its acknowledgement writer runs until
@@ -99,6 +101,11 @@ func New(store *streams.Store, cfg Config, log *zap.Logger, m Metrics) *Feed {
 func (f *Feed) Close() {
 	f.mu.Lock() // no tail starts between the cancel and the wait
 	f.cancel()
+	for _, t := range f.tails {
+		for sl := range t.sleepers {
+			sl.Wake()
+		}
+	}
 	f.mu.Unlock()
 	f.wg.Wait()
 	f.acks.close()

@@ -28,6 +28,14 @@ type tail struct {
 	recent    []streams.Entry // ascending, ending at last
 	waiters   int
 	idleSince time.Time
+
+	// With a rollout policy, a burst of rollout events first wakes the
+	// waiters of the rings whose target it moved (rings.go: held).
+	rings map[string]*ringWaiters
+	held  *heldWake
+	// sleepers are the waiters that wait by themselves (Sleeper): woken
+	// with the channel.
+	sleepers map[Sleeper]struct{}
 }
 
 // tailState is what a waiter knows of its tail when it subscribes.
@@ -47,18 +55,19 @@ const (
 	tailBackoff = time.Second
 )
 
-// subscribe returns a channel closed at ns's next new entry, the revision
-// the tail was at, and a function to call when the caller stops waiting.
-// Subscribe before reading the group, so that an entry appended between the
-// read and the wait is not missed.
-func (f *Feed) subscribe(ns string) (<-chan struct{}, tailState, func()) {
+// subscribe returns a channel closed at ns's next new entry, one closed
+// first when a rollout event moves ring's target (nil for ring ""), the
+// revision the tail was at, and a function to call when the caller stops
+// waiting; a Sleeper is woken with them. Subscribe before reading the group, so that an entry appended
+// between the read and the wait is not missed.
+func (f *Feed) subscribe(ns, ring string, sl Sleeper) (<-chan struct{}, <-chan struct{}, tailState, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ctx.Err() != nil {
 		// Closed: no new tails; waiters answer "no news" at once.
 		closed := make(chan struct{})
 		close(closed)
-		return closed, tailState{}, func() {}
+		return closed, nil, tailState{}, func() {}
 	}
 	t, ok := f.tails[ns]
 	if !ok {
@@ -69,10 +78,25 @@ func (f *Feed) subscribe(ns string) (<-chan struct{}, tailState, func()) {
 	}
 	t.waiters++
 	f.waiting(1)
-	return t.ch, tailState{Position: streams.Position{Revision: t.last, ID: t.lastID}, epoch: t.epoch}, func() {
+	rw := t.ringWaiters(ring)
+	var ringCh <-chan struct{}
+	if rw != nil {
+		rw.n++
+		ringCh = rw.ch
+	}
+	if sl != nil {
+		t.sleep(rw, sl, true)
+	}
+	return t.ch, ringCh, tailState{Position: streams.Position{Revision: t.last, ID: t.lastID}, epoch: t.epoch}, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		t.waiters--
+		if rw != nil {
+			rw.n--
+		}
+		if sl != nil {
+			t.sleep(rw, sl, false)
+		}
 		f.waiting(-1)
 		if t.waiters == 0 {
 			t.idleSince = time.Now()
@@ -86,7 +110,12 @@ func (f *Feed) subscribe(ns string) (<-chan struct{}, tailState, func()) {
 // Entries without their event's id are ignored too: news names the event,
 // and the tail, whose blocked read Valkey wakes on the same write, reads
 // them with it.
-func (f *Feed) Notify(ns string, entries ...streams.Entry) {
+func (f *Feed) Notify(ns string, entries ...streams.Entry) { f.notify(ns, nil, false, entries) }
+
+// notify is Notify; when first is set (a burst of rollout events only),
+// the waiters of the rings it names are woken first and the others once
+// those have their news (held).
+func (f *Feed) notify(ns string, first []string, ringsFirst bool, entries []streams.Entry) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.tails[ns]
@@ -107,9 +136,44 @@ func (f *Feed) Notify(ns string, entries ...streams.Entry) {
 	if n := len(t.recent); n > maxRecent {
 		t.recent = append(t.recent[:0], t.recent[n-maxRecent:]...)
 	}
-	if woke {
-		close(t.ch)
-		t.ch = make(chan struct{})
+	if !woke {
+		return
+	}
+	if ringsFirst && f.hold(t, first) {
+		return
+	}
+	f.wakeAll(t)
+}
+
+// wakeAll wakes every waiter of t (called with f.mu held).
+func (f *Feed) wakeAll(t *tail) {
+	f.release(t)
+	close(t.ch)
+	t.ch = make(chan struct{})
+	for sl := range t.sleepers {
+		sl.Wake()
+	}
+}
+
+// sleep adds sl to t's sleepers (and its ring's, rw), or removes it.
+// Called with f.mu held.
+func (t *tail) sleep(rw *ringWaiters, sl Sleeper, add bool) {
+	if !add {
+		delete(t.sleepers, sl)
+		if rw != nil {
+			delete(rw.sleepers, sl)
+		}
+		return
+	}
+	if t.sleepers == nil {
+		t.sleepers = map[Sleeper]struct{}{}
+	}
+	t.sleepers[sl] = struct{}{}
+	if rw != nil {
+		if rw.sleepers == nil {
+			rw.sleepers = map[Sleeper]struct{}{}
+		}
+		rw.sleepers[sl] = struct{}{}
 	}
 }
 
@@ -149,8 +213,7 @@ func (f *Feed) run(ns string, t *tail) {
 		// Entries appended before the tail started: known to exist, not
 		// what they were.
 		t.last, t.lastID, t.recent = last.Revision, last.ID, t.recent[:0]
-		close(t.ch)
-		t.ch = make(chan struct{})
+		f.wakeAll(t)
 	}
 	f.mu.Unlock()
 	check := false
@@ -187,7 +250,8 @@ func (f *Feed) run(ns string, t *tail) {
 		if len(entries) > 0 {
 			e := entries[len(entries)-1]
 			last = streams.Position{Revision: e.Revision, ID: e.ID}
-			f.Notify(ns, entries...)
+			first, ok := f.ringsMoved(ns, t, entries)
+			f.notify(ns, first, ok, entries)
 		} else {
 			check = true
 		}
@@ -265,8 +329,7 @@ func (f *Feed) checkLog(ns string, t *tail, last streams.Position) (streams.Posi
 	f.mu.Lock()
 	t.last, t.lastID, t.recent = end.Revision, end.ID, t.recent[:0]
 	t.epoch++
-	close(t.ch)
-	t.ch = make(chan struct{})
+	f.wakeAll(t)
 	f.mu.Unlock()
 	return end, nil
 }

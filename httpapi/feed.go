@@ -106,6 +106,9 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	if err := s.feed.Join(ctx, f.Request); err != nil {
 		return err
 	}
+	if f.duplex && handOff(r) && s.followOffConn(w, r, f) {
+		return nil // served off the connection (feed_handoff.go)
+	}
 	acks := &ackReader{}
 	if f.duplex {
 		ctx = s.readAcks(ctx, w, r, f, acks)
@@ -367,20 +370,28 @@ func (s *Server) applyAcks(ctx context.Context, body io.Reader, f feedRequest) e
 	lines := bufio.NewScanner(body)
 	lines.Buffer(make([]byte, 0, maxAckLine), maxAckLine)
 	for lines.Scan() {
-		line := bytes.TrimSpace(lines.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		rev, ok := ackLine(line)
-		if !ok {
-			return domain.Errorf(domain.EINVALID, "feed body line %q is not an acknowledgement such as {\"ack\":12,\"id\":\"<the news's id>\"}", clip(string(line)))
-		}
-		if rev.Revision == 0 {
-			continue
-		}
-		if _, err := s.feed.Ack(ctx, f.Namespace, f.Worker, rev); err != nil {
+		if err := s.applyAck(ctx, lines.Bytes(), f); err != nil {
 			return err
 		}
 	}
 	return lines.Err()
+}
+
+// applyAck writes the acknowledgement on line (blank: none).
+//
+// Errors: as applyAcks.
+func (s *Server) applyAck(ctx context.Context, line []byte, f feedRequest) error {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return nil
+	}
+	rev, ok := ackLine(line)
+	if !ok {
+		return domain.Errorf(domain.EINVALID, "feed body line %q is not an acknowledgement such as {\"ack\":12,\"id\":\"<the news's id>\"}", clip(string(line)))
+	}
+	if rev.Revision == 0 {
+		return nil
+	}
+	_, err := s.feed.Ack(ctx, f.Namespace, f.Worker, rev)
+	return err
 }

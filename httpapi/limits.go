@@ -137,7 +137,9 @@ func (s *Server) workerRoute(feed bool, h func(w http.ResponseWriter, r *http.Re
 			if !l.openFeed() {
 				return tooMany(w, time.Second, "token %s has %d feed requests open, its limit (auth.tokens[].limits.feeds)", tok.Name, l.limits.Feeds)
 			}
-			defer l.closeFeed()
+			var release func()
+			r, release = withFeedSlot(r, l.closeFeed) // a duplex feed may take it over
+			defer release()
 		}
 		if err := s.limitGroups(r.Context(), w, r.PathValue("ns"), id); err != nil {
 			return err
@@ -152,9 +154,10 @@ func (s *Server) workerRoute(feed bool, h func(w http.ResponseWriter, r *http.Re
 // new workers starting at once cost their namespace a count or two, not a
 // thousand.
 type groupCache struct {
-	mu     sync.Mutex
-	known  map[string]struct{} // ns + "\x00" + worker
-	counts map[string]groupCount
+	mu       sync.Mutex
+	known    map[string]struct{} // ns + "\x00" + worker
+	counts   map[string]groupCount
+	counting map[string]chan struct{} // ns → closed when its count under way is in counts
 }
 
 // groupCount is a namespace's count of groups as of at, plus the workers
@@ -199,11 +202,9 @@ func (s *Server) limitGroups(ctx context.Context, w http.ResponseWriter, ns, wor
 	}
 	if !has {
 		if !fresh || now.Sub(cnt.at) > groupCountTTL {
-			n, err := s.store.GroupCount(ctx, ns)
-			if err != nil {
+			if cnt, err = s.countGroups(ctx, ns, now); err != nil {
 				return err
 			}
-			cnt = groupCount{n: n, at: now}
 		}
 		if cnt.n >= s.cfg.MaxGroups {
 			return tooMany(w, time.Minute, "namespace %s has %d consumer groups, its limit (http.max_groups): remove idle workers (flowhist workers) or raise it", ns, cnt.n)
@@ -220,4 +221,47 @@ func (s *Server) limitGroups(ctx context.Context, w http.ResponseWriter, ns, wor
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// countGroups counts ns's groups, once for all the new workers asking at
+// the same moment (a count reads every group: ten thousand workers
+// starting at once must not each read ten thousand).
+//
+// Errors: EUNAVAILABLE.
+func (s *Server) countGroups(ctx context.Context, ns string, now time.Time) (groupCount, error) {
+	c := &s.groups
+	c.mu.Lock()
+	if under, ok := c.counting[ns]; ok {
+		c.mu.Unlock()
+		select {
+		case <-under:
+		case <-ctx.Done():
+			return groupCount{}, domain.Errorf(domain.EUNAVAILABLE, "counting the workers of namespace %s took too long: valkey is slow or unreachable", ns)
+		}
+		c.mu.Lock()
+		cnt, ok := c.counts[ns]
+		c.mu.Unlock()
+		if ok && now.Sub(cnt.at) <= groupCountTTL {
+			return cnt, nil
+		}
+		c.mu.Lock()
+	}
+	under := make(chan struct{})
+	if c.counting == nil {
+		c.counting = map[string]chan struct{}{}
+	}
+	c.counting[ns] = under
+	c.mu.Unlock()
+	n, err := s.store.GroupCount(ctx, ns)
+	c.mu.Lock()
+	delete(c.counting, ns)
+	if err == nil {
+		if c.counts == nil {
+			c.counts = map[string]groupCount{}
+		}
+		c.counts[ns] = groupCount{n: n, at: now}
+	}
+	c.mu.Unlock()
+	close(under)
+	return groupCount{n: n, at: now}, err
 }

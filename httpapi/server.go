@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -146,8 +147,11 @@ type Server struct {
 	feed    *feed.Feed
 	app     *usecase.App
 	driver  *usecase.RolloutDriver // drives the rollouts whose lease it holds
-	mux     *http.ServeMux
-	ready   atomic.Bool
+	// handoffs is the duplex feeds served off their connections
+	// (feed_handoff.go); Close waits for them.
+	handoffs sync.WaitGroup
+	mux      *http.ServeMux
+	ready    atomic.Bool
 	// durabilityWarning is what /readyz adds while the durability
 	// configured can lose an acknowledged write (SetDurabilityWarning).
 	durabilityWarning atomic.Pointer[string]
@@ -198,6 +202,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 func (s *Server) Close() {
 	s.driver.Close()
 	s.feed.Close()
+	s.handoffs.Wait()
 	s.app.Close()
 }
 
