@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,7 +64,10 @@ func benchFanout(b *testing.B, n int) {
 	fhValkey := valkeytest.Start(b, "--maxclients", maxClients)
 	baseValkey := valkeytest.Start(b, "--maxclients", maxClients)
 	fh := startFlowhist(b, dir, fhConfig{valkeyAddr: fhValkey.Addr, tokens: tokens,
-		extra: fmt.Sprintf("http:\n  max_groups: %d\n  feed_max_wait: 30m\n", 2*n)})
+		extra: fmt.Sprintf("http:\n  max_groups: %d\n  feed_max_wait: 30m\n", 2*n),
+		// BENCH_FH_GOMEMLIMIT: flowhist's soft memory limit alone (not the
+		// listeners'), e.g. 200MiB.
+		env: fhMemLimit()})
 	ns := "bench-" + randomHex(4)
 	base := fh.URL + "/v1/namespaces/" + ns
 	doc := benchDoc()
@@ -184,4 +188,12 @@ func valkeyPid(b *testing.B, addr string) int {
 	}
 	b.Fatal("no process_id in INFO server")
 	return 0
+}
+
+// fhMemLimit is flowhist's environment for BENCH_FH_GOMEMLIMIT.
+func fhMemLimit() []string {
+	if v := os.Getenv("BENCH_FH_GOMEMLIMIT"); v != "" {
+		return []string{"GOMEMLIMIT=" + v}
+	}
+	return nil
 }

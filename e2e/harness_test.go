@@ -224,6 +224,7 @@ type fhConfig struct {
 	tokens     map[string]string // name → secret; scopes by name: admin*, deploy*, else read; plain-* may act as no worker
 	compat     []string          // namespaces with the old module's keys
 	extra      string            // more YAML (top-level keys), appended
+	env        []string          // more environment (GOMEMLIMIT=…)
 }
 
 func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
@@ -262,7 +263,7 @@ func startFlowhist(tb testing.TB, dir string, c fhConfig) *flowhist {
 		tb.Fatal(err)
 	}
 	f := &flowhist{port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	f.proc = startProc(tb, name, dir, []string{"FLOWHIST_LOG_FORMAT=json"}, flowhistBin, "serve", "--config", cfg)
+	f.proc = startProc(tb, name, dir, append([]string{"FLOWHIST_LOG_FORMAT=json"}, c.env...), flowhistBin, "serve", "--config", cfg)
 	f.waitReady(tb)
 	return f
 }
