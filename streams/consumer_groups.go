@@ -370,13 +370,14 @@ type WorkerPoll struct {
 // changed, not how). A position the log does not hold, or a worker marked
 // diverged, changes nothing in the group: the answer is a reset.
 //
-// KEYS: log, diverged hash. ARGV: group, consumer, acknowledged entry id
-// ("0-0": none), count (0: acknowledge only), entry id the returned entries
-// come after, acknowledged event id ("": not named), the entry id and
-// event id of the position the worker runs ("0-0": none).
+// KEYS: log, diverged hash, acked hash (positions.go). ARGV: group,
+// consumer, acknowledged entry id ("0-0": none), count (0: acknowledge
+// only), entry id the returned entries come after, acknowledged event id
+// ("": not named), the entry id and event id of the position the worker
+// runs ("0-0": none).
 // Returns {acknowledged, id1, aggregate1, event1, …}, or {-1, head entry
 // id, head event id, revision diverged at} for a reset.
-var pollScript = newScript(luaPositions + `
+var pollScript = newScript(luaPositions + luaRememberAck + `
 local log, marks, c = KEYS[1], KEYS[2], ARGV[2]
 local function reset(at)
   local rev = tonumber(string.match(at, '^(%d+)')) or 0
@@ -399,6 +400,7 @@ if mark then
   end
 end
 redis.call('XREADGROUP', 'GROUP', ARGV[1], c, 'COUNT', 10000, 'STREAMS', log, '>')
+rememberAck(KEYS[3], c, ackID, ackEvent)
 local n = 0
 if ackID ~= '0-0' then
   while true do
@@ -445,7 +447,7 @@ return out
 // Errors: *Diverged, ENOTFOUND (no such group), EUNAVAILABLE.
 func (s *Store) Poll(ctx context.Context, ns string, p WorkerPoll) ([]Entry, int, error) {
 	group := WorkerGroup(p.Worker)
-	vals, err := pollScript.exec(ctx, s.client, []string{logKey(ns), divergedKey(ns)},
+	vals, err := pollScript.exec(ctx, s.client, []string{logKey(ns), divergedKey(ns), ackedKey(ns)},
 		[]string{group, p.Worker, groupID(p.Ack), strconv.Itoa(p.Count), groupID(max(p.Ack, p.After)),
 			p.AckID, groupID(p.At.Revision), p.At.ID}).ToArray()
 	if isNoGroup(err) {
@@ -563,11 +565,11 @@ type WorkerAck struct {
 // error ends the call (the workers before it may be acknowledged:
 // acknowledging again is harmless).
 //
-// KEYS: log, diverged hash. ARGV: group, consumer, acknowledged entry id,
-// acknowledged event id, for each worker. Returns, for each worker, how
+// KEYS: log, diverged hash, acked hash (positions.go). ARGV: group,
+// consumer, acknowledged entry id, acknowledged event id, for each worker. Returns, for each worker, how
 // many entries it acknowledged, -1 when it has no group, -2 when the log
 // does not hold what it acknowledged.
-var ackWorkersScript = newScript(luaPositions + `
+var ackWorkersScript = newScript(luaPositions + luaRememberAck + `
 local log, marks = KEYS[1], KEYS[2]
 local anyMarks = redis.call('HLEN', marks) > 0
 local out = {}
@@ -585,6 +587,7 @@ for j = 1, #ARGV, 4 do
       if string.sub(read.err, 1, 7) ~= 'NOGROUP' then return read end
       out[#out + 1] = -1
     else
+      rememberAck(KEYS[3], c, id, ev)
       local n = 0
       while id ~= '0-0' do
         local pending = redis.call('XPENDING', log, g, '-', id, 1000)
@@ -617,7 +620,7 @@ func (s *Store) AckWorkers(ctx context.Context, ns string, acks []WorkerAck) ([]
 	for _, a := range acks {
 		args = append(args, WorkerGroup(a.Worker), a.Worker, groupID(a.Revision), a.ID)
 	}
-	vals, err := ackWorkersScript.exec(ctx, s.client, []string{logKey(ns), divergedKey(ns)}, args).ToArray()
+	vals, err := ackWorkersScript.exec(ctx, s.client, []string{logKey(ns), divergedKey(ns), ackedKey(ns)}, args).ToArray()
 	if err != nil {
 		return nil, fmt.Errorf("streams: ack %d workers on %s: %w", len(acks), ns, classify(err))
 	}

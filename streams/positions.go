@@ -43,6 +43,21 @@ func (d *Diverged) Error() string {
 // revision at which the log stopped holding what it ran.
 func divergedKey(ns string) string { return "fh:{" + ns + "}:workers:diverged" }
 
+// ackedKey is the hash of the position each worker of ns last acknowledged
+// by its event id: worker id → "<entry id> <event id>". MarkDiverged reads
+// it to spare a worker whose acknowledged event the log still holds: a
+// worker that reloaded after a loss and acknowledged the event that took
+// the lost one's revision runs what the log holds.
+func ackedKey(ns string) string { return "fh:{" + ns + "}:workers:acked" }
+
+// luaRememberAck records, in the scripts that acknowledge, the position a
+// worker acknowledged by its event id (checked by holds before).
+const luaRememberAck = `
+local function rememberAck(acked, worker, id, ev)
+  if id ~= '0-0' and ev ~= '' then redis.call('HSET', acked, worker, id .. ' ' .. ev) end
+end
+`
+
 // luaPositions is the Lua the scripts that check positions share: the event
 // id of an entry (read from its envelope with cjson: envelopes may gain
 // fields, the id stays), memoised per call, since a deploy brings every
@@ -160,12 +175,23 @@ func envelopeID(e string) string {
 
 // markDivergedScript marks every worker group of the log whose last
 // delivered entry is at or past a revision (the first the log no longer
-// holds as it was) as diverged there, unless it is marked already.
-// KEYS: log, diverged hash. ARGV: revision. Returns how many it marked.
-var markDivergedScript = newScript(`
+// holds as it was) as diverged there, unless it is marked already or the
+// worker acknowledged, by its event id, an event at or past that revision
+// that the log holds (it reloaded onto what the log holds: a new event
+// takes a lost one's revision, so the revision alone cannot tell).
+// KEYS: log, diverged hash, acked hash. ARGV: revision. Returns how many
+// it marked.
+var markDivergedScript = newScript(luaPositions + `
 local from = tonumber(ARGV[1])
 local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
 if not ok then return 0 end
+local function reloaded(worker)
+  local a = redis.call('HGET', KEYS[3], worker)
+  if not a then return false end
+  local id, ev = string.match(a, '^(%S+) (%S+)$')
+  if not id then return false end
+  return (tonumber(string.match(id, '^(%d+)')) or 0) >= from and holds(KEYS[1], id, ev)
+end
 local n = 0
 for _, g in ipairs(groups) do
   local name, last
@@ -173,8 +199,9 @@ for _, g in ipairs(groups) do
     if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
   end
   if name and string.sub(name, 1, 7) == 'worker:' and last then
+    local w = string.sub(name, 8)
     local r = tonumber(string.match(last, '^(%d+)')) or 0
-    if r >= from and redis.call('HSETNX', KEYS[2], string.sub(name, 8), ARGV[1]) == 1 then n = n + 1 end
+    if r >= from and not reloaded(w) and redis.call('HSETNX', KEYS[2], w, ARGV[1]) == 1 then n = n + 1 end
   end
 end
 return n
@@ -183,13 +210,15 @@ return n
 // MarkDiverged marks every worker of ns whose group was delivered revision
 // from or later as diverged at from: the log no longer holds what it held
 // there (the projector or a feed found out), so what those workers run may
-// be in no revision of the log. Each stays diverged, its feed answering
-// reset, until it acknowledges an event the log holds. It returns how many
-// workers it marked.
+// be in no revision of the log. A worker whose last acknowledgement named
+// an event at or past from that the log holds is spared: it already runs
+// what the log holds. Each marked worker stays diverged, its feed
+// answering reset, until it acknowledges an event the log holds. It
+// returns how many workers it marked.
 //
 // Errors: EUNAVAILABLE.
 func (s *Store) MarkDiverged(ctx context.Context, ns string, from domain.Revision) (int, error) {
-	n, err := markDivergedScript.exec(ctx, s.client, []string{logKey(ns), divergedKey(ns)}, []string{formatUint(uint64(max(from, 1)))}).AsInt64()
+	n, err := markDivergedScript.exec(ctx, s.client, []string{logKey(ns), divergedKey(ns), ackedKey(ns)}, []string{formatUint(uint64(max(from, 1)))}).AsInt64()
 	if err != nil {
 		return 0, fmt.Errorf("streams: mark the workers of %s diverged: %w", ns, classify(err))
 	}
@@ -213,12 +242,17 @@ func (s *Store) DivergedWorkers(ctx context.Context, ns string) (map[string]doma
 	return out, nil
 }
 
-// ForgetDiverged drops worker's diverged mark (its group was destroyed).
+// ForgetDiverged drops worker's diverged mark and its acknowledged
+// position (its group was destroyed).
 //
 // Errors: EUNAVAILABLE.
 func (s *Store) ForgetDiverged(ctx context.Context, ns, worker string) error {
-	if err := s.client.Do(ctx, s.client.B().Hdel().Key(divergedKey(ns)).Field(worker).Build()).Error(); err != nil {
-		return fmt.Errorf("streams: forget worker %s of %s: %w", worker, ns, classify(err))
+	for _, r := range s.client.DoMulti(ctx,
+		s.client.B().Hdel().Key(divergedKey(ns)).Field(worker).Build(),
+		s.client.B().Hdel().Key(ackedKey(ns)).Field(worker).Build()) {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("streams: forget worker %s of %s: %w", worker, ns, classify(err))
+		}
 	}
 	return nil
 }
