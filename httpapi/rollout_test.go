@@ -24,6 +24,8 @@ type simWorker struct {
 	// health makes the report for the flows it runs (nil: healthy).
 	health func(flows string) domain.WorkerHealth
 	silent bool // reports nothing
+	// says is the ring its reports name ("": its own).
+	says string
 
 	mu     sync.Mutex
 	flows  string // the flows it runs
@@ -84,6 +86,9 @@ func (w *simWorker) report(ctx context.Context) error {
 		h = w.health(w.flows)
 	}
 	h.Ring, h.Revision, h.ID = w.ring, w.rev, w.event
+	if w.says != "" {
+		h.Ring = w.says
+	}
 	w.mu.Unlock()
 	_, err := w.c.ReportHealth(ctx, w.id, h)
 	return err
@@ -258,6 +263,39 @@ func TestRolloutBadHealthRollsBackAtCanary(t *testing.T) {
 	st, _ := admin.Rollout(ctx)
 	if !strings.Contains(st.Reason, "worker c1") {
 		t.Fatalf("status reason: got %q, want it to name worker c1", st.Reason)
+	}
+}
+
+// TestRolloutHealthJudgedByTheFeedRing: a canary whose reports name the
+// default ring (laxer gate: 100 errors allowed) is judged by the canary's
+// gate, the ring whose target it runs: its errors stop the rollout.
+func TestRolloutHealthJudgedByTheFeedRing(t *testing.T) {
+	t.Parallel()
+	ts := mustServer(t, httpapi.Config{})
+	liar := &simWorker{says: "default", health: func(flows string) domain.WorkerHealth {
+		h := domain.WorkerHealth{Started: true}
+		if flows == flowsB {
+			h.Errors = 3
+		}
+		return h
+	}}
+	_, admin, ws := ts.rolloutSetup(t, `{"rings":[{"name":"canary","bake":"2s","gate":{"deadline":"5s"}},{"name":"default","gate":{"maxErrors":100}}]}`, liar)
+	ctx := testCtx(t)
+	if _, err := admin.PutFlows(ctx, []byte(flowsB), client.Write{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rollout ends", func() bool {
+		st, err := admin.Rollout(ctx)
+		return err == nil && (st.State == domain.StateRolledBack || st.State == domain.StateCompleted)
+	})
+	st, _ := admin.Rollout(ctx)
+	if st.State != domain.StateRolledBack || !strings.Contains(st.Reason, "worker c1: 3 runtime errors (at most 0)") {
+		t.Fatalf("got %s (%q), want rolled back for the canary's errors by the canary's gate", st.State, st.Reason)
+	}
+	for _, d := range ws[1:] {
+		if _, ran := d.ran(flowsB); ran {
+			t.Fatalf("default worker %s ran the bad revision", d.id)
+		}
 	}
 }
 

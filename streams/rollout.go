@@ -235,18 +235,24 @@ func (s *Store) setWorkerField(ctx context.Context, key, worker, value string) e
 	return nil
 }
 
-// WorkerHealth returns one worker's stored health (nil: none).
+// WorkerHealth returns one worker's stored health (nil: none) and the ring
+// it last named on the feed ("": none recorded), in one round trip.
 //
 // Errors: EUNAVAILABLE.
-func (s *Store) WorkerHealth(ctx context.Context, ns, worker string) ([]byte, error) {
-	b, err := s.client.Do(ctx, s.client.B().Hget().Key(healthKey(ns)).Field(worker).Build()).AsBytes()
-	if rueidis.IsRedisNil(err) {
-		return nil, nil
+func (s *Store) WorkerHealth(ctx context.Context, ns, worker string) ([]byte, string, error) {
+	res := s.client.DoMulti(ctx,
+		s.client.B().Hget().Key(healthKey(ns)).Field(worker).Build(),
+		s.client.B().Hget().Key(ringsKey(ns)).Field(worker).Build())
+	b, err := res[0].AsBytes()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return nil, "", fmt.Errorf("streams: health of worker %s in %s: %w", worker, ns, classify(err))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("streams: health of worker %s in %s: %w", worker, ns, classify(err))
+	v, err := res[1].ToString()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return nil, "", fmt.Errorf("streams: ring of worker %s in %s: %w", worker, ns, classify(err))
 	}
-	return b, nil
+	ring, _, _ := strings.Cut(v, " ")
+	return b, ring, nil
 }
 
 // WorkerHealths returns ns's stored health reports by worker.

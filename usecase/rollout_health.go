@@ -18,13 +18,24 @@ type ReportHealth struct {
 // ReportHealth judges a worker's report against the gate of its ring (the
 // policy read at most once a second per namespace: 1 000 workers report
 // every few seconds) and stores it with what was kept of the worker
-// before (domain.MergeHealth). It returns what it stored.
+// before (domain.MergeHealth). It returns what it stored. The ring is the
+// one the worker follows on the feed, whatever the report says: the ring
+// whose target it runs is the gate it answers to (a canary reporting
+// itself "default" would be judged by a laxer gate). The report's ring
+// counts only for a worker not seen on the feed yet.
 //
 // Errors: EINVALID (the report), EUNAVAILABLE, ECANCELED.
 func (a *App) ReportHealth(ctx context.Context, rh ReportHealth) (domain.StoredHealth, error) {
 	h := rh.Health
 	if err := h.Validate(); err != nil {
 		return domain.StoredHealth{}, err
+	}
+	b, followed, err := a.store.WorkerHealth(ctx, rh.Namespace, rh.Worker)
+	if err != nil {
+		return domain.StoredHealth{}, err
+	}
+	if followed != "" {
+		h.Ring = followed
 	}
 	if h.Ring == "" {
 		h.Ring = domain.DefaultRing
@@ -38,10 +49,6 @@ func (a *App) ReportHealth(ctx context.Context, rh ReportHealth) (domain.StoredH
 		gate = p.Rings[p.RingIndex(h.Ring)].Gate
 	}
 	var prev *domain.StoredHealth
-	b, err := a.store.WorkerHealth(ctx, rh.Namespace, rh.Worker)
-	if err != nil {
-		return domain.StoredHealth{}, err
-	}
 	if b != nil {
 		var kept domain.StoredHealth
 		if json.Unmarshal(b, &kept) == nil {

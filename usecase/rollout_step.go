@@ -241,7 +241,9 @@ func (a *App) liveWorkers(ctx context.Context, ns string, memberIdle time.Durati
 		w := ringWorker{Member: domain.Member{Worker: id}, ring: r.Ring}
 		if b, ok := healths[id]; ok {
 			var h domain.StoredHealth
-			if json.Unmarshal(b, &h) == nil {
+			// A report judged by another ring's gate (the worker moved
+			// since) does not count for this one.
+			if json.Unmarshal(b, &h) == nil && (h.Ring == r.Ring || h.Ring == "" && r.Ring == domain.DefaultRing) {
 				w.Health = &h
 			}
 		}
