@@ -134,6 +134,8 @@ type AppendResult struct {
 	Durability *DurabilityResult `json:"durability,omitempty"`
 
 	snapRevs, snapBytes int64
+	// eventID is the appended event's id ("" for a duplicate).
+	eventID string
 }
 
 // DurabilityResult reports what WAIT / WAITAOF confirmed.
@@ -239,6 +241,9 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) (AppendResult, er
 		return AppendResult{}, fmt.Errorf("streams: append %s: %w", e.Namespace, err)
 	}
 	out.Durability = dur
+	if !out.Duplicate {
+		out.eventID = id.String()
+	}
 	if dur != nil && !dur.Achieved && d.Required {
 		return out, &domain.Error{Code: domain.EUNAVAILABLE, Message: fmt.Sprintf(
 			"revision %d was written, but Valkey did not confirm %s within %s (streams.durability.required): it may be lost if Valkey fails over now; retrying with the same Idempotency-Key is safe",

@@ -56,6 +56,7 @@ func (s *Store) AppendFlows(ctx context.Context, ns string, base *FlowsVersion, 
 type FlowsSnapshot struct {
 	ns          string
 	v           *FlowsVersion
+	event       string // the id of the event v follows
 	revs, bytes int64
 }
 
@@ -113,7 +114,7 @@ func (s *Store) AppendFlowsSnapshotLater(ctx context.Context, ns string, base *F
 		}
 		return out, nil, nil
 	}
-	return out, &FlowsSnapshot{ns: ns, v: v, revs: res.snapRevs, bytes: res.snapBytes}, nil
+	return out, &FlowsSnapshot{ns: ns, v: v, event: res.eventID, revs: res.snapRevs, bytes: res.snapBytes}, nil
 }
 
 // SaveSnapshot writes snap. The event it follows is appended: a failed
@@ -121,7 +122,7 @@ func (s *Store) AppendFlowsSnapshotLater(ctx context.Context, ns string, base *F
 // not returned.
 func (s *Store) SaveSnapshot(ctx context.Context, snap *FlowsSnapshot) {
 	defer s.heads.snapshots.Delete(snap.ns)
-	if err := s.saveSnapshot(ctx, snap.ns, snap.v, snap.revs, snap.bytes); err != nil {
+	if err := s.saveSnapshot(ctx, snap.ns, snap.v, snap.event, snap.revs, snap.bytes); err != nil {
 		s.log.Warn("flows snapshot failed", zapNS(snap.ns), zapRev(snap.v.Revision), zapErr(err))
 	}
 }

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,12 +18,18 @@ import (
 // capture; the member is "<rev>:<arev>:<flows sha>:<credentials sha or ->".
 
 // snapshotScript records a snapshot and takes what it covers off the
-// counters that decide when the next one is due.
+// counters that decide when the next one is due, unless the log no longer
+// holds the event the snapshot captures: written after the deploy was
+// answered, it may come after Valkey lost that deploy (a restart from an
+// older file, a failover), and a later event that took the lost one's
+// revision would be answered with the lost document.
 //
-// KEYS: snaps, meta, flows blob, credentials blob (or the flows blob again).
-// ARGV: rev, member, flows gz, credentials gz (or ""), revs covered, bytes
-// covered.
-var snapshotScript = newScript(`
+// KEYS: snaps, meta, flows blob, credentials blob (or the flows blob
+// again), log. ARGV: rev, member, flows gz, credentials gz (or ""), revs
+// covered, bytes covered, the captured event's entry id and event id.
+// Returns 1, or 0 when the log does not hold that event.
+var snapshotScript = newScript(luaPositions + `
+if not holds(KEYS[5], ARGV[7], ARGV[8]) then return 0 end
 redis.call('SET', KEYS[3], ARGV[3], 'NX')
 if ARGV[4] ~= '' then redis.call('SET', KEYS[4], ARGV[4], 'NX') end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
@@ -31,8 +38,13 @@ redis.call('HINCRBY', KEYS[2], 'snap:bytes', -tonumber(ARGV[6]))
 return 1
 `)
 
-// saveSnapshot stores v as the snapshot at its revision.
-func (s *Store) saveSnapshot(ctx context.Context, ns string, v *FlowsVersion, revs, bytes int64) error {
+// errSnapshotLost is saveSnapshot's error when the log no longer holds the
+// event the snapshot captures.
+var errSnapshotLost = errors.New("the log no longer holds the event it captures (Valkey lost the write); not written")
+
+// saveSnapshot stores v, the flows after event (its id), as the snapshot
+// at its revision.
+func (s *Store) saveSnapshot(ctx context.Context, ns string, v *FlowsVersion, event string, revs, bytes int64) error {
 	flowsSHA := v.Flows.SHA256()
 	fz, err := gzipBytes(v.Flows.Bytes())
 	if err != nil {
@@ -50,11 +62,14 @@ func (s *Store) saveSnapshot(ctx context.Context, ns string, v *FlowsVersion, re
 		cz = string(z)
 	}
 	member := fmt.Sprintf("%d:%d:%s:%s", v.Revision, v.AggregateRevision, flowsSHA, credSHA)
-	err = snapshotScript.exec(ctx, s.client,
-		[]string{snapsKey(ns), metaKey(ns), blobKey(ns, flowsSHA), credKey},
-		[]string{v.Revision.String(), member, string(fz), cz, fmt.Sprint(revs), fmt.Sprint(bytes)}).Error()
+	n, err := snapshotScript.exec(ctx, s.client,
+		[]string{snapsKey(ns), metaKey(ns), blobKey(ns, flowsSHA), credKey, logKey(ns)},
+		[]string{v.Revision.String(), member, string(fz), cz, fmt.Sprint(revs), fmt.Sprint(bytes), entryID(uint64(v.Revision)), event}).AsInt64()
 	if err != nil {
 		return fmt.Errorf("streams: snapshot %s at %d: %w", ns, v.Revision, classify(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("streams: snapshot %s at %d: %w", ns, v.Revision, errSnapshotLost)
 	}
 	return nil
 }
