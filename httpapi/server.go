@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,12 +216,22 @@ func (s *Server) route(pattern string, scope Scope, h func(w http.ResponseWriter
 // routeWithin is route with a deadline of its own: the worker feed waits
 // up to FeedMaxWait for news before its work.
 func (s *Server) routeWithin(timeout time.Duration, pattern string, scope Scope, h func(w http.ResponseWriter, r *http.Request) error) {
+	duplex := strings.HasPrefix(pattern, "POST ") && strings.HasSuffix(pattern, "/feed")
 	s.mux.Handle(pattern, s.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
+		rc := http.NewResponseController(w)
 		// A client that stops reading must not hold the handler for ever.
-		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + s.cfg.WriteTimeout))
+		rc.SetWriteDeadline(time.Now().Add(timeout + s.cfg.WriteTimeout))
+		if duplex {
+			// A duplex feed's body stays open: any answer, a refusal
+			// included, must go out without waiting for it to end (net/http
+			// would read up to 256 KiB of it first, until the read
+			// timeout), and the connection cannot take another request.
+			rc.EnableFullDuplex()
+			w.Header().Set("Connection", "close")
+		}
 		ns := r.PathValue("ns")
 		if ns != "" {
 			if err := domain.ValidateNamespace(ns); err != nil {
