@@ -16,11 +16,12 @@ import (
 
 // memory_limit is the Go runtime's soft memory limit for serve
 // (debug.SetMemoryLimit): as the process nears it, the GC collects sooner
-// instead of letting the heap grow to twice what is live. Ten thousand
-// waiting workers hold ~8 KiB each (a goroutine's 4 KiB stack, its
-// connection's and its group's state); with the GC's default headroom the
-// process grows to ~13 KiB a worker through deploys, so a container that
-// fits the live memory can still be killed for the headroom. "auto", the
+// instead of letting the heap grow to twice what is live. A waiting worker
+// holds ~7 KiB (a goroutine's 4 KiB stack, ~2.5 KiB of its connection's
+// and its group's state, the runtime's poller state); with the GC's
+// default headroom the process grows to 11.5-13 KiB a worker through
+// deploys, so a container that fits what is live can still be killed for
+// the headroom. "auto", the
 // default, derives the limit from the container's: 90% of the cgroup's
 // memory limit (the rest for what the runtime does not count: the binary,
 // the kernel's share), and sets none where there is no cgroup limit, so

@@ -4,10 +4,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
 	"github.com/flowhist/flowhist/domain"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestMemoryLimitOption(t *testing.T) {
@@ -114,5 +117,23 @@ func TestCgroupMemoryLimit(t *testing.T) {
 	}
 	if got := cgroupMemoryLimit(filepath.Join(t.TempDir(), "absent"), t.TempDir()); got != 0 {
 		t.Fatalf("without /proc/self/cgroup: got %d, want 0", got)
+	}
+}
+
+// TestApplyMemoryLimit sets the runtime's limit from memory_limit, says so
+// in the log, and puts the previous one back.
+func TestApplyMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	core, logs := observer.New(zap.InfoLevel)
+	restore := applyMemoryLimit(memoryLimit{bytes: 300 << 20}, zap.New(core))
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("got a limit of %d, want %d", got, 300<<20)
+	}
+	if l := logs.FilterMessage("memory limit").All(); len(l) != 1 || l[0].ContextMap()["MiB"] != "300.0" || l[0].ContextMap()["from"] != "memory_limit" {
+		t.Errorf("got log %v, want memory limit MiB 300.0 from memory_limit", logs.All())
+	}
+	restore()
+	if got := debug.SetMemoryLimit(-1); got != prev {
+		t.Errorf("after restore: got %d, want %d", got, prev)
 	}
 }
