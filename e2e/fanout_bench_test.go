@@ -35,7 +35,10 @@ import (
 // they all wait (fh-wait-KiB/worker) and to after the rounds' deploys
 // (fh-after-KiB/worker), against the baseline valkey-server's growth per
 // subscriber measured the same way (valkey-wait-KiB/sub,
-// valkey-after-KiB/sub), and their ratios.
+// valkey-after-KiB/sub), and their ratios. With -v it logs where
+// flowhist's memory goes (the runtime's memory classes, its live heap and
+// GC goal, smaps) before, waiting and after, per worker.
+// BENCH_FH_MEMORY_LIMIT sets flowhist's memory_limit (e.g. 128MiB).
 //
 //	go test -run '^$' -bench 'FeedFanout/n=1000$' -benchtime 300x -timeout 30m ./e2e/
 //	go test -run '^$' -bench 'FeedFanout/n=10000$' -benchtime 40x -timeout 30m ./e2e/
