@@ -35,7 +35,10 @@ import (
 // they all wait (fh-wait-KiB/worker) and to after the rounds' deploys
 // (fh-after-KiB/worker), against the baseline valkey-server's growth per
 // subscriber measured the same way (valkey-wait-KiB/sub,
-// valkey-after-KiB/sub), and their ratios.
+// valkey-after-KiB/sub), and their ratios. With -v it logs where
+// flowhist's memory goes (the runtime's memory classes, its live heap and
+// GC goal, smaps) before, waiting and after, per worker.
+// BENCH_FH_MEMORY_LIMIT sets flowhist's memory_limit (e.g. 128MiB).
 //
 //	go test -run '^$' -bench 'FeedFanout/n=1000$' -benchtime 300x -timeout 30m ./e2e/
 //	go test -run '^$' -bench 'FeedFanout/n=10000$' -benchtime 40x -timeout 30m ./e2e/
@@ -64,9 +67,9 @@ func benchFanout(b *testing.B, n int) {
 	fhValkey := valkeytest.Start(b, "--maxclients", maxClients)
 	baseValkey := valkeytest.Start(b, "--maxclients", maxClients)
 	fh := startFlowhist(b, dir, fhConfig{valkeyAddr: fhValkey.Addr, tokens: tokens,
-		extra: fmt.Sprintf("http:\n  max_groups: %d\n  feed_max_wait: 30m\n", 2*n),
+		extra: fmt.Sprintf("http:\n  max_groups: %d\n  feed_max_wait: 30m\n", 2*n) + fhMemoryLimit(),
 		// BENCH_FH_GOMEMLIMIT: flowhist's soft memory limit alone (not the
-		// listeners'), e.g. 200MiB.
+		// listeners'), e.g. 200MiB; BENCH_FH_GOGC its GOGC.
 		env: fhMemLimit()})
 	ns := "bench-" + randomHex(4)
 	base := fh.URL + "/v1/namespaces/" + ns
@@ -89,6 +92,7 @@ func benchFanout(b *testing.B, n int) {
 	put(0)
 	setPublish()
 	fhBefore, vkBefore := rssMiB(b, fh.pid()), rssMiB(b, valkeyPid(b, baseValkey.Addr))
+	memBefore := fhMemory(b, fh)
 
 	// The feed's workers first, then the subscribers: thousands of each
 	// connecting at once on two cores would starve both.
@@ -111,6 +115,7 @@ func benchFanout(b *testing.B, n int) {
 	})
 	ready()
 	fhWaiting, vkWaiting := rssMiB(b, fh.pid()), rssMiB(b, valkeyPid(b, baseValkey.Addr))
+	memWaiting := fhMemory(b, fh)
 	last := func(ps []*listenerProc) time.Time {
 		var t time.Time
 		for _, p := range ps {
@@ -136,6 +141,8 @@ func benchFanout(b *testing.B, n int) {
 	b.StopTimer()
 	ready()
 	fhAfter, vkAfter := rssMiB(b, fh.pid()), rssMiB(b, valkeyPid(b, baseValkey.Addr))
+	memAfter := fhMemory(b, fh)
+	logMemory(b, n, memBefore, memWaiting, memAfter)
 	streamstest.ReportPercentiles(b, "feed-", feed)
 	streamstest.ReportPercentiles(b, "set-publish-", setPub)
 	streamstest.ReportPercentiles(b, "publish-", pub)
@@ -153,6 +160,63 @@ func benchFanout(b *testing.B, n int) {
 	b.ReportMetric(perWorker(vkBefore, vkAfter), "valkey-after-KiB/sub")
 	b.ReportMetric(perWorker(fhBefore, fhWaiting)/perWorker(vkBefore, vkWaiting), "wait-KiB-feed/pubsub")
 	b.ReportMetric(perWorker(fhBefore, fhAfter)/perWorker(vkBefore, vkAfter), "after-KiB-feed/pubsub")
+}
+
+// fhMemoryClasses are where flowhist's memory goes, as /metrics and
+// /proc/PID/smaps_rollup say it: the Go runtime's memory classes, the
+// GC's live heap and goal, the resident memory.
+var fhMemoryClasses = []string{
+	"go_memory_classes_heap_objects_bytes",  // heap in use (live and not yet collected)
+	"go_memory_classes_heap_unused_bytes",   // in use spans' free slots
+	"go_memory_classes_heap_free_bytes",     // free spans, still resident
+	"go_memory_classes_heap_released_bytes", // free spans given back to the OS
+	"go_memory_classes_heap_stacks_bytes",   // goroutine stacks
+	"go_memory_classes_metadata_mspan_inuse_bytes",
+	"go_memory_classes_metadata_other_bytes", // GC bitmaps, pollDescs' and the like
+	"go_memory_classes_other_bytes",
+	"go_memory_classes_os_stacks_bytes",
+	"go_memory_classes_total_bytes", // mapped (resident or not)
+	"go_gc_heap_live_bytes",         // live after the last GC
+	"go_gc_heap_goal_bytes",         // where the next GC starts
+	"smaps Rss", "smaps Anonymous", "smaps AnonHugePages",
+}
+
+// fhMemory reads fhMemoryClasses of flowhist now, in bytes.
+func fhMemory(b *testing.B, fh *flowhist) map[string]float64 {
+	b.Helper()
+	m := map[string]float64{}
+	_, body := get(fh.URL+"/metrics", nil)
+	smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", fh.pid()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range fhMemoryClasses {
+		if field, ok := strings.CutPrefix(name, "smaps "); ok {
+			for _, line := range strings.Split(string(smaps), "\n") {
+				if v, ok := strings.CutPrefix(line, field+":"); ok {
+					kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+					m[name] = kb * 1024
+				}
+			}
+			continue
+		}
+		m[name] = metricValue(body, name)
+	}
+	return m
+}
+
+// logMemory logs each of fhMemoryClasses before the workers connected,
+// with all n waiting and after the rounds, in MiB, and its growth per
+// worker in KiB.
+func logMemory(b *testing.B, n int, before, waiting, after map[string]float64) {
+	var w strings.Builder
+	fmt.Fprintf(&w, "flowhist's memory, MiB (KiB/worker from before): %-46s %8s %18s %18s\n", "", "before", "waiting", "after")
+	for _, name := range fhMemoryClasses {
+		mib := func(v float64) float64 { return v / (1 << 20) }
+		per := func(v float64) float64 { return (v - before[name]) / 1024 / float64(n) }
+		fmt.Fprintf(&w, "%-46s %8.1f %8.1f (%6.2f) %8.1f (%6.2f)\n", name, mib(before[name]), mib(waiting[name]), per(waiting[name]), mib(after[name]), per(after[name]))
+	}
+	b.Log(w.String())
 }
 
 // lastWithin is last, waiting up to within for the round's line (a round
@@ -190,10 +254,25 @@ func valkeyPid(b *testing.B, addr string) int {
 	return 0
 }
 
-// fhMemLimit is flowhist's environment for BENCH_FH_GOMEMLIMIT.
-func fhMemLimit() []string {
-	if v := os.Getenv("BENCH_FH_GOMEMLIMIT"); v != "" {
-		return []string{"GOMEMLIMIT=" + v}
+// fhMemoryLimit is flowhist's memory_limit option from
+// BENCH_FH_MEMORY_LIMIT (e.g. 230MiB, what auto sets in a 256 MiB
+// container), none if unset.
+func fhMemoryLimit() string {
+	if v := os.Getenv("BENCH_FH_MEMORY_LIMIT"); v != "" {
+		return "memory_limit: " + v + "\n"
 	}
-	return nil
+	return ""
+}
+
+// fhMemLimit is flowhist's environment for BENCH_FH_GOMEMLIMIT and
+// BENCH_FH_GOGC (its GC's target alone, e.g. 50).
+func fhMemLimit() []string {
+	var env []string
+	if v := os.Getenv("BENCH_FH_GOMEMLIMIT"); v != "" {
+		env = append(env, "GOMEMLIMIT="+v)
+	}
+	if v := os.Getenv("BENCH_FH_GOGC"); v != "" {
+		env = append(env, "GOGC="+v)
+	}
+	return env
 }

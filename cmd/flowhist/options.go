@@ -99,6 +99,9 @@ func options(c *config) []option {
 		{key: "compat", def: []any{}}, // readCompat
 		{key: "audit.signing_key_file", into: &s.AuditKeyFile, def: ""},
 		{key: "audit.checkpoint_every", into: &s.CheckpointEvery, def: time.Minute},
+		// memory_limit: auto (90% of the cgroup's limit, else none), off
+		// or a size; parseMemoryLimit.
+		{key: "memory_limit", into: &s.MemoryLimit, def: "auto"},
 		{key: "log.format", into: &s.LogFormat, def: "auto"},
 		{key: "log.level", into: &s.LogLevel, def: "info"},
 

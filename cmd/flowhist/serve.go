@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"sync"
 	"time"
 
@@ -45,6 +46,13 @@ func (m *Main) serveCommand(v *viper.Viper) *cobra.Command {
 	return cmd
 }
 
+// goMemoryMetrics adds to the Go collector's defaults where the process's
+// memory goes (go_memory_classes_*: heap objects, free and released heap,
+// stacks, the runtime's metadata) and the GC's live heap and goal: what
+// tells GC headroom from memory in use when resident memory grows.
+var goMemoryMetrics = collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
+	Matcher: regexp.MustCompile(`^/(memory/classes/.*|gc/heap/(live|goal):bytes)$`)})
+
 // serve runs until ctx is done, then shuts down gracefully: it stops
 // accepting, ends feed waits, drains requests in flight and stops the
 // projector.
@@ -54,6 +62,11 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		return err
 	}
 	defer log.Sync()
+	limit, err := parseMemoryLimit(cfg.MemoryLimit)
+	if err != nil {
+		return err
+	}
+	defer applyMemoryLimit(limit, log)()
 	client, err := waitForValkey(ctx, cfg.Valkey, log)
 	if err != nil {
 		return err
@@ -68,7 +81,7 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig) error {
 		return &domain.Error{Code: domain.EINVALID, Message: err.Error()}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(goMemoryMetrics), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api, err := httpapi.New(store, proj, cfg.API, log.Named("http"), reg)
 	if err != nil {
 		return &domain.Error{Code: domain.EINVALID, Message: err.Error()}

@@ -65,6 +65,8 @@ type serveConfig struct {
 	// none), every CheckpointEvery.
 	AuditKeyFile    string
 	CheckpointEvery time.Duration
+	// MemoryLimit is memory_limit as written (parseMemoryLimit).
+	MemoryLimit string
 }
 
 func readServeConfig(v *viper.Viper) (serveConfig, error) {
@@ -78,6 +80,9 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 	c.Valkey = vc
 	c.Streams.Durability = durabilityDefault(v, c.Valkey, c.Streams.Durability)
 	if err := checkRolloutOptions(v); err != nil {
+		return c, err
+	}
+	if _, err := parseMemoryLimit(c.MemoryLimit); err != nil {
 		return c, err
 	}
 	tokens, err := readTokens(v)
