@@ -17,6 +17,9 @@ type FlowsVersion struct {
 	Revision domain.Revision
 	// AggregateRevision is the flows aggregate's revision.
 	AggregateRevision domain.Revision
+	// name is what the version was rebuilt from (verified.go), nil for
+	// a version that was not.
+	name foldName
 }
 
 // Head is the flows aggregate of v as domain's event builders take it.

@@ -120,6 +120,9 @@ func readMaybe(ns string, r rueidis.RedisResult, maybe func(string) bool) ([]*do
 		return nil, fmt.Errorf("streams: read %s: %w", ns, classify(err))
 	}
 	events := make([]*domain.Event, 0, len(msgs))
+	// Skipped events, allocated together: a page filtered by a user who
+	// did little passes over a thousand or more.
+	var skipped []domain.Event
 	for _, m := range msgs {
 		id, env, t, ok := entryFields(m)
 		if !ok || maybe(env) {
@@ -141,10 +144,14 @@ func readMaybe(ns string, r rueidis.RedisResult, maybe func(string) bool) ([]*do
 		if !ok {
 			return nil, corrupt(ns, "log entry %s is not a revision", id)
 		}
-		events = append(events, &domain.Event{
+		if len(skipped) == cap(skipped) {
+			skipped = make([]domain.Event, 0, len(msgs)-len(events))
+		}
+		skipped = append(skipped, domain.Event{
 			Type: skippedType, Namespace: ns, Revision: domain.Revision(rev),
 			Time: time.UnixMilli(int64(parseUint(t))).UTC(),
 		})
+		events = append(events, &skipped[len(skipped)-1])
 	}
 	return events, nil
 }

@@ -83,7 +83,7 @@ func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision
 		return nil, classify(err)
 	}
 	if len(members) == 0 {
-		return &FlowsVersion{}, nil
+		return &FlowsVersion{name: emptyName}, nil
 	}
 	parts := strings.Split(members[0], ":")
 	if len(parts) != 4 {
@@ -106,6 +106,7 @@ func (s *Store) loadSnapshot(ctx context.Context, ns string, rev domain.Revision
 	if v.Flows, err = domain.ParseFlows(doc); err != nil {
 		return nil, corrupt(ns, "snapshot at %d: %v", v.Revision, err)
 	}
+	v.name = snapshotName(parts[2])
 	if parts[3] != "-" {
 		v.Credentials, err = s.blob(ctx, ns, parts[3])
 		if rueidis.IsRedisNil(err) {

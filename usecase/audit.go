@@ -254,6 +254,17 @@ func (a *App) auditBackward(ctx context.Context, q AuditQuery, names []string, c
 	}
 	h := &auditHeap{backward: true}
 	maybe := streams.MaybeActor(q.Actor)
+	grow := 2
+	if maybe != nil {
+		// A read filtered by user passes over other users' entries
+		// undecoded, and a user with no event among the newest thousand
+		// would take four round trips from a page-sized batch: start at
+		// four pages and grow four times.
+		grow = 4
+		for _, s := range srcs {
+			s.batch = min(s.batch*grow, auditMaxBatch(len(srcs)))
+		}
+	}
 	refill := func() error {
 		var ranges []streams.Range
 		var reading []*auditSource
@@ -293,7 +304,7 @@ func (a *App) auditBackward(ctx context.Context, q AuditQuery, names []string, c
 				}
 			}
 			s.buf = events
-			s.batch = min(s.batch*2, auditMaxBatch(len(srcs)))
+			s.batch = min(s.batch*grow, auditMaxBatch(len(srcs)))
 			if len(s.buf) > 0 {
 				heap.Push(h, s)
 			}
