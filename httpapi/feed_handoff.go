@@ -75,9 +75,19 @@ func handOff(r *http.Request) bool {
 // (nothing done) when the connection cannot be taken over.
 func (s *Server) followOffConn(w http.ResponseWriter, r *http.Request, f feedRequest) bool {
 	slot, _ := r.Context().Value(feedSlotKey{}).(*feedSlot)
+	// A closing server takes no more connections over: the feed is
+	// answered where it came (no news, the feed being closed).
+	s.handoffMu.Lock()
+	if s.closing {
+		s.handoffMu.Unlock()
+		return false
+	}
+	s.handoffs.Add(1)
+	s.handoffMu.Unlock()
 	header := w.Header().Clone()
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		s.handoffs.Done()
 		return false
 	}
 	// What the client sent past the request's head (acknowledgements
@@ -92,7 +102,6 @@ func (s *Server) followOffConn(w http.ResponseWriter, r *http.Request, f feedReq
 		method: r.Method, path: r.URL.Path, end: time.Now().Add(f.wait)}
 	out.body.line = out.ack
 	release := slot.take()
-	s.handoffs.Add(1)
 	go s.serveConnFeed(out, release)
 	return true
 }

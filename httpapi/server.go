@@ -149,8 +149,12 @@ type Server struct {
 	app     *usecase.App
 	driver  *usecase.RolloutDriver // drives the rollouts whose lease it holds
 	// handoffs is the duplex feeds served off their connections
-	// (feed_handoff.go); Close waits for them.
-	handoffs sync.WaitGroup
+	// (feed_handoff.go); Close waits for them. handoffMu orders a new
+	// handoff against Close: once closing is set none is added, so the
+	// wait is never joined by an Add.
+	handoffs  sync.WaitGroup
+	handoffMu sync.Mutex
+	closing   bool
 	mux      *http.ServeMux
 	ready    atomic.Bool
 	// durabilityWarning is what /readyz adds while the durability
@@ -203,6 +207,9 @@ func (s *Server) Handler() http.Handler { return s.mux }
 func (s *Server) Close() {
 	s.driver.Close()
 	s.feed.Close()
+	s.handoffMu.Lock()
+	s.closing = true
+	s.handoffMu.Unlock()
 	s.handoffs.Wait()
 	s.app.Close()
 }
