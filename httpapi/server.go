@@ -155,8 +155,8 @@ type Server struct {
 	handoffs  sync.WaitGroup
 	handoffMu sync.Mutex
 	closing   bool
-	mux      *http.ServeMux
-	ready    atomic.Bool
+	mux       *http.ServeMux
+	ready     atomic.Bool
 	// durabilityWarning is what /readyz adds while the durability
 	// configured can lose an acknowledged write (SetDurabilityWarning).
 	durabilityWarning atomic.Pointer[string]
