@@ -99,16 +99,7 @@ func (ts *testServer) askFeed(tb testing.TB, ns, worker, ring string, loaded dom
 		defer close(done)
 		defer closeAcks()
 		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			var n feedNews
-			if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
-				end <- fmt.Errorf("line %q: %v", sc.Bytes(), err)
-				return
-			}
-			lines <- n
-		}
-		end <- sc.Err()
+		end <- scanNews(res.Body, lines)
 	}()
 	return &feedAnswerConn{lines: lines, end: end, acks: acks}
 }
