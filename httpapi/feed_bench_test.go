@@ -97,11 +97,12 @@ func benchFeedAcks(b *testing.B, n int, duplex bool, doc *domaintest.Doc) {
 func benchAckingWorker(ctx context.Context, ts *testServer, ns, worker string, after domain.Revision, duplex bool, wakes chan<- wake) {
 	for ctx.Err() == nil {
 		var body io.Reader
-		var acks *io.PipeWriter
+		var acks io.Writer
+		closeAcks := func() {}
 		method, url := "GET", feedURL(ns, worker, after, "60s")+"&stream=1"
 		if duplex {
 			method, url = "POST", feedURL(ns, worker, after, "60s")
-			body, acks = io.Pipe()
+			body, acks, closeAcks = ackBody(ctx)
 		}
 		req, _ := http.NewRequestWithContext(ctx, method, ts.URL+url, body)
 		req.Header.Set("Authorization", "Bearer "+readSecret)
@@ -135,8 +136,6 @@ func benchAckingWorker(ctx context.Context, ts *testServer, ns, worker string, a
 			}
 		}
 		res.Body.Close()
-		if acks != nil {
-			acks.Close()
-		}
+		closeAcks()
 	}
 }

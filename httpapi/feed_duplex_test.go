@@ -65,18 +65,23 @@ func (ts *testServer) openDuplex(tb testing.TB, ns, worker string, after domain.
 	go func() {
 		defer close(done)
 		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			var n feedNews
-			if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
-				end <- fmt.Errorf("line %q: %v", sc.Bytes(), err)
-				return
-			}
-			lines <- n
-		}
-		end <- sc.Err()
+		end <- scanNews(res.Body, lines)
 	}()
 	return &duplexFeed{lines: lines, end: end, body: pw}
+}
+
+// scanNews sends each news line of body on lines, and returns what ended
+// it (nil: the body's end).
+func scanNews(body io.Reader, lines chan<- feedNews) error {
+	sc := bufio.NewScanner(body)
+	for sc.Scan() {
+		var n feedNews
+		if err := json.Unmarshal(sc.Bytes(), &n); err != nil {
+			return fmt.Errorf("line %q: %v", sc.Bytes(), err)
+		}
+		lines <- n
+	}
+	return sc.Err()
 }
 
 func (d *duplexFeed) send(tb testing.TB, line string) {

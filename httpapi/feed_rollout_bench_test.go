@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,41 +60,44 @@ func benchRolloutPromote(b *testing.B, ring int) {
 	ts.ok(b, "PUT", path(ns, "/rollout/policy"), []byte(`{"rings":[{"name":"canary","bake":"168h","gate":{"deadline":"1h"}},{"name":"eu","bake":"168h","gate":{"deadline":"1h"}},{"name":"default"}]}`), nil, nil)
 	after := ts.head(b, ns)
 
-	var want atomic.Uint64 // the target revision workers wait to hear
+	// The revision each namespace's workers wait to hear: the rollout's
+	// workers, as their ring's target; the plain namespaces', as news.
+	var want, ringWant, fleetWant atomic.Uint64
 	wakes := make([]chan wake, len(benchRings))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	b.Cleanup(func() { cancel(); wg.Wait() })
-	total := 0
+	var workers []*ringBenchWorker
+	start := func(w *ringBenchWorker) {
+		workers = append(workers, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
 	for r, rg := range benchRings {
 		wakes[r] = make(chan wake, rg.n)
-		for i := range rg.n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				benchRingWorker(ctx, ts, ns, fmt.Sprintf("w%04d", total+i), rg.name, after, &want, wakes[r])
-			}()
+		for range rg.n {
+			// Each worker its own id, and so its own consumer group: two
+			// workers sharing one would take each other's deliveries.
+			start(&ringBenchWorker{ts: ts, ns: ns, id: fmt.Sprintf("w%04d", len(workers)), ring: rg.name, after: after, want: &want, wakes: wakes[r]})
 		}
-		total += rg.n
 	}
 	// The plain namespaces: every worker hears every deploy.
-	plain := func(n int) (string, chan wake) {
+	plain := func(n int, want *atomic.Uint64) (string, chan wake) {
 		pns := randomNS(b)
 		ts.ok(b, "PUT", path(pns, "/flows"), flowsDoc("start"), nil, nil)
 		at := ts.head(b, pns)
 		ch := make(chan wake, n)
 		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				benchRingWorker(ctx, ts, pns, fmt.Sprintf("p%04d", i), "", at, nil, ch)
-			}()
+			start(&ringBenchWorker{ts: ts, ns: pns, id: fmt.Sprintf("p%04d", i), after: at, want: want, wakes: ch})
 		}
-		total += n
 		return pns, ch
 	}
-	ringNS, ringWakes := plain(benchRings[ring].n)
-	fleetNS, fleetWakes := plain(benchFleet)
+	ringNS, ringWakes := plain(benchRings[ring].n, &ringWant)
+	fleetNS, fleetWakes := plain(benchFleet, &fleetWant)
+	total := len(workers)
 
 	var first time.Time // when the last lastOf's first worker heard
 	lastOf := func(ch chan wake, n int) time.Time {
@@ -105,7 +109,7 @@ func benchRolloutPromote(b *testing.B, ring int) {
 			select {
 			case w = <-ch:
 			case <-timeout:
-				b.Fatalf("%d of %d workers heard within a minute", i, n)
+				b.Fatalf("%d of %d workers heard within a minute; of those that did not:\n%s", i, n, unheard(workers))
 			}
 			if w.err != nil {
 				b.Fatal(w.err)
@@ -184,12 +188,14 @@ func benchRolloutPromote(b *testing.B, ring int) {
 		}
 		promote()
 		quiet()
+		ringWant.Store(uint64(ts.head(b, ringNS) + 1))
 		b.StartTimer()
 		sent = deploy(ringNS, i)
 		ringDeploy = append(ringDeploy, lastOf(ringWakes, benchRings[ring].n).Sub(sent))
 		deployFirst = append(deployFirst, first.Sub(sent))
 		b.StopTimer()
 		quiet()
+		fleetWant.Store(uint64(ts.head(b, fleetNS) + 1))
 		b.StartTimer()
 		sent = deploy(fleetNS, i)
 		fleetDeploy = append(fleetDeploy, lastOf(fleetWakes, benchFleet).Sub(sent))
@@ -217,70 +223,113 @@ func percentile(d []time.Duration, q int) time.Duration {
 	return d[len(d)*q/100]
 }
 
-// benchRingWorker follows ns's duplex feed as a worker of ring ("": none),
-// acknowledging each line, and reports when it
-// first hears a target at the revision want names (want nil: when it
-// hears any news).
-func benchRingWorker(ctx context.Context, ts *testServer, ns, worker, ring string, after domain.Revision, want *atomic.Uint64, wakes chan<- wake) {
-	var told uint64
+// ringBenchWorker follows ns's duplex feed as a worker of ring ("":
+// none), acknowledging each line on the request's body, and asks again
+// when an answer ends. It reports once, on wakes, when it hears the
+// revision want names: as its ring's target, or, without a ring, as news
+// (not again when its group hands back a news it heard already, whose
+// acknowledgement went with the connection that carried it).
+type ringBenchWorker struct {
+	ts        *testServer
+	ns, id    string
+	ring      string
+	after     domain.Revision
+	want      *atomic.Uint64
+	wakes     chan<- wake
+	told      atomic.Uint64          // the last want it reported
+	last      atomic.Pointer[string] // its last news line, for a failure's report
+	reconnect atomic.Int64           // answers it asked for
+}
+
+func (w *ringBenchWorker) run(ctx context.Context) {
+	// A send gives up when the benchmark is over (it may have failed
+	// without reading its wakes).
+	send := func(wk wake) {
+		select {
+		case w.wakes <- wk:
+		case <-ctx.Done():
+		}
+	}
 	for ctx.Err() == nil {
-		body, ackw := io.Pipe()
-		url := ts.URL + feedURL(ns, worker, after, benchRingWait())
-		if ring != "" {
-			url += "&ring=" + ring
+		w.reconnect.Add(1)
+		body, acks, closeAcks := ackBody(ctx)
+		url := w.ts.URL + feedURL(w.ns, w.id, w.after, benchRingWait())
+		if w.ring != "" {
+			url += "&ring=" + w.ring
 		}
 		req, _ := http.NewRequestWithContext(ctx, "POST", url, body)
 		req.Header.Set("Authorization", "Bearer "+readSecret)
-		res, err := ts.Client().Do(req)
+		res, err := w.ts.Client().Do(req)
 		if err != nil {
 			if ctx.Err() == nil {
-				select {
-				case wakes <- wake{err: err}:
-				case <-ctx.Done():
-				}
+				send(wake{err: err})
 			}
 			return
-		}
-		// A send gives up when the benchmark is over (it may have failed
-		// without reading its wakes).
-		send := func(w wake) {
-			select {
-			case wakes <- w:
-			case <-ctx.Done():
-			}
 		}
 		sc := bufio.NewScanner(res.Body)
 		for sc.Scan() {
 			at := time.Now()
+			line := sc.Text()
+			w.last.Store(&line)
 			var news httpapi.FeedNews
 			if err := json.Unmarshal(sc.Bytes(), &news); err != nil {
 				send(wake{err: err})
 				return
 			}
-			fmt.Fprintf(ackw, "{\"ack\":%d,\"id\":%q}\n", news.Revision, news.ID)
-			after = news.Revision
-			switch {
-			case want == nil:
-				send(wake{at: at})
-			case news.Target != nil && uint64(news.Target.Revision) == want.Load() && told != want.Load():
-				told = want.Load()
+			fmt.Fprintf(acks, "{\"ack\":%d,\"id\":%q}\n", news.Revision, news.ID)
+			w.after = news.Revision
+			want := w.want.Load()
+			heard := uint64(news.Revision) >= want
+			if w.ring != "" {
+				heard = news.Target != nil && uint64(news.Target.Revision) == want
+			}
+			if heard && w.told.Load() != want {
+				w.told.Store(want)
 				send(wake{at: at})
 			}
 		}
 		res.Body.Close()
-		ackw.Close()
+		closeAcks()
 	}
 }
 
-// benchRingWait is the ring workers' feed wait: 60s, or BENCH_RING_WAIT.
-// With 2s or 3s (workers reconnect every few rounds) one or two workers of
-// a promoted ring of 330 or 660 did not hear their new target within a
-// minute in 60 rounds, with duplex feeds served off their connections or
-// by net/http alike; at 60s, one run of 200 rounds hung so too:
+// unheard lists (up to 10 of) the workers that have not heard what they
+// wait for: their ring, answers asked for and last news line.
+func unheard(workers []*ringBenchWorker) string {
+	var b strings.Builder
+	n := 0
+	for _, w := range workers {
+		if w.told.Load() == w.want.Load() {
+			continue
+		}
+		if n++; n <= 10 {
+			last := "none"
+			if l := w.last.Load(); l != nil {
+				last = *l
+			}
+			fmt.Fprintf(&b, "  %s/%s (ring %q, waits for %d, %d answers): last news %s\n", w.ns, w.id, w.ring, w.want.Load(), w.reconnect.Load(), last)
+		}
+	}
+	fmt.Fprintf(&b, "  (%d in all)", n)
+	return b.String()
+}
+
+// ackBody is a duplex feed request's body, the writer of its
+// acknowledgement lines, and a function that ends the body; ctx's end
+// ends it too. A request that fails (ctx ended) waits for the transport
+// to stop reading its body: with the body never ended, Do would never
+// return.
+func ackBody(ctx context.Context) (io.Reader, io.Writer, func()) {
+	r, w := io.Pipe()
+	stop := context.AfterFunc(ctx, func() { w.CloseWithError(ctx.Err()) })
+	return r, w, func() { stop(); w.Close() }
+}
+
+// benchRingWait is the workers' feed wait: 60s, or BENCH_RING_WAIT (2s or
+// 3s: workers reconnect every few rounds, and promotions land while some
+// are between answers):
 //
 //	BENCH_RING_WAIT=3s go test -run '^$' -bench 'FeedRolloutPromote1000/eu' -benchtime 60x ./httpapi/
-//
-// Not explained yet (the feed or this benchmark's worker).
 func benchRingWait() string {
 	if v := os.Getenv("BENCH_RING_WAIT"); v != "" {
 		return v
