@@ -227,6 +227,14 @@ func (s *Server) ackFeed(w http.ResponseWriter, r *http.Request) error {
 // maxAckLine bounds one line of a duplex feed's body.
 const maxAckLine = 256
 
+// maxAckLines bounds the lines one duplex feed answer reads off its body:
+// a worker acknowledges each news line once, far fewer; a client sending
+// more (blank lines, the same acknowledgement again) only costs flowhist
+// and Valkey work, and is told to ask again.
+const maxAckLines = 1024
+
+var errTooManyAckLines = domain.Errorf(domain.EINVALID, "feed body: more than %d lines in one answer: acknowledge each news line once, and ask again", maxAckLines)
+
 // readAcks reads the acknowledgements on a duplex feed request's body and
 // writes them, until the body ends or the answer does (stop, which waits
 // for the reading to end). The returned context ends when the worker sent
@@ -369,7 +377,10 @@ func (a *ackReader) failure() error {
 func (s *Server) applyAcks(ctx context.Context, body io.Reader, f feedRequest) error {
 	lines := bufio.NewScanner(body)
 	lines.Buffer(make([]byte, 0, maxAckLine), maxAckLine)
-	for lines.Scan() {
+	for n := 1; lines.Scan(); n++ {
+		if n > maxAckLines {
+			return errTooManyAckLines
+		}
 		if err := s.applyAck(ctx, lines.Bytes(), f); err != nil {
 			return err
 		}

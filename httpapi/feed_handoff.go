@@ -275,7 +275,14 @@ type chunkedLines struct {
 	head  []byte
 	data  []byte
 	line  func([]byte) error
+	lines int // read so far (maxAckLines)
+	after int // bytes read after the body ended
 }
+
+// maxAfterBody bounds what a duplex body may send after its last chunk
+// (trailers and the final CRLF): more is not a feed's, and reading it
+// only to drop it would keep a core busy for nothing.
+const maxAfterBody = 1024
 
 var newline = []byte{'\n'}
 
@@ -316,6 +323,9 @@ func (c *chunkedLines) feed(p []byte) error {
 					return domain.Errorf(domain.EINVALID, "feed body: a line of more than %d bytes is not an acknowledgement", maxAckLine)
 				}
 				if found {
+					if c.lines++; c.lines > maxAckLines {
+						return errTooManyAckLines
+					}
 					if err := c.line(c.data); err != nil {
 						return err
 					}
@@ -335,6 +345,9 @@ func (c *chunkedLines) feed(p []byte) error {
 			p = p[1:]
 		default:
 			// The body ended: trailers, if any, are not read.
+			if c.after += len(p); c.after > maxAfterBody {
+				return domain.Errorf(domain.EINVALID, "feed body: more than %d bytes after its last chunk", maxAfterBody)
+			}
 			p = nil
 		}
 	}
