@@ -56,6 +56,9 @@ type Token struct {
 	// may act as: follow the feed, acknowledge, report packages. None:
 	// it may not act as any worker, whatever its scopes.
 	Workers []string
+	// Rings are the rollout rings (path.Match globs) the token's workers
+	// may follow and report in. None: any ring (a worker names its own).
+	Rings []string
 	// ClientCertCN names the client certificate (its subject's common
 	// name) that stands for this token on a TLS connection with a
 	// verified client certificate and no bearer token: mTLS-only clients.
@@ -66,6 +69,11 @@ type Token struct {
 
 	sum [32]byte
 }
+
+// Check reports the first unusable setting of the token (never its
+// secret), as Config.Validate does for each: serve checks them before it
+// connects to Valkey.
+func (t Token) Check() error { return t.validate() }
 
 func (t Token) validate() error {
 	if t.Name == "" {
@@ -86,6 +94,11 @@ func (t Token) validate() error {
 	for _, w := range t.Workers {
 		if _, err := path.Match(w, ""); err != nil || w == "" {
 			return fmt.Errorf("workers entry %q is not a worker id or glob such as \"edge-*\"", w)
+		}
+	}
+	for _, g := range t.Rings {
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			return fmt.Errorf("rings entry %q is not a ring name or glob such as \"canary\"", g)
 		}
 	}
 	if err := t.Limits.validate(); err != nil {
@@ -139,6 +152,27 @@ func mayActAs(r *http.Request, id string) error {
 		return domain.Errorf(domain.EFORBIDDEN, "token %s may not act as worker %q: its auth.tokens[].workers are %s", t.Name, clip(id), strings.Join(t.Workers, ", "))
 	}
 	return nil
+}
+
+// mayJoinRing checks that the request's token may put its worker in ring
+// ("": the default ring). A canary ring gates every rollout: a worker
+// token bound to rings cannot join another, and fail (or pass) its gate.
+//
+// Errors: EFORBIDDEN.
+func mayJoinRing(r *http.Request, ring string) error {
+	t, ok := r.Context().Value(tokenKey).(*Token)
+	if !ok || t == nil || len(t.Rings) == 0 {
+		return nil
+	}
+	if ring == "" {
+		ring = domain.DefaultRing
+	}
+	for _, g := range t.Rings {
+		if ok, _ := path.Match(g, ring); ok {
+			return nil
+		}
+	}
+	return domain.Errorf(domain.EFORBIDDEN, "token %s may not put a worker in ring %q: its auth.tokens[].rings are %s", t.Name, clip(ring), strings.Join(t.Rings, ", "))
 }
 
 func (t Token) allows(scope Scope) bool {

@@ -132,6 +132,11 @@ func (s *Server) workerRoute(feed bool, h func(w http.ResponseWriter, r *http.Re
 				return err
 			}
 		}
+		if feed {
+			if err := mayJoinRing(r, r.URL.Query().Get("ring")); err != nil {
+				return err
+			}
+		}
 		if tok != nil && feed {
 			l := s.limiters[tok]
 			if !l.openFeed() {

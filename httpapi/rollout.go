@@ -93,6 +93,9 @@ func (s *Server) putWorkerHealth(w http.ResponseWriter, r *http.Request) error {
 	if err := domain.CheckText("health report", body); err != nil {
 		return err
 	}
+	if err := mayJoinRing(r, h.Ring); err != nil {
+		return err
+	}
 	st, err := s.app.ReportHealth(r.Context(), usecase.ReportHealth{Namespace: ns, Worker: worker, Health: h})
 	if err != nil {
 		return err

@@ -106,7 +106,10 @@ func TestDocConfigSnippets(t *testing.T) {
 			if !slices.ContainsFunc(keys, func(k string) bool { return top[k] }) {
 				continue // not flowhist's config (a manifest, settings.js's options)
 			}
-			snippet := strings.ReplaceAll(string(m[1]), `"…"`, `"0123456789abcdef0123456789abcdef"`)
+			// A placeholder stands for a token, or for a token's sha256
+			// (64 hex digits, which serve checks before it starts).
+			snippet := strings.ReplaceAll(string(m[1]), `token_sha256: "…"`, `token_sha256: "`+strings.Repeat("0123456789abcdef", 4)+`"`)
+			snippet = strings.ReplaceAll(snippet, `"…"`, `"0123456789abcdef0123456789abcdef"`)
 			t.Run(filepath.Base(f)+"/"+strings.Join(keys, "+"), func(t *testing.T) {
 				file := filepath.Join(t.TempDir(), "flowhist.yaml")
 				if err := os.WriteFile(file, []byte(snippet), 0o600); err != nil {

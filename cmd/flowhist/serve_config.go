@@ -24,6 +24,7 @@ type tokenConfig struct {
 	// AssertUsers: the token may name the user it acts for (Node-RED's admin).
 	AssertUsers  bool        `json:"assert_users" mapstructure:"assert_users"`
 	Workers      []string    `json:"workers" mapstructure:"workers"`
+	Rings        []string    `json:"rings" mapstructure:"rings"`
 	ClientCertCN string      `json:"client_cert_cn" mapstructure:"client_cert_cn"`
 	Limits       limitConfig `json:"limits" mapstructure:"limits"`
 }
@@ -90,7 +91,7 @@ func readServeConfig(v *viper.Viper) (serveConfig, error) {
 		return c, err
 	}
 	for _, t := range tokens {
-		at := httpapi.Token{Name: t.Name, Secret: t.Token, SecretSHA256: t.TokenSHA256, Namespaces: t.Namespaces, AssertUsers: t.AssertUsers, Workers: t.Workers, ClientCertCN: t.ClientCertCN,
+		at := httpapi.Token{Name: t.Name, Secret: t.Token, SecretSHA256: t.TokenSHA256, Namespaces: t.Namespaces, AssertUsers: t.AssertUsers, Workers: t.Workers, Rings: t.Rings, ClientCertCN: t.ClientCertCN,
 			Limits: httpapi.Limits{RequestsPerSecond: t.Limits.RequestsPerSecond, Burst: t.Limits.Burst, Feeds: t.Limits.Feeds}}
 		for _, s := range t.Scopes {
 			at.Scopes = append(at.Scopes, httpapi.Scope(s))
@@ -179,7 +180,7 @@ func readTokens(v *viper.Viper) ([]tokenConfig, error) {
 		if err := dec.Decode(&tokens); err != nil {
 			// Never the value itself: it holds the tokens.
 			if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, token_sha256, scopes, namespaces, assert_users, workers, client_cert_cn, limits)", field)
+				return nil, domain.Errorf(domain.EINVALID, "auth.tokens from the environment: an entry has the unknown field %s (fields: name, token, token_sha256, scopes, namespaces, assert_users, workers, rings, client_cert_cn, limits)", field)
 			}
 			return nil, &domain.Error{Code: domain.EINVALID, Message: "auth.tokens from the environment must be a JSON list such as [{\"name\":\"admin\",\"token\":\"…\",\"scopes\":[\"deploy\"],\"namespaces\":[\"*\"]}]"}
 		}

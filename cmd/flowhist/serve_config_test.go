@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -128,5 +129,33 @@ func TestTokenAssertUsers(t *testing.T) {
 	setDefaults(v)
 	if c, err = readServeConfig(v); err != nil || len(c.API.Tokens) != 1 || !c.API.Tokens[0].AssertUsers {
 		t.Fatalf("got %+v, %v; want assert_users from FLOWHIST_AUTH_TOKENS", c.API.Tokens, err)
+	}
+}
+
+// TestTokenRingsConfig: auth.tokens[].rings is read from a file and from
+// FLOWHIST_AUTH_TOKENS; a malformed glob stops serve naming the entry.
+func TestTokenRingsConfig(t *testing.T) {
+	const good = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	c, err := readConfigText(t, "auth:\n  tokens:\n    - {name: edge, token: \""+good+"\", scopes: [read], namespaces: [\"*\"], workers: [\"edge-*\"], rings: [default, \"eu-*\"]}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.API.Tokens) != 1 || strings.Join(c.API.Tokens[0].Rings, ",") != "default,eu-*" {
+		t.Fatalf("got tokens %+v, want rings default and eu-*", c.API.Tokens)
+	}
+	file := filepath.Join(t.TempDir(), "flowhist.yaml")
+	os.WriteFile(file, []byte("auth:\n  tokens:\n    - {name: edge, token: \""+good+"\", scopes: [read], namespaces: [\"*\"], workers: [e1], rings: [\"[\"]}\n"), 0o600)
+	code, out, errOut := run(t, "serve", "--config", file)
+	if code == 0 || !strings.Contains(errOut, "rings entry") || strings.Contains(out+errOut, good) {
+		t.Fatalf("got exit %d, %q %q, want a failure naming the rings entry without the token", code, out, errOut)
+	}
+	t.Setenv("FLOWHIST_AUTH_TOKENS", `[{"name":"edge","token":"`+good+`","scopes":["read"],"namespaces":["*"],"workers":["e1"],"rings":["canary"]}]`)
+	v := viper.New()
+	v.SetEnvPrefix("FLOWHIST")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	setDefaults(v)
+	if c, err = readServeConfig(v); err != nil || len(c.API.Tokens) != 1 || strings.Join(c.API.Tokens[0].Rings, ",") != "canary" {
+		t.Fatalf("from the environment: got %+v, %v; want ring canary", c.API.Tokens, err)
 	}
 }

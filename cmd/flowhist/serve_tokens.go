@@ -25,6 +25,9 @@ func checkTokens(c serveConfig) error {
 				return fail("auth.tokens entry %d (%s): the token %s", i+1, t.Name, why)
 			}
 		}
+		if err := t.Check(); err != nil {
+			return fail("auth.tokens entry %d (%s): %v", i+1, t.Name, err)
+		}
 		if t.ClientCertCN != "" && c.TLS.ClientCAFile == "" {
 			return fail("auth.tokens entry %d (%s): client_cert_cn needs listen_tls.client_ca_file, the CA that signs client certificates", i+1, t.Name)
 		}
