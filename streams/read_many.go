@@ -43,7 +43,8 @@ const skippedType domain.EventType = "\x00skipped"
 // envelope with any escape in it (\u0061 decodes as a) is a maybe, and so
 // is every envelope when user holds what JSON must escape or what
 // decoding makes of invalid UTF-8 (U+FFFD). A maybe is decoded and
-// filtered as any other entry. nil when user is "" (everyone's).
+// filtered as any other entry, and so is an envelope missing or cut short
+// (it is reported corrupt). nil when user is "" (everyone's).
 func MaybeActor(user string) func(envelope string) bool {
 	if user == "" {
 		return nil
@@ -55,6 +56,12 @@ func MaybeActor(user string) func(envelope string) bool {
 	}
 	quoted := `"` + user + `"`
 	return func(env string) bool {
+		// An envelope missing or cut short is a maybe too: decoded, it is
+		// reported corrupt, as an unfiltered read reports it, instead of
+		// passed over unseen.
+		if len(env) < 2 || env[0] != '{' || env[len(env)-1] != '}' {
+			return true
+		}
 		return strings.Contains(env, quoted) || strings.IndexByte(env, '\\') >= 0
 	}
 }

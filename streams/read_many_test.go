@@ -117,3 +117,33 @@ func TestReadManyMaybeSkippedTypeIsCorrupt(t *testing.T) {
 	_, _, err = s.ReadMany(ctx, []streams.Range{{Namespace: ns, Maybe: streams.MaybeActor("bob")}})
 	wantCode(t, err, domain.ECORRUPT)
 }
+
+// TestReadManyMaybeActorCorrupt: an entry whose envelope is missing or cut
+// short is reported corrupt by a read filtered by user, as by an unfiltered
+// one, not passed over as someone else's.
+func TestReadManyMaybeActorCorrupt(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := mustClient(t, "")
+	for _, env := range []string{"", `{"id":"x1","type":"settings.saved","actor":{"us`} {
+		s, ns := mustStore(t, streams.Config{})
+		if _, err := s.Append(ctx, streams.AppendRequest{Event: settingsEvent(ns, `{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		b := c.B().Xadd().Key(streams.KeysOf(ns).Log).Id("2-0").FieldValue().
+			FieldValue("p", `{"settings":{}}`).FieldValue("a", domain.AggregateSettings).
+			FieldValue("r", "2").FieldValue("t", strconv.FormatInt(time.Now().UnixMilli(), 10))
+		if env != "" {
+			b = b.FieldValue("e", env)
+		}
+		if err := c.Do(ctx, b.Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		for _, maybe := range []func(string) bool{nil, streams.MaybeActor("bob")} {
+			_, _, err := s.ReadMany(ctx, []streams.Range{{Namespace: ns, Backward: true, Limit: 10, Maybe: maybe}})
+			if domain.ErrorCode(err) != domain.ECORRUPT {
+				t.Fatalf("envelope %q, filtered %v: got %v, want corrupt", env, maybe != nil, err)
+			}
+		}
+	}
+}
