@@ -110,10 +110,19 @@ func (s *Server) followOffConn(w http.ResponseWriter, r *http.Request, f feedReq
 // closes the connection. Only its frame and Follow's are on the stack while
 // the worker waits: it stays small (4 KiB once the GC shrinks it).
 func (s *Server) serveConnFeed(out *connAnswer, release func()) {
+	defer s.handoffs.Done()
+	defer release()
+	defer func() {
+		// As net/http does for a handler: a panic serving one feed ends
+		// that feed (its slot released, Close not kept waiting), not the
+		// process.
+		if p := recover(); p != nil {
+			s.log.Error("panic serving a feed off its connection", zap.String("ns", out.f.Namespace), zap.String("worker", out.f.Worker), zap.Any("panic", p), zap.Stack("stack"))
+			out.conn.Close()
+		}
+	}()
 	err := s.feed.Follow(context.Background(), out.f.Request, out, nil)
 	s.endConnFeed(out, err)
-	release()
-	s.handoffs.Done()
 }
 
 // endConnFeed ends the answer after Follow returned err, and closes the
