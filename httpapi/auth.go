@@ -70,12 +70,10 @@ type Token struct {
 	sum [32]byte
 }
 
-// Check reports the first unusable setting of the token (never its
-// secret), as Config.Validate does for each: serve checks them before it
-// connects to Valkey.
-func (t Token) Check() error { return t.validate() }
-
-func (t Token) validate() error {
+// Validate reports the first unusable setting of the token, never its
+// secret (Config.Validate checks each; serve checks them before it
+// connects to Valkey).
+func (t Token) Validate() error {
 	if t.Name == "" {
 		return fmt.Errorf("has no name")
 	}

@@ -113,7 +113,7 @@ func (c Config) Validate() error {
 		return errors.New("httpapi: no tokens configured: add auth.tokens, or set auth.disabled for a laptop")
 	}
 	for i, t := range c.Tokens {
-		if err := t.validate(); err != nil {
+		if err := t.Validate(); err != nil {
 			return fmt.Errorf("httpapi: token %d (%s): %w", i, t.Name, err)
 		}
 	}

@@ -25,7 +25,7 @@ func checkTokens(c serveConfig) error {
 				return fail("auth.tokens entry %d (%s): the token %s", i+1, t.Name, why)
 			}
 		}
-		if err := t.Check(); err != nil {
+		if err := t.Validate(); err != nil {
 			return fail("auth.tokens entry %d (%s): %v", i+1, t.Name, err)
 		}
 		if t.ClientCertCN != "" && c.TLS.ClientCAFile == "" {
